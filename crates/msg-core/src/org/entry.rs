@@ -1,0 +1,307 @@
+//! The canonical form of a new entry, and the body text escape that keeps it one entry.
+//!
+//! ```text
+//! * TODO [#A] Title :tag1:tag2:
+//!   :PROPERTIES:
+//!   :KEY: value
+//!   :END:
+//!   Body lines, indented two spaces.
+//! ```
+//!
+//! This is what the Python original (org-workspace 0.3.0) writes, plus the priority cookie,
+//! and what Emacs reads without complaint. A body line that Org would read as something
+//! other than text (a `#+` keyword line, a drawer boundary such as `:END:`, or a line that
+//! already starts with the escape comma) gets Org's comma escape, so a message can never
+//! forge a heading, a keyword line or a drawer.
+
+use super::keywords::TodoKeywords;
+use crate::validate::{self, ValidationError};
+
+/// A new entry in canonical form. Build it, then hand it to `Transaction::append`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NewEntry {
+    /// The TODO keyword, e.g. `TODO`.
+    pub keyword: Option<String>,
+    /// The priority letter of the `[#A]` cookie.
+    pub priority: Option<char>,
+    /// The heading text (one line).
+    pub title: String,
+    /// The tags, written in this order.
+    pub tags: Vec<String>,
+    /// The properties, written in this order.
+    pub properties: Vec<(String, String)>,
+    /// The body; any line endings; may be empty.
+    pub body: String,
+}
+
+impl NewEntry {
+    /// Checks every part against what Org reads back unchanged: keyword and tag syntax,
+    /// single-line title and property values, valid keys, no key twice, and a title that
+    /// Org would not read as a keyword, a priority cookie or tags.
+    pub fn validate(&self, keywords: &TodoKeywords) -> Result<(), ValidationError> {
+        if let Some(keyword) = &self.keyword {
+            validate::keyword(keyword)?;
+        }
+        if let Some(priority) = self.priority {
+            if !priority.is_ascii_alphanumeric() {
+                return Err(ValidationError::InvalidPriority { priority });
+            }
+        }
+        validate::single_line("title", &self.title)?;
+        if self.title.chars().any(char::is_control) {
+            return Err(ValidationError::ControlCharacter {
+                field: "title".into(),
+                value: self.title.clone(),
+            });
+        }
+        let first_word = self.title.split_whitespace().next().unwrap_or("");
+        if (self.keyword.is_none() && keywords.contains(first_word))
+            || (self.priority.is_none() && is_priority_cookie(first_word))
+            || (self.tags.is_empty() && ends_like_tags(&self.title))
+            || self.title != self.title.trim()
+        {
+            return Err(ValidationError::AmbiguousTitle {
+                title: self.title.clone(),
+            });
+        }
+        for tag in &self.tags {
+            validate::tag(tag)?;
+        }
+        for (index, (key, value)) in self.properties.iter().enumerate() {
+            validate::property_key(key)?;
+            validate::single_line(key, value)?;
+            if self.properties[..index]
+                .iter()
+                .any(|(k, _)| k.eq_ignore_ascii_case(key))
+            {
+                return Err(ValidationError::InvalidPropertyKey {
+                    key: key.clone(),
+                    reason: "it is given twice",
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The entry's text with `eol` line endings. Call [`NewEntry::validate`] first.
+    pub(crate) fn render(&self, eol: &str) -> String {
+        let mut out = String::with_capacity(128 + self.body.len());
+        out.push('*');
+        for part in [
+            self.keyword.clone(),
+            self.priority.map(|p| format!("[#{p}]")),
+            (!self.title.is_empty()).then(|| self.title.clone()),
+            (!self.tags.is_empty()).then(|| format!(":{}:", self.tags.join(":"))),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            out.push(' ');
+            out.push_str(&part);
+        }
+        if out == "*" {
+            out.push(' ');
+        }
+        out.push_str(eol);
+        if !self.properties.is_empty() {
+            out.push_str("  :PROPERTIES:");
+            out.push_str(eol);
+            for (key, value) in &self.properties {
+                out.push_str("  :");
+                out.push_str(key);
+                out.push_str(": ");
+                out.push_str(value);
+                out.push_str(eol);
+            }
+            out.push_str("  :END:");
+            out.push_str(eol);
+        }
+        for line in body_lines(&self.body) {
+            out.push_str("  ");
+            escape_line_into(line, &mut out);
+            out.push_str(eol);
+        }
+        out
+    }
+}
+
+fn is_priority_cookie(word: &str) -> bool {
+    let b = word.as_bytes();
+    b.len() == 4 && b[0] == b'[' && b[1] == b'#' && b[3] == b']'
+}
+
+fn ends_like_tags(title: &str) -> bool {
+    let Some(last) = title.split([' ', '\t']).next_back() else {
+        return false;
+    };
+    title.contains([' ', '\t'])
+        && last.len() >= 2
+        && last.starts_with(':')
+        && last.ends_with(':')
+        && last
+            .chars()
+            .all(|c| c == ':' || c.is_alphanumeric() || matches!(c, '_' | '@' | '#' | '%'))
+}
+
+/// The body's lines: any of LF, CRLF or CR ends a line; trailing line endings are dropped.
+fn body_lines(body: &str) -> impl Iterator<Item = &str> {
+    let body = body.trim_end_matches(['\n', '\r']);
+    let mut lines: Vec<&str> = Vec::new();
+    if !body.is_empty() {
+        for line in body.split('\n') {
+            let line = line.strip_suffix('\r').unwrap_or(line);
+            lines.extend(line.split('\r'));
+        }
+    }
+    lines.into_iter()
+}
+
+/// Whether Org would read `line` as something other than paragraph text: a `#+` keyword line
+/// or a drawer boundary (`:NAME:` alone), indented or not, or whether it starts with an
+/// escape comma already (so that unescaping is unambiguous). Lines starting with `*` need no
+/// escape: the two-space indentation already keeps them from being headings.
+fn needs_escape(line: &str) -> bool {
+    let t = line.trim_start_matches([' ', '\t']);
+    if let Some(rest) = t.strip_prefix(',') {
+        return needs_escape(rest);
+    }
+    if t.starts_with("#+") {
+        return true;
+    }
+    let t = t.trim_end_matches([' ', '\t']);
+    t.len() >= 3
+        && t.starts_with(':')
+        && t.ends_with(':')
+        && t[1..t.len() - 1]
+            .chars()
+            .all(|c| c.is_alphanumeric() || c == '_' || c == '-')
+}
+
+fn escape_line_into(line: &str, out: &mut String) {
+    if needs_escape(line) {
+        let indent = line.len() - line.trim_start_matches([' ', '\t']).len();
+        out.push_str(&line[..indent]);
+        out.push(',');
+        out.push_str(&line[indent..]);
+    } else {
+        out.push_str(line);
+    }
+}
+
+/// Undoes [`escape_line_into`] for one line (its indentation kept).
+fn unescape_line(line: &str) -> std::borrow::Cow<'_, str> {
+    let indent = line.len() - line.trim_start_matches([' ', '\t']).len();
+    match line[indent..].strip_prefix(',') {
+        Some(rest) if needs_escape(rest) => format!("{}{rest}", &line[..indent]).into(),
+        _ => line.into(),
+    }
+}
+
+/// The body a person wrote, from an entry's raw body bytes: the LOGBOOK (`logbook`, relative
+/// to `raw`) removed, common indentation removed, escapes undone, LF line endings, leading
+/// and trailing blank lines dropped.
+pub(crate) fn body_from_raw(raw: &[u8], logbook: Option<std::ops::Range<usize>>) -> String {
+    let text = String::from_utf8_lossy(raw);
+    let text = match logbook {
+        Some(range) => {
+            let mut t = text[..range.start].to_owned();
+            t.push_str(&text[range.end..]);
+            t
+        }
+        None => text.into_owned(),
+    };
+    let lines: Vec<&str> = text
+        .split('\n')
+        .map(|l| l.strip_suffix('\r').unwrap_or(l))
+        .collect();
+    let indent = lines
+        .iter()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| l.len() - l.trim_start_matches(' ').len())
+        .min()
+        .unwrap_or(0);
+    let mut out: Vec<std::borrow::Cow<'_, str>> = lines
+        .iter()
+        .map(|l| {
+            let l = if l.len() >= indent {
+                &l[indent..]
+            } else {
+                l.trim_start_matches(' ')
+            };
+            unescape_line(l)
+        })
+        .collect();
+    while out.last().is_some_and(|l| l.trim().is_empty()) {
+        out.pop();
+    }
+    let first = out
+        .iter()
+        .position(|l| !l.trim().is_empty())
+        .unwrap_or(out.len());
+    out[first..].join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn states() -> TodoKeywords {
+        TodoKeywords::parse("TODO WAITING QUEUED WORKING | DONE CANCELLED ARCHIVED")
+    }
+
+    #[test]
+    fn escapes_only_what_org_would_misread_and_round_trips() {
+        let body = "#+TITLE: forged\n* not a heading\n:END:\n,already\n  :PROPERTIES:\nplain: text :x:\n, comma text\n,#+double";
+        let entry = NewEntry {
+            title: "t".into(),
+            body: body.into(),
+            ..NewEntry::default()
+        };
+        let text = entry.render("\n");
+        assert_eq!(
+            text,
+            "* t\n  ,#+TITLE: forged\n  * not a heading\n  ,:END:\n  ,already\n    ,:PROPERTIES:\n  plain: text :x:\n  , comma text\n  ,,#+double\n"
+        );
+        let body_start = text.find('\n').unwrap() + 1;
+        assert_eq!(body_from_raw(&text.as_bytes()[body_start..], None), body);
+    }
+
+    #[test]
+    fn rejects_titles_org_would_read_differently() {
+        let check = |title: &str, keyword: Option<&str>, tags: &[&str]| {
+            NewEntry {
+                keyword: keyword.map(str::to_owned),
+                title: title.into(),
+                tags: tags.iter().map(|t| (*t).to_owned()).collect(),
+                ..NewEntry::default()
+            }
+            .validate(&states())
+        };
+        assert!(check("DONE but not really", None, &[]).is_err());
+        assert!(check("DONE is fine after a keyword", Some("TODO"), &[]).is_ok());
+        assert!(check("[#A] sneaky", Some("TODO"), &[]).is_err());
+        assert!(check("Fix it :urgent:", Some("TODO"), &[]).is_err());
+        assert!(check("Fix it :urgent:", Some("TODO"), &["AI"]).is_ok());
+        assert!(check("two\nlines", Some("TODO"), &[]).is_err());
+        assert!(check(" padded", Some("TODO"), &[]).is_err());
+        assert!(check("ok", Some("TODO"), &["bad-tag"]).is_err());
+    }
+
+    #[test]
+    fn rejects_repeated_and_multiline_properties() {
+        let mut entry = NewEntry {
+            keyword: Some("TODO".into()),
+            title: "x".into(),
+            properties: vec![("ID".into(), "a".into()), ("id".into(), "b".into())],
+            ..NewEntry::default()
+        };
+        assert!(entry.validate(&states()).is_err());
+        entry.properties = vec![("FROM".into(), "bob\n:TRUST_TIER: owner".into())];
+        let err = entry.validate(&states()).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("FROM must not contain line breaks"),
+            "{err}"
+        );
+    }
+}

@@ -1,0 +1,102 @@
+//! The errors of the org engine. Each names the file and, where there is one, the line.
+
+use std::io;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use thiserror::Error;
+
+use crate::validate::ValidationError;
+
+/// Why an org file could not be read or written. Nothing was written when this is returned.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum OrgError {
+    /// A value to be written is invalid.
+    #[error(transparent)]
+    Invalid(#[from] ValidationError),
+    /// The operating system refused an operation.
+    #[error("cannot {action} {path}: {source}")]
+    Io {
+        /// What we tried, e.g. `read` or `rename a temporary file over`.
+        action: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        source: io::Error,
+    },
+    /// Another process held the lock longer than the timeout.
+    #[error(
+        "cannot lock {path}: another process has held {path}.lock for {waited:?} (a hook, the msg command, the relay client); try again, or see who holds it with `fuser {path}.lock`"
+    )]
+    LockTimeout {
+        /// The data file.
+        path: PathBuf,
+        /// How long we waited.
+        waited: Duration,
+    },
+    /// No entry has the ID.
+    #[error("{path}: no entry has ID {id:?}")]
+    NotFound {
+        /// The file.
+        path: PathBuf,
+        /// The ID looked for.
+        id: String,
+    },
+    /// Two entries carry the ID to be edited; editing either could hit the wrong one.
+    #[error(
+        "{path}: ID {id:?} is on two entries (lines {first_line} and {second_line}); give one of them a new ID (msg doctor lists all duplicates)"
+    )]
+    DuplicateId {
+        /// The file.
+        path: PathBuf,
+        /// The ID.
+        id: String,
+        /// The first entry's heading line.
+        first_line: usize,
+        /// The second entry's heading line.
+        second_line: usize,
+    },
+    /// The file is not UTF-8 (perhaps saved in another coding system); writing to it would
+    /// mix encodings.
+    #[error(
+        "{path}:{line}: not valid UTF-8; refusing to write to this file (re-save it as UTF-8, e.g. in Emacs with `C-x RET f utf-8`)"
+    )]
+    InvalidUtf8 {
+        /// The file.
+        path: PathBuf,
+        /// The line of the first invalid byte.
+        line: usize,
+    },
+    /// An edit would have changed more than its entry; nothing was written.
+    #[error("{path}:{line}: refusing to write: {reason} (this is a bug; the file is unchanged)")]
+    Guard {
+        /// The file.
+        path: PathBuf,
+        /// The heading line of the entry being edited.
+        line: usize,
+        /// What the guard saw.
+        reason: String,
+    },
+    /// The entry has a `:PROPERTIES:` drawer that Emacs ignores; editing its properties
+    /// would add a second drawer.
+    #[error(
+        "{path}:{drawer_line}: the property drawer of the entry at line {line} is not valid org (a blank or non-property line inside it, or no :END:); fix it by hand or with `msg doctor --fix`"
+    )]
+    IgnoredDrawer {
+        /// The file.
+        path: PathBuf,
+        /// The entry's heading line.
+        line: usize,
+        /// The line of its `:PROPERTIES:`.
+        drawer_line: usize,
+    },
+    /// A keyword that neither the file nor the caller's states know.
+    #[error("{path}: {keyword:?} is not one of this file's TODO keywords")]
+    UnknownKeyword {
+        /// The file.
+        path: PathBuf,
+        /// The keyword.
+        keyword: String,
+    },
+}

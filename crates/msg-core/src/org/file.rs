@@ -1,0 +1,671 @@
+//! Locked, durable transactions on an org file.
+//!
+//! Every process that writes (hooks, the `msg` command, the relay client) takes an exclusive
+//! `flock` on a permanent sidecar `<file>.lock` (never deleted: deleting it is how the Python
+//! original lost mutual exclusion). Under the lock a transaction re-reads the file, finds
+//! entries by ID, applies byte splices and writes:
+//!
+//! - only new entries: one `write` in append mode, then `fdatasync`. The cost does not depend
+//!   on the file's size: the whole file is not read, only the text before the first heading
+//!   (to see which keywords it declares) and its last bytes;
+//! - anything else: a temporary file in the same directory, `fsync`, `rename` over the file,
+//!   `fsync` of the directory. A crash leaves the old file or the new one, never a mix.
+//!
+//! Before anything is written, a guard compares the new bytes with the old: every byte
+//! outside the touched entries (and the header line added for a new keyword) must be
+//! identical, and every touched entry must still scan as one entry with its ID.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use super::edit::EntryEditor;
+use super::entry::NewEntry;
+use super::error::OrgError;
+use super::keywords::{KeywordSequence, TodoKeywords, keyword_line_value};
+use super::scan::{Document, Span};
+
+/// How long a transaction waits for another process's lock by default.
+pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// An org file that transactions run on. Cheap to create; holds no open file.
+#[derive(Debug, Clone)]
+pub struct OrgFile {
+    path: PathBuf,
+    lock_path: PathBuf,
+    states: TodoKeywords,
+    lock_timeout: Duration,
+}
+
+fn io_error<'p>(action: &'static str, path: &'p Path) -> impl FnOnce(io::Error) -> OrgError + 'p {
+    move |source| OrgError::Io {
+        action,
+        path: path.to_owned(),
+        source,
+    }
+}
+
+impl OrgFile {
+    /// The file at `path`, read with the caller's `states` as keywords in addition to those
+    /// the file declares. A missing file is created by the first transaction, with one
+    /// `#+TODO:` line per sequence of `states`.
+    pub fn new(path: impl Into<PathBuf>, states: TodoKeywords) -> OrgFile {
+        let path = path.into();
+        let mut lock_path = path.clone().into_os_string();
+        lock_path.push(".lock");
+        OrgFile {
+            path,
+            lock_path: lock_path.into(),
+            states,
+            lock_timeout: DEFAULT_LOCK_TIMEOUT,
+        }
+    }
+
+    /// Waits at most `timeout` for another process's lock.
+    pub fn with_lock_timeout(mut self, timeout: Duration) -> OrgFile {
+        self.lock_timeout = timeout;
+        self
+    }
+
+    /// The file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The caller's states.
+    pub fn states(&self) -> &TodoKeywords {
+        &self.states
+    }
+
+    /// The text of a new file: one `#+TODO:` line per sequence of the states.
+    pub fn header(&self) -> String {
+        self.states
+            .sequences()
+            .iter()
+            .map(|s| format!("#+TODO: {}\n", s.to_line_value()))
+            .collect()
+    }
+
+    fn open_lock(&self) -> Result<fd_lock::RwLock<File>, OrgError> {
+        if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            fs::create_dir_all(dir).map_err(io_error("create the directory of", &self.path))?;
+        }
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&self.lock_path)
+            .map_err(io_error("open the lock file", &self.lock_path))?;
+        Ok(fd_lock::RwLock::new(file))
+    }
+
+    /// Reads and scans the file as it is now, under a shared lock so that no append is seen
+    /// half-written. A missing file reads as an empty document.
+    pub fn read(&self) -> Result<Document, OrgError> {
+        let lock = self.open_lock()?;
+        let deadline = Instant::now() + self.lock_timeout;
+        let _guard = loop {
+            match lock.try_read() {
+                Ok(guard) => break guard,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.wait_or_time_out(deadline)?
+                }
+                Err(e) => return Err(io_error("lock", &self.lock_path)(e)),
+            }
+        };
+        match fs::read(&self.path) {
+            Ok(bytes) => Ok(Document::parse(bytes, &self.states)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                Ok(Document::parse(Vec::new(), &self.states))
+            }
+            Err(e) => Err(io_error("read", &self.path)(e)),
+        }
+    }
+
+    fn wait_or_time_out(&self, deadline: Instant) -> Result<(), OrgError> {
+        let now = Instant::now();
+        if now >= deadline {
+            return Err(OrgError::LockTimeout {
+                path: self.path.clone(),
+                waited: self.lock_timeout,
+            });
+        }
+        // Short sleeps: a lock is normally held for milliseconds.
+        std::thread::sleep(Duration::from_millis(2).min(deadline - now));
+        Ok(())
+    }
+
+    /// Runs `f` under the file's exclusive lock and writes what it staged when it returns
+    /// `Ok`. When `f` or the write fails, the file is unchanged.
+    pub fn transaction<T>(
+        &self,
+        f: impl FnOnce(&mut Transaction<'_>) -> Result<T, OrgError>,
+    ) -> Result<T, OrgError> {
+        OrgFile::transaction_all(&[self], |txns| f(&mut txns[0]))
+    }
+
+    /// Runs `f` with all `files` locked. Locks are taken in sorted path order, so two
+    /// processes locking the same files never deadlock; `f` gets the transactions in the
+    /// order of `files`. Each file is written durably, one after the other.
+    pub fn transaction_all<T>(
+        files: &[&OrgFile],
+        f: impl FnOnce(&mut [Transaction<'_>]) -> Result<T, OrgError>,
+    ) -> Result<T, OrgError> {
+        let mut order: Vec<usize> = (0..files.len()).collect();
+        order.sort_by(|&a, &b| files[a].path.cmp(&files[b].path));
+        order.dedup_by(|a, b| files[*a].path == files[*b].path);
+        if order.len() != files.len() {
+            // Locking one file twice through two descriptors would wait on ourselves.
+            return Err(OrgError::Io {
+                action: "lock twice in one transaction",
+                path: files[order[0]].path.clone(),
+                source: io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "the same file was given twice",
+                ),
+            });
+        }
+        let mut locks = order
+            .iter()
+            .map(|&i| files[i].open_lock())
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut guards = Vec::with_capacity(locks.len());
+        for (lock, &i) in locks.iter_mut().zip(&order) {
+            guards.push(acquire(lock, files[i])?);
+        }
+        let mut txns: Vec<Transaction<'_>> = files.iter().map(|f| Transaction::new(f)).collect();
+        let value = f(&mut txns)?;
+        for txn in txns {
+            txn.commit()?;
+        }
+        drop(guards);
+        Ok(value)
+    }
+}
+
+fn acquire<'l>(
+    lock: &'l mut fd_lock::RwLock<File>,
+    file: &OrgFile,
+) -> Result<fd_lock::RwLockWriteGuard<'l, File>, OrgError> {
+    let deadline = Instant::now() + file.lock_timeout;
+    loop {
+        // Probe without keeping the borrow, then take the guard: the guard's borrow of
+        // `lock` must not live across loop iterations.
+        match lock.try_write() {
+            Ok(guard) => drop(guard),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                file.wait_or_time_out(deadline)?;
+                continue;
+            }
+            Err(e) => return Err(io_error("lock", &file.lock_path)(e)),
+        }
+        break;
+    }
+    // The probe just succeeded; `write` blocks only if another process took the lock in the
+    // microseconds since, and then only for that process's (short) transaction.
+    lock.write().map_err(io_error("lock", &file.lock_path))
+}
+
+/// What a transaction knows about the file before it has read all of it.
+#[derive(Debug)]
+struct Head {
+    declared: TodoKeywords,
+    crlf: bool,
+    ends_with_newline: bool,
+    is_empty: bool,
+}
+
+/// Reads the text before the first heading and the file's last bytes: enough to append.
+/// Returns `None` when the file is missing or the preamble is too long to be worth it.
+fn read_head(path: &Path) -> Result<Option<Head>, OrgError> {
+    const CHUNK: usize = 64 * 1024;
+    let mut file = match File::open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io_error("open", path)(e)),
+    };
+    let len = file.metadata().map_err(io_error("stat", path))?.len() as usize;
+    let mut head = vec![0; len.min(CHUNK)];
+    file.read_exact(&mut head).map_err(io_error("read", path))?;
+    let heading = head
+        .split(|&b| b == b'\n')
+        .scan(0, |offset, line| {
+            let at = *offset;
+            *offset += line.len() + 1;
+            Some((at, line))
+        })
+        .find(|(_, line)| {
+            line.first() == Some(&b'*') && {
+                let stars = line.iter().take_while(|&&b| b == b'*').count();
+                line.get(stars) == Some(&b' ')
+            }
+        });
+    let preamble_end = match heading {
+        Some((at, _)) => at,
+        None if len <= CHUNK => len,
+        None => return Ok(None),
+    };
+    let preamble = &head[..preamble_end];
+    let mut declared = TodoKeywords::empty();
+    for line in preamble.split(|&b| b == b'\n') {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if let Some(value) = keyword_line_value(line) {
+            declared.push(KeywordSequence::parse(&String::from_utf8_lossy(value)));
+        }
+    }
+    let crlf = head
+        .iter()
+        .position(|&b| b == b'\n')
+        .is_some_and(|nl| nl > 0 && head[nl - 1] == b'\r');
+    // The tail: where the new text joins, and a cheap check that the file is UTF-8 there.
+    let tail_len = len.min(4096);
+    let mut tail = vec![0; tail_len];
+    file.seek(SeekFrom::Start((len - tail_len) as u64))
+        .and_then(|_| file.read_exact(&mut tail))
+        .map_err(io_error("read", path))?;
+    let skip = tail
+        .iter()
+        .take(3)
+        .take_while(|&&b| b & 0xC0 == 0x80)
+        .count();
+    let valid = std::str::from_utf8(preamble).is_ok() && std::str::from_utf8(&tail[skip..]).is_ok();
+    if !valid {
+        return Ok(None); // The full read reports the line.
+    }
+    Ok(Some(Head {
+        declared,
+        crlf,
+        ends_with_newline: tail.last().is_none_or(|&b| b == b'\n'),
+        is_empty: len == 0,
+    }))
+}
+
+/// Staged changes to one file, applied when the transaction's closure returns `Ok`.
+#[derive(Debug)]
+pub struct Transaction<'a> {
+    file: &'a OrgFile,
+    /// The file as read under the lock, with the edits so far.
+    doc: Option<Document>,
+    /// What the file held when read, for the guard.
+    original: Option<Vec<u8>>,
+    /// The sections of the entries as read (indexed like `doc`'s entries).
+    original_sections: Vec<Span>,
+    /// Indices of edited entries.
+    edited: Vec<usize>,
+    /// A `#+TODO:` line inserted at this original offset with this length.
+    header_insert: Option<(usize, usize)>,
+    /// The file did not exist and was created with the header.
+    created: bool,
+    /// New entries, rendered, in order.
+    appended: Vec<String>,
+    head: Option<Head>,
+}
+
+static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+impl<'a> Transaction<'a> {
+    fn new(file: &'a OrgFile) -> Transaction<'a> {
+        Transaction {
+            file,
+            doc: None,
+            original: None,
+            original_sections: Vec::new(),
+            edited: Vec::new(),
+            header_insert: None,
+            created: false,
+            appended: Vec::new(),
+            head: None,
+        }
+    }
+
+    /// The file's path.
+    pub fn path(&self) -> &'a Path {
+        &self.file.path
+    }
+
+    /// The file as it is now under the lock (read once per transaction), with this
+    /// transaction's edits applied. Entries appended in this transaction are not included.
+    pub fn document(&mut self) -> Result<&Document, OrgError> {
+        self.load()?;
+        Ok(self.doc.as_ref().expect("loaded"))
+    }
+
+    fn load(&mut self) -> Result<(), OrgError> {
+        if self.doc.is_some() {
+            return Ok(());
+        }
+        let path = &self.file.path;
+        let bytes = match fs::read(path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                self.created = true;
+                self.file.header().into_bytes()
+            }
+            Err(e) => return Err(io_error("read", path)(e)),
+        };
+        let doc = Document::parse(bytes, &self.file.states);
+        self.original_sections = doc.entries().map(|e| e.ranges().section).collect();
+        self.original = Some(if self.created {
+            Vec::new()
+        } else {
+            doc.bytes().to_vec()
+        });
+        self.doc = Some(doc);
+        Ok(())
+    }
+
+    fn check_writable(&self) -> Result<(), OrgError> {
+        match self.doc.as_ref().and_then(Document::invalid_utf8) {
+            Some(bad) => Err(OrgError::InvalidUtf8 {
+                path: self.file.path.clone(),
+                line: bad.line,
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// Stages `entry` to be appended at the end of the file in canonical form. When the
+    /// file does not declare its keyword, a `#+TODO:` line is added to its header too.
+    pub fn append(&mut self, entry: &NewEntry) -> Result<(), OrgError> {
+        if self.doc.is_none() && self.head.is_none() {
+            self.head = read_head(&self.file.path)?;
+            if self.head.is_none() {
+                self.load()?;
+            }
+        }
+        let declared = match (&self.doc, &self.head) {
+            (Some(doc), _) => doc.declared_keywords().clone(),
+            (None, Some(head)) => head.declared.clone(),
+            (None, None) => unreachable!("loaded above"),
+        };
+        let keywords = declared.union(&self.file.states);
+        entry.validate(&keywords)?;
+        if let Some(keyword) = &entry.keyword {
+            if !keywords.contains(keyword) {
+                return Err(OrgError::UnknownKeyword {
+                    path: self.file.path.clone(),
+                    keyword: keyword.clone(),
+                });
+            }
+            if !declared.contains(keyword) {
+                self.load()?;
+                self.declare(&[keyword])?;
+            }
+        }
+        self.check_writable()?;
+        let crlf = match (&self.doc, &self.head) {
+            (Some(doc), _) => doc.is_crlf(),
+            (None, Some(head)) => head.crlf,
+            (None, None) => false,
+        };
+        let text = entry.render(if crlf { "\r\n" } else { "\n" });
+        // The guard for appends: the text must scan as exactly this one entry.
+        let scanned = Document::parse(text.clone().into_bytes(), &keywords);
+        let id = entry
+            .properties
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("ID"))
+            .map(|(_, v)| v.as_str());
+        if scanned.len() != 1 || scanned.entry(0).id().as_deref() != id {
+            return Err(OrgError::Guard {
+                path: self.file.path.clone(),
+                line: 0,
+                reason: format!("the new entry would scan as {} entries", scanned.len()),
+            });
+        }
+        self.appended.push(text);
+        Ok(())
+    }
+
+    /// Adds a `#+TODO:` line declaring those of `keywords` the file does not declare yet.
+    fn declare(&mut self, keywords: &[&str]) -> Result<(), OrgError> {
+        let doc = self.doc.as_mut().expect("loaded");
+        let missing = doc
+            .declared_keywords()
+            .missing_from(keywords, &self.file.states);
+        if missing.todo().is_empty() && missing.done().is_empty() {
+            return Ok(());
+        }
+        // A file that declares nothing gets the caller's whole sequence, because any
+        // `#+TODO:` line replaces Emacs's default `TODO | DONE`.
+        let value = if doc.declared_keywords().sequences().is_empty() {
+            self.file.header()
+        } else {
+            format!("#+TODO: {}\n", missing.to_line_value())
+        };
+        let eol = doc.eol();
+        let mut line = value.replace('\n', eol);
+        let at = doc.keyword_insert_point();
+        let bytes = doc.bytes();
+        if at > 0 && bytes[at - 1] != b'\n' {
+            line.insert_str(0, eol);
+        }
+        let mut new = bytes.to_vec();
+        new.splice(at..at, line.bytes());
+        let (old_at, old_len) = self.header_insert.unwrap_or((at, 0));
+        self.header_insert = Some((old_at, old_len + line.len()));
+        *doc = Document::parse(new, &self.file.states);
+        Ok(())
+    }
+
+    /// Edits the entry whose `:ID:` is `id` with `f`. The ID is looked up in the file as it is
+    /// now; an ID on two entries is an error naming both lines.
+    pub fn edit<T>(
+        &mut self,
+        id: &str,
+        f: impl FnOnce(&mut EntryEditor<'_>) -> Result<T, OrgError>,
+    ) -> Result<T, OrgError> {
+        self.load()?;
+        let doc = self.doc.as_ref().expect("loaded");
+        let index = match doc.find_by_id(id) {
+            Ok(Some(entry)) => entry.index(),
+            Ok(None) => {
+                return Err(OrgError::NotFound {
+                    path: self.file.path.clone(),
+                    id: id.to_owned(),
+                });
+            }
+            Err(dup) => {
+                return Err(OrgError::DuplicateId {
+                    path: self.file.path.clone(),
+                    id: dup.id,
+                    first_line: dup.first_line,
+                    second_line: dup.second_line,
+                });
+            }
+        };
+        self.edit_at(index, f)
+    }
+
+    /// Edits the entry at `index` in [`Transaction::document`]'s order (for entries without
+    /// an ID, such as a person's notes; prefer [`Transaction::edit`]).
+    pub fn edit_at<T>(
+        &mut self,
+        index: usize,
+        f: impl FnOnce(&mut EntryEditor<'_>) -> Result<T, OrgError>,
+    ) -> Result<T, OrgError> {
+        self.load()?;
+        self.check_writable()?;
+        let path = &self.file.path;
+        let doc = self.doc.as_ref().expect("loaded");
+        let entry = doc.entry(index);
+        let section = entry.ranges().section;
+        let keywords = doc.keywords().clone();
+        let old_bytes = &doc.bytes()[section.range()];
+        let mut editor = EntryEditor::new(path, old_bytes, &keywords, doc.eol(), entry.line())?;
+        let value = f(&mut editor)?;
+        if editor.bytes() == old_bytes {
+            return Ok(value);
+        }
+        if old_bytes.ends_with(b"\n") && !editor.bytes().ends_with(b"\n") {
+            return Err(OrgError::Guard {
+                path: path.clone(),
+                line: entry.line(),
+                reason: "the entry would lose its final line ending".into(),
+            });
+        }
+        let (bytes, scanned, written) = editor.into_parts();
+        let written: Vec<&str> = written.iter().map(String::as_str).collect();
+        let doc = self.doc.as_mut().expect("loaded");
+        doc.replace_section(index, &bytes, scanned);
+        if !self.edited.contains(&index) {
+            self.edited.push(index);
+        }
+        self.declare(&written)?;
+        Ok(value)
+    }
+
+    /// Checks the new bytes against the old: identical outside the edited sections and the
+    /// inserted header line.
+    fn guard(&self, doc: &Document) -> Result<(), OrgError> {
+        let original = self.original.as_deref().unwrap_or_default();
+        let new = doc.bytes();
+        // (original range, new range) of every change, in file order.
+        let mut changes: Vec<(Span, Span)> = Vec::new();
+        if let Some((at, len)) = self.header_insert {
+            changes.push((Span::new(at, at), Span::new(at, at + len)));
+        }
+        let mut edited = self.edited.clone();
+        edited.sort_unstable();
+        for index in edited {
+            let old = self.original_sections[index];
+            let now = doc.entry(index).ranges().section;
+            changes.push((old, now));
+        }
+        let mut old_pos = 0;
+        let mut new_pos = 0;
+        for (old, now) in changes {
+            let same = old.start >= old_pos
+                && now.start >= new_pos
+                && original[old_pos..old.start] == new[new_pos..now.start];
+            if !same {
+                return Err(OrgError::Guard {
+                    path: self.file.path.clone(),
+                    line: doc.line_of(now.start),
+                    reason: "bytes outside the edited entries would change".into(),
+                });
+            }
+            old_pos = old.end;
+            new_pos = now.end;
+        }
+        if original[old_pos..] != new[new_pos..] {
+            return Err(OrgError::Guard {
+                path: self.file.path.clone(),
+                line: doc.line_of(new_pos),
+                reason: "bytes after the edited entries would change".into(),
+            });
+        }
+        Ok(())
+    }
+
+    fn commit(self) -> Result<(), OrgError> {
+        let path = &self.file.path;
+        let rewrite = self.created || !self.edited.is_empty() || self.header_insert.is_some();
+        if !rewrite {
+            if self.appended.is_empty() {
+                return Ok(());
+            }
+            let (crlf, ends_with_newline, is_empty) = match (&self.doc, &self.head) {
+                (Some(doc), _) => (
+                    doc.is_crlf(),
+                    doc.bytes().last().is_none_or(|&b| b == b'\n'),
+                    doc.bytes().is_empty(),
+                ),
+                (None, Some(head)) => (head.crlf, head.ends_with_newline, head.is_empty),
+                (None, None) => unreachable!("appends read the head or the document"),
+            };
+            let mut text = String::new();
+            if !ends_with_newline && !is_empty {
+                text.push_str(if crlf { "\r\n" } else { "\n" });
+            }
+            text.extend(self.appended.iter().map(String::as_str));
+            return append_durably(path, text.as_bytes());
+        }
+        let doc = self.doc.as_ref().expect("a rewrite has a document");
+        if !self.created {
+            self.guard(doc)?;
+        }
+        let mut bytes = doc.bytes().to_vec();
+        if !self.appended.is_empty() && !bytes.is_empty() && !bytes.ends_with(b"\n") {
+            bytes.extend_from_slice(doc.eol().as_bytes());
+        }
+        for text in &self.appended {
+            bytes.extend_from_slice(text.as_bytes());
+        }
+        if self.created {
+            create_durably(path, &bytes)
+        } else {
+            replace_durably(path, &bytes)
+        }
+    }
+}
+
+fn sync_dir(path: &Path) -> Result<(), OrgError> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io_error("sync the directory of", path))
+}
+
+fn append_durably(path: &Path, text: &[u8]) -> Result<(), OrgError> {
+    let mut file = OpenOptions::new()
+        .append(true)
+        .open(path)
+        .map_err(io_error("open for appending", path))?;
+    // One `write` of the whole text: a reader under the shared lock never sees part of it,
+    // and with ordered journaling a crash keeps the old length or the new text.
+    file.write_all(text)
+        .and_then(|()| file.sync_data())
+        .map_err(io_error("append to", path))
+}
+
+fn create_durably(path: &Path, bytes: &[u8]) -> Result<(), OrgError> {
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .map_err(io_error("create", path))?;
+    file.write_all(bytes)
+        .and_then(|()| file.sync_all())
+        .map_err(io_error("write", path))?;
+    sync_dir(path)
+}
+
+fn replace_durably(path: &Path, bytes: &[u8]) -> Result<(), OrgError> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
+    let temp = path.with_file_name(format!(
+        ".{name}.{}-{}.tmp",
+        std::process::id(),
+        TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    let result = (|| {
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&temp)
+            .map_err(io_error("create a temporary file for", path))?;
+        file.write_all(bytes)
+            .and_then(|()| file.sync_all())
+            .map_err(io_error("write a temporary file for", path))?;
+        // Keep the file's permissions (a person may have made their inbox private).
+        if let Ok(meta) = fs::metadata(path) {
+            fs::set_permissions(&temp, meta.permissions())
+                .map_err(io_error("set permissions on a temporary file for", path))?;
+        }
+        fs::rename(&temp, path).map_err(io_error("rename a temporary file over", path))?;
+        sync_dir(path)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&temp);
+    }
+    result
+}

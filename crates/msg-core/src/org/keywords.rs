@@ -1,0 +1,213 @@
+//! TODO keyword sets: what `#+TODO:` lines declare, united with what a store needs.
+
+use crate::validate::{self, ValidationError};
+
+/// One `#+TODO:` sequence: the not-done keywords, then the done keywords (right of `|`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KeywordSequence {
+    todo: Vec<String>,
+    done: Vec<String>,
+}
+
+impl KeywordSequence {
+    /// Parses the value of a `#+TODO:` line the way Org does: words separated by whitespace,
+    /// `|` splits not-done from done, and without a `|` the last word is the done keyword.
+    /// Fast-access suffixes such as `TODO(t)` or `DONE(d!)` are dropped.
+    pub fn parse(value: &str) -> KeywordSequence {
+        let words: Vec<&str> = value
+            .split_whitespace()
+            .map(|w| w.find('(').map_or(w, |i| &w[..i]))
+            .filter(|w| !w.is_empty())
+            .collect();
+        let bar = words.iter().position(|w| *w == "|");
+        let (todo, done): (&[&str], &[&str]) = match bar {
+            Some(i) => (&words[..i], &words[i + 1..]),
+            None if words.is_empty() => (&[], &[]),
+            None => words.split_at(words.len() - 1),
+        };
+        let owned = |ws: &[&str]| {
+            ws.iter()
+                .filter(|w| **w != "|")
+                .map(|w| (*w).to_owned())
+                .collect()
+        };
+        KeywordSequence {
+            todo: owned(todo),
+            done: owned(done),
+        }
+    }
+
+    /// Builds a sequence from explicit lists, checking that each keyword is writable.
+    pub fn new(todo: &[&str], done: &[&str]) -> Result<KeywordSequence, ValidationError> {
+        for keyword in todo.iter().chain(done) {
+            validate::keyword(keyword)?;
+        }
+        Ok(KeywordSequence {
+            todo: todo.iter().map(|s| (*s).to_owned()).collect(),
+            done: done.iter().map(|s| (*s).to_owned()).collect(),
+        })
+    }
+
+    /// The not-done keywords, in order.
+    pub fn todo(&self) -> &[String] {
+        &self.todo
+    }
+
+    /// The done keywords, in order.
+    pub fn done(&self) -> &[String] {
+        &self.done
+    }
+
+    /// The value of a `#+TODO:` line for this sequence, e.g. `TODO WAITING | DONE`.
+    pub fn to_line_value(&self) -> String {
+        let mut out = self.todo.join(" ");
+        out.push_str(if self.todo.is_empty() { "|" } else { " |" });
+        for done in &self.done {
+            out.push(' ');
+            out.push_str(done);
+        }
+        out
+    }
+}
+
+/// The set of TODO keywords in force for a file: the union of its sequences.
+///
+/// A keyword is "done-class" when any sequence lists it right of `|`; `CLOSED:` is written
+/// when an entry enters a done-class keyword and removed when it leaves.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TodoKeywords {
+    sequences: Vec<KeywordSequence>,
+}
+
+impl TodoKeywords {
+    /// The keywords of one `#+TODO:` line value, e.g.
+    /// `TodoKeywords::parse("TODO WAITING QUEUED WORKING | DONE CANCELLED ARCHIVED")`.
+    pub fn parse(value: &str) -> TodoKeywords {
+        TodoKeywords {
+            sequences: vec![KeywordSequence::parse(value)],
+        }
+    }
+
+    /// No keywords at all.
+    pub fn empty() -> TodoKeywords {
+        TodoKeywords::default()
+    }
+
+    /// Adds a sequence.
+    pub fn push(&mut self, sequence: KeywordSequence) {
+        self.sequences.push(sequence);
+    }
+
+    /// The union of `self` and `other`.
+    pub fn union(&self, other: &TodoKeywords) -> TodoKeywords {
+        let mut sequences = self.sequences.clone();
+        sequences.extend(other.sequences.iter().cloned());
+        TodoKeywords { sequences }
+    }
+
+    /// The sequences, in declaration order.
+    pub fn sequences(&self) -> &[KeywordSequence] {
+        &self.sequences
+    }
+
+    /// Whether `word` is a keyword of any sequence (case-sensitive, as in Org).
+    pub fn contains(&self, word: &str) -> bool {
+        self.sequences
+            .iter()
+            .any(|s| s.todo.iter().chain(&s.done).any(|k| k == word))
+    }
+
+    /// Same as [`TodoKeywords::contains`] over bytes, for the scanner.
+    pub(crate) fn contains_bytes(&self, word: &[u8]) -> bool {
+        self.sequences
+            .iter()
+            .any(|s| s.todo.iter().chain(&s.done).any(|k| k.as_bytes() == word))
+    }
+
+    /// Whether `word` is a done-class keyword in any sequence.
+    pub fn is_done(&self, word: &str) -> bool {
+        self.sequences
+            .iter()
+            .any(|s| s.done.iter().any(|k| k == word))
+    }
+
+    /// The keywords of `wanted` that `self` does not declare, split into not-done and done
+    /// (by `wanted`'s classification), for adding them to a file header.
+    pub fn missing_from(&self, wanted: &[&str], classes: &TodoKeywords) -> KeywordSequence {
+        let mut missing = KeywordSequence::default();
+        for word in wanted {
+            if self.contains(word) {
+                continue;
+            }
+            let list = if classes.is_done(word) {
+                &mut missing.done
+            } else {
+                &mut missing.todo
+            };
+            if !list.iter().any(|k| k == word) {
+                list.push((*word).to_owned());
+            }
+        }
+        missing
+    }
+}
+
+/// If `line` (without its line ending) is a `#+TODO:`, `#+SEQ_TODO:` or `#+TYP_TODO:` line,
+/// returns its value. Org accepts any case and leading whitespace.
+pub(crate) fn keyword_line_value(line: &[u8]) -> Option<&[u8]> {
+    let start = line.iter().position(|b| !matches!(b, b' ' | b'\t'))?;
+    let rest = &line[start..];
+    if !rest.starts_with(b"#+") {
+        return None;
+    }
+    let rest = &rest[2..];
+    for name in [&b"TODO:"[..], b"SEQ_TODO:", b"TYP_TODO:"] {
+        if rest.len() >= name.len() && rest[..name.len()].eq_ignore_ascii_case(name) {
+            return Some(&rest[name.len()..]);
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sequences_parse_like_org() {
+        let s = KeywordSequence::parse("TODO WAITING QUEUED WORKING | DONE CANCELLED ARCHIVED");
+        assert_eq!(s.todo(), ["TODO", "WAITING", "QUEUED", "WORKING"]);
+        assert_eq!(s.done(), ["DONE", "CANCELLED", "ARCHIVED"]);
+        let s = KeywordSequence::parse("  NEXT(n) WAIT(w@/!)  DONE(d!) ");
+        assert_eq!(s.todo(), ["NEXT", "WAIT"]);
+        assert_eq!(s.done(), ["DONE"]);
+        let s = KeywordSequence::parse("| ARCHIVED");
+        assert!(s.todo().is_empty());
+        assert_eq!(s.done(), ["ARCHIVED"]);
+        assert_eq!(s.to_line_value(), "| ARCHIVED");
+        let s = KeywordSequence::parse("QUEUED |");
+        assert_eq!(s.todo(), ["QUEUED"]);
+        assert!(s.done().is_empty());
+        assert_eq!(s.to_line_value(), "QUEUED |");
+    }
+
+    #[test]
+    fn union_classifies_and_finds_missing_keywords() {
+        let file = TodoKeywords::parse("TODO | DONE");
+        let store = TodoKeywords::parse("TODO QUEUED | DONE ARCHIVED");
+        let all = file.union(&store);
+        assert!(all.contains("QUEUED") && all.is_done("ARCHIVED") && !all.is_done("TODO"));
+        let missing = file.missing_from(&["QUEUED", "ARCHIVED", "DONE"], &store);
+        assert_eq!(missing.todo(), ["QUEUED"]);
+        assert_eq!(missing.done(), ["ARCHIVED"]);
+    }
+
+    #[test]
+    fn keyword_lines_are_recognised_in_any_case() {
+        assert_eq!(keyword_line_value(b"#+TODO: A | B"), Some(&b" A | B"[..]));
+        assert_eq!(keyword_line_value(b"  #+seq_todo: X"), Some(&b" X"[..]));
+        assert_eq!(keyword_line_value(b"#+TYP_TODO: X"), Some(&b" X"[..]));
+        assert_eq!(keyword_line_value(b"#+TITLE: x"), None);
+        assert_eq!(keyword_line_value(b"# +TODO: x"), None);
+    }
+}

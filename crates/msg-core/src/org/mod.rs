@@ -1,0 +1,21 @@
+//! The org file engine: a lossless scanner, byte-splice edits and locked durable writes.
+//!
+//! - [`Document`] scans a file's bytes into [`Entry`] ranges; [`EntryRef`] reads an entry.
+//! - [`OrgFile`] runs a [`Transaction`] under the file's lock: [`Transaction::append`] adds a
+//!   [`NewEntry`] in canonical form, [`Transaction::edit`] changes one entry by ID through an
+//!   [`EntryEditor`].
+//! - [`TodoKeywords`] is the set of keywords in force for a file.
+
+mod edit;
+mod entry;
+mod error;
+mod file;
+mod keywords;
+mod scan;
+
+pub use edit::EntryEditor;
+pub use entry::NewEntry;
+pub use error::OrgError;
+pub use file::{DEFAULT_LOCK_TIMEOUT, OrgFile, Transaction};
+pub use keywords::{KeywordSequence, TodoKeywords};
+pub use scan::{Document, DuplicateId, Entry, EntryRef, InvalidUtf8};
