@@ -100,7 +100,7 @@ pub fn parse_org_timestamp(text: &str) -> Option<PrimitiveDateTime> {
         .or_else(|| text.strip_prefix('<').and_then(|t| t.strip_suffix('>')))?;
     let mut words = inner.split_whitespace();
     let date = parse_date(words.next()?)?;
-    let time = words.find_map(|w| parse_time(w)).unwrap_or(Time::MIDNIGHT);
+    let time = words.find_map(parse_time).unwrap_or(Time::MIDNIGHT);
     Some(PrimitiveDateTime::new(date, time))
 }
 

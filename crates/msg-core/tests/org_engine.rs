@@ -255,3 +255,391 @@ fn edits_touch_only_their_entry_in_every_fixture() {
         }
     }
 }
+
+fn message(id: &str, body: &str) -> NewEntry {
+    NewEntry {
+        keyword: Some("TODO".into()),
+        priority: None,
+        title: "[2026-11-24 Tue 10:02]".into(),
+        tags: vec!["unread".into(), "message".into()],
+        properties: vec![
+            ("ID".into(), id.into()),
+            ("FROM".into(), "tex@team.example.com".into()),
+            ("TO".into(), "gregor".into()),
+            ("CREATED".into(), "[2026-11-24 Tue 10:02]".into()),
+        ],
+        body: body.into(),
+    }
+}
+
+#[test]
+fn canonical_entries_match_the_python_format() {
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("org/messaging/inbox.org");
+    let file = OrgFile::new(&path, states());
+    file.transaction(|txn| {
+        txn.append(&message(
+            "msg-1",
+            "Can you review PR #24?\n\nThe OAuth part is the tricky one.",
+        ))
+    })
+    .unwrap();
+    let mut high = message(
+        "msg-2",
+        "#+INCLUDE: \"/etc/passwd\"\n* TODO forged heading\n:END:",
+    );
+    high.priority = Some('A');
+    file.transaction(|txn| txn.append(&high)).unwrap();
+    let text = fs::read_to_string(&path).unwrap();
+    insta::assert_snapshot!("canonical_entries", text);
+    let doc = file.read().unwrap();
+    assert_eq!(
+        doc.len(),
+        2,
+        "a forged heading in a body must not become an entry"
+    );
+    assert_eq!(
+        doc.entry(1).body_text(),
+        "#+INCLUDE: \"/etc/passwd\"\n* TODO forged heading\n:END:"
+    );
+    assert_eq!(doc.entry(1).priority(), Some('A'));
+}
+
+/// Byte parity with the Python original: the same fields give the same bytes, header
+/// included, so files stay interchangeable.
+#[test]
+fn new_files_and_entries_are_byte_identical_to_the_originals() {
+    let python = fs::read_to_string(
+        fixtures().join("python-v0.2.0/root/0-personal/org/messaging/inbox.org"),
+    )
+    .unwrap();
+    let first_entry_end = python.find("* ARCHIVED").unwrap();
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("inbox.org");
+    let entry = NewEntry {
+        keyword: Some("DONE".into()),
+        priority: None,
+        title: "[2026-11-24 Tue 07:08]".into(),
+        tags: vec!["message".into()],
+        properties: vec![
+            ("ID".into(), "msg-20261124-070853-f0089658".into()),
+            ("FROM".into(), "tex@team.example.com".into()),
+            ("TO".into(), "gregor".into()),
+            ("CREATED".into(), "[2026-11-24 Tue 07:08]".into()),
+        ],
+        body: "Can you review PR #24?\n\nThe OAuth part is the tricky one.\n".into(),
+    };
+    OrgFile::new(&path, states())
+        .transaction(|txn| txn.append(&entry))
+        .unwrap();
+    assert_eq!(
+        fs::read_to_string(&path).unwrap(),
+        python[..first_entry_end]
+    );
+}
+
+#[test]
+fn appends_keep_crlf_and_add_a_missing_final_newline() {
+    for (name, eol) in [
+        ("emacs/inbox-crlf.org", "\r\n"),
+        ("emacs/inbox-no-final-newline.org", "\n"),
+    ] {
+        let (_dir, path) = copy_fixture(name);
+        let original = fs::read(&path).unwrap();
+        let file = OrgFile::new(&path, states());
+        file.transaction(|txn| txn.append(&message("msg-new", "one\ntwo")))
+            .unwrap();
+        let after = fs::read(&path).unwrap();
+        assert_eq!(
+            after[..original.len()],
+            original[..],
+            "{name}: existing bytes changed"
+        );
+        let added = String::from_utf8(after[original.len()..].to_vec()).unwrap();
+        let expected_start = if original.ends_with(b"\n") {
+            "* TODO"
+        } else {
+            "\n* TODO"
+        };
+        assert!(added.starts_with(expected_start), "{name}: {added:?}");
+        let lines: Vec<&str> = added
+            .trim_start_matches('\n')
+            .split_inclusive('\n')
+            .collect();
+        assert!(
+            lines
+                .iter()
+                .all(|l| l.ends_with(eol) && !l[..l.len() - eol.len()].contains('\r')),
+            "{name}: {added:?}"
+        );
+        let doc = Document::parse(after, &states());
+        let last = doc.entry(doc.len() - 1);
+        assert_eq!(last.id().as_deref(), Some("msg-new"));
+        assert_eq!(last.body_text(), "one\ntwo");
+    }
+}
+
+#[test]
+fn an_undeclared_keyword_is_added_to_the_header_in_the_same_write() {
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("inbox.org");
+    fs::write(
+        &path,
+        "#+TITLE: Mine\n#+TODO: TODO | DONE\n* TODO a\n  :PROPERTIES:\n  :ID: a\n  :END:\n",
+    )
+    .unwrap();
+    let file = OrgFile::new(&path, states());
+    file.transaction(|txn| {
+        txn.edit("a", |e| {
+            e.set_keyword("QUEUED", datetime!(2026-11-24 10:02 UTC))
+        })?;
+        let mut entry = message("b", "");
+        entry.keyword = Some("ARCHIVED".into());
+        txn.append(&entry)
+    })
+    .unwrap();
+    let text = fs::read_to_string(&path).unwrap();
+    insta::assert_snapshot!("header_gains_keywords", text);
+    let doc = Document::parse(text.into_bytes(), &TodoKeywords::empty());
+    assert_eq!(doc.entry(0).keyword().as_deref(), Some("QUEUED"));
+    assert_eq!(doc.entry(1).keyword().as_deref(), Some("ARCHIVED"));
+}
+
+#[test]
+fn state_changes_write_closed_and_logbook_like_emacs() {
+    let (_dir, path) = copy_fixture("emacs/agent-edited-in-emacs.org");
+    let file = OrgFile::new(&path, states());
+    let at = datetime!(2026-11-24 10:02 +01:00);
+    file.transaction(|txn| {
+        // QUEUED → WORKING → DONE on the entry without a LOGBOOK, and DONE → QUEUED (a
+        // revision) on the one Emacs gave a LOGBOOK and a CLOSED line.
+        txn.edit("org-20261124-070853-ef173c07", |e| {
+            e.set_keyword("WORKING", at)?;
+            e.set_keyword("DONE", at)
+        })?;
+        txn.edit("org-20261124-070853-adc87158", |e| {
+            e.set_keyword("QUEUED", at)
+        })
+    })
+    .unwrap();
+    let text = fs::read_to_string(&path).unwrap();
+    let doc = Document::parse(text.clone().into_bytes(), &states());
+    let sections: Vec<_> = [2, 3]
+        .iter()
+        .map(|&i| doc.text(doc.entry(i).ranges().section_range()).into_owned())
+        .collect();
+    insta::assert_snapshot!("state_changes", sections.join(""));
+    assert!(
+        doc.entry(3).closed().is_none(),
+        "leaving DONE removes CLOSED"
+    );
+}
+
+#[test]
+fn properties_are_set_in_place_added_before_end_and_removed() {
+    let (_dir, path) = copy_fixture("emacs/inbox-edited-in-emacs.org");
+    let file = OrgFile::new(&path, states());
+    file.transaction(|txn| {
+        txn.edit("msg-20261124-070853-75ae0f47", |e| {
+            e.set_property("NOTE_BY_ME", "pinged")?;
+            e.set_property("DOWNLOADED", "true")?;
+            assert!(e.remove_property("REPLY_TO")?);
+            assert!(!e.remove_property("NOPE")?);
+            Ok(())
+        })?;
+        // An entry without a drawer (the person's child heading) gets one.
+        txn.edit_at(3, |e| e.set_property("ID", "notes-1"))
+    })
+    .unwrap();
+    let doc = file.read().unwrap();
+    let sections: Vec<_> = [2, 3]
+        .iter()
+        .map(|&i| doc.text(doc.entry(i).ranges().section_range()).into_owned())
+        .collect();
+    insta::assert_snapshot!("property_edits", sections.join(""));
+}
+
+#[test]
+fn invalid_utf8_is_read_but_never_written() {
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("inbox.org");
+    let mut bytes =
+        b"#+TODO: TODO | DONE\n* TODO a\n  :PROPERTIES:\n  :ID: a\n  :END:\n  caf\xe9 latin-1\n"
+            .to_vec();
+    fs::write(&path, &bytes).unwrap();
+    let file = OrgFile::new(&path, states());
+    let doc = file.read().unwrap();
+    assert_eq!(doc.invalid_utf8().map(|b| b.line), Some(6));
+    assert_eq!(doc.entry(0).id().as_deref(), Some("a"));
+    let err = file
+        .transaction(|txn| txn.edit("a", |e| e.set_property("X", "1")))
+        .unwrap_err();
+    assert!(
+        matches!(err, OrgError::InvalidUtf8 { line: 6, .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("inbox.org:6"), "{err}");
+    // An append next to the bad bytes is refused too (they are in the tail it checks).
+    let err = file
+        .transaction(|txn| txn.append(&message("b", "x")))
+        .unwrap_err();
+    assert!(matches!(err, OrgError::InvalidUtf8 { .. }), "{err}");
+    bytes.truncate(bytes.len());
+    assert_eq!(fs::read(&path).unwrap(), bytes);
+}
+
+#[test]
+fn duplicate_ids_are_never_guessed() {
+    let (_dir, path) = copy_fixture("v0.1.0/0-personal/org/inboxes/gregor.org");
+    let before = fs::read(&path).unwrap();
+    let file = OrgFile::new(&path, states());
+    let err = file
+        .transaction(|txn| txn.edit("msg-20251212-143100-tex", |e| e.set_property("X", "1")))
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "{}: ID \"msg-20251212-143100-tex\" is on two entries (lines 16 and 27); give one of them a new ID (msg doctor lists all duplicates)",
+            path.display()
+        )
+    );
+    assert_eq!(fs::read(&path).unwrap(), before);
+}
+
+#[test]
+fn hostile_values_are_rejected_before_anything_is_written() {
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("inbox.org");
+    let file = OrgFile::new(&path, states());
+    file.transaction(|txn| txn.append(&message("a", "hi")))
+        .unwrap();
+    let before = fs::read(&path).unwrap();
+    let mut forged = message("b", "x");
+    forged.properties[1].1 = "bob\n:TRUST_TIER: owner".into();
+    let err = file.transaction(|txn| txn.append(&forged)).unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("FROM must not contain line breaks"),
+        "{err}"
+    );
+    let err = file
+        .transaction(|txn| txn.edit("a", |e| e.set_property("REASON", "a\r\n* TODO x")))
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("REASON must not contain line breaks"),
+        "{err}"
+    );
+    let err = file
+        .transaction(|txn| txn.edit("a", |e| e.set_tags(&["ok", "not-ok"])))
+        .unwrap_err();
+    assert!(err.to_string().contains("not-ok"), "{err}");
+    // A failed closure leaves even the earlier successful edits of the same transaction out.
+    let err = file
+        .transaction(|txn| {
+            txn.edit("a", |e| e.set_property("X", "1"))?;
+            txn.edit("missing", |e| e.set_property("X", "1"))
+        })
+        .unwrap_err();
+    assert!(matches!(err, OrgError::NotFound { .. }));
+    assert_eq!(fs::read(&path).unwrap(), before);
+}
+
+#[test]
+fn a_held_lock_times_out_with_a_clear_error() {
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("inbox.org");
+    let (held_tx, held_rx) = std::sync::mpsc::channel();
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+    let holder = {
+        let path = path.clone();
+        std::thread::spawn(move || {
+            OrgFile::new(&path, states())
+                .transaction(|_txn| {
+                    held_tx.send(()).unwrap();
+                    // Hold the lock until the other side has timed out.
+                    done_rx.recv().unwrap();
+                    Ok(())
+                })
+                .unwrap();
+        })
+    };
+    held_rx.recv().unwrap();
+    let waiter =
+        OrgFile::new(&path, states()).with_lock_timeout(std::time::Duration::from_millis(50));
+    let err = waiter
+        .transaction(|txn| txn.append(&message("a", "")))
+        .unwrap_err();
+    assert!(matches!(err, OrgError::LockTimeout { .. }), "{err}");
+    assert!(err.to_string().contains("inbox.org.lock"), "{err}");
+    done_tx.send(()).unwrap();
+    holder.join().unwrap();
+    // The lock file stays: deleting it is how the original lost mutual exclusion.
+    assert!(dir.path().join("inbox.org.lock").exists());
+    waiter
+        .transaction(|txn| txn.append(&message("a", "")))
+        .unwrap();
+}
+
+/// Four writers with their own file handles (so their `flock`s really contend): each appends
+/// 50 messages and marks 25 of its own read. Nothing may be lost: the Python original kept
+/// 100 of 400 creates in the same setting.
+#[test]
+fn concurrent_writers_lose_nothing() {
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("inbox.org");
+    let at = datetime!(2026-11-24 10:02 UTC);
+    let writers: Vec<_> = (0..4)
+        .map(|w| {
+            let path = path.clone();
+            std::thread::spawn(move || {
+                for i in 0..50 {
+                    let file = OrgFile::new(&path, states());
+                    file.transaction(|txn| txn.append(&message(&format!("w{w}-{i}"), "hi")))
+                        .unwrap();
+                    if i % 2 == 1 {
+                        let id = format!("w{w}-{}", i - 1);
+                        file.transaction(|txn| txn.edit(&id, |e| e.set_keyword("DONE", at)))
+                            .unwrap();
+                    }
+                }
+            })
+        })
+        .collect();
+    for writer in writers {
+        writer.join().unwrap();
+    }
+    let doc = OrgFile::new(&path, states()).read().unwrap();
+    assert_eq!(doc.len(), 200);
+    assert!(doc.duplicate_ids().is_empty());
+    let done = doc
+        .entries()
+        .filter(|e| e.keyword().as_deref() == Some("DONE"))
+        .count();
+    assert_eq!(done, 100);
+    assert_eq!(
+        doc.declared_keywords().sequences().len(),
+        1,
+        "header written once"
+    );
+}
+
+#[test]
+fn a_stale_temporary_file_from_a_crash_changes_nothing() {
+    // A crash between writing the temporary file and the rename leaves the old file whole
+    // and a `.inbox.org.<pid>-<n>.tmp` beside it; the next transaction is unaffected.
+    let (dir, path) = copy_fixture("python-v0.2.0/root/0-personal/org/messaging/inbox.org");
+    let before = fs::read(&path).unwrap();
+    fs::write(
+        dir.path().join(".inbox.org.999999-0.tmp"),
+        &before[..before.len() / 2],
+    )
+    .unwrap();
+    let file = OrgFile::new(&path, states());
+    assert_eq!(file.read().unwrap().bytes(), &before[..]);
+    file.transaction(|txn| txn.edit("msg-20261124-070853-e29f763d", |e| e.set_tags(&["message"])))
+        .unwrap();
+    let doc = file.read().unwrap();
+    assert_eq!(doc.len(), 5);
+    assert_eq!(doc.entry(3).tags(), ["message"]);
+}

@@ -94,10 +94,21 @@ impl<'a> EntryEditor<'a> {
 
     /// Replaces `span` of the section with `text` and re-scans, checking the guard.
     fn splice(&mut self, span: Span, text: &str) -> Result<(), OrgError> {
-        let before = (
-            self.entry().level(),
-            self.entry().id().map(|s| s.into_owned()),
-        );
+        self.splice_expecting_id(span, text, self.current_id())
+    }
+
+    fn current_id(&self) -> Option<String> {
+        self.entry().id().map(|s| s.into_owned())
+    }
+
+    /// [`EntryEditor::splice`] for the one edit that may change the ID: setting it.
+    fn splice_expecting_id(
+        &mut self,
+        span: Span,
+        text: &str,
+        id: Option<String>,
+    ) -> Result<(), OrgError> {
+        let before = (self.entry().level(), id);
         let mut bytes = std::mem::take(&mut self.section).into_bytes();
         bytes.splice(span.range(), text.bytes());
         self.section = Document::parse(bytes, self.keywords);
@@ -106,7 +117,7 @@ impl<'a> EntryEditor<'a> {
 
     /// Inserts whole lines at `at`, a line start or the section's end; adds a line ending
     /// first when the section ends without one (a file with no final newline).
-    fn insert_lines(&mut self, at: usize, lines: &str) -> Result<(), OrgError> {
+    fn insert_lines(&mut self, at: usize, lines: &str, id: Option<String>) -> Result<(), OrgError> {
         let bytes = self.bytes();
         let needs_eol = at == bytes.len() && !bytes.ends_with(b"\n");
         let text = if needs_eol {
@@ -114,7 +125,7 @@ impl<'a> EntryEditor<'a> {
         } else {
             lines.to_owned()
         };
-        self.splice(Span::new(at, at), &text)
+        self.splice_expecting_id(Span::new(at, at), &text, id)
     }
 
     /// The end of the heading line, line ending included.
@@ -165,6 +176,12 @@ impl<'a> EntryEditor<'a> {
         validate::property_key(key)?;
         validate::single_line(key, value)?;
         self.refuse_ignored_drawer()?;
+        // Setting the ID is the one edit after which the entry may carry another ID.
+        let id = if key.eq_ignore_ascii_case("ID") {
+            Some(value.to_owned()).filter(|v| !v.is_empty())
+        } else {
+            self.current_id()
+        };
         let entry = self.ranges();
         let existing = entry
             .properties
@@ -188,7 +205,7 @@ impl<'a> EntryEditor<'a> {
             } else {
                 (property.value, value.to_owned())
             };
-            return self.splice(span, &text);
+            return self.splice_expecting_id(span, &text, id);
         }
         match &entry.drawer {
             Some(drawer) => {
@@ -198,12 +215,12 @@ impl<'a> EntryEditor<'a> {
                 };
                 let at = drawer.end.start;
                 let line = format!("{indent}:{key}: {value}{}", self.eol);
-                self.insert_lines(at, &line)
+                self.insert_lines(at, &line, id)
             }
             None => {
                 let eol = self.eol;
                 let lines = format!("  :PROPERTIES:{eol}  :{key}: {value}{eol}  :END:{eol}");
-                self.insert_lines(self.after_planning(), &lines)
+                self.insert_lines(self.after_planning(), &lines, id)
             }
         }
     }
@@ -285,7 +302,7 @@ impl<'a> EntryEditor<'a> {
             }
             None => {
                 let line = format!("CLOSED: {stamp}{}", self.eol);
-                self.insert_lines(self.after_heading(), &line)
+                self.insert_lines(self.after_heading(), &line, self.current_id())
             }
         }
     }
@@ -324,7 +341,8 @@ impl<'a> EntryEditor<'a> {
                 } else {
                     self.indent_of(contents.start)
                 };
-                self.insert_lines(logbook.begin.end, &format!("{indent}{note}{eol}"))
+                let line = format!("{indent}{note}{eol}");
+                self.insert_lines(logbook.begin.end, &line, self.current_id())
             }
             None => {
                 let entry = self.ranges();
@@ -333,7 +351,7 @@ impl<'a> EntryEditor<'a> {
                     None => (self.after_planning(), String::new()),
                 };
                 let lines = format!("{indent}:LOGBOOK:{eol}{indent}{note}{eol}{indent}:END:{eol}");
-                self.insert_lines(at, &lines)
+                self.insert_lines(at, &lines, self.current_id())
             }
         }
     }

@@ -42,10 +42,10 @@ impl NewEntry {
         if let Some(keyword) = &self.keyword {
             validate::keyword(keyword)?;
         }
-        if let Some(priority) = self.priority {
-            if !priority.is_ascii_alphanumeric() {
-                return Err(ValidationError::InvalidPriority { priority });
-            }
+        if let Some(priority) = self.priority
+            && !priority.is_ascii_alphanumeric()
+        {
+            return Err(ValidationError::InvalidPriority { priority });
         }
         validate::single_line("title", &self.title)?;
         if self.title.chars().any(char::is_control) {

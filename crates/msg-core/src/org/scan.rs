@@ -261,7 +261,8 @@ pub struct InvalidUtf8 {
 }
 
 /// Two entries of one file that carry the same `:ID:`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("ID {id:?} is on two entries (lines {first_line} and {second_line})")]
 pub struct DuplicateId {
     /// The ID.
     pub id: String,
@@ -433,10 +434,10 @@ fn planning_line(bytes: &[u8], line: Line) -> Option<Planning> {
         };
         let mut end = j + len + 1;
         // A range `<a>--<b>` belongs to the same timestamp.
-        if s[end..].starts_with(b"--") {
-            if let Some(more) = s[end + 2..].iter().position(|&b| b == close) {
-                end += 2 + more + 1;
-            }
+        if s[end..].starts_with(b"--")
+            && let Some(more) = s[end + 2..].iter().position(|&b| b == close)
+        {
+            end += 2 + more + 1;
         }
         let span = Some(Span::new(t.start + i, t.start + end));
         match word {
@@ -692,11 +693,11 @@ impl Document {
                 open = Some(Open::new(line, index + 1));
                 continue;
             }
-            if matches!(first, Some(b'#' | b' ' | b'\t')) {
-                if let Some(value) = keyword_line_value(&bytes[line.content.range()]) {
-                    declared.push(KeywordSequence::parse(&String::from_utf8_lossy(value)));
-                    keyword_lines.push(line.full);
-                }
+            if matches!(first, Some(b'#' | b' ' | b'\t'))
+                && let Some(value) = keyword_line_value(&bytes[line.content.range()])
+            {
+                declared.push(KeywordSequence::parse(&String::from_utf8_lossy(value)));
+                keyword_lines.push(line.full);
             }
             if let Some(section) = &mut open {
                 section.push(&bytes, line);
@@ -865,8 +866,7 @@ impl Document {
         match self
             .keyword_lines
             .iter()
-            .filter(|l| self.preamble_range().contains(&l.start))
-            .last()
+            .rfind(|l| self.preamble_range().contains(&l.start))
         {
             Some(line) => line.end,
             None => self.preamble_range().end,
