@@ -103,8 +103,11 @@ impl OrgFile {
     }
 
     /// Reads and scans the file as it is now, under a shared lock so that no append is seen
-    /// half-written. A missing file reads as an empty document.
+    /// half-written. A missing file reads as an empty document (and creates nothing).
     pub fn read(&self) -> Result<Document, OrgError> {
+        if !self.path.exists() {
+            return Ok(Document::parse(Vec::new(), &self.states));
+        }
         let lock = self.open_lock()?;
         let deadline = Instant::now() + self.lock_timeout;
         let _guard = loop {
@@ -168,45 +171,46 @@ impl OrgFile {
                 ),
             });
         }
-        let mut locks = order
-            .iter()
-            .map(|&i| files[i].open_lock())
-            .collect::<Result<Vec<_>, _>>()?;
-        let mut guards = Vec::with_capacity(locks.len());
-        for (lock, &i) in locks.iter_mut().zip(&order) {
-            guards.push(acquire(lock, files[i])?);
+        let mut held = Vec::with_capacity(order.len());
+        for &i in &order {
+            held.push(acquire(files[i].open_lock()?, files[i])?);
         }
         let mut txns: Vec<Transaction<'_>> = files.iter().map(|f| Transaction::new(f)).collect();
         let value = f(&mut txns)?;
         for txn in txns {
             txn.commit()?;
         }
-        drop(guards);
+        drop(held);
         Ok(value)
     }
 }
 
-fn acquire<'l>(
-    lock: &'l mut fd_lock::RwLock<File>,
-    file: &OrgFile,
-) -> Result<fd_lock::RwLockWriteGuard<'l, File>, OrgError> {
+/// An exclusive `flock` on a lock file, held until this value drops: the lock belongs to the
+/// open descriptor, and dropping closes it.
+///
+/// fd-lock's guard borrows its `RwLock`, and a borrow taken in a retry loop cannot be returned
+/// from it (the borrow checker's "conditional return" limitation). Forgetting the guard once
+/// the lock is taken ends the borrow while the descriptor keeps the lock; nothing leaks, the
+/// guard owns no resource of its own.
+#[derive(Debug)]
+struct HeldLock(#[allow(dead_code)] fd_lock::RwLock<File>);
+
+fn acquire(mut lock: fd_lock::RwLock<File>, file: &OrgFile) -> Result<HeldLock, OrgError> {
     let deadline = Instant::now() + file.lock_timeout;
     loop {
-        // Probe without keeping the borrow, then take the guard: the guard's borrow of
-        // `lock` must not live across loop iterations.
-        match lock.try_write() {
-            Ok(guard) => drop(guard),
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                file.wait_or_time_out(deadline)?;
-                continue;
+        let taken = match lock.try_write() {
+            Ok(guard) => {
+                std::mem::forget(guard);
+                true
             }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => false,
             Err(e) => return Err(io_error("lock", &file.lock_path)(e)),
+        };
+        if taken {
+            return Ok(HeldLock(lock));
         }
-        break;
+        file.wait_or_time_out(deadline)?;
     }
-    // The probe just succeeded; `write` blocks only if another process took the lock in the
-    // microseconds since, and then only for that process's (short) transaction.
-    lock.write().map_err(io_error("lock", &file.lock_path))
 }
 
 /// What a transaction knows about the file before it has read all of it.
