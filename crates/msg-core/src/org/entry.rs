@@ -125,9 +125,15 @@ impl NewEntry {
     }
 }
 
+/// Whether `word` starts with what Org reads as a priority cookie: `[#`, any one character,
+/// `]` (no blank is needed after it).
 fn is_priority_cookie(word: &str) -> bool {
-    let b = word.as_bytes();
-    b.len() == 4 && b[0] == b'[' && b[1] == b'#' && b[3] == b']'
+    let mut chars = word
+        .strip_prefix("[#")
+        .map(str::chars)
+        .into_iter()
+        .flatten();
+    chars.next().is_some() && chars.next() == Some(']')
 }
 
 fn ends_like_tags(title: &str) -> bool {
@@ -280,6 +286,8 @@ mod tests {
         assert!(check("DONE but not really", None, &[]).is_err());
         assert!(check("DONE is fine after a keyword", Some("TODO"), &[]).is_ok());
         assert!(check("[#A] sneaky", Some("TODO"), &[]).is_err());
+        assert!(check("[#é]glued", Some("TODO"), &[]).is_err());
+        assert!(check("[#] fine", Some("TODO"), &[]).is_ok());
         assert!(check("Fix it :urgent:", Some("TODO"), &[]).is_err());
         assert!(check("Fix it :urgent:", Some("TODO"), &["AI"]).is_ok());
         assert!(check("two\nlines", Some("TODO"), &[]).is_err());

@@ -595,6 +595,17 @@ impl Open {
     }
 }
 
+/// The length of the UTF-8 sequence that starts with `first` (0 for a continuation byte).
+fn utf8_width(first: u8) -> usize {
+    match first {
+        0x00..=0x7F => 1,
+        0xC0..=0xDF => 2,
+        0xE0..=0xEF => 3,
+        0xF0..=0xF7 => 4,
+        _ => 0,
+    }
+}
+
 /// Splits the heading line into stars, keyword, priority, title and tags.
 fn parse_heading(bytes: &[u8], entry: &mut Entry, keywords: &TodoKeywords) {
     let h = entry.heading;
@@ -610,22 +621,25 @@ fn parse_heading(bytes: &[u8], entry: &mut Entry, keywords: &TodoKeywords) {
         p
     };
     pos = skip_blanks(pos);
-    let word_end = |p: usize| {
-        s[p..]
-            .iter()
-            .position(|&b| is_blank(b))
-            .map_or(s.len(), |n| p + n)
-    };
-    let end = word_end(pos);
+    // Org 9.5 reads a keyword only when a space or the end of the line follows it.
+    let end = s[pos..]
+        .iter()
+        .position(|&b| b == b' ')
+        .map_or(s.len(), |n| pos + n);
     if end > pos && keywords.contains_bytes(&s[pos..end]) {
         entry.keyword = Some(Span::new(h.start + pos, h.start + end));
         pos = skip_blanks(end);
     }
-    if s.len() >= pos + 4 && s[pos] == b'[' && s[pos + 1] == b'#' && s[pos + 3] == b']' {
-        let after = pos + 4;
-        if after == s.len() || is_blank(s[after]) {
-            entry.priority = Some(Span::new(h.start + pos, h.start + after));
-            pos = skip_blanks(after);
+    // `\[#.\][ \t]*`: any one character, and no blank is needed after the cookie.
+    if s[pos..].starts_with(b"[#") {
+        let width = s.get(pos + 2).map_or(0, |&b| utf8_width(b));
+        let close = pos + 2 + width;
+        if width > 0
+            && s.get(close) == Some(&b']')
+            && std::str::from_utf8(&s[pos + 2..close]).is_ok()
+        {
+            entry.priority = Some(Span::new(h.start + pos, h.start + close + 1));
+            pos = skip_blanks(close + 1);
         }
     }
     // Tags: a trailing `:…:` group preceded by a blank.
@@ -650,7 +664,7 @@ fn parse_heading(bytes: &[u8], entry: &mut Entry, keywords: &TodoKeywords) {
         let group = &s[start..title_end];
         let valid = start > stars
             && is_blank(s[start - 1])
-            && group.len() >= 2
+            && group.len() >= 3
             && std::str::from_utf8(group).is_ok_and(|g| {
                 g.chars()
                     .all(|c| c == ':' || c.is_alphanumeric() || matches!(c, '_' | '@' | '#' | '%'))
