@@ -12,6 +12,7 @@
 //! - [`config`]: `$DATACORE_ROOT/.datacore/settings.local.yaml`, typed, with the original's
 //!   defaults (identity, default space, relay, trust tiers, compute limits).
 //! - [`paths`]: where every file lives; names are validated before they become paths.
+//! - [`durable`]: cross-process file locks and atomic, durable writes.
 //! - [`validate`], [`id`], [`timestamp`]: what may be written, IDs, Org timestamps.
 //!
 //! ```
@@ -46,6 +47,7 @@
 //! relay build on this crate and never on each other.
 
 pub mod config;
+pub mod durable;
 pub mod id;
 pub mod org;
 pub mod paths;

@@ -5,6 +5,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use assert_fs::TempDir;
+use msg_core::durable::DurableError;
 use msg_core::org::{Document, NewEntry, OrgError, OrgFile, TodoKeywords};
 use time::macros::datetime;
 
@@ -570,7 +571,10 @@ fn a_held_lock_times_out_with_a_clear_error() {
     let err = waiter
         .transaction(|txn| txn.append(&message("a", "")))
         .unwrap_err();
-    assert!(matches!(err, OrgError::LockTimeout { .. }), "{err}");
+    assert!(
+        matches!(err, OrgError::File(DurableError::LockTimeout { .. })),
+        "{err}"
+    );
     assert!(err.to_string().contains("inbox.org.lock"), "{err}");
     done_tx.send(()).unwrap();
     holder.join().unwrap();

@@ -1,11 +1,10 @@
 //! The errors of the org engine. Each names the file and, where there is one, the line.
 
-use std::io;
 use std::path::PathBuf;
-use std::time::Duration;
 
 use thiserror::Error;
 
+use crate::durable::DurableError;
 use crate::validate::ValidationError;
 
 /// Why an org file could not be read or written. Nothing was written when this is returned.
@@ -15,26 +14,9 @@ pub enum OrgError {
     /// A value to be written is invalid.
     #[error(transparent)]
     Invalid(#[from] ValidationError),
-    /// The operating system refused an operation.
-    #[error("cannot {action} {path}: {source}")]
-    Io {
-        /// What we tried, e.g. `read` or `rename a temporary file over`.
-        action: &'static str,
-        /// The file.
-        path: PathBuf,
-        /// The OS error.
-        source: io::Error,
-    },
-    /// Another process held the lock longer than the timeout.
-    #[error(
-        "cannot lock {path}: another process has held {path}.lock for {waited:?} (a hook, the msg command, the relay client); try again, or see who holds it with `fuser {path}.lock`"
-    )]
-    LockTimeout {
-        /// The data file.
-        path: PathBuf,
-        /// How long we waited.
-        waited: Duration,
-    },
+    /// Reading, locking or writing the file failed.
+    #[error(transparent)]
+    File(#[from] DurableError),
     /// No entry has the ID.
     #[error("{path}: no entry has ID {id:?}")]
     NotFound {

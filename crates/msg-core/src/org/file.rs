@@ -9,42 +9,33 @@
 //!   on the file's size: the whole file is not read, only the text before the first heading
 //!   (to see which keywords it declares) and its last bytes;
 //! - anything else: a temporary file in the same directory, `fsync`, `rename` over the file,
-//!   `fsync` of the directory. A crash leaves the old file or the new one, never a mix.
+//!   `fsync` of the directory (both in [`crate::durable`]). A crash leaves the old file or the
+//!   new one, never a mix.
 //!
 //! Before anything is written, a guard compares the new bytes with the old: every byte
 //! outside the touched entries (and the header line added for a new keyword) must be
 //! identical, and every touched entry must still scan as one entry with its ID.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::fs::{self, File};
+use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::edit::EntryEditor;
 use super::entry::NewEntry;
 use super::error::OrgError;
 use super::keywords::{KeywordSequence, TodoKeywords, keyword_line_value};
 use super::scan::{Document, Span};
+use crate::durable::{self, DurableError, FileLock};
 
-/// How long a transaction waits for another process's lock by default.
-pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(10);
+pub use crate::durable::DEFAULT_LOCK_TIMEOUT;
 
 /// An org file that transactions run on. Cheap to create; holds no open file.
 #[derive(Debug, Clone)]
 pub struct OrgFile {
     path: PathBuf,
-    lock_path: PathBuf,
     states: TodoKeywords,
     lock_timeout: Duration,
-}
-
-fn io_error<'p>(action: &'static str, path: &'p Path) -> impl FnOnce(io::Error) -> OrgError + 'p {
-    move |source| OrgError::Io {
-        action,
-        path: path.to_owned(),
-        source,
-    }
 }
 
 impl OrgFile {
@@ -52,12 +43,8 @@ impl OrgFile {
     /// the file declares. A missing file is created by the first transaction, with one
     /// `#+TODO:` line per sequence of `states`.
     pub fn new(path: impl Into<PathBuf>, states: TodoKeywords) -> OrgFile {
-        let path = path.into();
-        let mut lock_path = path.clone().into_os_string();
-        lock_path.push(".lock");
         OrgFile {
-            path,
-            lock_path: lock_path.into(),
+            path: path.into(),
             states,
             lock_timeout: DEFAULT_LOCK_TIMEOUT,
         }
@@ -88,57 +75,20 @@ impl OrgFile {
             .collect()
     }
 
-    fn open_lock(&self) -> Result<fd_lock::RwLock<File>, OrgError> {
-        if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            fs::create_dir_all(dir).map_err(io_error("create the directory of", &self.path))?;
-        }
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&self.lock_path)
-            .map_err(io_error("open the lock file", &self.lock_path))?;
-        Ok(fd_lock::RwLock::new(file))
-    }
-
     /// Reads and scans the file as it is now, under a shared lock so that no append is seen
     /// half-written. A missing file reads as an empty document (and creates nothing).
     pub fn read(&self) -> Result<Document, OrgError> {
         if !self.path.exists() {
             return Ok(Document::parse(Vec::new(), &self.states));
         }
-        let lock = self.open_lock()?;
-        let deadline = Instant::now() + self.lock_timeout;
-        let _guard = loop {
-            match lock.try_read() {
-                Ok(guard) => break guard,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    self.wait_or_time_out(deadline)?
-                }
-                Err(e) => return Err(io_error("lock", &self.lock_path)(e)),
-            }
-        };
+        let _lock = FileLock::shared(&self.path, self.lock_timeout)?;
         match fs::read(&self.path) {
             Ok(bytes) => Ok(Document::parse(bytes, &self.states)),
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 Ok(Document::parse(Vec::new(), &self.states))
             }
-            Err(e) => Err(io_error("read", &self.path)(e)),
+            Err(e) => Err(durable::io_error("read", &self.path)(e).into()),
         }
-    }
-
-    fn wait_or_time_out(&self, deadline: Instant) -> Result<(), OrgError> {
-        let now = Instant::now();
-        if now >= deadline {
-            return Err(OrgError::LockTimeout {
-                path: self.path.clone(),
-                waited: self.lock_timeout,
-            });
-        }
-        // Short sleeps: a lock is normally held for milliseconds.
-        std::thread::sleep(Duration::from_millis(2).min(deadline - now));
-        Ok(())
     }
 
     /// Runs `f` under the file's exclusive lock and writes what it staged when it returns
@@ -162,18 +112,19 @@ impl OrgFile {
         order.dedup_by(|a, b| files[*a].path == files[*b].path);
         if order.len() != files.len() {
             // Locking one file twice through two descriptors would wait on ourselves.
-            return Err(OrgError::Io {
+            return Err(DurableError::Io {
                 action: "lock twice in one transaction",
                 path: files[order[0]].path.clone(),
                 source: io::Error::new(
                     io::ErrorKind::InvalidInput,
                     "the same file was given twice",
                 ),
-            });
+            }
+            .into());
         }
         let mut held = Vec::with_capacity(order.len());
         for &i in &order {
-            held.push(acquire(files[i].open_lock()?, files[i])?);
+            held.push(FileLock::exclusive(&files[i].path, files[i].lock_timeout)?);
         }
         let mut txns: Vec<Transaction<'_>> = files.iter().map(|f| Transaction::new(f)).collect();
         let value = f(&mut txns)?;
@@ -182,34 +133,6 @@ impl OrgFile {
         }
         drop(held);
         Ok(value)
-    }
-}
-
-/// An exclusive `flock` on a lock file, held until this value drops: the lock belongs to the
-/// open descriptor, and dropping closes it.
-///
-/// fd-lock's guard borrows its `RwLock`, and a borrow taken in a retry loop cannot be returned
-/// from it (the borrow checker's "conditional return" limitation). Forgetting the guard once
-/// the lock is taken ends the borrow while the descriptor keeps the lock; nothing leaks, the
-/// guard owns no resource of its own.
-#[derive(Debug)]
-struct HeldLock(#[allow(dead_code)] fd_lock::RwLock<File>);
-
-fn acquire(mut lock: fd_lock::RwLock<File>, file: &OrgFile) -> Result<HeldLock, OrgError> {
-    let deadline = Instant::now() + file.lock_timeout;
-    loop {
-        let taken = match lock.try_write() {
-            Ok(guard) => {
-                std::mem::forget(guard);
-                true
-            }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => false,
-            Err(e) => return Err(io_error("lock", &file.lock_path)(e)),
-        };
-        if taken {
-            return Ok(HeldLock(lock));
-        }
-        file.wait_or_time_out(deadline)?;
     }
 }
 
@@ -229,11 +152,15 @@ fn read_head(path: &Path) -> Result<Option<Head>, OrgError> {
     let mut file = match File::open(path) {
         Ok(file) => file,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(io_error("open", path)(e)),
+        Err(e) => return Err(durable::io_error("open", path)(e).into()),
     };
-    let len = file.metadata().map_err(io_error("stat", path))?.len() as usize;
+    let len = file
+        .metadata()
+        .map_err(durable::io_error("stat", path))?
+        .len() as usize;
     let mut head = vec![0; len.min(CHUNK)];
-    file.read_exact(&mut head).map_err(io_error("read", path))?;
+    file.read_exact(&mut head)
+        .map_err(durable::io_error("read", path))?;
     let heading = head
         .split(|&b| b == b'\n')
         .scan(0, |offset, line| {
@@ -269,7 +196,7 @@ fn read_head(path: &Path) -> Result<Option<Head>, OrgError> {
     let mut tail = vec![0; tail_len];
     file.seek(SeekFrom::Start((len - tail_len) as u64))
         .and_then(|_| file.read_exact(&mut tail))
-        .map_err(io_error("read", path))?;
+        .map_err(durable::io_error("read", path))?;
     let skip = tail
         .iter()
         .take(3)
@@ -307,8 +234,6 @@ pub struct Transaction<'a> {
     appended: Vec<String>,
     head: Option<Head>,
 }
-
-static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 impl<'a> Transaction<'a> {
     fn new(file: &'a OrgFile) -> Transaction<'a> {
@@ -348,7 +273,7 @@ impl<'a> Transaction<'a> {
                 self.created = true;
                 self.file.header().into_bytes()
             }
-            Err(e) => return Err(io_error("read", path)(e)),
+            Err(e) => return Err(durable::io_error("read", path)(e).into()),
         };
         let doc = Document::parse(bytes, &self.file.states);
         self.original_sections = doc.entries().map(|e| e.ranges().section).collect();
@@ -586,7 +511,7 @@ impl<'a> Transaction<'a> {
                 text.push_str(if crlf { "\r\n" } else { "\n" });
             }
             text.extend(self.appended.iter().map(String::as_str));
-            return append_durably(path, text.as_bytes());
+            return Ok(durable::append(path, text.as_bytes())?);
         }
         let doc = self.doc.as_ref().expect("a rewrite has a document");
         if !self.created {
@@ -600,76 +525,10 @@ impl<'a> Transaction<'a> {
             bytes.extend_from_slice(text.as_bytes());
         }
         if self.created {
-            create_durably(path, &bytes)
+            durable::create_new(path, &bytes)?;
         } else {
-            replace_durably(path, &bytes)
+            durable::write_atomically(path, &bytes)?;
         }
+        Ok(())
     }
-}
-
-fn sync_dir(path: &Path) -> Result<(), OrgError> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io_error("sync the directory of", path))
-}
-
-fn append_durably(path: &Path, text: &[u8]) -> Result<(), OrgError> {
-    let mut file = OpenOptions::new()
-        .append(true)
-        .open(path)
-        .map_err(io_error("open for appending", path))?;
-    // One `write` of the whole text: a reader under the shared lock never sees part of it,
-    // and with ordered journaling a crash keeps the old length or the new text.
-    file.write_all(text)
-        .and_then(|()| file.sync_data())
-        .map_err(io_error("append to", path))
-}
-
-fn create_durably(path: &Path, bytes: &[u8]) -> Result<(), OrgError> {
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(path)
-        .map_err(io_error("create", path))?;
-    file.write_all(bytes)
-        .and_then(|()| file.sync_all())
-        .map_err(io_error("write", path))?;
-    sync_dir(path)
-}
-
-fn replace_durably(path: &Path, bytes: &[u8]) -> Result<(), OrgError> {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy())
-        .unwrap_or_default();
-    let temp = path.with_file_name(format!(
-        ".{name}.{}-{}.tmp",
-        std::process::id(),
-        TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    let result = (|| {
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&temp)
-            .map_err(io_error("create a temporary file for", path))?;
-        file.write_all(bytes)
-            .and_then(|()| file.sync_all())
-            .map_err(io_error("write a temporary file for", path))?;
-        // Keep the file's permissions (a person may have made their inbox private).
-        if let Ok(meta) = fs::metadata(path) {
-            fs::set_permissions(&temp, meta.permissions())
-                .map_err(io_error("set permissions on a temporary file for", path))?;
-        }
-        fs::rename(&temp, path).map_err(io_error("rename a temporary file over", path))?;
-        sync_dir(path)
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&temp);
-    }
-    result
 }
