@@ -691,3 +691,72 @@ fn reading_a_missing_file_creates_nothing() {
     assert!(doc.is_empty());
     assert!(!dir.path().join("space").exists());
 }
+
+/// Archiving moves whole subtrees (the person's child notes included) from one file to
+/// another in one locked transaction; the rest of the source stays byte-identical.
+#[test]
+fn subtrees_move_between_files_with_nothing_else_changed() {
+    let (dir, path) = copy_fixture("emacs/inbox-crlf.org");
+    let archive = dir.path().join("archive/inbox-2026-11.org");
+    let original = fs::read(&path).unwrap();
+    let doc = Document::parse(original.clone(), &states());
+    let moved = doc
+        .find_by_id("msg-20261124-070853-75ae0f47")
+        .unwrap()
+        .unwrap()
+        .ranges()
+        .subtree_range();
+    let (inbox, archive_file) = (
+        OrgFile::new(&path, states()),
+        OrgFile::new(&archive, states()),
+    );
+    OrgFile::transaction_all(&[&inbox, &archive_file], |txns| {
+        let mut taken = txns[0].take(&[
+            "msg-20261124-070853-75ae0f47",
+            "msg-20261124-070853-f0089658",
+        ])?;
+        assert_eq!(taken.len(), 2);
+        for subtree in &mut taken {
+            subtree.edit(&path, |e| {
+                e.set_property("ARCHIVE_TIME", "2026-11-24 Tue 10:02")
+            })?;
+            txns[1].append_subtree(subtree)?;
+        }
+        // Nothing else may change in a file entries were taken from.
+        assert!(
+            txns[0]
+                .edit("msg-20261124-070853-8afa25ad", |e| e.set_property("X", "1"))
+                .is_err()
+        );
+        Ok(())
+    })
+    .unwrap();
+    let after = fs::read(&path).unwrap();
+    let first = doc.entry(0).ranges().section_range();
+    let mut expected = original[..first.start].to_vec();
+    expected.extend_from_slice(&original[first.end..moved.start]);
+    expected.extend_from_slice(&original[moved.end..]);
+    assert_eq!(after, expected);
+    let archived = OrgFile::new(&archive, states()).read().unwrap();
+    assert!(
+        !archived.is_crlf(),
+        "moved text takes the archive's line endings"
+    );
+    let ids: Vec<_> = archived
+        .entries()
+        .map(|e| (e.level(), e.id().map(|i| i.into_owned())))
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            (1, Some("msg-20261124-070853-f0089658".into())),
+            (1, Some("msg-20261124-070853-75ae0f47".into())),
+            (2, None),
+        ]
+    );
+    assert_eq!(
+        archived.entry(1).property("ARCHIVE_TIME").as_deref(),
+        Some("2026-11-24 Tue 10:02")
+    );
+    assert_eq!(archived.entry(2).title(), "My notes on the review");
+}

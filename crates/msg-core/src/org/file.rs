@@ -233,6 +233,60 @@ pub struct Transaction<'a> {
     /// New entries, rendered, in order.
     appended: Vec<String>,
     head: Option<Head>,
+    /// Subtrees taken out of the file, in original coordinates.
+    cuts: Vec<Span>,
+}
+
+/// An entry with its children, cut out of one file by [`Transaction::take`] to be appended to
+/// another by [`Transaction::append_subtree`].
+#[derive(Debug, Clone)]
+pub struct Subtree {
+    bytes: Vec<u8>,
+    id: String,
+    keyword: Option<String>,
+    entries: usize,
+    section_len: usize,
+    keywords: TodoKeywords,
+    eol: &'static str,
+    line: usize,
+}
+
+impl Subtree {
+    /// The top entry's ID.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The bytes as they were in the file.
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// Edits the top entry (for example to add `ARCHIVE_TIME`); children are untouched.
+    pub fn edit<T>(
+        &mut self,
+        path: &Path,
+        f: impl FnOnce(&mut EntryEditor<'_>) -> Result<T, OrgError>,
+    ) -> Result<T, OrgError> {
+        let keywords = self.keywords.clone();
+        let mut editor = EntryEditor::new(
+            path,
+            &self.bytes[..self.section_len],
+            &keywords,
+            self.eol,
+            self.line,
+        )?;
+        let value = f(&mut editor)?;
+        let (section, _, written) = editor.into_parts();
+        let mut bytes = section;
+        bytes.extend_from_slice(&self.bytes[self.section_len..]);
+        self.section_len = bytes.len() - (self.bytes.len() - self.section_len);
+        self.bytes = bytes;
+        if let Some(keyword) = written.last() {
+            self.keyword = Some(keyword.clone());
+        }
+        Ok(value)
+    }
 }
 
 impl<'a> Transaction<'a> {
@@ -247,6 +301,7 @@ impl<'a> Transaction<'a> {
             created: false,
             appended: Vec::new(),
             head: None,
+            cuts: Vec::new(),
         }
     }
 
@@ -299,6 +354,35 @@ impl<'a> Transaction<'a> {
     /// Stages `entry` to be appended at the end of the file in canonical form. When the
     /// file does not declare its keyword, a `#+TODO:` line is added to its header too.
     pub fn append(&mut self, entry: &NewEntry) -> Result<(), OrgError> {
+        let keywords = self.prepare_append(entry.keyword.as_deref())?;
+        entry.validate(&keywords)?;
+        let text = entry.render(self.append_eol());
+        let id = entry
+            .properties
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("ID"))
+            .map(|(_, v)| v.as_str());
+        self.stage_append(text, &keywords, 1, id)
+    }
+
+    /// Stages a subtree taken from another file ([`Transaction::take`]) to be appended here,
+    /// with this file's line endings.
+    pub fn append_subtree(&mut self, subtree: &Subtree) -> Result<(), OrgError> {
+        let keywords = self.prepare_append(subtree.keyword.as_deref())?;
+        let text = String::from_utf8_lossy(&subtree.bytes).replace("\r\n", "\n");
+        let mut text = text.replace('\n', self.append_eol());
+        if !text.ends_with('\n') {
+            text.push_str(self.append_eol());
+        }
+        self.stage_append(text, &keywords, subtree.entries, Some(&subtree.id))
+    }
+
+    /// Reads what an append needs (the head, or the whole file when the head will not do),
+    /// declares `keyword` when the file does not, and returns the keywords in force.
+    fn prepare_append(&mut self, keyword: Option<&str>) -> Result<TodoKeywords, OrgError> {
+        if !self.cuts.is_empty() {
+            return Err(self.mixed_cut_and_edit());
+        }
         if self.doc.is_none() && self.head.is_none() {
             self.head = read_head(&self.file.path)?;
             if self.head.is_none() {
@@ -311,12 +395,11 @@ impl<'a> Transaction<'a> {
             (None, None) => unreachable!("loaded above"),
         };
         let keywords = declared.union(&self.file.states);
-        entry.validate(&keywords)?;
-        if let Some(keyword) = &entry.keyword {
+        if let Some(keyword) = keyword {
             if !keywords.contains(keyword) {
                 return Err(OrgError::UnknownKeyword {
                     path: self.file.path.clone(),
-                    keyword: keyword.clone(),
+                    keyword: keyword.to_owned(),
                 });
             }
             if !declared.contains(keyword) {
@@ -325,28 +408,130 @@ impl<'a> Transaction<'a> {
             }
         }
         self.check_writable()?;
+        Ok(keywords)
+    }
+
+    fn append_eol(&self) -> &'static str {
         let crlf = match (&self.doc, &self.head) {
             (Some(doc), _) => doc.is_crlf(),
             (None, Some(head)) => head.crlf,
             (None, None) => false,
         };
-        let text = entry.render(if crlf { "\r\n" } else { "\n" });
-        // The guard for appends: the text must scan as exactly this one entry.
-        let scanned = Document::parse(text.clone().into_bytes(), &keywords);
-        let id = entry
-            .properties
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case("ID"))
-            .map(|(_, v)| v.as_str());
-        if scanned.len() != 1 || scanned.entry(0).id().as_deref() != id {
+        if crlf { "\r\n" } else { "\n" }
+    }
+
+    /// The guard for appends: `text` must scan as exactly `entries` entries, the first one
+    /// carrying `id`.
+    fn stage_append(
+        &mut self,
+        text: String,
+        keywords: &TodoKeywords,
+        entries: usize,
+        id: Option<&str>,
+    ) -> Result<(), OrgError> {
+        let scanned = Document::parse(text.into_bytes(), keywords);
+        if scanned.len() != entries || scanned.entry(0).id().as_deref() != id {
             return Err(OrgError::Guard {
                 path: self.file.path.clone(),
                 line: 0,
-                reason: format!("the new entry would scan as {} entries", scanned.len()),
+                reason: format!(
+                    "the appended text would scan as {} entries instead of {entries}",
+                    scanned.len()
+                ),
             });
         }
-        self.appended.push(text);
+        self.appended
+            .push(String::from_utf8(scanned.into_bytes()).expect("built from a String"));
         Ok(())
+    }
+
+    /// Cuts the subtrees (entry and children) of the entries with these IDs out of the file
+    /// and returns them in file order, for moving them to another file (archiving). Call it
+    /// once, before any other change in this transaction; an ID that is missing or on two
+    /// entries is an error, and an entry inside another taken subtree goes with its parent.
+    pub fn take(&mut self, ids: &[&str]) -> Result<Vec<Subtree>, OrgError> {
+        self.load()?;
+        self.check_writable()?;
+        if !self.edited.is_empty()
+            || self.header_insert.is_some()
+            || !self.appended.is_empty()
+            || !self.cuts.is_empty()
+        {
+            return Err(self.mixed_cut_and_edit());
+        }
+        let doc = self.doc.as_ref().expect("loaded");
+        let mut ranges: Vec<(Span, usize)> = Vec::with_capacity(ids.len());
+        for id in ids {
+            let index = self.index_of(id)?;
+            let entry = doc.entry(index);
+            let range = entry.ranges().subtree_range();
+            ranges.push((Span::new(range.start, range.end), index));
+        }
+        ranges.sort_by_key(|(span, _)| span.start);
+        ranges.dedup_by(|later, earlier| later.0.end <= earlier.0.end);
+        let bytes = doc.bytes();
+        let mut kept = Vec::with_capacity(bytes.len());
+        let mut taken = Vec::with_capacity(ranges.len());
+        let mut pos = 0;
+        for (span, index) in &ranges {
+            kept.extend_from_slice(&bytes[pos..span.start]);
+            pos = span.end;
+            let entry = doc.entry(*index);
+            let entries = doc
+                .entries()
+                .skip(*index)
+                .take_while(|e| e.ranges().section_range().start < span.end)
+                .count();
+            taken.push(Subtree {
+                bytes: bytes[span.range()].to_vec(),
+                id: entry.id().expect("found by ID").into_owned(),
+                keyword: entry.keyword().map(|k| k.into_owned()),
+                entries,
+                section_len: entry.ranges().section_range().len(),
+                keywords: doc.keywords().clone(),
+                eol: doc.eol(),
+                line: entry.line(),
+            });
+        }
+        kept.extend_from_slice(&bytes[pos..]);
+        let removed: usize = taken.iter().map(|t| t.entries).sum();
+        let new_doc = Document::parse(kept, &self.file.states);
+        if new_doc.len() + removed != doc.len() {
+            return Err(OrgError::Guard {
+                path: self.file.path.clone(),
+                line: taken.first().map_or(0, |t| t.line),
+                reason: "cutting the entries would change the others".into(),
+            });
+        }
+        self.cuts = ranges.into_iter().map(|(span, _)| span).collect();
+        self.doc = Some(new_doc);
+        Ok(taken)
+    }
+
+    fn mixed_cut_and_edit(&self) -> OrgError {
+        OrgError::Guard {
+            path: self.file.path.clone(),
+            line: 0,
+            reason: "a transaction that takes entries out of a file makes no other change to it"
+                .into(),
+        }
+    }
+
+    fn index_of(&self, id: &str) -> Result<usize, OrgError> {
+        let doc = self.doc.as_ref().expect("loaded");
+        match doc.find_by_id(id) {
+            Ok(Some(entry)) => Ok(entry.index()),
+            Ok(None) => Err(OrgError::NotFound {
+                path: self.file.path.clone(),
+                id: id.to_owned(),
+            }),
+            Err(dup) => Err(OrgError::DuplicateId {
+                path: self.file.path.clone(),
+                id: dup.id,
+                first_line: dup.first_line,
+                second_line: dup.second_line,
+            }),
+        }
     }
 
     /// Adds a `#+TODO:` line declaring those of `keywords` the file does not declare yet.
@@ -388,24 +573,7 @@ impl<'a> Transaction<'a> {
         f: impl FnOnce(&mut EntryEditor<'_>) -> Result<T, OrgError>,
     ) -> Result<T, OrgError> {
         self.load()?;
-        let doc = self.doc.as_ref().expect("loaded");
-        let index = match doc.find_by_id(id) {
-            Ok(Some(entry)) => entry.index(),
-            Ok(None) => {
-                return Err(OrgError::NotFound {
-                    path: self.file.path.clone(),
-                    id: id.to_owned(),
-                });
-            }
-            Err(dup) => {
-                return Err(OrgError::DuplicateId {
-                    path: self.file.path.clone(),
-                    id: dup.id,
-                    first_line: dup.first_line,
-                    second_line: dup.second_line,
-                });
-            }
-        };
+        let index = self.index_of(id)?;
         self.edit_at(index, f)
     }
 
@@ -418,6 +586,9 @@ impl<'a> Transaction<'a> {
     ) -> Result<T, OrgError> {
         self.load()?;
         self.check_writable()?;
+        if !self.cuts.is_empty() {
+            return Err(self.mixed_cut_and_edit());
+        }
         let path = &self.file.path;
         let doc = self.doc.as_ref().expect("loaded");
         let entry = doc.entry(index);
@@ -448,10 +619,27 @@ impl<'a> Transaction<'a> {
     }
 
     /// Checks the new bytes against the old: identical outside the edited sections and the
-    /// inserted header line.
+    /// inserted header line, or exactly the old bytes without the cut subtrees.
     fn guard(&self, doc: &Document) -> Result<(), OrgError> {
         let original = self.original.as_deref().unwrap_or_default();
         let new = doc.bytes();
+        if !self.cuts.is_empty() {
+            let mut expected = Vec::with_capacity(original.len());
+            let mut pos = 0;
+            for cut in &self.cuts {
+                expected.extend_from_slice(&original[pos..cut.start]);
+                pos = cut.end;
+            }
+            expected.extend_from_slice(&original[pos..]);
+            if expected != new {
+                return Err(OrgError::Guard {
+                    path: self.file.path.clone(),
+                    line: 0,
+                    reason: "bytes outside the taken entries would change".into(),
+                });
+            }
+            return Ok(());
+        }
         // (original range, new range) of every change, in file order.
         let mut changes: Vec<(Span, Span)> = Vec::new();
         if let Some((at, len)) = self.header_insert {
@@ -492,7 +680,10 @@ impl<'a> Transaction<'a> {
 
     fn commit(self) -> Result<(), OrgError> {
         let path = &self.file.path;
-        let rewrite = self.created || !self.edited.is_empty() || self.header_insert.is_some();
+        let rewrite = self.created
+            || !self.edited.is_empty()
+            || self.header_insert.is_some()
+            || !self.cuts.is_empty();
         if !rewrite {
             if self.appended.is_empty() {
                 return Ok(());

@@ -16,6 +16,6 @@ mod scan;
 pub use edit::EntryEditor;
 pub use entry::NewEntry;
 pub use error::OrgError;
-pub use file::{DEFAULT_LOCK_TIMEOUT, OrgFile, Transaction};
+pub use file::{DEFAULT_LOCK_TIMEOUT, OrgFile, Subtree, Transaction};
 pub use keywords::{KeywordSequence, TodoKeywords};
 pub use scan::{Document, DuplicateId, Entry, EntryRef, InvalidUtf8};
