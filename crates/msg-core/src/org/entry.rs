@@ -83,8 +83,9 @@ impl NewEntry {
         Ok(())
     }
 
-    /// The entry's text with `eol` line endings. Call [`NewEntry::validate`] first.
-    pub(crate) fn render(&self, eol: &str) -> String {
+    /// The entry's text with `eol` line endings, exactly as `Transaction::append` writes it.
+    /// Call [`NewEntry::validate`] first: an invalid entry renders as something else.
+    pub fn render(&self, eol: &str) -> String {
         let mut out = String::with_capacity(128 + self.body.len());
         out.push('*');
         for part in [
@@ -204,8 +205,8 @@ fn unescape_line(line: &str) -> std::borrow::Cow<'_, str> {
 }
 
 /// The body a person wrote, from an entry's raw body bytes: the LOGBOOK (`logbook`, relative
-/// to `raw`) removed, common indentation removed, escapes undone, LF line endings, leading
-/// and trailing blank lines dropped.
+/// to `raw`) removed, the canonical two-space indentation removed (where every line has it),
+/// escapes undone, LF line endings, leading and trailing blank lines dropped.
 pub(crate) fn body_from_raw(raw: &[u8], logbook: Option<std::ops::Range<usize>>) -> String {
     let text = String::from_utf8_lossy(raw);
     let text = match logbook {
@@ -220,12 +221,15 @@ pub(crate) fn body_from_raw(raw: &[u8], logbook: Option<std::ops::Range<usize>>)
         .split('\n')
         .map(|l| l.strip_suffix('\r').unwrap_or(l))
         .collect();
+    // The canonical indentation is two spaces; a body indented further (or not at all, as
+    // Emacs writes with `org-adapt-indentation` off) keeps the rest of its indentation.
     let indent = lines
         .iter()
         .filter(|l| !l.trim().is_empty())
         .map(|l| l.len() - l.trim_start_matches(' ').len())
         .min()
-        .unwrap_or(0);
+        .unwrap_or(0)
+        .min(2);
     let mut out: Vec<std::borrow::Cow<'_, str>> = lines
         .iter()
         .map(|l| {

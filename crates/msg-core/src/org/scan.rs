@@ -1075,9 +1075,9 @@ impl<'a> EntryRef<'a> {
         self.text(self.entry.body)
     }
 
-    /// The body as the text a person wrote: LOGBOOK and other drawers' lines dropped, the
-    /// common indentation removed, comma escapes undone, line endings as LF, leading and
-    /// trailing blank lines removed.
+    /// The body as the text a person wrote: the LOGBOOK dropped, the canonical two-space
+    /// indentation removed, comma escapes undone, line endings as LF, leading and trailing
+    /// blank lines removed. Exactly the body given to `NewEntry` for entries we wrote.
     pub fn body_text(&self) -> String {
         super::entry::body_from_raw(
             &self.doc.bytes[self.entry.body.range()],
