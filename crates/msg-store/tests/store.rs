@@ -1,0 +1,504 @@
+//! MessageStore against the original's behaviours (reference §9.2), its defects, and real
+//! files written by the Python original and edited in Emacs.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use assert_fs::TempDir;
+use msg_core::org::Document;
+use msg_store::{
+    Message, MessageKind, MessageState, MessageStore, NewFileDelivery, NewMessage, Priority,
+    StoreError,
+};
+use time::macros::datetime;
+
+fn store() -> (TempDir, MessageStore) {
+    let dir = TempDir::new().unwrap();
+    let store = MessageStore::open(dir.path()).unwrap();
+    (dir, store)
+}
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures")
+}
+
+/// A space whose inbox is a copy of `fixture`.
+fn space_with_inbox(fixture: &str) -> (TempDir, MessageStore, Vec<u8>) {
+    let dir = TempDir::new().unwrap();
+    let messaging = dir.path().join("org/messaging");
+    fs::create_dir_all(&messaging).unwrap();
+    let bytes = fs::read(fixtures().join(fixture)).unwrap();
+    fs::write(messaging.join("inbox.org"), &bytes).unwrap();
+    let store = MessageStore::open(dir.path()).unwrap();
+    (dir, store, bytes)
+}
+
+fn report() -> NewFileDelivery {
+    NewFileDelivery {
+        from: "tex".into(),
+        filename: "report.pdf".into(),
+        size: 2_400_000,
+        content_type: "application/pdf".into(),
+        swarm_ref: "abc123".into(),
+        fairdrop_ref: String::new(),
+    }
+}
+
+// --- The original's tests (reference §9.2), one per behaviour ---
+
+#[test]
+fn a_new_message_is_unread_with_its_fields() {
+    let (_dir, store) = store();
+    let m = store
+        .create_message(&NewMessage::new("gregor", "tex", "hi"))
+        .unwrap();
+    assert_eq!(m.state, MessageState::Unread);
+    assert_eq!(m.keyword.as_deref(), Some("TODO"));
+    assert_eq!(m.tags, ["unread", "message"]);
+    assert_eq!((m.from.as_str(), m.to.as_deref()), ("gregor", Some("tex")));
+    assert!(m.id.starts_with("msg-"));
+    let on_disk = store.by_id(&m.id).unwrap().unwrap();
+    assert_eq!(on_disk.line, Some(2));
+    assert_eq!(
+        Message {
+            line: None,
+            ..on_disk
+        },
+        m,
+        "the snapshot is what the file says"
+    );
+}
+
+#[test]
+fn a_reply_joins_its_parents_thread() {
+    let (_dir, store) = store();
+    let root = store
+        .create_message(&NewMessage::new("a", "b", "root"))
+        .unwrap();
+    let reply = store
+        .create_message(&NewMessage::new("b", "a", "r1").reply_to(&root.id))
+        .unwrap();
+    assert_eq!(reply.reply_to.as_deref(), Some(root.id.as_str()));
+    assert_eq!(reply.thread.as_deref(), Some(root.id.as_str()));
+    // A reply to a reply keeps the root (looked up on disk).
+    let nested = store
+        .create_message(&NewMessage::new("a", "b", "r2").reply_to(&reply.id))
+        .unwrap();
+    assert_eq!(nested.thread.as_deref(), Some(root.id.as_str()));
+    // A parent we do not have: the thread starts at the ID given.
+    let orphan = store
+        .create_message(&NewMessage::new("a", "b", "x").reply_to("msg-elsewhere"))
+        .unwrap();
+    assert_eq!(orphan.thread.as_deref(), Some("msg-elsewhere"));
+    let thread: Vec<String> = store
+        .thread(&root.id)
+        .unwrap()
+        .into_iter()
+        .map(|m| m.id)
+        .collect();
+    assert_eq!(
+        thread,
+        [root.id.clone(), reply.id, nested.id],
+        "root included, in order"
+    );
+}
+
+#[test]
+fn ids_differ_for_different_and_identical_content() {
+    let (_dir, store) = store();
+    let a = store
+        .create_message(&NewMessage::new("a", "b", "one"))
+        .unwrap();
+    let b = store
+        .create_message(&NewMessage::new("a", "b", "two"))
+        .unwrap();
+    let c = store
+        .create_message(&NewMessage::new("a", "b", "two"))
+        .unwrap();
+    assert!(a.id != b.id && b.id != c.id);
+}
+
+#[test]
+fn an_earlier_handle_stays_usable_after_more_creates() {
+    let (_dir, store) = store();
+    let first = store
+        .create_message(&NewMessage::new("a", "b", "first"))
+        .unwrap();
+    store
+        .create_message(&NewMessage::new("a", "b", "second"))
+        .unwrap();
+    assert_eq!(first.from, "a");
+    let read = store.mark_read(&first.id).unwrap();
+    assert_eq!(read.state, MessageState::Read);
+}
+
+#[test]
+fn unread_counts_follow_mark_read() {
+    let (_dir, store) = store();
+    let a = store
+        .create_message(&NewMessage::new("a", "b", "1"))
+        .unwrap();
+    let b = store
+        .create_message(&NewMessage::new("a", "b", "2"))
+        .unwrap();
+    assert_eq!(store.unread().unwrap().len(), 2);
+    store.mark_read(&a.id).unwrap();
+    store.mark_read(&b.id).unwrap();
+    assert!(store.unread().unwrap().is_empty());
+}
+
+#[test]
+fn mark_read_then_archive() {
+    let (_dir, store) = store();
+    let m = store
+        .create_message(&NewMessage::new("a", "b", "1"))
+        .unwrap();
+    let read = store.mark_read(&m.id).unwrap();
+    assert_eq!(
+        (read.keyword.as_deref(), read.tags.as_slice()),
+        (Some("DONE"), &["message".to_owned()][..])
+    );
+    let archived = store.archive(&m.id).unwrap();
+    assert_eq!(archived.state, MessageState::Archived);
+}
+
+#[test]
+fn line_breaks_in_fields_name_the_field() {
+    let (_dir, store) = store();
+    let check = |result: Result<_, StoreError>, field: &str| {
+        let err = result.unwrap_err();
+        assert!(err.to_string().starts_with(field), "{err}");
+    };
+    check(
+        store.create_message(&NewMessage::new("a\nb", "t", "x")),
+        "from_actor",
+    );
+    check(
+        store.create_message(&NewMessage::new("a", "t\r", "x")),
+        "to_actor",
+    );
+    check(
+        store.create_message(&NewMessage::new("a", "t", "x").reply_to("m\n* TODO x")),
+        "reply_to",
+    );
+    check(
+        store.create_message(&NewMessage::new("a", "t", "x").property("CUSTOM", "1\n2")),
+        "CUSTOM",
+    );
+    check(
+        store.create_file_delivery(&NewFileDelivery {
+            filename: "a\nb.pdf".into(),
+            ..report()
+        }),
+        "filename",
+    );
+    let inbox = fs::read_to_string(store.inbox_path()).unwrap();
+    assert_eq!(
+        inbox, "#+TODO: TODO WAITING QUEUED WORKING | DONE CANCELLED ARCHIVED\n",
+        "nothing written"
+    );
+}
+
+#[test]
+fn a_multi_line_body_is_allowed_and_cannot_forge_entries() {
+    let (_dir, store) = store();
+    let body =
+        "line one\n* TODO forged :unread:message:\n:PROPERTIES:\n:ID: forged\n:END:\n#+TODO: EVIL";
+    let m = store
+        .create_message(&NewMessage::new("stranger", "gregor", body))
+        .unwrap();
+    assert_eq!(m.body, body);
+    let all = store.all().unwrap();
+    assert_eq!(all.len(), 1, "exactly one entry: {all:?}");
+    assert_eq!(all[0].body, body);
+}
+
+#[test]
+fn file_deliveries_have_the_originals_properties() {
+    let (_dir, store) = store();
+    let d = store.create_file_delivery(&report()).unwrap();
+    assert_eq!(d.kind, MessageKind::FileDelivery);
+    assert_eq!(d.tags, ["unread", "file_delivery"]);
+    assert_eq!(d.property("FILENAME"), Some("report.pdf"));
+    assert_eq!(d.property("SIZE"), Some("2400000"));
+    assert_eq!(d.property("DOWNLOADED"), Some("false"));
+    assert_eq!(d.property("FAIRDROP_REF"), Some(""));
+    assert!(d.id.starts_with("file-"));
+    assert_eq!(
+        store.mark_downloaded(&d.id).unwrap().property("DOWNLOADED"),
+        Some("true")
+    );
+}
+
+// --- Beyond the original ---
+
+#[test]
+fn unread_tells_messages_and_file_deliveries_apart() {
+    let (_dir, store) = store();
+    store
+        .create_message(&NewMessage::new("a", "b", "1"))
+        .unwrap();
+    store.create_file_delivery(&report()).unwrap();
+    let kinds: Vec<MessageKind> = store
+        .unread()
+        .unwrap()
+        .into_iter()
+        .map(|m| m.kind)
+        .collect();
+    assert_eq!(kinds, [MessageKind::Message, MessageKind::FileDelivery]);
+    assert_eq!(store.messages().unwrap().len(), 1);
+    assert_eq!(store.file_deliveries(true).unwrap().len(), 1);
+}
+
+#[test]
+fn extra_properties_cannot_override_what_the_store_sets() {
+    let (_dir, store) = store();
+    for key in ["FROM", "to", "ID", "CREATED", "THREAD"] {
+        let err = store
+            .create_message(&NewMessage::new("a", "b", "x").property(key, "forged"))
+            .unwrap_err();
+        assert!(
+            matches!(err, StoreError::ReservedProperty { .. }),
+            "{key}: {err}"
+        );
+    }
+    let m = store
+        .create_message(&NewMessage::new("a", "b", "x").property("CHANNEL", "review"))
+        .unwrap();
+    assert_eq!(m.property("CHANNEL"), Some("review"));
+}
+
+#[test]
+fn priorities_are_org_cookies_and_the_originals_drawer_line_is_read() {
+    let (_dir, store) = store();
+    let m = store
+        .create_message(&NewMessage::new("a", "b", "x").priority(Priority::High))
+        .unwrap();
+    assert_eq!(m.priority, Priority::High);
+    let text = fs::read_to_string(store.inbox_path()).unwrap();
+    assert!(text.contains("* TODO [#A] ["), "{text}");
+    let (_dir, store, _) =
+        space_with_inbox("python-v0.2.0/root/0-personal/org/messaging/inbox.org");
+    let high = store
+        .by_id("msg-20261124-070853-8afa25ad")
+        .unwrap()
+        .unwrap();
+    assert_eq!(high.priority, Priority::High);
+}
+
+#[test]
+fn sent_messages_go_to_the_outbox_not_the_inbox() {
+    let (_dir, store) = store();
+    let question = store
+        .create_message(&NewMessage::new("tex", "gregor", "review?"))
+        .unwrap();
+    let sent = store
+        .record_sent(&NewMessage::new("gregor", "tex", "yes").reply_to(&question.id))
+        .unwrap();
+    assert_eq!(sent.thread.as_deref(), Some(question.id.as_str()));
+    assert_eq!(
+        store.unread().unwrap().len(),
+        1,
+        "our own reply is not unread in our inbox"
+    );
+    let on_disk: Vec<Message> = store
+        .sent()
+        .unwrap()
+        .into_iter()
+        .map(|m| Message { line: None, ..m })
+        .collect();
+    assert_eq!(on_disk, std::slice::from_ref(&sent));
+    // A reply to something we sent finds its thread in the outbox.
+    let back = store
+        .create_message(&NewMessage::new("tex", "gregor", "thanks").reply_to(&sent.id))
+        .unwrap();
+    assert_eq!(back.thread.as_deref(), Some(question.id.as_str()));
+    let ids: Vec<String> = store
+        .thread(&question.id)
+        .unwrap()
+        .into_iter()
+        .map(|m| m.id)
+        .collect();
+    assert_eq!(ids, [question.id.clone(), back.id, sent.id]);
+}
+
+#[test]
+fn transitions_start_from_the_state_in_the_file_now() {
+    let (_dir, store) = store();
+    let m = store
+        .create_message(&NewMessage::new("a", "b", "x"))
+        .unwrap();
+    // A person cancels it in Emacs.
+    let text = fs::read_to_string(store.inbox_path()).unwrap();
+    fs::write(
+        store.inbox_path(),
+        text.replacen("* TODO", "* CANCELLED", 1),
+    )
+    .unwrap();
+    let err = store.mark_read(&m.id).unwrap_err();
+    assert!(
+        err.to_string().starts_with(&format!(
+            "cannot mark read message {}: it is CANCELLED (line 2 of",
+            m.id
+        )),
+        "{err}"
+    );
+    let err = store.archive("msg-missing").unwrap_err();
+    assert!(matches!(err, StoreError::NotFound { .. }), "{err}");
+    // Archiving from unread clears the tag; mark_unread brings a read one back.
+    let n = store
+        .create_message(&NewMessage::new("a", "b", "y"))
+        .unwrap();
+    assert_eq!(store.archive(&n.id).unwrap().tags, ["message"]);
+    let o = store
+        .create_message(&NewMessage::new("a", "b", "z"))
+        .unwrap();
+    store.mark_read(&o.id).unwrap();
+    let again = store.mark_unread(&o.id).unwrap();
+    assert!(again.is_unread());
+    assert_eq!(again.tags, ["unread", "message"]);
+}
+
+/// The Python original's files: read with the same meaning, and our writes keep working.
+#[test]
+fn python_files_read_the_same_and_keep_working() {
+    let (_dir, store, _) =
+        space_with_inbox("python-v0.2.0/root/0-personal/org/messaging/inbox.org");
+    let unread: Vec<(String, MessageKind)> = store
+        .unread()
+        .unwrap()
+        .into_iter()
+        .map(|m| (m.id, m.kind))
+        .collect();
+    assert_eq!(
+        unread,
+        [
+            ("msg-20261124-070853-75ae0f47".into(), MessageKind::Message),
+            ("msg-20261124-070853-e29f763d".into(), MessageKind::Message),
+            (
+                "file-20261124-070853-68f03cf7".into(),
+                MessageKind::FileDelivery
+            ),
+        ]
+    );
+    let thread: Vec<String> = store
+        .thread("msg-20261124-070853-f0089658")
+        .unwrap()
+        .into_iter()
+        .map(|m| m.id)
+        .collect();
+    assert_eq!(thread.len(), 3);
+    store.mark_read("msg-20261124-070853-75ae0f47").unwrap();
+    store
+        .create_message(
+            &NewMessage::new("gregor", "tex", "ok").reply_to("msg-20261124-070853-75ae0f47"),
+        )
+        .unwrap();
+    let all = store.all().unwrap();
+    assert_eq!(all.len(), 6);
+    assert_eq!(
+        all[5].thread.as_deref(),
+        Some("msg-20261124-070853-f0089658")
+    );
+}
+
+/// A person's Emacs edits around the messages stay byte for byte (CRLF and no final newline
+/// included) while mark_read and archive work.
+#[test]
+fn emacs_edited_inboxes_keep_every_other_byte() {
+    for fixture in [
+        "emacs/inbox-edited-in-emacs.org",
+        "emacs/inbox-crlf.org",
+        "emacs/inbox-no-final-newline.org",
+    ] {
+        let (_dir, store, original) = space_with_inbox(fixture);
+        let doc = Document::parse(
+            original.clone(),
+            &msg_core::org::TodoKeywords::parse(msg_store::STATES),
+        );
+        let target = doc
+            .find_by_id("msg-20261124-070853-e29f763d")
+            .unwrap()
+            .unwrap()
+            .ranges()
+            .section_range();
+        store.mark_read("msg-20261124-070853-e29f763d").unwrap();
+        store.archive("msg-20261124-070853-e29f763d").unwrap();
+        let after = fs::read(store.inbox_path()).unwrap();
+        let new_doc = Document::parse(
+            after.clone(),
+            &msg_core::org::TodoKeywords::parse(msg_store::STATES),
+        );
+        let new_target = new_doc
+            .find_by_id("msg-20261124-070853-e29f763d")
+            .unwrap()
+            .unwrap()
+            .ranges()
+            .section_range();
+        assert_eq!(after[..target.start], original[..target.start], "{fixture}");
+        assert_eq!(after[new_target.end..], original[target.end..], "{fixture}");
+        let m = store
+            .by_id("msg-20261124-070853-e29f763d")
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (m.state, m.tags),
+            (MessageState::Archived, vec!["message".to_owned()])
+        );
+        if fixture.contains("crlf") {
+            assert!(
+                !String::from_utf8_lossy(&after)
+                    .replace("\r\n", "")
+                    .contains('\n'),
+                "all CRLF"
+            );
+        }
+    }
+}
+
+#[test]
+fn old_read_messages_move_to_a_monthly_archive_file() {
+    let (dir, store, original) = space_with_inbox("emacs/inbox-edited-in-emacs.org");
+    let report = store
+        .archive_older_than(30, datetime!(2027-01-15 10:00 UTC))
+        .unwrap();
+    // The two read/archived roots move (with the person's child notes); unread ones stay.
+    assert_eq!(
+        report.moved,
+        [
+            "msg-20261124-070853-f0089658",
+            "msg-20261124-070853-8afa25ad",
+            "msg-20261124-070853-75ae0f47"
+        ]
+    );
+    let archive = report.archive_file.unwrap();
+    assert_eq!(
+        archive,
+        dir.path().join("org/messaging/archive/inbox-2027-01.org")
+    );
+    let remaining: Vec<String> = store.all().unwrap().into_iter().map(|m| m.id).collect();
+    assert_eq!(
+        remaining,
+        [
+            "msg-20261124-070853-e29f763d",
+            "file-20261124-070853-68f03cf7"
+        ]
+    );
+    let after = fs::read_to_string(store.inbox_path()).unwrap();
+    let original = String::from_utf8(original).unwrap();
+    assert!(after.starts_with("#+TITLE: Messages\n#+STARTUP: overview\nSome words a person wrote"));
+    assert!(original.ends_with(&after[after.find("* TODO [#A]").unwrap()..]));
+    let archived = fs::read_to_string(&archive).unwrap();
+    insta::assert_snapshot!(
+        "archive_file",
+        archived.replace(&store.inbox_path().display().to_string(), "<inbox>")
+    );
+    // Nothing is old enough a second time.
+    assert!(
+        store
+            .archive_older_than(30, datetime!(2027-01-15 10:00 UTC))
+            .unwrap()
+            .moved
+            .is_empty()
+    );
+}
