@@ -339,14 +339,15 @@ impl MessageStore {
             .collect())
     }
 
-    /// The whole thread whose root is `root_id`, root included, in file order. Messages
-    /// from the outbox (what this user sent) are included after the inbox's, each list in
-    /// file order, so a conversation reads completely.
+    /// The whole thread whose root is `root_id`, root included, from the inbox and the
+    /// outbox (what this user sent), in conversation order: by the time in the ID (else
+    /// CREATED), and never a reply before the message it answers.
     pub fn thread(&self, root_id: &str) -> Result<Vec<Message>, StoreError> {
         let in_thread = |m: &Message| m.id == root_id || m.thread.as_deref() == Some(root_id);
         let mut thread: Vec<Message> = self.all()?.into_iter().filter(in_thread).collect();
         thread.extend(self.sent()?.into_iter().filter(in_thread));
-        Ok(thread)
+        thread.sort_by_key(sent_at);
+        Ok(parents_first(thread))
     }
 
     /// The inbox message with `id`, if any.
@@ -568,6 +569,35 @@ impl MessageStore {
             moved,
         })
     }
+}
+
+/// When a message was written: the time in its ID (to the second), else its CREATED (to the
+/// minute). Unknown times sort first, keeping file order.
+fn sent_at(message: &Message) -> Option<time::PrimitiveDateTime> {
+    msg_core::id::parse_id(&message.id).created.or_else(|| {
+        message
+            .created
+            .as_deref()
+            .and_then(timestamp::parse_org_timestamp)
+    })
+}
+
+/// Reorders `messages` (already in time order) so that no reply comes before the message it
+/// answers; clocks of two machines may disagree by a few seconds.
+fn parents_first(mut pending: Vec<Message>) -> Vec<Message> {
+    let mut ordered: Vec<Message> = Vec::with_capacity(pending.len());
+    while !pending.is_empty() {
+        let ready = pending
+            .iter()
+            .position(|m| {
+                m.reply_to
+                    .as_deref()
+                    .is_none_or(|parent| !pending.iter().any(|other| other.id == parent))
+            })
+            .unwrap_or(0); // a cycle (hand-edited IDs): keep time order
+        ordered.push(pending.remove(ready));
+    }
+    ordered
 }
 
 /// Adds or removes `tag`, keeping the other tags in their order.

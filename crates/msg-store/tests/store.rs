@@ -319,7 +319,11 @@ fn sent_messages_go_to_the_outbox_not_the_inbox() {
         .into_iter()
         .map(|m| m.id)
         .collect();
-    assert_eq!(ids, [question.id.clone(), back.id, sent.id]);
+    assert_eq!(
+        ids,
+        [question.id.clone(), sent.id, back.id],
+        "conversation order"
+    );
 }
 
 #[test]
