@@ -311,7 +311,8 @@ impl<'a> EntryEditor<'a> {
         let planning = self
             .ranges()
             .planning
-            .clone()
+            .as_deref()
+            .cloned()
             .expect("CLOSED is on the planning line");
         let bytes = self.bytes();
         let mut end = closed.end;
@@ -333,7 +334,7 @@ impl<'a> EntryEditor<'a> {
 
     fn add_logbook_line(&mut self, note: &str) -> Result<(), OrgError> {
         let eol = self.eol;
-        match self.ranges().logbook.clone() {
+        match self.ranges().logbook.as_deref().cloned() {
             Some(logbook) => {
                 let contents = logbook.contents();
                 let indent = if contents.is_empty() {

@@ -708,17 +708,25 @@ impl<'a> Transaction<'a> {
         if !self.created {
             self.guard(doc)?;
         }
-        let mut bytes = doc.bytes().to_vec();
-        if !self.appended.is_empty() && !bytes.is_empty() && !bytes.ends_with(b"\n") {
-            bytes.extend_from_slice(doc.eol().as_bytes());
-        }
-        for text in &self.appended {
-            bytes.extend_from_slice(text.as_bytes());
-        }
-        if self.created {
-            durable::create_new(path, &bytes)?;
+        // Copy the file only when entries are appended to it.
+        let with_appends;
+        let bytes = if self.appended.is_empty() {
+            doc.bytes()
         } else {
-            durable::write_atomically(path, &bytes)?;
+            let mut bytes = doc.bytes().to_vec();
+            if !bytes.is_empty() && !bytes.ends_with(b"\n") {
+                bytes.extend_from_slice(doc.eol().as_bytes());
+            }
+            for text in &self.appended {
+                bytes.extend_from_slice(text.as_bytes());
+            }
+            with_appends = bytes;
+            &with_appends
+        };
+        if self.created {
+            durable::create_new(path, bytes)?;
+        } else {
+            durable::write_atomically(path, bytes)?;
         }
         Ok(())
     }

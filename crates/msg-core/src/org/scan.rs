@@ -105,10 +105,11 @@ pub struct Entry {
     pub(crate) priority: Option<Span>,
     pub(crate) title: Span,
     pub(crate) tags: Option<Span>,
-    pub(crate) planning: Option<Planning>,
+    /// Boxed: most entries have none, and the index should stay small.
+    pub(crate) planning: Option<Box<Planning>>,
     pub(crate) drawer: Option<Drawer>,
     pub(crate) properties: Vec<Property>,
-    pub(crate) logbook: Option<Drawer>,
+    pub(crate) logbook: Option<Box<Drawer>>,
     /// After the heading, planning line and property drawer, up to the section's end.
     pub(crate) body: Span,
     /// A `:PROPERTIES:` line where Emacs would expect the drawer, that does not form one.
@@ -235,7 +236,10 @@ impl Entry {
                 span.shift(delta);
             }
         }
-        for d in [&mut self.drawer, &mut self.logbook].into_iter().flatten() {
+        for d in [self.drawer.as_mut(), self.logbook.as_deref_mut()]
+            .into_iter()
+            .flatten()
+        {
             d.whole.shift(delta);
             d.begin.shift(delta);
             d.end.shift(delta);
@@ -503,7 +507,7 @@ impl Open {
                 State::AfterHeading => {
                     self.state = State::AfterPlanning;
                     if let Some(planning) = planning_line(bytes, line) {
-                        self.entry.planning = Some(planning);
+                        self.entry.planning = Some(Box::new(planning));
                         self.entry.body.start = line.full.end;
                         return;
                     }
@@ -581,11 +585,11 @@ impl Open {
             match (is_logbook, open_at) {
                 (true, None) => open_at = Some(line),
                 (false, Some(begin)) => {
-                    self.entry.logbook = Some(Drawer {
+                    self.entry.logbook = Some(Box::new(Drawer {
                         whole: Span::new(begin.full.start, line.full.end),
                         begin: begin.full,
                         end: line.full,
-                    });
+                    }));
                     break;
                 }
                 _ => {}
@@ -824,7 +828,7 @@ impl Document {
     pub fn find_by_id(&self, id: &str) -> Result<Option<EntryRef<'_>>, DuplicateId> {
         let mut found: Option<EntryRef<'_>> = None;
         for entry in self.entries() {
-            if entry.id().as_deref() == Some(id) {
+            if !id.is_empty() && entry.id_bytes() == Some(id.as_bytes()) {
                 if let Some(first) = &found {
                     return Err(DuplicateId {
                         id: id.to_owned(),
@@ -1039,6 +1043,17 @@ impl<'a> EntryRef<'a> {
     /// The `:ID:` property, if present and non-empty.
     pub fn id(&self) -> Option<Cow<'a, str>> {
         self.property("ID").filter(|id| !id.is_empty())
+    }
+
+    /// The `:ID:` value's bytes (the first ID property, as [`EntryRef::property`] reads it),
+    /// without decoding: lookups by ID run over every entry.
+    fn id_bytes(&self) -> Option<&'a [u8]> {
+        let bytes = &self.doc.bytes;
+        self.entry
+            .properties
+            .iter()
+            .find(|p| bytes[p.key.range()].eq_ignore_ascii_case(b"ID"))
+            .map(|p| &bytes[p.value.range()])
     }
 
     /// The `CLOSED:` timestamp text, e.g. `[2026-11-24 Tue 10:02]`.
