@@ -760,3 +760,29 @@ fn subtrees_move_between_files_with_nothing_else_changed() {
     );
     assert_eq!(archived.entry(2).title(), "My notes on the review");
 }
+
+/// An editor that saves the file without taking our lock (Emacs) while a transaction is
+/// editing it: the transaction notices and writes nothing, so the person's save survives.
+#[test]
+fn a_save_by_a_program_without_the_lock_is_never_overwritten() {
+    let (_dir, path) = copy_fixture("python-v0.2.0/root/0-personal/org/messaging/inbox.org");
+    let file = OrgFile::new(&path, states());
+    let err = file
+        .transaction(|txn| {
+            txn.edit("msg-20261124-070853-e29f763d", |e| e.set_property("X", "1"))?;
+            // The person saves in Emacs meanwhile (a rename, as Emacs does by default).
+            let mut saved = fs::read(&path).unwrap();
+            saved.extend_from_slice(b"* TODO written in Emacs\n");
+            let temp = path.with_extension("emacs-save");
+            fs::write(&temp, &saved).unwrap();
+            fs::rename(&temp, &path).unwrap();
+            Ok(())
+        })
+        .unwrap_err();
+    assert!(matches!(err, OrgError::ChangedMeanwhile { .. }), "{err}");
+    assert!(
+        fs::read_to_string(&path)
+            .unwrap()
+            .ends_with("* TODO written in Emacs\n")
+    );
+}

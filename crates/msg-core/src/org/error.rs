@@ -73,6 +73,15 @@ pub enum OrgError {
         /// The line of its `:PROPERTIES:`.
         drawer_line: usize,
     },
+    /// Another program (not taking our lock, such as an editor saving the file) changed the
+    /// file while the transaction was reading and editing it. Nothing was written.
+    #[error(
+        "{path} was changed by another program (an editor saving it?) while we were editing it; nothing was written, try again"
+    )]
+    ChangedMeanwhile {
+        /// The file.
+        path: PathBuf,
+    },
     /// A keyword that neither the file nor the caller's states know.
     #[error("{path}: {keyword:?} is not one of this file's TODO keywords")]
     UnknownKeyword {

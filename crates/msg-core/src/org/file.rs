@@ -235,6 +235,28 @@ pub struct Transaction<'a> {
     head: Option<Head>,
     /// Subtrees taken out of the file, in original coordinates.
     cuts: Vec<Span>,
+    /// The file's identity when it was read, to notice a program that writes it without our
+    /// lock (an editor saving it) before we replace it.
+    stamp: Option<Stamp>,
+}
+
+/// Size, modification time and inode of a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Stamp {
+    len: u64,
+    modified: Option<std::time::SystemTime>,
+    inode: u64,
+}
+
+impl Stamp {
+    fn of(meta: &fs::Metadata) -> Stamp {
+        use std::os::unix::fs::MetadataExt;
+        Stamp {
+            len: meta.len(),
+            modified: meta.modified().ok(),
+            inode: meta.ino(),
+        }
+    }
 }
 
 /// An entry with its children, cut out of one file by [`Transaction::take`] to be appended to
@@ -302,6 +324,7 @@ impl<'a> Transaction<'a> {
             appended: Vec::new(),
             head: None,
             cuts: Vec::new(),
+            stamp: None,
         }
     }
 
@@ -322,8 +345,15 @@ impl<'a> Transaction<'a> {
             return Ok(());
         }
         let path = &self.file.path;
-        let bytes = match fs::read(path) {
-            Ok(bytes) => bytes,
+        let bytes = match File::open(path) {
+            Ok(mut file) => {
+                let meta = file.metadata().map_err(durable::io_error("stat", path))?;
+                self.stamp = Some(Stamp::of(&meta));
+                let mut bytes = Vec::with_capacity(meta.len() as usize);
+                file.read_to_end(&mut bytes)
+                    .map_err(durable::io_error("read", path))?;
+                bytes
+            }
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 self.created = true;
                 self.file.header().into_bytes()
@@ -707,6 +737,10 @@ impl<'a> Transaction<'a> {
         let doc = self.doc.as_ref().expect("a rewrite has a document");
         if !self.created {
             self.guard(doc)?;
+            let now = fs::metadata(path).map_err(durable::io_error("stat", path))?;
+            if Some(Stamp::of(&now)) != self.stamp {
+                return Err(OrgError::ChangedMeanwhile { path: path.clone() });
+            }
         }
         // Copy the file only when entries are appended to it.
         let with_appends;
