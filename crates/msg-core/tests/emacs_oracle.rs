@@ -7,6 +7,8 @@
 //! in CI a missing Emacs fails the test; on a developer machine without Emacs it says it was
 //! skipped.
 
+mod common;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -16,7 +18,7 @@ use msg_core::org::{Document, NewEntry, OrgError, OrgFile, TodoKeywords};
 use serde::Deserialize;
 use time::macros::datetime;
 
-const STATES: &str = "TODO WAITING QUEUED WORKING | DONE CANCELLED ARCHIVED";
+use common::{STATES, org_fixtures};
 
 /// Prints one JSON object per heading of each file given on the command line. JSON is
 /// valid YAML, so the test reads it with serde_yaml.
@@ -64,27 +66,6 @@ struct Heading {
 
 fn states() -> TodoKeywords {
     TodoKeywords::parse(STATES)
-}
-
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures")
-}
-
-fn org_fixtures() -> Vec<PathBuf> {
-    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-        for entry in fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                walk(&path, out);
-            } else if path.extension().is_some_and(|e| e == "org") {
-                out.push(path);
-            }
-        }
-    }
-    let mut out = Vec::new();
-    walk(&fixtures(), &mut out);
-    out.sort();
-    out
 }
 
 /// What our scanner reads, in the same shape as Emacs's output.

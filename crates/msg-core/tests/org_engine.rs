@@ -1,41 +1,20 @@
 //! The org engine against real files: the fixtures written by the Python original and by
 //! Emacs, edits that must leave every other byte alone, and concurrent writers.
 
+mod common;
+
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use assert_fs::TempDir;
 use msg_core::durable::DurableError;
 use msg_core::org::{Document, NewEntry, OrgError, OrgFile, TodoKeywords};
 use time::macros::datetime;
 
-const STATES: &str = "TODO WAITING QUEUED WORKING | DONE CANCELLED ARCHIVED";
+use common::{STATES, fixtures, org_fixtures};
 
 fn states() -> TodoKeywords {
     TodoKeywords::parse(STATES)
-}
-
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures")
-}
-
-/// Every `.org` fixture, recursively.
-fn org_fixtures() -> Vec<PathBuf> {
-    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-        for entry in fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                walk(&path, out);
-            } else if path.extension().is_some_and(|e| e == "org") {
-                out.push(path);
-            }
-        }
-    }
-    let mut out = Vec::new();
-    walk(&fixtures(), &mut out);
-    out.sort();
-    assert!(out.len() >= 8, "fixtures missing: {out:?}");
-    out
 }
 
 /// Copies a fixture into a fresh temp dir (fixtures are read-only inputs).

@@ -33,9 +33,10 @@
 //! Where an earlier scanner deviated from Org and orgize agreed with Org, a
 //! `scanner_matches_org_*` test keeps the fix.
 
+mod common;
+
 use std::fmt::Write as _;
 use std::fs;
-use std::path::{Path, PathBuf};
 
 use msg_core::org::{Document, TodoKeywords};
 use orgize::ast::{Headline, NodeProperty};
@@ -43,7 +44,7 @@ use orgize::rowan::ast::AstNode;
 use orgize::{ParseConfig, SyntaxKind};
 
 /// The store's states: what every [`Document`] is parsed with.
-const STATES: &str = "TODO WAITING QUEUED WORKING | DONE CANCELLED ARCHIVED";
+use common::STATES;
 
 /// Number of generated files.
 const GENERATED_FILES: u64 = 250;
@@ -273,27 +274,9 @@ fn show(text: &str) -> String {
 // Fixtures
 // ---------------------------------------------------------------------------------------------
 
-fn fixtures() -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures"))
-}
-
-fn org_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    for entry in fs::read_dir(dir).expect("fixtures directory") {
-        let path = entry.expect("directory entry").path();
-        if path.is_dir() {
-            org_files(&path, out);
-        } else if path.extension().is_some_and(|e| e == "org") {
-            out.push(path);
-        }
-    }
-}
-
 #[test]
 fn fixtures_agree_with_orgize() {
-    let mut files = Vec::new();
-    org_files(&fixtures(), &mut files);
-    files.sort();
-    assert!(files.len() >= 8, "fixtures missing: {files:?}");
+    let files = common::org_fixtures();
     let mut headings = 0;
     for path in &files {
         let text = fs::read_to_string(path).expect("fixtures are UTF-8");
