@@ -67,7 +67,7 @@ pub enum ValidationError {
     /// A heading title that Org would read back differently: starting with a TODO keyword
     /// or a priority cookie, ending in a `:tag:` group, or with surrounding blanks.
     #[error(
-        "title {title:?} would not read back as written: it starts with a TODO keyword or `[#A]`, ends with `:word:` (read as tags), or has surrounding blanks"
+        "title {title:?} would not read back as written: it starts with a TODO keyword, `[#A]` or COMMENT, ends with `:word:` (read as tags), or has surrounding blanks"
     )]
     AmbiguousTitle {
         /// The rejected title.

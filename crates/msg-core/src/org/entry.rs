@@ -55,7 +55,9 @@ impl NewEntry {
             });
         }
         let first_word = self.title.split_whitespace().next().unwrap_or("");
+        // `COMMENT` first makes the entry a commented one, which agendas and exports skip.
         if (self.keyword.is_none() && keywords.contains(first_word))
+            || first_word == "COMMENT"
             || (self.priority.is_none() && is_priority_cookie(first_word))
             || (self.tags.is_empty() && ends_like_tags(&self.title))
             || self.title != self.title.trim()
@@ -137,12 +139,13 @@ fn is_priority_cookie(word: &str) -> bool {
     chars.next().is_some() && chars.next() == Some(']')
 }
 
+/// Whether Org would read the end of `title` as a tag group. The title always follows a blank
+/// in the heading, so a title that is only `:a:b:` is read as tags too.
 fn ends_like_tags(title: &str) -> bool {
     let Some(last) = title.split([' ', '\t']).next_back() else {
         return false;
     };
-    title.contains([' ', '\t'])
-        && last.len() >= 2
+    last.len() >= 3
         && last.starts_with(':')
         && last.ends_with(':')
         && last
@@ -233,11 +236,9 @@ pub(crate) fn body_from_raw(raw: &[u8], logbook: Option<std::ops::Range<usize>>)
     let mut out: Vec<std::borrow::Cow<'_, str>> = lines
         .iter()
         .map(|l| {
-            let l = if l.len() >= indent {
-                &l[indent..]
-            } else {
-                l.trim_start_matches(' ')
-            };
+            // Only ASCII spaces are indentation (a line may start with U+3000 and the like).
+            let spaces = l.bytes().take(indent).take_while(|&b| b == b' ').count();
+            let l = &l[spaces..];
             unescape_line(l)
         })
         .collect();
@@ -277,6 +278,14 @@ mod tests {
     }
 
     #[test]
+    fn bodies_with_non_ascii_blanks_read_without_panicking() {
+        // A line of only U+3000 counts as blank for the indentation, and is not sliced inside
+        // its character.
+        let raw = "  first\n\u{3000}\n  second\n".as_bytes();
+        assert_eq!(body_from_raw(raw, None), "first\n\u{3000}\nsecond");
+    }
+
+    #[test]
     fn rejects_titles_org_would_read_differently() {
         let check = |title: &str, keyword: Option<&str>, tags: &[&str]| {
             NewEntry {
@@ -294,6 +303,12 @@ mod tests {
         assert!(check("[#] fine", Some("TODO"), &[]).is_ok());
         assert!(check("Fix it :urgent:", Some("TODO"), &[]).is_err());
         assert!(check("Fix it :urgent:", Some("TODO"), &["AI"]).is_ok());
+        assert!(check(":urgent:", Some("TODO"), &[]).is_err());
+        assert!(
+            check("a ::", Some("TODO"), &[]).is_ok(),
+            "`::` is not a tag group"
+        );
+        assert!(check("COMMENT on the PR", Some("TODO"), &[]).is_err());
         assert!(check("two\nlines", Some("TODO"), &[]).is_err());
         assert!(check(" padded", Some("TODO"), &[]).is_err());
         assert!(check("ok", Some("TODO"), &["bad-tag"]).is_err());
