@@ -1,0 +1,518 @@
+//! [`AgentInbox`]: one agent's task file, `<space>/org/messaging/agents/<agent>.org`.
+//!
+//! Every write is one engine transaction: take the file's lock, read the file as it is now,
+//! check the operation's precondition against that, splice the change, write durably, release.
+//! So a check can never pass on a stale copy (the original checked in memory before locking),
+//! a state a person set in Emacs is what the next operation sees, and two processes can never
+//! both claim one task.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use msg_core::config::Settings;
+use msg_core::id::{IdKind, new_id};
+use msg_core::org::{
+    EntryEditor, EntryRef, NewEntry, OrgError, OrgFile, TodoKeywords, Transaction,
+};
+use msg_core::paths::Paths;
+use msg_core::timestamp::{format_inactive, now_local};
+use msg_core::validate;
+use time::{OffsetDateTime, PrimitiveDateTime};
+
+use crate::content;
+use crate::cost::estimated_cost;
+use crate::error::InboxError;
+use crate::property;
+use crate::schedule;
+use crate::state::{TASK_KEYWORDS, TaskState};
+use crate::task::{Task, TaskCounts};
+use crate::transition::{Change, Transition};
+
+/// Where the current time comes from (the local clock, or a test's).
+type Clock = Arc<dyn Fn() -> OffsetDateTime + Send + Sync>;
+
+/// One agent's task file and the task state machine on it.
+///
+/// Cheap to clone; holds no open file. Every method reads or locks the file anew, so any
+/// number of `AgentInbox` values, in any number of processes, can work on one file.
+#[derive(Clone)]
+pub struct AgentInbox {
+    agent: String,
+    file: OrgFile,
+    settings: Settings,
+    clock: Clock,
+}
+
+impl fmt::Debug for AgentInbox {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AgentInbox")
+            .field("agent", &self.agent)
+            .field("path", &self.file.path())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The result of a transaction closure: the outer error aborts the transaction (nothing is
+/// written); the inner one is an inbox error found *before anything was staged*, so
+/// committing the empty transaction writes nothing either.
+type Outcome<T> = Result<Result<T, InboxError>, OrgError>;
+
+impl AgentInbox {
+    /// The inbox of `agent` in `space` below `paths`' root. Both names are validated before
+    /// they become a path (no `/`, no `..`, no control characters). A missing file is created
+    /// with the header `#+TODO: TODO WAITING QUEUED WORKING | DONE CANCELLED ARCHIVED` (and
+    /// its directories). `settings` give the trust tiers (auto-accept, claim priority) and
+    /// the stale-work timeout (`messaging.compute.per_task_timeout_minutes`).
+    pub fn open(
+        paths: &Paths,
+        space: &str,
+        agent: &str,
+        settings: &Settings,
+    ) -> Result<AgentInbox, InboxError> {
+        let path = paths.agent_file(space, agent)?;
+        let inbox = AgentInbox {
+            agent: agent.to_owned(),
+            file: OrgFile::new(path, TodoKeywords::parse(TASK_KEYWORDS)),
+            settings: settings.clone(),
+            clock: Arc::new(now_local),
+        };
+        if !inbox.file.path().exists() {
+            // Reading inside a transaction creates the file with its header; a process that
+            // created it meanwhile wins, and then nothing is written.
+            inbox.file.transaction(|txn| txn.document().map(|_| ()))?;
+        }
+        Ok(inbox)
+    }
+
+    /// Uses `clock` instead of the local time for every timestamp and for staleness (tests,
+    /// replays).
+    pub fn with_clock(
+        mut self,
+        clock: impl Fn() -> OffsetDateTime + Send + Sync + 'static,
+    ) -> AgentInbox {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    /// Waits at most `timeout` for another process's lock on the file (default 10 s).
+    pub fn with_lock_timeout(mut self, timeout: Duration) -> AgentInbox {
+        self.file = self.file.with_lock_timeout(timeout);
+        self
+    }
+
+    /// The agent's name.
+    pub fn agent(&self) -> &str {
+        &self.agent
+    }
+
+    /// The task file.
+    pub fn path(&self) -> &Path {
+        self.file.path()
+    }
+
+    fn now(&self) -> OffsetDateTime {
+        (self.clock)()
+    }
+
+    /// Runs `f` as one locked transaction; see [`Outcome`].
+    fn run<T>(&self, f: impl FnOnce(&mut Transaction<'_>) -> Outcome<T>) -> Result<T, InboxError> {
+        self.file.transaction(f)?
+    }
+
+    /// Adds a task from `from_actor` with tier `trust_tier`. It starts `QUEUED` with
+    /// `APPROVAL: auto_accepted` when the tier auto-accepts (settings `trust_tiers`; `owner`
+    /// and `team` by default), else `WAITING` with `AWAITING: owner-approval`.
+    ///
+    /// The first non-blank line of `content` is the heading, the rest the body; `tags` are
+    /// kept on the heading. No text can forge an entry or a property: the body is indented
+    /// and escaped, and a first line that Org would read differently (ending in `:tag:`,
+    /// starting with `[#A]` or `COMMENT`) is moved into the body whole, with the part Org
+    /// reads as the title as the heading. `effort` and `estimated_tokens` are written as
+    /// `EFFORT`, `ESTIMATED_TOKENS` and `ESTIMATED_COST` (`$` + tokens / 1000 × 0.015).
+    ///
+    /// The write is one append (no full read of the file), so its cost does not grow with
+    /// the file.
+    pub fn create_task(
+        &self,
+        from_actor: &str,
+        content: &str,
+        trust_tier: &str,
+        tags: &[&str],
+        effort: Option<u32>,
+        estimated_tokens: Option<u64>,
+    ) -> Result<Task, InboxError> {
+        validate::actor("from_actor", from_actor)?;
+        validate::actor("trust_tier", trust_tier)?;
+        let auto_accept = self.settings.tier_config(trust_tier).auto_accept;
+        let state = if auto_accept {
+            TaskState::Queued
+        } else {
+            TaskState::Waiting
+        };
+        let tags: Vec<String> = tags.iter().map(|t| (*t).to_owned()).collect();
+        let text = content::split(content, state.keyword(), &tags, self.file.states())?;
+        let at = self.now();
+        let stamp = format_inactive(at);
+        let id = new_id(
+            IdKind::Task,
+            format!("{from_actor}\n{trust_tier}\n{content}").as_bytes(),
+            at,
+        );
+        let mut properties: Vec<(String, String)> = vec![
+            (property::FROM.into(), from_actor.into()),
+            (property::TRUST_TIER.into(), trust_tier.into()),
+            (property::SUBMITTED.into(), stamp.clone()),
+        ];
+        properties.push(if auto_accept {
+            (property::APPROVAL.into(), property::AUTO_ACCEPTED.into())
+        } else {
+            (property::AWAITING.into(), property::OWNER_APPROVAL.into())
+        });
+        if let Some(effort) = effort {
+            properties.push((property::EFFORT.into(), effort.to_string()));
+        }
+        if let Some(tokens) = estimated_tokens {
+            properties.push((property::ESTIMATED_TOKENS.into(), tokens.to_string()));
+            properties.push((property::ESTIMATED_COST.into(), estimated_cost(tokens)));
+        }
+        properties.push((property::ID.into(), id));
+        properties.push((property::CREATED.into(), stamp));
+        let entry = NewEntry {
+            keyword: Some(state.keyword().to_owned()),
+            title: text.title,
+            tags,
+            properties,
+            body: text.body,
+            ..NewEntry::default()
+        };
+        self.file.transaction(|txn| txn.append(&entry))?;
+        Ok(Task::new_appended(
+            state,
+            entry.title,
+            entry.tags,
+            entry.properties,
+            entry.body,
+        ))
+    }
+
+    /// `WAITING → QUEUED`: the owner approves. Sets `APPROVAL: owner_approved` and removes
+    /// `AWAITING`.
+    pub fn approve(&self, id: &str) -> Result<Task, InboxError> {
+        self.apply(id, Transition::Approve)
+    }
+
+    /// `WAITING → CANCELLED`: the owner rejects; a non-empty `reason` is kept as
+    /// `REJECTION_REASON`.
+    pub fn reject(&self, id: &str, reason: &str) -> Result<Task, InboxError> {
+        self.apply(id, Transition::Reject { reason })
+    }
+
+    /// `QUEUED | WORKING → CANCELLED`: the owner cancels; a non-empty `reason` is kept as
+    /// `CANCELLATION_REASON`.
+    pub fn cancel(&self, id: &str, reason: &str) -> Result<Task, InboxError> {
+        self.apply(id, Transition::Cancel { reason })
+    }
+
+    /// `QUEUED → WORKING`: the agent claims this task; sets `STARTED`. To take whichever task
+    /// is next, use [`AgentInbox::claim_next`].
+    pub fn claim(&self, id: &str) -> Result<Task, InboxError> {
+        self.apply(id, Transition::Claim)
+    }
+
+    /// `WORKING → DONE`: the agent finished. Sets `COMPLETED`, and each of `TOKENS_USED`,
+    /// `COST`, `RESULT_PATH` and `QUALITY_SCORE` (two decimals) that is given (`Some`, or a
+    /// non-empty text). These describe the latest completion: after a revision, one that is
+    /// not given is removed rather than left over from the earlier attempt.
+    pub fn complete(
+        &self,
+        id: &str,
+        tokens_used: Option<u64>,
+        cost: &str,
+        result_path: &str,
+        quality_score: Option<f64>,
+    ) -> Result<Task, InboxError> {
+        self.apply(
+            id,
+            Transition::Complete {
+                tokens_used,
+                cost,
+                result_path,
+                quality_score,
+            },
+        )
+    }
+
+    /// `WORKING → QUEUED`: the attempt failed; adds 1 to `RETRY_COUNT` and keeps a non-empty
+    /// `reason` as `RETRY_REASON` (the latest only).
+    pub fn retry(&self, id: &str, reason: &str) -> Result<Task, InboxError> {
+        self.apply(id, Transition::Retry { reason })
+    }
+
+    /// `DONE → ARCHIVED`: the owner accepts the result.
+    pub fn accept(&self, id: &str) -> Result<Task, InboxError> {
+        self.apply(id, Transition::Accept)
+    }
+
+    /// `DONE → QUEUED`: the owner asks for a revision. Adds 1 to `REVISION_COUNT`; a
+    /// non-empty `feedback` becomes `REVISION_FEEDBACK_<n>` (kept for good: the history) and
+    /// `REVISION_FEEDBACK` (the latest, as the original wrote it).
+    pub fn request_revision(&self, id: &str, feedback: &str) -> Result<Task, InboxError> {
+        self.apply(id, Transition::RequestRevision { feedback })
+    }
+
+    /// Applies one operation to the task `id` in one transaction.
+    fn apply(&self, id: &str, transition: Transition<'_>) -> Result<Task, InboxError> {
+        transition.validate()?;
+        let operation = transition.operation();
+        let at = self.now();
+        let stamp = format_inactive(at);
+        let path = self.file.path();
+        self.run(|txn| {
+            let doc = txn.document()?;
+            let entry = match doc.find_by_id(id) {
+                Ok(Some(entry)) => entry,
+                Ok(None) => {
+                    return Ok(Err(InboxError::NotFound {
+                        path: path.to_owned(),
+                        id: id.to_owned(),
+                    }));
+                }
+                Err(dup) => return Err(duplicate(path, dup)),
+            };
+            let keyword = entry.keyword().map(Cow::into_owned);
+            let state = keyword.as_deref().and_then(TaskState::from_keyword);
+            if !state.is_some_and(|s| operation.from_states().contains(&s)) {
+                return Ok(Err(InboxError::WrongState {
+                    id: id.to_owned(),
+                    operation,
+                    keyword,
+                }));
+            }
+            let task = Task::from_entry(&entry).expect("a task state and an ID were checked");
+            let changes = match transition.changes(&task, &stamp) {
+                Ok(changes) => changes,
+                Err(bad) => {
+                    return Ok(Err(InboxError::InvalidNumber {
+                        path: path.to_owned(),
+                        id: id.to_owned(),
+                        key: bad.key,
+                        value: bad.value,
+                    }));
+                }
+            };
+            let index = entry.index();
+            txn.edit_at(index, |editor| {
+                change(editor, operation.to_state(), at, &changes)
+            })?;
+            Ok(Ok(read_task(txn, index)?))
+        })
+    }
+
+    /// Claims the next queued task, atomically: inside one transaction it picks the `QUEUED`
+    /// task with the highest trust-tier `priority_boost` (then the oldest, then the first in
+    /// the file) and moves it to `WORKING` with `STARTED`. Two processes calling this at once
+    /// never get the same task. `None` when nothing is queued.
+    ///
+    /// A task a person queued by hand without an `:ID:` is claimed too, and gets an ID in
+    /// the same write; a task whose ID another entry also carries is skipped (no operation by
+    /// ID could reach it; `msg doctor` reports it).
+    pub fn claim_next(&self) -> Result<Option<Task>, InboxError> {
+        let at = self.now();
+        let stamp = format_inactive(at);
+        self.run(|txn| {
+            let mut skip = Vec::new();
+            loop {
+                let doc = txn.document()?;
+                let Some(index) = schedule::next_queued(doc, &self.settings, &skip) else {
+                    return Ok(Ok(None));
+                };
+                let entry = doc.entry(index);
+                let new_id = match entry.id() {
+                    Some(id) => match doc.find_by_id(&id) {
+                        Ok(_) => None,
+                        Err(_) => {
+                            skip.push(index);
+                            continue;
+                        }
+                    },
+                    None => Some(new_id(IdKind::Task, entry.title().as_bytes(), at)),
+                };
+                txn.edit_at(index, |editor| {
+                    if let Some(id) = &new_id {
+                        editor.set_property(property::ID, id)?;
+                    }
+                    let changes = [Change::Set(property::STARTED.into(), stamp.clone())];
+                    change(editor, TaskState::Working, at, &changes)
+                })?;
+                return Ok(Ok(Some(read_task(txn, index)?)));
+            }
+        })
+    }
+
+    /// The `WORKING` tasks that have been working longer than
+    /// `messaging.compute.per_task_timeout_minutes` (default 30; 0 turns staleness off),
+    /// counted from the later of `STARTED` and the newest LOGBOOK move to `WORKING`. A task
+    /// with neither is never stale (a person set it working by hand).
+    pub fn stale_tasks(&self) -> Result<Vec<Task>, InboxError> {
+        let doc = self.file.read()?;
+        let now = wall_clock(self.now());
+        let timeout = self.settings.compute().per_task_timeout_minutes;
+        Ok(doc
+            .entries()
+            .filter(|entry| is_stale(entry, now, timeout))
+            .filter_map(|entry| Task::from_entry(&entry))
+            .collect())
+    }
+
+    /// Moves every stale task (see [`AgentInbox::stale_tasks`]) back to `QUEUED` in one
+    /// transaction, as a retry: `RETRY_COUNT` + 1 and a `RETRY_REASON` saying since when it
+    /// was working. Staleness is judged on the file as read under the lock, so a task that
+    /// completed meanwhile is left alone. Returns the re-queued tasks. A stale task whose
+    /// `RETRY_COUNT` is not a number (a hand edit) stops the whole re-queue with an error
+    /// naming it; nothing is written then.
+    pub fn requeue_stale(&self) -> Result<Vec<Task>, InboxError> {
+        let at = self.now();
+        let now = wall_clock(at);
+        let stamp = format_inactive(at);
+        let timeout = self.settings.compute().per_task_timeout_minutes;
+        let path = self.file.path();
+        self.run(|txn| {
+            let doc = txn.document()?;
+            let mut plans = Vec::new();
+            for entry in doc.entries().filter(|entry| is_stale(entry, now, timeout)) {
+                let Some(task) = Task::from_entry(&entry) else {
+                    continue;
+                };
+                let since = schedule::working_since(&entry).expect("stale tasks have a start");
+                let since = format_inactive(since.assume_offset(at.offset()));
+                let reason = format!(
+                    "stale: WORKING since {since}, longer than the {timeout}-minute timeout"
+                );
+                match (Transition::Retry { reason: &reason }).changes(&task, &stamp) {
+                    Ok(changes) => plans.push((entry.index(), changes)),
+                    Err(bad) => {
+                        return Ok(Err(InboxError::InvalidNumber {
+                            path: path.to_owned(),
+                            id: task.id().to_owned(),
+                            key: bad.key,
+                            value: bad.value,
+                        }));
+                    }
+                }
+            }
+            let mut requeued = Vec::with_capacity(plans.len());
+            for (index, changes) in plans {
+                txn.edit_at(index, |editor| {
+                    change(editor, TaskState::Queued, at, &changes)
+                })?;
+                requeued.push(read_task(txn, index)?);
+            }
+            Ok(Ok(requeued))
+        })
+    }
+
+    /// Every task (entries with a task keyword and an ID), in file order.
+    pub fn tasks(&self) -> Result<Vec<Task>, InboxError> {
+        let doc = self.file.read()?;
+        Ok(doc
+            .entries()
+            .filter_map(|entry| Task::from_entry(&entry))
+            .collect())
+    }
+
+    /// The tasks in any of `states`, in file order (oldest first: tasks are appended).
+    pub fn find_by_state(&self, states: &[TaskState]) -> Result<Vec<Task>, InboxError> {
+        let doc = self.file.read()?;
+        Ok(doc
+            .entries()
+            .filter(|entry| {
+                entry
+                    .keyword()
+                    .and_then(|k| TaskState::from_keyword(&k))
+                    .is_some_and(|s| states.contains(&s))
+            })
+            .filter_map(|entry| Task::from_entry(&entry))
+            .collect())
+    }
+
+    /// The tasks waiting for the owner: `WAITING` with `AWAITING: owner-approval`.
+    pub fn find_awaiting_approval(&self) -> Result<Vec<Task>, InboxError> {
+        Ok(self
+            .find_by_state(&[TaskState::Waiting])?
+            .into_iter()
+            .filter(Task::is_awaiting_approval)
+            .collect())
+    }
+
+    /// The task with ID `id`, as the file has it now; `None` when no entry has the ID or the
+    /// entry has no task keyword. An ID on two entries is an error naming both lines.
+    pub fn find_by_id(&self, id: &str) -> Result<Option<Task>, InboxError> {
+        let doc = self.file.read()?;
+        match doc.find_by_id(id) {
+            Ok(entry) => Ok(entry.and_then(|entry| Task::from_entry(&entry))),
+            Err(dup) => Err(duplicate(self.file.path(), dup).into()),
+        }
+    }
+
+    /// How many tasks are in each state, and in all.
+    pub fn counts(&self) -> Result<TaskCounts, InboxError> {
+        let doc = self.file.read()?;
+        let mut counts = TaskCounts::default();
+        for state in doc
+            .entries()
+            .filter_map(|entry| entry.keyword().and_then(|k| TaskState::from_keyword(&k)))
+        {
+            counts.add(state);
+        }
+        Ok(counts)
+    }
+}
+
+/// Changes the keyword to `to` (with `CLOSED:` and the LOGBOOK line, as Emacs does), then
+/// the properties.
+fn change(
+    editor: &mut EntryEditor<'_>,
+    to: TaskState,
+    at: OffsetDateTime,
+    changes: &[Change],
+) -> Result<(), OrgError> {
+    editor.set_keyword(to.keyword(), at)?;
+    for change in changes {
+        match change {
+            Change::Set(key, value) => editor.set_property(key, value)?,
+            Change::Remove(key) => {
+                editor.remove_property(key)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The task at `index` after this transaction's edits.
+fn read_task(txn: &mut Transaction<'_>, index: usize) -> Result<Task, OrgError> {
+    let doc = txn.document()?;
+    Ok(Task::from_entry(&doc.entry(index)).expect("an edited task keeps its keyword and ID"))
+}
+
+fn is_stale(entry: &EntryRef<'_>, now: PrimitiveDateTime, timeout: u64) -> bool {
+    entry.keyword().as_deref() == Some(TaskState::Working.keyword())
+        && schedule::working_since(entry)
+            .is_some_and(|since| schedule::is_stale(since, now, timeout))
+}
+
+/// The local wall-clock time Org timestamps are written in.
+fn wall_clock(at: OffsetDateTime) -> PrimitiveDateTime {
+    PrimitiveDateTime::new(at.date(), at.time())
+}
+
+fn duplicate(path: &Path, dup: msg_core::org::DuplicateId) -> OrgError {
+    OrgError::DuplicateId {
+        path: path.to_owned(),
+        id: dup.id,
+        first_line: dup.first_line,
+        second_line: dup.second_line,
+    }
+}
