@@ -765,3 +765,33 @@ fn a_save_by_a_program_without_the_lock_is_never_overwritten() {
             .ends_with("* TODO written in Emacs\n")
     );
 }
+
+/// Tags on an Emacs-aligned heading keep their column; removing all tags removes the group;
+/// adding tags to a heading without any appends the group.
+#[test]
+fn tag_edits_keep_emacs_alignment() {
+    let (_dir, path) = copy_fixture("emacs/agent-edited-in-emacs.org");
+    let file = OrgFile::new(&path, states());
+    file.transaction(|txn| {
+        txn.edit("org-20261124-070853-3e136109", |e| {
+            e.set_tags(&["AI", "research", "urgent"])
+        })?;
+        txn.edit("org-20261124-070853-7025823a", |e| e.set_tags(&[]))?;
+        txn.edit("org-20261124-070853-ef173c07", |e| e.set_tags(&["x"]))
+    })
+    .unwrap();
+    let doc = file.read().unwrap();
+    let headings: Vec<String> = doc
+        .entries()
+        .take(3)
+        .map(|e| doc.text(e.ranges().heading_range()).into_owned())
+        .collect();
+    insta::assert_snapshot!("tag_edits", headings.join("\n"));
+    for heading in &headings[..1] {
+        assert_eq!(
+            heading.chars().count(),
+            77,
+            "still ends at Emacs's column 77: {heading:?}"
+        );
+    }
+}
