@@ -1,9 +1,71 @@
-//! `msg-relay` will hold the WebSocket relay server (warp + tokio): the v0.2.0 wire protocol,
-//! per-user tokens, presence by watch, store-and-forward delivery with acknowledgements
-//! (DESIGN.md §7).
+//! `msg-relay`: the WebSocket relay server of datacore-messaging, safe on the open internet.
 //!
-//! **Status: not implemented yet.** This crate is a placeholder in the workspace so that the
-//! layering of the design card exists from the start; it exports nothing.
+//! People and their agents on different machines reach each other through the relay: a
+//! client logs in over a WebSocket (`GET /ws`) and sends JSON frames; the relay pushes each
+//! message to the recipient's connection. It speaks the v0.2.0 protocol that existing clients
+//! use and fixes what the Python relay got wrong:
 //!
-//! Architecture invariant: depends on `msg-core` only; it is the only crate that knows warp
-//! and the wire JSON.
+//! - **identity**: per-user tokens derived from the server secret ([`ServerSecret`],
+//!   `msg-relay token <name>`), checked in constant time; `from` is always the authenticated
+//!   name. The v0.2.0 shared-secret login only when the operator enables it.
+//! - **sessions**: a second login under a name replaces the first cleanly, and the old
+//!   socket's cleanup never removes the new session.
+//! - **presence** only to connections that `watch` a user ([`PresenceMode`]).
+//! - **limits** ([`Limits`]): frame size, frames per second, connections in total and per
+//!   user, authentication and idle timeouts with a heartbeat, and a bounded outbound queue
+//!   per connection, so a reader that stops reading is disconnected instead of stalling
+//!   senders. Every refusal is an `error` frame with a [`protocol::ErrorCode`].
+//! - **operations**: `GET /status`, `GET /healthz`, Prometheus `GET /metrics`, key=value logs
+//!   on stderr, graceful shutdown ([`run`] closes every socket with 1001).
+//!
+//! Main items: [`run`] serves a bound listener until a shutdown future completes;
+//! [`RelayConfig`] holds the policy; [`protocol`] has the frame types a Rust client uses;
+//! [`healthcheck()`] is the container probe. The `msg-relay` binary (`serve`, `token`,
+//! `healthcheck`) wraps them; `docs/relay.md` is the deployment guide and protocol reference.
+//!
+//! ```
+//! use msg_relay::{RelayConfig, ServerSecret, run};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> std::io::Result<()> {
+//! let secret = ServerSecret::new("0123456789abcdef0123456789abcdef").unwrap();
+//! println!("alice's token: {}", secret.token_for("alice"));
+//! let config = RelayConfig {
+//!     log_level: msg_relay::LogLevel::Off,
+//!     ..RelayConfig::new(secret)
+//! };
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+//! let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+//! let relay = tokio::spawn(run(listener, config, async {
+//!     let _ = stopped.await;
+//! }));
+//! // ... clients connect to ws://<addr>/ws ...
+//! let _ = stop.send(());
+//! relay.await.unwrap().expect("the default limits are valid");
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Architecture invariant: depends on `msg-core` only among the workspace crates, and it is
+//! the only crate that knows warp and the wire JSON. It keeps no state on disk; store-and-
+//! forward delivery (issue 7) will plug in where a message finds its recipient offline.
+
+mod config;
+mod connection;
+mod healthcheck;
+mod limits;
+mod log;
+mod metrics;
+pub mod protocol;
+mod registry;
+mod server;
+mod session;
+mod token;
+
+pub use config::{Limits, LimitsError, LogLevel, PresenceMode, RelayConfig};
+pub use healthcheck::{HealthError, healthcheck};
+pub use server::run;
+pub use token::{
+    MAX_USERNAME_BYTES, MIN_SECRET_CHARS, SecretError, ServerSecret, UserToken, UsernameError,
+    validate_username,
+};

@@ -1,0 +1,223 @@
+//! What the operator decides: the secret, login and presence policy, limits, logging.
+
+use std::time::Duration;
+
+use crate::token::ServerSecret;
+
+/// Everything [`run`](crate::run) needs besides the listener.
+///
+/// ```
+/// use msg_relay::{Limits, PresenceMode, RelayConfig, ServerSecret};
+///
+/// let secret = ServerSecret::new("0123456789abcdef0123456789abcdef").unwrap();
+/// let config = RelayConfig {
+///     presence: PresenceMode::Broadcast,
+///     limits: Limits { messages_per_second: 50, ..Limits::default() },
+///     ..RelayConfig::new(secret)
+/// };
+/// assert_eq!(config.limits.max_frame_bytes, 64 * 1024);
+/// ```
+#[derive(Debug, Clone)]
+pub struct RelayConfig {
+    /// The server secret; per-user tokens derive from it.
+    pub secret: ServerSecret,
+    /// Accept the v0.2.0 `auth {secret, username}` login, where anyone holding the shared
+    /// secret may log in under any name. Off by default; the relay logs a warning at start and
+    /// on each such login.
+    pub allow_shared_secret: bool,
+    /// Who receives `presence` frames.
+    pub presence: PresenceMode,
+    /// Limits on frames, rates, connections and time.
+    pub limits: Limits,
+    /// How much the relay logs to stderr.
+    pub log_level: LogLevel,
+}
+
+impl RelayConfig {
+    /// The defaults: tokens only, presence to watchers, [`Limits::default`], info logs.
+    pub fn new(secret: ServerSecret) -> RelayConfig {
+        RelayConfig {
+            secret,
+            allow_shared_secret: false,
+            presence: PresenceMode::Watchers,
+            limits: Limits::default(),
+            log_level: LogLevel::Info,
+        }
+    }
+}
+
+/// Who is told when a user connects, disconnects or changes status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PresenceMode {
+    /// Only connections that sent `watch` for that user (the default): nobody learns the
+    /// names of users they did not ask about.
+    Watchers,
+    /// Every other authenticated connection, as v0.2.0 did. Every user then learns every
+    /// other user's name.
+    Broadcast,
+}
+
+/// How much the relay writes to stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum LogLevel {
+    /// Nothing (tests).
+    Off,
+    /// Warnings and errors: refused logins, disconnected slow readers, shared-secret logins.
+    Warn,
+    /// Also connections, logins, logouts, start and shutdown.
+    Info,
+}
+
+/// Limits that keep one client from hurting the relay or other clients. Each breach is
+/// answered with an `error` frame carrying a `code`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// The largest WebSocket message a client may send (default 64 KiB). A larger one is
+    /// answered with `frame_too_large` and the socket is closed with 1009, because the rest
+    /// of the oversized frame cannot be skipped safely.
+    pub max_frame_bytes: usize,
+    /// Sustained frames per second per connection (default 20).
+    pub messages_per_second: u32,
+    /// Frames a connection may send in a burst above the sustained rate (default 60).
+    pub burst: u32,
+    /// WebSocket connections the relay holds at once (default 10,000); more are answered
+    /// with `too_many_connections` and closed with 1013.
+    pub max_connections: usize,
+    /// Concurrent sessions per user name (default 1). A login beyond it replaces the oldest
+    /// session, which is closed with `session_replaced` (close code 4000): refusing the new
+    /// login instead would lock a user out behind a dead connection.
+    pub max_sessions_per_user: usize,
+    /// Users one connection may watch (default 1,000).
+    pub max_watches: usize,
+    /// Time from connect to a successful `auth` (default 10 s).
+    pub auth_timeout: Duration,
+    /// Interval of the relay's WebSocket pings (default 30 s).
+    pub heartbeat_interval: Duration,
+    /// A connection from which nothing (not even a pong) arrives for this long is closed
+    /// with `idle_timeout` (default 90 s, three missed pings).
+    pub idle_timeout: Duration,
+    /// Frames waiting to be written to one connection (default 256). When a reader falls
+    /// this far behind it is disconnected (`slow_consumer`), so it cannot hold up senders
+    /// or make the relay buffer without bound.
+    pub outbound_queue_frames: usize,
+    /// Bytes waiting to be written to one connection (default 1 MiB); the same rule.
+    pub outbound_queue_bytes: usize,
+    /// A write (or the closing handshake) that does not finish in this time disconnects the
+    /// connection (default 10 s).
+    pub write_timeout: Duration,
+    /// On shutdown, how long open connections get to receive what is queued for them and
+    /// the close frame (default 10 s).
+    pub shutdown_grace: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_frame_bytes: 64 * 1024,
+            messages_per_second: 20,
+            burst: 60,
+            max_connections: 10_000,
+            max_sessions_per_user: 1,
+            max_watches: 1_000,
+            auth_timeout: Duration::from_secs(10),
+            heartbeat_interval: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(90),
+            outbound_queue_frames: 256,
+            outbound_queue_bytes: 1024 * 1024,
+            write_timeout: Duration::from_secs(10),
+            shutdown_grace: Duration::from_secs(10),
+        }
+    }
+}
+
+impl Limits {
+    /// Checks that every limit can work: counts and durations above zero, an idle timeout
+    /// longer than the heartbeat interval. [`run`](crate::run) refuses limits that fail it.
+    pub fn check(&self) -> Result<(), LimitsError> {
+        let counts = [
+            ("max_frame_bytes", self.max_frame_bytes),
+            ("messages_per_second", self.messages_per_second as usize),
+            ("burst", self.burst as usize),
+            ("max_connections", self.max_connections),
+            ("max_sessions_per_user", self.max_sessions_per_user),
+            ("outbound_queue_frames", self.outbound_queue_frames),
+            ("outbound_queue_bytes", self.outbound_queue_bytes),
+        ];
+        let durations = [
+            ("auth_timeout", self.auth_timeout),
+            ("heartbeat_interval", self.heartbeat_interval),
+            ("idle_timeout", self.idle_timeout),
+            ("write_timeout", self.write_timeout),
+        ];
+        let zero = counts
+            .iter()
+            .find(|(_, value)| *value == 0)
+            .map(|(field, _)| *field)
+            .or_else(|| {
+                durations
+                    .iter()
+                    .find(|(_, value)| value.is_zero())
+                    .map(|(field, _)| *field)
+            });
+        if let Some(field) = zero {
+            return Err(LimitsError::Zero { field });
+        }
+        if self.idle_timeout <= self.heartbeat_interval {
+            return Err(LimitsError::IdleNotAboveHeartbeat {
+                idle_timeout: self.idle_timeout,
+                heartbeat_interval: self.heartbeat_interval,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// A [`Limits`] value that cannot work.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum LimitsError {
+    /// A count or a duration of zero.
+    #[error("{field} must be greater than zero")]
+    Zero {
+        /// The field of [`Limits`].
+        field: &'static str,
+    },
+    /// An idle timeout that a connection answering every ping could still hit.
+    #[error(
+        "idle_timeout ({idle_timeout:?}) must be longer than heartbeat_interval \
+         ({heartbeat_interval:?}), or connections time out between two pings"
+    )]
+    IdleNotAboveHeartbeat {
+        /// The idle timeout given.
+        idle_timeout: Duration,
+        /// The heartbeat interval given.
+        heartbeat_interval: Duration,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid() {
+        assert_eq!(Limits::default().check(), Ok(()));
+    }
+
+    #[test]
+    fn zero_limits_and_short_idle_timeouts_are_refused() {
+        let zero = Limits {
+            burst: 0,
+            ..Limits::default()
+        };
+        assert_eq!(zero.check(), Err(LimitsError::Zero { field: "burst" }));
+        let idle = Limits {
+            idle_timeout: Duration::from_secs(30),
+            ..Limits::default()
+        };
+        assert!(matches!(
+            idle.check(),
+            Err(LimitsError::IdleNotAboveHeartbeat { .. })
+        ));
+    }
+}

@@ -1,0 +1,881 @@
+//! One WebSocket connection: a reader that handles the client's frames and a writer that
+//! drains the connection's outbox into the socket, joined in one task.
+//!
+//! The reader never writes to the socket and nobody else waits for the writer: replies,
+//! messages and presence are pushed to the bounded [`Outbox`], so a client that stops
+//! reading fills only its own queue and is then disconnected (`slow_consumer`). Both halves
+//! watch the connection's [`Closer`]; whichever side ends the connection sets the reason,
+//! and the writer sends the matching `error` and close frames within the write timeout.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use futures::{Sink, SinkExt, Stream, StreamExt};
+use tokio::sync::{OwnedSemaphorePermit, mpsc, watch};
+use tokio::time::{Instant, MissedTickBehavior};
+use tokio_tungstenite::tungstenite;
+use warp::ws::{Message, WebSocket};
+
+use crate::limits::RateLimiter;
+use crate::protocol::{ClientFrame, ErrorCode, ServerFrame, close};
+use crate::registry::{Kicked, Route};
+use crate::server::Shared;
+use crate::session::{CloseReason, Closer, ConnId, Outbox, Push, SessionHandle};
+use crate::token::{UsernameError, validate_username};
+
+/// Statuses are short words (`online`, `busy`, `away`, `focusing`).
+const MAX_STATUS_BYTES: usize = 64;
+/// Frames the writer sends in one batch before it flushes.
+const WRITE_BATCH: usize = 64;
+/// What a client refused for a full relay is told to wait.
+const FULL_RETRY_AFTER_MS: u64 = 5_000;
+
+/// Whether the reader goes on after a frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Flow {
+    Continue,
+    Stop,
+}
+
+struct Connection {
+    id: ConnId,
+    shared: Arc<Shared>,
+    outbox: Outbox,
+    closer: Closer,
+    /// The authenticated name, once `auth` succeeded.
+    user: Option<String>,
+    limiter: RateLimiter,
+}
+
+/// Serves an accepted WebSocket until it closes. `permit` is this connection's place in the
+/// connection limit, released when this returns.
+pub(crate) async fn serve(
+    socket: WebSocket,
+    shared: Arc<Shared>,
+    permit: OwnedSemaphorePermit,
+    peer: Option<SocketAddr>,
+) {
+    let (sink, stream) = socket.split();
+    serve_halves(stream, sink, shared, permit, peer).await;
+}
+
+/// [`serve`] over any stream and sink of WebSocket messages: the socket's halves, or
+/// channels in the unit tests below (which run on a paused clock without any I/O).
+async fn serve_halves<R, W, E>(
+    stream: R,
+    sink: W,
+    shared: Arc<Shared>,
+    permit: OwnedSemaphorePermit,
+    peer: Option<SocketAddr>,
+) where
+    R: Stream<Item = Result<Message, E>> + Unpin,
+    E: std::error::Error + 'static,
+    W: Sink<Message> + Unpin,
+{
+    let id = shared.next_conn_id();
+    let limits = shared.config.limits.clone();
+    shared.metrics.connection_opened();
+    let peer = peer.map_or_else(|| "unknown".to_owned(), |addr| addr.to_string());
+    shared
+        .log
+        .info("connect", &[("conn", id.into()), ("peer", (&peer).into())]);
+
+    let (outbox, frames, queued_bytes) =
+        Outbox::new(limits.outbound_queue_frames, limits.outbound_queue_bytes);
+    let closer = Closer::new();
+    // Both receivers exist before anything can close the connection, so neither misses it.
+    let reader_closed = closer.subscribe();
+    let writer_closed = closer.subscribe();
+
+    let mut connection = Connection {
+        id,
+        shared: Arc::clone(&shared),
+        outbox,
+        closer: closer.clone(),
+        user: None,
+        limiter: RateLimiter::new(limits.messages_per_second, limits.burst, Instant::now()),
+    };
+    let writer = write_loop(
+        sink,
+        frames,
+        queued_bytes,
+        closer.clone(),
+        writer_closed,
+        Arc::clone(&shared),
+    );
+    let ((), ()) = tokio::join!(connection.read_loop(stream, reader_closed), writer);
+
+    // The slot is free before the gauge says so: whoever sees the gauge drop can connect.
+    drop(permit);
+    shared.metrics.connection_closed();
+    let reason = closer
+        .subscribe()
+        .borrow()
+        .as_ref()
+        .map_or("closed", |reason| reason.label);
+    shared.log.info(
+        "disconnect",
+        &[("conn", id.into()), ("reason", reason.into())],
+    );
+}
+
+/// Answers a connection beyond the connection limit and closes it.
+pub(crate) async fn refuse_full(mut socket: WebSocket, shared: Arc<Shared>) {
+    shared.metrics.rejected(ErrorCode::TooManyConnections);
+    shared.log.warn(
+        "refused",
+        &[("reason", ErrorCode::TooManyConnections.as_str().into())],
+    );
+    let frame = ServerFrame::Error {
+        code: ErrorCode::TooManyConnections,
+        message: "The relay holds as many connections as it may; try again later".to_owned(),
+        retry_after_ms: Some(FULL_RETRY_AFTER_MS),
+        id: None,
+        max_bytes: None,
+    };
+    let refuse = async {
+        socket.feed(Message::text(frame.to_json())).await?;
+        socket
+            .feed(Message::close_with(close::TRY_AGAIN_LATER, "relay full"))
+            .await?;
+        socket.close().await
+    };
+    // Best effort: the client may already be gone.
+    let _ = tokio::time::timeout(shared.config.limits.write_timeout, refuse).await;
+}
+
+impl Connection {
+    async fn read_loop<R, E>(
+        &mut self,
+        mut stream: R,
+        mut closed: watch::Receiver<Option<CloseReason>>,
+    ) where
+        R: Stream<Item = Result<Message, E>> + Unpin,
+        E: std::error::Error + 'static,
+    {
+        let limits = self.shared.config.limits.clone();
+        let mut shutdown = self.shared.shutdown.clone();
+        let start = Instant::now();
+        let auth_deadline = tokio::time::sleep_until(start + limits.auth_timeout);
+        tokio::pin!(auth_deadline);
+        let mut heartbeat =
+            tokio::time::interval_at(start + limits.heartbeat_interval, limits.heartbeat_interval);
+        heartbeat.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let mut last_heard = start;
+
+        loop {
+            tokio::select! {
+                // Closing wins over more input: once a reason is set, nothing else is read.
+                biased;
+                _ = closed.changed() => break,
+                // Also ends the connection if `run` went away without signalling.
+                _ = shutdown.wait_for(|stop| *stop) => {
+                    self.closer.close(CloseReason::going_away());
+                    break;
+                }
+                () = &mut auth_deadline, if self.user.is_none() => {
+                    self.refuse(
+                        ErrorCode::AuthTimeout,
+                        format!(
+                            "No successful auth within {} s; this connection is closed",
+                            limits.auth_timeout.as_secs_f64()
+                        ),
+                        close::POLICY,
+                        "authentication timeout",
+                    );
+                    break;
+                }
+                _ = heartbeat.tick() => {
+                    if last_heard.elapsed() >= limits.idle_timeout {
+                        self.refuse(
+                            ErrorCode::IdleTimeout,
+                            "Nothing received within the idle timeout; this connection is closed",
+                            close::POLICY,
+                            "idle timeout",
+                        );
+                        break;
+                    }
+                    // A client's WebSocket library answers with a pong, which counts as
+                    // hearing from it.
+                    if self.push(Message::ping(Vec::new())) == Flow::Stop {
+                        break;
+                    }
+                }
+                item = stream.next() => {
+                    let flow = match item {
+                        None => {
+                            self.closer.close(CloseReason::peer_gone("peer_gone"));
+                            Flow::Stop
+                        }
+                        Some(Err(err)) => {
+                            self.read_error(&err);
+                            Flow::Stop
+                        }
+                        Some(Ok(message)) => {
+                            last_heard = Instant::now();
+                            self.on_message(message)
+                        }
+                    };
+                    if flow == Flow::Stop {
+                        break;
+                    }
+                }
+            }
+        }
+        // Leave the registry before the writer drains, so nothing new is routed here.
+        self.logout();
+    }
+
+    fn read_error(&mut self, err: &(dyn std::error::Error + 'static)) {
+        // warp wraps tungstenite's error; look at it and at its source.
+        let tungstenite_error = err
+            .downcast_ref::<tungstenite::Error>()
+            .or_else(|| err.source()?.downcast_ref::<tungstenite::Error>());
+        let too_long = tungstenite_error.and_then(|err| match err {
+            tungstenite::Error::Capacity(tungstenite::error::CapacityError::MessageTooLong {
+                size,
+                max_size,
+            }) => Some((*size, *max_size)),
+            _ => None,
+        });
+        let Some((size, max_size)) = too_long else {
+            self.closer.close(CloseReason::peer_gone("read_error"));
+            return;
+        };
+        self.shared.metrics.rejected(ErrorCode::FrameTooLarge);
+        self.shared.log.warn(
+            "refused",
+            &[
+                ("conn", self.id.into()),
+                ("reason", ErrorCode::FrameTooLarge.as_str().into()),
+                ("bytes", (size as u64).into()),
+            ],
+        );
+        // The rest of the oversized frame is still in the stream and cannot be skipped, so
+        // the connection ends; the client learns why instead of being dropped silently.
+        self.closer.close(CloseReason {
+            label: ErrorCode::FrameTooLarge.as_str(),
+            error: Some(ServerFrame::Error {
+                code: ErrorCode::FrameTooLarge,
+                message: format!(
+                    "Frame of {size} bytes is larger than the limit of {max_size} bytes; \
+                     it was not delivered and this connection is closed"
+                ),
+                retry_after_ms: None,
+                id: None,
+                max_bytes: Some(max_size),
+            }),
+            close: Some((close::TOO_BIG, "frame too large")),
+            drain: false,
+        });
+    }
+
+    fn on_message(&mut self, message: Message) -> Flow {
+        if message.is_close() {
+            self.closer.close(CloseReason::peer_gone("peer_closed"));
+            return Flow::Stop;
+        }
+        if message.is_ping() || message.is_pong() {
+            // The WebSocket library answers pings itself; either counts as a sign of life.
+            return Flow::Continue;
+        }
+        self.shared.metrics.frame_in();
+        if let Err(wait) = self.limiter.try_take(Instant::now()) {
+            let retry_after_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX);
+            return self.reply_error(ServerFrame::Error {
+                code: ErrorCode::RateLimited,
+                message: format!(
+                    "Too many frames: at most {} per second (bursts of {}); this frame was dropped",
+                    self.shared.config.limits.messages_per_second, self.shared.config.limits.burst
+                ),
+                retry_after_ms: Some(retry_after_ms),
+                id: None,
+                max_bytes: None,
+            });
+        }
+        let Ok(text) = message.to_str() else {
+            return self.reject(
+                ErrorCode::BinaryNotSupported,
+                "Binary frames are not supported; send JSON text",
+            );
+        };
+        match ClientFrame::parse(text) {
+            Err(err) => self.reject(err.code(), err.to_string()),
+            Ok(frame) => self.on_frame(frame),
+        }
+    }
+
+    fn on_frame(&mut self, frame: ClientFrame) -> Flow {
+        match frame {
+            ClientFrame::Auth {
+                username,
+                token,
+                secret,
+            } => self.on_auth(username.unwrap_or_default(), token, secret),
+            ClientFrame::Send {
+                to,
+                content,
+                id,
+                thread,
+                reply_to,
+                timestamp,
+            } => {
+                let Some(from) = self.user.clone() else {
+                    return self.auth_required();
+                };
+                let message = ServerFrame::Message {
+                    from,
+                    to: to.unwrap_or_default(),
+                    content: content.unwrap_or_default(),
+                    id: id.unwrap_or_default(),
+                    thread,
+                    reply_to,
+                    timestamp: timestamp.unwrap_or_else(local_timestamp),
+                };
+                self.on_send(message)
+            }
+            ClientFrame::StatusChange { status } => {
+                if self.user.is_none() {
+                    return self.auth_required();
+                }
+                let status = status.unwrap_or_else(|| "online".to_owned());
+                if status.trim().is_empty()
+                    || status.len() > MAX_STATUS_BYTES
+                    || status.chars().any(char::is_control)
+                {
+                    return self.reject(
+                        ErrorCode::InvalidStatus,
+                        format!(
+                            "A status is a non-empty word of at most {MAX_STATUS_BYTES} bytes \
+                             without control characters"
+                        ),
+                    );
+                }
+                let kicked = self.shared.registry.set_status(self.id, &status);
+                self.log_kicked(&kicked);
+                Flow::Continue
+            }
+            ClientFrame::Watch { users } => {
+                if self.user.is_none() {
+                    return self.auth_required();
+                }
+                match self.shared.registry.watch(self.id, &users) {
+                    Ok(kicked) => {
+                        self.log_kicked(&kicked);
+                        Flow::Continue
+                    }
+                    Err(code) => self.reject(
+                        code,
+                        format!(
+                            "A connection may watch at most {} users",
+                            self.shared.config.limits.max_watches
+                        ),
+                    ),
+                }
+            }
+            ClientFrame::Unwatch { users } => {
+                if self.user.is_none() {
+                    return self.auth_required();
+                }
+                self.shared.registry.unwatch(self.id, &users);
+                Flow::Continue
+            }
+            // Answered before authentication too, as v0.2.0 did: it costs nothing, the rate
+            // limit applies, and the auth timeout still closes an unauthenticated socket.
+            ClientFrame::Ping {} => self.reply(&ServerFrame::Pong {}),
+        }
+    }
+
+    fn on_auth(&mut self, username: String, token: Option<String>, secret: Option<String>) -> Flow {
+        // A second `auth` on one socket starts over: the earlier name is removed first, so
+        // no stale name stays mapped to this socket whatever the outcome.
+        if let Some(previous) = &self.user {
+            self.shared.log.info(
+                "reauth",
+                &[("conn", self.id.into()), ("previous", previous.into())],
+            );
+            self.logout();
+        }
+        let shared = Arc::clone(&self.shared);
+        let config = &shared.config;
+        let shared_secret_login = match (token, secret) {
+            (Some(token), _) => {
+                if let Some(flow) = self.check_username(&username) {
+                    return flow;
+                }
+                if !config.secret.verify_token(&username, &token) {
+                    return self.auth_failed(ErrorCode::AuthFailed, "Invalid token", &username);
+                }
+                false
+            }
+            (None, Some(secret)) => {
+                if !config.allow_shared_secret {
+                    return self.auth_failed(
+                        ErrorCode::SharedSecretDisabled,
+                        "Shared-secret login is disabled on this relay; ask its operator for a \
+                         token (msg-relay token <username>) and send it as auth.token",
+                        &username,
+                    );
+                }
+                // v0.2.0 order: the secret first, then the name.
+                if !config.secret.verify_shared_secret(&secret) {
+                    return self.auth_failed(ErrorCode::AuthFailed, "Invalid secret", &username);
+                }
+                if let Some(flow) = self.check_username(&username) {
+                    return flow;
+                }
+                true
+            }
+            (None, None) => {
+                return self.auth_failed(
+                    ErrorCode::AuthFailed,
+                    "Token required: send auth with username and token",
+                    &username,
+                );
+            }
+        };
+        // auth_ok goes into the queue before the session is registered, so no message
+        // routed to the new session can arrive ahead of it.
+        if self.reply(&ServerFrame::AuthOk {
+            username: username.clone(),
+        }) == Flow::Stop
+        {
+            return Flow::Stop;
+        }
+        let handle = SessionHandle {
+            conn: self.id,
+            outbox: self.outbox.clone(),
+            closer: self.closer.clone(),
+        };
+        let (replaced, kicked) = self.shared.registry.login(&username, handle);
+        let log = &self.shared.log;
+        if shared_secret_login {
+            log.warn(
+                "shared_secret_login",
+                &[("conn", self.id.into()), ("user", (&username).into())],
+            );
+        }
+        log.info(
+            "login",
+            &[("conn", self.id.into()), ("user", (&username).into())],
+        );
+        for old in replaced {
+            self.shared.metrics.rejected(ErrorCode::SessionReplaced);
+            log.info(
+                "session_replaced",
+                &[
+                    ("conn", old.into()),
+                    ("user", (&username).into()),
+                    ("by", self.id.into()),
+                ],
+            );
+        }
+        self.log_kicked(&kicked);
+        self.user = Some(username);
+        Flow::Continue
+    }
+
+    /// `None` when `username` may log in; otherwise the refusal.
+    fn check_username(&mut self, username: &str) -> Option<Flow> {
+        let err = validate_username(username).err()?;
+        let code = match err {
+            UsernameError::Empty => ErrorCode::UsernameRequired,
+            _ => ErrorCode::InvalidUsername,
+        };
+        Some(self.auth_failed(code, err.to_string(), username))
+    }
+
+    fn on_send(&mut self, message: ServerFrame) -> Flow {
+        let ServerFrame::Message { to, id, .. } = &message else {
+            unreachable!("on_send is called with message frames only");
+        };
+        let (to, id) = (to.clone(), id.clone());
+        let id = (!id.is_empty()).then_some(id);
+        if to.is_empty() {
+            return self.reply_error(ServerFrame::Error {
+                code: ErrorCode::RecipientRequired,
+                message: "send needs a recipient in `to`".to_owned(),
+                retry_after_ms: None,
+                id,
+                max_bytes: None,
+            });
+        }
+        let (route, kicked) = self
+            .shared
+            .registry
+            .route(&to, &Message::text(message.to_json()));
+        self.log_kicked(&kicked);
+        let (code, text) = match route {
+            Route::Delivered => {
+                self.shared.metrics.message_routed();
+                return Flow::Continue;
+            }
+            // The v0.2.0 text, which clients may show or match.
+            Route::NotOnline => (ErrorCode::NotOnline, format!("User {to} not online")),
+            Route::RecipientTooSlow => (
+                ErrorCode::RecipientTooSlow,
+                format!(
+                    "User {to} stopped reading and was disconnected; the message was not delivered"
+                ),
+            ),
+        };
+        self.reply_error(ServerFrame::Error {
+            code,
+            message: text,
+            retry_after_ms: None,
+            id,
+            max_bytes: None,
+        })
+    }
+
+    fn auth_required(&mut self) -> Flow {
+        self.reject(
+            ErrorCode::AuthRequired,
+            "Authenticate first: send auth with username and token",
+        )
+    }
+
+    /// A failed login: the v0.2.0 behaviour (an `error` frame, then the socket is closed).
+    fn auth_failed(&mut self, code: ErrorCode, message: impl Into<String>, username: &str) -> Flow {
+        self.shared.metrics.auth_failure();
+        self.shared.log.warn(
+            "auth_failed",
+            &[
+                ("conn", self.id.into()),
+                ("user", username.into()),
+                ("reason", code.as_str().into()),
+            ],
+        );
+        self.refuse(code, message, close::AUTH_FAILED, "authentication failed");
+        Flow::Stop
+    }
+
+    /// Ends the connection with an `error` frame and a close frame.
+    fn refuse(
+        &mut self,
+        code: ErrorCode,
+        message: impl Into<String>,
+        close_code: u16,
+        close_reason: &'static str,
+    ) {
+        self.shared.metrics.rejected(code);
+        self.closer.close(CloseReason::refused(
+            code,
+            message,
+            close_code,
+            close_reason,
+        ));
+    }
+
+    /// Answers with an `error` frame and goes on.
+    fn reject(&mut self, code: ErrorCode, message: impl Into<String>) -> Flow {
+        self.reply_error(ServerFrame::error(code, message))
+    }
+
+    fn reply_error(&mut self, frame: ServerFrame) -> Flow {
+        if let ServerFrame::Error { code, .. } = &frame {
+            self.shared.metrics.rejected(*code);
+        }
+        self.reply(&frame)
+    }
+
+    fn reply(&mut self, frame: &ServerFrame) -> Flow {
+        self.push(Message::text(frame.to_json()))
+    }
+
+    /// Queues a frame for this connection. A full queue means the client is not reading
+    /// what it asked for (a flood of pings, say): it is disconnected like any slow reader.
+    fn push(&mut self, frame: Message) -> Flow {
+        match self.outbox.push(frame) {
+            Push::Queued => Flow::Continue,
+            Push::Full => {
+                self.shared.metrics.rejected(ErrorCode::SlowConsumer);
+                self.shared
+                    .log
+                    .warn("slow_consumer", &[("conn", self.id.into())]);
+                self.closer.close(CloseReason::slow_consumer());
+                Flow::Stop
+            }
+            Push::Closed => Flow::Stop,
+        }
+    }
+
+    fn logout(&mut self) {
+        if let Some(user) = self.user.take() {
+            let kicked = self.shared.registry.logout(self.id);
+            self.shared.log.info(
+                "logout",
+                &[("conn", self.id.into()), ("user", (&user).into())],
+            );
+            self.log_kicked(&kicked);
+        }
+    }
+
+    fn log_kicked(&self, kicked: &Kicked) {
+        for (conn, user) in kicked {
+            self.shared.metrics.rejected(ErrorCode::SlowConsumer);
+            self.shared.log.warn(
+                "slow_consumer",
+                &[("conn", (*conn).into()), ("user", user.into())],
+            );
+        }
+    }
+}
+
+/// Drains the outbox into the socket until the connection closes, then sends the closing
+/// frames the reason asks for.
+async fn write_loop<W: Sink<Message> + Unpin>(
+    mut sink: W,
+    mut frames: mpsc::Receiver<Message>,
+    queued_bytes: Arc<AtomicUsize>,
+    closer: Closer,
+    mut closed: watch::Receiver<Option<CloseReason>>,
+    shared: Arc<Shared>,
+) {
+    let write_timeout = shared.config.limits.write_timeout;
+    loop {
+        let first = tokio::select! {
+            biased;
+            _ = closed.changed() => break,
+            frame = frames.recv() => match frame {
+                Some(frame) => frame,
+                None => break,
+            },
+        };
+        // Take what else is queued and flush once: fewer syscalls under load.
+        let batch = async {
+            let mut written = 0u64;
+            let mut next = Some(first);
+            while let Some(frame) = next.take() {
+                queued_bytes.fetch_sub(frame.as_bytes().len(), Ordering::AcqRel);
+                sink.feed(frame).await?;
+                written += 1;
+                if written < WRITE_BATCH as u64 {
+                    next = frames.try_recv().ok();
+                }
+            }
+            sink.flush().await?;
+            Ok::<u64, W::Error>(written)
+        };
+        tokio::select! {
+            biased;
+            // A kick (replaced, too slow, shutdown) interrupts a write stuck on a full socket.
+            _ = closed.changed() => break,
+            result = tokio::time::timeout(write_timeout, batch) => match result {
+                Ok(Ok(written)) => shared.metrics.frames_out(written),
+                Ok(Err(_)) => {
+                    closer.close(CloseReason::peer_gone("write_error"));
+                    break;
+                }
+                Err(_) => {
+                    shared.metrics.rejected(ErrorCode::SlowConsumer);
+                    closer.close(CloseReason::peer_gone("write_timeout"));
+                    break;
+                }
+            },
+        }
+    }
+    let reason = closed
+        .borrow()
+        .clone()
+        .unwrap_or_else(|| CloseReason::peer_gone("closed"));
+    let closing = async {
+        let mut written = 0u64;
+        if reason.drain {
+            while let Ok(frame) = frames.try_recv() {
+                sink.feed(frame).await?;
+                written += 1;
+            }
+        }
+        if let Some(error) = &reason.error {
+            sink.feed(Message::text(error.to_json())).await?;
+            written += 1;
+        }
+        if let Some((code, text)) = reason.close {
+            sink.feed(Message::close_with(code, text)).await?;
+        }
+        // Flushes, and completes the closing handshake a client started.
+        sink.close().await?;
+        Ok::<u64, W::Error>(written)
+    };
+    // Best effort within the write timeout: a client that is gone or not reading does not
+    // keep the connection (and its slot in the connection limit) for longer.
+    if let Ok(Ok(written)) = tokio::time::timeout(write_timeout, closing).await {
+        shared.metrics.frames_out(written);
+    }
+}
+
+/// The relay's local time as v0.2.0 wrote it when a `send` had no timestamp:
+/// `YYYY-MM-DDTHH:MM:SS`, no zone.
+fn local_timestamp() -> String {
+    let now = msg_core::timestamp::now_local();
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
+        now.year(),
+        u8::from(now.month()),
+        now.day(),
+        now.hour(),
+        now.minute(),
+        now.second()
+    )
+}
+
+/// The connection logic fed by channels instead of a socket, on a paused clock: timeouts
+/// and the heartbeat are checked to the millisecond without any real waiting or I/O.
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use futures::channel::mpsc::{UnboundedReceiver, UnboundedSender, unbounded};
+    use tokio::sync::Semaphore;
+
+    use super::*;
+    use crate::config::{Limits, LogLevel, RelayConfig};
+    use crate::token::ServerSecret;
+
+    const SECRET: &str = "unit-test-secret-0123456789";
+
+    struct Harness {
+        to_relay: UnboundedSender<Result<Message, std::io::Error>>,
+        from_relay: UnboundedReceiver<Message>,
+        _shutdown: watch::Sender<bool>,
+    }
+
+    impl Harness {
+        fn start(limits: Limits) -> Harness {
+            let config = RelayConfig {
+                limits,
+                log_level: LogLevel::Off,
+                ..RelayConfig::new(ServerSecret::new(SECRET).unwrap())
+            };
+            let (shutdown, shutdown_rx) = watch::channel(false);
+            let (alive, _) = mpsc::channel(1);
+            let shared = Arc::new(Shared::new(config, shutdown_rx, alive));
+            let permit = Arc::new(Semaphore::new(1)).try_acquire_owned().unwrap();
+            let (to_relay, incoming) = unbounded();
+            let (outgoing, from_relay) = unbounded();
+            tokio::spawn(serve_halves(incoming, outgoing, shared, permit, None));
+            Harness {
+                to_relay,
+                from_relay,
+                _shutdown: shutdown,
+            }
+        }
+
+        fn send(&self, message: Message) {
+            self.to_relay.unbounded_send(Ok(message)).unwrap();
+        }
+
+        fn send_json(&self, json: &str) {
+            self.send(Message::text(json));
+        }
+
+        fn login(&self, username: &str) {
+            let token = ServerSecret::new(SECRET).unwrap().token_for(username);
+            self.send_json(&format!(
+                r#"{{"type":"auth","username":"{username}","token":"{token}"}}"#
+            ));
+        }
+
+        async fn next(&mut self) -> Message {
+            self.from_relay
+                .next()
+                .await
+                .expect("the relay wrote nothing more")
+        }
+
+        async fn next_text(&mut self) -> String {
+            let message = self.next().await;
+            message.to_str().expect("a text frame").to_owned()
+        }
+
+        async fn expect_closed(&mut self, code: u16) {
+            let message = self.next().await;
+            assert_eq!(message.close_frame().map(|(code, _)| code), Some(code));
+            assert!(self.from_relay.next().await.is_none(), "frames after close");
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_unauthenticated_connection_is_closed_exactly_at_the_auth_timeout() {
+        let start = Instant::now();
+        let mut relay = Harness::start(Limits::default());
+        relay.send_json(r#"{"type":"ping"}"#);
+        assert_eq!(relay.next_text().await, r#"{"type":"pong"}"#);
+        let error = relay.next_text().await;
+        assert_eq!(start.elapsed(), Duration::from_secs(10));
+        assert!(error.contains(r#""code":"auth_timeout""#), "{error}");
+        relay.expect_closed(close::POLICY).await;
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn pongs_keep_a_connection_and_silence_closes_it_after_the_idle_timeout() {
+        let start = Instant::now();
+        let mut relay = Harness::start(Limits::default());
+        relay.login("alice");
+        assert!(relay.next_text().await.contains("auth_ok"));
+        // Pings every 30 s; answering keeps the connection open.
+        for round in 1..=3u64 {
+            assert!(relay.next().await.is_ping());
+            assert_eq!(start.elapsed(), Duration::from_secs(30 * round));
+            relay.send(Message::pong(Vec::new()));
+        }
+        // Then silence: two more pings, and the connection closes 90 s after the last pong.
+        assert!(relay.next().await.is_ping());
+        assert!(relay.next().await.is_ping());
+        let error = relay.next_text().await;
+        assert_eq!(start.elapsed(), Duration::from_secs(90 + 90));
+        assert!(error.contains(r#""code":"idle_timeout""#), "{error}");
+        relay.expect_closed(close::POLICY).await;
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_rate_limited_client_that_waits_retry_after_ms_is_served() {
+        let mut relay = Harness::start(Limits {
+            messages_per_second: 10,
+            burst: 2,
+            ..Limits::default()
+        });
+        relay.login("alice"); // first token
+        assert!(relay.next_text().await.contains("auth_ok"));
+        relay.send_json(r#"{"type":"ping"}"#); // second token
+        assert_eq!(relay.next_text().await, r#"{"type":"pong"}"#);
+        relay.send_json(r#"{"type":"ping"}"#);
+        let error = relay.next_text().await;
+        assert!(error.contains(r#""code":"rate_limited""#), "{error}");
+        assert!(error.contains(r#""retry_after_ms":100"#), "{error}");
+        tokio::time::sleep(Duration::from_millis(99)).await;
+        relay.send_json(r#"{"type":"ping"}"#);
+        assert!(relay.next_text().await.contains("rate_limited"));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        relay.send_json(r#"{"type":"ping"}"#);
+        assert_eq!(relay.next_text().await, r#"{"type":"pong"}"#);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn shutdown_closes_with_1001_and_run_learns_that_every_connection_ended() {
+        let config = RelayConfig {
+            log_level: LogLevel::Off,
+            ..RelayConfig::new(ServerSecret::new(SECRET).unwrap())
+        };
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let (alive, mut all_ended) = mpsc::channel::<()>(1);
+        let shared = Arc::new(Shared::new(config, shutdown_rx, alive));
+        let permit = Arc::new(Semaphore::new(1)).try_acquire_owned().unwrap();
+        let (to_relay, incoming) = unbounded::<Result<Message, std::io::Error>>();
+        let (outgoing, mut from_relay) = unbounded();
+        tokio::spawn(serve_halves(incoming, outgoing, shared, permit, None));
+        to_relay
+            .unbounded_send(Ok(Message::text(r#"{"type":"ping"}"#)))
+            .unwrap();
+        assert_eq!(
+            from_relay.next().await.unwrap().to_str().unwrap(),
+            r#"{"type":"pong"}"#
+        );
+        shutdown.send(true).unwrap();
+        let close = from_relay.next().await.unwrap();
+        assert_eq!(close.close_frame().unwrap().0, close::GOING_AWAY);
+        assert!(all_ended.recv().await.is_none());
+    }
+}

@@ -1,0 +1,437 @@
+//! `msg-relay`: run the relay (`serve`), issue a user's token (`token`), probe a running relay
+//! (`healthcheck`). Exit status: 0 ok, 1 failure, 2 usage (bad flags, no secret).
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, anyhow};
+use argh::FromArgs;
+use msg_relay::{Limits, LogLevel, PresenceMode, RelayConfig, ServerSecret};
+
+#[derive(FromArgs, Debug)]
+/// The datacore-messaging relay: a WebSocket server that carries messages between machines.
+#[argh(help_triggers("-h", "--help", "help"))]
+struct Cli {
+    #[argh(subcommand)]
+    command: Command,
+}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "parsed once per process; argh cannot parse a boxed subcommand"
+)]
+enum Command {
+    Serve(ServeArgs),
+    Token(TokenArgs),
+    Healthcheck(HealthcheckArgs),
+}
+
+#[derive(FromArgs, Debug)]
+/// Run the relay. The secret comes from --secret-file, else $RELAY_SECRET_FILE, else
+/// $RELAY_SECRET; without one the relay refuses to start.
+#[argh(subcommand, name = "serve", help_triggers("-h", "--help", "help"))]
+struct ServeArgs {
+    /// address to listen on (default 127.0.0.1; 0.0.0.0 in a container)
+    #[argh(option, default = "IpAddr::V4(Ipv4Addr::LOCALHOST)")]
+    bind: IpAddr,
+    /// port to listen on (default $PORT, else 8080)
+    #[argh(option)]
+    port: Option<u16>,
+    /// does nothing: accepted so that Procfiles written for the Python relay
+    /// (`python -m lib.relay --host`) keep working; use --bind to choose the address
+    #[argh(switch)]
+    host: bool,
+    /// read the secret from this file (trailing newline ignored)
+    #[argh(option)]
+    secret_file: Option<PathBuf>,
+    /// also accept the v0.2.0 login with the shared secret, which lets anyone holding it
+    /// log in under any name (logged as a warning)
+    #[argh(switch)]
+    allow_shared_secret: bool,
+    /// who receives presence: `watchers` (default: connections that sent `watch` for that
+    /// user) or `broadcast` (every user, as v0.2.0 did)
+    #[argh(option, default = "String::from(\"watchers\")")]
+    presence: String,
+    /// largest frame a client may send, in bytes (default 65536)
+    #[argh(option)]
+    max_frame_bytes: Option<usize>,
+    /// sustained frames per second per connection (default 20)
+    #[argh(option)]
+    messages_per_second: Option<u32>,
+    /// frames per connection in a burst above that rate (default 60)
+    #[argh(option)]
+    burst: Option<u32>,
+    /// most WebSocket connections held at once (default 10000)
+    #[argh(option)]
+    max_connections: Option<usize>,
+    /// concurrent sessions per user; a login beyond it replaces the oldest (default 1)
+    #[argh(option)]
+    max_sessions_per_user: Option<usize>,
+    /// users one connection may watch (default 1000)
+    #[argh(option)]
+    max_watches: Option<usize>,
+    /// seconds from connect to a successful auth (default 10)
+    #[argh(option)]
+    auth_timeout_secs: Option<u64>,
+    /// seconds between the relay's WebSocket pings (default 30)
+    #[argh(option)]
+    heartbeat_secs: Option<u64>,
+    /// seconds without any frame, pongs included, before a connection is closed (default 90)
+    #[argh(option)]
+    idle_timeout_secs: Option<u64>,
+    /// frames queued for one connection before it counts as not reading (default 256)
+    #[argh(option)]
+    outbound_queue_frames: Option<usize>,
+    /// bytes queued for one connection before it counts as not reading (default 1048576)
+    #[argh(option)]
+    outbound_queue_bytes: Option<usize>,
+    /// seconds a write may take before the connection is closed (default 10)
+    #[argh(option)]
+    write_timeout_secs: Option<u64>,
+    /// seconds open connections get on shutdown to receive what is queued (default 10)
+    #[argh(option)]
+    shutdown_grace_secs: Option<u64>,
+    /// log level: `info` (default), `warn` or `off`
+    #[argh(option, default = "String::from(\"info\")")]
+    log_level: String,
+}
+
+#[derive(FromArgs, Debug)]
+/// Print the token that lets USERNAME log in (auth {username, token}). Uses the same secret
+/// as `serve`: --secret-file, $RELAY_SECRET_FILE or $RELAY_SECRET.
+#[argh(subcommand, name = "token", help_triggers("-h", "--help", "help"))]
+struct TokenArgs {
+    /// the user name the token is for
+    #[argh(positional)]
+    username: String,
+    /// read the secret from this file (trailing newline ignored)
+    #[argh(option)]
+    secret_file: Option<PathBuf>,
+}
+
+#[derive(FromArgs, Debug)]
+/// Exit 0 when a relay answers GET /healthz with 200, else 1 (for container health checks).
+#[argh(
+    subcommand,
+    name = "healthcheck",
+    help_triggers("-h", "--help", "help")
+)]
+struct HealthcheckArgs {
+    /// the relay's address (default 127.0.0.1)
+    #[argh(option, default = "IpAddr::V4(Ipv4Addr::LOCALHOST)")]
+    address: IpAddr,
+    /// the relay's port (default $PORT, else 8080)
+    #[argh(option)]
+    port: Option<u16>,
+    /// seconds to wait for the answer (default 3)
+    #[argh(option, default = "3")]
+    timeout_secs: u64,
+}
+
+/// A mistake in how the program was called: exit status 2.
+#[derive(Debug)]
+struct UsageError(String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+fn usage(message: impl Into<String>) -> anyhow::Error {
+    anyhow::Error::new(UsageError(message.into()))
+}
+
+fn main() -> ExitCode {
+    // Decided before the runtime starts threads (msg-core's timestamp rules).
+    msg_core::timestamp::init_local_offset(None);
+    let args: Vec<String> = std::env::args().collect();
+    let cli = match Cli::from_args(
+        &["msg-relay"],
+        &args.iter().skip(1).map(String::as_str).collect::<Vec<_>>(),
+    ) {
+        Ok(cli) => cli,
+        Err(early) => {
+            return match early.status {
+                Ok(()) => {
+                    println!("{}", early.output);
+                    ExitCode::SUCCESS
+                }
+                Err(()) => {
+                    eprintln!(
+                        "{}\nRun msg-relay --help for more information.",
+                        early.output
+                    );
+                    ExitCode::from(2)
+                }
+            };
+        }
+    };
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("msg-relay: {err:#}");
+            if err.downcast_ref::<UsageError>().is_some() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve(args) => serve(args),
+        Command::Token(args) => {
+            let secret = load_secret(args.secret_file.as_deref())?;
+            msg_relay::validate_username(&args.username).map_err(|err| usage(err.to_string()))?;
+            println!("{}", secret.token_for(&args.username));
+            Ok(())
+        }
+        Command::Healthcheck(args) => {
+            let port = port(args.port)?;
+            let addr = SocketAddr::new(args.address, port);
+            msg_relay::healthcheck(addr, Duration::from_secs(args.timeout_secs.max(1)))?;
+            Ok(())
+        }
+    }
+}
+
+fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    // `--host` is read and deliberately has no effect (see its help).
+    let _no_op = args.host;
+    let config = config(&args)?;
+    let addr = SocketAddr::new(args.bind, port(args.port)?);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        let shutdown = shutdown_signal()?;
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen on {addr}"))?;
+        msg_relay::run(listener, config, shutdown).await?;
+        Ok(())
+    })
+}
+
+/// The relay configuration from the flags, with [`Limits::default`] for what is not given.
+fn config(args: &ServeArgs) -> anyhow::Result<RelayConfig> {
+    let secret = load_secret(args.secret_file.as_deref())?;
+    let defaults = Limits::default();
+    let secs = |value: Option<u64>, default: Duration| value.map_or(default, Duration::from_secs);
+    let limits = Limits {
+        max_frame_bytes: args.max_frame_bytes.unwrap_or(defaults.max_frame_bytes),
+        messages_per_second: args
+            .messages_per_second
+            .unwrap_or(defaults.messages_per_second),
+        burst: args.burst.unwrap_or(defaults.burst),
+        max_connections: args.max_connections.unwrap_or(defaults.max_connections),
+        max_sessions_per_user: args
+            .max_sessions_per_user
+            .unwrap_or(defaults.max_sessions_per_user),
+        max_watches: args.max_watches.unwrap_or(defaults.max_watches),
+        auth_timeout: secs(args.auth_timeout_secs, defaults.auth_timeout),
+        heartbeat_interval: secs(args.heartbeat_secs, defaults.heartbeat_interval),
+        idle_timeout: secs(args.idle_timeout_secs, defaults.idle_timeout),
+        outbound_queue_frames: args
+            .outbound_queue_frames
+            .unwrap_or(defaults.outbound_queue_frames),
+        outbound_queue_bytes: args
+            .outbound_queue_bytes
+            .unwrap_or(defaults.outbound_queue_bytes),
+        write_timeout: secs(args.write_timeout_secs, defaults.write_timeout),
+        shutdown_grace: secs(args.shutdown_grace_secs, defaults.shutdown_grace),
+    };
+    limits.check().map_err(|err| usage(err.to_string()))?;
+    let presence = match args.presence.as_str() {
+        "watchers" => PresenceMode::Watchers,
+        "broadcast" => PresenceMode::Broadcast,
+        other => {
+            return Err(usage(format!(
+                "--presence must be `watchers` or `broadcast`, not {other:?}"
+            )));
+        }
+    };
+    let log_level = match args.log_level.as_str() {
+        "info" => LogLevel::Info,
+        "warn" => LogLevel::Warn,
+        "off" => LogLevel::Off,
+        other => {
+            return Err(usage(format!(
+                "--log-level must be `info`, `warn` or `off`, not {other:?}"
+            )));
+        }
+    };
+    Ok(RelayConfig {
+        secret,
+        allow_shared_secret: args.allow_shared_secret,
+        presence,
+        limits,
+        log_level,
+    })
+}
+
+/// `--port`, else `$PORT` (as platforms like Heroku and Fly set it), else 8080.
+fn port(flag: Option<u16>) -> anyhow::Result<u16> {
+    if let Some(port) = flag {
+        return Ok(port);
+    }
+    match std::env::var("PORT") {
+        Ok(value) if !value.trim().is_empty() => value
+            .trim()
+            .parse()
+            .map_err(|_| usage(format!("PORT must be a port number, not {value:?}"))),
+        _ => Ok(8080),
+    }
+}
+
+/// The secret from `--secret-file`, else `$RELAY_SECRET_FILE`, else `$RELAY_SECRET`.
+fn load_secret(file: Option<&std::path::Path>) -> anyhow::Result<ServerSecret> {
+    let from_env_file = std::env::var_os("RELAY_SECRET_FILE").map(PathBuf::from);
+    let text = match file.map(std::path::Path::to_path_buf).or(from_env_file) {
+        Some(path) => std::fs::read_to_string(&path).map_err(|err| {
+            usage(format!(
+                "cannot read the secret file {}: {err}",
+                path.display()
+            ))
+        })?,
+        None => std::env::var("RELAY_SECRET").unwrap_or_default(),
+    };
+    ServerSecret::new(&text).map_err(|err| usage(err.to_string()))
+}
+
+/// Completes on Ctrl-C or SIGTERM (what `docker stop` and systemd send).
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+    #[cfg(unix)]
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(|err| anyhow!("cannot listen for SIGTERM: {err}"))?;
+    Ok(async move {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = terminate.recv() => {}
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Cli, argh::EarlyExit> {
+        Cli::from_args(&["msg-relay"], args)
+    }
+
+    fn serve_args(args: &[&str]) -> ServeArgs {
+        let mut all = vec!["serve"];
+        all.extend_from_slice(args);
+        match parse(&all).unwrap().command {
+            Command::Serve(args) => args,
+            other => panic!("not serve: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn serve_defaults_to_loopback_and_accepts_host_as_a_no_op() {
+        let args = serve_args(&["--host"]);
+        assert!(args.host);
+        assert_eq!(args.bind, IpAddr::V4(Ipv4Addr::LOCALHOST));
+        assert_eq!(args.port, None);
+        assert_eq!(serve_args(&[]).bind, serve_args(&["--host"]).bind);
+    }
+
+    #[test]
+    fn every_limit_flag_reaches_the_config() {
+        let args = serve_args(&[
+            "--max-frame-bytes",
+            "1000",
+            "--messages-per-second",
+            "5",
+            "--burst",
+            "7",
+            "--max-connections",
+            "9",
+            "--max-sessions-per-user",
+            "2",
+            "--max-watches",
+            "3",
+            "--auth-timeout-secs",
+            "4",
+            "--heartbeat-secs",
+            "6",
+            "--idle-timeout-secs",
+            "20",
+            "--outbound-queue-frames",
+            "11",
+            "--outbound-queue-bytes",
+            "12000",
+            "--write-timeout-secs",
+            "13",
+            "--shutdown-grace-secs",
+            "14",
+            "--presence",
+            "broadcast",
+            "--log-level",
+            "off",
+            "--allow-shared-secret",
+            "--secret-file",
+            "/nonexistent",
+        ]);
+        let limits = Limits {
+            max_frame_bytes: 1000,
+            messages_per_second: 5,
+            burst: 7,
+            max_connections: 9,
+            max_sessions_per_user: 2,
+            max_watches: 3,
+            auth_timeout: Duration::from_secs(4),
+            heartbeat_interval: Duration::from_secs(6),
+            idle_timeout: Duration::from_secs(20),
+            outbound_queue_frames: 11,
+            outbound_queue_bytes: 12000,
+            write_timeout: Duration::from_secs(13),
+            shutdown_grace: Duration::from_secs(14),
+        };
+        // The secret file does not exist: a usage error naming it.
+        let err = config(&args).unwrap_err();
+        assert!(err.downcast_ref::<UsageError>().is_some());
+        assert!(err.to_string().contains("/nonexistent"));
+        let dir = std::env::temp_dir().join(format!("msg-relay-cli-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("secret");
+        std::fs::write(&file, "0123456789abcdef0123456789abcdef\n").unwrap();
+        let args = ServeArgs {
+            secret_file: Some(file),
+            ..args
+        };
+        let config = config(&args).unwrap();
+        assert_eq!(config.limits, limits);
+        assert_eq!(config.presence, PresenceMode::Broadcast);
+        assert_eq!(config.log_level, LogLevel::Off);
+        assert!(config.allow_shared_secret);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn bad_values_are_usage_errors() {
+        assert!(parse(&["serve", "--port", "http"]).is_err());
+        assert!(parse(&["serve", "--bind", "localhost:80"]).is_err());
+        assert!(parse(&["frobnicate"]).is_err());
+        assert!(parse(&["token"]).is_err());
+        let help = parse(&["serve", "-h"]).unwrap_err();
+        assert_eq!(help.status, Ok(()));
+        assert!(help.output.contains("--host"));
+        assert!(help.output.contains("does nothing"));
+    }
+}

@@ -1,0 +1,148 @@
+//! Counters for `GET /metrics`, in the Prometheus text exposition format.
+//!
+//! Plain atomics: the hot path (a routed message) costs a few relaxed increments, and no
+//! metrics crate is needed for a dozen series.
+
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::protocol::ErrorCode;
+
+/// The relay's counters. Relaxed ordering throughout: each counter is independent and a
+/// scrape only needs each value to be recent, not a consistent snapshot across them.
+#[derive(Debug, Default)]
+pub(crate) struct Metrics {
+    connections_open: AtomicU64,
+    connections_total: AtomicU64,
+    frames_in: AtomicU64,
+    frames_out: AtomicU64,
+    messages_routed: AtomicU64,
+    auth_failures: AtomicU64,
+    rejected: [AtomicU64; ErrorCode::ALL.len()],
+}
+
+impl Metrics {
+    pub(crate) fn connection_opened(&self) {
+        self.connections_open.fetch_add(1, Ordering::Relaxed);
+        self.connections_total.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn connection_closed(&self) {
+        self.connections_open.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn frame_in(&self) {
+        self.frames_in.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn frames_out(&self, count: u64) {
+        self.frames_out.fetch_add(count, Ordering::Relaxed);
+    }
+
+    pub(crate) fn message_routed(&self) {
+        self.messages_routed.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn auth_failure(&self) {
+        self.auth_failures.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a refusal under its error code (every `error` frame the relay sends, and
+    /// every disconnection for a limit).
+    pub(crate) fn rejected(&self, code: ErrorCode) {
+        if let Some(index) = ErrorCode::ALL.iter().position(|c| *c == code) {
+            self.rejected[index].fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// The Prometheus text format. `users_online` comes from the registry at scrape time.
+    pub(crate) fn render(&self, users_online: usize) -> String {
+        let get = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+        let mut out = String::with_capacity(2048);
+        let mut series = |name: &str, kind: &str, help: &str, value: u64| {
+            let _ = writeln!(out, "# HELP {name} {help}");
+            let _ = writeln!(out, "# TYPE {name} {kind}");
+            let _ = writeln!(out, "{name} {value}");
+        };
+        series(
+            "msg_relay_connections",
+            "gauge",
+            "Open WebSocket connections, authenticated or not.",
+            get(&self.connections_open),
+        );
+        series(
+            "msg_relay_users_online",
+            "gauge",
+            "Distinct user names with at least one authenticated session.",
+            users_online as u64,
+        );
+        series(
+            "msg_relay_connections_total",
+            "counter",
+            "WebSocket connections accepted since start.",
+            get(&self.connections_total),
+        );
+        series(
+            "msg_relay_frames_in_total",
+            "counter",
+            "Text and binary frames received from clients.",
+            get(&self.frames_in),
+        );
+        series(
+            "msg_relay_frames_out_total",
+            "counter",
+            "Frames written to clients (replies, messages, presence, pings).",
+            get(&self.frames_out),
+        );
+        series(
+            "msg_relay_messages_routed_total",
+            "counter",
+            "Messages handed to a recipient's connection.",
+            get(&self.messages_routed),
+        );
+        series(
+            "msg_relay_auth_failures_total",
+            "counter",
+            "Logins refused (bad token or secret, missing or invalid name, disabled shared secret).",
+            get(&self.auth_failures),
+        );
+        let _ = writeln!(
+            out,
+            "# HELP msg_relay_rejected_total Frames refused and connections closed, by error code."
+        );
+        let _ = writeln!(out, "# TYPE msg_relay_rejected_total counter");
+        for (code, counter) in ErrorCode::ALL.iter().zip(&self.rejected) {
+            let _ = writeln!(
+                out,
+                "msg_relay_rejected_total{{reason=\"{}\"}} {}",
+                code.as_str(),
+                get(counter)
+            );
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn render_lists_every_series_and_reason() {
+        let metrics = Metrics::default();
+        metrics.connection_opened();
+        metrics.rejected(ErrorCode::RateLimited);
+        metrics.rejected(ErrorCode::RateLimited);
+        let text = metrics.render(1);
+        assert!(text.contains("msg_relay_connections 1\n"));
+        assert!(text.contains("msg_relay_users_online 1\n"));
+        assert!(text.contains("msg_relay_rejected_total{reason=\"rate_limited\"} 2\n"));
+        assert!(text.contains("msg_relay_rejected_total{reason=\"frame_too_large\"} 0\n"));
+        for line in text.lines() {
+            assert!(
+                line.starts_with('#') || line.split(' ').count() == 2,
+                "not a sample: {line}"
+            );
+        }
+    }
+}

@@ -1,0 +1,413 @@
+//! The wire protocol: JSON text frames with a `type` field, in both directions.
+//!
+//! The v0.2.0 frames (`auth`, `send`, `status_change`, `ping` from the client; `auth_ok`,
+//! `error`, `message`, `presence`, `pong` from the relay) keep their fields and meaning, so a
+//! v0.2.0 client works unchanged. Additions are new optional fields (`token` in `auth`,
+//! `username` in `auth_ok`, `code`, `retry_after_ms`, `id` and `max_bytes` in `error`) and new
+//! frame types (`watch`, `unwatch`); `docs/relay.md` is the reference for every frame.
+//!
+//! Both enums derive `Serialize` and `Deserialize`, so a Rust client (`msg-hooks`) speaks the
+//! protocol through these types instead of hand-written JSON.
+
+use serde::{Deserialize, Serialize};
+
+/// A frame sent by a client.
+///
+/// Unknown fields are ignored (newer clients may send more); an unknown `type` is answered
+/// with an `error` frame of code [`ErrorCode::InvalidFrame`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ClientFrame {
+    /// Log in as `username`, proving it with a per-user `token` (issued by
+    /// `msg-relay token <username>`) or, when the operator allows it, the v0.2.0 shared
+    /// `secret`.
+    Auth {
+        /// The name to log in as.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        username: Option<String>,
+        /// The per-user token (64 hex digits).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        token: Option<String>,
+        /// The v0.2.0 shared secret; accepted only with `--allow-shared-secret`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        secret: Option<String>,
+    },
+    /// Deliver a message to the user `to`. The relay sets `from` to the authenticated name.
+    Send {
+        /// The recipient's name.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        to: Option<String>,
+        /// The message text (`""` when absent).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        content: Option<String>,
+        /// The client's message ID (`""` when absent).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
+        /// The thread the message belongs to.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        thread: Option<String>,
+        /// The ID of the message this one answers.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reply_to: Option<String>,
+        /// The client's timestamp, forwarded as given; the relay's local time when absent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        timestamp: Option<String>,
+    },
+    /// Change the sender's status (`online`, `busy`, `away`, `focusing`, or another short
+    /// word); watchers receive a `presence` frame.
+    StatusChange {
+        /// The new status (`online` when absent).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        status: Option<String>,
+    },
+    /// Ask for `presence` frames about these users (new). The relay answers at once with one
+    /// `presence` frame per name giving its current status (`offline` when not connected).
+    Watch {
+        /// The names to watch.
+        users: Vec<String>,
+    },
+    /// Stop receiving `presence` frames about these users (new).
+    Unwatch {
+        /// The names to stop watching.
+        users: Vec<String>,
+    },
+    /// Application-level liveness check; answered with `pong`.
+    Ping {},
+}
+
+/// A frame sent by the relay.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ServerFrame {
+    /// The login succeeded. `username` (new) is the name the connection now speaks as.
+    AuthOk {
+        /// The authenticated name.
+        username: String,
+    },
+    /// Something was refused. `message` is for people (v0.2.0); `code` is for programs.
+    Error {
+        /// What went wrong, machine-readable (new).
+        code: ErrorCode,
+        /// What went wrong, in words (v0.2.0 texts where v0.2.0 had one).
+        message: String,
+        /// When a retry can succeed, in milliseconds (rate limits, a full relay).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        retry_after_ms: Option<u64>,
+        /// The `id` of the `send` this error is about, when it had one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
+        /// The frame size limit, on [`ErrorCode::FrameTooLarge`].
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        max_bytes: Option<usize>,
+    },
+    /// A message for this connection's user.
+    Message {
+        /// The sender's authenticated name: never what the sender claimed.
+        from: String,
+        /// The recipient, as the sender wrote it.
+        to: String,
+        /// The message text.
+        content: String,
+        /// The sender's message ID (`""` when the sender gave none).
+        id: String,
+        /// The thread, or `null`.
+        thread: Option<String>,
+        /// The message this one answers, or `null`.
+        reply_to: Option<String>,
+        /// The sender's timestamp, or the relay's local time (`YYYY-MM-DDTHH:MM:SS`).
+        timestamp: String,
+    },
+    /// A watched user connected, disconnected or changed status.
+    Presence {
+        /// The user the frame is about.
+        username: String,
+        /// `online`, `offline` or the status the user set.
+        status: String,
+    },
+    /// The answer to `ping`.
+    Pong {},
+}
+
+/// The machine-readable reason carried by every `error` frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ErrorCode {
+    /// The token (or shared secret) does not prove the name. The socket is closed.
+    AuthFailed,
+    /// A v0.2.0 shared-secret login on a relay that accepts tokens only. The socket is closed.
+    SharedSecretDisabled,
+    /// `auth` without a username. The socket is closed.
+    UsernameRequired,
+    /// A username with line breaks or control characters, or too long. The socket is closed.
+    InvalidUsername,
+    /// No `auth` arrived within the authentication timeout. The socket is closed.
+    AuthTimeout,
+    /// `send`, `status_change`, `watch` or `unwatch` before `auth`.
+    AuthRequired,
+    /// The recipient is not connected (v0.2.0: `User <to> not online`).
+    NotOnline,
+    /// `send` without a recipient.
+    RecipientRequired,
+    /// The recipient stopped reading and was disconnected; the message was not delivered.
+    RecipientTooSlow,
+    /// The frame is larger than the limit; the socket is closed with 1009.
+    FrameTooLarge,
+    /// Too many frames per second; retry after `retry_after_ms`.
+    RateLimited,
+    /// The relay holds as many connections as it may; the socket is closed with 1013.
+    TooManyConnections,
+    /// Watching more users than the limit allows.
+    TooManyWatches,
+    /// A status that is empty, too long, or has control characters.
+    InvalidStatus,
+    /// Text that is not JSON.
+    InvalidJson,
+    /// JSON that is not a known frame (unknown `type`, a field of the wrong type).
+    InvalidFrame,
+    /// A binary WebSocket message; the protocol is JSON text.
+    BinaryNotSupported,
+    /// The same name logged in elsewhere; this socket is closed with 4000.
+    SessionReplaced,
+    /// This connection stopped reading its frames; the socket is closed with 1008.
+    SlowConsumer,
+    /// Nothing arrived (not even a pong) within the idle timeout; the socket is closed.
+    IdleTimeout,
+    /// A code this version does not know (sent by a newer relay).
+    #[serde(other)]
+    Unknown,
+}
+
+impl ErrorCode {
+    /// The code as it appears on the wire (`rate_limited`), also the metrics label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::AuthFailed => "auth_failed",
+            ErrorCode::SharedSecretDisabled => "shared_secret_disabled",
+            ErrorCode::UsernameRequired => "username_required",
+            ErrorCode::InvalidUsername => "invalid_username",
+            ErrorCode::AuthTimeout => "auth_timeout",
+            ErrorCode::AuthRequired => "auth_required",
+            ErrorCode::NotOnline => "not_online",
+            ErrorCode::RecipientRequired => "recipient_required",
+            ErrorCode::RecipientTooSlow => "recipient_too_slow",
+            ErrorCode::FrameTooLarge => "frame_too_large",
+            ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::TooManyConnections => "too_many_connections",
+            ErrorCode::TooManyWatches => "too_many_watches",
+            ErrorCode::InvalidStatus => "invalid_status",
+            ErrorCode::InvalidJson => "invalid_json",
+            ErrorCode::InvalidFrame => "invalid_frame",
+            ErrorCode::BinaryNotSupported => "binary_not_supported",
+            ErrorCode::SessionReplaced => "session_replaced",
+            ErrorCode::SlowConsumer => "slow_consumer",
+            ErrorCode::IdleTimeout => "idle_timeout",
+            ErrorCode::Unknown => "unknown",
+        }
+    }
+
+    /// Every code the relay sends, in a stable order (the metrics list them all, even at 0).
+    pub const ALL: [ErrorCode; 20] = [
+        ErrorCode::AuthFailed,
+        ErrorCode::SharedSecretDisabled,
+        ErrorCode::UsernameRequired,
+        ErrorCode::InvalidUsername,
+        ErrorCode::AuthTimeout,
+        ErrorCode::AuthRequired,
+        ErrorCode::NotOnline,
+        ErrorCode::RecipientRequired,
+        ErrorCode::RecipientTooSlow,
+        ErrorCode::FrameTooLarge,
+        ErrorCode::RateLimited,
+        ErrorCode::TooManyConnections,
+        ErrorCode::TooManyWatches,
+        ErrorCode::InvalidStatus,
+        ErrorCode::InvalidJson,
+        ErrorCode::InvalidFrame,
+        ErrorCode::BinaryNotSupported,
+        ErrorCode::SessionReplaced,
+        ErrorCode::SlowConsumer,
+        ErrorCode::IdleTimeout,
+    ];
+}
+
+/// WebSocket close codes the relay uses, with the reason text it sends.
+pub mod close {
+    /// The client's login failed (v0.2.0 closed with 1000 too).
+    pub const AUTH_FAILED: u16 = 1000;
+    /// The relay is shutting down (SIGTERM, Ctrl-C).
+    pub const GOING_AWAY: u16 = 1001;
+    /// Authentication timeout, idle timeout, or a reader too slow for its queue.
+    pub const POLICY: u16 = 1008;
+    /// A frame over the size limit.
+    pub const TOO_BIG: u16 = 1009;
+    /// The relay holds its maximum number of connections; try again later.
+    pub const TRY_AGAIN_LATER: u16 = 1013;
+    /// The same name logged in on another connection. Clients should not reconnect
+    /// automatically on this code, or two clients under one name replace each other forever.
+    pub const SESSION_REPLACED: u16 = 4000;
+}
+
+impl ServerFrame {
+    /// An `error` frame with only a code and a message.
+    pub fn error(code: ErrorCode, message: impl Into<String>) -> ServerFrame {
+        ServerFrame::Error {
+            code,
+            message: message.into(),
+            retry_after_ms: None,
+            id: None,
+            max_bytes: None,
+        }
+    }
+
+    /// The frame as JSON text.
+    pub fn to_json(&self) -> String {
+        // Serialising these types cannot fail: every field is a string, a number or an
+        // Option of one, and every map key is a string.
+        serde_json::to_string(self).expect("server frames always serialise")
+    }
+}
+
+impl ClientFrame {
+    /// Parses a text frame. The error tells a syntax error (not JSON) from JSON that is not a
+    /// known frame.
+    pub fn parse(text: &str) -> Result<ClientFrame, FrameError> {
+        serde_json::from_str(text).map_err(|err| {
+            if err.is_syntax() || err.is_eof() {
+                FrameError::NotJson(err.to_string())
+            } else {
+                FrameError::UnknownFrame(err.to_string())
+            }
+        })
+    }
+
+    /// The frame as JSON text.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("client frames always serialise")
+    }
+}
+
+/// Why a text frame is not a [`ClientFrame`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum FrameError {
+    /// The text is not JSON.
+    #[error("frame is not JSON: {0}")]
+    NotJson(String),
+    /// The JSON is not a known frame: unknown `type`, missing `type`, a field of the wrong type.
+    #[error("frame is not a known relay frame: {0}")]
+    UnknownFrame(String),
+}
+
+impl FrameError {
+    /// The `error` code that answers this frame.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            FrameError::NotJson(_) => ErrorCode::InvalidJson,
+            FrameError::UnknownFrame(_) => ErrorCode::InvalidFrame,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn v0_2_0_frames_parse() {
+        assert_eq!(
+            ClientFrame::parse(r#"{"type":"auth","secret":"s","username":"alice"}"#).unwrap(),
+            ClientFrame::Auth {
+                username: Some("alice".into()),
+                token: None,
+                secret: Some("s".into())
+            }
+        );
+        assert_eq!(
+            ClientFrame::parse(r#"{"type":"ping"}"#).unwrap(),
+            ClientFrame::Ping {}
+        );
+        assert_eq!(
+            ClientFrame::parse(r#"{"type":"ping","extra":1}"#).unwrap(),
+            ClientFrame::Ping {}
+        );
+        assert_eq!(
+            ClientFrame::parse(r#"{"type":"status_change","status":"busy"}"#).unwrap(),
+            ClientFrame::StatusChange {
+                status: Some("busy".into())
+            }
+        );
+        let send = ClientFrame::parse(
+            r#"{"type":"send","to":"bob","content":"hi","id":"msg-1","thread":null}"#,
+        )
+        .unwrap();
+        assert!(matches!(send, ClientFrame::Send { to: Some(t), thread: None, .. } if t == "bob"));
+    }
+
+    #[test]
+    fn garbage_is_told_apart_from_unknown_frames() {
+        assert_eq!(
+            ClientFrame::parse("{not json").unwrap_err().code(),
+            ErrorCode::InvalidJson
+        );
+        assert_eq!(
+            ClientFrame::parse(r#"{"type":"teleport"}"#)
+                .unwrap_err()
+                .code(),
+            ErrorCode::InvalidFrame
+        );
+        assert_eq!(
+            ClientFrame::parse(r#"{"type":"send","to":5}"#)
+                .unwrap_err()
+                .code(),
+            ErrorCode::InvalidFrame
+        );
+    }
+
+    #[test]
+    fn server_frames_keep_the_v0_2_0_shape() {
+        assert_eq!(ServerFrame::Pong {}.to_json(), r#"{"type":"pong"}"#);
+        let message = ServerFrame::Message {
+            from: "alice".into(),
+            to: "bob".into(),
+            content: "hi".into(),
+            id: "".into(),
+            thread: None,
+            reply_to: None,
+            timestamp: "2026-01-02T03:04:05".into(),
+        };
+        assert_eq!(
+            message.to_json(),
+            r#"{"type":"message","from":"alice","to":"bob","content":"hi","id":"","thread":null,"reply_to":null,"timestamp":"2026-01-02T03:04:05"}"#
+        );
+        assert_eq!(
+            ServerFrame::error(ErrorCode::NotOnline, "User bob not online").to_json(),
+            r#"{"type":"error","code":"not_online","message":"User bob not online"}"#
+        );
+    }
+
+    #[test]
+    fn unknown_error_codes_from_a_newer_relay_still_parse() {
+        let frame: ServerFrame =
+            serde_json::from_str(r#"{"type":"error","code":"brand_new","message":"x"}"#).unwrap();
+        assert!(matches!(
+            frame,
+            ServerFrame::Error {
+                code: ErrorCode::Unknown,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn every_code_spells_as_serde_does() {
+        for code in ErrorCode::ALL {
+            assert_eq!(
+                serde_json::to_string(&code).unwrap(),
+                format!("\"{}\"", code.as_str())
+            );
+        }
+    }
+}

@@ -1,0 +1,223 @@
+//! The HTTP side: routes, the connection limit, and [`run`] with its graceful shutdown.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use tokio::net::TcpListener;
+use tokio::sync::{Semaphore, mpsc, oneshot, watch};
+use warp::Filter;
+use warp::http::StatusCode;
+use warp::reply::Reply;
+
+use crate::config::{LimitsError, PresenceMode, RelayConfig};
+use crate::connection;
+use crate::log::Logger;
+use crate::metrics::Metrics;
+use crate::registry::Registry;
+use crate::session::ConnId;
+
+/// What every connection and route shares.
+pub(crate) struct Shared {
+    pub(crate) config: RelayConfig,
+    pub(crate) registry: Registry,
+    pub(crate) metrics: Metrics,
+    pub(crate) log: Logger,
+    /// One permit per WebSocket connection: the connection limit.
+    connections: Arc<Semaphore>,
+    /// Turns `true` when the relay shuts down; the sender is held by [`run`].
+    pub(crate) shutdown: watch::Receiver<bool>,
+    next_conn: AtomicU64,
+    /// Never sent on: [`run`] holds the receiver and learns that every connection has ended
+    /// when the last `Shared` (and so the last sender) is dropped.
+    _alive: mpsc::Sender<()>,
+}
+
+impl Shared {
+    /// `shutdown` turns `true` to close every connection; `alive` is dropped with the last
+    /// `Shared`, which tells its receiver that every connection has ended.
+    pub(crate) fn new(
+        config: RelayConfig,
+        shutdown: watch::Receiver<bool>,
+        alive: mpsc::Sender<()>,
+    ) -> Shared {
+        Shared {
+            registry: Registry::new(
+                config.presence,
+                config.limits.max_sessions_per_user,
+                config.limits.max_watches,
+            ),
+            metrics: Metrics::default(),
+            log: Logger::new(config.log_level),
+            connections: Arc::new(Semaphore::new(config.limits.max_connections)),
+            shutdown,
+            next_conn: AtomicU64::new(1),
+            _alive: alive,
+            config,
+        }
+    }
+
+    pub(crate) fn next_conn_id(&self) -> ConnId {
+        self.next_conn.fetch_add(1, Ordering::Relaxed)
+    }
+}
+
+/// Serves the relay on `listener` until `shutdown` completes, then shuts down gracefully:
+/// stops accepting, closes every WebSocket with 1001 after writing what was queued for it
+/// (at most [`Limits::shutdown_grace`](crate::Limits::shutdown_grace)), and returns.
+///
+/// The listener is bound by the caller, so tests bind `127.0.0.1:0` and the binary reports
+/// bind errors itself. Limits that fail [`Limits::check`](crate::Limits::check) are refused
+/// before anything is served.
+pub async fn run(
+    listener: TcpListener,
+    config: RelayConfig,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), LimitsError> {
+    config.limits.check()?;
+    let log = Logger::new(config.log_level);
+    let grace = config.limits.shutdown_grace + config.limits.write_timeout;
+    let local = listener
+        .local_addr()
+        .map_or_else(|_| "unknown".to_owned(), |addr| addr.to_string());
+    log.info(
+        "listening",
+        &[
+            ("addr", (&local).into()),
+            (
+                "presence",
+                match config.presence {
+                    PresenceMode::Watchers => "watchers",
+                    PresenceMode::Broadcast => "broadcast",
+                }
+                .into(),
+            ),
+            (
+                "max_frame_bytes",
+                (config.limits.max_frame_bytes as u64).into(),
+            ),
+            (
+                "max_connections",
+                (config.limits.max_connections as u64).into(),
+            ),
+        ],
+    );
+    if config.allow_shared_secret {
+        log.warn(
+            "shared_secret_enabled",
+            &[(
+                "note",
+                "anyone holding the shared secret can log in under any name".into(),
+            )],
+        );
+    }
+
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let (alive_tx, mut alive_rx) = mpsc::channel::<()>(1);
+    let shared = Arc::new(Shared::new(config, shutdown_rx, alive_tx));
+
+    // The receiver is held by warp's accept loop, which stops accepting when it fires.
+    let (stop_accepting, stop_accepting_rx) = oneshot::channel::<()>();
+    let server = warp::serve(routes(Arc::clone(&shared)))
+        .incoming(listener)
+        .graceful(async {
+            let _ = stop_accepting_rx.await;
+        })
+        .run();
+    let server = tokio::spawn(server);
+    // From here on only the routes and the connections hold `Shared`.
+    drop(shared);
+
+    shutdown.await;
+    log.info("shutdown", &[("phase", "begin".into())]);
+    let _ = stop_accepting.send(());
+    // Every connection sees this and closes with 1001 after writing what is queued.
+    let _ = shutdown_tx.send(true);
+    let finished = async {
+        // The accept loop ends once in-flight HTTP requests are answered, dropping the routes'
+        // `Shared`; then the channel closes when the last connection drops its own.
+        let _ = server.await;
+        let _ = alive_rx.recv().await;
+    };
+    let phase = match tokio::time::timeout(grace, finished).await {
+        Ok(()) => "complete",
+        Err(_) => "grace_expired",
+    };
+    log.info("shutdown", &[("phase", phase.into())]);
+    Ok(())
+}
+
+fn routes(
+    shared: Arc<Shared>,
+) -> impl Filter<Extract = (impl Reply,), Error = Infallible> + Clone + Send + Sync + 'static {
+    let with_shared = {
+        let shared = Arc::clone(&shared);
+        warp::any().map(move || Arc::clone(&shared))
+    };
+
+    // v0.2.0: {"status":"ok","connected":N}, the number of names online and never the names.
+    let status = warp::path!("status")
+        .and(warp::get())
+        .and(with_shared.clone())
+        .map(|shared: Arc<Shared>| {
+            warp::reply::json(&serde_json::json!({
+                "status": "ok",
+                "connected": shared.registry.users_online(),
+            }))
+        });
+
+    let healthz = warp::path!("healthz")
+        .and(warp::get())
+        .map(|| warp::reply::with_header("ok\n", "content-type", "text/plain; charset=utf-8"));
+
+    let metrics = warp::path!("metrics")
+        .and(warp::get())
+        .and(with_shared.clone())
+        .map(|shared: Arc<Shared>| {
+            warp::reply::with_header(
+                shared.metrics.render(shared.registry.users_online()),
+                "content-type",
+                "text/plain; version=0.0.4; charset=utf-8",
+            )
+        });
+
+    let ws = warp::path!("ws")
+        .and(warp::ws())
+        .and(warp::addr::remote())
+        .and(with_shared)
+        .map(
+            |ws: warp::ws::Ws, peer: Option<SocketAddr>, shared: Arc<Shared>| {
+                // Taken before the upgrade completes, so the limit holds however many
+                // handshakes race; a refused client still gets a frame saying why.
+                let permit = Arc::clone(&shared.connections).try_acquire_owned().ok();
+                let max = shared.config.limits.max_frame_bytes;
+                ws.max_frame_size(max)
+                    .max_message_size(max)
+                    .on_upgrade(move |socket| async move {
+                        match permit {
+                            Some(permit) => connection::serve(socket, shared, permit, peer).await,
+                            None => connection::refuse_full(socket, shared).await,
+                        }
+                    })
+            },
+        );
+
+    status.or(healthz).or(metrics).or(ws).recover(not_found)
+}
+
+/// Every other request: a plain 404 (a `GET /ws` without upgrade headers: 400).
+async fn not_found(rejection: warp::Rejection) -> Result<impl Reply, Infallible> {
+    let status = if rejection.is_not_found() {
+        StatusCode::NOT_FOUND
+    } else if rejection.find::<warp::reject::MethodNotAllowed>().is_some() {
+        StatusCode::METHOD_NOT_ALLOWED
+    } else {
+        StatusCode::BAD_REQUEST
+    };
+    Ok(warp::reply::with_status(
+        status.canonical_reason().unwrap_or("error").to_owned() + "\n",
+        status,
+    ))
+}

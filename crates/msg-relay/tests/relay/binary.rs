@@ -1,0 +1,245 @@
+//! The real `msg-relay` executable: startup, `PORT`, `--host`, `token`, `healthcheck`, SIGTERM.
+
+use std::io::{BufRead, BufReader};
+use std::net::{SocketAddr, TcpListener};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use crate::support::{GUARD, Relay, SECRET, config};
+
+fn relay_command() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_msg-relay"));
+    command
+        .env_remove("RELAY_SECRET")
+        .env_remove("RELAY_SECRET_FILE")
+        .env_remove("PORT")
+        .stdin(Stdio::null());
+    command
+}
+
+fn run(command: &mut Command) -> Output {
+    command.output().unwrap()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// A running `msg-relay serve` and the lines of its log.
+struct Server {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+}
+
+impl Server {
+    fn start(command: &mut Command) -> Server {
+        let mut child = command.stderr(Stdio::piped()).spawn().unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Server { child, lines }
+    }
+
+    /// The first log line containing `needle`.
+    fn line(&self, needle: &str) -> String {
+        let deadline = Instant::now() + GUARD;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) if line.contains(needle) => return line,
+                Ok(_) => continue,
+                Err(err) => panic!("no log line with {needle:?}: {err}"),
+            }
+        }
+    }
+
+    /// The address from the `event=listening` line.
+    fn listening(&self) -> SocketAddr {
+        let line = self.line("event=listening");
+        let addr = line
+            .split(' ')
+            .find_map(|field| field.strip_prefix("addr="))
+            .unwrap()
+            .trim_matches('"');
+        addr.parse().unwrap()
+    }
+
+    /// Sends SIGTERM and waits for the exit status.
+    fn terminate(mut self) -> std::process::ExitStatus {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let deadline = Instant::now() + GUARD;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                self.line("phase=complete");
+                return status;
+            }
+            assert!(Instant::now() < deadline, "msg-relay ignored SIGTERM");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        // A failed test must not leave the process behind.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn serve_refuses_to_start_without_a_secret_with_one_line_and_status_2() {
+    let output = run(relay_command().args(["serve", "--port", "0"]));
+    assert_eq!(output.status.code(), Some(2));
+    let text = stderr(&output);
+    assert_eq!(text.lines().count(), 1, "{text}");
+    assert!(text.contains("RELAY_SECRET must be set"), "{text}");
+    assert!(!text.contains("panicked"));
+}
+
+#[test]
+fn serve_refuses_a_short_secret_and_bad_flags_with_status_2() {
+    let short = run(relay_command()
+        .env("RELAY_SECRET", "hunter2")
+        .args(["serve", "--port", "0"]));
+    assert_eq!(short.status.code(), Some(2));
+    assert!(stderr(&short).contains("at least 16"));
+
+    let bad_flag = run(relay_command().args(["serve", "--no-such-flag"]));
+    assert_eq!(bad_flag.status.code(), Some(2));
+
+    let bad_limit = run(relay_command()
+        .env("RELAY_SECRET", SECRET)
+        .args(["serve", "--port", "0", "--burst", "0"]));
+    assert_eq!(bad_limit.status.code(), Some(2));
+    assert!(stderr(&bad_limit).contains("burst"));
+
+    let bad_port = run(relay_command()
+        .env("RELAY_SECRET", SECRET)
+        .env("PORT", "eighty")
+        .arg("serve"));
+    assert_eq!(bad_port.status.code(), Some(2));
+    assert!(stderr(&bad_port).contains("PORT"));
+}
+
+#[test]
+fn help_is_status_0_and_documents_host_as_a_no_op() {
+    for args in [
+        &["--help"][..],
+        &["-h"],
+        &["serve", "--help"],
+        &["serve", "-h"],
+    ] {
+        let output = run(relay_command().args(args));
+        assert_eq!(output.status.code(), Some(0), "{args:?}");
+    }
+    let help = run(relay_command().args(["serve", "--help"]));
+    let text = String::from_utf8_lossy(&help.stdout);
+    assert!(
+        text.contains("--host") && text.contains("does nothing"),
+        "{text}"
+    );
+}
+
+/// Python: `PORT` was ignored and `--host` did nothing while looking like it mattered.
+/// `PORT=0` asks for any free port: an ignored `PORT` would show up as 8080.
+#[test]
+fn serve_honours_port_keeps_host_a_no_op_on_loopback_and_stops_on_sigterm() {
+    let server = Server::start(
+        relay_command()
+            .env("RELAY_SECRET", SECRET)
+            .env("PORT", "0")
+            .args(["serve", "--host"]),
+    );
+    let addr = server.listening();
+    assert_eq!(
+        addr.ip().to_string(),
+        "127.0.0.1",
+        "--host must not change the bind address"
+    );
+    assert_ne!(addr.port(), 8080);
+    assert_ne!(addr.port(), 0);
+
+    msg_relay::healthcheck(addr, GUARD).unwrap();
+    let probe = run(relay_command().args(["healthcheck", "--port", &addr.port().to_string()]));
+    assert_eq!(probe.status.code(), Some(0), "{}", stderr(&probe));
+    let probe_env = run(relay_command()
+        .env("PORT", addr.port().to_string())
+        .arg("healthcheck"));
+    assert_eq!(probe_env.status.code(), Some(0), "{}", stderr(&probe_env));
+
+    let status = server.terminate();
+    assert!(status.success(), "exit status after SIGTERM: {status}");
+}
+
+#[test]
+fn the_port_flag_wins_over_port_and_the_secret_can_come_from_a_file() {
+    let dir = std::env::temp_dir().join(format!("msg-relay-bin-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("relay_secret");
+    std::fs::write(&file, format!("{SECRET}\n")).unwrap();
+    let server = Server::start(
+        relay_command()
+            .env("PORT", "eighty") // not even parsed: the flag decides
+            .args(["serve", "--port", "0", "--secret-file"])
+            .arg(&file),
+    );
+    let addr = server.listening();
+    msg_relay::healthcheck(addr, GUARD).unwrap();
+    drop(server);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn healthcheck_fails_with_status_1_when_nothing_listens() {
+    // A port that was free a moment ago; nothing listens on it now.
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let output = run(relay_command().args(["healthcheck", "--port", &port.to_string()]));
+    assert_eq!(output.status.code(), Some(1));
+    let text = stderr(&output);
+    assert!(text.contains("cannot reach the relay"), "{text}");
+    assert_eq!(text.lines().count(), 1);
+}
+
+#[tokio::test]
+async fn the_token_command_issues_a_token_the_relay_accepts_for_that_name_only() {
+    let output = run(relay_command()
+        .env("RELAY_SECRET", SECRET)
+        .args(["token", "alice"]));
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let token = String::from_utf8(output.stdout).unwrap().trim().to_owned();
+    assert_eq!(token.len(), 64);
+
+    let relay = Relay::start(config()).await;
+    let mut alice = relay.connect().await;
+    alice
+        .send(serde_json::json!({"type": "auth", "username": "alice", "token": token}))
+        .await;
+    assert_eq!(alice.recv().await["type"], "auth_ok");
+    let mut eve = relay.connect().await;
+    eve.send(serde_json::json!({"type": "auth", "username": "bob", "token": token}))
+        .await;
+    eve.expect_error("auth_failed").await;
+
+    let no_secret = run(relay_command().args(["token", "alice"]));
+    assert_eq!(no_secret.status.code(), Some(2));
+    let bad_name = run(relay_command()
+        .env("RELAY_SECRET", SECRET)
+        .args(["token", "a\nb"]));
+    assert_eq!(bad_name.status.code(), Some(2));
+}

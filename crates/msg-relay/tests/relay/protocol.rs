@@ -1,0 +1,325 @@
+//! Every frame and every reply of the protocol, v0.2.0 and new.
+
+use serde_json::json;
+
+use crate::support::{Relay, config, token};
+use msg_relay::{Limits, PresenceMode, RelayConfig};
+
+#[tokio::test]
+async fn auth_with_a_token_answers_auth_ok_with_the_name() {
+    let relay = Relay::default().await;
+    let mut alice = relay.connect().await;
+    alice
+        .send(json!({"type": "auth", "username": "alice", "token": token("alice")}))
+        .await;
+    assert_eq!(
+        alice.recv().await,
+        json!({"type": "auth_ok", "username": "alice"})
+    );
+    alice.expect_nothing_pending().await;
+}
+
+#[tokio::test]
+async fn send_delivers_every_field_and_the_sender_gets_no_reply() {
+    let relay = Relay::default().await;
+    let mut alice = relay.login("alice").await;
+    let mut bob = relay.login("bob").await;
+    alice
+        .send(json!({
+            "type": "send",
+            "to": "bob",
+            "content": "Can you review PR #24?",
+            "id": "msg-20260101-120000-abcdef12",
+            "thread": "thread-1",
+            "reply_to": "msg-0",
+            "timestamp": "2026-01-01T12:00:00",
+        }))
+        .await;
+    assert_eq!(
+        bob.recv().await,
+        json!({
+            "type": "message",
+            "from": "alice",
+            "to": "bob",
+            "content": "Can you review PR #24?",
+            "id": "msg-20260101-120000-abcdef12",
+            "thread": "thread-1",
+            "reply_to": "msg-0",
+            "timestamp": "2026-01-01T12:00:00",
+        })
+    );
+    // v0.2.0: a delivered send is not acknowledged.
+    alice.expect_nothing_pending().await;
+}
+
+#[tokio::test]
+async fn send_without_optional_fields_gets_the_v0_2_0_defaults() {
+    let relay = Relay::default().await;
+    let mut alice = relay.login("alice").await;
+    let mut bob = relay.login("bob").await;
+    alice.send(json!({"type": "send", "to": "bob"})).await;
+    let message = bob.recv().await;
+    assert_eq!(message["content"], "");
+    assert_eq!(message["id"], "");
+    assert_eq!(message["thread"], json!(null));
+    assert_eq!(message["reply_to"], json!(null));
+    // The relay's local time, YYYY-MM-DDTHH:MM:SS without a zone.
+    let timestamp = message["timestamp"].as_str().unwrap();
+    assert_eq!(timestamp.len(), 19, "{timestamp}");
+    assert_eq!(&timestamp[10..11], "T");
+    assert!(
+        timestamp
+            .chars()
+            .enumerate()
+            .all(|(i, c)| matches!(i, 4 | 7 | 10 | 13 | 16) || c.is_ascii_digit())
+    );
+}
+
+#[tokio::test]
+async fn send_to_a_user_who_is_not_online_is_the_v0_2_0_error() {
+    let relay = Relay::default().await;
+    let mut alice = relay.login("alice").await;
+    alice
+        .send(json!({"type": "send", "to": "carol", "content": "hi", "id": "msg-7"}))
+        .await;
+    let error = alice.expect_error("not_online").await;
+    assert_eq!(error["message"], "User carol not online");
+    assert_eq!(error["id"], "msg-7");
+}
+
+#[tokio::test]
+async fn send_without_a_recipient_says_so_instead_of_user_none() {
+    let relay = Relay::default().await;
+    let mut alice = relay.login("alice").await;
+    alice.send(json!({"type": "send", "content": "hi"})).await;
+    let error = alice.expect_error("recipient_required").await;
+    assert!(!error["message"].as_str().unwrap().contains("None"));
+}
+
+#[tokio::test]
+async fn sending_to_yourself_works_as_in_v0_2_0() {
+    let relay = Relay::default().await;
+    let mut alice = relay.login("alice").await;
+    alice.send_message("alice", "note to self").await;
+    let message = alice.recv().await;
+    assert_eq!(message["from"], "alice");
+    assert_eq!(message["content"], "note to self");
+}
+
+#[tokio::test]
+async fn ping_is_answered_with_pong_before_and_after_auth() {
+    let relay = Relay::default().await;
+    let mut client = relay.connect().await;
+    client.send(json!({"type": "ping"})).await;
+    assert_eq!(client.recv().await, json!({"type": "pong"}));
+    client.auth("alice").await;
+    client.send(json!({"type": "ping"})).await;
+    assert_eq!(client.recv().await, json!({"type": "pong"}));
+}
+
+#[tokio::test]
+async fn status_change_reaches_watchers_as_presence() {
+    let relay = Relay::default().await;
+    let mut alice = relay.login("alice").await;
+    let mut bob = relay.login("bob").await;
+    bob.send(json!({"type": "watch", "users": ["alice"]})).await;
+    assert_eq!(
+        bob.recv().await,
+        json!({"type": "presence", "username": "alice", "status": "online"})
+    );
+    alice
+        .send(json!({"type": "status_change", "status": "busy"}))
+        .await;
+    assert_eq!(
+        bob.recv().await,
+        json!({"type": "presence", "username": "alice", "status": "busy"})
+    );
+    // v0.2.0: a missing status means online. Not sent back to the user it describes.
+    alice.send(json!({"type": "status_change"})).await;
+    assert_eq!(
+        bob.recv().await,
+        json!({"type": "presence", "username": "alice", "status": "online"})
+    );
+    alice.expect_nothing_pending().await;
+}
+
+#[tokio::test]
+async fn invalid_statuses_are_refused() {
+    let relay = Relay::default().await;
+    let mut alice = relay.login("alice").await;
+    for status in ["", "a\nb", &"x".repeat(65)] {
+        alice
+            .send(json!({"type": "status_change", "status": status}))
+            .await;
+        alice.expect_error("invalid_status").await;
+    }
+}
+
+#[tokio::test]
+async fn watch_gives_a_snapshot_then_online_and_offline_and_unwatch_stops_it() {
+    let relay = Relay::default().await;
+    let mut bob = relay.login("bob").await;
+    bob.send(json!({"type": "watch", "users": ["alice", "carol"]}))
+        .await;
+    assert_eq!(
+        bob.recv().await,
+        json!({"type": "presence", "username": "alice", "status": "offline"})
+    );
+    assert_eq!(
+        bob.recv().await,
+        json!({"type": "presence", "username": "carol", "status": "offline"})
+    );
+    let alice = relay.login("alice").await;
+    assert_eq!(
+        bob.recv().await,
+        json!({"type": "presence", "username": "alice", "status": "online"})
+    );
+    alice.close().await;
+    assert_eq!(
+        bob.recv().await,
+        json!({"type": "presence", "username": "alice", "status": "offline"})
+    );
+    bob.send(json!({"type": "unwatch", "users": ["alice"]}))
+        .await;
+    let alice = relay.login("alice").await;
+    bob.expect_nothing_pending().await;
+    drop(alice);
+}
+
+#[tokio::test]
+async fn broadcast_presence_is_the_v0_2_0_behaviour_as_an_option() {
+    let relay = Relay::start(RelayConfig {
+        presence: PresenceMode::Broadcast,
+        ..config()
+    })
+    .await;
+    let mut bob = relay.login("bob").await;
+    let alice = relay.login("alice").await;
+    assert_eq!(
+        bob.recv().await,
+        json!({"type": "presence", "username": "alice", "status": "online"})
+    );
+    alice.close().await;
+    assert_eq!(
+        bob.recv().await,
+        json!({"type": "presence", "username": "alice", "status": "offline"})
+    );
+}
+
+#[tokio::test]
+async fn frames_that_need_a_login_are_refused_before_auth() {
+    let relay = Relay::default().await;
+    let mut client = relay.connect().await;
+    for frame in [
+        json!({"type": "send", "to": "bob", "content": "hi"}),
+        json!({"type": "status_change", "status": "busy"}),
+        json!({"type": "watch", "users": ["bob"]}),
+        json!({"type": "unwatch", "users": ["bob"]}),
+    ] {
+        client.send(frame).await;
+        client.expect_error("auth_required").await;
+    }
+}
+
+#[tokio::test]
+async fn garbage_is_answered_and_the_connection_survives() {
+    let relay = Relay::default().await;
+    let mut alice = relay.login("alice").await;
+    alice.send_text("{not json").await;
+    alice.expect_error("invalid_json").await;
+    alice.send(json!({"type": "teleport"})).await;
+    alice.expect_error("invalid_frame").await;
+    alice.send(json!({"no_type": true})).await;
+    alice.expect_error("invalid_frame").await;
+    alice.send(json!({"type": "send", "to": 5})).await;
+    alice.expect_error("invalid_frame").await;
+    alice.send_binary(vec![1, 2, 3]).await;
+    alice.expect_error("binary_not_supported").await;
+    alice.expect_nothing_pending().await;
+}
+
+#[tokio::test]
+async fn the_v0_2_0_shared_secret_login_works_when_the_operator_enables_it() {
+    let relay = Relay::start(RelayConfig {
+        allow_shared_secret: true,
+        ..config()
+    })
+    .await;
+    let mut alice = relay.connect().await;
+    alice
+        .send(json!({"type": "auth", "secret": crate::support::SECRET, "username": "alice"}))
+        .await;
+    assert_eq!(
+        alice.recv().await,
+        json!({"type": "auth_ok", "username": "alice"})
+    );
+
+    // The v0.2.0 refusals: the error texts, then the socket is closed.
+    let mut wrong = relay.connect().await;
+    wrong
+        .send(json!({"type": "auth", "secret": "wrong", "username": "eve"}))
+        .await;
+    assert_eq!(
+        wrong.expect_error("auth_failed").await["message"],
+        "Invalid secret"
+    );
+    wrong.expect_close(1000).await;
+
+    let mut nameless = relay.connect().await;
+    nameless
+        .send(json!({"type": "auth", "secret": crate::support::SECRET}))
+        .await;
+    assert_eq!(
+        nameless.expect_error("username_required").await["message"],
+        "Username required"
+    );
+    nameless.expect_close(1000).await;
+}
+
+#[tokio::test]
+async fn auth_without_a_name_or_a_proof_or_with_a_bad_name_closes_the_socket() {
+    let relay = Relay::default().await;
+    let cases = [
+        (
+            json!({"type": "auth", "token": token("")}),
+            "username_required",
+        ),
+        (json!({"type": "auth", "username": "alice"}), "auth_failed"),
+        (
+            json!({"type": "auth", "username": "a\u{7}b", "token": token("a\u{7}b")}),
+            "invalid_username",
+        ),
+    ];
+    for (frame, code) in cases {
+        let mut client = relay.connect().await;
+        client.send(frame).await;
+        client.expect_error(code).await;
+        client.expect_close(1000).await;
+    }
+    assert_eq!(relay.metric("msg_relay_auth_failures_total").await, 3);
+}
+
+#[tokio::test]
+async fn several_sessions_per_user_when_allowed_all_receive_and_presence_waits_for_the_last() {
+    let relay = Relay::start(RelayConfig {
+        limits: Limits {
+            max_sessions_per_user: 2,
+            ..Limits::default()
+        },
+        ..config()
+    })
+    .await;
+    let mut bob = relay.login("bob").await;
+    bob.send(json!({"type": "watch", "users": ["alice"]})).await;
+    bob.recv().await; // offline
+    let mut laptop = relay.login("alice").await;
+    assert_eq!(bob.recv().await["status"], "online");
+    let mut phone = relay.login("alice").await;
+    bob.send_message("alice", "to both").await;
+    assert_eq!(laptop.recv().await["content"], "to both");
+    assert_eq!(phone.recv().await["content"], "to both");
+    laptop.close().await;
+    bob.expect_nothing_pending().await; // still online through the phone
+    phone.close().await;
+    assert_eq!(bob.recv().await["status"], "offline");
+}

@@ -1,0 +1,290 @@
+//! A relay on `127.0.0.1:0` and a real WebSocket client (tokio-tungstenite) to talk to it.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use futures::{SinkExt, StreamExt};
+use msg_relay::{LogLevel, RelayConfig, ServerSecret};
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::Message;
+
+pub(crate) const SECRET: &str = "test-secret-0123456789abcdef";
+
+/// How long a test waits for something that must happen. Never reached when the relay
+/// works; under a paused clock it is virtual time.
+pub(crate) const GUARD: Duration = Duration::from_secs(30);
+
+pub(crate) fn secret() -> ServerSecret {
+    ServerSecret::new(SECRET).unwrap()
+}
+
+pub(crate) fn token(username: &str) -> String {
+    secret().token_for(username).to_string()
+}
+
+/// The defaults, silent.
+pub(crate) fn config() -> RelayConfig {
+    RelayConfig {
+        log_level: LogLevel::Off,
+        ..RelayConfig::new(secret())
+    }
+}
+
+pub(crate) struct Relay {
+    pub(crate) addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<Result<(), msg_relay::LimitsError>>>,
+}
+
+impl Relay {
+    pub(crate) async fn start(config: RelayConfig) -> Relay {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(msg_relay::run(listener, config, async {
+            let _ = stopped.await;
+        }));
+        Relay {
+            addr,
+            stop: Some(stop),
+            task: Some(task),
+        }
+    }
+
+    pub(crate) async fn default() -> Relay {
+        Relay::start(config()).await
+    }
+
+    pub(crate) async fn connect(&self) -> Client {
+        let stream = TcpStream::connect(self.addr).await.unwrap();
+        Client::handshake(self.addr, stream).await
+    }
+
+    /// A client whose kernel receive buffer is tiny, so that a relay writing to it while
+    /// it does not read fills its queue quickly.
+    pub(crate) async fn connect_with_small_receive_buffer(&self) -> Client {
+        let socket = TcpSocket::new_v4().unwrap();
+        socket.set_recv_buffer_size(4096).unwrap();
+        let stream = socket.connect(self.addr).await.unwrap();
+        Client::handshake(self.addr, stream).await
+    }
+
+    /// Connects and logs in with `username`'s token.
+    pub(crate) async fn login(&self, username: &str) -> Client {
+        let mut client = self.connect().await;
+        client.auth(username).await;
+        client
+    }
+
+    /// `GET path`: status code and body.
+    pub(crate) async fn get(&self, path: &str) -> (u16, String) {
+        let mut stream = TcpStream::connect(self.addr).await.unwrap();
+        stream
+            .write_all(
+                format!("GET {path} HTTP/1.1\r\nHost: relay\r\nConnection: close\r\n\r\n")
+                    .as_bytes(),
+            )
+            .await
+            .unwrap();
+        let mut response = Vec::new();
+        tokio::time::timeout(GUARD, stream.read_to_end(&mut response))
+            .await
+            .expect("HTTP response within the guard")
+            .unwrap();
+        let text = String::from_utf8(response).unwrap();
+        let status = text.split(' ').nth(1).unwrap().parse().unwrap();
+        let body = text
+            .split_once("\r\n\r\n")
+            .map(|(_, body)| body.to_owned())
+            .unwrap_or_default();
+        (status, body)
+    }
+
+    pub(crate) async fn status(&self) -> Value {
+        let (code, body) = self.get("/status").await;
+        assert_eq!(code, 200);
+        serde_json::from_str(&body).unwrap()
+    }
+
+    pub(crate) async fn metrics(&self) -> String {
+        let (code, body) = self.get("/metrics").await;
+        assert_eq!(code, 200);
+        body
+    }
+
+    /// The value of one metrics sample line (`name` including labels).
+    pub(crate) async fn metric(&self, name: &str) -> u64 {
+        let body = self.metrics().await;
+        body.lines()
+            .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
+            .unwrap_or_else(|| panic!("no sample {name} in\n{body}"))
+            .parse()
+            .unwrap()
+    }
+
+    /// Polls `/metrics` until `name` has `value`: for effects a client cannot see, such as
+    /// the relay finishing a connection's cleanup.
+    pub(crate) async fn wait_for_metric(&self, name: &str, value: u64) {
+        let wait = async {
+            while self.metric(name).await != value {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        };
+        tokio::time::timeout(GUARD, wait)
+            .await
+            .unwrap_or_else(|_| panic!("{name} never became {value}"));
+    }
+
+    /// Signals shutdown and waits for `run` to return.
+    pub(crate) async fn shutdown(mut self) {
+        let _ = self.stop.take().unwrap().send(());
+        tokio::time::timeout(GUARD, self.task.take().unwrap())
+            .await
+            .expect("run returns after shutdown")
+            .unwrap()
+            .unwrap();
+    }
+}
+
+/// What a client saw next, pings and pongs of the WebSocket layer aside.
+#[derive(Debug)]
+pub(crate) enum Event {
+    Frame(Value),
+    Binary,
+    Close(Option<(u16, String)>),
+    /// The stream ended (or failed) without a close frame.
+    End,
+}
+
+pub(crate) struct Client {
+    ws: WebSocketStream<TcpStream>,
+}
+
+impl Client {
+    async fn handshake(addr: SocketAddr, stream: TcpStream) -> Client {
+        let (ws, _response) = tokio_tungstenite::client_async(format!("ws://{addr}/ws"), stream)
+            .await
+            .unwrap();
+        Client { ws }
+    }
+
+    pub(crate) async fn send(&mut self, frame: Value) {
+        self.send_text(frame.to_string()).await;
+    }
+
+    /// Sends a text frame; errors are ignored (the relay may have closed the socket).
+    pub(crate) async fn send_text(&mut self, text: impl Into<String>) {
+        let _ = self.ws.send(Message::text(text.into())).await;
+    }
+
+    pub(crate) async fn send_binary(&mut self, bytes: Vec<u8>) {
+        let _ = self.ws.send(Message::binary(bytes)).await;
+    }
+
+    /// Queues a frame without flushing: a burst goes out in one write with `flush`.
+    /// Errors are ignored, as in `send_text`.
+    pub(crate) async fn feed(&mut self, frame: Value) {
+        let _ = self.ws.feed(Message::text(frame.to_string())).await;
+    }
+
+    pub(crate) async fn flush(&mut self) {
+        let _ = self.ws.flush().await;
+    }
+
+    pub(crate) async fn auth(&mut self, username: &str) {
+        self.send(json!({"type": "auth", "username": username, "token": token(username)}))
+            .await;
+        assert_eq!(
+            self.recv().await,
+            json!({"type": "auth_ok", "username": username})
+        );
+    }
+
+    pub(crate) async fn send_message(&mut self, to: &str, content: &str) {
+        self.send(json!({"type": "send", "to": to, "content": content}))
+            .await;
+    }
+
+    /// The next event within [`GUARD`].
+    pub(crate) async fn event(&mut self) -> Event {
+        self.event_within(GUARD)
+            .await
+            .expect("an event within the guard")
+    }
+
+    /// The next event, or `None` when nothing arrives within `wait`.
+    pub(crate) async fn event_within(&mut self, wait: Duration) -> Option<Event> {
+        let next = async {
+            loop {
+                match self.ws.next().await {
+                    None => return Event::End,
+                    Some(Err(_)) => return Event::End,
+                    Some(Ok(Message::Text(text))) => {
+                        return Event::Frame(serde_json::from_str(&text).unwrap());
+                    }
+                    Some(Ok(Message::Binary(_))) => return Event::Binary,
+                    Some(Ok(Message::Close(frame))) => {
+                        return Event::Close(
+                            frame.map(|frame| (u16::from(frame.code), frame.reason.to_string())),
+                        );
+                    }
+                    Some(Ok(_)) => continue, // ping, pong
+                }
+            }
+        };
+        tokio::time::timeout(wait, next).await.ok()
+    }
+
+    /// The next JSON frame.
+    pub(crate) async fn recv(&mut self) -> Value {
+        match self.event().await {
+            Event::Frame(frame) => frame,
+            other => panic!("expected a frame, got {other:?}"),
+        }
+    }
+
+    /// The next frame, which must be an `error` with `code`.
+    pub(crate) async fn expect_error(&mut self, code: &str) -> Value {
+        let frame = self.recv().await;
+        assert_eq!(frame["type"], "error", "expected error {code}, got {frame}");
+        assert_eq!(frame["code"], code, "unexpected error {frame}");
+        assert!(frame["message"].as_str().is_some_and(|m| !m.is_empty()));
+        frame
+    }
+
+    /// The next event, which must be a close frame with `code`; then the stream ends.
+    pub(crate) async fn expect_close(&mut self, code: u16) {
+        match self.event().await {
+            Event::Close(Some((got, _))) => assert_eq!(got, code),
+            other => panic!("expected close {code}, got {other:?}"),
+        }
+        self.expect_end().await;
+    }
+
+    /// The relay closed the connection: no further frames.
+    pub(crate) async fn expect_end(&mut self) {
+        match self.event().await {
+            Event::End => {}
+            other => panic!("expected the end of the stream, got {other:?}"),
+        }
+    }
+
+    /// Proves that nothing else is queued for this client: a `ping` is answered by the
+    /// very next frame.
+    pub(crate) async fn expect_nothing_pending(&mut self) {
+        self.send(json!({"type": "ping"})).await;
+        let next = self.recv().await;
+        assert_eq!(next, json!({"type": "pong"}), "a frame was pending");
+    }
+
+    /// Closes from the client side and waits for the relay's answer.
+    pub(crate) async fn close(mut self) {
+        let _ = self.ws.close(None).await;
+        while let Some(Ok(_)) = self.ws.next().await {}
+    }
+}
