@@ -133,8 +133,12 @@ impl MessageStore {
             keywords,
         };
         for file in [&store.inbox, &store.outbox] {
-            // Reading under the lock creates a missing file with the header.
-            file.transaction(|txn| txn.document().map(drop))?;
+            // A transaction that reads a missing file creates it with the header (under the
+            // lock, so two processes creating it at once write it once). Existing files are
+            // not read: opening the store must stay cheap for hooks that run on every prompt.
+            if !file.path().exists() {
+                file.transaction(|txn| txn.document().map(drop))?;
+            }
         }
         Ok(store)
     }
