@@ -1,0 +1,231 @@
+//! [`Context`]: who is running the command, against which Datacore root and space.
+
+use std::path::{Path, PathBuf};
+
+use msg_core::config::Settings;
+use msg_core::paths::Paths;
+use msg_core::validate;
+use msg_governor::TaskGovernor;
+use msg_inbox::AgentInbox;
+use msg_store::MessageStore;
+use time::UtcOffset;
+
+use crate::error::HooksError;
+use crate::seen::Fingerprint;
+
+/// The suffix that makes a person's agent name: `gregor` → `gregor-claude`.
+pub const AGENT_SUFFIX: &str = "-claude";
+
+/// Everything a command needs to find its files and its identity: the Datacore root, the
+/// settings loaded from it, the space, the local user (`identity.name`) and the user's agent
+/// (`<user>-claude`).
+#[derive(Debug, Clone)]
+pub struct Context {
+    paths: Paths,
+    settings: Settings,
+    space: String,
+    user: String,
+    agent: String,
+    /// The settings file's fingerprint, taken before it was read (for the watcher): `None`
+    /// when unknown (settings given to [`Context::new`]), `Some(None)` when there was no file.
+    settings_print: Option<Option<Fingerprint>>,
+}
+
+impl Context {
+    /// The context of `root` (else `$DATACORE_ROOT`, else `~/Data`) and `space` (else
+    /// `messaging.default_space`, else `0-personal`). A malformed settings file is an error
+    /// naming its line; a missing one gives the defaults.
+    pub fn load(root: Option<&Path>, space: Option<&str>) -> Result<Context, HooksError> {
+        let paths = match root {
+            Some(root) => Paths::new(root),
+            None => Paths::from_env(),
+        };
+        // Taken before reading, so that a change made while reading shows as a change later.
+        let settings_print = Fingerprint::of(&paths.settings_file());
+        let settings = Settings::load(paths.root())?;
+        let mut ctx = Context::new(paths, settings, space)?;
+        ctx.settings_print = Some(settings_print);
+        Ok(ctx)
+    }
+
+    /// The context of already loaded settings.
+    pub fn new(
+        paths: Paths,
+        settings: Settings,
+        space: Option<&str>,
+    ) -> Result<Context, HooksError> {
+        let space = space
+            .filter(|space| !space.is_empty())
+            .unwrap_or(settings.default_space())
+            .to_owned();
+        validate::path_component("space", &space)?;
+        let user = settings.username();
+        validate::actor("identity.name", &user)?;
+        let agent = format!("{user}{AGENT_SUFFIX}");
+        Ok(Context {
+            paths,
+            settings,
+            space,
+            user,
+            agent,
+            settings_print: None,
+        })
+    }
+
+    /// The settings file's fingerprint when it was loaded: `None` when unknown (settings
+    /// given to [`Context::new`]), `Some(None)` when there was no file.
+    pub(crate) fn settings_print(&self) -> Option<Option<Fingerprint>> {
+        self.settings_print
+    }
+
+    /// The layout below the Datacore root.
+    pub fn paths(&self) -> &Paths {
+        &self.paths
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// The space.
+    pub fn space(&self) -> &str {
+        &self.space
+    }
+
+    /// The local user: `identity.name`, else `$USER`, else `unknown`.
+    pub fn user(&self) -> &str {
+        &self.user
+    }
+
+    /// The local user's agent: `<user>-claude`.
+    pub fn agent(&self) -> &str {
+        &self.agent
+    }
+
+    /// `messaging.utc_offset`, for `msg_core::timestamp::init_local_offset`.
+    pub fn utc_offset(&self) -> Option<UtcOffset> {
+        utc_offset(&self.settings)
+    }
+
+    /// The trust tier of `actor` (`messaging.trust_overrides`, else `unknown`).
+    pub fn trust_tier(&self, actor: &str) -> String {
+        self.settings.trust_tier(actor)
+    }
+
+    /// Whether `actor` is an owner: its text may be read as instructions.
+    pub fn is_owner(&self, actor: &str) -> bool {
+        self.settings.trust_tier(actor) == "owner"
+    }
+
+    /// `<space>/org/messaging/inbox.org`.
+    pub fn inbox_file(&self) -> Result<PathBuf, HooksError> {
+        Ok(self.paths.inbox_file(&self.space)?)
+    }
+
+    /// The task file of `agent` (default: the user's agent).
+    pub fn agent_file(&self, agent: Option<&str>) -> Result<PathBuf, HooksError> {
+        Ok(self
+            .paths
+            .agent_file(&self.space, agent.unwrap_or(&self.agent))?)
+    }
+
+    /// The space's message store (creating `inbox.org` and `outbox.org` when missing).
+    pub fn store(&self) -> Result<MessageStore, HooksError> {
+        Ok(MessageStore::for_space(&self.paths, &self.space)?)
+    }
+
+    /// The task file of `agent` (default: the user's agent), created when missing.
+    pub fn agent_inbox(&self, agent: Option<&str>) -> Result<AgentInbox, HooksError> {
+        let agent = agent.unwrap_or(&self.agent);
+        Ok(AgentInbox::open(
+            &self.paths,
+            &self.space,
+            agent,
+            &self.settings,
+        )?)
+    }
+
+    /// The space's message store, or `None` when it has no `inbox.org` yet: for commands
+    /// that only read and should create nothing.
+    pub fn existing_store(&self) -> Result<Option<MessageStore>, HooksError> {
+        if !self.inbox_file()?.exists() {
+            return Ok(None);
+        }
+        self.store().map(Some)
+    }
+
+    /// The task file of `agent` (default: the user's agent), or `None` when it does not
+    /// exist: for commands that only read and should create nothing.
+    pub fn existing_agent_inbox(
+        &self,
+        agent: Option<&str>,
+    ) -> Result<Option<AgentInbox>, HooksError> {
+        if !self.agent_file(agent)?.exists() {
+            return Ok(None);
+        }
+        self.agent_inbox(agent).map(Some)
+    }
+
+    /// The governor, with its state in `<root>/.datacore/state/messaging`.
+    pub fn governor(&self) -> Result<TaskGovernor, HooksError> {
+        Ok(TaskGovernor::open(
+            self.paths.governor_state_dir(),
+            self.settings.clone(),
+        )?)
+    }
+}
+
+/// `messaging.utc_offset` of `settings`, for `msg_core::timestamp::init_local_offset`.
+pub fn utc_offset(settings: &Settings) -> Option<UtcOffset> {
+    settings
+        .utc_offset_seconds()
+        .and_then(|seconds| UtcOffset::from_whole_seconds(seconds).ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(yaml: &str) -> Settings {
+        Settings::from_yaml_str(yaml, Path::new("settings.local.yaml")).unwrap()
+    }
+
+    #[test]
+    fn identity_space_and_agent_come_from_the_settings() {
+        let ctx = Context::new(
+            Paths::new("/data"),
+            settings("identity: {name: gregor}\nmessaging: {default_space: 1-team}\n"),
+            None,
+        )
+        .unwrap();
+        assert_eq!(
+            (ctx.user(), ctx.agent(), ctx.space()),
+            ("gregor", "gregor-claude", "1-team")
+        );
+        let ctx = Context::new(
+            Paths::new("/data"),
+            settings("identity: {name: gregor}\n"),
+            Some("2-x"),
+        )
+        .unwrap();
+        assert_eq!(ctx.space(), "2-x");
+        assert_eq!(
+            ctx.agent_file(None).unwrap(),
+            Path::new("/data/2-x/org/messaging/agents/gregor-claude.org")
+        );
+    }
+
+    #[test]
+    fn names_that_would_leave_their_directory_are_refused() {
+        let err = Context::new(Paths::new("/data"), settings(""), Some("../x")).unwrap_err();
+        assert!(err.to_string().starts_with("space \"../x\""), "{err}");
+        let ctx = Context::new(
+            Paths::new("/data"),
+            settings("identity: {name: a/b}\n"),
+            None,
+        )
+        .unwrap();
+        assert!(ctx.agent_file(None).is_err());
+    }
+}
