@@ -795,3 +795,37 @@ fn tag_edits_keep_emacs_alignment() {
         );
     }
 }
+
+/// Moving entries to a file whose write fails loses nothing: the receiving file is written
+/// first, so the source keeps its entries when that fails.
+#[test]
+fn a_failed_move_keeps_the_entries_in_the_source() {
+    let (dir, path) = copy_fixture("python-v0.2.0/root/0-personal/org/messaging/inbox.org");
+    let before = fs::read_to_string(&path).unwrap();
+    let archive_path = dir.path().join("archive.org");
+    let archive = OrgFile::new(&archive_path, states());
+    archive
+        .transaction(|txn| txn.append(&message("old", "archived earlier")))
+        .unwrap();
+    let inbox = OrgFile::new(&path, states());
+    let result = OrgFile::transaction_all(&[&inbox, &archive], |txns| {
+        for subtree in txns[0].take(&["msg-20261124-070853-f0089658"])? {
+            txns[1].append_subtree(&subtree)?;
+        }
+        // A rewrite of the archive, which then fails: an editor saves it meanwhile.
+        txns[1].edit("old", |e| e.set_property("X", "1"))?;
+        let mut saved = fs::read(&archive_path).unwrap();
+        saved.extend_from_slice(b"* a note saved in Emacs\n");
+        fs::write(&archive_path, saved).unwrap();
+        Ok(())
+    });
+    assert!(
+        matches!(result, Err(OrgError::ChangedMeanwhile { .. })),
+        "{result:?}"
+    );
+    assert_eq!(
+        fs::read_to_string(&path).unwrap(),
+        before,
+        "the inbox still has the entry"
+    );
+}

@@ -128,6 +128,10 @@ impl OrgFile {
         }
         let mut txns: Vec<Transaction<'_>> = files.iter().map(|f| Transaction::new(f)).collect();
         let value = f(&mut txns)?;
+        // Files that lose entries (taken to another file) are written last: if writing the
+        // receiving file fails, the entries are still where they were; at worst a failure in
+        // between leaves them in both files, never in neither.
+        txns.sort_by_key(|txn| !txn.cuts.is_empty());
         for txn in txns {
             txn.commit()?;
         }
