@@ -13,7 +13,8 @@
 //!   defaults (identity, default space, relay, trust tiers, compute limits).
 //! - [`paths`]: where every file lives; names are validated before they become paths.
 //! - [`durable`]: cross-process file locks and atomic, durable writes.
-//! - [`validate`], [`id`], [`timestamp`]: what may be written, IDs, Org timestamps.
+//! - [`validate`], [`id`], [`timestamp`], [`figures`]: what may be written, IDs, Org
+//!   timestamps, numbers as people read them.
 //!
 //! ```
 //! use msg_core::org::{NewEntry, OrgFile, TodoKeywords};
@@ -48,6 +49,7 @@
 
 pub mod config;
 pub mod durable;
+pub mod figures;
 pub mod id;
 pub mod org;
 pub mod paths;

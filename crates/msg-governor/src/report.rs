@@ -4,9 +4,10 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use msg_core::config::TierConfig;
+use msg_core::figures::grouped;
 use time::{Date, OffsetDateTime};
 
-use crate::rules::{format_time, grouped};
+use crate::rules::format_time;
 
 /// An admission that is still active: admitted, not yet completed or released.
 #[derive(Debug, Clone, PartialEq)]

@@ -17,6 +17,7 @@
 use std::fmt;
 
 use msg_core::config::{ComputeConfig, TierConfig};
+use msg_core::figures::grouped;
 use time::{Date, Duration, OffsetDateTime};
 
 use crate::state::{State, from_unix_seconds, unix_seconds};
@@ -380,33 +381,10 @@ pub(crate) fn format_time(at: OffsetDateTime) -> String {
     )
 }
 
-/// `48000` as `48,000`.
-pub(crate) fn grouped(number: u64) -> String {
-    let digits = number.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (index, digit) in digits.chars().enumerate() {
-        if index > 0 && (digits.len() - index).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(digit);
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use time::macros::datetime;
-
-    #[test]
-    fn numbers_are_grouped_by_thousands() {
-        assert_eq!(grouped(0), "0");
-        assert_eq!(grouped(999), "999");
-        assert_eq!(grouped(1000), "1,000");
-        assert_eq!(grouped(48_000), "48,000");
-        assert_eq!(grouped(1_234_567), "1,234,567");
-        assert_eq!(grouped(u64::MAX), "18,446,744,073,709,551,615");
-    }
 
     #[test]
     fn times_show_their_offset() {

@@ -5,8 +5,8 @@
 use msg_inbox::Task;
 use msg_store::{Message, MessageKind};
 
-use crate::render::grouped;
 use crate::untrusted::{Boundary, wrap};
+use msg_core::figures::grouped;
 
 /// Claude Code cuts `additionalContext` at 10,000 characters; the briefing stays below.
 pub const MAX_CONTEXT_CHARS: usize = 9_500;

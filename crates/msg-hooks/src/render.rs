@@ -4,24 +4,12 @@
 //! an escape sequence), so a message cannot move the cursor, recolour or retitle the
 //! person's terminal.
 
+use msg_core::figures::grouped;
 use msg_inbox::{Task, TaskCounts, TaskState};
 use msg_store::{Message, MessageKind, MessageState};
 
 use crate::contacts::ContactRow;
 use crate::tasks::GovernorNote;
-
-/// A number with thousands separators: `48,000`.
-pub fn grouped(number: u64) -> String {
-    let digits = number.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, digit) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(digit);
-    }
-    out
-}
 
 /// `text` with control characters other than line breaks and tabs escaped.
 pub fn printable(text: &str) -> String {
@@ -326,14 +314,6 @@ pub fn governor_note(note: &GovernorNote) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn numbers_are_grouped_by_thousands() {
-        assert_eq!(grouped(0), "0");
-        assert_eq!(grouped(999), "999");
-        assert_eq!(grouped(3000), "3,000");
-        assert_eq!(grouped(1_234_567), "1,234,567");
-    }
 
     #[test]
     fn control_characters_are_escaped() {

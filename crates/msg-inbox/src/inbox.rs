@@ -280,7 +280,7 @@ impl AgentInbox {
                         id: id.to_owned(),
                     }));
                 }
-                Err(dup) => return Err(duplicate(path, dup)),
+                Err(dup) => return Err(dup.in_file(path)),
             };
             let keyword = entry.keyword().map(Cow::into_owned);
             let state = keyword.as_deref().and_then(TaskState::from_keyword);
@@ -453,7 +453,7 @@ impl AgentInbox {
         let doc = self.file.read()?;
         match doc.find_by_id(id) {
             Ok(entry) => Ok(entry.and_then(|entry| Task::from_entry(&entry))),
-            Err(dup) => Err(duplicate(self.file.path(), dup).into()),
+            Err(dup) => Err(dup.in_file(self.file.path()).into()),
         }
     }
 
@@ -506,13 +506,4 @@ fn is_stale(entry: &EntryRef<'_>, now: PrimitiveDateTime, timeout: u64) -> bool 
 /// The local wall-clock time Org timestamps are written in.
 fn wall_clock(at: OffsetDateTime) -> PrimitiveDateTime {
     PrimitiveDateTime::new(at.date(), at.time())
-}
-
-fn duplicate(path: &Path, dup: msg_core::org::DuplicateId) -> OrgError {
-    OrgError::DuplicateId {
-        path: path.to_owned(),
-        id: dup.id,
-        first_line: dup.first_line,
-        second_line: dup.second_line,
-    }
 }

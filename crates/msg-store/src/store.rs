@@ -357,12 +357,9 @@ impl MessageStore {
     /// The inbox message with `id`, if any.
     pub fn by_id(&self, id: &str) -> Result<Option<Message>, StoreError> {
         let doc = self.inbox.read()?;
-        let found = doc.find_by_id(id).map_err(|dup| OrgError::DuplicateId {
-            path: self.inbox.path().to_owned(),
-            id: dup.id,
-            first_line: dup.first_line,
-            second_line: dup.second_line,
-        })?;
+        let found = doc
+            .find_by_id(id)
+            .map_err(|dup| dup.in_file(self.inbox.path()))?;
         Ok(found.and_then(|e| Message::from_entry(&e, |k| doc.keywords().is_done(k))))
     }
 
@@ -500,14 +497,10 @@ impl MessageStore {
 
     /// The message `id` as the locked transaction reads it now.
     fn current(&self, txn: &mut Transaction<'_>, id: &str) -> Result<Option<Message>, OrgError> {
-        let path = self.inbox.path().to_owned();
         let doc = txn.document()?;
-        let found = doc.find_by_id(id).map_err(|dup| OrgError::DuplicateId {
-            path,
-            id: dup.id,
-            first_line: dup.first_line,
-            second_line: dup.second_line,
-        })?;
+        let found = doc
+            .find_by_id(id)
+            .map_err(|dup| dup.in_file(self.inbox.path()))?;
         Ok(found.and_then(|e| Message::from_entry(&e, |k| doc.keywords().is_done(k))))
     }
 

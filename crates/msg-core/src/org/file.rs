@@ -559,12 +559,7 @@ impl<'a> Transaction<'a> {
                 path: self.file.path.clone(),
                 id: id.to_owned(),
             }),
-            Err(dup) => Err(OrgError::DuplicateId {
-                path: self.file.path.clone(),
-                id: dup.id,
-                first_line: dup.first_line,
-                second_line: dup.second_line,
-            }),
+            Err(dup) => Err(dup.in_file(&self.file.path)),
         }
     }
 

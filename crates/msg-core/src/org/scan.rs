@@ -276,6 +276,18 @@ pub struct DuplicateId {
     pub second_line: usize,
 }
 
+impl DuplicateId {
+    /// The error for an operation on `path` that needed this ID to name one entry.
+    pub fn in_file(self, path: &std::path::Path) -> super::error::OrgError {
+        super::error::OrgError::DuplicateId {
+            path: path.to_owned(),
+            id: self.id,
+            first_line: self.first_line,
+            second_line: self.second_line,
+        }
+    }
+}
+
 /// A scanned org file: its exact bytes plus an index of entries.
 #[derive(Debug, Clone, Default)]
 pub struct Document {

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use anyhow::{Context as _, anyhow};
+use msg_core::figures::grouped;
 use msg_core::paths::Paths;
 use msg_hooks::{
     Context, Found, Outgoing, Submission, TaskDesk, claude_settings, cli, contacts, doctor, init,
@@ -284,18 +285,18 @@ fn usage(ctx: &Context, args: &args::Usage) -> anyhow::Result<()> {
         }
         let limit = match usage.tier.daily_token_limit {
             0 => "unlimited".to_owned(),
-            limit => render::grouped(limit),
+            limit => grouped(limit),
         };
         let mut out = format!(
             "{} (tier {}), {}:\n  tokens: {} used + {} reserved of {limit}{}\n  tasks: {} today, {} in the last hour, {} active\n",
             usage.actor,
             usage.trust_tier,
             usage.date,
-            render::grouped(usage.tokens_used),
-            render::grouped(usage.tokens_reserved),
+            grouped(usage.tokens_used),
+            grouped(usage.tokens_reserved),
             usage
                 .tokens_remaining()
-                .map(|left| format!(" ({} left)", render::grouped(left)))
+                .map(|left| format!(" ({} left)", grouped(left)))
                 .unwrap_or_default(),
             usage.tasks_today,
             usage.tasks_this_hour,
