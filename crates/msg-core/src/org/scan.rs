@@ -1028,7 +1028,13 @@ impl<'a> EntryRef<'a> {
 
     /// Whether the entry has `tag` (case-sensitive, as in Org).
     pub fn has_tag(&self, tag: &str) -> bool {
-        self.tags().iter().any(|t| t == tag)
+        // Compared as bytes, without building the tag list: queries call this per entry.
+        !tag.is_empty()
+            && self.entry.tags.is_some_and(|span| {
+                self.doc.bytes[span.range()]
+                    .split(|&b| b == b':')
+                    .any(|t| t == tag.as_bytes())
+            })
     }
 
     /// The value of property `key` (keys compare case-insensitively); the first one wins
