@@ -1,20 +1,28 @@
 //! `msg doctor`: checks the settings and every messaging file, and says what to fix.
 //!
-//! A first version: the settings load, their tiers are defined, you are the owner of your
-//! agent; every org file (inbox, outbox, archives, task files) is valid UTF-8, has no
-//! duplicate IDs and no property drawer that Emacs would ignore; `contacts.yaml`, the
-//! governor's state, the task admission links and the watcher's state read. It changes
-//! nothing.
+//! The settings load, their tiers are defined, you are the owner of your agent; every org
+//! file (inbox, outbox, archives, task files) is valid UTF-8, has a `#+TODO:` header that
+//! declares every keyword it uses, no duplicate IDs and no property drawer that Emacs would
+//! ignore (each reported with its line and why); `contacts.yaml`, the governor's state, the
+//! task admission links and the watcher's state read; no v0.1.0 files wait for `msg migrate`.
+//!
+//! [`check`] changes nothing. [`fix`] applies only fixes that cannot lose or misread
+//! anything, each under the file's lock and written atomically, and says what it did: a
+//! missing `#+TODO:` header is added, undeclared keywords are declared in a new `#+TODO:`
+//! line, a missing inbox or outbox is created. It never guesses: duplicate IDs, drawers
+//! Emacs ignores and invalid UTF-8 are left for the person, with what to do.
 
 use std::path::{Path, PathBuf};
 
 use msg_core::config::Settings;
-use msg_core::org::{OrgFile, TodoKeywords};
+use msg_core::durable::{self, FileLock};
+use msg_core::org::{DEFAULT_LOCK_TIMEOUT, Document, OrgFile, TodoKeywords};
 use msg_core::paths::Paths;
 use msg_core::timestamp::{OffsetSource, local_offset_source};
 use serde_json::{Value, json};
 
 use crate::context::Context;
+use crate::error::HooksError;
 use crate::seen::{SeenState, seen_file};
 
 /// How serious a finding is.
@@ -144,10 +152,10 @@ pub fn check(paths: &Paths, space: Option<&str>) -> Report {
     };
     for (actor, tier) in settings.unknown_tiers_in_overrides() {
         report.push(
-            Level::Warning,
+            Level::Error,
             "settings",
             format!(
-                "messaging.trust_overrides gives {actor:?} the tier {tier:?}, which is neither built in nor defined under messaging.trust_tiers; it gets the unknown tier's limits"
+                "messaging.trust_overrides gives {actor:?} the tier {tier:?}, which is neither built in (owner, team, trusted, unknown) nor defined under messaging.trust_tiers; it gets the unknown tier's limits: correct the name or define the tier"
             ),
         );
     }
@@ -197,6 +205,7 @@ pub fn check(paths: &Paths, space: Option<&str>) -> Report {
     );
 
     check_org_files(&ctx, &mut report);
+    check_v010(&ctx, &mut report);
     check_contacts(&ctx, &mut report);
     check_state(&ctx, &mut report);
     report
@@ -207,13 +216,10 @@ fn count(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
-fn check_org_files(ctx: &Context, report: &mut Report) {
-    let messaging = match ctx.paths().messaging_dir(ctx.space()) {
-        Ok(dir) => dir,
-        Err(err) => {
-            report.push(Level::Error, "space", err.to_string());
-            return;
-        }
+/// The messaging org files of the context's space: inbox, outbox, task files, archives.
+fn org_files(ctx: &Context) -> Vec<PathBuf> {
+    let Ok(messaging) = ctx.paths().messaging_dir(ctx.space()) else {
+        return Vec::new();
     };
     let mut files: Vec<PathBuf> = vec![messaging.join("inbox.org"), messaging.join("outbox.org")];
     for dir in [messaging.join("agents"), messaging.join("archive")] {
@@ -227,12 +233,20 @@ fn check_org_files(ctx: &Context, report: &mut Report) {
             files.extend(found);
         }
     }
-    for path in &files {
+    files
+}
+
+fn check_org_files(ctx: &Context, report: &mut Report) {
+    if let Err(err) = ctx.paths().messaging_dir(ctx.space()) {
+        report.push(Level::Error, "space", err.to_string());
+        return;
+    }
+    for path in &org_files(ctx) {
         if !path.exists() {
             report.push(
                 Level::Warning,
                 path.display().to_string(),
-                "missing: `msg init` creates it",
+                "missing: `msg init` or `msg doctor --fix` creates it",
             );
             continue;
         }
@@ -240,9 +254,14 @@ fn check_org_files(ctx: &Context, report: &mut Report) {
     }
 }
 
+/// The keywords the stores write, for files that declare none.
+fn store_states() -> TodoKeywords {
+    TodoKeywords::parse(msg_store::STATES)
+}
+
 fn check_org_file(path: &Path, report: &mut Report) {
     let subject = path.display().to_string();
-    let file = OrgFile::new(path, TodoKeywords::parse(msg_store::STATES));
+    let file = OrgFile::new(path, store_states());
     let doc = match file.read() {
         Ok(doc) => doc,
         Err(err) => {
@@ -262,6 +281,32 @@ fn check_org_file(path: &Path, report: &mut Report) {
             ),
         );
     }
+    match undeclared(&doc) {
+        Undeclared::Nothing => {}
+        Undeclared::NoHeader => {
+            clean = false;
+            report.push(
+                Level::Error,
+                &subject,
+                format!(
+                    "line 1: no #+TODO: header, so Emacs reads only TODO and DONE as keywords here (`msg doctor --fix` adds `#+TODO: {}`)",
+                    msg_store::STATES
+                ),
+            );
+        }
+        Undeclared::Keywords(found) => {
+            clean = false;
+            for (keyword, line) in found {
+                report.push(
+                    Level::Error,
+                    &subject,
+                    format!(
+                        "line {line}: the keyword {keyword} is not declared by a #+TODO: line, so Emacs reads it as part of the title (`msg doctor --fix` declares it)"
+                    ),
+                );
+            }
+        }
+    }
     for duplicate in doc.duplicate_ids() {
         clean = false;
         report.push(
@@ -275,10 +320,11 @@ fn check_org_file(path: &Path, report: &mut Report) {
     for line in doc.ignored_drawers() {
         clean = false;
         report.push(
-            Level::Warning,
+            Level::Error,
             &subject,
             format!(
-                "line {line}: a property drawer Emacs ignores (a blank or non-property line inside, or no :END:); its properties are not read"
+                "line {line}: a property drawer Emacs ignores ({}); its properties (the ID too) are not read until it is repaired by hand",
+                drawer_problem(doc.bytes(), line)
             ),
         );
     }
@@ -291,6 +337,242 @@ fn check_org_file(path: &Path, report: &mut Report) {
                 doc.len(),
                 if doc.len() == 1 { "entry" } else { "entries" }
             ),
+        );
+    }
+}
+
+/// What a file's `#+TODO:` lines lack.
+#[derive(Debug, PartialEq, Eq)]
+enum Undeclared {
+    /// Every keyword used is declared.
+    Nothing,
+    /// The file has no `#+TODO:` line at all.
+    NoHeader,
+    /// These keywords, each with the first line using it, are not declared.
+    Keywords(Vec<(String, usize)>),
+}
+
+fn undeclared(doc: &Document) -> Undeclared {
+    let declared = doc.declared_keywords();
+    if declared.sequences().is_empty() {
+        return Undeclared::NoHeader;
+    }
+    let mut found: Vec<(String, usize)> = Vec::new();
+    for entry in doc.entries() {
+        if let Some(keyword) = entry.keyword()
+            && !declared.contains(&keyword)
+            && !found.iter().any(|(k, _)| *k == keyword)
+        {
+            found.push((keyword.into_owned(), entry.line()));
+        }
+    }
+    if found.is_empty() {
+        Undeclared::Nothing
+    } else {
+        Undeclared::Keywords(found)
+    }
+}
+
+/// Why the drawer starting at 1-based `line` is one Emacs ignores: its first line that is
+/// not a property line, or the missing `:END:`.
+fn drawer_problem(bytes: &[u8], line: usize) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    for (n, raw) in text.lines().enumerate().skip(line) {
+        let number = n + 1;
+        let trimmed = raw.trim();
+        if trimmed.eq_ignore_ascii_case(":END:") {
+            break;
+        }
+        if trimmed.starts_with('*') && raw.starts_with('*') {
+            return "no :END: before the next heading".into();
+        }
+        if trimmed.is_empty() {
+            return format!("line {number} is blank");
+        }
+        let is_property = trimmed
+            .strip_prefix(':')
+            .and_then(|rest| rest.split_once(':'))
+            .is_some_and(|(key, value)| {
+                !key.is_empty()
+                    && !key.contains(char::is_whitespace)
+                    && (value.is_empty() || value.starts_with([' ', '\t']))
+            });
+        if !is_property {
+            if trimmed.starts_with(": ") || trimmed == ":" {
+                return format!(
+                    "line {number} is a continuation line `:   …`, as org-workspace 0.4 writes multi-line values; put the value on one line"
+                );
+            }
+            return format!("line {number} is not a `:KEY: value` line");
+        }
+    }
+    if !text
+        .lines()
+        .skip(line)
+        .any(|l| l.trim().eq_ignore_ascii_case(":END:"))
+    {
+        return "no :END:".into();
+    }
+    "a line inside is not a `:KEY: value` line".into()
+}
+
+/// One fix `msg doctor --fix` applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fixed {
+    /// The file.
+    pub path: PathBuf,
+    /// What was done.
+    pub what: String,
+}
+
+/// Applies the safe fixes below `paths` for `space`, then checks again. Returns what was
+/// fixed and the report of what remains.
+pub fn fix(paths: &Paths, space: Option<&str>) -> (Vec<Fixed>, Vec<Finding>, Report) {
+    let mut fixed = Vec::new();
+    let mut failed = Vec::new();
+    if let Ok(settings) = Settings::load(paths.root())
+        && let Ok(ctx) = Context::new(paths.clone(), settings, space)
+    {
+        if let (Ok(inbox), Ok(outbox)) = (
+            ctx.inbox_file(),
+            ctx.paths()
+                .outbox_file(ctx.space())
+                .map_err(HooksError::from),
+        ) && (!inbox.exists() || !outbox.exists())
+        {
+            let missing: Vec<PathBuf> = [inbox, outbox]
+                .into_iter()
+                .filter(|p| !p.exists())
+                .collect();
+            match ctx.store() {
+                Ok(_) => fixed.extend(missing.into_iter().map(|path| Fixed {
+                    path,
+                    what: "created it with its #+TODO: header".into(),
+                })),
+                Err(err) => failed.push(Finding {
+                    level: Level::Error,
+                    subject: "fix".into(),
+                    message: err.to_string(),
+                }),
+            }
+        }
+        for path in org_files(&ctx) {
+            if !path.exists() {
+                continue;
+            }
+            match declare_keywords(&path) {
+                Ok(Some(what)) => fixed.push(Fixed { path, what }),
+                Ok(None) => {}
+                Err(err) => failed.push(Finding {
+                    level: Level::Error,
+                    subject: path.display().to_string(),
+                    message: format!("not fixed: {err}"),
+                }),
+            }
+        }
+    }
+    (fixed, failed, check(paths, space))
+}
+
+/// The keyword line `doc` needs, or `None`.
+fn needed_line(doc: &Document) -> Option<String> {
+    match undeclared(doc) {
+        Undeclared::Nothing => None,
+        Undeclared::NoHeader => Some(format!("#+TODO: {}", msg_store::STATES)),
+        Undeclared::Keywords(found) => {
+            let words: Vec<&str> = found.iter().map(|(k, _)| k.as_str()).collect();
+            let missing = doc
+                .declared_keywords()
+                .missing_from(&words, &store_states());
+            Some(format!("#+TODO: {}", missing.to_line_value()))
+        }
+    }
+}
+
+/// Where the new line goes: after the last `#+TODO:`-family line before the first heading,
+/// else at the top (after an Emacs `-*- … -*-` first line).
+fn insert_point(doc: &Document) -> usize {
+    let preamble = &doc.bytes()[doc.preamble_range()];
+    let mut offset = 0;
+    let mut after_keywords = None;
+    let mut after_mode_line = 0;
+    for (n, line) in preamble.split_inclusive(|&b| b == b'\n').enumerate() {
+        let text = String::from_utf8_lossy(line);
+        let upper = text.trim_start().to_ascii_uppercase();
+        offset += line.len();
+        if ["#+TODO:", "#+SEQ_TODO:", "#+TYP_TODO:"]
+            .iter()
+            .any(|p| upper.starts_with(p))
+            && line.ends_with(b"\n")
+        {
+            after_keywords = Some(offset);
+        }
+        if n == 0 && text.contains("-*-") && line.ends_with(b"\n") {
+            after_mode_line = offset;
+        }
+    }
+    after_keywords.unwrap_or(after_mode_line)
+}
+
+/// Adds the `#+TODO:` line `path` needs, under its lock, written atomically; `None` when it
+/// needs none. Refuses files that are not UTF-8 and any result that would read differently
+/// apart from the keywords.
+fn declare_keywords(path: &Path) -> Result<Option<String>, HooksError> {
+    let _lock = FileLock::exclusive(path, DEFAULT_LOCK_TIMEOUT)?;
+    let before = std::fs::metadata(path).map_err(HooksError::io("stat", path))?;
+    let bytes = std::fs::read(path).map_err(HooksError::io("read", path))?;
+    let doc = Document::parse(bytes, &store_states());
+    if doc.invalid_utf8().is_some() {
+        return Ok(None);
+    }
+    let Some(line) = needed_line(&doc) else {
+        return Ok(None);
+    };
+    let at = insert_point(&doc);
+    let mut new = Vec::with_capacity(doc.bytes().len() + line.len() + 2);
+    new.extend_from_slice(&doc.bytes()[..at]);
+    new.extend_from_slice(line.as_bytes());
+    new.extend_from_slice(doc.eol().as_bytes());
+    new.extend_from_slice(&doc.bytes()[at..]);
+    let fixed = Document::parse(new, &store_states());
+    let same = fixed.len() == doc.len()
+        && fixed
+            .entries()
+            .zip(doc.entries())
+            .all(|(a, b)| a.keyword() == b.keyword() && a.title() == b.title() && a.id() == b.id())
+        && undeclared(&fixed) == Undeclared::Nothing;
+    if !same {
+        return Err(HooksError::BadFile {
+            path: path.to_owned(),
+            line: Some(doc.line_of(at)),
+            message: format!("adding `{line}` would change how the entries read; add it by hand"),
+        });
+    }
+    let now = std::fs::metadata(path).map_err(HooksError::io("stat", path))?;
+    if now.len() != before.len() || now.modified().ok() != before.modified().ok() {
+        return Err(HooksError::BadFile {
+            path: path.to_owned(),
+            line: None,
+            message:
+                "changed while being fixed (an editor saving it?); run `msg doctor --fix` again"
+                    .into(),
+        });
+    }
+    durable::write_atomically(path, fixed.bytes())?;
+    Ok(Some(format!("added `{line}` at line {}", doc.line_of(at))))
+}
+
+/// v0.1.0 files that `msg migrate` would move.
+fn check_v010(ctx: &Context, report: &mut Report) {
+    let Ok(space_dir) = ctx.paths().space_dir(ctx.space()) else {
+        return;
+    };
+    let old = space_dir.join("org").join(crate::migrate::V010_DIR);
+    if old.is_dir() {
+        report.push(
+            Level::Warning,
+            old.display().to_string(),
+            "v0.1.0 files are here: `msg migrate --dry-run` shows what `msg migrate` would do with them",
         );
     }
 }

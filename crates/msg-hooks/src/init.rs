@@ -12,8 +12,10 @@ use crate::error::HooksError;
 
 /// `templates/settings.local.yaml.example`: every setting with its default.
 const SETTINGS_TEMPLATE: &str = include_str!("../../../templates/settings.local.yaml.example");
+/// `templates/inbox.org`: the header of a new inbox or outbox (the store writes the same).
+pub(crate) const INBOX_TEMPLATE: &str = include_str!("../../../templates/inbox.org");
 /// `templates/contacts.yaml`: an empty contact list with its schema.
-const CONTACTS_TEMPLATE: &str = include_str!("../../../templates/contacts.yaml");
+pub(crate) const CONTACTS_TEMPLATE: &str = include_str!("../../../templates/contacts.yaml");
 
 /// What happened to one file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,6 +94,11 @@ pub fn init(
         .iter()
         .map(|p| p.exists())
         .collect();
+    for path in [&inbox, &outbox] {
+        if !path.exists() {
+            create(path, INBOX_TEMPLATE.as_bytes())?;
+        }
+    }
     context.store()?;
     context.agent_inbox(None)?;
     for (path, existed) in [inbox, outbox, agent].into_iter().zip(existed) {
@@ -170,5 +177,10 @@ mod tests {
         assert_eq!(settings.default_space(), "0-personal");
         assert!(settings_text("a/b", None).is_err());
         assert!(settings_text("a\nb", None).is_err());
+    }
+
+    #[test]
+    fn the_inbox_template_is_the_header_the_store_writes() {
+        assert_eq!(INBOX_TEMPLATE, format!("#+TODO: {}\n", msg_store::STATES));
     }
 }

@@ -12,7 +12,7 @@
 //!   reconciles the governor ([`send_reply`]).
 //! - `mark-message`, `task-queue`: the original's helper commands ([`mark`], [`TaskDesk`]).
 //! - `msg`: the person's command: send, inbox, show, read, thread, tasks, task …, usage,
-//!   contacts, init, doctor, hooks install.
+//!   contacts, init, doctor, hooks install, migrate (from the v0.1.0 layout, [`migrate`]).
 //!
 //! The binaries in `src/bin` are thin: they parse arguments ([`cli`]), call this library,
 //! and print. The library returns [`HooksError`]s that name the file, the ID or the field.
@@ -74,6 +74,7 @@ pub mod init;
 pub mod json;
 mod lookup;
 mod messages;
+pub mod migrate;
 pub mod render;
 mod reply;
 mod seen;

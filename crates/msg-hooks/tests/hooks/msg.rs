@@ -391,12 +391,12 @@ fn doctor_reports_duplicate_ids_with_lines_and_bad_settings() {
     std::fs::write(&inbox, text).unwrap();
     let run = env.run("msg", &["doctor"]);
     assert_eq!(run.code, 1);
-    assert_eq!(run.stderr, "msg: 1 problem needs fixing\n");
+    assert_eq!(run.stderr, "msg: 2 problems need fixing\n");
     let out = redact(&run.stdout, &env);
     assert!(out.contains("error    <TMP>/root/0-personal/org/messaging/inbox.org: ID \"msg-dup\" is on two entries (lines 2 and 8)"), "{out}");
-    assert!(out.contains("warning  <TMP>/root/0-personal/org/messaging/inbox.org: line 15: a property drawer Emacs ignores"), "{out}");
+    assert!(out.contains("error    <TMP>/root/0-personal/org/messaging/inbox.org: line 15: a property drawer Emacs ignores (line 16 is not a `:KEY: value` line)"), "{out}");
     let value = json(env.run("msg", &["doctor", "--json"]).stdout.as_str());
-    assert_eq!(value["errors"], 1);
+    assert_eq!(value["errors"], 2);
 
     env.write_settings("identity:\n  name: a\n name: b\n");
     let run = env.run("msg", &["doctor"]);

@@ -38,6 +38,7 @@ pub(crate) enum Command {
     Init(Init),
     Doctor(Doctor),
     Hooks(Hooks),
+    Migrate(Migrate),
 }
 
 #[derive(FromArgs, Debug)]
@@ -347,6 +348,21 @@ pub(crate) struct Doctor {
     /// print JSON
     #[argh(switch)]
     pub(crate) json: bool,
+    /// apply the safe fixes (a missing header, undeclared keywords) and show each one
+    #[argh(switch)]
+    pub(crate) fix: bool,
+}
+
+#[derive(FromArgs, Debug)]
+/// Move the v0.1.0 files (<space>/org/inboxes/: <you>.org, <you>-claude.org, USERS.yaml)
+/// into inbox.org, agents/<you>-claude.org and contacts.yaml. The old files are moved to
+/// <space>/org/migration-backup/v0.1.0-<date>/, never deleted; running it again changes
+/// nothing.
+#[argh(subcommand, name = "migrate", help_triggers("-h", "--help"))]
+pub(crate) struct Migrate {
+    /// print the plan and change nothing
+    #[argh(switch)]
+    pub(crate) dry_run: bool,
 }
 
 #[derive(FromArgs, Debug)]

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use anyhow::{Context as _, anyhow};
 use msg_core::figures::grouped;
 use msg_core::paths::Paths;
+use msg_hooks::migrate;
 use msg_hooks::{
     Context, Found, Outgoing, Submission, TaskDesk, claude_settings, cli, contacts, doctor, init,
     json, render,
@@ -46,6 +47,7 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Task(args) => task(&ctx, args),
         Command::Usage(args) => usage(&ctx, &args),
         Command::Contacts(args) => contacts_list(&ctx, &args),
+        Command::Migrate(args) => migrate(&ctx, &args),
         Command::Read(_)
         | Command::Unread(_)
         | Command::Archive(_)
@@ -364,11 +366,31 @@ fn doctor_report(
     args: &args::Doctor,
 ) -> anyhow::Result<()> {
     let paths = root.map_or_else(Paths::from_env, Paths::new);
-    let report = doctor::check(&paths, space);
-    if args.json {
-        print(&json::to_text(&report.to_json()))?;
+    let (fixed, failed, mut report) = if args.fix {
+        doctor::fix(&paths, space)
     } else {
-        print(&report.to_text())?;
+        (Vec::new(), Vec::new(), doctor::check(&paths, space))
+    };
+    report.findings.extend(failed);
+    if args.json {
+        let mut value = report.to_json();
+        if args.fix {
+            value["fixed"] = fixed
+                .iter()
+                .map(|f| json!({"file": f.path.display().to_string(), "fix": f.what}))
+                .collect();
+        }
+        print(&json::to_text(&value))?;
+    } else {
+        let mut out = String::new();
+        for f in &fixed {
+            out.push_str(&format!("fixed    {}: {}\n", f.path.display(), f.what));
+        }
+        if args.fix && fixed.is_empty() {
+            out.push_str("nothing to fix safely\n");
+        }
+        out.push_str(&report.to_text());
+        print(&out)?;
     }
     match report.count(doctor::Level::Error) {
         0 => Ok(()),
@@ -423,6 +445,20 @@ fn hooks(args: &args::Hooks) -> anyhow::Result<()> {
         out.push_str("(dry run: nothing written)\n");
     } else {
         out.push_str(&format!("wrote {}\n", report.path.display()));
+    }
+    print(&out)
+}
+
+fn migrate(ctx: &Context, args: &args::Migrate) -> anyhow::Result<()> {
+    let report = migrate::migrate(
+        ctx,
+        migrate::MigrateOptions {
+            dry_run: args.dry_run,
+        },
+    )?;
+    let mut out = report.to_text(ctx.paths().root());
+    if args.dry_run && !report.plan.is_empty() {
+        out.push_str("(dry run: nothing written or moved)\n");
     }
     print(&out)
 }

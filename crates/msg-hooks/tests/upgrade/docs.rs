@@ -1,0 +1,1 @@
+//! Every command the documentation shows, run (filled in below).

@@ -1,0 +1,14 @@
+//! Integration tests for moving to this version and keeping files healthy: files written by
+//! the Python v0.2.0 work as they are (`v020`), `msg migrate` from the v0.1.0 layout
+//! (`migrate`), `msg doctor` and `--fix` (`doctor`), the templates `msg init` uses
+//! (`templates`), and every command the documentation shows (`docs`). The real executables
+//! run in temporary Datacore roots; Emacs reads what they wrote where it is installed.
+
+mod common;
+mod emacs;
+
+mod docs;
+mod doctor;
+mod migrate;
+mod templates;
+mod v020;
