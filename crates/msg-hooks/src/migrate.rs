@@ -482,6 +482,29 @@ fn convert(ctx: &Context, kind: Target, old: &OldEntry) -> NewEntry {
     }
 }
 
+/// `entry`, or, when Org would read its title back differently (it starts with `COMMENT` or
+/// a keyword, or ends in something like `:tag:`), the entry with a plain title and the old
+/// title as the first line of the body, so that nothing is lost and the append cannot fail.
+fn readable(kind: Target, entry: NewEntry) -> NewEntry {
+    let keywords = TodoKeywords::parse(match kind {
+        Target::Inbox => msg_store::STATES,
+        Target::Agent => msg_inbox::TASK_KEYWORDS,
+    });
+    if entry.validate(&keywords).is_ok() {
+        return entry;
+    }
+    let body = if entry.body.is_empty() {
+        entry.title.clone()
+    } else {
+        format!("{}\n\n{}", entry.title, entry.body)
+    };
+    NewEntry {
+        title: "Migrated v0.1.0 entry".into(),
+        body,
+        ..entry
+    }
+}
+
 /// A source org file and what it becomes, before IDs are decided.
 struct Source {
     path: PathBuf,
@@ -653,7 +676,7 @@ pub fn plan(ctx: &Context) -> Result<MigrationPlan, HooksError> {
         let entries = old
             .into_iter()
             .map(|o| {
-                let new = convert(ctx, kind, &o);
+                let new = readable(kind, convert(ctx, kind, &o));
                 (o, new)
             })
             .collect();
@@ -875,7 +898,7 @@ pub fn migrate(ctx: &Context, options: MigrateOptions) -> Result<MigrationReport
                 let entries = old
                     .into_iter()
                     .map(|o| {
-                        let new = convert(ctx, kind, &o);
+                        let new = readable(kind, convert(ctx, kind, &o));
                         (o, new)
                     })
                     .collect();

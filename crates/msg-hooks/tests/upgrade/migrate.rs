@@ -323,3 +323,73 @@ fn nothing_to_migrate_is_not_an_error() {
     );
     assert!(!env.root().join("0-personal").exists());
 }
+
+#[test]
+fn hostile_v010_text_is_migrated_whole_and_cannot_forge_structure() {
+    let env = Env::empty();
+    env.write_settings(SETTINGS);
+    std::fs::create_dir_all(old_dir(&env)).unwrap();
+    std::fs::write(
+        old_dir(&env).join("gregor.org"),
+        "* MESSAGE COMMENT looks commented :unread:\n:PROPERTIES:\n:ID: msg-1-tex\n:FROM: tex\n:NOTE: a: b: c\n:END:\n#+TODO: EVIL | WORSE\n:END:\n:PROPERTIES:\nplain line\n\
+         * MESSAGE [2025-12-12 Fri 14:25] title :with: :done:\n:PROPERTIES:\n:ID: msg-2-tex\n:FROM: tex\n:END:\nok\n\
+         * A note of mine without an ID\nkeep me\n",
+    )
+    .unwrap();
+    let out = env.run("msg", &["migrate"]).ok().to_owned();
+    assert!(
+        out.contains("note: line 17: \"A note of mine without an ID\" is not a v0.1.0 message with an ID; it is kept in the backup only"),
+        "{out}"
+    );
+    let store = env.ctx().store().unwrap();
+    let messages = store.all().unwrap();
+    assert_eq!(messages.len(), 2);
+    assert_eq!(messages[0].title, "Migrated v0.1.0 entry");
+    assert_eq!(
+        messages[0].body,
+        "COMMENT looks commented\n\n#+TODO: EVIL | WORSE\n:END:\n:PROPERTIES:\nplain line"
+    );
+    assert_eq!(messages[0].property("NOTE"), Some("a: b: c"));
+    assert!(!messages[1].is_unread() && messages[1].state == MessageState::Read);
+    assert_eq!(
+        (messages[1].title.as_str(), messages[1].body.as_str()),
+        ("[2025-12-12 Fri 14:25] title :with:", "ok")
+    );
+    // The note is in the backup, byte for byte with the rest.
+    let backup = backups(&env).pop().unwrap();
+    assert!(
+        env.read(&backup.join("inboxes/gregor.org"))
+            .contains("keep me")
+    );
+    let doctor = env.run("msg", &["doctor"]);
+    assert_eq!(doctor.code, 0, "{}", doctor.stdout);
+    if let Some(headings) = emacs::read(&env.messaging().join("inbox.org")) {
+        let ids: Vec<&str> = headings.iter().map(|h| h.id.as_str()).collect();
+        assert_eq!(ids, ["msg-1-tex", "msg-2-tex"]);
+    }
+}
+
+#[test]
+fn a_run_that_moved_only_some_old_files_finishes() {
+    let env = v010();
+    env.run("msg", &["migrate"]).ok();
+    let inbox = env.messaging().join("inbox.org");
+    let written = env.read(&inbox);
+    // Stopped after moving USERS.yaml and the agent's file, before moving gregor.org.
+    let backup = backups(&env).pop().unwrap();
+    std::fs::create_dir_all(old_dir(&env)).unwrap();
+    std::fs::rename(
+        backup.join("inboxes/gregor.org"),
+        old_dir(&env).join("gregor.org"),
+    )
+    .unwrap();
+    let out = env.run("msg", &["migrate"]).ok().to_owned();
+    assert!(out.contains("0 messages (3 already there)"), "{out}");
+    assert!(
+        out.contains("moved 1 old file to 0-personal/org/migration-backup/v0.1.0-"),
+        "{out}"
+    );
+    assert_eq!(env.read(&inbox), written);
+    assert!(!old_dir(&env).exists());
+    assert_eq!(backups(&env).len(), 2);
+}
