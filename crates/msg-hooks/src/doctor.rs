@@ -647,3 +647,42 @@ fn check_state(ctx: &Context, report: &mut Report) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn doc(text: &str) -> Document {
+        Document::parse(text.as_bytes().to_vec(), &store_states())
+    }
+
+    #[test]
+    fn the_keyword_line_goes_after_the_last_keyword_line_or_the_mode_line() {
+        let text = "#+TITLE: x\n#+TODO: TODO | DONE\nnotes\n* QUEUED a\n";
+        let d = doc(text);
+        assert_eq!(needed_line(&d).as_deref(), Some("#+TODO: QUEUED |"));
+        assert_eq!(&text[insert_point(&d)..], "notes\n* QUEUED a\n");
+        let text = "# -*- mode: org -*-\n* WAITING a\n";
+        let d = doc(text);
+        assert_eq!(
+            needed_line(&d).as_deref(),
+            Some("#+TODO: TODO WAITING QUEUED WORKING | DONE CANCELLED ARCHIVED")
+        );
+        assert_eq!(&text[insert_point(&d)..], "* WAITING a\n");
+        assert_eq!(insert_point(&doc("* TODO a\n")), 0);
+        assert_eq!(needed_line(&doc("#+TODO: TODO | DONE\n* DONE a\n")), None);
+    }
+
+    #[test]
+    fn drawer_problems_are_named() {
+        let text = "* a\n  :PROPERTIES:\n  :ID: x\n  :   more\n  :END:\n";
+        assert!(drawer_problem(text.as_bytes(), 2).starts_with("line 4 is a continuation line"));
+        let text = "* a\n  :PROPERTIES:\n\n  :END:\n";
+        assert_eq!(drawer_problem(text.as_bytes(), 2), "line 3 is blank");
+        let text = "* a\n  :PROPERTIES:\n  :ID: x\n* b\n";
+        assert_eq!(
+            drawer_problem(text.as_bytes(), 2),
+            "no :END: before the next heading"
+        );
+    }
+}
