@@ -42,6 +42,11 @@ fn hostile_files() -> Vec<(&'static str, Vec<u8>)> {
                 .to_vec(),
         ),
         (
+            "keywords at the edges of a heading line",
+            b"* TODO\r\n* DONE\n*\tTODO tab before\n* TODO\ttab after\n*  WAITING  two blanks\n* [#A] TODO not first\n* TODO\rX\n** QUEUED :tag:\n* DONE"
+                .to_vec(),
+        ),
+        (
             "invalid UTF-8 outside the entry",
             b"* TODO ok\n  :PROPERTIES:\n  :ID: u1\n  :END:\n* TODO bad \xff\xfe\n  :PROPERTIES:\n  :ID: u2\n  :END:\n"
                 .to_vec(),

@@ -25,7 +25,7 @@ use super::edit::EntryEditor;
 use super::entry::NewEntry;
 use super::error::OrgError;
 use super::keywords::{KeywordSequence, TodoKeywords, keyword_line_value};
-use super::outline::Outline;
+use super::outline::{Outline, read_into_spare, recycle};
 use super::scan::{Document, Entry, Span};
 use crate::durable::{self, DurableError, FileLock};
 
@@ -100,13 +100,20 @@ impl OrgFile {
             return Ok(Outline::parse(Vec::new(), &self.states));
         }
         let _lock = FileLock::shared(&self.path, self.lock_timeout)?;
-        match fs::read(&self.path) {
-            Ok(bytes) => Ok(Outline::parse(bytes, &self.states)),
+        let mut file = match File::open(&self.path) {
+            Ok(file) => file,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                Ok(Outline::parse(Vec::new(), &self.states))
+                return Ok(Outline::parse(Vec::new(), &self.states));
             }
-            Err(e) => Err(durable::io_error("read", &self.path)(e).into()),
-        }
+            Err(e) => return Err(durable::io_error("read", &self.path)(e).into()),
+        };
+        let len = file
+            .metadata()
+            .map_err(durable::io_error("stat", &self.path))?
+            .len() as usize;
+        let bytes =
+            read_into_spare(&mut file, len, 0).map_err(durable::io_error("read", &self.path))?;
+        Ok(Outline::parse(bytes, &self.states))
     }
 
     /// Runs `f` under the file's exclusive lock and writes what it staged when it returns
@@ -427,9 +434,9 @@ impl<'a> Transaction<'a> {
         let meta = file.metadata().map_err(durable::io_error("stat", path))?;
         self.stamp = Some(Stamp::of(&meta));
         // Room for the edited section to grow in place, so that splicing it in moves the
-        // tail instead of copying the whole file to new memory.
-        let mut bytes = Vec::with_capacity(meta.len() as usize + 64 * 1024);
-        file.read_to_end(&mut bytes)
+        // tail instead of copying the whole file to new memory; the memory of an earlier
+        // read on this thread is reused (see `outline::read_into_spare`).
+        let bytes = read_into_spare(&mut file, meta.len() as usize, 64 * 1024)
             .map_err(durable::io_error("read", path))?;
         self.fast = Some(Fast {
             outline: Outline::parse(bytes, &self.file.states),
@@ -880,7 +887,9 @@ impl<'a> Transaction<'a> {
                 reason: "the file would not be the old one with the entry replaced".into(),
             });
         }
-        Ok(durable::write_atomically(path, &bytes)?)
+        durable::write_atomically(path, &bytes)?;
+        recycle(bytes);
+        Ok(())
     }
 
     /// Checks the new bytes against the old: identical outside the edited sections and the

@@ -369,7 +369,7 @@ fn trimmed(bytes: &[u8], content: Span) -> Span {
     Span::new(content.start + start, content.start + end)
 }
 
-pub(crate) fn is_heading(bytes: &[u8], content: Span) -> bool {
+fn is_heading(bytes: &[u8], content: Span) -> bool {
     let s = &bytes[content.range()];
     let stars = s.iter().take_while(|&&b| b == b'*').count();
     stars > 0 && s.get(stars) == Some(&b' ')
