@@ -47,6 +47,17 @@ fn hostile_files() -> Vec<(&'static str, Vec<u8>)> {
                 .to_vec(),
         ),
         (
+            "long lines repeating an ID and `#+`",
+            [
+                &b"#+TODO: NEXT | FINISHED #+TODO: X | Y\n* NEXT rep\n  :PROPERTIES:\n  :ID: rep\n  :END:\n  "[..],
+                &b"rep #+ ".repeat(2_000),
+                b"\n  #+TODO: LATE | GONE ",
+                &b"#+".repeat(2_000),
+                b"\n* FINISHED other\n  :PROPERTIES:\n  :REPLY_TO: rep\n  :ID: other\n  :END:\n",
+            ]
+            .concat(),
+        ),
+        (
             "invalid UTF-8 outside the entry",
             b"* TODO ok\n  :PROPERTIES:\n  :ID: u1\n  :END:\n* TODO bad \xff\xfe\n  :PROPERTIES:\n  :ID: u2\n  :END:\n"
                 .to_vec(),

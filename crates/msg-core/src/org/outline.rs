@@ -120,7 +120,15 @@ impl Outline {
             }
         }
         let mut declared = TodoKeywords::empty();
+        // Each line is looked at once, from its first hit: a hostile line with many `#+`
+        // costs its length, not its length times its hits.
+        let mut line_end = 0;
         for at in memmem::find_iter(&bytes, b"#+") {
+            if at < line_end {
+                continue;
+            }
+            let newline = memchr(b'\n', &bytes[at..]).map(|p| at + p);
+            line_end = newline.map_or(bytes.len(), |nl| nl + 1);
             let line_start = memrchr(b'\n', &bytes[..at]).map_or(0, |p| p + 1);
             if !bytes[line_start..at]
                 .iter()
@@ -129,7 +137,7 @@ impl Outline {
                 continue;
             }
             // The same line content as the scanner's: without `\n`, or `\r\n`.
-            let content_end = match memchr(b'\n', &bytes[at..]).map(|p| at + p) {
+            let content_end = match newline {
                 Some(nl) if bytes[nl - 1] == b'\r' => nl - 1,
                 Some(nl) => nl,
                 None => bytes.len(),
@@ -302,21 +310,20 @@ impl Outline {
         let bytes = &self.bytes[..];
         let mut found: Option<usize> = None;
         let mut scanned: Option<usize> = None;
-        let mut last_line = usize::MAX;
+        // Hits before this are on a line already looked at: each line is searched for its
+        // ends once, so a hostile line repeating the ID costs its length, not length × hits.
+        let mut line_end = 0;
         for hit in memmem::find_iter(bytes, needle) {
-            if hit < first_heading {
+            if hit < first_heading || hit < line_end {
                 continue; // the text before the first heading belongs to no entry
             }
             let index = self.starts.partition_point(|&start| start <= hit) - 1;
             if scanned == Some(index) {
                 continue; // an entry has one ID: the first ID property, read already
             }
-            let line_start = memrchr(b'\n', &bytes[..hit]).map_or(0, |p| p + 1);
-            if line_start == last_line {
-                continue;
-            }
-            last_line = line_start;
             let newline = memchr(b'\n', &bytes[hit..]).map(|p| hit + p);
+            line_end = newline.map_or(bytes.len(), |nl| nl + 1);
+            let line_start = memrchr(b'\n', &bytes[..hit]).map_or(0, |p| p + 1);
             let (content_end, full_end) = match newline {
                 Some(nl) if nl > line_start && bytes[nl - 1] == b'\r' => (nl - 1, nl + 1),
                 Some(nl) => (nl, nl + 1),
