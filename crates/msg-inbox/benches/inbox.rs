@@ -190,7 +190,7 @@ fn claim_next_on(n: usize, claims: usize) {
             .unwrap();
     });
     let size = std::fs::metadata(inbox.path()).unwrap().len();
-    // The share of a claim that is reading and scanning the whole file (under the lock).
+    // For scale: reading the file and its headings (`counts()`).
     let (_, mut read_each) = timed(claims, |_| {
         inbox.counts().unwrap();
     });
