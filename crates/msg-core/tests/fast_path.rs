@@ -50,9 +50,9 @@ fn hostile_files() -> Vec<(&'static str, Vec<u8>)> {
             "long lines repeating an ID and `#+`",
             [
                 &b"#+TODO: NEXT | FINISHED #+TODO: X | Y\n* NEXT rep\n  :PROPERTIES:\n  :ID: rep\n  :END:\n  "[..],
-                &b"rep #+ ".repeat(2_000),
+                &b"rep #+ ".repeat(300),
                 b"\n  #+TODO: LATE | GONE ",
-                &b"#+".repeat(2_000),
+                &b"#+".repeat(300),
                 b"\n* FINISHED other\n  :PROPERTIES:\n  :REPLY_TO: rep\n  :ID: other\n  :END:\n",
             ]
             .concat(),
