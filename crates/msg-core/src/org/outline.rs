@@ -351,3 +351,33 @@ impl Outline {
         Ok(found)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reused_buffer_holds_only_the_new_file() {
+        let dir = std::env::temp_dir().join(format!("msg-core-spare-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let long = dir.join("long.org");
+        let short = dir.join("short.org");
+        std::fs::write(&long, "* TODO long\n".repeat(1000)).unwrap();
+        std::fs::write(&short, "* DONE short\n").unwrap();
+        let states = TodoKeywords::parse("TODO | DONE");
+        let read = |path: &std::path::Path| {
+            let mut file = File::open(path).unwrap();
+            let len = file.metadata().unwrap().len() as usize;
+            Outline::parse(read_into_spare(&mut file, len, 0).unwrap(), &states)
+        };
+        let first = read(&long);
+        assert_eq!(first.len(), 1000);
+        let capacity = first.bytes.capacity();
+        drop(first); // its buffer becomes the spare
+        let second = read(&short);
+        assert_eq!(second.bytes(), b"* DONE short\n");
+        assert_eq!(second.len(), 1);
+        assert!(second.bytes.capacity() >= capacity, "the spare was reused");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}
