@@ -36,6 +36,15 @@ const SETTINGS: &str = "identity:\n  name: bench\nmessaging:\n  utc_offset: \"+0
 const HEADER: &str = "#+TODO: TODO WAITING QUEUED WORKING | DONE CANCELLED ARCHIVED\n";
 const EVENT: &str = r#"{"session_id":"bench","transcript_path":"/t.jsonl","cwd":"/w","hook_event_name":"UserPromptSubmit","prompt":"go on"}"#;
 
+/// The 1-minute load average (`/proc/loadavg`): the machine is shared, so every run says
+/// how busy it was.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next().map(str::to_owned))
+        .unwrap_or_else(|| "?".into())
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let full = args.iter().any(|arg| arg == "--bench");
@@ -46,7 +55,10 @@ fn main() {
         (true, true) => (&[1_000, 10_000], 5),
         (true, false) => (&[1_000, 10_000], 21),
     };
-    println!("inbox-watcher, a fresh process per run, median of {runs} runs (min–max)\n");
+    println!(
+        "inbox-watcher, a fresh process per run, median of {runs} runs (min–max); load average {}\n",
+        load_average()
+    );
     println!(
         "| tasks + messages | nothing happened | a message arrived | task file saved | both files saved | a task to claim |"
     );
@@ -92,6 +104,7 @@ fn main() {
     println!(
         "\nTargets (issue 8): ≤ 5 ms at 1,000, ≤ 30 ms at 10,000. Python v0.2.0: 74 ms with 10 tasks, 343 ms with 1,000, 1.85 s with 5,000."
     );
+    println!("load average after the runs: {}", load_average());
 }
 
 /// Runs the watcher once; returns its wall-clock time and stdout.

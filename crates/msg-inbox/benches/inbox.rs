@@ -190,7 +190,7 @@ fn claim_next_on(n: usize, claims: usize) {
             .unwrap();
     });
     let size = std::fs::metadata(inbox.path()).unwrap().len();
-    // The share of a claim that is reading and scanning the whole file (under the lock).
+    // For scale: reading the file and its headings (`counts()`).
     let (_, mut read_each) = timed(claims, |_| {
         inbox.counts().unwrap();
     });
@@ -203,9 +203,18 @@ fn claim_next_on(n: usize, claims: usize) {
         ms(create),
         create.as_secs_f64() * 1e3 / n as f64
     );
-    println!("  read + scan (counts) {}", summary(&mut read_each));
+    println!("  counts() (read + headings) {}", summary(&mut read_each));
     println!("  claim_next           {}", summary(&mut claim_each));
     std::fs::remove_dir_all(root).unwrap();
+}
+
+/// The 1-minute load average (`/proc/loadavg`): the machine is shared, so every run says
+/// how busy it was.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next().map(str::to_owned))
+        .unwrap_or_else(|| "?".into())
 }
 
 fn main() {
@@ -221,8 +230,9 @@ fn main() {
     let words: Vec<&String> = args.iter().filter(|a| !a.starts_with("--")).collect();
     let wanted = |name: &str| words.is_empty() || words.iter().any(|w| name.contains(w.as_str()));
     println!(
-        "msg-inbox benchmarks (durable writes under {}){}",
+        "msg-inbox benchmarks (durable writes under {}; load average {}){}",
         env!("CARGO_TARGET_TMPDIR"),
+        load_average(),
         if full {
             ""
         } else {
@@ -239,4 +249,5 @@ fn main() {
         claim_next_on(small, claims);
         claim_next_on(large, claims);
     }
+    println!("load average after the runs: {}", load_average());
 }

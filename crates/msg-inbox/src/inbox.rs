@@ -15,7 +15,8 @@ use std::time::Duration;
 use msg_core::config::Settings;
 use msg_core::id::{IdKind, new_id};
 use msg_core::org::{
-    EntryEditor, EntryRef, NewEntry, OrgError, OrgFile, TodoKeywords, Transaction,
+    EntryEditor, EntryRef, NewEntry, OrgError, OrgFile, Outline, OutlineEntry, TodoKeywords,
+    Transaction,
 };
 use msg_core::paths::Paths;
 use msg_core::timestamp::{format_inactive, now_local};
@@ -263,52 +264,50 @@ impl AgentInbox {
         self.apply(id, Transition::RequestRevision { feedback })
     }
 
-    /// Applies one operation to the task `id` in one transaction.
+    /// Applies one operation to the task `id` in one transaction: the engine's edit by ID,
+    /// which finds the entry by a byte search for its ID and scans only its section; the
+    /// precondition is checked on that section as read under the lock.
     fn apply(&self, id: &str, transition: Transition<'_>) -> Result<Task, InboxError> {
         transition.validate()?;
         let operation = transition.operation();
         let at = self.now();
         let stamp = format_inactive(at);
         let path = self.file.path();
-        self.run(|txn| {
-            let doc = txn.document()?;
-            let entry = match doc.find_by_id(id) {
-                Ok(Some(entry)) => entry,
-                Ok(None) => {
-                    return Ok(Err(InboxError::NotFound {
-                        path: path.to_owned(),
-                        id: id.to_owned(),
-                    }));
-                }
-                Err(dup) => return Err(dup.in_file(path)),
-            };
-            let keyword = entry.keyword().map(Cow::into_owned);
-            let state = keyword.as_deref().and_then(TaskState::from_keyword);
-            if !state.is_some_and(|s| operation.from_states().contains(&s)) {
-                return Ok(Err(InboxError::WrongState {
-                    id: id.to_owned(),
-                    operation,
-                    keyword,
-                }));
-            }
-            let task = Task::from_entry(&entry).expect("a task state and an ID were checked");
-            let changes = match transition.changes(&task, &stamp) {
-                Ok(changes) => changes,
-                Err(bad) => {
-                    return Ok(Err(InboxError::InvalidNumber {
-                        path: path.to_owned(),
-                        id: id.to_owned(),
-                        key: bad.key,
-                        value: bad.value,
-                    }));
-                }
-            };
-            let index = entry.index();
-            txn.edit_at(index, |editor| {
-                change(editor, operation.to_state(), at, &changes)
-            })?;
-            Ok(Ok(read_task(txn, index)?))
-        })
+        let outcome = self.file.transaction(|txn| {
+            txn.edit(id, |editor| {
+                let task = {
+                    let entry = editor.entry();
+                    let keyword = entry.keyword().map(Cow::into_owned);
+                    let state = keyword.as_deref().and_then(TaskState::from_keyword);
+                    if !state.is_some_and(|s| operation.from_states().contains(&s)) {
+                        return Ok(Err(InboxError::WrongState {
+                            id: id.to_owned(),
+                            operation,
+                            keyword,
+                        }));
+                    }
+                    Task::from_entry(&entry).expect("a task state and an ID were checked")
+                };
+                let changes = match transition.changes(&task, &stamp) {
+                    Ok(changes) => changes,
+                    Err(bad) => {
+                        return Ok(Err(InboxError::InvalidNumber {
+                            path: path.to_owned(),
+                            id: id.to_owned(),
+                            key: bad.key,
+                            value: bad.value,
+                        }));
+                    }
+                };
+                change(editor, operation.to_state(), at, &changes)?;
+                Ok(Ok(edited_task(editor)))
+            })
+        });
+        match outcome {
+            Ok(result) => result,
+            Err(OrgError::NotFound { path, id }) => Err(InboxError::NotFound { path, id }),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Claims the next queued task, atomically: inside one transaction it picks the `QUEUED`
@@ -325,13 +324,15 @@ impl AgentInbox {
         self.run(|txn| {
             let mut skip = Vec::new();
             loop {
-                let doc = txn.document()?;
-                let Some(index) = schedule::next_queued(doc, &self.settings, &skip) else {
+                // The headings, then the queued tasks' sections: no index of the whole file.
+                let outline = txn.outline()?;
+                let Some(index) = schedule::next_queued(outline, &self.settings, &skip) else {
                     return Ok(Ok(None));
                 };
-                let entry = doc.entry(index);
+                let scanned = outline.entry(index);
+                let entry = scanned.get();
                 let new_id = match entry.id() {
-                    Some(id) => match doc.find_by_id(&id) {
+                    Some(id) => match outline.find_by_id(&id) {
                         Ok(_) => None,
                         Err(_) => {
                             skip.push(index);
@@ -340,14 +341,15 @@ impl AgentInbox {
                     },
                     None => Some(new_id(IdKind::Task, entry.title().as_bytes(), at)),
                 };
-                txn.edit_at(index, |editor| {
+                let task = txn.edit_at(index, |editor| {
                     if let Some(id) = &new_id {
                         editor.set_property(property::ID, id)?;
                     }
                     let changes = [Change::Set(property::STARTED.into(), stamp.clone())];
-                    change(editor, TaskState::Working, at, &changes)
+                    change(editor, TaskState::Working, at, &changes)?;
+                    Ok(edited_task(editor))
                 })?;
-                return Ok(Ok(Some(read_task(txn, index)?)));
+                return Ok(Ok(Some(task)));
             }
         })
     }
@@ -357,13 +359,12 @@ impl AgentInbox {
     /// counted from the later of `STARTED` and the newest LOGBOOK move to `WORKING`. A task
     /// with neither is never stale (a person set it working by hand).
     pub fn stale_tasks(&self) -> Result<Vec<Task>, InboxError> {
-        let doc = self.file.read()?;
+        let outline = self.file.read_outline()?;
         let now = wall_clock(self.now());
         let timeout = self.settings.compute().per_task_timeout_minutes;
-        Ok(doc
-            .entries()
-            .filter(|entry| is_stale(entry, now, timeout))
-            .filter_map(|entry| Task::from_entry(&entry))
+        Ok(in_states(&outline, &[TaskState::Working])
+            .filter(|entry| is_stale(&entry.get(), now, timeout))
+            .filter_map(|entry| Task::from_entry(&entry.get()))
             .collect())
     }
 
@@ -416,25 +417,19 @@ impl AgentInbox {
 
     /// Every task (entries with a task keyword and an ID), in file order.
     pub fn tasks(&self) -> Result<Vec<Task>, InboxError> {
-        let doc = self.file.read()?;
-        Ok(doc
+        let outline = self.file.read_outline()?;
+        Ok(outline
             .entries()
-            .filter_map(|entry| Task::from_entry(&entry))
+            .filter_map(|entry| Task::from_entry(&entry.get()))
             .collect())
     }
 
-    /// The tasks in any of `states`, in file order (oldest first: tasks are appended).
+    /// The tasks in any of `states`, in file order (oldest first: tasks are appended). Only
+    /// the headings of the other entries are read.
     pub fn find_by_state(&self, states: &[TaskState]) -> Result<Vec<Task>, InboxError> {
-        let doc = self.file.read()?;
-        Ok(doc
-            .entries()
-            .filter(|entry| {
-                entry
-                    .keyword()
-                    .and_then(|k| TaskState::from_keyword(&k))
-                    .is_some_and(|s| states.contains(&s))
-            })
-            .filter_map(|entry| Task::from_entry(&entry))
+        let outline = self.file.read_outline()?;
+        Ok(in_states(&outline, states)
+            .filter_map(|entry| Task::from_entry(&entry.get()))
             .collect())
     }
 
@@ -450,21 +445,22 @@ impl AgentInbox {
     /// The task with ID `id`, as the file has it now; `None` when no entry has the ID or the
     /// entry has no task keyword. An ID on two entries is an error naming both lines.
     pub fn find_by_id(&self, id: &str) -> Result<Option<Task>, InboxError> {
-        let doc = self.file.read()?;
-        match doc.find_by_id(id) {
-            Ok(entry) => Ok(entry.and_then(|entry| Task::from_entry(&entry))),
+        let outline = self.file.read_outline()?;
+        match outline.find_by_id(id) {
+            Ok(index) => Ok(index.and_then(|index| Task::from_entry(&outline.entry(index).get()))),
             Err(dup) => Err(dup.in_file(self.file.path()).into()),
         }
     }
 
-    /// How many tasks are in each state, and in all.
+    /// How many tasks are in each state, and in all (from the headings alone).
     pub fn counts(&self) -> Result<TaskCounts, InboxError> {
-        let doc = self.file.read()?;
+        let outline = self.file.read_outline()?;
         let mut counts = TaskCounts::default();
-        for state in doc
-            .entries()
-            .filter_map(|entry| entry.keyword().and_then(|k| TaskState::from_keyword(&k)))
-        {
+        for state in (0..outline.len()).filter_map(|index| {
+            outline
+                .keyword(index)
+                .and_then(|k| TaskState::from_keyword(&k))
+        }) {
             counts.add(state);
         }
         Ok(counts)
@@ -489,6 +485,26 @@ fn change(
         }
     }
     Ok(())
+}
+
+/// The entries of `outline` in any of `states`, scanned; the others' headings only are read.
+fn in_states<'a>(
+    outline: &'a Outline,
+    states: &'a [TaskState],
+) -> impl Iterator<Item = OutlineEntry<'a>> + 'a {
+    (0..outline.len())
+        .filter(|&index| {
+            outline
+                .keyword(index)
+                .and_then(|k| TaskState::from_keyword(&k))
+                .is_some_and(|s| states.contains(&s))
+        })
+        .map(|index| outline.entry(index))
+}
+
+/// The task an editor holds after its changes.
+fn edited_task(editor: &EntryEditor<'_>) -> Task {
+    Task::from_entry(&editor.entry()).expect("an edited task keeps its keyword and ID")
 }
 
 /// The task at `index` after this transaction's edits.

@@ -6,7 +6,7 @@
 use std::cmp::Ordering;
 
 use msg_core::config::Settings;
-use msg_core::org::{Document, EntryRef};
+use msg_core::org::{EntryRef, Outline};
 use msg_core::timestamp::parse_org_timestamp;
 use time::PrimitiveDateTime;
 
@@ -16,16 +16,21 @@ use crate::state::TaskState;
 /// Picks the next task to claim: a `QUEUED` entry, not in `skip`, with the highest
 /// `priority_boost` of its `TRUST_TIER` (a missing tier ranks as `unknown`), then the oldest
 /// (`SUBMITTED`, else `CREATED`; tasks whose age cannot be read come after those whose age
-/// can), then the first in the file. Returns its index in `doc`.
-pub(crate) fn next_queued(doc: &Document, settings: &Settings, skip: &[usize]) -> Option<usize> {
+/// can), then the first in the file. Returns its index in `outline`.
+///
+/// Only the headings are read to find the queued tasks; each queued task's section is then
+/// scanned for its tier and age (memory for one entry at a time, not an index of the file).
+pub(crate) fn next_queued(outline: &Outline, settings: &Settings, skip: &[usize]) -> Option<usize> {
     let queued = TaskState::Queued.keyword();
     // A file holds few distinct tiers: a short list beats hashing every task's tier.
     let mut boosts: Vec<(String, f64)> = Vec::new();
     let mut best: Option<(f64, Option<u64>, usize)> = None;
-    for entry in doc.entries() {
-        if entry.keyword().as_deref() != Some(queued) || skip.contains(&entry.index()) {
+    for index in 0..outline.len() {
+        if outline.keyword(index).as_deref() != Some(queued) || skip.contains(&index) {
             continue;
         }
+        let scanned = outline.entry(index);
+        let entry = scanned.get();
         let tier = entry.property(property::TRUST_TIER);
         let tier = tier.as_deref().unwrap_or("unknown");
         let boost = match boosts.iter().find(|(name, _)| name == tier) {
@@ -147,8 +152,8 @@ mod tests {
     use msg_core::org::TodoKeywords;
     use time::macros::datetime;
 
-    fn doc(text: &str) -> Document {
-        Document::parse(
+    fn doc(text: &str) -> Outline {
+        Outline::parse(
             text.as_bytes().to_vec(),
             &TodoKeywords::parse(TASK_KEYWORDS),
         )
@@ -191,7 +196,7 @@ mod tests {
         let mut skip = Vec::new();
         let mut order = Vec::new();
         while let Some(index) = next_queued(&d, &settings, &skip) {
-            order.push(d.entry(index).title().into_owned());
+            order.push(d.entry(index).get().title().into_owned());
             skip.push(index);
         }
         assert_eq!(
@@ -236,10 +241,10 @@ mod tests {
 * WORKING by hand, no trace
 ");
         assert_eq!(
-            working_since(&d.entry(0)),
+            working_since(&d.entry(0).get()),
             Some(datetime!(2026-11-24 09:30))
         );
-        assert_eq!(working_since(&d.entry(1)), None);
+        assert_eq!(working_since(&d.entry(1).get()), None);
     }
 
     #[test]

@@ -4,7 +4,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use msg_core::id::{IdKind, new_id};
-use msg_core::org::{Document, NewEntry, OrgError, OrgFile, TodoKeywords, Transaction};
+use msg_core::org::{
+    Document, EntryEditor, NewEntry, OrgError, OrgFile, Outline, TodoKeywords, Transaction,
+};
 use msg_core::paths::Paths;
 use msg_core::timestamp;
 use msg_core::validate;
@@ -300,26 +302,32 @@ impl MessageStore {
         }
     }
 
-    fn messages_in(&self, doc: &Document) -> Vec<Message> {
-        doc.entries()
-            .filter_map(|e| Message::from_entry(&e, |k| doc.keywords().is_done(k)))
+    /// Every message of `outline`, each entry scanned in turn (no index of the whole file).
+    fn messages_in(&self, outline: &Outline) -> Vec<Message> {
+        outline
+            .entries()
+            .filter_map(|e| Message::from_entry(&e.get(), |k| outline.keywords().is_done(k)))
             .collect()
     }
 
     /// Every inbox entry with an ID, as the file is now, in file order.
     pub fn all(&self) -> Result<Vec<Message>, StoreError> {
-        Ok(self.messages_in(&self.inbox.read()?))
+        Ok(self.messages_in(&self.inbox.read_outline()?))
     }
 
     /// Unread messages and file deliveries (a not-done keyword and the `unread` tag), in
     /// file order; [`Message::kind`] tells them apart.
     pub fn unread(&self) -> Result<Vec<Message>, StoreError> {
-        let doc = self.inbox.read()?;
-        // Only unread entries become snapshots: this runs before every prompt.
-        Ok(doc
-            .entries()
-            .filter(|e| e.has_tag("unread"))
-            .filter_map(|e| Message::from_entry(&e, |k| doc.keywords().is_done(k)))
+        let outline = self.inbox.read_outline()?;
+        // Only entries tagged unread are scanned and become snapshots: this runs before
+        // every prompt; the others' headings alone are read.
+        Ok((0..outline.len())
+            .filter(|&index| outline.has_tag(index, "unread"))
+            .filter_map(|index| {
+                Message::from_entry(&outline.entry(index).get(), |k| {
+                    outline.keywords().is_done(k)
+                })
+            })
             .filter(Message::is_unread)
             .collect())
     }
@@ -356,11 +364,15 @@ impl MessageStore {
 
     /// The inbox message with `id`, if any.
     pub fn by_id(&self, id: &str) -> Result<Option<Message>, StoreError> {
-        let doc = self.inbox.read()?;
-        let found = doc
+        let outline = self.inbox.read_outline()?;
+        let found = outline
             .find_by_id(id)
             .map_err(|dup| dup.in_file(self.inbox.path()))?;
-        Ok(found.and_then(|e| Message::from_entry(&e, |k| doc.keywords().is_done(k))))
+        Ok(found.and_then(|index| {
+            Message::from_entry(&outline.entry(index).get(), |k| {
+                outline.keywords().is_done(k)
+            })
+        }))
     }
 
     /// Inbox messages from `actor` (exact match, as actors are compared everywhere).
@@ -374,7 +386,7 @@ impl MessageStore {
 
     /// What this user sent (`outbox.org`), in file order.
     pub fn sent(&self) -> Result<Vec<Message>, StoreError> {
-        Ok(self.messages_in(&self.outbox.read()?))
+        Ok(self.messages_in(&self.outbox.read_outline()?))
     }
 
     /// Marks a message read: TODO → DONE (CLOSED and a LOGBOOK line, as Emacs writes them)
@@ -460,48 +472,43 @@ impl MessageStore {
     ) -> Result<Message, StoreError> {
         let path = self.inbox.path().to_owned();
         let at = timestamp::now_local();
+        // The engine's edit by ID: a byte search for the ID and a scan of its section only;
+        // the state is checked on that section as read under the lock.
         let outcome: Inner<Message> = self.inbox.transaction(|txn: &mut Transaction<'_>| {
-            let Some(current) = self.current(txn, id)? else {
-                return Ok(Err(StoreError::NotFound {
-                    path: path.clone(),
+            txn.edit(id, |e| {
+                let current = editor_message(e);
+                let refuse = |current: &Message| StoreError::Transition {
+                    action,
                     id: id.to_owned(),
-                }));
-            };
-            let refuse = |current: &Message| StoreError::Transition {
-                action,
-                id: id.to_owned(),
-                state: current
-                    .keyword
-                    .clone()
-                    .unwrap_or_else(|| "without a keyword".to_owned()),
-                allowed: allowed_text,
-                path: path.clone(),
-                line: current.line.unwrap_or_default(),
-            };
-            if !allowed(&current.state) {
-                return Ok(Err(refuse(&current)));
-            }
-            let applied = txn.edit(id, |e| apply(e, at))?;
-            if !applied {
-                return Ok(Err(refuse(&current)));
-            }
-            let doc = txn.document()?;
-            let entry = doc.find_by_id(id).ok().flatten().expect("edited just now");
-            Ok(Ok(Message::from_entry(&entry, |k| {
-                doc.keywords().is_done(k)
+                    state: current
+                        .keyword
+                        .clone()
+                        .unwrap_or_else(|| "without a keyword".to_owned()),
+                    allowed: allowed_text,
+                    path: path.clone(),
+                    line: current.line.unwrap_or_default(),
+                };
+                let Some(current) = current else {
+                    // An entry with the ID is always a message (`from_entry` needs only it).
+                    return Ok(Err(StoreError::NotFound {
+                        path: path.clone(),
+                        id: id.to_owned(),
+                    }));
+                };
+                if !allowed(&current.state) {
+                    return Ok(Err(refuse(&current)));
+                }
+                if !apply(e, at)? {
+                    return Ok(Err(refuse(&current)));
+                }
+                Ok(Ok(editor_message(e).expect("has an ID")))
             })
-            .expect("has an ID")))
         });
-        outcome?
-    }
-
-    /// The message `id` as the locked transaction reads it now.
-    fn current(&self, txn: &mut Transaction<'_>, id: &str) -> Result<Option<Message>, OrgError> {
-        let doc = txn.document()?;
-        let found = doc
-            .find_by_id(id)
-            .map_err(|dup| dup.in_file(self.inbox.path()))?;
-        Ok(found.and_then(|e| Message::from_entry(&e, |k| doc.keywords().is_done(k))))
+        match outcome {
+            Ok(result) => result,
+            Err(OrgError::NotFound { path, id }) => Err(StoreError::NotFound { path, id }),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Moves read and archived messages created more than `days` days before `now` out of
@@ -526,9 +533,9 @@ impl MessageStore {
         let archive_time = timestamp::format_inactive(now);
         let archive_time = archive_time.trim_matches(['[', ']']).to_owned();
         let moved = OrgFile::transaction_all(&[&self.inbox, &archive], |txns| {
-            let doc = txns[0].document()?;
+            let outline = txns[0].outline()?;
             let old: Vec<String> = self
-                .messages_in(doc)
+                .messages_in(outline)
                 .into_iter()
                 .filter(|m| matches!(m.state, MessageState::Read | MessageState::Archived))
                 .filter(|m| {
@@ -621,4 +628,13 @@ fn set_tag(
     let tags: Vec<&str> = tags.iter().map(String::as_str).collect();
     e.set_tags(&tags)?;
     Ok(true)
+}
+
+/// The message an editor holds (with its edits so far), with its line in the file.
+fn editor_message(editor: &EntryEditor<'_>) -> Option<Message> {
+    let keywords = editor.keywords();
+    Message::from_entry(&editor.entry(), |k| keywords.is_done(k)).map(|message| Message {
+        line: Some(editor.line()),
+        ..message
+    })
 }

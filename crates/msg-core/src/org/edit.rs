@@ -53,6 +53,17 @@ impl<'a> EntryEditor<'a> {
         self.section.entry(0)
     }
 
+    /// The 1-based line of the entry's heading in the file, as read in this transaction.
+    /// ([`EntryEditor::entry`] reads the section alone, so its `line()` is 1.)
+    pub fn line(&self) -> usize {
+        self.line
+    }
+
+    /// The keywords in force in the file.
+    pub fn keywords(&self) -> &TodoKeywords {
+        self.keywords
+    }
+
     fn ranges(&self) -> &Entry {
         self.section.entry(0).ranges()
     }

@@ -25,7 +25,8 @@ use super::edit::EntryEditor;
 use super::entry::NewEntry;
 use super::error::OrgError;
 use super::keywords::{KeywordSequence, TodoKeywords, keyword_line_value};
-use super::scan::{Document, Span};
+use super::outline::{Outline, read_into_spare, recycle};
+use super::scan::{Document, Entry, Span};
 use crate::durable::{self, DurableError, FileLock};
 
 pub use crate::durable::DEFAULT_LOCK_TIMEOUT;
@@ -89,6 +90,30 @@ impl OrgFile {
             }
             Err(e) => Err(durable::io_error("read", &self.path)(e).into()),
         }
+    }
+
+    /// [`OrgFile::read`] without indexing every entry: the file as it is now, under a shared
+    /// lock, as an [`Outline`] that scans an entry when asked for. For queries that read a
+    /// few entries of a large file, or only headings.
+    pub fn read_outline(&self) -> Result<Outline, OrgError> {
+        if !self.path.exists() {
+            return Ok(Outline::parse(Vec::new(), &self.states));
+        }
+        let _lock = FileLock::shared(&self.path, self.lock_timeout)?;
+        let mut file = match File::open(&self.path) {
+            Ok(file) => file,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Ok(Outline::parse(Vec::new(), &self.states));
+            }
+            Err(e) => return Err(durable::io_error("read", &self.path)(e).into()),
+        };
+        let len = file
+            .metadata()
+            .map_err(durable::io_error("stat", &self.path))?
+            .len() as usize;
+        let bytes =
+            read_into_spare(&mut file, len, 0).map_err(durable::io_error("read", &self.path))?;
+        Ok(Outline::parse(bytes, &self.states))
     }
 
     /// Runs `f` under the file's exclusive lock and writes what it staged when it returns
@@ -242,6 +267,32 @@ pub struct Transaction<'a> {
     /// The file's identity when it was read, to notice a program that writes it without our
     /// lock (an editor saving it) before we replace it.
     stamp: Option<Stamp>,
+    /// The file as read, without the full index, while the transaction needs no more.
+    fast: Option<Fast>,
+    /// [`Transaction::outline`] of the file with this transaction's changes.
+    view: Option<Outline>,
+}
+
+/// The fast path: the file read under the lock as an [`Outline`], and at most one edited
+/// section. Anything else (a second edit, [`Transaction::document`], an append, a new
+/// keyword to declare) turns it into the full [`Document`] first, the staged section applied.
+#[derive(Debug)]
+struct Fast {
+    outline: Outline,
+    staged: Option<Staged>,
+}
+
+/// One edited section, not yet applied to the bytes.
+#[derive(Debug)]
+struct Staged {
+    index: usize,
+    /// The section as read.
+    section: Span,
+    /// Its new bytes, and their one entry scanned from offset 0.
+    bytes: Vec<u8>,
+    scanned: Entry,
+    /// Keywords the edit wrote.
+    written: Vec<String>,
 }
 
 /// Size, modification time and inode of a file.
@@ -329,6 +380,8 @@ impl<'a> Transaction<'a> {
             head: None,
             cuts: Vec::new(),
             stamp: None,
+            fast: None,
+            view: None,
         }
     }
 
@@ -344,9 +397,60 @@ impl<'a> Transaction<'a> {
         Ok(self.doc.as_ref().expect("loaded"))
     }
 
+    /// The file as read under the lock, as an [`Outline`] (no index of every entry): for
+    /// choosing entries to edit with [`Transaction::edit_at`] (indices are the same as in
+    /// [`Transaction::document`]). Once this transaction has changed anything, it is the
+    /// outline of the changed file (built from the full document, so it costs a full scan).
+    pub fn outline(&mut self) -> Result<&Outline, OrgError> {
+        if self.fast_available()? && self.fast.as_ref().is_some_and(|f| f.staged.is_none()) {
+            return Ok(&self.fast.as_ref().expect("loaded").outline);
+        }
+        self.load()?;
+        let bytes = self.doc.as_ref().expect("loaded").bytes().to_vec();
+        Ok(self.view.insert(Outline::parse(bytes, &self.file.states)))
+    }
+
+    /// Reads the file into [`Transaction::fast`] unless the transaction already needs the
+    /// full document. `false` when the fast path is not available: the file is missing (the
+    /// full load creates it), or the transaction has read or staged anything else.
+    fn fast_available(&mut self) -> Result<bool, OrgError> {
+        if self.fast.is_some() {
+            return Ok(true);
+        }
+        if self.doc.is_some()
+            || self.head.is_some()
+            || self.created
+            || !self.appended.is_empty()
+            || !self.cuts.is_empty()
+        {
+            return Ok(false);
+        }
+        let path = &self.file.path;
+        let mut file = match File::open(path) {
+            Ok(file) => file,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+            Err(e) => return Err(durable::io_error("read", path)(e).into()),
+        };
+        let meta = file.metadata().map_err(durable::io_error("stat", path))?;
+        self.stamp = Some(Stamp::of(&meta));
+        // Room for the edited section to grow in place, so that splicing it in moves the
+        // tail instead of copying the whole file to new memory; the memory of an earlier
+        // read on this thread is reused (see `outline::read_into_spare`).
+        let bytes = read_into_spare(&mut file, meta.len() as usize, 64 * 1024)
+            .map_err(durable::io_error("read", path))?;
+        self.fast = Some(Fast {
+            outline: Outline::parse(bytes, &self.file.states),
+            staged: None,
+        });
+        Ok(true)
+    }
+
     fn load(&mut self) -> Result<(), OrgError> {
         if self.doc.is_some() {
             return Ok(());
+        }
+        if let Some(fast) = self.fast.take() {
+            return self.materialize(fast);
         }
         let path = &self.file.path;
         let bytes = match File::open(path) {
@@ -372,6 +476,30 @@ impl<'a> Transaction<'a> {
             doc.bytes().to_vec()
         });
         self.doc = Some(doc);
+        Ok(())
+    }
+
+    /// Turns the fast path's state into the full document, applying its staged section as
+    /// [`Transaction::edit_at`] would have.
+    fn materialize(&mut self, fast: Fast) -> Result<(), OrgError> {
+        let doc = Document::parse(fast.outline.into_bytes(), &self.file.states);
+        self.original_sections = doc.entries().map(|e| e.ranges().section).collect();
+        self.original = Some(doc.bytes().to_vec());
+        self.doc = Some(doc);
+        if let Some(staged) = fast.staged {
+            let doc = self.doc.as_mut().expect("loaded");
+            if self.original_sections.get(staged.index) != Some(&staged.section) {
+                return Err(OrgError::Guard {
+                    path: self.file.path.clone(),
+                    line: staged.scanned.line,
+                    reason: "the outline and the full scan disagree on the entry's section".into(),
+                });
+            }
+            doc.replace_section(staged.index, &staged.bytes, staged.scanned);
+            self.edited.push(staged.index);
+            let written: Vec<&str> = staged.written.iter().map(String::as_str).collect();
+            self.declare(&written)?;
+        }
         Ok(())
     }
 
@@ -416,6 +544,9 @@ impl<'a> Transaction<'a> {
     fn prepare_append(&mut self, keyword: Option<&str>) -> Result<TodoKeywords, OrgError> {
         if !self.cuts.is_empty() {
             return Err(self.mixed_cut_and_edit());
+        }
+        if self.fast.is_some() {
+            self.load()?;
         }
         if self.doc.is_none() && self.head.is_none() {
             self.head = read_head(&self.file.path)?;
@@ -596,11 +727,32 @@ impl<'a> Transaction<'a> {
 
     /// Edits the entry whose `:ID:` is `id` with `f`. The ID is looked up in the file as it is
     /// now; an ID on two entries is an error naming both lines.
+    ///
+    /// As the first change of a transaction this takes the fast path: the file is searched
+    /// for the ID's bytes ([`Outline::find_by_id`]) and only the entry's section is scanned;
+    /// the write is the bytes as read with that section replaced. The result is the same as
+    /// the full path's (read, scan and index everything, splice, guard), byte for byte.
     pub fn edit<T>(
         &mut self,
         id: &str,
         f: impl FnOnce(&mut EntryEditor<'_>) -> Result<T, OrgError>,
     ) -> Result<T, OrgError> {
+        if self.fast_available()? {
+            let fast = self.fast.as_ref().expect("loaded");
+            if fast.staged.is_none() {
+                let index = match fast.outline.find_by_id(id) {
+                    Ok(Some(index)) => index,
+                    Ok(None) => {
+                        return Err(OrgError::NotFound {
+                            path: self.file.path.clone(),
+                            id: id.to_owned(),
+                        });
+                    }
+                    Err(dup) => return Err(dup.in_file(&self.file.path)),
+                };
+                return self.edit_fast(index, f);
+            }
+        }
         self.load()?;
         let index = self.index_of(id)?;
         self.edit_at(index, f)
@@ -613,6 +765,9 @@ impl<'a> Transaction<'a> {
         index: usize,
         f: impl FnOnce(&mut EntryEditor<'_>) -> Result<T, OrgError>,
     ) -> Result<T, OrgError> {
+        if self.doc.is_none() && self.fast.as_ref().is_some_and(|f| f.staged.is_none()) {
+            return self.edit_fast(index, f);
+        }
         self.load()?;
         self.check_writable()?;
         if !self.cuts.is_empty() {
@@ -645,6 +800,96 @@ impl<'a> Transaction<'a> {
         }
         self.declare(&written)?;
         Ok(value)
+    }
+
+    /// [`Transaction::edit_at`] on the fast path's outline: the section is edited as in the
+    /// full path and staged; a keyword the file does not declare yet turns the transaction
+    /// into the full path, which adds the `#+TODO:` line.
+    fn edit_fast<T>(
+        &mut self,
+        index: usize,
+        f: impl FnOnce(&mut EntryEditor<'_>) -> Result<T, OrgError>,
+    ) -> Result<T, OrgError> {
+        let path = &self.file.path;
+        let outline = &self.fast.as_ref().expect("loaded").outline;
+        // The full path refuses any file with invalid UTF-8, not only the entry's section:
+        // the same rule here, so that both paths always agree (the check is one pass of
+        // `from_utf8`, about a tenth of a full scan).
+        if let Some(bad) = outline.invalid_utf8() {
+            return Err(OrgError::InvalidUtf8 {
+                path: path.clone(),
+                line: bad.line,
+            });
+        }
+        let section = outline.section(index);
+        let keywords = outline.keywords().clone();
+        let old_bytes = &outline.bytes()[section.range()];
+        let mut editor = EntryEditor::new(
+            path,
+            old_bytes,
+            &keywords,
+            outline.eol(),
+            outline.line(index),
+        )?;
+        let value = f(&mut editor)?;
+        if editor.bytes() == old_bytes {
+            return Ok(value);
+        }
+        if old_bytes.ends_with(b"\n") && !editor.bytes().ends_with(b"\n") {
+            return Err(OrgError::Guard {
+                path: path.clone(),
+                line: outline.line(index),
+                reason: "the entry would lose its final line ending".into(),
+            });
+        }
+        let (bytes, scanned, written) = editor.into_parts();
+        let missing = {
+            let written: Vec<&str> = written.iter().map(String::as_str).collect();
+            let missing = outline
+                .declared_keywords()
+                .missing_from(&written, &self.file.states);
+            !missing.todo().is_empty() || !missing.done().is_empty()
+        };
+        let mut scanned = scanned;
+        scanned.line = outline.line(index);
+        self.fast.as_mut().expect("loaded").staged = Some(Staged {
+            index,
+            section,
+            bytes,
+            scanned,
+            written,
+        });
+        if missing {
+            self.load()?;
+        }
+        Ok(value)
+    }
+
+    /// The fast path's write: the bytes as read, with the one edited section replaced in
+    /// place. The guard holds by construction: the bytes before the section are never
+    /// written to, the bytes after it are moved as a block, and the length must come out as
+    /// the old length minus the old section plus the new one.
+    fn commit_fast(self) -> Result<(), OrgError> {
+        let path = &self.file.path;
+        let Fast { outline, staged } = self.fast.expect("the fast path");
+        let staged = staged.expect("an edit is staged");
+        let now = fs::metadata(path).map_err(durable::io_error("stat", path))?;
+        if Some(Stamp::of(&now)) != self.stamp {
+            return Err(OrgError::ChangedMeanwhile { path: path.clone() });
+        }
+        let mut bytes = outline.into_bytes();
+        let expected = bytes.len() - staged.section.range().len() + staged.bytes.len();
+        bytes.splice(staged.section.range(), staged.bytes.iter().copied());
+        if bytes.len() != expected {
+            return Err(OrgError::Guard {
+                path: path.clone(),
+                line: staged.scanned.line,
+                reason: "the file would not be the old one with the entry replaced".into(),
+            });
+        }
+        durable::write_atomically(path, &bytes)?;
+        recycle(bytes);
+        Ok(())
     }
 
     /// Checks the new bytes against the old: identical outside the edited sections and the
@@ -708,6 +953,9 @@ impl<'a> Transaction<'a> {
     }
 
     fn commit(self) -> Result<(), OrgError> {
+        if self.doc.is_none() && self.fast.as_ref().is_some_and(|f| f.staged.is_some()) {
+            return self.commit_fast();
+        }
         let path = &self.file.path;
         let rewrite = self.created
             || !self.edited.is_empty()

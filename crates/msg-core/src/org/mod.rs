@@ -4,6 +4,8 @@
 //! - [`OrgFile`] runs a [`Transaction`] under the file's lock: [`Transaction::append`] adds a
 //!   [`NewEntry`] in canonical form, [`Transaction::edit`] changes one entry by ID through an
 //!   [`EntryEditor`].
+//! - [`Outline`] reads a file without indexing every entry: only where each heading starts;
+//!   an entry is scanned when asked for (queries and edits that touch few entries).
 //! - [`TodoKeywords`] is the set of keywords in force for a file.
 
 mod edit;
@@ -11,6 +13,7 @@ mod entry;
 mod error;
 mod file;
 mod keywords;
+mod outline;
 mod scan;
 
 pub use edit::EntryEditor;
@@ -18,4 +21,5 @@ pub use entry::NewEntry;
 pub use error::OrgError;
 pub use file::{DEFAULT_LOCK_TIMEOUT, OrgFile, Subtree, Transaction};
 pub use keywords::{KeywordSequence, TodoKeywords};
+pub use outline::{Outline, OutlineEntry};
 pub use scan::{Document, DuplicateId, Entry, EntryRef, InvalidUtf8};
