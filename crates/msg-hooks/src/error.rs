@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use msg_core::config::ConfigError;
 use msg_core::durable::DurableError;
+use msg_core::org::OrgError;
 use msg_core::validate::ValidationError;
 use msg_governor::{GovernorError, Rejection};
 use msg_inbox::InboxError;
@@ -34,6 +35,10 @@ pub enum HooksError {
     /// A lock or a durable write failed.
     #[error(transparent)]
     Durable(#[from] DurableError),
+    /// An org file written directly (the relay client's receipts and delivery states) could
+    /// not be read or written.
+    #[error(transparent)]
+    Org(#[from] OrgError),
     /// No entry has an ID equal to, starting with or ending with what was given.
     #[error("no {what} in {} has an ID equal to, starting with or ending with {given:?}", path.display())]
     NotFound {

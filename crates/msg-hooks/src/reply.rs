@@ -79,6 +79,16 @@ impl Sent {
 /// Sends `outgoing`; `task` (an exact task ID) links it to the task it completes. The
 /// arguments are checked before the inbox or outbox is opened (or created).
 pub fn send(ctx: &Context, outgoing: &Outgoing, task: Option<&str>) -> Result<Sent, HooksError> {
+    let task: Vec<(&str, &str)> = task.map(|t| (TASK_PROPERTY, t)).into_iter().collect();
+    send_with_properties(ctx, outgoing, &task)
+}
+
+/// [`send`] with properties of the caller's on the message (`TASK`, `INTAKE`, ...).
+pub(crate) fn send_with_properties(
+    ctx: &Context,
+    outgoing: &Outgoing,
+    properties: &[(&str, &str)],
+) -> Result<Sent, HooksError> {
     msg_core::validate::actor("from", &outgoing.from)?;
     msg_core::validate::actor("to", &outgoing.to)?;
     let mut message = NewMessage::new(&outgoing.from, &outgoing.to, &outgoing.content)
@@ -87,8 +97,8 @@ pub fn send(ctx: &Context, outgoing: &Outgoing, task: Option<&str>) -> Result<Se
         message = message.reply_to(find_parent(ctx, given)?);
     }
     let store = ctx.store()?;
-    if let Some(task) = task {
-        message = message.property(TASK_PROPERTY, task);
+    for (key, value) in properties {
+        message = message.property(*key, *value);
     }
     if outgoing.to == ctx.user() {
         Ok(Sent {
