@@ -117,6 +117,16 @@ pub fn resolve_in_space(ctx: &Context, given: &str) -> Result<String, HooksError
     }
 }
 
+/// The actor a recipient names: `@handle` resolved through the space's `contacts.yaml`
+/// ([`resolve`]); anything else is taken as the actor ID it is (no file is read).
+pub fn recipient(ctx: &Context, given: &str) -> Result<String, HooksError> {
+    if given.starts_with('@') {
+        resolve_in_space(ctx, given)
+    } else {
+        Ok(given.to_owned())
+    }
+}
+
 /// One actor of `contacts.yaml`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(default)]

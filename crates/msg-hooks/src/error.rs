@@ -59,6 +59,18 @@ pub enum HooksError {
         /// The IDs it matches.
         matches: Vec<String>,
     },
+    /// A task's result addressed to someone other than the task's sender.
+    #[error(
+        "task {task} came from {from}: its result goes back to {from}, not {given:?} (send-reply {from} ...)"
+    )]
+    WrongRecipient {
+        /// The task.
+        task: String,
+        /// Its sender.
+        from: String,
+        /// The recipient given.
+        given: String,
+    },
     /// The governor refused a task.
     #[error("the governor refused the task: {0}")]
     Rejected(Box<Rejection>),
