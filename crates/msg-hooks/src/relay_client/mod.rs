@@ -625,13 +625,11 @@ impl Session {
                     DeliveryState::Queued
                 };
                 let again = if duplicate { " (a repeat)" } else { "" };
-                (self.report)(&format!(
-                    "[relay] {}: {id} {}{again}",
-                    self.name,
-                    state.as_str()
-                ));
+                let line = format!("[relay] {}: {id} {}{again}", self.name, state.as_str());
+                // Said once it is on disk, so that a reader of the line finds it there.
                 self.files(move |ctx| mailroom::record_delivery(&ctx, &id, &state))
                     .await?;
+                (self.report)(&line);
                 Ok(())
             }
             FromRelay::Synced { backlog } => {
