@@ -859,3 +859,46 @@ async fn watched_contacts(ctx: &Context) -> Vec<String> {
     .await
     .unwrap_or_default()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use msg_core::config::Settings;
+    use msg_core::paths::Paths;
+
+    fn ctx(yaml: &str) -> Context {
+        let settings = Settings::from_yaml_str(yaml, std::path::Path::new("s.yaml")).unwrap();
+        Context::new(Paths::new("/data"), settings, None).unwrap()
+    }
+
+    #[test]
+    fn the_user_and_each_agent_with_a_token_log_in() {
+        let ctx = ctx(
+            "identity: {name: bob}\nmessaging: {relay: {token: t1, agent_tokens: {bob-claude: t2, bob-reviewer: t3}}}\n",
+        );
+        let names: Vec<String> = identities(&ctx)
+            .unwrap()
+            .into_iter()
+            .map(|i| i.name)
+            .collect();
+        assert_eq!(names, ["bob", "bob-claude", "bob-reviewer"]);
+        // Debug output never shows a token.
+        let shown = format!("{:?}", identities(&ctx).unwrap());
+        assert!(!shown.contains("t1") && !shown.contains("t2"), "{shown}");
+    }
+
+    #[test]
+    fn without_credentials_or_with_a_tls_url_it_says_what_to_do() {
+        let err = identities(&ctx("identity: {name: bob}\n")).unwrap_err();
+        assert!(err.to_string().contains("messaging.relay.token"), "{err}");
+        let err = identities(&ctx(
+            "identity: {name: bob}\nmessaging: {relay: {agent_tokens: {../x: t}}}\n",
+        ))
+        .unwrap_err();
+        assert!(err.to_string().contains("agent_tokens"), "{err}");
+        assert!(check_url("ws://127.0.0.1:1/ws").is_ok());
+        let err = check_url("wss://relay.example/ws").unwrap_err();
+        assert!(err.to_string().contains("TLS"), "{err}");
+        assert!(check_url("http://x").is_err());
+    }
+}

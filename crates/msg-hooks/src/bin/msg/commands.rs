@@ -452,12 +452,17 @@ fn relay(ctx: Context, args: &args::Relay) -> anyhow::Result<()> {
         .context("cannot start the async runtime")?;
     let summary = runtime.block_on(async move {
         let (stop, shutdown) = tokio::sync::watch::channel(false);
-        tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                say("[relay] stopping (Ctrl-C)");
-                let _ = stop.send(true);
-            }
-        });
+        // In the foreground, Ctrl-C closes the connections cleanly; a `--once` run keeps the
+        // default (the process ends at once, which loses nothing: every write is atomic and
+        // a message not yet acknowledged is delivered again).
+        if !options.once {
+            tokio::spawn(async move {
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    say("[relay] stopping (Ctrl-C)");
+                    let _ = stop.send(true);
+                }
+            });
+        }
         relay_client::connect(ctx, options, std::sync::Arc::new(say), shutdown).await
     })?;
     say(&format!("[relay] done: {summary}"));
