@@ -303,6 +303,24 @@ impl Client {
         }
     }
 
+    /// Waits for the client to end (its stdout closes); returns its exit code and every line.
+    #[track_caller]
+    pub(crate) fn wait_exit(&mut self) -> (i32, Vec<String>) {
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => self.seen.push(line),
+                Err(RecvTimeoutError::Disconnected) => break,
+                Err(RecvTimeoutError::Timeout) => {
+                    panic!("the client did not end; saw:\n{}", self.seen.join("\n"))
+                }
+            }
+        }
+        let status = self.child.wait().unwrap();
+        (status.code().unwrap_or(-1), self.seen.clone())
+    }
+
     /// Waits until, for every one of `ids`, a line has contained it and `word` (in any
     /// order, lines seen before included).
     #[track_caller]
@@ -754,4 +772,43 @@ fn the_demo_runs_the_whole_flow() {
         Some(task_message.id.as_str())
     );
     assert_eq!(bob.store().unwrap().all().unwrap().len(), 2);
+}
+
+#[test]
+fn a_wrong_token_and_a_replaced_session_end_the_client_without_retrying() {
+    let relay = TestRelay::start();
+    let (alice, bob) = alice_and_bob(&relay, "");
+    // A token for someone else does not prove alice.
+    alice.configure(&relay.url(), false, "");
+    let settings = alice.root().join(".datacore/settings.local.yaml");
+    let text = std::fs::read_to_string(&settings)
+        .unwrap()
+        .replace(&token("alice"), &token("mallory"));
+    std::fs::write(&settings, text).unwrap();
+    let run = alice.run("msg", &["relay", "connect", "--once"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    let line = run.stderr.trim_end();
+    assert_eq!(line.lines().count(), 1, "{line}");
+    assert!(
+        line.starts_with("msg: alice: the relay refused the login (auth_failed)"),
+        "{line}"
+    );
+
+    // A second client under bob's names replaces the first, which stops for good.
+    let mut first = bob.connect();
+    first.wait_for_all(&["bob:".to_owned(), "bob-claude:".to_owned()], "logged in");
+    let mut second = bob.connect();
+    second.wait_for(&["logged in"]);
+    let (code, lines) = first.wait_exit();
+    assert_eq!(code, 1, "{lines:?}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("replaced this one (close code 4000); not reconnecting")),
+        "{lines:?}"
+    );
+    assert!(
+        !lines.iter().any(|l| l.contains("reconnecting in")),
+        "{lines:?}"
+    );
 }
