@@ -25,7 +25,8 @@ pub struct ContactRow {
     pub name: Option<String>,
     /// Other names from the contacts file.
     pub handles: Vec<String>,
-    /// The tier that counts: the settings'.
+    /// The tier that counts: the settings' override, else the one noted here, else
+    /// `unknown`.
     pub tier: String,
     /// The tier the contacts file notes.
     pub noted_tier: Option<String>,

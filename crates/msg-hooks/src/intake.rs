@@ -14,10 +14,11 @@
 //! once (the relay client, the watcher, `msg intake`): each agent's intake holds an exclusive
 //! lock (`<state>/intake/<space>/<agent>.lock`) for the whole decision, and under it looks
 //! for a task whose `MESSAGE_ID` is the message's, and for a rejection reply to it, before
-//! doing anything; a message no longer unread under the lock is left alone. What is not
-//! covered: a crash in the instant between the task's append and the write of its
-//! `MESSAGE_ID` (two `fdatasync`ed writes; msg-inbox's `create_task` takes no extra
-//! properties) leaves a task without the link, and intake would then create a second one.
+//! doing anything; a message no longer unread under the lock is left alone. A crash in the
+//! instant between the task's append and the write of its `MESSAGE_ID` (two `fdatasync`ed
+//! writes: msg-inbox's `create_task` takes no extra properties) leaves a task without the
+//! link; the next intake adopts it (a task tagged `message` from the same sender, without
+//! `MESSAGE_ID`, whose title is part of the message) instead of creating a second one.
 //!
 //! **A sender of tier `unknown` never gets a task auto-accepted**, whatever the message says
 //! and whatever `messaging.trust_tiers.unknown.auto_accept` is set to: its tasks wait for
@@ -223,6 +224,23 @@ fn take_in(
         return Ok(Some(IntakeOutcome::AlreadyTask {
             message: id.to_owned(),
             task: task.id().to_owned(),
+        }));
+    }
+    // A crash between a task's append and the write of its MESSAGE_ID leaves an orphan:
+    // a task from intake (tag `message`) from this sender without the link. It is this
+    // message's task when its title is this message's text's first part; adopt it.
+    if let Some(orphan) = inbox.tasks()?.into_iter().find(|t| {
+        t.tags().iter().any(|tag| tag == INTAKE_TAG)
+            && t.property(MESSAGE_ID_PROPERTY).is_none()
+            && t.from() == Some(message.from.as_str())
+            && !t.title().is_empty()
+            && task_text(message).contains(t.title())
+    }) {
+        link_message(ctx, agent, orphan.id(), id)?;
+        mark_read_if_unread(&store, id)?;
+        return Ok(Some(IntakeOutcome::AlreadyTask {
+            message: id.to_owned(),
+            task: orphan.id().to_owned(),
         }));
     }
     let refused_before = store.sent()?.into_iter().any(|m| {

@@ -55,6 +55,8 @@ const LOGIN_TIMEOUT: Duration = Duration::from_secs(10);
 const RETRY_LATER: Duration = Duration::from_secs(30);
 /// Silence after which the connection is taken for dead (the relay pings every 30 s).
 const SILENCE: Duration = Duration::from_secs(120);
+/// The largest frame accepted from the relay.
+const MAX_INCOMING_BYTES: usize = 1024 * 1024;
 /// Error codes after which retrying the same message cannot succeed.
 const PERMANENT: [&str; 6] = [
     "recipient_required",
@@ -417,11 +419,16 @@ impl Session {
             url: url.to_owned(),
             reason,
         };
-        let (mut socket, _) =
-            tokio::time::timeout(LOGIN_TIMEOUT, tokio_tungstenite::connect_async(url))
-                .await
-                .map_err(|_| connection_error("no answer within 10 s".into()))?
-                .map_err(|err| connection_error(err.to_string()))?;
+        // A relay sends frames of at most its own limit (64 KiB by default); a larger one is
+        // refused here rather than buffered, whoever sends it.
+        let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+            .max_message_size(Some(MAX_INCOMING_BYTES))
+            .max_frame_size(Some(MAX_INCOMING_BYTES));
+        let connecting = tokio_tungstenite::connect_async_with_config(url, Some(config), false);
+        let (mut socket, _) = tokio::time::timeout(LOGIN_TIMEOUT, connecting)
+            .await
+            .map_err(|_| connection_error("no answer within 10 s".into()))?
+            .map_err(|err| connection_error(err.to_string()))?;
         let auth = wire::auth(
             &identity.name,
             identity.token.as_deref(),
