@@ -812,3 +812,107 @@ fn a_wrong_token_and_a_replaced_session_end_the_client_without_retrying() {
         "{lines:?}"
     );
 }
+
+/// A relay of the v0.2.0 kind, scripted: it answers any `auth` with `auth_ok`, then sends
+/// `frames`, and never acknowledges or sends `synced`. What clients send arrives on the
+/// returned channel.
+fn scripted_relay(frames: Vec<String>) -> (String, Receiver<String>) {
+    use futures::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    let (ready_tx, ready_rx) = channel();
+    let (frames_tx, frames_rx) = channel();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            ready_tx
+                .send(listener.local_addr().unwrap().port())
+                .unwrap();
+            while let Ok((stream, _)) = listener.accept().await {
+                let frames = frames.clone();
+                let frames_tx = frames_tx.clone();
+                tokio::spawn(async move {
+                    let Ok(mut socket) = tokio_tungstenite::accept_async(stream).await else {
+                        return;
+                    };
+                    while let Some(Ok(message)) = socket.next().await {
+                        let Message::Text(text) = message else {
+                            continue;
+                        };
+                        let text = text.to_string();
+                        let is_auth = text.contains(r#""type":"auth""#);
+                        let _ = frames_tx.send(text);
+                        if is_auth {
+                            let _ = socket
+                                .send(Message::text(r#"{"type":"auth_ok","username":"bob"}"#))
+                                .await;
+                            for frame in &frames {
+                                let _ = socket.send(Message::text(frame.clone())).await;
+                            }
+                        }
+                    }
+                });
+            }
+        });
+    });
+    let port = ready_rx.recv().unwrap();
+    (format!("ws://127.0.0.1:{port}/ws"), frames_rx)
+}
+
+#[test]
+fn without_acks_nothing_counts_as_delivered_and_a_redelivery_is_stored_once() {
+    let message = r#"{"type":"message","from":"alice","to":"bob","content":"hello twice","id":"msg-20261124-100000-aaaaaaaaaaaa","thread":null,"reply_to":null,"timestamp":"[2026-11-24 Tue 10:00]"}"#;
+    let (url, frames) = scripted_relay(vec![message.to_owned(), message.to_owned()]);
+    let relay = TestRelay::start();
+    let bob = Person::new("bob", &relay, false, "");
+    bob.configure(&url, false, "");
+    let sent = id_in(bob.run("msg", &["send", "alice", "are you there?"]).ok());
+
+    for _ in 0..2 {
+        let run = bob.run("msg", &["relay", "connect", "--once", "--timeout", "1"]);
+        let out = run.ok();
+        assert!(out.contains("no `synced`"), "{out}");
+        assert!(out.contains("1 unanswered"), "{out}");
+    }
+    // Received four times over two logins, on disk once, and acknowledged every time.
+    let inbox = bob.inbox();
+    assert_eq!(inbox.len(), 1, "{inbox:?}");
+    assert_eq!(inbox[0].body, "hello twice");
+    assert_eq!(inbox[0].property("VIA"), Some("relay"));
+    // The relay's thread may still be reading the last frames: collect until they are in.
+    let count = |frames: &[String]| {
+        let acks = frames
+            .iter()
+            .filter(|f| {
+                f.contains(r#""type":"ack""#) && f.contains("msg-20261124-100000-aaaaaaaaaaaa")
+            })
+            .count();
+        let sends = frames.iter().filter(|f| f.contains(&sent)).count();
+        (acks, sends)
+    };
+    let mut got: Vec<String> = Vec::new();
+    let deadline = Instant::now() + DEADLINE;
+    while count(&got) != (4, 2) {
+        match frames.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            Ok(frame) => got.push(frame),
+            Err(_) => break,
+        }
+    }
+    let frames = got;
+    let (acks, _) = count(&frames);
+    assert_eq!(acks, 4, "{frames:?}");
+    assert!(
+        frames.iter().any(|f| f.contains(r#""acks":true"#)),
+        "{frames:?}"
+    );
+    let sends = frames.iter().filter(|f| f.contains(&sent)).count();
+    assert_eq!(sends, 2, "sent again on the second login: {frames:?}");
+    // No ack: still pending, never "delivered".
+    let outbox = bob.outbox();
+    assert_eq!(outbox[0].property("DELIVERY"), Some("pending"));
+    assert_eq!(outbox[0].property("DELIVERED_AT"), None);
+}
