@@ -93,6 +93,39 @@ pub enum IntakeOutcome {
 }
 
 impl IntakeOutcome {
+    /// The outcome as JSON (`msg intake --json`).
+    pub fn to_json(&self) -> serde_json::Value {
+        use serde_json::json;
+        match self {
+            IntakeOutcome::Task {
+                message,
+                agent,
+                task,
+                admission,
+            } => json!({
+                "message": message, "outcome": "task", "agent": agent, "task": task.id(),
+                "state": task.state().keyword(), "admission": admission,
+            }),
+            IntakeOutcome::AlreadyTask { message, task } => {
+                json!({"message": message, "outcome": "already_task", "task": task})
+            }
+            IntakeOutcome::Rejected {
+                message,
+                agent,
+                rejection,
+                reply,
+            } => json!({
+                "message": message, "outcome": "rejected", "agent": agent,
+                "rule": rejection.rule().key(), "reason": rejection.reason,
+                "retry_after": rejection.retry_after().map(|at| timestamp::format_inactive(at.to_offset(timestamp::local_offset()))),
+                "reply": reply,
+            }),
+            IntakeOutcome::AlreadyRejected { message } => {
+                json!({"message": message, "outcome": "already_rejected"})
+            }
+        }
+    }
+
     /// One line for people: `task task-… (QUEUED) for bob-claude from message msg-…`.
     pub fn describe(&self) -> String {
         match self {

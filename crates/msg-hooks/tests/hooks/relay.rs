@@ -640,14 +640,26 @@ fn concurrent_intakes_make_one_task_of_a_message() {
         })
         .collect();
     let hook = bob_hook(&bob).expect("the task is shown");
+    let mut made = 0;
     for child in children {
         let output = child.wait_with_output().unwrap();
         assert!(output.status.success(), "{output:?}");
+        made += String::from_utf8(output.stdout)
+            .unwrap()
+            .lines()
+            .filter(|l| l.contains(" is task ") && !l.contains("already"))
+            .count();
     }
+    assert!(made <= 1, "{made} intakes made a task: {:?}", bob.tasks());
     let tasks = bob.tasks();
     assert_eq!(tasks.len(), 1, "{tasks:?}");
     assert!(hook.contains(tasks[0].id()), "{hook}");
     assert!(!bob.inbox()[0].is_unread());
+    assert_eq!(bob.run("msg", &["intake", "--json"]).ok().trim(), "[]");
+    assert_eq!(
+        bob.run("msg", &["intake"]).ok(),
+        "[messaging] No unread message for your agents.\n"
+    );
 }
 
 #[test]

@@ -474,7 +474,7 @@ fn intake(ctx: &Context, args: &args::Intake) -> anyhow::Result<()> {
     if args.json {
         let list: Vec<serde_json::Value> = outcomes
             .iter()
-            .map(|outcome| json!({"outcome": outcome.describe()}))
+            .map(msg_hooks::intake::IntakeOutcome::to_json)
             .collect();
         return print(&json::to_text(&json!(list)));
     }
