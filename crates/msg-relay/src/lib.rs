@@ -17,6 +17,13 @@
 //!   senders. Every refusal is an `error` frame with a [`protocol::ErrorCode`].
 //! - **operations**: `GET /status`, `GET /healthz`, Prometheus `GET /metrics`, key=value logs
 //!   on stderr, graceful shutdown ([`run`] closes every socket with 1001).
+//! - **store-and-forward**: a message for someone offline waits in a per-recipient queue,
+//!   bounded by count, bytes and age ([`Limits::queue_max_messages`] and the fields after
+//!   it), and arrives at the recipient's next login, oldest first, before `synced`. Every
+//!   `send` is answered with an `ack` (`delivered` or `queued`); a repeated (sender, id) is
+//!   acknowledged again and not delivered twice; a client that logs in with `acks` confirms
+//!   each message and gets unconfirmed ones again at its next login ([`LegacyDelivery`] says
+//!   what counts as delivered for v0.2.0 clients).
 //!
 //! Main items: [`run`] serves a bound listener until a shutdown future completes;
 //! [`RelayConfig`] holds the policy; [`protocol`] has the frame types a Rust client uses;
@@ -47,8 +54,8 @@
 //! ```
 //!
 //! Architecture invariant: depends on `msg-core` only among the workspace crates, and it is
-//! the only crate that knows warp and the wire JSON. It keeps no state on disk; store-and-
-//! forward delivery (issue 7) will plug in where a message finds its recipient offline.
+//! the only crate that knows warp and the wire JSON. It keeps no state on disk: the offline
+//! queues live in memory and are lost when the relay stops.
 
 mod config;
 mod connection;
@@ -57,12 +64,13 @@ mod limits;
 mod log;
 mod metrics;
 pub mod protocol;
+mod queue;
 mod registry;
 mod server;
 mod session;
 mod token;
 
-pub use config::{Limits, LimitsError, LogLevel, PresenceMode, RelayConfig};
+pub use config::{LegacyDelivery, Limits, LimitsError, LogLevel, PresenceMode, RelayConfig};
 pub use healthcheck::{HealthError, healthcheck};
 pub use server::run;
 pub use token::{

@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, mpsc, oneshot, watch};
+use tokio::time::Instant;
 use warp::Filter;
 use warp::http::StatusCode;
 use warp::reply::Reply;
@@ -16,8 +17,12 @@ use crate::config::{LimitsError, PresenceMode, RelayConfig};
 use crate::connection;
 use crate::log::Logger;
 use crate::metrics::Metrics;
-use crate::registry::Registry;
+use crate::protocol::ErrorCode;
+use crate::registry::{Kicked, Registry};
 use crate::session::ConnId;
+
+/// How often the expiry task looks for messages at the end of their time to live, at most.
+const EXPIRY_TICK: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// What every connection and route shares.
 pub(crate) struct Shared {
@@ -30,6 +35,10 @@ pub(crate) struct Shared {
     /// Turns `true` when the relay shuts down; the sender is held by [`run`].
     pub(crate) shutdown: watch::Receiver<bool>,
     next_conn: AtomicU64,
+    /// Keys the IDs the relay generates for sends without one: different for every process
+    /// (start time and pid), so IDs do not repeat across restarts.
+    id_key: [u8; 32],
+    next_id: AtomicU64,
     /// Never sent on: [`run`] holds the receiver and learns that every connection has ended
     /// when the last `Shared` (and so the last sender) is dropped.
     _alive: mpsc::Sender<()>,
@@ -44,16 +53,24 @@ impl Shared {
         alive: mpsc::Sender<()>,
     ) -> Shared {
         Shared {
-            registry: Registry::new(
-                config.presence,
-                config.limits.max_sessions_per_user,
-                config.limits.max_watches,
-            ),
+            registry: Registry::new(config.presence, &config.limits),
             metrics: Metrics::default(),
             log: Logger::new(config.log_level),
             connections: Arc::new(Semaphore::new(config.limits.max_connections)),
             shutdown,
             next_conn: AtomicU64::new(1),
+            id_key: {
+                let mut hasher = blake3::Hasher::new_derive_key(
+                    "datacore-messaging msg-relay generated message ids v1",
+                );
+                let since_epoch = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap_or_default();
+                hasher.update(&since_epoch.as_nanos().to_le_bytes());
+                hasher.update(&std::process::id().to_le_bytes());
+                *hasher.finalize().as_bytes()
+            },
+            next_id: AtomicU64::new(0),
             _alive: alive,
             config,
         }
@@ -61,6 +78,72 @@ impl Shared {
 
     pub(crate) fn next_conn_id(&self) -> ConnId {
         self.next_conn.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// A new message ID, `relay-` and 24 hex digits, for a `send` without one.
+    pub(crate) fn generate_id(&self) -> String {
+        let n = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let hash = blake3::keyed_hash(&self.id_key, &n.to_le_bytes());
+        let mut id = String::with_capacity(6 + 24);
+        id.push_str("relay-");
+        for byte in &hash.as_bytes()[..12] {
+            use std::fmt::Write as _;
+            let _ = write!(id, "{byte:02x}");
+        }
+        id
+    }
+
+    /// Drops the queued messages whose time to live ended at `now`, counting and logging
+    /// each (senders that are online are told by the registry).
+    pub(crate) fn expire_due(&self, now: Instant) {
+        let (reports, kicked) = self.registry.expire(now);
+        for report in reports {
+            self.metrics.message_expired();
+            if report.sender_told {
+                self.metrics.rejected(ErrorCode::Expired);
+            }
+            let expired = &report.expired;
+            self.log.warn(
+                "expired",
+                &[
+                    ("from", (&*expired.sender).into()),
+                    ("to", (&*expired.to).into()),
+                    ("id", (&*expired.id).into()),
+                    ("delivered_unacked", u64::from(expired.written).into()),
+                ],
+            );
+        }
+        self.log_kicked(&kicked);
+    }
+
+    /// Counts and logs connections the registry disconnected for a full outbox.
+    pub(crate) fn log_kicked(&self, kicked: &Kicked) {
+        for (conn, user) in kicked {
+            self.metrics.rejected(ErrorCode::SlowConsumer);
+            self.log.warn(
+                "slow_consumer",
+                &[("conn", (*conn).into()), ("user", user.into())],
+            );
+        }
+    }
+}
+
+/// Drops expired messages until shutdown: wakes at the next deadline, and at least every
+/// [`EXPIRY_TICK`] to see messages queued meanwhile.
+pub(crate) async fn expire_loop(shared: Arc<Shared>) {
+    let mut shutdown = shared.shutdown.clone();
+    loop {
+        let now = Instant::now();
+        let wake = shared
+            .registry
+            .next_expiry()
+            .map_or(now + EXPIRY_TICK, |deadline| {
+                deadline.min(now + EXPIRY_TICK)
+            });
+        tokio::select! {
+            _ = shutdown.wait_for(|stop| *stop) => break,
+            () = tokio::time::sleep_until(wake) => shared.expire_due(Instant::now()),
+        }
     }
 }
 
@@ -127,7 +210,9 @@ pub async fn run(
         })
         .run();
     let server = tokio::spawn(server);
-    // From here on only the routes and the connections hold `Shared`.
+    // Ends at shutdown, so it does not keep `Shared` alive past the connections.
+    let expiry = tokio::spawn(expire_loop(Arc::clone(&shared)));
+    // From here on only the routes, the connections and the expiry task hold `Shared`.
     drop(shared);
 
     shutdown.await;
@@ -139,6 +224,7 @@ pub async fn run(
         // The accept loop ends once in-flight HTTP requests are answered, dropping the routes'
         // `Shared`; then the channel closes when the last connection drops its own.
         let _ = server.await;
+        let _ = expiry.await;
         let _ = alive_rx.recv().await;
     };
     let phase = match tokio::time::timeout(grace, finished).await {
@@ -177,7 +263,10 @@ fn routes(
         .and(with_shared.clone())
         .map(|shared: Arc<Shared>| {
             warp::reply::with_header(
-                shared.metrics.render(shared.registry.users_online()),
+                shared.metrics.render(
+                    shared.registry.users_online(),
+                    shared.registry.queue_totals(),
+                ),
                 "content-type",
                 "text/plain; version=0.0.4; charset=utf-8",
             )

@@ -148,6 +148,7 @@ async fn the_frame_size_limit_is_configurable_and_exact() {
     };
     alice.send(frame(1024)).await;
     assert_eq!(alice.recv().await["type"], "message");
+    alice.expect_ack("delivered").await;
     alice.send(frame(1025)).await;
     assert_eq!(
         alice.expect_error("frame_too_large").await["max_bytes"],
