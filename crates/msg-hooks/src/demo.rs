@@ -343,8 +343,9 @@ pub fn run(exe: &Path, dir: Option<&Path>, out: &mut dyn FnMut(&str)) -> Result<
         out(&format!("  {}\n", file.display()));
     }
     out(&format!(
-        "\nEverything is kept in {}. Try: msg --root {} inbox\n",
+        "\nEverything is kept in {}. Try:\n  {} --root {} inbox\n",
         dir.display(),
+        exe.display(),
         alice.root.display()
     ));
     Ok(())
@@ -380,7 +381,7 @@ fn step(
     let shown: Vec<String> = args
         .iter()
         .map(|a| {
-            if a.contains([' ', '\n', '@']) {
+            if a.contains([' ', '\n']) {
                 format!("\"{}\"", a.replace('\n', "\\n"))
             } else {
                 (*a).to_owned()

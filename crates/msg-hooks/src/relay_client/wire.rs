@@ -1,14 +1,13 @@
-//! The frames the client reads and writes, on top of [`msg_relay::protocol`].
+//! The frames the client reads and writes: [`msg_relay::protocol`]'s own types, read
+//! tolerantly.
 //!
-//! Frames the v0.2.0 protocol already has are parsed with the relay's own
-//! [`ServerFrame`]; the store-and-forward additions (docs/relay.md: `ack`, `synced`, and the
-//! `acks` flag of `auth`) are read and written here from their documented JSON, so this
-//! client works with relays that have them and with relays that do not (an unknown frame
-//! type is skipped, never an error).
+//! A frame of a type this version does not know (a newer relay's) is skipped, never an error,
+//! and so is a frame that is not JSON or has fields of the wrong type; the client works with
+//! relays that have store-and-forward (`ack`, `synced`) and with v0.2.0 relays that have
+//! not.
 
-use msg_relay::protocol::{ErrorCode, ServerFrame};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use msg_relay::protocol::{ClientFrame, ErrorCode, ServerFrame};
+use serde_json::Value;
 
 use crate::mailroom::Incoming;
 
@@ -16,6 +15,11 @@ use crate::mailroom::Incoming;
 /// that does not fit is marked failed here instead of being refused (and the connection
 /// closed) by the relay on every attempt.
 pub(crate) const MAX_FRAME_BYTES: usize = 64 * 1024;
+
+/// The frame types of [`ServerFrame`] this client reads.
+const KNOWN: [&str; 7] = [
+    "auth_ok", "message", "ack", "synced", "error", "presence", "pong",
+];
 
 /// A frame from the relay, as far as the client cares.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,137 +66,111 @@ pub(crate) enum FromRelay {
     Other,
 }
 
-#[derive(Deserialize)]
-struct AckFrame {
-    id: String,
-    #[serde(default)]
-    status: String,
-    #[serde(default)]
-    duplicate: bool,
-}
-
-#[derive(Deserialize)]
-struct SyncedFrame {
-    #[serde(default)]
-    backlog: u64,
-}
-
-/// Reads one text frame. `None`: not JSON or not a frame this client understands the shape
-/// of (a hostile or broken relay); the caller skips it.
+/// Reads one text frame. `None`: not JSON, or a known type with fields of the wrong type
+/// (a hostile or broken relay); the caller skips it.
 pub(crate) fn parse(text: &str) -> Option<FromRelay> {
     let value: Value = serde_json::from_str(text).ok()?;
-    let kind = value.get("type")?.as_str()?.to_owned();
-    match kind.as_str() {
-        "ack" => {
-            let ack: AckFrame = serde_json::from_value(value).ok()?;
-            Some(FromRelay::Ack {
-                id: ack.id,
-                status: ack.status,
-                duplicate: ack.duplicate,
-            })
-        }
-        "synced" => {
-            let synced: SyncedFrame = serde_json::from_value(value).ok()?;
-            Some(FromRelay::Synced {
-                backlog: synced.backlog,
-            })
-        }
-        "error" => {
-            let code_text = value
-                .get("code")
-                .and_then(Value::as_str)
-                .unwrap_or("unknown")
-                .to_owned();
-            match serde_json::from_value::<ServerFrame>(value).ok()? {
-                ServerFrame::Error {
-                    code,
-                    message,
-                    retry_after_ms,
-                    id,
-                    ..
-                } => Some(FromRelay::Error {
-                    code,
-                    code_text,
-                    message,
-                    id,
-                    retry_after_ms,
-                }),
-                _ => None,
-            }
-        }
-        "auth_ok" | "message" | "presence" => match serde_json::from_value(value).ok()? {
-            ServerFrame::AuthOk { .. } => Some(FromRelay::AuthOk),
-            ServerFrame::Message {
-                from,
-                to,
-                content,
-                id,
-                thread,
-                reply_to,
-                timestamp,
-            } => Some(FromRelay::Message(Incoming {
-                from,
-                to,
-                content,
-                id,
-                thread,
-                reply_to,
-                timestamp,
-            })),
-            ServerFrame::Presence { username, status } => {
-                Some(FromRelay::Presence { username, status })
-            }
-            _ => None,
-        },
-        _ => Some(FromRelay::Other),
+    let kind = value.get("type")?.as_str()?;
+    if !KNOWN.contains(&kind) {
+        return Some(FromRelay::Other);
     }
+    // The code as written, for codes newer than this version's ErrorCode.
+    let code_text = value
+        .get("code")
+        .and_then(Value::as_str)
+        .unwrap_or("unknown")
+        .to_owned();
+    Some(match serde_json::from_value::<ServerFrame>(value).ok()? {
+        ServerFrame::AuthOk { .. } => FromRelay::AuthOk,
+        ServerFrame::Message {
+            from,
+            to,
+            content,
+            id,
+            thread,
+            reply_to,
+            timestamp,
+        } => FromRelay::Message(Incoming {
+            from,
+            to,
+            content,
+            id,
+            thread,
+            reply_to,
+            timestamp,
+        }),
+        ServerFrame::Ack {
+            id,
+            status,
+            duplicate,
+            ..
+        } => FromRelay::Ack {
+            id,
+            status: status.as_str().to_owned(),
+            duplicate,
+        },
+        ServerFrame::Synced { backlog } => FromRelay::Synced { backlog },
+        ServerFrame::Error {
+            code,
+            message,
+            retry_after_ms,
+            id,
+            ..
+        } => FromRelay::Error {
+            code,
+            code_text,
+            message,
+            id,
+            retry_after_ms,
+        },
+        ServerFrame::Presence { username, status } => FromRelay::Presence { username, status },
+        _ => FromRelay::Other,
+    })
+}
+
+fn to_text(frame: &ClientFrame) -> String {
+    serde_json::to_string(frame).expect("a client frame serialises")
 }
 
 /// `auth` with a token (or the v0.2.0 shared secret) and `acks: true`.
 pub(crate) fn auth(username: &str, token: Option<&str>, secret: Option<&str>) -> String {
-    let mut frame = json!({"type": "auth", "username": username, "acks": true});
-    if let Some(token) = token {
-        frame["token"] = json!(token);
-    }
-    if let Some(secret) = secret {
-        frame["secret"] = json!(secret);
-    }
-    frame.to_string()
+    to_text(&ClientFrame::Auth {
+        username: Some(username.to_owned()),
+        token: token.map(str::to_owned),
+        secret: secret.map(str::to_owned),
+        acks: Some(true),
+    })
 }
 
 /// `ack` of a received message, once it is on disk.
 pub(crate) fn ack(id: &str) -> String {
-    json!({"type": "ack", "id": id}).to_string()
+    to_text(&ClientFrame::Ack { id: id.to_owned() })
 }
 
 /// `status_change`.
 pub(crate) fn status(status: &str) -> String {
-    json!({"type": "status_change", "status": status}).to_string()
+    to_text(&ClientFrame::StatusChange {
+        status: Some(status.to_owned()),
+    })
 }
 
 /// `watch` of these users' presence.
 pub(crate) fn watch(users: &[String]) -> String {
-    json!({"type": "watch", "users": users}).to_string()
+    to_text(&ClientFrame::Watch {
+        users: users.to_vec(),
+    })
 }
 
 /// `send` of a message from the outbox.
 pub(crate) fn send(message: &msg_store::Message) -> String {
-    let mut frame = json!({
-        "type": "send",
-        "to": message.to.as_deref().unwrap_or_default(),
-        "content": message.body,
-        "id": message.id,
-    });
-    if let Some(thread) = &message.thread {
-        frame["thread"] = json!(thread);
-    }
-    if let Some(reply_to) = &message.reply_to {
-        frame["reply_to"] = json!(reply_to);
-    }
-    if let Some(created) = &message.created {
-        frame["timestamp"] = json!(created);
-    }
-    frame.to_string()
+    to_text(&ClientFrame::Send {
+        to: Some(message.to.clone().unwrap_or_default()),
+        content: Some(message.body.clone()),
+        id: Some(message.id.clone()),
+        thread: message.thread.clone(),
+        reply_to: message.reply_to.clone(),
+        timestamp: message.created.clone(),
+    })
 }
 
 #[cfg(test)]
@@ -239,7 +217,17 @@ mod tests {
         };
         assert_eq!(
             (code, code_text.as_str(), id.as_deref()),
-            (ErrorCode::Unknown, "queue_full", Some("m3"))
+            (ErrorCode::QueueFull, "queue_full", Some("m3"))
+        );
+        let Some(FromRelay::Error {
+            code, code_text, ..
+        }) = parse(r#"{"type":"error","code":"brand_new","message":"?"}"#)
+        else {
+            panic!()
+        };
+        assert_eq!(
+            (code, code_text.as_str()),
+            (ErrorCode::Unknown, "brand_new")
         );
         assert_eq!(parse(r#"{"type":"pong"}"#), Some(FromRelay::Other));
         assert_eq!(parse(r#"{"type":"future","x":1}"#), Some(FromRelay::Other));
@@ -253,7 +241,7 @@ mod tests {
         let frame: Value = serde_json::from_str(&auth("bob", Some("t0k"), None)).unwrap();
         assert_eq!(
             frame,
-            json!({"type":"auth","username":"bob","token":"t0k","acks":true})
+            serde_json::json!({"type":"auth","username":"bob","token":"t0k","acks":true})
         );
     }
 }
