@@ -194,22 +194,29 @@ pub fn pending(ctx: &Context, senders: &[String]) -> Result<Vec<Message>, HooksE
 }
 
 /// Records `state` on the sent message `id` in `outbox.org`: `DELIVERY` and the time
-/// (`DELIVERED_AT`), or `DELIVERY_ERROR` for a failure. Only a pending message changes (an
-/// ack for a message already marked is a duplicate); returns whether it did.
+/// (`DELIVERED_AT`), or `DELIVERY_ERROR` for a failure. A pending message changes, and a
+/// queued one may still fail (the relay drops it when it expires before the recipient
+/// logs in); any other answer about a message already marked is a repeat and changes
+/// nothing. Returns whether the entry changed.
 pub fn record_delivery(ctx: &Context, id: &str, state: &DeliveryState) -> Result<bool, HooksError> {
     let store = ctx.store()?;
     let outbox = OrgFile::new(store.outbox_path(), keywords());
     let at = timestamp::format_inactive(timestamp::now_local());
     let changed = outbox.transaction(|txn| {
         let doc = txn.document()?;
-        let pending = match doc
+        let current = match doc
             .find_by_id(id)
             .map_err(|dup| dup.in_file(outbox.path()))?
         {
-            Some(entry) => entry.property(DELIVERY_PROPERTY).as_deref() == Some(DELIVERY_PENDING),
-            None => false,
+            Some(entry) => entry.property(DELIVERY_PROPERTY).map(|v| v.into_owned()),
+            None => return Ok(false),
         };
-        if !pending {
+        let open = match current.as_deref() {
+            Some(DELIVERY_PENDING) => true,
+            Some("queued") => matches!(state, DeliveryState::Failed(_)),
+            _ => false,
+        };
+        if !open {
             return Ok(false);
         }
         txn.edit(id, |e| {
@@ -354,5 +361,11 @@ mod tests {
         assert!(sent[0].property("DELIVERED_AT").is_some());
         assert!(pending(&ctx, &["bob".into()]).unwrap().is_empty());
         assert!(!record_delivery(&ctx, "msg-unknown", &DeliveryState::Queued).unwrap());
+        // Queued, then expired at the relay: failed after all.
+        assert!(record_delivery(&ctx, &id, &DeliveryState::Failed("expired".into())).unwrap());
+        let sent = ctx.store().unwrap().sent().unwrap();
+        assert_eq!(sent[0].property("DELIVERY"), Some("failed"));
+        assert_eq!(sent[0].property("DELIVERY_ERROR"), Some("expired"));
+        assert!(!record_delivery(&ctx, &id, &DeliveryState::Delivered).unwrap());
     }
 }

@@ -800,6 +800,20 @@ fn the_demo_runs_the_whole_flow() {
         Some(task_message.id.as_str())
     );
     assert_eq!(bob.store().unwrap().all().unwrap().len(), 2);
+
+    // The roots are kept; a second run refuses to mix with them.
+    let again = Command::new(exe("msg"))
+        .args(["demo", "--root"])
+        .arg(&root)
+        .output()
+        .unwrap();
+    assert_eq!(again.status.code(), Some(1));
+    let stderr = String::from_utf8(again.stderr).unwrap();
+    assert!(
+        stderr.starts_with("msg: ") && stderr.contains("not empty"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
 }
 
 #[test]
