@@ -526,4 +526,93 @@ mod tests {
         );
         assert_eq!(ctx.store().unwrap().sent().unwrap().len(), 1);
     }
+
+    #[test]
+    fn the_sender_hears_what_becomes_of_the_task() {
+        let dir = assert_fs::TempDir::new().unwrap();
+        let ctx = ctx(
+            dir.path(),
+            "identity: {name: bob}\nmessaging: {trust_overrides: {alice: team, bob: owner}}\n",
+        );
+        deliver(&ctx, "alice", "bob-claude", "msg-a1", "Write the notes");
+        run(&ctx).unwrap();
+        let desk = TaskDesk::open(&ctx, None).unwrap();
+        let task = desk.claim(None).unwrap().unwrap();
+        desk.complete(task.id(), Some(300), "", "notes.org")
+            .unwrap();
+        desk.revise(task.id(), "shorter, please").unwrap();
+        desk.claim(None).unwrap();
+        desk.complete(task.id(), Some(100), "", "").unwrap();
+        desk.accept(task.id()).unwrap();
+        let told: Vec<(String, String)> = ctx
+            .store()
+            .unwrap()
+            .sent()
+            .unwrap()
+            .into_iter()
+            .map(|m| {
+                assert_eq!(
+                    (m.from.as_str(), m.to.as_deref()),
+                    ("bob-claude", Some("alice"))
+                );
+                assert_eq!(m.reply_to.as_deref(), Some("msg-a1"));
+                assert_eq!(m.property("TASK"), Some(task.id()));
+                (m.property("TASK_EVENT").unwrap().to_owned(), m.body)
+            })
+            .collect();
+        let events: Vec<&str> = told.iter().map(|(e, _)| e.as_str()).collect();
+        assert_eq!(
+            events,
+            ["completed", "revision_requested", "completed", "accepted"]
+        );
+        assert!(told[0].1.contains("Result: notes.org"), "{}", told[0].1);
+        assert!(told[1].1.contains("shorter, please"), "{}", told[1].1);
+        // A task of the owner's own tells nobody.
+        let own = desk
+            .submit(&Submission {
+                from: "bob".into(),
+                text: "mine".into(),
+                ..Submission::default()
+            })
+            .unwrap();
+        desk.cancel(own.task.id(), "").unwrap();
+        assert_eq!(ctx.store().unwrap().sent().unwrap().len(), 4);
+    }
+
+    #[test]
+    fn a_task_left_without_its_link_by_a_crash_is_adopted() {
+        let dir = assert_fs::TempDir::new().unwrap();
+        let ctx = ctx(
+            dir.path(),
+            "identity: {name: bob}\nmessaging: {trust_overrides: {alice: team}}\n",
+        );
+        deliver(
+            &ctx,
+            "alice",
+            "bob-claude",
+            "msg-a1",
+            "Summarise the notes\nall of them",
+        );
+        // What intake had written when the crash came: the task, without MESSAGE_ID.
+        let orphan = ctx
+            .agent_inbox(None)
+            .unwrap()
+            .create_task(
+                "alice",
+                "Summarise the notes\nall of them",
+                "team",
+                &["AI", "message"],
+                None,
+                None,
+            )
+            .unwrap();
+        let outcomes = run(&ctx).unwrap();
+        assert!(
+            matches!(&outcomes[..], [IntakeOutcome::AlreadyTask { task, .. }] if task == orphan.id()),
+            "{outcomes:?}"
+        );
+        let tasks = ctx.agent_inbox(None).unwrap().tasks().unwrap();
+        assert_eq!(tasks.len(), 1);
+        assert_eq!(tasks[0].property(MESSAGE_ID_PROPERTY), Some("msg-a1"));
+    }
 }
