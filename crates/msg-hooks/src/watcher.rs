@@ -10,7 +10,7 @@
 //! 3. Unread messages (not the agent's own) are shown once each.
 //!
 //! Before that, when the inbox changed and an unread message is addressed to the agent, task
-//! intake turns it into a task ([`intake`](crate::intake)): the message is shown as the task
+//! intake turns it into a task ([`crate::intake`]): the message is shown as the task
 //! it became (claimed at once when it is QUEUED).
 //!
 //! Text from senders below the owner tier is framed as data, in tags with a random boundary

@@ -7,9 +7,9 @@
 //! connection it:
 //!
 //! - **receives**: a `message` frame is written to `inbox.org` (once: a redelivery finds its
-//!   ID there, see [`mailroom`](crate::mailroom)) and only then acknowledged (`ack`), so a
+//!   ID there, see [`crate::mailroom`]) and only then acknowledged (`ack`), so a
 //!   crash before the write means the relay delivers it again; a message to an agent then
-//!   goes through task intake ([`intake`](crate::intake));
+//!   goes through task intake ([`crate::intake`]);
 //! - **sends** the entries of `outbox.org` that are `:DELIVERY: pending` and from this
 //!   identity, and records the relay's answer on each: `delivered` or `queued` (from the
 //!   relay's `ack`), `failed` with `DELIVERY_ERROR` for a refusal that retrying cannot fix;
@@ -18,7 +18,7 @@
 //!   pending: a relay without acks never makes a message count as delivered;
 //! - **reports presence**: `status_change online` after the login, and `watch` of the
 //!   space's contacts on the user's connection (their `presence` frames are printed);
-//! - **reconnects** with exponential backoff and jitter ([`backoff`]), except after a
+//! - **reconnects** with exponential backoff and jitter (`backoff.rs`), except after a
 //!   refused login (a wrong token does not fix itself) and after close code 4000
 //!   (`session_replaced`: another client logged in under the name; two clients replacing
 //!   each other forever would help no one).
