@@ -288,11 +288,16 @@ pub async fn connect(
         let url = url.clone();
         let shutdown = shutdown.clone();
         runs.push(tokio::spawn(async move {
-            if options.once {
+            let result = if options.once {
                 once(&ctx, &url, &identity, &options, &report).await
             } else {
                 foreground(&ctx, &url, &identity, &options, &report, shutdown).await
+            };
+            // Said at once: the other identities may go on for hours.
+            if let Err(err) = &result {
+                report(&format!("[relay] stopped: {err}"));
             }
+            result
         }));
     }
     let mut summary = Summary::default();
@@ -301,7 +306,6 @@ pub async fn connect(
         match run.await {
             Ok(Ok(part)) => summary.add(&part),
             Ok(Err(err)) => {
-                report(&format!("[relay] {err}"));
                 first_error.get_or_insert(err);
             }
             Err(join) => {
