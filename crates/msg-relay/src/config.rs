@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use crate::spool::Spool;
 use crate::token::ServerSecret;
 
 /// Everything [`run`](crate::run) needs besides the listener.
@@ -33,6 +34,9 @@ pub struct RelayConfig {
     pub log_level: LogLevel,
     /// When a message to a v0.2.0 client (one that does not send `ack`) counts as delivered.
     pub legacy_delivery: LegacyDelivery,
+    /// Where the offline queues are kept durably (`--spool DIR`); `None` keeps them in memory
+    /// only, and a restart loses them.
+    pub spool: Option<Spool>,
 }
 
 /// When a message to a client that logged in without `acks` counts as delivered.
@@ -56,6 +60,7 @@ impl RelayConfig {
             limits: Limits::default(),
             log_level: LogLevel::Info,
             legacy_delivery: LegacyDelivery::OnWrite,
+            spool: None,
         }
     }
 }

@@ -608,12 +608,20 @@ impl Connection {
                 let ServerFrame::Message { to, id, .. } = message else {
                     unreachable!("matched above");
                 };
-                self.reply(&ServerFrame::Ack {
+                let ack = ServerFrame::Ack {
                     id,
                     to,
                     status,
                     duplicate,
-                })
+                };
+                match &self.shared.config.spool {
+                    // Accepted means durable: the ack goes out after the spool's sync.
+                    Some(spool) if status == AckStatus::Queued => {
+                        spool.after_sync(self.outbox.clone(), Message::text(ack.to_json()));
+                        Flow::Continue
+                    }
+                    _ => self.reply(&ack),
+                }
             }
             SendOutcome::Refused(limit) => {
                 let limits = &self.shared.config.limits;

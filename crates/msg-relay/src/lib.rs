@@ -26,7 +26,8 @@
 //!   what counts as delivered for v0.2.0 clients).
 //!
 //! Main items: [`run`] serves a bound listener until a shutdown future completes;
-//! [`RelayConfig`] holds the policy; [`protocol`] has the frame types a Rust client uses;
+//! [`RelayConfig`] holds the policy; [`Spool`] the durable queues; [`protocol`] has the frame
+//! types a Rust client uses;
 //! [`healthcheck()`] is the container probe. The `msg-relay` binary (`serve`, `token`,
 //! `healthcheck`) wraps them; `docs/relay.md` is the deployment guide and protocol reference.
 //!
@@ -54,8 +55,9 @@
 //! ```
 //!
 //! Architecture invariant: depends on `msg-core` only among the workspace crates, and it is
-//! the only crate that knows warp and the wire JSON. It keeps no state on disk: the offline
-//! queues live in memory and are lost when the relay stops.
+//! the only crate that knows warp and the wire JSON. It keeps no state on disk unless given a
+//! [`Spool`] (`--spool DIR`): then the offline queues are an append-only log in that
+//! directory, synced before a message is acknowledged as queued, and recovered at start.
 
 mod config;
 mod connection;
@@ -68,11 +70,13 @@ mod queue;
 mod registry;
 mod server;
 mod session;
+mod spool;
 mod token;
 
 pub use config::{LegacyDelivery, Limits, LimitsError, LogLevel, PresenceMode, RelayConfig};
 pub use healthcheck::{HealthError, healthcheck};
 pub use server::run;
+pub use spool::{Spool, SpoolError};
 pub use token::{
     MAX_USERNAME_BYTES, MIN_SECRET_CHARS, SecretError, ServerSecret, UserToken, UsernameError,
     validate_username,

@@ -119,6 +119,10 @@ struct ServeArgs {
     /// off)
     #[argh(option)]
     dedupe_max_entries: Option<usize>,
+    /// keep the offline queues durably in this directory (an append-only log, synced before
+    /// a message is acknowledged as queued); without it they live in memory only
+    #[argh(option)]
+    spool: Option<PathBuf>,
     /// when a message to a client that logged in without `acks` counts as delivered:
     /// `on-write` (default) or `ack-required`
     #[argh(option, default = "String::from(\"on-write\")")]
@@ -243,7 +247,11 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .with_context(|| format!("cannot listen on {addr}"))?;
+        let spool = config.spool.clone();
         msg_relay::run(listener, config, shutdown).await?;
+        if let Some(failure) = spool.as_ref().and_then(msg_relay::Spool::failure) {
+            return Err(anyhow!("the spool failed, so the relay stopped: {failure}"));
+        }
         Ok(())
     })
 }
@@ -315,7 +323,16 @@ fn config(args: &ServeArgs) -> anyhow::Result<RelayConfig> {
             )));
         }
     };
+    // Opened last: it takes the directory's lock and starts the writer.
+    let spool = match &args.spool {
+        Some(dir) => Some(
+            msg_relay::Spool::open(dir)
+                .with_context(|| format!("cannot open the spool {}", dir.display()))?,
+        ),
+        None => None,
+    };
     Ok(RelayConfig {
+        spool,
         legacy_delivery,
         secret,
         allow_shared_secret: args.allow_shared_secret,

@@ -16,6 +16,7 @@ use warp::ws::Message;
 
 use crate::config::Limits;
 use crate::protocol::{AckStatus, QueueLimit};
+use crate::spool::{Record, Recovered, Spool};
 
 /// A message's position in acceptance order, unique for the life of the relay (and, with a
 /// spool, across restarts).
@@ -79,11 +80,15 @@ pub(crate) struct Queues {
     /// acknowledged meanwhile are skipped when their turn comes.
     expiry: VecDeque<(Instant, Arc<str>, Seq)>,
     dedupe: Dedupe,
+    /// With `--spool`: every message entering a queue is appended as `accept`, every one
+    /// leaving as `done`, in the order of the changes (the caller holds the registry lock).
+    spool: Option<Spool>,
 }
 
 impl Queues {
-    pub(crate) fn new(limits: &Limits) -> Queues {
+    pub(crate) fn new(limits: &Limits, spool: Option<Spool>) -> Queues {
         Queues {
+            spool,
             max_messages: limits.queue_max_messages,
             max_bytes: limits.queue_max_bytes,
             total_bytes_limit: limits.queue_total_bytes,
@@ -94,6 +99,39 @@ impl Queues {
             next_seq: 1,
             expiry: VecDeque::new(),
             dedupe: Dedupe::new(limits.dedupe_window, limits.dedupe_max_entries),
+        }
+    }
+
+    /// Puts back what a spool held at start (oldest first), without logging it again. Each
+    /// message keeps its age: one accepted a day ago expires a day earlier. The dedupe window
+    /// learns them too, so a sender repeating a send after the restart is recognised.
+    pub(crate) fn restore(&mut self, recovered: Vec<Recovered>, max_seq: Seq, now: Instant) {
+        self.next_seq = self.next_seq.max(max_seq + 1);
+        let now_ms = unix_ms();
+        for record in recovered {
+            let age = Duration::from_millis(now_ms.saturating_sub(record.at_ms));
+            let accepted = now.checked_sub(age).unwrap_or(now);
+            let to: Arc<str> = Arc::from(record.to);
+            let sender: Arc<str> = Arc::from(record.from);
+            let id: Arc<str> = Arc::from(record.id);
+            self.dedupe.record(
+                &sender,
+                &id,
+                FirstOutcome {
+                    to: Arc::clone(&to),
+                    status: AckStatus::Queued,
+                },
+                now,
+            );
+            let pending = Pending {
+                seq: record.seq,
+                sender,
+                id,
+                frame: Message::text(record.frame),
+                accepted,
+                written: false,
+            };
+            self.insert(&to, pending);
         }
     }
 
@@ -134,6 +172,20 @@ impl Queues {
     /// Appends a message to `to`'s queue. The caller checked the room first; `seq` must be
     /// above every `seq` already queued (so a queue stays in order).
     pub(crate) fn push(&mut self, to: &Arc<str>, pending: Pending) {
+        if let Some(spool) = &self.spool {
+            spool.append(Record::Accept {
+                seq: pending.seq,
+                from: pending.sender.to_string(),
+                to: to.to_string(),
+                id: pending.id.to_string(),
+                at_ms: unix_ms(),
+                frame: pending.frame.to_str().unwrap_or_default().to_owned(),
+            });
+        }
+        self.insert(to, pending);
+    }
+
+    fn insert(&mut self, to: &Arc<str>, pending: Pending) {
         let bytes = pending.bytes();
         self.expiry
             .push_back((pending.accepted + self.ttl, Arc::clone(to), pending.seq));
@@ -193,6 +245,7 @@ impl Queues {
         self.total_bytes -= bytes;
         self.total_messages -= removed.len();
         self.drop_if_empty(user);
+        self.log_done(&removed);
         removed
     }
 
@@ -221,7 +274,16 @@ impl Queues {
         self.total_bytes -= bytes;
         self.total_messages -= removed.len();
         self.drop_if_empty(user);
+        self.log_done(&removed);
         removed
+    }
+
+    fn log_done(&self, removed: &[Pending]) {
+        if let Some(spool) = &self.spool {
+            for entry in removed {
+                spool.append(Record::Done { seq: entry.seq });
+            }
+        }
     }
 
     /// Drops every message whose time to live ended at `now`.
@@ -243,6 +305,9 @@ impl Queues {
             self.total_bytes -= entry.bytes();
             self.total_messages -= 1;
             self.drop_if_empty(&user);
+            if let Some(spool) = &self.spool {
+                spool.append(Record::Done { seq: entry.seq });
+            }
             expired.push(Expired {
                 sender: entry.sender,
                 id: entry.id,
@@ -286,6 +351,16 @@ impl Queues {
             self.by_user.remove(user);
         }
     }
+}
+
+/// Wall-clock milliseconds since the Unix epoch: a message's age survives a restart only on
+/// the wall clock (tokio's clock starts over with the process).
+fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| {
+            u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
+        })
 }
 
 /// (sender, id) pairs accepted recently, bounded in time and in count.
@@ -389,7 +464,7 @@ mod tests {
         let now = Instant::now();
         let bob: Arc<str> = Arc::from("bob");
         let carol: Arc<str> = Arc::from("carol");
-        let mut queues = Queues::new(&limits(2, 10, 15));
+        let mut queues = Queues::new(&limits(2, 10, 15), None);
         assert_eq!(queues.check_room("bob", 11), Err(QueueLimit::Bytes));
         let p = pending(&mut queues, "1", "aaaaa", now);
         queues.push(&bob, p);
@@ -408,7 +483,7 @@ mod tests {
     fn acks_remove_written_entries_only_and_expiry_skips_them() {
         let now = Instant::now();
         let bob: Arc<str> = Arc::from("bob");
-        let mut queues = Queues::new(&limits(10, 1000, 1000));
+        let mut queues = Queues::new(&limits(10, 1000, 1000), None);
         let first = pending(&mut queues, "m1", "one", now);
         queues.push(&bob, first);
         let second = pending(&mut queues, "m2", "two", now + Duration::from_secs(1));

@@ -21,6 +21,7 @@ use crate::config::{Limits, PresenceMode};
 use crate::protocol::{AckStatus, ErrorCode, QueueLimit, ServerFrame};
 use crate::queue::{Expired, FirstOutcome, Pending, Queues, Seq};
 use crate::session::{CloseReason, ConnId, OutboxPermit, Push, SessionHandle};
+use crate::spool::Spool;
 
 /// Backlog messages a login takes from its queue per step (the lock is released between).
 const BACKLOG_CHUNK: usize = 64;
@@ -93,13 +94,19 @@ pub(crate) struct ExpiredReport {
 pub(crate) type Kicked = Vec<(ConnId, String)>;
 
 impl Registry {
-    pub(crate) fn new(presence: PresenceMode, limits: &Limits) -> Registry {
+    /// A registry whose queues log to `spool` and start with what it recovered.
+    pub(crate) fn new(presence: PresenceMode, limits: &Limits, spool: Option<Spool>) -> Registry {
+        let recovered = spool.as_ref().and_then(Spool::take_recovered);
+        let mut queues = Queues::new(limits, spool);
+        if let Some((recovered, max_seq)) = recovered {
+            queues.restore(recovered, max_seq, Instant::now());
+        }
         Registry {
             inner: Mutex::new(Inner {
                 users: HashMap::new(),
                 conns: HashMap::new(),
                 watchers: HashMap::new(),
-                queues: Queues::new(limits),
+                queues,
             }),
             presence,
             max_sessions_per_user: limits.max_sessions_per_user.max(1),
@@ -605,6 +612,7 @@ mod tests {
                 max_watches,
                 ..Limits::default()
             },
+            None,
         )
     }
 

@@ -53,7 +53,7 @@ impl Shared {
         alive: mpsc::Sender<()>,
     ) -> Shared {
         Shared {
-            registry: Registry::new(config.presence, &config.limits),
+            registry: Registry::new(config.presence, &config.limits, config.spool.clone()),
             metrics: Metrics::default(),
             log: Logger::new(config.log_level),
             connections: Arc::new(Semaphore::new(config.limits.max_connections)),
@@ -151,6 +151,10 @@ pub(crate) async fn expire_loop(shared: Arc<Shared>) {
 /// stops accepting, closes every WebSocket with 1001 after writing what was queued for it
 /// (at most [`Limits::shutdown_grace`](crate::Limits::shutdown_grace)), and returns.
 ///
+/// With a [`Spool`](crate::Spool) in the config, the relay starts with the messages it
+/// recovered, and a spool write failure shuts the relay down as above (it can no longer
+/// promise durability); [`Spool::failure`](crate::Spool::failure) then says why.
+///
 /// The listener is bound by the caller, so tests bind `127.0.0.1:0` and the binary reports
 /// bind errors itself. Limits that fail [`Limits::check`](crate::Limits::check) are refused
 /// before anything is served.
@@ -197,9 +201,21 @@ pub async fn run(
         );
     }
 
+    let config_spool = config.spool.clone();
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let (alive_tx, mut alive_rx) = mpsc::channel::<()>(1);
     let shared = Arc::new(Shared::new(config, shutdown_rx, alive_tx));
+    if let Some(spool) = &shared.config.spool {
+        let (messages, bytes) = shared.registry.queue_totals();
+        log.info(
+            "spool",
+            &[
+                ("dir", (&spool.dir().display().to_string()).into()),
+                ("recovered_messages", (messages as u64).into()),
+                ("recovered_bytes", (bytes as u64).into()),
+            ],
+        );
+    }
 
     // The receiver is held by warp's accept loop, which stops accepting when it fires.
     let (stop_accepting, stop_accepting_rx) = oneshot::channel::<()>();
@@ -215,7 +231,20 @@ pub async fn run(
     // From here on only the routes, the connections and the expiry task hold `Shared`.
     drop(shared);
 
-    shutdown.await;
+    let spool = config_spool;
+    let spool_failed = async {
+        match &spool {
+            Some(spool) => spool.failed().await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        () = shutdown => {}
+        () = spool_failed => {
+            let error = spool.as_ref().and_then(crate::Spool::failure).unwrap_or_default();
+            log.warn("spool_failed", &[("error", (&error).into())]);
+        }
+    }
     log.info("shutdown", &[("phase", "begin".into())]);
     let _ = stop_accepting.send(());
     // Every connection sees this and closes with 1001 after writing what is queued.
@@ -231,6 +260,10 @@ pub async fn run(
         Ok(()) => "complete",
         Err(_) => "grace_expired",
     };
+    // The last `done` records (acks, deliveries) reach the disk before the process ends.
+    if let Some(spool) = &spool {
+        spool.sync().await;
+    }
     log.info("shutdown", &[("phase", phase.into())]);
     Ok(())
 }

@@ -173,6 +173,12 @@ pub(crate) struct Client {
 }
 
 impl Client {
+    /// Connects to a relay at `addr` (a `msg-relay` process, say).
+    pub(crate) async fn connect_to(addr: SocketAddr) -> Client {
+        let stream = TcpStream::connect(addr).await.unwrap();
+        Client::handshake(addr, stream).await
+    }
+
     async fn handshake(addr: SocketAddr, stream: TcpStream) -> Client {
         let (ws, _response) = tokio_tungstenite::client_async(format!("ws://{addr}/ws"), stream)
             .await
