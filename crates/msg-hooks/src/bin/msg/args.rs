@@ -48,7 +48,7 @@ pub(crate) enum Command {
 /// to yourself it lands in your inbox; to anyone else it waits in outbox.org for the relay.
 #[argh(subcommand, name = "send", help_triggers("-h", "--help"))]
 pub(crate) struct Send {
-    /// the recipient (an actor ID)
+    /// the recipient: an actor ID, or @handle from contacts.yaml
     #[argh(positional)]
     pub(crate) to: String,
     /// the text, one argument (quote it)
@@ -325,7 +325,8 @@ pub(crate) struct Explain {
 }
 
 #[derive(FromArgs, Debug)]
-/// List the space's contacts (contacts.yaml) and the trust tier each has in the settings.
+/// List the space's contacts (contacts.yaml) and the trust tier each has (the settings'
+/// override, else the one noted in contacts.yaml).
 #[argh(subcommand, name = "contacts", help_triggers("-h", "--help"))]
 pub(crate) struct Contacts {
     /// print JSON
