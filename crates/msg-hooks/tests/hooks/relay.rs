@@ -876,6 +876,16 @@ fn a_wrong_token_and_a_replaced_session_end_the_client_without_retrying() {
         "{line}"
     );
 
+    // wss:// speaks TLS: to the relay's plain port the handshake fails, and says so.
+    alice.configure(&relay.url().replace("ws://", "wss://"), false, "");
+    let run = alice.run("msg", &["relay", "connect", "--once"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(
+        run.stderr
+            .starts_with("msg: alice: connection to wss://127.0.0.1:"),
+        "{run:?}"
+    );
+
     // A second client under bob's names replaces the first, which stops for good.
     let mut first = bob.connect();
     first.wait_for_all(&["bob:".to_owned(), "bob-claude:".to_owned()], "logged in");
