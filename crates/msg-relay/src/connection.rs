@@ -15,14 +15,16 @@ use futures::{Sink, SinkExt, Stream, StreamExt};
 use tokio::sync::{OwnedSemaphorePermit, mpsc, watch};
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_tungstenite::tungstenite;
-use warp::ws::{Message, WebSocket};
+use tokio_tungstenite::tungstenite::Message;
 
 use crate::config::LegacyDelivery;
 use crate::limits::RateLimiter;
 use crate::protocol::{AckStatus, ClientFrame, ErrorCode, QueueLimit, ServerFrame, close};
 use crate::registry::{Kicked, LoginStep, SendOutcome};
 use crate::server::Shared;
-use crate::session::{CloseReason, Closer, ConnId, Outbox, OutboxPermit, Push, SessionHandle};
+use crate::session::{
+    CloseReason, Closer, ConnId, Outbox, OutboxPermit, Push, SessionHandle, close_message,
+};
 use crate::token::{UsernameError, validate_username};
 
 /// Statuses are short words (`online`, `busy`, `away`, `focusing`).
@@ -33,6 +35,11 @@ const MAX_ID_BYTES: usize = 128;
 const WRITE_BATCH: usize = 64;
 /// What a client refused for a full relay is told to wait.
 const FULL_RETRY_AFTER_MS: u64 = 5_000;
+
+/// An upgraded connection: tungstenite over hyper's upgraded I/O (see `server.rs` for why
+/// the relay upgrades itself instead of using warp's `ws()`).
+pub(crate) type WebSocket =
+    tokio_tungstenite::WebSocketStream<hyper_util::rt::TokioIo<hyper::upgrade::Upgraded>>;
 
 /// Whether the reader goes on after a frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -142,9 +149,9 @@ pub(crate) async fn refuse_full(mut socket: WebSocket, shared: Arc<Shared>) {
     let refuse = async {
         socket.feed(Message::text(frame.to_json())).await?;
         socket
-            .feed(Message::close_with(close::TRY_AGAIN_LATER, "relay full"))
+            .feed(close_message(close::TRY_AGAIN_LATER, "relay full"))
             .await?;
-        socket.close().await
+        SinkExt::close(&mut socket).await
     };
     // Best effort: the client may already be gone.
     let _ = tokio::time::timeout(shared.config.limits.write_timeout, refuse).await;
@@ -205,7 +212,7 @@ impl Connection {
                     }
                     // A client's WebSocket library answers with a pong, which counts as
                     // hearing from it.
-                    if self.push(Message::ping(Vec::new())) == Flow::Stop {
+                    if self.push(Message::Ping(Default::default())) == Flow::Stop {
                         break;
                     }
                 }
@@ -305,7 +312,7 @@ impl Connection {
                 limit: None,
             });
         }
-        let Ok(text) = message.to_str() else {
+        let Message::Text(text) = &message else {
             return self.reject(
                 ErrorCode::BinaryNotSupported,
                 "Binary frames are not supported; send JSON text",
@@ -786,7 +793,7 @@ async fn write_loop<W: Sink<Message> + Unpin>(
             let mut written = 0u64;
             let mut next = Some(first);
             while let Some(frame) = next.take() {
-                queued_bytes.fetch_sub(frame.as_bytes().len(), Ordering::AcqRel);
+                queued_bytes.fetch_sub(frame.len(), Ordering::AcqRel);
                 sink.feed(frame).await?;
                 written += 1;
                 if written < WRITE_BATCH as u64 {
@@ -831,7 +838,7 @@ async fn write_loop<W: Sink<Message> + Unpin>(
             written += 1;
         }
         if let Some((code, text)) = reason.close {
-            sink.feed(Message::close_with(code, text)).await?;
+            sink.feed(close_message(code, text)).await?;
         }
         // Flushes, and completes the closing handshake a client started.
         sink.close().await?;
@@ -873,6 +880,13 @@ mod tests {
     use crate::token::ServerSecret;
 
     const SECRET: &str = "unit-test-secret-0123456789";
+
+    fn close_code(message: &Message) -> Option<u16> {
+        match message {
+            Message::Close(Some(frame)) => Some(u16::from(frame.code)),
+            _ => None,
+        }
+    }
 
     struct Harness {
         to_relay: UnboundedSender<Result<Message, std::io::Error>>,
@@ -923,7 +937,7 @@ mod tests {
 
         async fn next_text(&mut self) -> String {
             let message = self.next().await;
-            message.to_str().expect("a text frame").to_owned()
+            message.to_text().expect("a text frame").to_owned()
         }
 
         /// The next text frame, the relay's heartbeat pings skipped (and answered).
@@ -931,16 +945,16 @@ mod tests {
             loop {
                 let message = self.next().await;
                 if message.is_ping() {
-                    self.send(Message::pong(Vec::new()));
+                    self.send(Message::Pong(Default::default()));
                     continue;
                 }
-                return message.to_str().expect("a text frame").to_owned();
+                return message.to_text().expect("a text frame").to_owned();
             }
         }
 
         async fn expect_closed(&mut self, code: u16) {
             let message = self.next().await;
-            assert_eq!(message.close_frame().map(|(code, _)| code), Some(code));
+            assert_eq!(close_code(&message), Some(code));
             assert!(self.from_relay.next().await.is_none(), "frames after close");
         }
     }
@@ -1041,7 +1055,7 @@ mod tests {
         for round in 1..=3u64 {
             assert!(relay.next().await.is_ping());
             assert_eq!(start.elapsed(), Duration::from_secs(30 * round));
-            relay.send(Message::pong(Vec::new()));
+            relay.send(Message::Pong(Default::default()));
         }
         // Then silence: two more pings, and the connection closes 90 s after the last pong.
         assert!(relay.next().await.is_ping());
@@ -1093,12 +1107,12 @@ mod tests {
             .unbounded_send(Ok(Message::text(r#"{"type":"ping"}"#)))
             .unwrap();
         assert_eq!(
-            from_relay.next().await.unwrap().to_str().unwrap(),
+            from_relay.next().await.unwrap().to_text().unwrap(),
             r#"{"type":"pong"}"#
         );
         shutdown.send(true).unwrap();
         let close = from_relay.next().await.unwrap();
-        assert_eq!(close.close_frame().unwrap().0, close::GOING_AWAY);
+        assert_eq!(close_code(&close), Some(close::GOING_AWAY));
         assert!(all_ended.recv().await.is_none());
     }
 }

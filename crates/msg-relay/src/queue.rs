@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::time::Instant;
-use warp::ws::Message;
+use tokio_tungstenite::tungstenite::Message;
 
 use crate::config::Limits;
 use crate::protocol::{AckStatus, QueueLimit};
@@ -38,7 +38,7 @@ pub(crate) struct Pending {
 
 impl Pending {
     pub(crate) fn bytes(&self) -> usize {
-        self.frame.as_bytes().len()
+        self.frame.len()
     }
 }
 
@@ -179,7 +179,7 @@ impl Queues {
                 to: to.to_string(),
                 id: pending.id.to_string(),
                 at_ms: unix_ms(),
-                frame: pending.frame.to_str().unwrap_or_default().to_owned(),
+                frame: pending.frame.to_text().unwrap_or_default().to_owned(),
             });
         }
         self.insert(to, pending);

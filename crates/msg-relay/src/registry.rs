@@ -15,7 +15,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use tokio::time::Instant;
-use warp::ws::Message;
+use tokio_tungstenite::tungstenite::Message;
 
 use crate::config::{Limits, PresenceMode};
 use crate::protocol::{AckStatus, ErrorCode, QueueLimit, ServerFrame};
@@ -313,7 +313,7 @@ impl Registry {
             };
             return (outcome, kicked);
         }
-        let bytes = frame.as_bytes().len();
+        let bytes = frame.len();
         let mut delivered = false;
         let mut keeps_pending = false;
         let mut too_slow = Vec::new();
@@ -661,7 +661,7 @@ mod tests {
     fn texts(frames: &mut mpsc::Receiver<Message>) -> Vec<String> {
         let mut out = Vec::new();
         while let Ok(frame) = frames.try_recv() {
-            out.push(frame.to_str().unwrap().to_owned());
+            out.push(frame.to_text().unwrap().to_owned());
         }
         out
     }

@@ -9,8 +9,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, mpsc, oneshot, watch};
 use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use warp::Filter;
-use warp::http::StatusCode;
+use warp::http::{HeaderMap, HeaderValue, StatusCode, header};
 use warp::reply::Reply;
 
 use crate::config::{LimitsError, PresenceMode, RelayConfig};
@@ -20,6 +22,9 @@ use crate::metrics::Metrics;
 use crate::protocol::ErrorCode;
 use crate::registry::{Kicked, Registry};
 use crate::session::ConnId;
+
+/// The read buffer of each WebSocket: most frames fit, and an idle connection keeps little.
+const READ_BUFFER_BYTES: usize = 4 * 1024;
 
 /// How often the expiry task looks for messages at the end of their time to live, at most.
 const EXPIRY_TICK: std::time::Duration = std::time::Duration::from_secs(1);
@@ -305,28 +310,95 @@ fn routes(
             )
         });
 
+    // The WebSocket upgrade, done here rather than with warp's `ws()` filter: warp 0.4 offers
+    // no way to set tungstenite's read buffer, whose default (128 KiB, zero-filled on the first
+    // read) would cost every idle connection 128 KiB of resident memory.
     let ws = warp::path!("ws")
-        .and(warp::ws())
+        .and(warp::get())
+        .and(warp::header::headers_cloned())
+        .and(warp::ext::optional::<hyper::upgrade::OnUpgrade>())
         .and(warp::addr::remote())
         .and(with_shared)
         .map(
-            |ws: warp::ws::Ws, peer: Option<SocketAddr>, shared: Arc<Shared>| {
+            |headers: HeaderMap,
+             on_upgrade: Option<hyper::upgrade::OnUpgrade>,
+             peer: Option<SocketAddr>,
+             shared: Arc<Shared>| {
+                let (Some(key), Some(on_upgrade)) = (websocket_key(&headers), on_upgrade) else {
+                    return warp::reply::with_status(
+                        "Bad Request: a WebSocket upgrade is expected here\n",
+                        StatusCode::BAD_REQUEST,
+                    )
+                    .into_response();
+                };
                 // Taken before the upgrade completes, so the limit holds however many
                 // handshakes race; a refused client still gets a frame saying why.
                 let permit = Arc::clone(&shared.connections).try_acquire_owned().ok();
-                let max = shared.config.limits.max_frame_bytes;
-                ws.max_frame_size(max)
-                    .max_message_size(max)
-                    .on_upgrade(move |socket| async move {
-                        match permit {
-                            Some(permit) => connection::serve(socket, shared, permit, peer).await,
-                            None => connection::refuse_full(socket, shared).await,
-                        }
-                    })
+                let config = websocket_config(shared.config.limits.max_frame_bytes);
+                tokio::spawn(async move {
+                    // The client may give up between the 101 and the upgrade: nothing to do.
+                    let Ok(upgraded) = on_upgrade.await else {
+                        return;
+                    };
+                    let socket = tokio_tungstenite::WebSocketStream::from_raw_socket(
+                        hyper_util::rt::TokioIo::new(upgraded),
+                        Role::Server,
+                        Some(config),
+                    )
+                    .await;
+                    match permit {
+                        Some(permit) => connection::serve(socket, shared, permit, peer).await,
+                        None => connection::refuse_full(socket, shared).await,
+                    }
+                });
+                let mut response =
+                    warp::reply::with_status(warp::reply(), StatusCode::SWITCHING_PROTOCOLS)
+                        .into_response();
+                let headers = response.headers_mut();
+                headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+                headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+                if let Ok(accept) = HeaderValue::from_str(&derive_accept_key(key.as_bytes())) {
+                    headers.insert(header::SEC_WEBSOCKET_ACCEPT, accept);
+                }
+                response
             },
         );
 
     status.or(healthz).or(metrics).or(ws).recover(not_found)
+}
+
+/// The `Sec-WebSocket-Key` of a valid upgrade request (RFC 6455 §4.2.1: `Upgrade:
+/// websocket`, `Connection: upgrade`, version 13), or `None`.
+fn websocket_key(headers: &HeaderMap) -> Option<&HeaderValue> {
+    let has_token = |name: header::HeaderName, token: &str| {
+        headers.get_all(name).iter().any(|value| {
+            value.to_str().is_ok_and(|text| {
+                text.split(',')
+                    .any(|part| part.trim().eq_ignore_ascii_case(token))
+            })
+        })
+    };
+    let version_13 = headers
+        .get(header::SEC_WEBSOCKET_VERSION)
+        .is_some_and(|version| version.as_bytes() == b"13");
+    (has_token(header::UPGRADE, "websocket")
+        && has_token(header::CONNECTION, "upgrade")
+        && version_13)
+        .then(|| headers.get(header::SEC_WEBSOCKET_KEY))
+        .flatten()
+}
+
+/// tungstenite's settings for one connection: frames and messages up to the frame limit, and
+/// a read buffer sized for chat messages instead of its bulk-transfer default (128 KiB,
+/// zero-filled at the first read). A larger message still arrives: the buffer grows to the
+/// frame's size while reading it. The write buffer keeps its default: it is an empty `Vec`
+/// that grows with what one flush sends, and it lets a batch of frames leave in one write
+/// (writing each frame on its own would meet Nagle's algorithm and delayed ACKs).
+fn websocket_config(max_frame_bytes: usize) -> WebSocketConfig {
+    WebSocketConfig::default()
+        .read_buffer_size(READ_BUFFER_BYTES)
+        .max_frame_size(Some(max_frame_bytes))
+        .max_message_size(Some(max_frame_bytes))
 }
 
 /// Every other request: a plain 404 (a `GET /ws` without upgrade headers: 400).
@@ -342,4 +414,42 @@ async fn not_found(rejection: warp::Rejection) -> Result<impl Reply, Infallible>
         status.canonical_reason().unwrap_or("error").to_owned() + "\n",
         status,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.append(*name, HeaderValue::from_static(value));
+        }
+        map
+    }
+
+    #[test]
+    fn only_a_complete_version_13_upgrade_is_a_websocket_handshake() {
+        let valid = [
+            ("upgrade", "websocket"),
+            ("connection", "keep-alive, Upgrade"),
+            ("sec-websocket-version", "13"),
+            ("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ=="),
+        ];
+        assert_eq!(
+            websocket_key(&headers(&valid)).unwrap(),
+            "dGhlIHNhbXBsZSBub25jZQ=="
+        );
+        for missing in 0..valid.len() {
+            let mut partial = valid.to_vec();
+            partial.remove(missing);
+            assert!(websocket_key(&headers(&partial)).is_none(), "{partial:?}");
+        }
+        let mut old_version = valid.to_vec();
+        old_version[2] = ("sec-websocket-version", "8");
+        assert!(websocket_key(&headers(&old_version)).is_none());
+        let mut h2c = valid.to_vec();
+        h2c[0] = ("upgrade", "h2c");
+        assert!(websocket_key(&headers(&h2c)).is_none());
+    }
 }

@@ -10,9 +10,19 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use tokio::sync::{mpsc, watch};
-use warp::ws::Message;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
 use crate::protocol::{ErrorCode, ServerFrame, close};
+
+/// A close frame with `code` and `reason`.
+pub(crate) fn close_message(code: u16, reason: &'static str) -> Message {
+    Message::Close(Some(CloseFrame {
+        code: CloseCode::from(code),
+        reason: reason.into(),
+    }))
+}
 
 /// A connection's number, unique for the life of the process. The registry compares it so
 /// that an old connection's cleanup never removes a newer session under the same name.
@@ -66,7 +76,7 @@ impl Outbox {
 
     /// Queues a frame without waiting.
     pub(crate) fn push(&self, frame: Message) -> Push {
-        let len = frame.as_bytes().len();
+        let len = frame.len();
         // Reserve the bytes first, so concurrent pushers cannot both slip under the limit.
         // A single frame larger than the limit still passes when the queue is empty:
         // otherwise a maximal message plus its envelope could never be delivered.
@@ -100,8 +110,7 @@ impl OutboxPermit {
     /// Queues `frame` in the reserved place. The byte bound is not checked: the frame count
     /// bounds a backlog, and waiting for room is already how a slow reader is handled.
     pub(crate) fn send(self, frame: Message) {
-        self.queued_bytes
-            .fetch_add(frame.as_bytes().len(), Ordering::AcqRel);
+        self.queued_bytes.fetch_add(frame.len(), Ordering::AcqRel);
         self.permit.send(frame);
     }
 }

@@ -32,7 +32,7 @@ use std::time::Duration;
 
 use msg_core::durable::{self, DurableError, FileLock};
 use serde::{Deserialize, Serialize};
-use warp::ws::Message;
+use tokio_tungstenite::tungstenite::Message;
 
 use crate::session::Outbox;
 
