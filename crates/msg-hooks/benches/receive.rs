@@ -1,7 +1,9 @@
 //! `cargo bench -p msg-hooks --bench receive`: what the relay client pays per received
 //! message before it may acknowledge it (`mailroom::receive`: lock the inbox, read it to look
 //! the ID up, append, `fdatasync`), with 1,000 and 10,000 messages already in the inbox, and
-//! for a redelivery (the ID is found; nothing is written).
+//! for a redelivery (the ID is found; nothing is written), and per message of a backlog of
+//! 100 taken in as one transaction (what the client does with messages that arrive
+//! together).
 //!
 //! Each figure is the median of 51 receipts (`--quick`: 11) in a warm process, as in
 //! `msg relay connect`. Run without `--bench` (as `cargo test --all-targets` does), it checks
@@ -12,7 +14,7 @@ use std::time::{Duration, Instant};
 use msg_core::config::Settings;
 use msg_core::paths::Paths;
 use msg_hooks::Context;
-use msg_hooks::mailroom::{Incoming, receive};
+use msg_hooks::mailroom::{Incoming, receive, receive_all};
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -25,13 +27,13 @@ fn main() {
         (true, false) => (&[1_000, 10_000], 51),
     };
     println!("mailroom::receive in a warm process, median of {runs} (min–max)\n");
-    println!("| messages in the inbox | a new message (read, append, fdatasync) | a redelivery (read only) |");
-    println!("|---|---|---|");
+    println!(
+        "| messages in the inbox | a new message (read, append, fdatasync) | a redelivery (read only) | in a backlog of 100 (one transaction), per message |"
+    );
+    println!("|---|---|---|---|");
     for &size in sizes {
-        let dir = std::env::temp_dir().join(format!(
-            "msg-bench-receive-{}-{size}",
-            std::process::id()
-        ));
+        let dir =
+            std::env::temp_dir().join(format!("msg-bench-receive-{}-{size}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let ctx = context(&dir);
         for n in 0..size {
@@ -57,11 +59,25 @@ fn main() {
                 took
             })
             .collect();
+        // A backlog: 100 messages in one transaction, per message.
+        let batches: Vec<Duration> = (0..runs.min(11))
+            .map(|round| {
+                let batch: Vec<Incoming> = (0..100)
+                    .map(|n| message(&format!("msg-20261124-120000-{round:04x}{n:08x}"), n))
+                    .collect();
+                let start = Instant::now();
+                let receipts = receive_all(&ctx, &batch).unwrap();
+                let took = start.elapsed() / 100;
+                assert!(receipts.iter().all(|r| r.as_ref().unwrap().new));
+                took
+            })
+            .collect();
         println!(
-            "| {} | {} | {} |",
+            "| {} | {} | {} | {} |",
             grouped(size),
             summary(new),
-            summary(again)
+            summary(again),
+            summary(batches)
         );
         let _ = std::fs::remove_dir_all(&dir);
     }

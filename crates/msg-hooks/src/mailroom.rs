@@ -12,6 +12,8 @@
 //! an entry with the same ID from a different sender is not a duplicate; the newcomer is
 //! stored under `<id>-<hash of its sender>` with `ORIGINAL_ID` keeping the ID it came with.
 
+use std::collections::HashMap;
+
 use msg_core::org::{NewEntry, OrgError, OrgFile, TodoKeywords};
 use msg_core::timestamp;
 use msg_core::validate;
@@ -92,69 +94,103 @@ fn clean(value: &Option<String>) -> Option<String> {
 /// Writes `message` into the inbox of `ctx`'s space, unread, unless it is there already
 /// (same ID, same sender). Returns once the entry is on disk.
 pub fn receive(ctx: &Context, message: &Incoming) -> Result<Receipt, HooksError> {
-    validate::actor("from", &message.from)?;
-    validate::actor("to", &message.to)?;
+    receive_all(ctx, std::slice::from_ref(message))?
+        .pop()
+        .expect("one receipt per message")
+}
+
+/// [`receive`] for several messages in one transaction: one read of the inbox, one
+/// `fdatasync` for all the appends (a backlog costs one lookup per batch, not per message).
+/// Returns one result per message, in order: a message that can never be stored (a sender
+/// or recipient that is not an actor name) is an error of its own; a failure to read or
+/// write the inbox fails the call, and nothing is written.
+pub fn receive_all(
+    ctx: &Context,
+    messages: &[Incoming],
+) -> Result<Vec<Result<Receipt, HooksError>>, HooksError> {
     let store = ctx.store()?;
     let inbox = OrgFile::new(store.inbox_path(), keywords());
-    let given_id = message.stored_id();
     let now = timestamp::now_local();
+    let received = timestamp::format_inactive(now);
+    inbox
+        .transaction(|txn| {
+            // Who sent each ID already in the file (the first entry, should an ID be there
+            // twice by hand: a duplicate must not stop every later receipt).
+            let mut known: HashMap<String, String> = HashMap::new();
+            for entry in txn.document()?.entries() {
+                if let Some(id) = entry.id() {
+                    let from = entry.property("FROM").map(|f| f.into_owned());
+                    known
+                        .entry(id.into_owned())
+                        .or_insert_with(|| from.unwrap_or_default());
+                }
+            }
+            let mut results = Vec::with_capacity(messages.len());
+            for message in messages {
+                let checked = validate::actor("from", &message.from)
+                    .and_then(|()| validate::actor("to", &message.to));
+                if let Err(err) = checked {
+                    results.push(Err(HooksError::from(err)));
+                    continue;
+                }
+                let mut id = message.stored_id();
+                let mut original = None;
+                if let Some(from) = known.get(&id) {
+                    if *from == message.from {
+                        results.push(Ok(Receipt { id, new: false }));
+                        continue;
+                    }
+                    // The same ID from someone else: not a redelivery. Keep both.
+                    let hash = blake3::hash(message.from.as_bytes()).to_hex();
+                    original = Some(id.clone());
+                    id = format!("{id}-{}", &hash[..8]);
+                    if known.get(&id) == Some(&message.from) {
+                        results.push(Ok(Receipt { id, new: false }));
+                        continue;
+                    }
+                }
+                txn.append(&entry(message, &id, original, &received))?;
+                known.insert(id.clone(), message.from.clone());
+                results.push(Ok(Receipt { id, new: true }));
+            }
+            Ok(results)
+        })
+        .map_err(HooksError::from)
+}
+
+/// The inbox entry of a received message.
+fn entry(message: &Incoming, id: &str, original: Option<String>, received: &str) -> NewEntry {
     let created = if message.timestamp.is_empty() || message.timestamp.chars().any(char::is_control)
     {
-        timestamp::format_inactive(now)
+        received.to_owned()
     } else {
         message.timestamp.clone()
     };
-    let receipt = inbox.transaction(|txn| {
-        let doc = txn.document()?;
-        let mut id = given_id.clone();
-        let mut original = None;
-        if let Some(existing) = doc
-            .find_by_id(&id)
-            .map_err(|dup| dup.in_file(inbox.path()))?
-        {
-            if existing.property("FROM").as_deref() == Some(message.from.as_str()) {
-                return Ok(Receipt { id, new: false });
-            }
-            // The same ID from someone else: not a redelivery. Keep both.
-            let hash = blake3::hash(message.from.as_bytes()).to_hex();
-            original = Some(id.clone());
-            id = format!("{id}-{}", &hash[..8]);
-            if let Some(existing) = doc
-                .find_by_id(&id)
-                .map_err(|dup| dup.in_file(inbox.path()))?
-                && existing.property("FROM").as_deref() == Some(message.from.as_str())
-            {
-                return Ok(Receipt { id, new: false });
-            }
-        }
-        let mut properties = vec![
-            ("ID".to_owned(), id.clone()),
-            ("FROM".to_owned(), message.from.clone()),
-            ("TO".to_owned(), message.to.clone()),
-        ];
-        if let Some(original) = original {
-            properties.push(("ORIGINAL_ID".to_owned(), original));
-        }
-        if let Some(reply_to) = clean(&message.reply_to) {
-            properties.push(("REPLY_TO".to_owned(), reply_to));
-        }
-        if let Some(thread) = clean(&message.thread) {
-            properties.push(("THREAD".to_owned(), thread));
-        }
-        properties.push(("CREATED".to_owned(), created.clone()));
-        properties.push(("RECEIVED".to_owned(), timestamp::format_inactive(now)));
-        properties.push(("VIA".to_owned(), "relay".to_owned()));
-        txn.append(&NewEntry {
-            keyword: Some("TODO".to_owned()),
-            priority: None,
-            title: timestamp::format_inactive(now),
-            tags: vec!["unread".to_owned(), "message".to_owned()],
-            properties,
-            body: message.content.clone(),
-        })?;
-        Ok(Receipt { id, new: true })
-    })?;
-    Ok(receipt)
+    let mut properties = vec![
+        ("ID".to_owned(), id.to_owned()),
+        ("FROM".to_owned(), message.from.clone()),
+        ("TO".to_owned(), message.to.clone()),
+    ];
+    if let Some(original) = original {
+        properties.push(("ORIGINAL_ID".to_owned(), original));
+    }
+    if let Some(reply_to) = clean(&message.reply_to) {
+        properties.push(("REPLY_TO".to_owned(), reply_to));
+    }
+    if let Some(thread) = clean(&message.thread) {
+        properties.push(("THREAD".to_owned(), thread));
+    }
+    properties.push(("CREATED".to_owned(), created));
+    properties.push(("RECEIVED".to_owned(), received.to_owned()));
+    properties.push(("VIA".to_owned(), "relay".to_owned()));
+    NewEntry {
+        keyword: Some("TODO".to_owned()),
+        priority: None,
+        title: received.to_owned(),
+        tags: vec!["unread".to_owned(), "message".to_owned()],
+        properties,
+        body: message.content.clone(),
+    }
 }
 
 /// What the relay said about a sent message.
@@ -331,6 +367,48 @@ mod tests {
         assert_eq!(all[0].reply_to, None);
         assert_eq!(all[0].body, "* DONE forged\n:END:");
         assert!(receive(&ctx, &incoming("a\nb", "m", "x")).is_err());
+    }
+
+    #[test]
+    fn a_batch_is_one_write_and_repeats_within_it_are_stored_once() {
+        let dir = assert_fs::TempDir::new().unwrap();
+        let ctx = ctx(dir.path());
+        receive(&ctx, &incoming("alice", "msg-0", "before")).unwrap();
+        let batch = [
+            incoming("alice", "msg-0", "before"),
+            incoming("alice", "msg-1", "one"),
+            incoming("a\nb", "msg-2", "bad sender"),
+            incoming("alice", "msg-1", "one"),
+            incoming("carol", "msg-1", "carol's one"),
+            incoming("alice", "msg-3", "three"),
+        ];
+        let results = receive_all(&ctx, &batch).unwrap();
+        let summary: Vec<Option<(String, bool)>> = results
+            .iter()
+            .map(|r| r.as_ref().ok().map(|r| (r.id.clone(), r.new)))
+            .collect();
+        let carol = summary[4].clone().unwrap().0;
+        assert!(carol.starts_with("msg-1-"), "{carol}");
+        assert_eq!(
+            summary,
+            [
+                Some(("msg-0".into(), false)),
+                Some(("msg-1".into(), true)),
+                None,
+                Some(("msg-1".into(), false)),
+                Some((carol, true)),
+                Some(("msg-3".into(), true)),
+            ]
+        );
+        let bodies: Vec<String> = ctx
+            .store()
+            .unwrap()
+            .all()
+            .unwrap()
+            .into_iter()
+            .map(|m| m.body)
+            .collect();
+        assert_eq!(bodies, ["before", "one", "carol's one", "three"]);
     }
 
     #[test]

@@ -30,11 +30,11 @@
 mod backoff;
 mod wire;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::{SinkExt, StreamExt};
+use futures::{FutureExt, SinkExt, StreamExt};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio::time::Instant;
@@ -55,6 +55,8 @@ const LOGIN_TIMEOUT: Duration = Duration::from_secs(10);
 const RETRY_LATER: Duration = Duration::from_secs(30);
 /// Silence after which the connection is taken for dead (the relay pings every 30 s).
 const SILENCE: Duration = Duration::from_secs(120);
+/// The most received messages stored in one inbox transaction.
+const BATCH: usize = 256;
 /// The largest frame accepted from the relay.
 const MAX_INCOMING_BYTES: usize = 1024 * 1024;
 /// Error codes after which retrying the same message cannot succeed.
@@ -407,6 +409,11 @@ struct Session {
     not_before: HashMap<String, Instant>,
     /// Whether the relay understood an `ack` (it stops being sent after `invalid_frame`).
     acks_understood: bool,
+    /// Frames read while gathering a batch of messages, to be handled next, in order.
+    buffered: VecDeque<FromRelay>,
+    /// What the socket gave while gathering a batch that is not a frame (a close, an
+    /// error): [`Session::next`] deals with it next.
+    stashed: Option<Option<Result<WsMessage, tokio_tungstenite::tungstenite::Error>>>,
     synced: bool,
     summary: Summary,
 }
@@ -485,6 +492,8 @@ impl Session {
             in_flight: HashSet::new(),
             not_before: HashMap::new(),
             acks_understood: true,
+            buffered: VecDeque::new(),
+            stashed: None,
             synced: false,
             summary: Summary::default(),
         };
@@ -517,10 +526,16 @@ impl Session {
 
     /// The next frame, `Ok(None)` after the connection closed cleanly on the relay's side.
     async fn next(&mut self) -> Result<FromRelay, RelayError> {
+        if let Some(frame) = self.buffered.pop_front() {
+            return Ok(frame);
+        }
         loop {
-            let frame = tokio::time::timeout(SILENCE, self.socket.next())
-                .await
-                .map_err(|_| self.broken("nothing from the relay for 120 s".into()))?;
+            let frame = match self.stashed.take() {
+                Some(frame) => frame,
+                None => tokio::time::timeout(SILENCE, self.socket.next())
+                    .await
+                    .map_err(|_| self.broken("nothing from the relay for 120 s".into()))?,
+            };
             match frame {
                 Some(Ok(WsMessage::Text(text))) => {
                     if let Some(frame) = wire::parse(&text) {
@@ -713,53 +728,82 @@ impl Session {
         Ok(())
     }
 
-    /// Stores a received message, acknowledges it, and runs intake when it is for an agent.
-    async fn receive(&mut self, mut message: Incoming) -> Result<(), RelayError> {
-        let relay_id = message.id.clone();
-        // The relay delivered it to this connection's name, whatever the sender wrote.
-        message.to = self.name.clone();
-        let from = message.from.clone();
-        let stored = self
-            .files(move |ctx| {
-                let receipt = mailroom::receive(&ctx, &message)?;
-                let Some(stored) = ctx.store()?.by_id(&receipt.id)? else {
-                    return Ok((receipt, Ok(Vec::new())));
-                };
-                // Intake of a message that is no longer unread does nothing, so a redelivery
-                // costs a read and no more.
-                let outcomes = intake::run_on(&ctx, &[stored]).map_err(|e| e.to_string());
-                Ok((receipt, outcomes))
-            })
-            .await;
-        let (receipt, outcomes) = match stored {
-            Ok(stored) => stored,
-            Err(RelayError::Files(err)) if matches!(err, HooksError::Invalid(_)) => {
-                // A message this client can never store (a sender name that is not an
-                // actor): acknowledged so the relay stops sending it, and said.
-                (self.report)(&format!(
-                    "[relay] {}: dropped message {relay_id:?} from {from:?}: {err}",
-                    self.name
-                ));
-                self.ack(&relay_id).await?;
-                return Ok(());
+    /// Stores a received message, with every further message the socket already holds (a
+    /// backlog arrives as a burst: one inbox transaction for all of it), acknowledges each
+    /// once on disk, and runs intake on those for an agent.
+    async fn receive(&mut self, first: Incoming) -> Result<(), RelayError> {
+        let mut batch = vec![first];
+        while batch.len() < BATCH {
+            match self.socket.next().now_or_never() {
+                None => break,
+                Some(Some(Ok(WsMessage::Text(text)))) => match wire::parse(&text) {
+                    Some(FromRelay::Message(message)) => batch.push(message),
+                    Some(other) => {
+                        self.buffered.push_back(other);
+                        break;
+                    }
+                    None => {}
+                },
+                Some(Some(Ok(WsMessage::Ping(_) | WsMessage::Pong(_)))) => {}
+                Some(other) => {
+                    self.stashed = Some(other);
+                    break;
+                }
             }
-            Err(err) => return Err(err),
-        };
-        if receipt.new {
-            self.summary.received += 1;
-            (self.report)(&format!(
-                "[relay] {}: received {} from {from}",
-                self.name, receipt.id
-            ));
-        } else {
-            self.summary.duplicates += 1;
-            (self.report)(&format!(
-                "[relay] {}: {} again (already in the inbox)",
-                self.name, receipt.id
-            ));
         }
-        // On disk (fdatasync'd) before the relay hears of it.
-        self.ack(&relay_id).await?;
+        let relay_ids: Vec<String> = batch.iter().map(|m| m.id.clone()).collect();
+        let senders: Vec<String> = batch.iter().map(|m| m.from.clone()).collect();
+        for message in &mut batch {
+            // The relay delivered it to this connection's name, whatever the sender wrote.
+            message.to = self.name.clone();
+        }
+        let (receipts, outcomes) = self
+            .files(move |ctx| {
+                let receipts = mailroom::receive_all(&ctx, &batch)?;
+                let stored: HashSet<&str> = receipts
+                    .iter()
+                    .filter_map(|r| r.as_ref().ok().map(|r| r.id.as_str()))
+                    .collect();
+                // Intake of a message no longer unread does nothing, so a redelivery costs
+                // no more than this read.
+                let unread: Vec<msg_store::Message> = ctx
+                    .store()?
+                    .unread()?
+                    .into_iter()
+                    .filter(|m| stored.contains(m.id.as_str()))
+                    .collect();
+                let outcomes = intake::run_on(&ctx, &unread).map_err(|e| e.to_string());
+                Ok((receipts, outcomes))
+            })
+            .await?;
+        for ((receipt, relay_id), from) in receipts.into_iter().zip(relay_ids).zip(senders) {
+            match receipt {
+                Ok(receipt) if receipt.new => {
+                    self.summary.received += 1;
+                    (self.report)(&format!(
+                        "[relay] {}: received {} from {from}",
+                        self.name, receipt.id
+                    ));
+                }
+                Ok(receipt) => {
+                    self.summary.duplicates += 1;
+                    (self.report)(&format!(
+                        "[relay] {}: {} again (already in the inbox)",
+                        self.name, receipt.id
+                    ));
+                }
+                Err(err) => {
+                    // A message this client can never store (a sender name that is not an
+                    // actor): acknowledged so the relay stops sending it, and said.
+                    (self.report)(&format!(
+                        "[relay] {}: dropped message {relay_id:?} from {from:?}: {err}",
+                        self.name
+                    ));
+                }
+            }
+            // On disk (fdatasync'd) before the relay hears of it.
+            self.ack(&relay_id).await?;
+        }
         match outcomes {
             Ok(outcomes) => {
                 for outcome in outcomes {
@@ -772,12 +816,12 @@ impl Session {
                 }
             }
             Err(err) => (self.report)(&format!(
-                "[intake] {}: message {} stays unread: {err}",
-                self.name, receipt.id
+                "[intake] {}: messages stay unread: {err}",
+                self.name
             )),
         }
         // A refusal reply is pending now; send it without waiting for the next poll.
-        if !self.in_flight.is_empty() || self.synced {
+        if self.synced {
             self.send_pending().await?;
         }
         Ok(())
