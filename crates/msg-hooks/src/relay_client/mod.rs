@@ -757,9 +757,13 @@ impl Session {
             // The relay delivered it to this connection's name, whatever the sender wrote.
             message.to = self.name.clone();
         }
+        let name = self.name.clone();
         let (receipts, outcomes) = self
             .files(move |ctx| {
                 let receipts = mailroom::receive_all(&ctx, &batch)?;
+                if !intake::local_agents(&ctx).contains(&name) {
+                    return Ok((receipts, Ok(Vec::new())));
+                }
                 let stored: HashSet<&str> = receipts
                     .iter()
                     .filter_map(|r| r.as_ref().ok().map(|r| r.id.as_str()))
