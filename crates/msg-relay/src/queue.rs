@@ -7,7 +7,9 @@
 //! queue lives inside the registry's mutex (`registry.rs`), so deciding "online or queued"
 //! and acting on it is one step. Nothing here waits or does I/O.
 
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, VecDeque};
+use std::hash::{BuildHasher, BuildHasherDefault, Hash, Hasher, RandomState};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -59,13 +61,6 @@ struct UserQueue {
     bytes: usize,
 }
 
-/// The first outcome of a (sender, id), repeated to a sender that sends it again.
-#[derive(Debug, Clone)]
-pub(crate) struct FirstOutcome {
-    pub(crate) to: Arc<str>,
-    pub(crate) status: AckStatus,
-}
-
 pub(crate) struct Queues {
     max_messages: usize,
     max_bytes: usize,
@@ -114,15 +109,8 @@ impl Queues {
             let to: Arc<str> = Arc::from(record.to);
             let sender: Arc<str> = Arc::from(record.from);
             let id: Arc<str> = Arc::from(record.id);
-            self.dedupe.record(
-                &sender,
-                &id,
-                FirstOutcome {
-                    to: Arc::clone(&to),
-                    status: AckStatus::Queued,
-                },
-                now,
-            );
+            let key = self.dedupe.key(&sender, &id, &to);
+            self.dedupe.record(key, AckStatus::Queued, now);
             let pending = Pending {
                 seq: record.seq,
                 sender,
@@ -323,23 +311,18 @@ impl Queues {
         self.expiry.front().map(|(deadline, _, _)| *deadline)
     }
 
-    pub(crate) fn dedupe_lookup(
-        &mut self,
-        sender: &str,
-        id: &str,
-        now: Instant,
-    ) -> Option<FirstOutcome> {
-        self.dedupe.lookup(sender, id, now)
+    /// The key of (sender, id, recipient) in the dedupe window.
+    pub(crate) fn dedupe_key(&self, sender: &str, id: &str, to: &str) -> DedupeKey {
+        self.dedupe.key(sender, id, to)
     }
 
-    pub(crate) fn dedupe_record(
-        &mut self,
-        sender: &str,
-        id: &str,
-        outcome: FirstOutcome,
-        now: Instant,
-    ) {
-        self.dedupe.record(sender, id, outcome, now);
+    /// The first outcome of a send with this key, if it is in the dedupe window.
+    pub(crate) fn dedupe_lookup(&mut self, key: DedupeKey, now: Instant) -> Option<AckStatus> {
+        self.dedupe.lookup(key, now)
+    }
+
+    pub(crate) fn dedupe_record(&mut self, key: DedupeKey, status: AckStatus, now: Instant) {
+        self.dedupe.record(key, status, now);
     }
 
     fn drop_if_empty(&mut self, user: &str) {
@@ -363,15 +346,37 @@ fn unix_ms() -> u64 {
         })
 }
 
-/// (sender, id) pairs accepted recently, bounded in time and in count.
+/// (sender, id, recipient) triples accepted recently, bounded in time and in count.
+///
+/// Looked up and recorded for every `send`, so it is built to stay small and cheap: a triple
+/// is kept as two 64-bit hashes under two independent random keys (the standard library's
+/// SipHash; senders choose IDs, so an unkeyed hash would let one flood a bucket). One is the
+/// map key, the other confirms a hit: two different triples are taken for one another only
+/// if both 64-bit hashes collide, about as likely as two random 128-bit IDs colliding. No
+/// string is copied or kept, so an entry is a few dozen bytes and recording one allocates
+/// nothing (beyond the map's and the queue's amortised growth).
 struct Dedupe {
     window: Duration,
     max_entries: usize,
-    /// `sender \n id` → the first outcome. A newline cannot occur in either part (names and
-    /// IDs are checked), so the key is unambiguous.
-    seen: HashMap<String, (Instant, FirstOutcome)>,
+    key_hasher: RandomState,
+    check_hasher: RandomState,
+    seen: HashMap<u64, Seen, BuildHasherDefault<KeyHasher>>,
     /// Keys in the order they were recorded, for forgetting the oldest.
-    order: VecDeque<(Instant, String)>,
+    order: VecDeque<(Instant, u64)>,
+}
+
+#[derive(Clone, Copy)]
+struct Seen {
+    at: Instant,
+    check: u64,
+    status: AckStatus,
+}
+
+/// A (sender, id, recipient) triple as the dedupe window knows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct DedupeKey {
+    key: u64,
+    check: u64,
 }
 
 impl Dedupe {
@@ -379,33 +384,51 @@ impl Dedupe {
         Dedupe {
             window,
             max_entries,
-            seen: HashMap::new(),
+            key_hasher: RandomState::new(),
+            check_hasher: RandomState::new(),
+            seen: HashMap::default(),
             order: VecDeque::new(),
         }
     }
 
-    fn key(sender: &str, id: &str) -> String {
-        let mut key = String::with_capacity(sender.len() + 1 + id.len());
-        key.push_str(sender);
-        key.push('\n');
-        key.push_str(id);
-        key
+    fn key(&self, sender: &str, id: &str, to: &str) -> DedupeKey {
+        let hash = |state: &RandomState| {
+            let mut hasher = state.build_hasher();
+            // `str`'s Hash ends each string with a 0xff byte, which no UTF-8 text contains:
+            // ("ab", "c") and ("a", "bc") hash apart.
+            sender.hash(&mut hasher);
+            id.hash(&mut hasher);
+            to.hash(&mut hasher);
+            hasher.finish()
+        };
+        DedupeKey {
+            key: hash(&self.key_hasher),
+            check: hash(&self.check_hasher),
+        }
     }
 
-    fn lookup(&mut self, sender: &str, id: &str, now: Instant) -> Option<FirstOutcome> {
+    /// The first outcome of the triple, if it is in the window.
+    fn lookup(&mut self, key: DedupeKey, now: Instant) -> Option<AckStatus> {
         self.forget_old(now);
         self.seen
-            .get(&Dedupe::key(sender, id))
-            .map(|(_, outcome)| outcome.clone())
+            .get(&key.key)
+            .filter(|seen| seen.check == key.check)
+            .map(|seen| seen.status)
     }
 
-    fn record(&mut self, sender: &str, id: &str, outcome: FirstOutcome, now: Instant) {
+    fn record(&mut self, key: DedupeKey, status: AckStatus, now: Instant) {
         if self.max_entries == 0 || self.window.is_zero() {
             return;
         }
-        let key = Dedupe::key(sender, id);
-        self.order.push_back((now, key.clone()));
-        self.seen.insert(key, (now, outcome));
+        self.order.push_back((now, key.key));
+        self.seen.insert(
+            key.key,
+            Seen {
+                at: now,
+                check: key.check,
+                status,
+            },
+        );
         while self.order.len() > self.max_entries {
             self.forget_front();
         }
@@ -422,15 +445,36 @@ impl Dedupe {
 
     fn forget_front(&mut self) {
         if let Some((at, key)) = self.order.pop_front() {
-            // Only if not recorded again later (then a newer order entry owns it).
-            if self
-                .seen
-                .get(&key)
-                .is_some_and(|(seen_at, _)| *seen_at == at)
+            // Only if not recorded again later (then a newer order entry owns it). One probe
+            // of the map: this runs for every send once the window is full.
+            if let Entry::Occupied(entry) = self.seen.entry(key)
+                && entry.get().at == at
             {
-                self.seen.remove(&key);
+                entry.remove();
             }
         }
+    }
+}
+
+/// The hasher of maps keyed by a [`DedupeKey`]'s key, which is already a keyed hash: it
+/// passes the value through.
+#[derive(Default)]
+struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `u64` keys are hashed with it; fold anything else in anyway.
+        for byte in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*byte);
+        }
+    }
+
+    fn write_u64(&mut self, value: u64) {
+        self.0 = value;
     }
 }
 
@@ -505,23 +549,50 @@ mod tests {
     fn the_dedupe_window_forgets_by_age_and_by_count() {
         let now = Instant::now();
         let mut dedupe = Dedupe::new(Duration::from_secs(10), 2);
-        let outcome = || FirstOutcome {
-            to: Arc::from("bob"),
-            status: AckStatus::Queued,
+        let record = |dedupe: &mut Dedupe, id: &str| {
+            let key = dedupe.key("alice", id, "bob");
+            dedupe.record(key, AckStatus::Queued, now);
         };
-        dedupe.record("alice", "a", outcome(), now);
-        assert!(dedupe.lookup("alice", "a", now).is_some());
-        assert!(dedupe.lookup("mallory", "a", now).is_none());
-        dedupe.record("alice", "b", outcome(), now);
-        dedupe.record("alice", "c", outcome(), now);
-        assert!(dedupe.lookup("alice", "a", now).is_none(), "count bound");
-        assert!(dedupe.lookup("alice", "b", now).is_some());
-        assert!(
-            dedupe
-                .lookup("alice", "c", now + Duration::from_secs(10))
-                .is_none(),
+        let seen = |dedupe: &mut Dedupe, sender: &str, id: &str, to: &str, at: Instant| {
+            let key = dedupe.key(sender, id, to);
+            dedupe.lookup(key, at)
+        };
+        record(&mut dedupe, "a");
+        assert_eq!(
+            seen(&mut dedupe, "alice", "a", "bob", now),
+            Some(AckStatus::Queued)
+        );
+        assert_eq!(seen(&mut dedupe, "mallory", "a", "bob", now), None);
+        assert_eq!(seen(&mut dedupe, "alice", "a", "carol", now), None);
+        assert_eq!(seen(&mut dedupe, "alic", "ea", "bob", now), None);
+        record(&mut dedupe, "b");
+        record(&mut dedupe, "c");
+        assert_eq!(
+            seen(&mut dedupe, "alice", "a", "bob", now),
+            None,
+            "count bound"
+        );
+        assert!(seen(&mut dedupe, "alice", "b", "bob", now).is_some());
+        let later = now + Duration::from_secs(10);
+        assert_eq!(
+            seen(&mut dedupe, "alice", "c", "bob", later),
+            None,
             "time bound"
         );
         assert!(dedupe.seen.is_empty());
+    }
+
+    #[test]
+    fn a_key_hit_with_another_check_is_not_a_duplicate() {
+        let now = Instant::now();
+        let mut dedupe = Dedupe::new(Duration::from_secs(10), 10);
+        let key = dedupe.key("alice", "a", "bob");
+        dedupe.record(key, AckStatus::Delivered, now);
+        let colliding = DedupeKey {
+            key: key.key,
+            check: key.check ^ 1,
+        };
+        assert_eq!(dedupe.lookup(colliding, now), None);
+        assert_eq!(dedupe.lookup(key, now), Some(AckStatus::Delivered));
     }
 }

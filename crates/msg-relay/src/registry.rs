@@ -19,7 +19,7 @@ use tokio_tungstenite::tungstenite::Message;
 
 use crate::config::{Limits, PresenceMode};
 use crate::protocol::{AckStatus, ErrorCode, QueueLimit, ServerFrame};
-use crate::queue::{Expired, FirstOutcome, Pending, Queues, Seq};
+use crate::queue::{Expired, Pending, Queues, Seq};
 use crate::session::{CloseReason, ConnId, OutboxPermit, Push, SessionHandle};
 use crate::spool::Spool;
 
@@ -304,11 +304,10 @@ impl Registry {
         let mut guard = self.lock();
         let inner = &mut *guard;
         let mut kicked = Kicked::new();
-        if let Some(first) = inner.queues.dedupe_lookup(from, id, now)
-            && *first.to == *to
-        {
+        let dedupe_key = inner.queues.dedupe_key(from, id, to);
+        if let Some(status) = inner.queues.dedupe_lookup(dedupe_key, now) {
             let outcome = SendOutcome::Accepted {
-                status: first.status,
+                status,
                 duplicate: true,
             };
             return (outcome, kicked);
@@ -353,22 +352,18 @@ impl Registry {
             }
             AckStatus::Queued
         };
-        let to: Arc<str> = Arc::from(to);
-        let id: Arc<str> = Arc::from(id);
         if !delivered || keeps_pending {
             let pending = Pending {
                 seq: inner.queues.take_seq(),
                 sender: Arc::from(from),
-                id: Arc::clone(&id),
+                id: Arc::from(id),
                 frame,
                 accepted: now,
                 written: delivered,
             };
-            inner.queues.push(&to, pending);
+            inner.queues.push(&Arc::from(to), pending);
         }
-        inner
-            .queues
-            .dedupe_record(from, &id, FirstOutcome { to, status }, now);
+        inner.queues.dedupe_record(dedupe_key, status, now);
         let outcome = SendOutcome::Accepted {
             status,
             duplicate: false,
