@@ -198,7 +198,7 @@ pub fn send_reply(ctx: &Context, reply: &Reply) -> Result<ReplyReport, HooksErro
     };
     let mut outgoing = outgoing;
     if let Some((_, task)) = &task {
-        check_result_recipient(ctx, task, &outgoing.to)?;
+        check_result_recipient(task, &outgoing.to)?;
         if outgoing.reply_to.is_none() {
             outgoing.reply_to = task_message(ctx, task)?;
         }
@@ -247,11 +247,11 @@ fn task_message(ctx: &Context, task: &Task) -> Result<Option<String>, HooksError
 
 /// A task that came in as a message has its result go back to who sent it: another
 /// recipient is a mistake (the sender would never hear of the result).
-fn check_result_recipient(ctx: &Context, task: &Task, to: &str) -> Result<(), HooksError> {
+fn check_result_recipient(task: &Task, to: &str) -> Result<(), HooksError> {
     let (Some(_), Some(from)) = (task.property(MESSAGE_ID_PROPERTY), task.from()) else {
         return Ok(());
     };
-    if from == to || to == ctx.user() && from == ctx.user() {
+    if from == to {
         return Ok(());
     }
     Err(HooksError::WrongRecipient {
