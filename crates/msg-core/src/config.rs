@@ -146,6 +146,15 @@ pub struct RelaySettings {
     pub url: Option<String>,
     /// `messaging.relay.secret`: the shared relay secret.
     pub secret: Option<String>,
+    /// `messaging.relay.token`: the local user's own relay token (`msg-relay token <name>`
+    /// on the relay prints it). The relay client logs in as `identity.name` with it.
+    #[serde(deserialize_with = "token")]
+    pub token: Option<String>,
+    /// `messaging.relay.agent_tokens`: agent name to its relay token. The client logs in as
+    /// each agent listed (with its own token), so messages addressed to the agent reach this
+    /// machine and become its tasks; the user's agent (`<name>-claude`) is listed here too.
+    #[serde(deserialize_with = "token_map")]
+    pub agent_tokens: BTreeMap<String, String>,
 }
 
 /// One entry of `messaging.trust_tiers`: each key present replaces that key of the base tier.
@@ -351,6 +360,24 @@ impl Settings {
             .or(env_secret)
     }
 
+    /// The local user's relay token: `messaging.relay.token` if non-empty, else
+    /// `$DATACORE_RELAY_TOKEN`, else none.
+    pub fn relay_token(&self) -> Option<String> {
+        self.relay_token_or(env_non_empty("DATACORE_RELAY_TOKEN"))
+    }
+
+    fn relay_token_or(&self, env_token: Option<String>) -> Option<String> {
+        non_empty(&self.messaging.relay.token)
+            .map(str::to_owned)
+            .or(env_token)
+    }
+
+    /// The agents with a relay token of their own (`messaging.relay.agent_tokens`), in name
+    /// order.
+    pub fn relay_agent_tokens(&self) -> &BTreeMap<String, String> {
+        &self.messaging.relay.agent_tokens
+    }
+
     /// The tier name of `actor`: its `messaging.trust_overrides` entry, matched exactly and
     /// case-sensitively, else `unknown`. The name may be one that [`Settings::tier_config`]
     /// does not know; see [`Settings::unknown_tiers_in_overrides`].
@@ -548,6 +575,49 @@ fn boost<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<f64>, D::E
         }
     }
     optional(deserializer, Boost)
+}
+
+/// Whether `text` can be a relay token: one word of printable ASCII (a token travels in a
+/// JSON frame and is compared byte for byte; a space or line break is a copy-paste slip).
+fn is_token(text: &str) -> bool {
+    !text.is_empty() && text.bytes().all(|b| b.is_ascii_graphic())
+}
+
+/// `messaging.relay.token`: absent, empty (no token), or one word of printable ASCII.
+fn token<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
+    struct Token;
+    impl Visitor<'_> for Token {
+        type Value = String;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a relay token: one word of letters and digits, as `msg-relay token NAME` prints it")
+        }
+        fn visit_str<E: de::Error>(self, value: &str) -> Result<String, E> {
+            if value.is_empty() || is_token(value) {
+                Ok(value.to_owned())
+            } else {
+                Err(E::invalid_value(
+                    Unexpected::Str("text with spaces or control characters"),
+                    &self,
+                ))
+            }
+        }
+    }
+    optional(deserializer, Token)
+}
+
+/// `messaging.relay.agent_tokens`: agent name to token, each token as for [`token`].
+fn token_map<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<BTreeMap<String, String>, D::Error> {
+    let map = Option::<BTreeMap<String, String>>::deserialize(deserializer)?.unwrap_or_default();
+    for (agent, value) in &map {
+        if !is_token(value) {
+            return Err(de::Error::custom(format!(
+                "the token of agent {agent:?} is not a relay token: one word of letters and digits, as `msg-relay token {agent}` prints it"
+            )));
+        }
+    }
+    Ok(map)
 }
 
 /// `messaging.utc_offset`, checked with [`parse_utc_offset`].
@@ -864,6 +934,38 @@ mod tests {
             let settings = parse(&format!("messaging:\n  default_space: {text}\n"));
             assert_eq!(settings.default_space(), "0-personal", "{text:?}");
         }
+    }
+
+    #[test]
+    fn relay_tokens_are_read_and_checked() {
+        let settings = parse(
+            "messaging:\n  relay:\n    token: abc123\n    agent_tokens:\n      bob-claude: def456\n",
+        );
+        assert_eq!(settings.relay_token_or(None).as_deref(), Some("abc123"));
+        assert_eq!(
+            settings
+                .relay_agent_tokens()
+                .get("bob-claude")
+                .map(String::as_str),
+            Some("def456")
+        );
+        assert_eq!(
+            parse("").relay_token_or(Some("env".into())).as_deref(),
+            Some("env")
+        );
+        assert_eq!(
+            parse("messaging: {relay: {token: \"\"}}").relay_token_or(None),
+            None
+        );
+        let err = parse_err("messaging:\n  relay:\n    token: \"ab cd\"\n");
+        assert!(err.contains("messaging.relay.token"), "{err}");
+        let err = parse_err("messaging:\n  relay:\n    agent_tokens: {x-claude: \"a\\nb\"}\n");
+        assert!(err.contains("agent \"x-claude\""), "{err}");
+        assert!(
+            parse("messaging: {relay: {agent_tokens: }}")
+                .relay_agent_tokens()
+                .is_empty()
+        );
     }
 
     #[test]

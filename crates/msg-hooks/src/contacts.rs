@@ -1,9 +1,12 @@
 //! `<space>/contacts.yaml`: the people and agents of a space.
 //!
 //! The schema is the original template's (reference R5): `actors: [{id, name, handles,
-//! trust_tier, added}]`. The tier that counts is the settings' (`messaging.trust_overrides`,
-//! which the governor reads); a `trust_tier` here is what the person noted, and `msg
-//! contacts` and `msg doctor` point out where the two disagree.
+//! trust_tier, added}]`. A sender's tier is its `messaging.trust_overrides` entry in the
+//! settings, else the `trust_tier` noted here, else `unknown` ([`Context::trust_tier`]); `msg
+//! contacts` and `msg doctor` point out where the settings override a tier noted here.
+//!
+//! Handles name an actor for people: `msg send @gz …` and `send-reply @gz …` resolve `@gz`
+//! to the actor whose `handles` list `gz` ([`resolve`]).
 
 use std::path::Path;
 
@@ -22,7 +25,8 @@ pub struct ContactRow {
     pub name: Option<String>,
     /// Other names from the contacts file.
     pub handles: Vec<String>,
-    /// The tier that counts: the settings'.
+    /// The tier that counts: the settings' override, else the one noted here, else
+    /// `unknown`.
     pub tier: String,
     /// The tier the contacts file notes.
     pub noted_tier: Option<String>,
@@ -62,6 +66,66 @@ pub fn listing(ctx: &Context) -> Result<Vec<ContactRow>, HooksError> {
         }
     }
     Ok(rows)
+}
+
+/// The actor ID that `given` names: an ID as it is, or `@handle` (also `handle` without the
+/// `@`, when no actor has that ID) resolved through the handles of `contacts` (compared
+/// without a leading `@` and ignoring ASCII case). `@handle` that no actor has, or that
+/// several have, is an error; a plain name no contact knows is taken as an ID.
+pub fn resolve(contacts: &[Contact], given: &str, path: &Path) -> Result<String, HooksError> {
+    let (name, is_handle) = match given.strip_prefix('@') {
+        Some(name) => (name, true),
+        None => (given, false),
+    };
+    if contacts.iter().any(|c| c.id == name) {
+        return Ok(name.to_owned());
+    }
+    let matches: Vec<&Contact> = contacts
+        .iter()
+        .filter(|c| {
+            c.handles.iter().any(|handle| {
+                handle
+                    .strip_prefix('@')
+                    .unwrap_or(handle)
+                    .eq_ignore_ascii_case(name)
+            })
+        })
+        .collect();
+    match matches.as_slice() {
+        [one] => Ok(one.id.clone()),
+        [] if !is_handle => Ok(given.to_owned()),
+        [] => Err(HooksError::NotFound {
+            what: "contact",
+            given: given.to_owned(),
+            path: path.to_owned(),
+        }),
+        several => Err(HooksError::Ambiguous {
+            what: "contact",
+            given: given.to_owned(),
+            matches: several.iter().map(|c| c.id.clone()).collect(),
+        }),
+    }
+}
+
+/// [`resolve`] with the space's `contacts.yaml`. A malformed contacts file is an error only
+/// for a `@handle`, which needs it; a plain ID is taken as it is.
+pub fn resolve_in_space(ctx: &Context, given: &str) -> Result<String, HooksError> {
+    let path = ctx.paths().contacts_file(ctx.space())?;
+    match load(&path) {
+        Ok(contacts) => resolve(&contacts, given, &path),
+        Err(_) if !given.starts_with('@') => Ok(given.to_owned()),
+        Err(err) => Err(err),
+    }
+}
+
+/// The actor a recipient names: `@handle` resolved through the space's `contacts.yaml`
+/// ([`resolve`]); anything else is taken as the actor ID it is (no file is read).
+pub fn recipient(ctx: &Context, given: &str) -> Result<String, HooksError> {
+    if given.starts_with('@') {
+        resolve_in_space(ctx, given)
+    } else {
+        Ok(given.to_owned())
+    }
 }
 
 /// One actor of `contacts.yaml`.
@@ -159,6 +223,38 @@ mod tests {
             parse(template, Path::new("contacts.yaml"))
                 .unwrap()
                 .is_empty()
+        );
+    }
+
+    #[test]
+    fn handles_resolve_to_ids() {
+        let contacts = parse(
+            "actors:\n  - {id: gz@team.example.com, handles: ['@gz', gregor]}\n  - {id: tex, handles: [t]}\n  - {id: tex2, handles: [T]}\n",
+            Path::new("c.yaml"),
+        )
+        .unwrap();
+        let path = Path::new("c.yaml");
+        assert_eq!(
+            resolve(&contacts, "@gz", path).unwrap(),
+            "gz@team.example.com"
+        );
+        assert_eq!(
+            resolve(&contacts, "@GZ", path).unwrap(),
+            "gz@team.example.com"
+        );
+        assert_eq!(
+            resolve(&contacts, "gregor", path).unwrap(),
+            "gz@team.example.com"
+        );
+        assert_eq!(resolve(&contacts, "tex", path).unwrap(), "tex");
+        assert_eq!(resolve(&contacts, "@tex", path).unwrap(), "tex");
+        assert_eq!(resolve(&contacts, "someone", path).unwrap(), "someone");
+        let err = resolve(&contacts, "@nobody", path).unwrap_err();
+        assert!(err.to_string().starts_with("no contact in c.yaml"), "{err}");
+        let err = resolve(&contacts, "@t", path).unwrap_err();
+        assert!(
+            err.to_string().contains("matches 2 contact IDs: tex, tex2"),
+            "{err}"
         );
     }
 

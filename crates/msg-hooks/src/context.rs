@@ -1,6 +1,7 @@
 //! [`Context`]: who is running the command, against which Datacore root and space.
 
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
 
 use msg_core::config::Settings;
 use msg_core::paths::Paths;
@@ -29,6 +30,9 @@ pub struct Context {
     /// The settings file's fingerprint, taken before it was read (for the watcher): `None`
     /// when unknown (settings given to [`Context::new`]), `Some(None)` when there was no file.
     settings_print: Option<Option<Fingerprint>>,
+    /// The settings with the tiers of `contacts.yaml` added (read on first use), and the
+    /// problem with the contacts file if it could not be read. Shared by clones.
+    effective: Arc<OnceLock<(Settings, Option<String>)>>,
 }
 
 impl Context {
@@ -69,6 +73,7 @@ impl Context {
             user,
             agent,
             settings_print: None,
+            effective: Arc::new(OnceLock::new()),
         })
     }
 
@@ -108,14 +113,62 @@ impl Context {
         utc_offset(&self.settings)
     }
 
-    /// The trust tier of `actor` (`messaging.trust_overrides`, else `unknown`).
+    /// The trust tier of `actor`: its `messaging.trust_overrides` entry, else its
+    /// `trust_tier` in the space's `contacts.yaml`, else `unknown`.
     pub fn trust_tier(&self, actor: &str) -> String {
-        self.settings.trust_tier(actor)
+        self.effective_settings().trust_tier(actor)
     }
 
     /// Whether `actor` is an owner: its text may be read as instructions.
     pub fn is_owner(&self, actor: &str) -> bool {
-        self.settings.trust_tier(actor) == "owner"
+        self.trust_tier(actor) == "owner"
+    }
+
+    /// This context with other settings (the cache of [`Context::effective_settings`] is
+    /// not carried over).
+    pub(crate) fn with_settings(&self, settings: Settings) -> Context {
+        Context {
+            settings,
+            effective: Arc::new(OnceLock::new()),
+            ..self.clone()
+        }
+    }
+
+    /// The settings as the governor applies them: `messaging.trust_overrides` extended by
+    /// the tiers `contacts.yaml` notes for actors the settings do not name (the settings
+    /// win). A contacts file that cannot be read adds nothing: every sender it would have
+    /// raised stays `unknown`, the lowest tier ([`Context::contacts_problem`] says why).
+    pub fn effective_settings(&self) -> &Settings {
+        &self.effective.get_or_init(|| self.with_contacts()).0
+    }
+
+    /// Why `contacts.yaml` could not be used for trust tiers, if it could not.
+    pub fn contacts_problem(&self) -> Option<&str> {
+        self.effective_settings();
+        self.effective
+            .get()
+            .and_then(|(_, problem)| problem.as_deref())
+    }
+
+    fn with_contacts(&self) -> (Settings, Option<String>) {
+        let mut settings = self.settings.clone();
+        let contacts = self
+            .paths
+            .contacts_file(&self.space)
+            .map_err(HooksError::from)
+            .and_then(|path| crate::contacts::load(&path));
+        match contacts {
+            Ok(contacts) => {
+                let overrides = &mut settings.messaging.trust_overrides;
+                for contact in contacts {
+                    if let Some(tier) = contact.trust_tier.filter(|t| !t.trim().is_empty()) {
+                        overrides.entry(contact.id).or_insert(tier);
+                    }
+                }
+                (settings, None)
+            }
+            Err(err) => (settings, Some(err.to_string())),
+        }
     }
 
     /// `<space>/org/messaging/inbox.org`.
@@ -171,7 +224,7 @@ impl Context {
     pub fn governor(&self) -> Result<TaskGovernor, HooksError> {
         Ok(TaskGovernor::open(
             self.paths.governor_state_dir(),
-            self.settings.clone(),
+            self.effective_settings().clone(),
         )?)
     }
 }

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use msg_core::config::ConfigError;
 use msg_core::durable::DurableError;
+use msg_core::org::OrgError;
 use msg_core::validate::ValidationError;
 use msg_governor::{GovernorError, Rejection};
 use msg_inbox::InboxError;
@@ -34,6 +35,10 @@ pub enum HooksError {
     /// A lock or a durable write failed.
     #[error(transparent)]
     Durable(#[from] DurableError),
+    /// An org file written directly (the relay client's receipts and delivery states) could
+    /// not be read or written.
+    #[error(transparent)]
+    Org(#[from] OrgError),
     /// No entry has an ID equal to, starting with or ending with what was given.
     #[error("no {what} in {} has an ID equal to, starting with or ending with {given:?}", path.display())]
     NotFound {
@@ -53,6 +58,18 @@ pub enum HooksError {
         given: String,
         /// The IDs it matches.
         matches: Vec<String>,
+    },
+    /// A task's result addressed to someone other than the task's sender.
+    #[error(
+        "task {task} came from {from}: its result goes back to {from}, not {given:?} (send-reply {from} ...)"
+    )]
+    WrongRecipient {
+        /// The task.
+        task: String,
+        /// Its sender.
+        from: String,
+        /// The recipient given.
+        given: String,
     },
     /// The governor refused a task.
     #[error("the governor refused the task: {0}")]

@@ -12,7 +12,11 @@
 //!   reconciles the governor ([`send_reply`]).
 //! - `mark-message`, `task-queue`: the original's helper commands ([`mark`], [`TaskDesk`]).
 //! - `msg`: the person's command: send, inbox, show, read, thread, tasks, task …, usage,
-//!   contacts, init, doctor, hooks install, migrate (from the v0.1.0 layout, [`migrate`]).
+//!   contacts, init, doctor, hooks install, migrate (from the v0.1.0 layout, [`migrate`]),
+//!   intake, demo, and `msg relay connect`: the
+//!   machine's relay client ([`relay_client`]), which receives messages into the inbox once
+//!   ([`mailroom`]), turns messages to an agent into its tasks through the governor
+//!   ([`intake`]) and sends the outbox, recording each delivery.
 //!
 //! The binaries in `src/bin` are thin: they parse arguments ([`cli`]), call this library,
 //! and print. The library returns [`HooksError`]s that name the file, the ID or the field.
@@ -56,8 +60,10 @@
 //! # }
 //! ```
 //!
-//! Architecture invariant: the only crate that depends on all the others; it knows no file
-//! layout itself (the stores do) and no wire protocol (the relay does). Its own files are the
+//! Architecture invariant: the only crate that depends on all the others; it knows no wire
+//! protocol itself (it speaks `msg_relay::protocol`'s types) and the file layout only where
+//! the stores have no operation yet ([`mailroom`]: a received message with the sender's ID,
+//! a delivery state on a sent one). Its own files are the
 //! watcher's record of what it showed and the task ↔ admission links, both under the
 //! governor's state directory (see [`watcher`] and [`TaskDesk`]).
 
@@ -67,14 +73,18 @@ pub mod claude_settings;
 pub mod cli;
 pub mod contacts;
 mod context;
+pub mod demo;
 pub mod doctor;
 mod error;
 mod hook_event;
 pub mod init;
+pub mod intake;
 pub mod json;
 mod lookup;
+pub mod mailroom;
 mod messages;
 pub mod migrate;
+pub mod relay_client;
 pub mod render;
 mod reply;
 mod seen;

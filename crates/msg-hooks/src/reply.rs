@@ -17,6 +17,7 @@ use msg_store::{Message, NewMessage, Priority};
 
 use crate::context::Context;
 use crate::error::HooksError;
+use crate::intake::MESSAGE_ID_PROPERTY;
 use crate::lookup;
 use crate::tasks::{GovernorNote, TaskDesk};
 
@@ -79,16 +80,31 @@ impl Sent {
 /// Sends `outgoing`; `task` (an exact task ID) links it to the task it completes. The
 /// arguments are checked before the inbox or outbox is opened (or created).
 pub fn send(ctx: &Context, outgoing: &Outgoing, task: Option<&str>) -> Result<Sent, HooksError> {
+    let task: Vec<(&str, &str)> = task.map(|t| (TASK_PROPERTY, t)).into_iter().collect();
+    send_with_properties(ctx, outgoing, &task)
+}
+
+/// [`send`] with properties of the caller's on the message (`TASK`, `INTAKE`, ...).
+pub(crate) fn send_with_properties(
+    ctx: &Context,
+    outgoing: &Outgoing,
+    properties: &[(&str, &str)],
+) -> Result<Sent, HooksError> {
     msg_core::validate::actor("from", &outgoing.from)?;
-    msg_core::validate::actor("to", &outgoing.to)?;
+    let to = crate::contacts::recipient(ctx, &outgoing.to)?;
+    msg_core::validate::actor("to", &to)?;
+    let outgoing = &Outgoing {
+        to,
+        ..outgoing.clone()
+    };
     let mut message = NewMessage::new(&outgoing.from, &outgoing.to, &outgoing.content)
         .priority(outgoing.priority);
     if let Some(given) = &outgoing.reply_to {
         message = message.reply_to(find_parent(ctx, given)?);
     }
     let store = ctx.store()?;
-    if let Some(task) = task {
-        message = message.property(TASK_PROPERTY, task);
+    for (key, value) in properties {
+        message = message.property(*key, *value);
     }
     if outgoing.to == ctx.user() {
         Ok(Sent {
@@ -151,7 +167,12 @@ pub struct ReplyReport {
 pub fn send_reply(ctx: &Context, reply: &Reply) -> Result<ReplyReport, HooksError> {
     let sender = reply.sender.as_deref().unwrap_or(ctx.agent());
     msg_core::validate::actor("as", sender)?;
-    msg_core::validate::actor("to", &reply.to)?;
+    let to = crate::contacts::recipient(ctx, &reply.to)?;
+    msg_core::validate::actor("to", &to)?;
+    let reply = &Reply {
+        to,
+        ..reply.clone()
+    };
     let task = match &reply.complete_task {
         Some(given) => {
             let desk = TaskDesk::open(ctx, None)?;
@@ -175,6 +196,13 @@ pub fn send_reply(ctx: &Context, reply: &Reply) -> Result<ReplyReport, HooksErro
         reply_to: reply.reply_to.clone(),
         priority: Priority::Normal,
     };
+    let mut outgoing = outgoing;
+    if let Some((_, task)) = &task {
+        check_result_recipient(task, &outgoing.to)?;
+        if outgoing.reply_to.is_none() {
+            outgoing.reply_to = task_message(ctx, task)?;
+        }
+    }
     let sent = send(ctx, &outgoing, task.as_ref().map(|(_, t)| t.id()))?;
     let Some((desk, task)) = task else {
         return Ok(ReplyReport {
@@ -204,4 +232,123 @@ pub fn send_reply(ctx: &Context, reply: &Reply) -> Result<ReplyReport, HooksErro
         sent,
         completed: Some((done, note)),
     })
+}
+
+/// The message a task came from (its `MESSAGE_ID`), when it is still in the inbox.
+fn task_message(ctx: &Context, task: &Task) -> Result<Option<String>, HooksError> {
+    let Some(id) = task.property(MESSAGE_ID_PROPERTY) else {
+        return Ok(None);
+    };
+    let Some(store) = ctx.existing_store()? else {
+        return Ok(None);
+    };
+    Ok(store.by_id(id)?.map(|m| m.id))
+}
+
+/// A task that came in as a message has its result go back to who sent it: another
+/// recipient is a mistake (the sender would never hear of the result).
+fn check_result_recipient(task: &Task, to: &str) -> Result<(), HooksError> {
+    let (Some(_), Some(from)) = (task.property(MESSAGE_ID_PROPERTY), task.from()) else {
+        return Ok(());
+    };
+    if from == to {
+        return Ok(());
+    }
+    Err(HooksError::WrongRecipient {
+        task: task.id().to_owned(),
+        from: from.to_owned(),
+        given: to.to_owned(),
+    })
+}
+
+/// What happened to a task that its sender should hear of.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum TaskEvent {
+    /// Completed without a reply (`msg task complete`).
+    Completed,
+    /// The owner asked the agent for a revision.
+    RevisionRequested(String),
+    /// The owner accepted the result.
+    Accepted,
+    /// The owner rejected the task before it started.
+    Rejected(String),
+    /// The task was cancelled.
+    Cancelled(String),
+}
+
+impl TaskEvent {
+    fn key(&self) -> &'static str {
+        match self {
+            TaskEvent::Completed => "completed",
+            TaskEvent::RevisionRequested(_) => "revision_requested",
+            TaskEvent::Accepted => "accepted",
+            TaskEvent::Rejected(_) => "rejected",
+            TaskEvent::Cancelled(_) => "cancelled",
+        }
+    }
+
+    fn text(&self, ctx: &Context, task: &Task) -> String {
+        let title = task.title();
+        let with = |what: &str, why: &str| {
+            if why.trim().is_empty() {
+                format!("{what}.")
+            } else {
+                format!("{what}: {why}")
+            }
+        };
+        match self {
+            TaskEvent::Completed => {
+                let mut text = format!("Your task \"{title}\" is done.");
+                if let Some(result) = task.property("RESULT_PATH").filter(|r| !r.is_empty()) {
+                    text.push_str(&format!("\nResult: {result}"));
+                }
+                text
+            }
+            TaskEvent::RevisionRequested(feedback) => with(
+                &format!(
+                    "{} asked for a revision of \"{title}\"; it is queued again",
+                    ctx.user()
+                ),
+                feedback,
+            ),
+            TaskEvent::Accepted => format!("{} accepted the result of \"{title}\".", ctx.user()),
+            TaskEvent::Rejected(reason) => with(
+                &format!("{} declined your task \"{title}\"", ctx.user()),
+                reason,
+            ),
+            TaskEvent::Cancelled(reason) => {
+                with(&format!("Your task \"{title}\" was cancelled"), reason)
+            }
+        }
+    }
+}
+
+/// Tells the sender of `task` (owned by `agent`) what happened to it, when the task came in
+/// as a message from someone else (it has a `MESSAGE_ID` and its sender is neither the
+/// local user nor a local agent): a message from the agent, through the outbox and the
+/// relay, answering the original message. Returns the message sent, if any.
+pub(crate) fn tell_sender(
+    ctx: &Context,
+    agent: &str,
+    task: &Task,
+    event: &TaskEvent,
+) -> Result<Option<Sent>, HooksError> {
+    let (Some(_), Some(from)) = (task.property(MESSAGE_ID_PROPERTY), task.from()) else {
+        return Ok(None);
+    };
+    if from == ctx.user() || crate::intake::local_agents(ctx).iter().any(|a| a == from) {
+        return Ok(None);
+    }
+    let sent = send_with_properties(
+        ctx,
+        &Outgoing {
+            from: agent.to_owned(),
+            to: from.to_owned(),
+            content: event.text(ctx, task),
+            reply_to: task_message(ctx, task)?,
+            priority: Priority::Normal,
+        },
+        &[(TASK_PROPERTY, task.id()), ("TASK_EVENT", event.key())],
+    )?;
+    Ok(Some(sent))
 }

@@ -13,6 +13,7 @@ use crate::admission_links::AdmissionLinks;
 use crate::context::Context;
 use crate::error::HooksError;
 use crate::lookup;
+use crate::reply::{TaskEvent, tell_sender};
 
 /// A task to submit.
 #[derive(Debug, Clone, Default)]
@@ -169,6 +170,7 @@ impl TaskDesk {
                 "releasing its admission failed",
             )
         })?;
+        self.tell(&task, &TaskEvent::Rejected(reason.to_owned()))?;
         Ok((task, note))
     }
 
@@ -182,6 +184,7 @@ impl TaskDesk {
                 "releasing its admission failed",
             )
         })?;
+        self.tell(&task, &TaskEvent::Cancelled(reason.to_owned()))?;
         Ok((task, note))
     }
 
@@ -224,6 +227,7 @@ impl TaskDesk {
         let note = self.reconcile(&task, tokens.unwrap_or(0)).map_err(|err| {
             err.after(format!("task {id} is DONE"), "updating the governor failed")
         })?;
+        self.tell(&task, &TaskEvent::Completed)?;
         Ok((task, note))
     }
 
@@ -237,13 +241,29 @@ impl TaskDesk {
     /// attempt's tokens are recorded as the sender's usage when it completes.
     pub fn revise(&self, given: &str, feedback: &str) -> Result<Task, HooksError> {
         let id = self.find(given)?.id().to_owned();
-        Ok(self.inbox()?.request_revision(&id, feedback)?)
+        let task = self.inbox()?.request_revision(&id, feedback)?;
+        self.tell(&task, &TaskEvent::RevisionRequested(feedback.to_owned()))?;
+        Ok(task)
     }
 
     /// `DONE → ARCHIVED`.
     pub fn accept(&self, given: &str) -> Result<Task, HooksError> {
         let id = self.find(given)?.id().to_owned();
-        Ok(self.inbox()?.accept(&id)?)
+        let task = self.inbox()?.accept(&id)?;
+        self.tell(&task, &TaskEvent::Accepted)?;
+        Ok(task)
+    }
+
+    /// Tells the task's sender what happened, when the task came in as a message from
+    /// someone else; a failure says the task's change is done.
+    fn tell(&self, task: &Task, event: &TaskEvent) -> Result<(), HooksError> {
+        tell_sender(&self.ctx, &self.agent, task, event).map_err(|err| {
+            err.after(
+                format!("task {} is {}", task.id(), task.state()),
+                format!("telling its sender {} failed", task.from().unwrap_or("?")),
+            )
+        })?;
+        Ok(())
     }
 
     /// The task's active admission, if it has one.

@@ -9,6 +9,10 @@
 //! 2. Tasks awaiting the owner's approval are announced once each, with the count.
 //! 3. Unread messages (not the agent's own) are shown once each.
 //!
+//! Before that, when the inbox changed and an unread message is addressed to the agent, task
+//! intake turns it into a task ([`crate::intake`]): the message is shown as the task
+//! it became (claimed at once when it is QUEUED).
+//!
 //! Text from senders below the owner tier is framed as data, in tags with a random boundary
 //! the sender cannot guess, so it cannot close the frame and go on as the owner; the
 //! whole stays under [`MAX_CONTEXT_CHARS`](crate::briefing::MAX_CONTEXT_CHARS). Nothing new:
@@ -26,12 +30,14 @@ use std::time::Duration;
 
 use msg_core::durable::FileLock;
 use msg_inbox::{Task, TaskState};
+use msg_store::Message;
 use serde_json::json;
 
 use crate::briefing::{Approvals, Briefing, MessageItem, TaskItem, TaskShown};
 use crate::context::Context;
 use crate::error::HooksError;
 use crate::hook_event::{EventKind, HookEvent};
+use crate::intake;
 use crate::seen::{Fingerprint, SeenState, Working, seen_file};
 use crate::untrusted::Boundary;
 
@@ -54,8 +60,8 @@ pub fn watch(ctx: &Context, event: &HookEvent) -> Result<WatchOutput, HooksError
     let agent_path = ctx.agent_file(None)?;
     let inbox_path = ctx.inbox_file()?;
     // Fingerprints come before any read: a change made while reading shows up next time.
-    let agent_print = Fingerprint::of(&agent_path);
-    let inbox_print = Fingerprint::of(&inbox_path);
+    let mut agent_print = Fingerprint::of(&agent_path);
+    let mut inbox_print = Fingerprint::of(&inbox_path);
     if agent_print.is_none() && inbox_print.is_none() {
         return Ok(WatchOutput::default());
     }
@@ -75,6 +81,23 @@ pub fn watch(ctx: &Context, event: &HookEvent) -> Result<WatchOutput, HooksError
     next.files.settings = ctx.settings_print().flatten();
     let mut briefing = Briefing::default();
 
+    // Task intake first, so that a message addressed to the agent is shown as the task it
+    // becomes. Only when the inbox changed, and it reads the unread messages the messages
+    // section reads anyway.
+    let mut unread = None;
+    let inbox_changed =
+        !(settings_same && Fingerprint::unchanged(seen.files.inbox.as_ref(), inbox_print.as_ref()));
+    if inbox_changed && inbox_print.is_some() {
+        match take_in(ctx) {
+            Ok(Intake::Nothing(messages)) => unread = Some(messages),
+            Ok(Intake::Done) => {
+                agent_print = Fingerprint::of(&agent_path);
+                inbox_print = Fingerprint::of(&inbox_path);
+            }
+            Err(err) => output.warnings.push(format!("task intake: {err}")),
+        }
+    }
+
     let agent_same =
         settings_same && Fingerprint::unchanged(seen.files.agent.as_ref(), agent_print.as_ref());
     let new_session = seen.working.as_ref().is_some_and(|w| w.session != session);
@@ -90,7 +113,7 @@ pub fn watch(ctx: &Context, event: &HookEvent) -> Result<WatchOutput, HooksError
         None => Ok(TaskNews::default()),
     });
     let messages = read_messages.then(|| match inbox_print {
-        Some(_) => watch_messages(ctx, &seen),
+        Some(_) => watch_messages(ctx, &seen, unread),
         None => Ok(MessageNews::default()),
     });
     let mut new_approvals = Vec::new();
@@ -235,11 +258,40 @@ fn watch_tasks(
     Ok(news)
 }
 
-fn watch_messages(ctx: &Context, seen: &SeenState) -> Result<MessageNews, HooksError> {
-    let store = ctx.store()?;
+/// What the watcher's intake step did.
+enum Intake {
+    /// No unread message for the agent: the unread messages, for the messages section.
+    Nothing(Vec<Message>),
+    /// Messages were taken in (or tried): the files changed.
+    Done,
+}
+
+/// Runs task intake for the agent when an unread message is addressed to it.
+fn take_in(ctx: &Context) -> Result<Intake, HooksError> {
+    let unread = ctx.store()?.unread()?;
+    if !intake::any_for(&unread, ctx.agent()) {
+        return Ok(Intake::Nothing(unread));
+    }
+    let mine: Vec<Message> = unread
+        .into_iter()
+        .filter(|m| m.to.as_deref() == Some(ctx.agent()))
+        .collect();
+    intake::run_on(ctx, &mine)?;
+    Ok(Intake::Done)
+}
+
+fn watch_messages(
+    ctx: &Context,
+    seen: &SeenState,
+    unread: Option<Vec<Message>>,
+) -> Result<MessageNews, HooksError> {
+    let unread = match unread {
+        Some(unread) => unread,
+        None => ctx.store()?.unread()?,
+    };
     let shown: HashSet<&str> = seen.messages.iter().map(String::as_str).collect();
     let mut news = MessageNews::default();
-    for message in store.unread()? {
+    for message in unread {
         // The agent's own replies to the user are for the user.
         if message.from == ctx.agent() {
             continue;

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use crate::spool::Spool;
 use crate::token::ServerSecret;
 
 /// Everything [`run`](crate::run) needs besides the listener.
@@ -31,6 +32,22 @@ pub struct RelayConfig {
     pub limits: Limits,
     /// How much the relay logs to stderr.
     pub log_level: LogLevel,
+    /// When a message to a v0.2.0 client (one that does not send `ack`) counts as delivered.
+    pub legacy_delivery: LegacyDelivery,
+    /// Where the offline queues are kept durably (`--spool DIR`); `None` keeps them in memory
+    /// only, and a restart loses them.
+    pub spool: Option<Spool>,
+}
+
+/// When a message to a client that logged in without `acks` counts as delivered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LegacyDelivery {
+    /// Once written to its socket (the default): v0.2.0 clients never acknowledge, so keeping
+    /// their messages would deliver them again at every login until they expire.
+    OnWrite,
+    /// Only when acknowledged, like an `acks` client: a client that never acknowledges gets
+    /// every message again at each login until the message expires.
+    AckRequired,
 }
 
 impl RelayConfig {
@@ -42,6 +59,8 @@ impl RelayConfig {
             presence: PresenceMode::Watchers,
             limits: Limits::default(),
             log_level: LogLevel::Info,
+            legacy_delivery: LegacyDelivery::OnWrite,
+            spool: None,
         }
     }
 }
@@ -108,6 +127,23 @@ pub struct Limits {
     /// On shutdown, how long open connections get to receive what is queued for them and
     /// the close frame (default 10 s).
     pub shutdown_grace: Duration,
+    /// Messages one recipient's offline queue holds, unacknowledged ones included (default
+    /// 1,000). A `send` beyond it is refused with `queue_full` and `limit: count`.
+    pub queue_max_messages: usize,
+    /// Bytes (of `message` frames) one recipient's queue holds (default 4 MiB); beyond it:
+    /// `queue_full`, `limit: bytes`.
+    pub queue_max_bytes: usize,
+    /// Bytes all queues together hold (default 256 MiB), so that writing to many names
+    /// cannot exhaust memory; beyond it: `queue_full`, `limit: total_bytes`.
+    pub queue_total_bytes: usize,
+    /// How long a message waits for its recipient (default 7 days). Then it is dropped and
+    /// the sender, if online, gets an `expired` error.
+    pub queue_ttl: Duration,
+    /// How long a (sender, id) is remembered to recognise a repeated `send` (default 1 h).
+    pub dedupe_window: Duration,
+    /// How many (sender, id) pairs are remembered at most, relay-wide (default 100,000);
+    /// the oldest are forgotten first.
+    pub dedupe_max_entries: usize,
 }
 
 impl Default for Limits {
@@ -126,6 +162,12 @@ impl Default for Limits {
             outbound_queue_bytes: 1024 * 1024,
             write_timeout: Duration::from_secs(10),
             shutdown_grace: Duration::from_secs(10),
+            queue_max_messages: 1_000,
+            queue_max_bytes: 4 * 1024 * 1024,
+            queue_total_bytes: 256 * 1024 * 1024,
+            queue_ttl: Duration::from_secs(7 * 24 * 3600),
+            dedupe_window: Duration::from_secs(3600),
+            dedupe_max_entries: 100_000,
         }
     }
 }
@@ -142,12 +184,16 @@ impl Limits {
             ("max_sessions_per_user", self.max_sessions_per_user),
             ("outbound_queue_frames", self.outbound_queue_frames),
             ("outbound_queue_bytes", self.outbound_queue_bytes),
+            ("queue_max_messages", self.queue_max_messages),
+            ("queue_max_bytes", self.queue_max_bytes),
+            ("queue_total_bytes", self.queue_total_bytes),
         ];
         let durations = [
             ("auth_timeout", self.auth_timeout),
             ("heartbeat_interval", self.heartbeat_interval),
             ("idle_timeout", self.idle_timeout),
             ("write_timeout", self.write_timeout),
+            ("queue_ttl", self.queue_ttl),
         ];
         let zero = counts
             .iter()

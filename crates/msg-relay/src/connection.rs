@@ -15,21 +15,31 @@ use futures::{Sink, SinkExt, Stream, StreamExt};
 use tokio::sync::{OwnedSemaphorePermit, mpsc, watch};
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_tungstenite::tungstenite;
-use warp::ws::{Message, WebSocket};
+use tokio_tungstenite::tungstenite::Message;
 
+use crate::config::LegacyDelivery;
 use crate::limits::RateLimiter;
-use crate::protocol::{ClientFrame, ErrorCode, ServerFrame, close};
-use crate::registry::{Kicked, Route};
+use crate::protocol::{AckStatus, ClientFrame, ErrorCode, QueueLimit, ServerFrame, close};
+use crate::registry::{Kicked, LoginStep, SendOutcome};
 use crate::server::Shared;
-use crate::session::{CloseReason, Closer, ConnId, Outbox, Push, SessionHandle};
+use crate::session::{
+    CloseReason, Closer, ConnId, Outbox, OutboxPermit, Push, SessionHandle, close_message,
+};
 use crate::token::{UsernameError, validate_username};
 
 /// Statuses are short words (`online`, `busy`, `away`, `focusing`).
 const MAX_STATUS_BYTES: usize = 64;
+/// Message IDs are short (the clients' are about 30 bytes); the dedupe window keeps them.
+const MAX_ID_BYTES: usize = 128;
 /// Frames the writer sends in one batch before it flushes.
 const WRITE_BATCH: usize = 64;
 /// What a client refused for a full relay is told to wait.
 const FULL_RETRY_AFTER_MS: u64 = 5_000;
+
+/// An upgraded connection: tungstenite over hyper's upgraded I/O (see `server.rs` for why
+/// the relay upgrades itself instead of using warp's `ws()`).
+pub(crate) type WebSocket =
+    tokio_tungstenite::WebSocketStream<hyper_util::rt::TokioIo<hyper::upgrade::Upgraded>>;
 
 /// Whether the reader goes on after a frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -133,13 +143,15 @@ pub(crate) async fn refuse_full(mut socket: WebSocket, shared: Arc<Shared>) {
         retry_after_ms: Some(FULL_RETRY_AFTER_MS),
         id: None,
         max_bytes: None,
+        to: None,
+        limit: None,
     };
     let refuse = async {
         socket.feed(Message::text(frame.to_json())).await?;
         socket
-            .feed(Message::close_with(close::TRY_AGAIN_LATER, "relay full"))
+            .feed(close_message(close::TRY_AGAIN_LATER, "relay full"))
             .await?;
-        socket.close().await
+        SinkExt::close(&mut socket).await
     };
     // Best effort: the client may already be gone.
     let _ = tokio::time::timeout(shared.config.limits.write_timeout, refuse).await;
@@ -170,7 +182,9 @@ impl Connection {
                 biased;
                 _ = closed.changed() => break,
                 // Also ends the connection if `run` went away without signalling.
-                _ = shutdown.wait_for(|stop| *stop) => {
+                // The watch guard is dropped inside: it must not live across the awaits in
+                // the frame handlers (it is not `Send`).
+                () = async { let _ = shutdown.wait_for(|stop| *stop).await; } => {
                     self.closer.close(CloseReason::going_away());
                     break;
                 }
@@ -198,7 +212,7 @@ impl Connection {
                     }
                     // A client's WebSocket library answers with a pong, which counts as
                     // hearing from it.
-                    if self.push(Message::ping(Vec::new())) == Flow::Stop {
+                    if self.push(Message::Ping(Default::default())) == Flow::Stop {
                         break;
                     }
                 }
@@ -214,7 +228,7 @@ impl Connection {
                         }
                         Some(Ok(message)) => {
                             last_heard = Instant::now();
-                            self.on_message(message)
+                            self.on_message(message).await
                         }
                     };
                     if flow == Flow::Stop {
@@ -265,13 +279,15 @@ impl Connection {
                 retry_after_ms: None,
                 id: None,
                 max_bytes: Some(max_size),
+                to: None,
+                limit: None,
             }),
             close: Some((close::TOO_BIG, "frame too large")),
             drain: false,
         });
     }
 
-    fn on_message(&mut self, message: Message) -> Flow {
+    async fn on_message(&mut self, message: Message) -> Flow {
         if message.is_close() {
             self.closer.close(CloseReason::peer_gone("peer_closed"));
             return Flow::Stop;
@@ -292,9 +308,11 @@ impl Connection {
                 retry_after_ms: Some(retry_after_ms),
                 id: None,
                 max_bytes: None,
+                to: None,
+                limit: None,
             });
         }
-        let Ok(text) = message.to_str() else {
+        let Message::Text(text) = &message else {
             return self.reject(
                 ErrorCode::BinaryNotSupported,
                 "Binary frames are not supported; send JSON text",
@@ -302,17 +320,26 @@ impl Connection {
         };
         match ClientFrame::parse(text) {
             Err(err) => self.reject(err.code(), err.to_string()),
-            Ok(frame) => self.on_frame(frame),
+            Ok(frame) => self.on_frame(frame).await,
         }
     }
 
-    fn on_frame(&mut self, frame: ClientFrame) -> Flow {
+    async fn on_frame(&mut self, frame: ClientFrame) -> Flow {
         match frame {
             ClientFrame::Auth {
                 username,
                 token,
                 secret,
-            } => self.on_auth(username.unwrap_or_default(), token, secret),
+                acks,
+            } => {
+                self.on_auth(
+                    username.unwrap_or_default(),
+                    token,
+                    secret,
+                    acks.unwrap_or(false),
+                )
+                .await
+            }
             ClientFrame::Send {
                 to,
                 content,
@@ -324,16 +351,39 @@ impl Connection {
                 let Some(from) = self.user.clone() else {
                     return self.auth_required();
                 };
+                let id = match id.filter(|id| !id.is_empty()) {
+                    Some(id) => {
+                        if id.len() > MAX_ID_BYTES || id.chars().any(char::is_control) {
+                            return self.reject(
+                                ErrorCode::InvalidFrame,
+                                format!(
+                                    "A message id is at most {MAX_ID_BYTES} bytes without line \
+                                     breaks or control characters"
+                                ),
+                            );
+                        }
+                        id
+                    }
+                    None => self.shared.generate_id(),
+                };
                 let message = ServerFrame::Message {
                     from,
                     to: to.unwrap_or_default(),
                     content: content.unwrap_or_default(),
-                    id: id.unwrap_or_default(),
+                    id,
                     thread,
                     reply_to,
                     timestamp: timestamp.unwrap_or_else(local_timestamp),
                 };
                 self.on_send(message)
+            }
+            ClientFrame::Ack { id } => {
+                let Some(user) = &self.user else {
+                    return self.auth_required();
+                };
+                let removed = self.shared.registry.ack(user, &id);
+                self.shared.metrics.messages_acked(removed as u64);
+                Flow::Continue
             }
             ClientFrame::StatusChange { status } => {
                 if self.user.is_none() {
@@ -387,7 +437,13 @@ impl Connection {
         }
     }
 
-    fn on_auth(&mut self, username: String, token: Option<String>, secret: Option<String>) -> Flow {
+    async fn on_auth(
+        &mut self,
+        username: String,
+        token: Option<String>,
+        secret: Option<String>,
+        acks: bool,
+    ) -> Flow {
         // A second `auth` on one socket starts over: the earlier name is removed first, so
         // no stale name stays mapped to this socket whatever the outcome.
         if let Some(previous) = &self.user {
@@ -443,12 +499,52 @@ impl Connection {
         {
             return Flow::Stop;
         }
+        let keeps_pending =
+            acks || self.shared.config.legacy_delivery == LegacyDelivery::AckRequired;
         let handle = SessionHandle {
             conn: self.id,
+            keeps_pending,
             outbox: self.outbox.clone(),
             closer: self.closer.clone(),
         };
-        let (replaced, kicked) = self.shared.registry.login(&username, handle);
+        // Nothing expired may be in the backlog, even between two runs of the expiry task.
+        self.shared.expire_due(Instant::now());
+        let mut after = 0;
+        let mut backlog = 0u64;
+        let (replaced, kicked) = loop {
+            let Some(permit) = self.reserve().await else {
+                return Flow::Stop;
+            };
+            match self
+                .shared
+                .registry
+                .login(&username, handle.clone(), after, backlog, permit)
+            {
+                LoginStep::Registered { replaced, kicked } => break (replaced, kicked),
+                LoginStep::Backlog(chunk, permit) => {
+                    let mut permit = Some(permit);
+                    for pending in chunk {
+                        let permit = match permit.take() {
+                            Some(permit) => permit,
+                            None => match self.reserve().await {
+                                Some(permit) => permit,
+                                None => return Flow::Stop,
+                            },
+                        };
+                        permit.send(pending.frame);
+                        after = pending.seq;
+                        backlog += 1;
+                        self.shared.metrics.message_routed();
+                        if pending.written {
+                            self.shared.metrics.message_redelivered();
+                        }
+                    }
+                    self.shared
+                        .registry
+                        .backlog_written(&username, after, keeps_pending);
+                }
+            }
+        };
         let log = &self.shared.log;
         if shared_secret_login {
             log.warn(
@@ -487,46 +583,101 @@ impl Connection {
     }
 
     fn on_send(&mut self, message: ServerFrame) -> Flow {
-        let ServerFrame::Message { to, id, .. } = &message else {
+        let ServerFrame::Message { from, to, id, .. } = &message else {
             unreachable!("on_send is called with message frames only");
         };
-        let (to, id) = (to.clone(), id.clone());
-        let id = (!id.is_empty()).then_some(id);
         if to.is_empty() {
             return self.reply_error(ServerFrame::Error {
                 code: ErrorCode::RecipientRequired,
                 message: "send needs a recipient in `to`".to_owned(),
                 retry_after_ms: None,
-                id,
+                id: Some(id.clone()),
                 max_bytes: None,
+                to: None,
+                limit: None,
             });
         }
-        let (route, kicked) = self
+        let frame = Message::text(message.to_json());
+        let (outcome, kicked) = self
             .shared
             .registry
-            .route(&to, &Message::text(message.to_json()));
-        self.log_kicked(&kicked);
-        let (code, text) = match route {
-            Route::Delivered => {
-                self.shared.metrics.message_routed();
-                return Flow::Continue;
+            .send(from, to, id, frame, Instant::now());
+        self.shared.log_kicked(&kicked);
+        match outcome {
+            SendOutcome::Accepted { status, duplicate } => {
+                if duplicate {
+                    self.shared.metrics.message_duplicate();
+                } else if status == AckStatus::Delivered {
+                    self.shared.metrics.message_routed();
+                } else {
+                    self.shared.metrics.message_queued();
+                }
+                let ServerFrame::Message { to, id, .. } = message else {
+                    unreachable!("matched above");
+                };
+                let ack = ServerFrame::Ack {
+                    id,
+                    to,
+                    status,
+                    duplicate,
+                };
+                match &self.shared.config.spool {
+                    // Accepted means durable: the ack goes out after the spool's sync.
+                    Some(spool) if status == AckStatus::Queued => {
+                        spool.after_sync(self.outbox.clone(), Message::text(ack.to_json()));
+                        Flow::Continue
+                    }
+                    _ => self.reply(&ack),
+                }
             }
-            // The v0.2.0 text, which clients may show or match.
-            Route::NotOnline => (ErrorCode::NotOnline, format!("User {to} not online")),
-            Route::RecipientTooSlow => (
-                ErrorCode::RecipientTooSlow,
-                format!(
-                    "User {to} stopped reading and was disconnected; the message was not delivered"
-                ),
-            ),
-        };
-        self.reply_error(ServerFrame::Error {
-            code,
-            message: text,
-            retry_after_ms: None,
-            id,
-            max_bytes: None,
-        })
+            SendOutcome::Refused(limit) => {
+                let limits = &self.shared.config.limits;
+                let text = match limit {
+                    QueueLimit::Count => format!(
+                        "The queue of {to} holds {} messages, its limit; the message was not \
+                         accepted",
+                        limits.queue_max_messages
+                    ),
+                    QueueLimit::Bytes => format!(
+                        "The queue of {to} would exceed {} bytes, its limit; the message was \
+                         not accepted",
+                        limits.queue_max_bytes
+                    ),
+                    _ => format!(
+                        "The relay's queues hold {} bytes, their limit; the message to {to} was \
+                         not accepted",
+                        limits.queue_total_bytes
+                    ),
+                };
+                let frame = ServerFrame::Error {
+                    code: ErrorCode::QueueFull,
+                    message: text,
+                    retry_after_ms: None,
+                    id: Some(id.clone()),
+                    max_bytes: None,
+                    to: Some(to.clone()),
+                    limit: Some(limit),
+                };
+                self.reply_error(frame)
+            }
+        }
+    }
+
+    /// Waits for room for one frame in this connection's outbox, at most the write timeout:
+    /// a client that does not read its backlog is disconnected like any slow reader.
+    async fn reserve(&mut self) -> Option<OutboxPermit> {
+        let write_timeout = self.shared.config.limits.write_timeout;
+        match tokio::time::timeout(write_timeout, self.outbox.reserve()).await {
+            Ok(permit) => permit,
+            Err(_) => {
+                self.shared.metrics.rejected(ErrorCode::SlowConsumer);
+                self.shared
+                    .log
+                    .warn("slow_consumer", &[("conn", self.id.into())]);
+                self.closer.close(CloseReason::slow_consumer());
+                None
+            }
+        }
     }
 
     fn auth_required(&mut self) -> Flow {
@@ -613,13 +764,7 @@ impl Connection {
     }
 
     fn log_kicked(&self, kicked: &Kicked) {
-        for (conn, user) in kicked {
-            self.shared.metrics.rejected(ErrorCode::SlowConsumer);
-            self.shared.log.warn(
-                "slow_consumer",
-                &[("conn", (*conn).into()), ("user", user.into())],
-            );
-        }
+        self.shared.log_kicked(kicked);
     }
 }
 
@@ -648,7 +793,7 @@ async fn write_loop<W: Sink<Message> + Unpin>(
             let mut written = 0u64;
             let mut next = Some(first);
             while let Some(frame) = next.take() {
-                queued_bytes.fetch_sub(frame.as_bytes().len(), Ordering::AcqRel);
+                queued_bytes.fetch_sub(frame.len(), Ordering::AcqRel);
                 sink.feed(frame).await?;
                 written += 1;
                 if written < WRITE_BATCH as u64 {
@@ -693,7 +838,7 @@ async fn write_loop<W: Sink<Message> + Unpin>(
             written += 1;
         }
         if let Some((code, text)) = reason.close {
-            sink.feed(Message::close_with(code, text)).await?;
+            sink.feed(close_message(code, text)).await?;
         }
         // Flushes, and completes the closing handshake a client started.
         sink.close().await?;
@@ -736,6 +881,13 @@ mod tests {
 
     const SECRET: &str = "unit-test-secret-0123456789";
 
+    fn close_code(message: &Message) -> Option<u16> {
+        match message {
+            Message::Close(Some(frame)) => Some(u16::from(frame.code)),
+            _ => None,
+        }
+    }
+
     struct Harness {
         to_relay: UnboundedSender<Result<Message, std::io::Error>>,
         from_relay: UnboundedReceiver<Message>,
@@ -744,14 +896,12 @@ mod tests {
 
     impl Harness {
         fn start(limits: Limits) -> Harness {
-            let config = RelayConfig {
-                limits,
-                log_level: LogLevel::Off,
-                ..RelayConfig::new(ServerSecret::new(SECRET).unwrap())
-            };
-            let (shutdown, shutdown_rx) = watch::channel(false);
-            let (alive, _) = mpsc::channel(1);
-            let shared = Arc::new(Shared::new(config, shutdown_rx, alive));
+            let (shared, shutdown) = shared(limits);
+            Harness::connect(shared, shutdown)
+        }
+
+        /// Another connection to the same relay state.
+        fn connect(shared: Arc<Shared>, shutdown: watch::Sender<bool>) -> Harness {
             let permit = Arc::new(Semaphore::new(1)).try_acquire_owned().unwrap();
             let (to_relay, incoming) = unbounded();
             let (outgoing, from_relay) = unbounded();
@@ -787,14 +937,99 @@ mod tests {
 
         async fn next_text(&mut self) -> String {
             let message = self.next().await;
-            message.to_str().expect("a text frame").to_owned()
+            message.to_text().expect("a text frame").to_owned()
+        }
+
+        /// The next text frame, the relay's heartbeat pings skipped (and answered).
+        async fn next_text_answering_pings(&mut self) -> String {
+            loop {
+                let message = self.next().await;
+                if message.is_ping() {
+                    self.send(Message::Pong(Default::default()));
+                    continue;
+                }
+                return message.to_text().expect("a text frame").to_owned();
+            }
         }
 
         async fn expect_closed(&mut self, code: u16) {
             let message = self.next().await;
-            assert_eq!(message.close_frame().map(|(code, _)| code), Some(code));
+            assert_eq!(close_code(&message), Some(code));
             assert!(self.from_relay.next().await.is_none(), "frames after close");
         }
+    }
+
+    fn shared(limits: Limits) -> (Arc<Shared>, watch::Sender<bool>) {
+        let config = RelayConfig {
+            limits,
+            log_level: LogLevel::Off,
+            ..RelayConfig::new(ServerSecret::new(SECRET).unwrap())
+        };
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let (alive, _) = mpsc::channel(1);
+        (Arc::new(Shared::new(config, shutdown_rx, alive)), shutdown)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_queued_message_expires_at_its_ttl_and_its_online_sender_is_told() {
+        let start = Instant::now();
+        let (shared, shutdown) = shared(Limits {
+            queue_ttl: Duration::from_secs(45),
+            ..Limits::default()
+        });
+        tokio::spawn(crate::server::expire_loop(Arc::clone(&shared)));
+        let mut alice = Harness::connect(Arc::clone(&shared), shutdown.clone());
+        alice.login("alice");
+        assert!(alice.next_text().await.contains("auth_ok"));
+        assert_eq!(alice.next_text().await, r#"{"type":"synced","backlog":0}"#);
+        alice.send_json(r#"{"type":"send","to":"bob","content":"hi","id":"m1"}"#);
+        assert_eq!(
+            alice.next_text().await,
+            r#"{"type":"ack","id":"m1","to":"bob","status":"queued","duplicate":false}"#
+        );
+        // A second message 10 s later expires 10 s later.
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        alice.send_json(r#"{"type":"send","to":"bob","content":"hi","id":"m2"}"#);
+        assert!(alice.next_text().await.contains(r#""status":"queued""#));
+
+        let expired = alice.next_text_answering_pings().await;
+        let waited = start.elapsed();
+        assert!(
+            waited >= Duration::from_secs(45) && waited <= Duration::from_secs(46),
+            "{waited:?}"
+        );
+        assert!(expired.contains(r#""code":"expired""#), "{expired}");
+        assert!(expired.contains(r#""id":"m1""#), "{expired}");
+        assert!(expired.contains(r#""to":"bob""#), "{expired}");
+
+        // Bob logs in before m2's time is up: only m2 is left.
+        tokio::time::sleep_until(start + Duration::from_secs(50)).await;
+        let mut bob = Harness::connect(Arc::clone(&shared), shutdown.clone());
+        bob.login("bob");
+        assert!(bob.next_text().await.contains("auth_ok"));
+        assert!(bob.next_text().await.contains(r#""id":"m2""#));
+        assert_eq!(bob.next_text().await, r#"{"type":"synced","backlog":1}"#);
+        assert_eq!(shared.registry.queue_totals(), (0, 0));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_message_that_expired_is_not_in_the_backlog_even_between_expiry_runs() {
+        // No expiry task at all: the login itself drops what is past its time to live.
+        let (shared, shutdown) = shared(Limits {
+            queue_ttl: Duration::from_secs(30),
+            ..Limits::default()
+        });
+        let mut alice = Harness::connect(Arc::clone(&shared), shutdown.clone());
+        alice.login("alice");
+        alice.send_json(r#"{"type":"send","to":"bob","content":"hi","id":"m1"}"#);
+        for _ in 0..3 {
+            alice.next_text().await; // auth_ok, synced, ack
+        }
+        tokio::time::sleep(Duration::from_secs(30)).await;
+        let mut bob = Harness::connect(Arc::clone(&shared), shutdown);
+        bob.login("bob");
+        assert!(bob.next_text().await.contains("auth_ok"));
+        assert_eq!(bob.next_text().await, r#"{"type":"synced","backlog":0}"#);
     }
 
     #[tokio::test(start_paused = true)]
@@ -815,11 +1050,12 @@ mod tests {
         let mut relay = Harness::start(Limits::default());
         relay.login("alice");
         assert!(relay.next_text().await.contains("auth_ok"));
+        assert_eq!(relay.next_text().await, r#"{"type":"synced","backlog":0}"#);
         // Pings every 30 s; answering keeps the connection open.
         for round in 1..=3u64 {
             assert!(relay.next().await.is_ping());
             assert_eq!(start.elapsed(), Duration::from_secs(30 * round));
-            relay.send(Message::pong(Vec::new()));
+            relay.send(Message::Pong(Default::default()));
         }
         // Then silence: two more pings, and the connection closes 90 s after the last pong.
         assert!(relay.next().await.is_ping());
@@ -839,6 +1075,7 @@ mod tests {
         });
         relay.login("alice"); // first token
         assert!(relay.next_text().await.contains("auth_ok"));
+        assert_eq!(relay.next_text().await, r#"{"type":"synced","backlog":0}"#);
         relay.send_json(r#"{"type":"ping"}"#); // second token
         assert_eq!(relay.next_text().await, r#"{"type":"pong"}"#);
         relay.send_json(r#"{"type":"ping"}"#);
@@ -870,12 +1107,12 @@ mod tests {
             .unbounded_send(Ok(Message::text(r#"{"type":"ping"}"#)))
             .unwrap();
         assert_eq!(
-            from_relay.next().await.unwrap().to_str().unwrap(),
+            from_relay.next().await.unwrap().to_text().unwrap(),
             r#"{"type":"pong"}"#
         );
         shutdown.send(true).unwrap();
         let close = from_relay.next().await.unwrap();
-        assert_eq!(close.close_frame().unwrap().0, close::GOING_AWAY);
+        assert_eq!(close_code(&close), Some(close::GOING_AWAY));
         assert!(all_ended.recv().await.is_none());
     }
 }

@@ -17,9 +17,17 @@
 //!   senders. Every refusal is an `error` frame with a [`protocol::ErrorCode`].
 //! - **operations**: `GET /status`, `GET /healthz`, Prometheus `GET /metrics`, key=value logs
 //!   on stderr, graceful shutdown ([`run`] closes every socket with 1001).
+//! - **store-and-forward**: a message for someone offline waits in a per-recipient queue,
+//!   bounded by count, bytes and age ([`Limits::queue_max_messages`] and the fields after
+//!   it), and arrives at the recipient's next login, oldest first, before `synced`. Every
+//!   `send` is answered with an `ack` (`delivered` or `queued`); a repeated (sender, id) is
+//!   acknowledged again and not delivered twice; a client that logs in with `acks` confirms
+//!   each message and gets unconfirmed ones again at its next login ([`LegacyDelivery`] says
+//!   what counts as delivered for v0.2.0 clients).
 //!
 //! Main items: [`run`] serves a bound listener until a shutdown future completes;
-//! [`RelayConfig`] holds the policy; [`protocol`] has the frame types a Rust client uses;
+//! [`RelayConfig`] holds the policy; [`Spool`] the durable queues; [`protocol`] has the frame
+//! types a Rust client uses;
 //! [`healthcheck()`] is the container probe. The `msg-relay` binary (`serve`, `token`,
 //! `healthcheck`) wraps them; `docs/relay.md` is the deployment guide and protocol reference.
 //!
@@ -47,8 +55,9 @@
 //! ```
 //!
 //! Architecture invariant: depends on `msg-core` only among the workspace crates, and it is
-//! the only crate that knows warp and the wire JSON. It keeps no state on disk; store-and-
-//! forward delivery (issue 7) will plug in where a message finds its recipient offline.
+//! the only crate that knows warp and the wire JSON. It keeps no state on disk unless given a
+//! [`Spool`] (`--spool DIR`): then the offline queues are an append-only log in that
+//! directory, synced before a message is acknowledged as queued, and recovered at start.
 
 mod config;
 mod connection;
@@ -57,14 +66,17 @@ mod limits;
 mod log;
 mod metrics;
 pub mod protocol;
+mod queue;
 mod registry;
 mod server;
 mod session;
+mod spool;
 mod token;
 
-pub use config::{Limits, LimitsError, LogLevel, PresenceMode, RelayConfig};
+pub use config::{LegacyDelivery, Limits, LimitsError, LogLevel, PresenceMode, RelayConfig};
 pub use healthcheck::{HealthError, healthcheck};
 pub use server::run;
+pub use spool::{Spool, SpoolError};
 pub use token::{
     MAX_USERNAME_BYTES, MIN_SECRET_CHARS, SecretError, ServerSecret, UserToken, UsernameError,
     validate_username,

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::{Context, anyhow};
 use argh::FromArgs;
-use msg_relay::{Limits, LogLevel, PresenceMode, RelayConfig, ServerSecret};
+use msg_relay::{LegacyDelivery, Limits, LogLevel, PresenceMode, RelayConfig, ServerSecret};
 
 #[derive(FromArgs, Debug)]
 /// The datacore-messaging relay: a WebSocket server that carries messages between machines.
@@ -98,6 +98,35 @@ struct ServeArgs {
     /// log level: `info` (default), `warn` or `off`
     #[argh(option, default = "String::from(\"info\")")]
     log_level: String,
+    /// messages one recipient's offline queue holds, unacknowledged ones included
+    /// (default 1000)
+    #[argh(option)]
+    queue_max_messages: Option<usize>,
+    /// bytes one recipient's offline queue holds (default 4194304)
+    #[argh(option)]
+    queue_max_bytes: Option<usize>,
+    /// bytes all offline queues together hold (default 268435456)
+    #[argh(option)]
+    queue_total_bytes: Option<usize>,
+    /// seconds a queued message waits for its recipient before it expires (default 604800,
+    /// 7 days)
+    #[argh(option)]
+    queue_ttl_secs: Option<u64>,
+    /// seconds a (sender, id) is remembered to recognise a repeated send (default 3600)
+    #[argh(option)]
+    dedupe_window_secs: Option<u64>,
+    /// how many (sender, id) pairs are remembered at most (default 100000; 0 turns dedupe
+    /// off)
+    #[argh(option)]
+    dedupe_max_entries: Option<usize>,
+    /// keep the offline queues durably in this directory (an append-only log, synced before
+    /// a message is acknowledged as queued); without it they live in memory only
+    #[argh(option)]
+    spool: Option<PathBuf>,
+    /// when a message to a client that logged in without `acks` counts as delivered:
+    /// `on-write` (default) or `ack-required`
+    #[argh(option, default = "String::from(\"on-write\")")]
+    legacy_delivery: String,
 }
 
 #[derive(FromArgs, Debug)]
@@ -218,7 +247,11 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .with_context(|| format!("cannot listen on {addr}"))?;
+        let spool = config.spool.clone();
         msg_relay::run(listener, config, shutdown).await?;
+        if let Some(failure) = spool.as_ref().and_then(msg_relay::Spool::failure) {
+            return Err(anyhow!("the spool failed, so the relay stopped: {failure}"));
+        }
         Ok(())
     })
 }
@@ -250,6 +283,16 @@ fn config(args: &ServeArgs) -> anyhow::Result<RelayConfig> {
             .unwrap_or(defaults.outbound_queue_bytes),
         write_timeout: secs(args.write_timeout_secs, defaults.write_timeout),
         shutdown_grace: secs(args.shutdown_grace_secs, defaults.shutdown_grace),
+        queue_max_messages: args
+            .queue_max_messages
+            .unwrap_or(defaults.queue_max_messages),
+        queue_max_bytes: args.queue_max_bytes.unwrap_or(defaults.queue_max_bytes),
+        queue_total_bytes: args.queue_total_bytes.unwrap_or(defaults.queue_total_bytes),
+        queue_ttl: secs(args.queue_ttl_secs, defaults.queue_ttl),
+        dedupe_window: secs(args.dedupe_window_secs, defaults.dedupe_window),
+        dedupe_max_entries: args
+            .dedupe_max_entries
+            .unwrap_or(defaults.dedupe_max_entries),
     };
     limits.check().map_err(|err| usage(err.to_string()))?;
     let presence = match args.presence.as_str() {
@@ -271,7 +314,26 @@ fn config(args: &ServeArgs) -> anyhow::Result<RelayConfig> {
             )));
         }
     };
+    let legacy_delivery = match args.legacy_delivery.as_str() {
+        "on-write" => LegacyDelivery::OnWrite,
+        "ack-required" => LegacyDelivery::AckRequired,
+        other => {
+            return Err(usage(format!(
+                "--legacy-delivery must be `on-write` or `ack-required`, not {other:?}"
+            )));
+        }
+    };
+    // Opened last: it takes the directory's lock and starts the writer.
+    let spool = match &args.spool {
+        Some(dir) => Some(
+            msg_relay::Spool::open(dir)
+                .with_context(|| format!("cannot open the spool {}", dir.display()))?,
+        ),
+        None => None,
+    };
     Ok(RelayConfig {
+        spool,
+        legacy_delivery,
         secret,
         allow_shared_secret: args.allow_shared_secret,
         presence,
@@ -380,6 +442,20 @@ mod tests {
             "13",
             "--shutdown-grace-secs",
             "14",
+            "--queue-max-messages",
+            "15",
+            "--queue-max-bytes",
+            "16000",
+            "--queue-total-bytes",
+            "17000",
+            "--queue-ttl-secs",
+            "18",
+            "--dedupe-window-secs",
+            "19",
+            "--dedupe-max-entries",
+            "20",
+            "--legacy-delivery",
+            "ack-required",
             "--presence",
             "broadcast",
             "--log-level",
@@ -402,6 +478,12 @@ mod tests {
             outbound_queue_bytes: 12000,
             write_timeout: Duration::from_secs(13),
             shutdown_grace: Duration::from_secs(14),
+            queue_max_messages: 15,
+            queue_max_bytes: 16000,
+            queue_total_bytes: 17000,
+            queue_ttl: Duration::from_secs(18),
+            dedupe_window: Duration::from_secs(19),
+            dedupe_max_entries: 20,
         };
         // The secret file does not exist: a usage error naming it.
         let err = config(&args).unwrap_err();
@@ -420,6 +502,7 @@ mod tests {
         assert_eq!(config.presence, PresenceMode::Broadcast);
         assert_eq!(config.log_level, LogLevel::Off);
         assert!(config.allow_shared_secret);
+        assert_eq!(config.legacy_delivery, LegacyDelivery::AckRequired);
         std::fs::remove_dir_all(dir).unwrap();
     }
 

@@ -18,6 +18,11 @@ pub(crate) struct Metrics {
     frames_out: AtomicU64,
     messages_routed: AtomicU64,
     auth_failures: AtomicU64,
+    messages_queued: AtomicU64,
+    messages_acked: AtomicU64,
+    messages_expired: AtomicU64,
+    messages_redelivered: AtomicU64,
+    messages_duplicate: AtomicU64,
     rejected: [AtomicU64; ErrorCode::ALL.len()],
 }
 
@@ -43,6 +48,26 @@ impl Metrics {
         self.messages_routed.fetch_add(1, Ordering::Relaxed);
     }
 
+    pub(crate) fn message_queued(&self) {
+        self.messages_queued.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn messages_acked(&self, count: u64) {
+        self.messages_acked.fetch_add(count, Ordering::Relaxed);
+    }
+
+    pub(crate) fn message_expired(&self) {
+        self.messages_expired.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn message_redelivered(&self) {
+        self.messages_redelivered.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn message_duplicate(&self) {
+        self.messages_duplicate.fetch_add(1, Ordering::Relaxed);
+    }
+
     pub(crate) fn auth_failure(&self) {
         self.auth_failures.fetch_add(1, Ordering::Relaxed);
     }
@@ -55,8 +80,9 @@ impl Metrics {
         }
     }
 
-    /// The Prometheus text format. `users_online` comes from the registry at scrape time.
-    pub(crate) fn render(&self, users_online: usize) -> String {
+    /// The Prometheus text format. `users_online` and the queue totals (messages, bytes)
+    /// come from the registry at scrape time.
+    pub(crate) fn render(&self, users_online: usize, queued: (usize, usize)) -> String {
         let get = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
         let mut out = String::with_capacity(2048);
         let mut series = |name: &str, kind: &str, help: &str, value: u64| {
@@ -97,8 +123,50 @@ impl Metrics {
         series(
             "msg_relay_messages_routed_total",
             "counter",
-            "Messages handed to a recipient's connection.",
+            "Messages handed to a recipient's connection, live or from its queue at login.",
             get(&self.messages_routed),
+        );
+        series(
+            "msg_relay_queue_messages",
+            "gauge",
+            "Messages in offline queues: not yet delivered, or delivered and not acknowledged.",
+            queued.0 as u64,
+        );
+        series(
+            "msg_relay_queue_bytes",
+            "gauge",
+            "Bytes of the messages in offline queues.",
+            queued.1 as u64,
+        );
+        series(
+            "msg_relay_messages_queued_total",
+            "counter",
+            "Messages accepted for a recipient who was offline.",
+            get(&self.messages_queued),
+        );
+        series(
+            "msg_relay_messages_acked_total",
+            "counter",
+            "Queued messages removed by the recipient's ack.",
+            get(&self.messages_acked),
+        );
+        series(
+            "msg_relay_messages_expired_total",
+            "counter",
+            "Queued messages dropped at the end of their time to live.",
+            get(&self.messages_expired),
+        );
+        series(
+            "msg_relay_messages_redelivered_total",
+            "counter",
+            "Messages written again at a login because the recipient had not acknowledged them.",
+            get(&self.messages_redelivered),
+        );
+        series(
+            "msg_relay_messages_duplicate_total",
+            "counter",
+            "Sends of a (sender, id) already accepted: acknowledged again, not delivered.",
+            get(&self.messages_duplicate),
         );
         series(
             "msg_relay_auth_failures_total",
@@ -133,7 +201,7 @@ mod tests {
         metrics.connection_opened();
         metrics.rejected(ErrorCode::RateLimited);
         metrics.rejected(ErrorCode::RateLimited);
-        let text = metrics.render(1);
+        let text = metrics.render(1, (0, 0));
         assert!(text.contains("msg_relay_connections 1\n"));
         assert!(text.contains("msg_relay_users_online 1\n"));
         assert!(text.contains("msg_relay_rejected_total{reason=\"rate_limited\"} 2\n"));

@@ -6,6 +6,10 @@
 //! `username` in `auth_ok`, `code`, `retry_after_ms`, `id` and `max_bytes` in `error`) and new
 //! frame types (`watch`, `unwatch`); `docs/relay.md` is the reference for every frame.
 //!
+//! Store-and-forward (issue 7) adds `acks` to `auth`, the `ack` frame in both directions,
+//! `synced` after a login's backlog, `to` and `limit` in `error`, and the codes `queue_full`
+//! and `expired`.
+//!
 //! Both enums derive `Serialize` and `Deserialize`, so a Rust client (`msg-hooks`) speaks the
 //! protocol through these types instead of hand-written JSON.
 
@@ -32,6 +36,13 @@ pub enum ClientFrame {
         /// The v0.2.0 shared secret; accepted only with `--allow-shared-secret`.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         secret: Option<String>,
+        /// `true`: this client sends an `ack` for each `message` once it has stored it, and
+        /// messages it has not acknowledged are delivered again at its next login
+        /// (at-least-once). Absent or `false` (v0.2.0 clients): a message counts as delivered
+        /// once written to the socket (unless the relay runs with
+        /// `--legacy-delivery ack-required`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        acks: Option<bool>,
     },
     /// Deliver a message to the user `to`. The relay sets `from` to the authenticated name.
     Send {
@@ -41,7 +52,8 @@ pub enum ClientFrame {
         /// The message text (`""` when absent).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         content: Option<String>,
-        /// The client's message ID (`""` when absent).
+        /// The client's message ID: at most 128 bytes, no control characters. Absent or empty:
+        /// the relay generates one (`relay-<hex>`) and returns it in the `ack`.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         id: Option<String>,
         /// The thread the message belongs to.
@@ -72,6 +84,12 @@ pub enum ClientFrame {
         /// The names to stop watching.
         users: Vec<String>,
     },
+    /// The recipient has stored the message with this `id` (new). Unknown and already
+    /// acknowledged IDs are ignored: acknowledgements are idempotent.
+    Ack {
+        /// The `id` of the `message` frame.
+        id: String,
+    },
     /// Application-level liveness check; answered with `pong`.
     Ping {},
 }
@@ -101,6 +119,12 @@ pub enum ServerFrame {
         /// The frame size limit, on [`ErrorCode::FrameTooLarge`].
         #[serde(default, skip_serializing_if = "Option::is_none")]
         max_bytes: Option<usize>,
+        /// The recipient of the `send` this error is about (`queue_full`, `expired`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        to: Option<String>,
+        /// Which bound refused the message, on [`ErrorCode::QueueFull`].
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        limit: Option<QueueLimit>,
     },
     /// A message for this connection's user.
     Message {
@@ -128,6 +152,78 @@ pub enum ServerFrame {
     },
     /// The answer to `ping`.
     Pong {},
+    /// The relay took responsibility for a `send` (new): it reached the recipient or waits
+    /// in the recipient's queue.
+    Ack {
+        /// The message ID: the sender's, or the one the relay generated.
+        id: String,
+        /// The recipient.
+        to: String,
+        /// What happened to the message.
+        status: AckStatus,
+        /// `true` when the same (sender, `id`) was accepted before within the dedupe window:
+        /// the message was not delivered again and `status` repeats the first outcome.
+        duplicate: bool,
+    },
+    /// Sent once after `auth_ok`, when the `backlog` queued and unacknowledged messages of
+    /// this user have been written (new); live messages follow.
+    Synced {
+        /// How many backlog messages came before this frame.
+        backlog: u64,
+    },
+}
+
+/// What the relay did with an accepted `send`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum AckStatus {
+    /// Written to at least one of the recipient's connections.
+    Delivered,
+    /// The recipient is offline; the message is in its queue (with `--spool`, on disk).
+    Queued,
+    /// A status this version does not know (sent by a newer relay).
+    #[serde(other)]
+    Unknown,
+}
+
+impl AckStatus {
+    /// The status as it appears on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AckStatus::Delivered => "delivered",
+            AckStatus::Queued => "queued",
+            AckStatus::Unknown => "unknown",
+        }
+    }
+}
+
+/// The bound that refused a message with [`ErrorCode::QueueFull`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum QueueLimit {
+    /// The recipient's queue holds `--queue-max-messages` messages.
+    Count,
+    /// The recipient's queue holds `--queue-max-bytes` bytes.
+    Bytes,
+    /// All queues together hold `--queue-total-bytes` bytes.
+    TotalBytes,
+    /// A bound this version does not know (sent by a newer relay).
+    #[serde(other)]
+    Unknown,
+}
+
+impl QueueLimit {
+    /// The bound as it appears on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            QueueLimit::Count => "count",
+            QueueLimit::Bytes => "bytes",
+            QueueLimit::TotalBytes => "total_bytes",
+            QueueLimit::Unknown => "unknown",
+        }
+    }
 }
 
 /// The machine-readable reason carried by every `error` frame.
@@ -147,11 +243,13 @@ pub enum ErrorCode {
     AuthTimeout,
     /// `send`, `status_change`, `watch` or `unwatch` before `auth`.
     AuthRequired,
-    /// The recipient is not connected (v0.2.0: `User <to> not online`).
+    /// The recipient is not connected (v0.2.0: `User <to> not online`). No longer sent:
+    /// messages for offline users are queued.
     NotOnline,
     /// `send` without a recipient.
     RecipientRequired,
-    /// The recipient stopped reading and was disconnected; the message was not delivered.
+    /// The recipient stopped reading and was disconnected. No longer sent: the message is
+    /// queued for the recipient's next login instead.
     RecipientTooSlow,
     /// The frame is larger than the limit; the socket is closed with 1009.
     FrameTooLarge,
@@ -165,7 +263,8 @@ pub enum ErrorCode {
     InvalidStatus,
     /// Text that is not JSON.
     InvalidJson,
-    /// JSON that is not a known frame (unknown `type`, a field of the wrong type).
+    /// JSON that is not a known frame (unknown `type`, a field of the wrong type), or a
+    /// `send` whose `id` is longer than 128 bytes or has control characters.
     InvalidFrame,
     /// A binary WebSocket message; the protocol is JSON text.
     BinaryNotSupported,
@@ -175,6 +274,12 @@ pub enum ErrorCode {
     SlowConsumer,
     /// Nothing arrived (not even a pong) within the idle timeout; the socket is closed.
     IdleTimeout,
+    /// The recipient's offline queue (or the relay's total queue memory) is at the bound
+    /// named in `limit`; the message was not accepted (new).
+    QueueFull,
+    /// A queued message passed its time to live before the recipient came online; it was
+    /// dropped (new). Sent to the sender if it is online at that moment.
+    Expired,
     /// A code this version does not know (sent by a newer relay).
     #[serde(other)]
     Unknown,
@@ -204,12 +309,14 @@ impl ErrorCode {
             ErrorCode::SessionReplaced => "session_replaced",
             ErrorCode::SlowConsumer => "slow_consumer",
             ErrorCode::IdleTimeout => "idle_timeout",
+            ErrorCode::QueueFull => "queue_full",
+            ErrorCode::Expired => "expired",
             ErrorCode::Unknown => "unknown",
         }
     }
 
     /// Every code the relay sends, in a stable order (the metrics list them all, even at 0).
-    pub const ALL: [ErrorCode; 20] = [
+    pub const ALL: [ErrorCode; 22] = [
         ErrorCode::AuthFailed,
         ErrorCode::SharedSecretDisabled,
         ErrorCode::UsernameRequired,
@@ -230,6 +337,8 @@ impl ErrorCode {
         ErrorCode::SessionReplaced,
         ErrorCode::SlowConsumer,
         ErrorCode::IdleTimeout,
+        ErrorCode::QueueFull,
+        ErrorCode::Expired,
     ];
 }
 
@@ -259,6 +368,8 @@ impl ServerFrame {
             retry_after_ms: None,
             id: None,
             max_bytes: None,
+            to: None,
+            limit: None,
         }
     }
 
@@ -322,7 +433,8 @@ mod tests {
             ClientFrame::Auth {
                 username: Some("alice".into()),
                 token: None,
-                secret: Some("s".into())
+                secret: Some("s".into()),
+                acks: None,
             }
         );
         assert_eq!(

@@ -6,17 +6,25 @@
 //! Python relay's R1 defect: a connection's cleanup removes its own session only, never a
 //! newer one under the same name.
 //!
-//! Issue 7 (store-and-forward) plugs in at [`Registry::route`]: `NotOnline` is where a
-//! message will be queued instead of refused.
+//! The offline queues (`queue.rs`) live under the same mutex: [`Registry::send`] decides
+//! "deliver now" or "queue" and does it in one step, and a login takes its backlog in
+//! chunks and registers the session only when no queued message is left, so a message is
+//! either in the backlog or delivered live, never lost between the two.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use warp::ws::Message;
+use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::Message;
 
-use crate::config::PresenceMode;
-use crate::protocol::{ErrorCode, ServerFrame};
-use crate::session::{CloseReason, ConnId, Push, SessionHandle};
+use crate::config::{Limits, PresenceMode};
+use crate::protocol::{AckStatus, ErrorCode, QueueLimit, ServerFrame};
+use crate::queue::{Expired, Pending, Queues, Seq};
+use crate::session::{CloseReason, ConnId, OutboxPermit, Push, SessionHandle};
+use crate::spool::Spool;
+
+/// Backlog messages a login takes from its queue per step (the lock is released between).
+const BACKLOG_CHUNK: usize = 64;
 
 /// The status of a user with at least one session and no `status_change` since login.
 pub(crate) const ONLINE: &str = "online";
@@ -30,12 +38,12 @@ pub(crate) struct Registry {
     max_watches: usize,
 }
 
-#[derive(Default)]
 struct Inner {
     users: HashMap<String, UserEntry>,
     conns: HashMap<ConnId, ConnEntry>,
     /// Watched name → the connections watching it (Watchers mode).
     watchers: HashMap<String, HashSet<ConnId>>,
+    queues: Queues,
 }
 
 struct UserEntry {
@@ -50,31 +58,59 @@ struct ConnEntry {
     watching: HashSet<String>,
 }
 
-/// The result of routing a message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Route {
-    /// Queued on at least one of the recipient's sessions.
-    Delivered,
-    /// The recipient has no session.
-    NotOnline,
-    /// Every session of the recipient had a full outbox; they were disconnected.
-    RecipientTooSlow,
+/// What became of a `send`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum SendOutcome {
+    /// Accepted: written to the recipient, or in its queue.
+    Accepted {
+        status: AckStatus,
+        /// The same (sender, id) was accepted before; nothing was delivered this time.
+        duplicate: bool,
+    },
+    /// Not accepted: the recipient's queue (or all queues) is at this bound.
+    Refused(QueueLimit),
+}
+
+/// One step of a login.
+pub(crate) enum LoginStep {
+    /// Queued messages to write first (oldest first); ask again after writing them. The
+    /// permit comes back unused.
+    Backlog(Vec<Pending>, OutboxPermit),
+    /// No backlog left: the session is registered and `synced` is in its outbox.
+    Registered {
+        replaced: Vec<ConnId>,
+        kicked: Kicked,
+    },
+}
+
+/// A message dropped at the end of its time to live, and whether its sender was told.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ExpiredReport {
+    pub(crate) expired: Expired,
+    pub(crate) sender_told: bool,
 }
 
 /// Connections disconnected during an operation because their outbox was full, for the log.
 pub(crate) type Kicked = Vec<(ConnId, String)>;
 
 impl Registry {
-    pub(crate) fn new(
-        presence: PresenceMode,
-        max_sessions_per_user: usize,
-        max_watches: usize,
-    ) -> Registry {
+    /// A registry whose queues log to `spool` and start with what it recovered.
+    pub(crate) fn new(presence: PresenceMode, limits: &Limits, spool: Option<Spool>) -> Registry {
+        let recovered = spool.as_ref().and_then(Spool::take_recovered);
+        let mut queues = Queues::new(limits, spool);
+        if let Some((recovered, max_seq)) = recovered {
+            queues.restore(recovered, max_seq, Instant::now());
+        }
         Registry {
-            inner: Mutex::new(Inner::default()),
+            inner: Mutex::new(Inner {
+                users: HashMap::new(),
+                conns: HashMap::new(),
+                watchers: HashMap::new(),
+                queues,
+            }),
             presence,
-            max_sessions_per_user: max_sessions_per_user.max(1),
-            max_watches,
+            max_sessions_per_user: limits.max_sessions_per_user.max(1),
+            max_watches: limits.max_watches,
         }
     }
 
@@ -88,9 +124,121 @@ impl Registry {
     /// oldest first) are closed with `session_replaced`. Watchers learn that the user is
     /// online when they were not, or had another status. Returns the replaced connections
     /// and any watcher disconnected for being too slow.
-    pub(crate) fn login(&self, user: &str, handle: SessionHandle) -> (Vec<ConnId>, Kicked) {
+    ///
+    /// First, while `user` has queued messages after `after` (the last one this login
+    /// wrote), returns the next chunk of them instead: the caller writes them, reports them
+    /// with [`Registry::backlog_written`] and asks again. Only when none is left is the
+    /// session registered and `synced {backlog}` pushed with `permit`, under the lock, so
+    /// every message sent meanwhile is either in the backlog or comes live after `synced`.
+    pub(crate) fn login(
+        &self,
+        user: &str,
+        handle: SessionHandle,
+        after: Seq,
+        backlog: u64,
+        permit: OutboxPermit,
+    ) -> LoginStep {
         let mut guard = self.lock();
         let inner = &mut *guard;
+        if inner.queues.has_after(user, after) {
+            return LoginStep::Backlog(
+                inner.queues.backlog_after(user, after, BACKLOG_CHUNK),
+                permit,
+            );
+        }
+        permit.send(Message::text(ServerFrame::Synced { backlog }.to_json()));
+        let (replaced, kicked) = self.register(inner, user, handle);
+        LoginStep::Registered { replaced, kicked }
+    }
+
+    /// Reports that a login wrote `user`'s backlog up to `up_to`. When its messages count as
+    /// delivered on write (`keeps_pending` false) they leave the queue; otherwise they wait
+    /// for the client's `ack`. Returns the messages that left the queue.
+    pub(crate) fn backlog_written(&self, user: &str, up_to: Seq, keeps_pending: bool) -> usize {
+        let mut guard = self.lock();
+        if keeps_pending {
+            guard.queues.mark_written(user, up_to);
+            0
+        } else {
+            guard.queues.remove_through(user, up_to).len()
+        }
+    }
+
+    /// The recipient `user` acknowledged `id`. Returns how many queued messages that removed
+    /// (0 for an unknown or repeated acknowledgement).
+    pub(crate) fn ack(&self, user: &str, id: &str) -> usize {
+        self.lock().queues.ack(user, id).len()
+    }
+
+    /// Messages and bytes in all offline queues.
+    pub(crate) fn queue_totals(&self) -> (usize, usize) {
+        self.lock().queues.totals()
+    }
+
+    /// When the next queued message expires.
+    pub(crate) fn next_expiry(&self) -> Option<Instant> {
+        self.lock().queues.next_deadline()
+    }
+
+    /// Drops the messages whose time to live ended at `now`. The sender of each message that
+    /// never reached its recipient gets an `expired` error on every session it has.
+    pub(crate) fn expire(&self, now: Instant) -> (Vec<ExpiredReport>, Kicked) {
+        let mut guard = self.lock();
+        let inner = &mut *guard;
+        let mut kicked = Kicked::new();
+        let ttl = inner.queues.ttl();
+        let mut reports = Vec::new();
+        let mut too_slow = Vec::new();
+        for expired in inner.queues.expire(now) {
+            let mut sender_told = false;
+            if !expired.written
+                && let Some(sender) = inner.users.get(&*expired.sender)
+            {
+                let frame = Message::text(
+                    ServerFrame::Error {
+                        code: ErrorCode::Expired,
+                        message: format!(
+                            "Message {} to {} waited {} s, its time to live, and was dropped",
+                            expired.id,
+                            expired.to,
+                            ttl.as_secs()
+                        ),
+                        retry_after_ms: None,
+                        id: Some(expired.id.to_string()),
+                        max_bytes: None,
+                        to: Some(expired.to.to_string()),
+                        limit: None,
+                    }
+                    .to_json(),
+                );
+                for conn in &sender.sessions {
+                    if let Some(entry) = inner.conns.get(conn) {
+                        match entry.handle.outbox.push(frame.clone()) {
+                            Push::Queued => sender_told = true,
+                            Push::Full => too_slow.push(*conn),
+                            Push::Closed => {}
+                        }
+                    }
+                }
+            }
+            reports.push(ExpiredReport {
+                expired,
+                sender_told,
+            });
+        }
+        for conn in too_slow {
+            self.kick(inner, conn, &mut kicked);
+        }
+        (reports, kicked)
+    }
+
+    /// Registers the session (the last step of [`Registry::login`]).
+    fn register(
+        &self,
+        inner: &mut Inner,
+        user: &str,
+        handle: SessionHandle,
+    ) -> (Vec<ConnId>, Kicked) {
         let mut kicked = Kicked::new();
         let conn = handle.conn;
         let entry = inner
@@ -139,38 +287,88 @@ impl Registry {
         kicked
     }
 
-    /// Pushes `frame` (a serialised `message`) to every session of `to`.
-    pub(crate) fn route(&self, to: &str, frame: &Message) -> (Route, Kicked) {
+    /// Accepts a message from `from` to `to` with `id` (`frame` is the serialised `message`):
+    /// a (sender, id) seen within the dedupe window is answered with its first outcome and
+    /// not delivered again; otherwise the message is pushed to every session of `to`, and
+    /// kept in `to`'s queue until acknowledged when a session acknowledges messages. Without
+    /// a session that takes it (offline, or every session too slow and disconnected), it is
+    /// queued. A queue at one of its bounds refuses it.
+    pub(crate) fn send(
+        &self,
+        from: &str,
+        to: &str,
+        id: &str,
+        frame: Message,
+        now: Instant,
+    ) -> (SendOutcome, Kicked) {
         let mut guard = self.lock();
         let inner = &mut *guard;
         let mut kicked = Kicked::new();
-        let Some(user) = inner.users.get(to) else {
-            return (Route::NotOnline, kicked);
-        };
-        let mut delivered = false;
-        let mut too_slow = Vec::new();
-        for conn in &user.sessions {
-            let Some(entry) = inner.conns.get(conn) else {
-                continue;
+        let dedupe_key = inner.queues.dedupe_key(from, id, to);
+        if let Some(status) = inner.queues.dedupe_lookup(dedupe_key, now) {
+            let outcome = SendOutcome::Accepted {
+                status,
+                duplicate: true,
             };
-            match entry.handle.outbox.push(frame.clone()) {
-                Push::Queued => delivered = true,
-                Push::Full => too_slow.push(*conn),
-                // The connection is ending and will log out in a moment.
-                Push::Closed => {}
+            return (outcome, kicked);
+        }
+        let bytes = frame.len();
+        let mut delivered = false;
+        let mut keeps_pending = false;
+        let mut too_slow = Vec::new();
+        if let Some(user) = inner.users.get(to) {
+            let keep = user.sessions.iter().any(|conn| {
+                inner
+                    .conns
+                    .get(conn)
+                    .is_some_and(|entry| entry.handle.keeps_pending)
+            });
+            if keep && let Err(limit) = inner.queues.check_room(to, bytes) {
+                return (SendOutcome::Refused(limit), kicked);
+            }
+            for conn in &user.sessions {
+                let Some(entry) = inner.conns.get(conn) else {
+                    continue;
+                };
+                match entry.handle.outbox.push(frame.clone()) {
+                    Push::Queued => {
+                        delivered = true;
+                        keeps_pending |= entry.handle.keeps_pending;
+                    }
+                    Push::Full => too_slow.push(*conn),
+                    // The connection is ending and will log out in a moment.
+                    Push::Closed => {}
+                }
             }
         }
         for conn in &too_slow {
             self.kick(inner, *conn, &mut kicked);
         }
-        let route = if delivered {
-            Route::Delivered
-        } else if too_slow.is_empty() {
-            Route::NotOnline
+        let status = if delivered {
+            AckStatus::Delivered
         } else {
-            Route::RecipientTooSlow
+            if let Err(limit) = inner.queues.check_room(to, bytes) {
+                return (SendOutcome::Refused(limit), kicked);
+            }
+            AckStatus::Queued
         };
-        (route, kicked)
+        if !delivered || keeps_pending {
+            let pending = Pending {
+                seq: inner.queues.take_seq(),
+                sender: Arc::from(from),
+                id: Arc::from(id),
+                frame,
+                accepted: now,
+                written: delivered,
+            };
+            inner.queues.push(&Arc::from(to), pending);
+        }
+        inner.queues.dedupe_record(dedupe_key, status, now);
+        let outcome = SendOutcome::Accepted {
+            status,
+            duplicate: false,
+        };
+        (outcome, kicked)
     }
 
     /// Sets the status of `conn`'s user and tells watchers when it changed.
@@ -378,12 +576,17 @@ mod tests {
     }
 
     fn probe(conn: ConnId, queue: usize) -> Probe {
+        probe_with(conn, queue, false)
+    }
+
+    fn probe_with(conn: ConnId, queue: usize, keeps_pending: bool) -> Probe {
         let (outbox, frames, _) = Outbox::new(queue, 1 << 20);
         let closer = Closer::new();
         let closed = closer.subscribe();
         Probe {
             handle: SessionHandle {
                 conn,
+                keeps_pending,
                 outbox,
                 closer,
             },
@@ -392,21 +595,79 @@ mod tests {
         }
     }
 
+    fn registry(
+        presence: PresenceMode,
+        max_sessions_per_user: usize,
+        max_watches: usize,
+    ) -> Registry {
+        Registry::new(
+            presence,
+            &Limits {
+                max_sessions_per_user,
+                max_watches,
+                ..Limits::default()
+            },
+            None,
+        )
+    }
+
+    /// A whole login as the connection does it: backlog chunks, then registration. Takes
+    /// everything out of the outbox and returns the backlog (`synced` checked and dropped).
+    fn login(registry: &Registry, user: &str, probe: &mut Probe) -> (Vec<ConnId>, Vec<String>) {
+        let mut after = 0;
+        let mut backlog = 0;
+        let mut written = Vec::new();
+        loop {
+            let permit = futures::executor::block_on(probe.handle.outbox.reserve()).unwrap();
+            match registry.login(user, probe.handle.clone(), after, backlog, permit) {
+                LoginStep::Registered { replaced, kicked } => {
+                    assert!(kicked.is_empty());
+                    assert_eq!(
+                        texts(&mut probe.frames),
+                        vec![format!(r#"{{"type":"synced","backlog":{backlog}}}"#)]
+                    );
+                    return (replaced, written);
+                }
+                LoginStep::Backlog(chunk, permit) => {
+                    drop(permit);
+                    for pending in chunk {
+                        assert_eq!(probe.handle.outbox.push(pending.frame), Push::Queued);
+                        // The client reads as fast as the relay writes.
+                        written.extend(texts(&mut probe.frames));
+                        after = pending.seq;
+                        backlog += 1;
+                    }
+                    registry.backlog_written(user, after, probe.handle.keeps_pending);
+                }
+            }
+        }
+    }
+
+    fn send(registry: &Registry, from: &str, to: &str, id: &str) -> (SendOutcome, Kicked) {
+        registry.send(
+            from,
+            to,
+            id,
+            Message::text(format!("{from}:{id}")),
+            Instant::now(),
+        )
+    }
+
     fn texts(frames: &mut mpsc::Receiver<Message>) -> Vec<String> {
         let mut out = Vec::new();
         while let Ok(frame) = frames.try_recv() {
-            out.push(frame.to_str().unwrap().to_owned());
+            out.push(frame.to_text().unwrap().to_owned());
         }
         out
     }
 
     #[test]
     fn an_old_sessions_logout_never_removes_the_new_one() {
-        let registry = Registry::new(PresenceMode::Watchers, 1, 10);
-        let old = probe(1, 8);
-        let new = probe(2, 8);
-        registry.login("alice", old.handle.clone());
-        let (replaced, _) = registry.login("alice", new.handle.clone());
+        let registry = registry(PresenceMode::Watchers, 1, 10);
+        let mut old = probe(1, 8);
+        let mut new = probe(2, 8);
+        login(&registry, "alice", &mut old);
+        let (replaced, _) = login(&registry, "alice", &mut new);
         assert_eq!(replaced, vec![1]);
         assert_eq!(
             old.closed.borrow().as_ref().unwrap().label,
@@ -414,24 +675,29 @@ mod tests {
         );
         registry.logout(1);
         assert_eq!(registry.users_online(), 1);
-        let frame = Message::text("m");
-        assert_eq!(registry.route("alice", &frame).0, Route::Delivered);
+        assert_eq!(
+            send(&registry, "bob", "alice", "m1").0,
+            SendOutcome::Accepted {
+                status: AckStatus::Delivered,
+                duplicate: false
+            }
+        );
     }
 
     #[test]
     fn presence_goes_to_watchers_only() {
-        let registry = Registry::new(PresenceMode::Watchers, 1, 10);
+        let registry = registry(PresenceMode::Watchers, 1, 10);
         let mut watcher = probe(1, 8);
         let mut bystander = probe(2, 8);
-        registry.login("bob", watcher.handle.clone());
-        registry.login("carol", bystander.handle.clone());
+        login(&registry, "bob", &mut watcher);
+        login(&registry, "carol", &mut bystander);
         registry.watch(1, &["alice".to_owned()]).unwrap();
         assert_eq!(
             texts(&mut watcher.frames),
             vec![r#"{"type":"presence","username":"alice","status":"offline"}"#]
         );
-        let alice = probe(3, 8);
-        registry.login("alice", alice.handle.clone());
+        let mut alice = probe(3, 8);
+        login(&registry, "alice", &mut alice);
         assert_eq!(
             texts(&mut watcher.frames),
             vec![r#"{"type":"presence","username":"alice","status":"online"}"#]
@@ -441,13 +707,22 @@ mod tests {
 
     #[test]
     fn a_full_outbox_disconnects_its_owner_only() {
-        let registry = Registry::new(PresenceMode::Broadcast, 1, 10);
-        let slow = probe(1, 1);
+        let registry = registry(PresenceMode::Broadcast, 1, 10);
+        let mut slow = probe(1, 2);
         let mut fast = probe(2, 8);
-        registry.login("slow", slow.handle.clone());
-        registry.login("fast", fast.handle.clone()); // fills slow's queue (presence)
-        let (route, kicked) = registry.route("slow", &Message::text("m"));
-        assert_eq!(route, Route::RecipientTooSlow);
+        login(&registry, "slow", &mut slow);
+        login(&registry, "fast", &mut fast);
+        // Fill slow's outbox (2 frames) with presence: fast came online, then got busy.
+        registry.set_status(2, "busy");
+        let (outcome, kicked) = send(&registry, "fast", "slow", "m1");
+        // Not lost: queued for slow's next login.
+        assert_eq!(
+            outcome,
+            SendOutcome::Accepted {
+                status: AckStatus::Queued,
+                duplicate: false
+            }
+        );
         assert_eq!(kicked, vec![(1, "slow".to_owned())]);
         assert_eq!(
             slow.closed.borrow().as_ref().unwrap().label,
@@ -462,9 +737,9 @@ mod tests {
 
     #[test]
     fn watches_are_bounded_and_cleaned_up() {
-        let registry = Registry::new(PresenceMode::Watchers, 1, 2);
-        let watcher = probe(1, 8);
-        registry.login("bob", watcher.handle.clone());
+        let registry = registry(PresenceMode::Watchers, 1, 2);
+        let mut watcher = probe(1, 8);
+        login(&registry, "bob", &mut watcher);
         let names: Vec<String> = ["a", "b", "c"].iter().map(|s| s.to_string()).collect();
         assert_eq!(
             registry.watch(1, &names).unwrap_err(),
@@ -473,5 +748,71 @@ mod tests {
         registry.watch(1, &names[..2]).unwrap();
         registry.logout(1);
         assert!(registry.lock().watchers.is_empty());
+    }
+
+    fn accepted(status: AckStatus, duplicate: bool) -> SendOutcome {
+        SendOutcome::Accepted { status, duplicate }
+    }
+
+    #[test]
+    fn offline_messages_wait_in_order_and_a_legacy_login_takes_them_on_write() {
+        let registry = registry(PresenceMode::Watchers, 1, 10);
+        for id in ["m1", "m2", "m3"] {
+            assert_eq!(
+                send(&registry, "alice", "bob", id).0,
+                accepted(AckStatus::Queued, false)
+            );
+        }
+        let mut bob = probe(1, 2); // smaller than the backlog: chunks wait for room
+        let (_, backlog) = login(&registry, "bob", &mut bob);
+        assert_eq!(backlog, vec!["alice:m1", "alice:m2", "alice:m3"]);
+        assert_eq!(registry.queue_totals(), (0, 0), "delivered on write");
+        registry.logout(1);
+        let mut bob = probe(2, 8);
+        assert!(login(&registry, "bob", &mut bob).1.is_empty());
+    }
+
+    #[test]
+    fn an_acks_client_gets_unacknowledged_messages_again_at_its_next_login() {
+        let registry = registry(PresenceMode::Watchers, 1, 10);
+        send(&registry, "alice", "bob", "m1");
+        let mut bob = probe_with(1, 8, true);
+        assert_eq!(login(&registry, "bob", &mut bob).1, vec!["alice:m1"]);
+        assert_eq!(
+            send(&registry, "alice", "bob", "m2").0,
+            accepted(AckStatus::Delivered, false)
+        );
+        assert_eq!(texts(&mut bob.frames), vec!["alice:m2"]);
+        assert_eq!(registry.ack("bob", "m2"), 1);
+        assert_eq!(registry.ack("bob", "m2"), 0, "acks are idempotent");
+        assert_eq!(registry.ack("bob", "unknown"), 0);
+        registry.logout(1);
+        let mut bob = probe_with(2, 8, true);
+        assert_eq!(login(&registry, "bob", &mut bob).1, vec!["alice:m1"]);
+        assert_eq!(registry.ack("bob", "m1"), 1);
+        registry.logout(2);
+        let mut bob = probe_with(3, 8, true);
+        assert!(login(&registry, "bob", &mut bob).1.is_empty());
+    }
+
+    #[test]
+    fn a_repeated_id_is_acknowledged_again_and_not_delivered_twice() {
+        let registry = registry(PresenceMode::Watchers, 1, 10);
+        let mut bob = probe(1, 8);
+        login(&registry, "bob", &mut bob);
+        assert_eq!(
+            send(&registry, "alice", "bob", "m1").0,
+            accepted(AckStatus::Delivered, false)
+        );
+        assert_eq!(
+            send(&registry, "alice", "bob", "m1").0,
+            accepted(AckStatus::Delivered, true)
+        );
+        assert_eq!(texts(&mut bob.frames), vec!["alice:m1"]);
+        // Another sender's m1 is another message.
+        assert_eq!(
+            send(&registry, "carol", "bob", "m1").0,
+            accepted(AckStatus::Delivered, false)
+        );
     }
 }

@@ -8,16 +8,26 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, mpsc, oneshot, watch};
+use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use warp::Filter;
-use warp::http::StatusCode;
+use warp::http::{HeaderMap, HeaderValue, StatusCode, header};
 use warp::reply::Reply;
 
 use crate::config::{LimitsError, PresenceMode, RelayConfig};
 use crate::connection;
 use crate::log::Logger;
 use crate::metrics::Metrics;
-use crate::registry::Registry;
+use crate::protocol::ErrorCode;
+use crate::registry::{Kicked, Registry};
 use crate::session::ConnId;
+
+/// The read buffer of each WebSocket: most frames fit, and an idle connection keeps little.
+const READ_BUFFER_BYTES: usize = 4 * 1024;
+
+/// How often the expiry task looks for messages at the end of their time to live, at most.
+const EXPIRY_TICK: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// What every connection and route shares.
 pub(crate) struct Shared {
@@ -30,6 +40,10 @@ pub(crate) struct Shared {
     /// Turns `true` when the relay shuts down; the sender is held by [`run`].
     pub(crate) shutdown: watch::Receiver<bool>,
     next_conn: AtomicU64,
+    /// Keys the IDs the relay generates for sends without one: different for every process
+    /// (start time and pid), so IDs do not repeat across restarts.
+    id_key: [u8; 32],
+    next_id: AtomicU64,
     /// Never sent on: [`run`] holds the receiver and learns that every connection has ended
     /// when the last `Shared` (and so the last sender) is dropped.
     _alive: mpsc::Sender<()>,
@@ -44,16 +58,24 @@ impl Shared {
         alive: mpsc::Sender<()>,
     ) -> Shared {
         Shared {
-            registry: Registry::new(
-                config.presence,
-                config.limits.max_sessions_per_user,
-                config.limits.max_watches,
-            ),
+            registry: Registry::new(config.presence, &config.limits, config.spool.clone()),
             metrics: Metrics::default(),
             log: Logger::new(config.log_level),
             connections: Arc::new(Semaphore::new(config.limits.max_connections)),
             shutdown,
             next_conn: AtomicU64::new(1),
+            id_key: {
+                let mut hasher = blake3::Hasher::new_derive_key(
+                    "datacore-messaging msg-relay generated message ids v1",
+                );
+                let since_epoch = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap_or_default();
+                hasher.update(&since_epoch.as_nanos().to_le_bytes());
+                hasher.update(&std::process::id().to_le_bytes());
+                *hasher.finalize().as_bytes()
+            },
+            next_id: AtomicU64::new(0),
             _alive: alive,
             config,
         }
@@ -62,11 +84,81 @@ impl Shared {
     pub(crate) fn next_conn_id(&self) -> ConnId {
         self.next_conn.fetch_add(1, Ordering::Relaxed)
     }
+
+    /// A new message ID, `relay-` and 24 hex digits, for a `send` without one.
+    pub(crate) fn generate_id(&self) -> String {
+        let n = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let hash = blake3::keyed_hash(&self.id_key, &n.to_le_bytes());
+        let mut id = String::with_capacity(6 + 24);
+        id.push_str("relay-");
+        for byte in &hash.as_bytes()[..12] {
+            use std::fmt::Write as _;
+            let _ = write!(id, "{byte:02x}");
+        }
+        id
+    }
+
+    /// Drops the queued messages whose time to live ended at `now`, counting and logging
+    /// each (senders that are online are told by the registry).
+    pub(crate) fn expire_due(&self, now: Instant) {
+        let (reports, kicked) = self.registry.expire(now);
+        for report in reports {
+            self.metrics.message_expired();
+            if report.sender_told {
+                self.metrics.rejected(ErrorCode::Expired);
+            }
+            let expired = &report.expired;
+            self.log.warn(
+                "expired",
+                &[
+                    ("from", (&*expired.sender).into()),
+                    ("to", (&*expired.to).into()),
+                    ("id", (&*expired.id).into()),
+                    ("delivered_unacked", u64::from(expired.written).into()),
+                ],
+            );
+        }
+        self.log_kicked(&kicked);
+    }
+
+    /// Counts and logs connections the registry disconnected for a full outbox.
+    pub(crate) fn log_kicked(&self, kicked: &Kicked) {
+        for (conn, user) in kicked {
+            self.metrics.rejected(ErrorCode::SlowConsumer);
+            self.log.warn(
+                "slow_consumer",
+                &[("conn", (*conn).into()), ("user", user.into())],
+            );
+        }
+    }
+}
+
+/// Drops expired messages until shutdown: wakes at the next deadline, and at least every
+/// [`EXPIRY_TICK`] to see messages queued meanwhile.
+pub(crate) async fn expire_loop(shared: Arc<Shared>) {
+    let mut shutdown = shared.shutdown.clone();
+    loop {
+        let now = Instant::now();
+        let wake = shared
+            .registry
+            .next_expiry()
+            .map_or(now + EXPIRY_TICK, |deadline| {
+                deadline.min(now + EXPIRY_TICK)
+            });
+        tokio::select! {
+            _ = shutdown.wait_for(|stop| *stop) => break,
+            () = tokio::time::sleep_until(wake) => shared.expire_due(Instant::now()),
+        }
+    }
 }
 
 /// Serves the relay on `listener` until `shutdown` completes, then shuts down gracefully:
 /// stops accepting, closes every WebSocket with 1001 after writing what was queued for it
 /// (at most [`Limits::shutdown_grace`](crate::Limits::shutdown_grace)), and returns.
+///
+/// With a [`Spool`](crate::Spool) in the config, the relay starts with the messages it
+/// recovered, and a spool write failure shuts the relay down as above (it can no longer
+/// promise durability); [`Spool::failure`](crate::Spool::failure) then says why.
 ///
 /// The listener is bound by the caller, so tests bind `127.0.0.1:0` and the binary reports
 /// bind errors itself. Limits that fail [`Limits::check`](crate::Limits::check) are refused
@@ -114,9 +206,21 @@ pub async fn run(
         );
     }
 
+    let config_spool = config.spool.clone();
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let (alive_tx, mut alive_rx) = mpsc::channel::<()>(1);
     let shared = Arc::new(Shared::new(config, shutdown_rx, alive_tx));
+    if let Some(spool) = &shared.config.spool {
+        let (messages, bytes) = shared.registry.queue_totals();
+        log.info(
+            "spool",
+            &[
+                ("dir", (&spool.dir().display().to_string()).into()),
+                ("recovered_messages", (messages as u64).into()),
+                ("recovered_bytes", (bytes as u64).into()),
+            ],
+        );
+    }
 
     // The receiver is held by warp's accept loop, which stops accepting when it fires.
     let (stop_accepting, stop_accepting_rx) = oneshot::channel::<()>();
@@ -127,10 +231,25 @@ pub async fn run(
         })
         .run();
     let server = tokio::spawn(server);
-    // From here on only the routes and the connections hold `Shared`.
+    // Ends at shutdown, so it does not keep `Shared` alive past the connections.
+    let expiry = tokio::spawn(expire_loop(Arc::clone(&shared)));
+    // From here on only the routes, the connections and the expiry task hold `Shared`.
     drop(shared);
 
-    shutdown.await;
+    let spool = config_spool;
+    let spool_failed = async {
+        match &spool {
+            Some(spool) => spool.failed().await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        () = shutdown => {}
+        () = spool_failed => {
+            let error = spool.as_ref().and_then(crate::Spool::failure).unwrap_or_default();
+            log.warn("spool_failed", &[("error", (&error).into())]);
+        }
+    }
     log.info("shutdown", &[("phase", "begin".into())]);
     let _ = stop_accepting.send(());
     // Every connection sees this and closes with 1001 after writing what is queued.
@@ -139,12 +258,17 @@ pub async fn run(
         // The accept loop ends once in-flight HTTP requests are answered, dropping the routes'
         // `Shared`; then the channel closes when the last connection drops its own.
         let _ = server.await;
+        let _ = expiry.await;
         let _ = alive_rx.recv().await;
     };
     let phase = match tokio::time::timeout(grace, finished).await {
         Ok(()) => "complete",
         Err(_) => "grace_expired",
     };
+    // The last `done` records (acks, deliveries) reach the disk before the process ends.
+    if let Some(spool) = &spool {
+        spool.sync().await;
+    }
     log.info("shutdown", &[("phase", phase.into())]);
     Ok(())
 }
@@ -177,34 +301,104 @@ fn routes(
         .and(with_shared.clone())
         .map(|shared: Arc<Shared>| {
             warp::reply::with_header(
-                shared.metrics.render(shared.registry.users_online()),
+                shared.metrics.render(
+                    shared.registry.users_online(),
+                    shared.registry.queue_totals(),
+                ),
                 "content-type",
                 "text/plain; version=0.0.4; charset=utf-8",
             )
         });
 
+    // The WebSocket upgrade, done here rather than with warp's `ws()` filter: warp 0.4 offers
+    // no way to set tungstenite's read buffer, whose default (128 KiB, zero-filled on the first
+    // read) would cost every idle connection 128 KiB of resident memory.
     let ws = warp::path!("ws")
-        .and(warp::ws())
+        .and(warp::get())
+        .and(warp::header::headers_cloned())
+        .and(warp::ext::optional::<hyper::upgrade::OnUpgrade>())
         .and(warp::addr::remote())
         .and(with_shared)
         .map(
-            |ws: warp::ws::Ws, peer: Option<SocketAddr>, shared: Arc<Shared>| {
+            |headers: HeaderMap,
+             on_upgrade: Option<hyper::upgrade::OnUpgrade>,
+             peer: Option<SocketAddr>,
+             shared: Arc<Shared>| {
+                let (Some(key), Some(on_upgrade)) = (websocket_key(&headers), on_upgrade) else {
+                    return warp::reply::with_status(
+                        "Bad Request: a WebSocket upgrade is expected here\n",
+                        StatusCode::BAD_REQUEST,
+                    )
+                    .into_response();
+                };
                 // Taken before the upgrade completes, so the limit holds however many
                 // handshakes race; a refused client still gets a frame saying why.
                 let permit = Arc::clone(&shared.connections).try_acquire_owned().ok();
-                let max = shared.config.limits.max_frame_bytes;
-                ws.max_frame_size(max)
-                    .max_message_size(max)
-                    .on_upgrade(move |socket| async move {
-                        match permit {
-                            Some(permit) => connection::serve(socket, shared, permit, peer).await,
-                            None => connection::refuse_full(socket, shared).await,
-                        }
-                    })
+                let config = websocket_config(shared.config.limits.max_frame_bytes);
+                tokio::spawn(async move {
+                    // The client may give up between the 101 and the upgrade: nothing to do.
+                    let Ok(upgraded) = on_upgrade.await else {
+                        return;
+                    };
+                    let socket = tokio_tungstenite::WebSocketStream::from_raw_socket(
+                        hyper_util::rt::TokioIo::new(upgraded),
+                        Role::Server,
+                        Some(config),
+                    )
+                    .await;
+                    match permit {
+                        Some(permit) => connection::serve(socket, shared, permit, peer).await,
+                        None => connection::refuse_full(socket, shared).await,
+                    }
+                });
+                let mut response =
+                    warp::reply::with_status(warp::reply(), StatusCode::SWITCHING_PROTOCOLS)
+                        .into_response();
+                let headers = response.headers_mut();
+                headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+                headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+                if let Ok(accept) = HeaderValue::from_str(&derive_accept_key(key.as_bytes())) {
+                    headers.insert(header::SEC_WEBSOCKET_ACCEPT, accept);
+                }
+                response
             },
         );
 
     status.or(healthz).or(metrics).or(ws).recover(not_found)
+}
+
+/// The `Sec-WebSocket-Key` of a valid upgrade request (RFC 6455 §4.2.1: `Upgrade:
+/// websocket`, `Connection: upgrade`, version 13), or `None`.
+fn websocket_key(headers: &HeaderMap) -> Option<&HeaderValue> {
+    let has_token = |name: header::HeaderName, token: &str| {
+        headers.get_all(name).iter().any(|value| {
+            value.to_str().is_ok_and(|text| {
+                text.split(',')
+                    .any(|part| part.trim().eq_ignore_ascii_case(token))
+            })
+        })
+    };
+    let version_13 = headers
+        .get(header::SEC_WEBSOCKET_VERSION)
+        .is_some_and(|version| version.as_bytes() == b"13");
+    (has_token(header::UPGRADE, "websocket")
+        && has_token(header::CONNECTION, "upgrade")
+        && version_13)
+        .then(|| headers.get(header::SEC_WEBSOCKET_KEY))
+        .flatten()
+}
+
+/// tungstenite's settings for one connection: frames and messages up to the frame limit, and
+/// a read buffer sized for chat messages instead of its bulk-transfer default (128 KiB,
+/// zero-filled at the first read). A larger message still arrives: the buffer grows to the
+/// frame's size while reading it. The write buffer keeps its default: it is an empty `Vec`
+/// that grows with what one flush sends, and it lets a batch of frames leave in one write
+/// (writing each frame on its own would meet Nagle's algorithm and delayed ACKs).
+fn websocket_config(max_frame_bytes: usize) -> WebSocketConfig {
+    WebSocketConfig::default()
+        .read_buffer_size(READ_BUFFER_BYTES)
+        .max_frame_size(Some(max_frame_bytes))
+        .max_message_size(Some(max_frame_bytes))
 }
 
 /// Every other request: a plain 404 (a `GET /ws` without upgrade headers: 400).
@@ -220,4 +414,42 @@ async fn not_found(rejection: warp::Rejection) -> Result<impl Reply, Infallible>
         status.canonical_reason().unwrap_or("error").to_owned() + "\n",
         status,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.append(*name, HeaderValue::from_static(value));
+        }
+        map
+    }
+
+    #[test]
+    fn only_a_complete_version_13_upgrade_is_a_websocket_handshake() {
+        let valid = [
+            ("upgrade", "websocket"),
+            ("connection", "keep-alive, Upgrade"),
+            ("sec-websocket-version", "13"),
+            ("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ=="),
+        ];
+        assert_eq!(
+            websocket_key(&headers(&valid)).unwrap(),
+            "dGhlIHNhbXBsZSBub25jZQ=="
+        );
+        for missing in 0..valid.len() {
+            let mut partial = valid.to_vec();
+            partial.remove(missing);
+            assert!(websocket_key(&headers(&partial)).is_none(), "{partial:?}");
+        }
+        let mut old_version = valid.to_vec();
+        old_version[2] = ("sec-websocket-version", "8");
+        assert!(websocket_key(&headers(&old_version)).is_none());
+        let mut h2c = valid.to_vec();
+        h2c[0] = ("upgrade", "h2c");
+        assert!(websocket_key(&headers(&h2c)).is_none());
+    }
 }

@@ -10,9 +10,19 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use tokio::sync::{mpsc, watch};
-use warp::ws::Message;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
 use crate::protocol::{ErrorCode, ServerFrame, close};
+
+/// A close frame with `code` and `reason`.
+pub(crate) fn close_message(code: u16, reason: &'static str) -> Message {
+    Message::Close(Some(CloseFrame {
+        code: CloseCode::from(code),
+        reason: reason.into(),
+    }))
+}
 
 /// A connection's number, unique for the life of the process. The registry compares it so
 /// that an old connection's cleanup never removes a newer session under the same name.
@@ -55,9 +65,18 @@ impl Outbox {
         (outbox, receiver, queued_bytes)
     }
 
+    /// Waits for room for one frame; `None` when the connection's writer is gone.
+    pub(crate) async fn reserve(&self) -> Option<OutboxPermit> {
+        let permit = self.frames.clone().reserve_owned().await.ok()?;
+        Some(OutboxPermit {
+            permit,
+            queued_bytes: Arc::clone(&self.queued_bytes),
+        })
+    }
+
     /// Queues a frame without waiting.
     pub(crate) fn push(&self, frame: Message) -> Push {
-        let len = frame.as_bytes().len();
+        let len = frame.len();
         // Reserve the bytes first, so concurrent pushers cannot both slip under the limit.
         // A single frame larger than the limit still passes when the queue is empty:
         // otherwise a maximal message plus its envelope could never be delivered.
@@ -76,6 +95,23 @@ impl Outbox {
                 }
             }
         }
+    }
+}
+
+/// Room for one frame in an outbox, taken by waiting ([`Outbox::reserve`]): how a login
+/// writes its backlog at the pace the client reads instead of overflowing the outbox.
+#[derive(Debug)]
+pub(crate) struct OutboxPermit {
+    permit: mpsc::OwnedPermit<Message>,
+    queued_bytes: Arc<AtomicUsize>,
+}
+
+impl OutboxPermit {
+    /// Queues `frame` in the reserved place. The byte bound is not checked: the frame count
+    /// bounds a backlog, and waiting for room is already how a slow reader is handled.
+    pub(crate) fn send(self, frame: Message) {
+        self.queued_bytes.fetch_add(frame.len(), Ordering::AcqRel);
+        self.permit.send(frame);
     }
 }
 
@@ -188,6 +224,9 @@ impl Closer {
 #[derive(Debug, Clone)]
 pub(crate) struct SessionHandle {
     pub(crate) conn: ConnId,
+    /// Messages written to this session stay queued until it acknowledges them (an `acks`
+    /// client, or any client under `--legacy-delivery ack-required`).
+    pub(crate) keeps_pending: bool,
     pub(crate) outbox: Outbox,
     pub(crate) closer: Closer,
 }

@@ -15,7 +15,8 @@ use msg_hooks::{Context, Reply, cli, render, send_reply};
 /// (which must be WORKING) is completed and the governor told the tokens used.
 #[argh(help_triggers("-h", "--help"))]
 struct Args {
-    /// the recipient (an actor ID, e.g. gregor or tex@team.example.com)
+    /// the recipient (an actor ID, e.g. gregor or tex@team.example.com, or @handle from
+    /// contacts.yaml); for a task that came as a message, its sender
     #[argh(positional)]
     to: String,
     /// the reply text, one argument (quote it); `-` reads it from stdin

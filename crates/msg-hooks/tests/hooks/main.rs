@@ -7,6 +7,7 @@ mod bad_input;
 mod concurrency;
 mod mark_message;
 mod msg;
+mod relay;
 mod send_reply;
 mod task_queue;
 mod watcher;

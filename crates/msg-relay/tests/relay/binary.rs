@@ -6,7 +6,9 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use crate::support::{GUARD, Relay, SECRET, config};
+use serde_json::json;
+
+use crate::support::{Client, GUARD, Relay, SECRET, config};
 
 fn relay_command() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_msg-relay"));
@@ -87,6 +89,14 @@ impl Server {
             assert!(Instant::now() < deadline, "msg-relay ignored SIGTERM");
             std::thread::sleep(Duration::from_millis(10));
         }
+    }
+}
+
+impl Server {
+    /// SIGKILL (what `Child::kill` sends): no shutdown code runs, as in a crash.
+    fn kill(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
     }
 }
 
@@ -242,4 +252,93 @@ async fn the_token_command_issues_a_token_the_relay_accepts_for_that_name_only()
         .env("RELAY_SECRET", SECRET)
         .args(["token", "a\nb"]));
     assert_eq!(bad_name.status.code(), Some(2));
+}
+
+fn serve_with_spool(dir: &std::path::Path) -> Server {
+    Server::start(
+        relay_command()
+            .env("RELAY_SECRET", SECRET)
+            .args(["serve", "--port", "0", "--spool"])
+            .arg(dir),
+    )
+}
+
+/// Issue 7: what the relay acknowledged as queued survives a crash (SIGKILL) and arrives once
+/// the recipient logs in; once acknowledged, it is not delivered again after another crash.
+#[tokio::test]
+async fn queued_messages_survive_sigkill_and_acknowledged_ones_stay_delivered() {
+    let spool = assert_fs::TempDir::new().unwrap();
+    let server = serve_with_spool(spool.path());
+    let mut alice = Client::connect_to(server.listening()).await;
+    alice.auth("alice").await;
+    for n in 0..20 {
+        alice
+            .send(json!({"type": "send", "to": "bob", "content": format!("c{n}"), "id": format!("m{n}")}))
+            .await;
+        // `queued` is sent only after the spool's fdatasync.
+        alice.expect_ack("queued").await;
+    }
+    server.kill();
+
+    let server = serve_with_spool(spool.path());
+    let addr = server.listening();
+    server.line("recovered_messages=20");
+    let mut bob = Client::connect_to(addr).await;
+    let backlog = bob.auth_backlog("bob", true).await;
+    let ids: Vec<String> = (0..20).map(|n| format!("m{n}")).collect();
+    assert_eq!(
+        backlog
+            .iter()
+            .map(|m| m["id"].as_str().unwrap())
+            .collect::<Vec<_>>(),
+        ids
+    );
+    assert_eq!(backlog[3]["content"], "c3");
+    assert_eq!(backlog[3]["from"], "alice");
+    for message in &backlog[..15] {
+        bob.ack(&message["id"]).await;
+    }
+    // A fence: the spool writes in order, so the sync that lets this `queued` ack out also
+    // covers the acknowledgements sent before it.
+    bob.send(json!({"type": "send", "to": "carol", "content": "fence", "id": "fence"}))
+        .await;
+    bob.expect_ack("queued").await;
+    server.kill();
+
+    let server = serve_with_spool(spool.path());
+    let addr = server.listening();
+    let mut bob = Client::connect_to(addr).await;
+    let backlog = bob.auth_backlog("bob", true).await;
+    assert_eq!(
+        backlog
+            .iter()
+            .map(|m| m["id"].as_str().unwrap())
+            .collect::<Vec<_>>(),
+        &ids[15..]
+    );
+    let mut carol = Client::connect_to(addr).await;
+    let backlog = carol.auth_backlog("carol", false).await;
+    assert_eq!(backlog.len(), 1);
+    assert_eq!(backlog[0]["content"], "fence");
+    // A graceful stop keeps what the legacy client took (delivered on write) delivered.
+    let status = server.terminate();
+    assert!(status.success());
+    let server = serve_with_spool(spool.path());
+    let mut carol = Client::connect_to(server.listening()).await;
+    carol.auth("carol").await; // asserts an empty backlog
+}
+
+#[test]
+fn two_relays_cannot_share_a_spool() {
+    let spool = assert_fs::TempDir::new().unwrap();
+    let first = serve_with_spool(spool.path());
+    first.listening();
+    let second = run(relay_command()
+        .env("RELAY_SECRET", SECRET)
+        .args(["serve", "--port", "0", "--spool"])
+        .arg(spool.path()));
+    assert_eq!(second.status.code(), Some(1));
+    let text = stderr(&second);
+    assert!(text.contains("in use by another relay"), "{text}");
+    assert_eq!(text.lines().count(), 1, "{text}");
 }

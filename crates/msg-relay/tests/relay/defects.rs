@@ -78,6 +78,7 @@ async fn a_second_login_replaces_the_first_and_the_old_cleanup_keeps_the_new_ses
     // The new session still receives, and nobody was told alice went offline.
     bob.send_message("alice", "still there?").await;
     assert_eq!(new.recv().await["content"], "still there?");
+    bob.expect_ack("delivered").await;
     bob.expect_nothing_pending().await;
     assert_eq!(relay.status().await["connected"], 2);
 }
@@ -104,13 +105,12 @@ async fn reauth_on_one_socket_leaves_no_stale_names() {
     let mut bob = relay.login("bob").await;
     let mut client = relay.login("alice").await;
     client.auth("alice2").await;
+    // alice is offline now: the message waits in her queue instead of reaching this socket.
     bob.send_message("alice", "hello?").await;
-    assert_eq!(
-        bob.expect_error("not_online").await["message"],
-        "User alice not online"
-    );
+    assert_eq!(bob.expect_ack("queued").await["to"], "alice");
     bob.send_message("alice2", "hello!").await;
     assert_eq!(client.recv().await["content"], "hello!");
+    bob.expect_ack("delivered").await;
     assert_eq!(relay.status().await["connected"], 2);
 
     client
@@ -120,7 +120,8 @@ async fn reauth_on_one_socket_leaves_no_stale_names() {
     client.expect_close(1000).await;
     assert_eq!(relay.status().await["connected"], 1);
     bob.send_message("alice2", "gone?").await;
-    bob.expect_error("not_online").await;
+    bob.expect_ack("queued").await;
+    client.expect_end().await;
 }
 
 /// Python: every user received every other user's name through presence broadcasts.
@@ -162,7 +163,8 @@ async fn an_oversized_frame_is_answered_with_the_limit_before_the_socket_closes(
 }
 
 /// Python: a client that stopped reading stalled whoever sent to it. Now its bounded queue
-/// fills, it is disconnected, and the sender is told; the sender's own replies never wait.
+/// fills, it is disconnected, and the message that found it full waits in its offline queue
+/// (the sender's ack says `queued`); the sender's own replies never wait.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reader_that_stops_reading_cannot_stall_the_sender() {
     let relay = Relay::start(RelayConfig {
@@ -196,21 +198,23 @@ async fn a_reader_that_stops_reading_cannot_stall_the_sender() {
             .await;
         sent += 1;
         alice.send(json!({"type": "ping"})).await;
-        let reply = alice.recv().await;
-        if reply["type"] == "pong" {
+        let ack = alice.recv().await;
+        assert_eq!(ack["type"], "ack", "{ack}");
+        assert_eq!(alice.recv().await, json!({"type": "pong"}));
+        if ack["status"] == "delivered" {
             continue;
         }
-        assert_eq!(reply["code"], "recipient_too_slow", "{reply}");
-        assert_eq!(alice.recv().await, json!({"type": "pong"}));
-        break reply;
+        assert_eq!(ack["status"], "queued", "{ack}");
+        break ack;
     };
     assert_eq!(too_slow["id"], format!("m{}", sent - 1));
 
     // Everyone else is served as before.
     alice.send_message("carol", "still flowing").await;
     assert_eq!(carol.recv().await["content"], "still flowing");
+    alice.expect_ack("delivered").await;
     alice.send_message("bob", "are you back?").await;
-    alice.expect_error("not_online").await;
+    alice.expect_ack("queued").await;
 
     // Bob gets what was already on its way, then the reason, then the close frame.
     let mut delivered = 0;
@@ -232,6 +236,12 @@ async fn a_reader_that_stops_reading_cannot_stall_the_sender() {
             .await,
         1
     );
+    // What found him gone is waiting for his next login, in order.
+    let (_bob, backlog) = relay.login_acks("bob").await;
+    let ids: Vec<&str> = backlog.iter().map(|m| m["id"].as_str().unwrap()).collect();
+    assert_eq!(ids.len(), 2, "{ids:?}");
+    assert_eq!(ids[0], format!("m{}", sent - 1));
+    assert_eq!(backlog[1]["content"], "are you back?");
 }
 
 /// A socket that never logged in receives nothing, whatever others do.
@@ -243,7 +253,8 @@ async fn nothing_reaches_unauthenticated_sockets() {
     alice.send_message("", "anyone?").await;
     alice.expect_error("recipient_required").await;
     alice.send_message("alice", "self").await;
-    alice.recv().await;
+    assert_eq!(alice.recv().await["type"], "message");
+    alice.expect_ack("delivered").await;
     lurker.expect_nothing_pending().await;
 }
 

@@ -99,7 +99,11 @@ async fn a_connection_that_never_answers_pings_is_closed_after_the_idle_timeout(
     relay
         .wait_for_metric("msg_relay_rejected_total{reason=\"idle_timeout\"}", 1)
         .await;
-    assert!(start.elapsed() >= Duration::from_millis(200));
+    assert!(
+        start.elapsed() >= Duration::from_millis(200),
+        "{:?}",
+        start.elapsed()
+    );
     assert_eq!(relay.status().await["connected"], 0);
     // Reading now, the client finds the pings, the reason and the close frame, unless its
     // WebSocket library fails first trying to answer a ping on the closed socket.
@@ -148,6 +152,7 @@ async fn the_frame_size_limit_is_configurable_and_exact() {
     };
     alice.send(frame(1024)).await;
     assert_eq!(alice.recv().await["type"], "message");
+    alice.expect_ack("delivered").await;
     alice.send(frame(1025)).await;
     assert_eq!(
         alice.expect_error("frame_too_large").await["max_bytes"],

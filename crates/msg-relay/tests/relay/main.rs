@@ -6,4 +6,5 @@ mod defects;
 mod limits;
 mod operations;
 mod protocol;
+mod store_forward;
 mod support;

@@ -41,8 +41,19 @@ async fn metrics_count_connections_frames_routing_refusals_and_auth_failures() {
     let mut bob = relay.login("bob").await;
     alice.send_message("bob", "one").await;
     bob.recv().await;
+    alice.expect_ack("delivered").await;
     alice.send_message("nobody", "two").await;
-    alice.expect_error("not_online").await;
+    alice.expect_ack("queued").await;
+    alice.send_message("nobody", "").await;
+    alice
+        .send(json!({"type": "send", "to": "nobody", "id": "again"}))
+        .await;
+    alice.expect_ack("queued").await;
+    alice.expect_ack("queued").await;
+    alice
+        .send(json!({"type": "send", "to": "nobody", "id": "again"}))
+        .await;
+    assert_eq!(alice.recv().await["duplicate"], true);
     let mut eve = relay.connect().await;
     eve.send(json!({"type": "auth", "username": "bob", "token": "00"}))
         .await;
@@ -55,13 +66,16 @@ async fn metrics_count_connections_frames_routing_refusals_and_auth_failures() {
         ("msg_relay_connections", 2),
         ("msg_relay_users_online", 2),
         ("msg_relay_connections_total", 3),
-        // alice: auth, send, send; bob: auth; eve: auth.
-        ("msg_relay_frames_in_total", 5),
-        // auth_ok ×2, the message, the not_online error, eve's error.
-        ("msg_relay_frames_out_total", 5),
+        // alice: auth, 5 × send; bob: auth; eve: auth.
+        ("msg_relay_frames_in_total", 8),
+        // auth_ok and synced ×2, the message, 5 acks, eve's error.
+        ("msg_relay_frames_out_total", 11),
         ("msg_relay_messages_routed_total", 1),
+        ("msg_relay_messages_queued_total", 3),
+        ("msg_relay_messages_duplicate_total", 1),
+        ("msg_relay_queue_messages", 3),
         ("msg_relay_auth_failures_total", 1),
-        ("msg_relay_rejected_total{reason=\"not_online\"}", 1),
+        ("msg_relay_rejected_total{reason=\"not_online\"}", 0),
         ("msg_relay_rejected_total{reason=\"auth_failed\"}", 1),
         ("msg_relay_rejected_total{reason=\"rate_limited\"}", 0),
     ] {
@@ -86,9 +100,14 @@ async fn a_user_who_reconnects_is_reachable_again_and_watchers_see_both_changes(
     alice.close().await;
     assert_eq!(bob.recv().await["status"], "offline");
     bob.send_message("alice", "missed").await;
-    bob.expect_error("not_online").await;
+    bob.expect_ack("queued").await;
 
-    let mut alice = relay.login("alice").await;
+    // The message waited for her.
+    let mut alice = relay.connect().await;
+    let backlog = alice.auth_backlog("alice", false).await;
+    assert_eq!(backlog.len(), 1);
+    assert_eq!(backlog[0]["content"], "missed");
+    assert_eq!(backlog[0]["from"], "bob");
     assert_eq!(bob.recv().await["status"], "online");
     bob.send_message("alice", "welcome back").await;
     assert_eq!(alice.recv().await["content"], "welcome back");
@@ -101,7 +120,8 @@ async fn shutdown_closes_every_socket_with_1001_and_loses_no_routed_message() {
     let mut bob = relay.login("bob").await;
     let mut lurker = relay.connect().await;
     alice.send_message("bob", "last words").await;
-    // Alice's ping is answered after her message was routed to bob's queue.
+    // The ack comes after her message was routed to bob's queue.
+    alice.expect_ack("delivered").await;
     alice.expect_nothing_pending().await;
     relay.shutdown().await;
     assert_eq!(bob.recv().await["content"], "last words");

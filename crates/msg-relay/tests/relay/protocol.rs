@@ -16,11 +16,13 @@ async fn auth_with_a_token_answers_auth_ok_with_the_name() {
         alice.recv().await,
         json!({"type": "auth_ok", "username": "alice"})
     );
+    // Then the backlog (none) and `synced`, for every login.
+    assert_eq!(alice.recv().await, json!({"type": "synced", "backlog": 0}));
     alice.expect_nothing_pending().await;
 }
 
 #[tokio::test]
-async fn send_delivers_every_field_and_the_sender_gets_no_reply() {
+async fn send_delivers_every_field_and_the_sender_gets_an_ack() {
     let relay = Relay::default().await;
     let mut alice = relay.login("alice").await;
     let mut bob = relay.login("bob").await;
@@ -48,7 +50,11 @@ async fn send_delivers_every_field_and_the_sender_gets_no_reply() {
             "timestamp": "2026-01-01T12:00:00",
         })
     );
-    // v0.2.0: a delivered send is not acknowledged.
+    // New: the sender learns that the message reached bob.
+    assert_eq!(
+        alice.recv().await,
+        json!({"type": "ack", "id": "msg-20260101-120000-abcdef12", "to": "bob", "status": "delivered", "duplicate": false})
+    );
     alice.expect_nothing_pending().await;
 }
 
@@ -60,7 +66,10 @@ async fn send_without_optional_fields_gets_the_v0_2_0_defaults() {
     alice.send(json!({"type": "send", "to": "bob"})).await;
     let message = bob.recv().await;
     assert_eq!(message["content"], "");
-    assert_eq!(message["id"], "");
+    // No id: the relay generates one and tells the sender in the ack.
+    let id = message["id"].as_str().unwrap();
+    assert!(id.starts_with("relay-") && id.len() == 30, "{id}");
+    assert_eq!(alice.expect_ack("delivered").await["id"], id);
     assert_eq!(message["thread"], json!(null));
     assert_eq!(message["reply_to"], json!(null));
     // The relay's local time, YYYY-MM-DDTHH:MM:SS without a zone.
@@ -73,18 +82,6 @@ async fn send_without_optional_fields_gets_the_v0_2_0_defaults() {
             .enumerate()
             .all(|(i, c)| matches!(i, 4 | 7 | 10 | 13 | 16) || c.is_ascii_digit())
     );
-}
-
-#[tokio::test]
-async fn send_to_a_user_who_is_not_online_is_the_v0_2_0_error() {
-    let relay = Relay::default().await;
-    let mut alice = relay.login("alice").await;
-    alice
-        .send(json!({"type": "send", "to": "carol", "content": "hi", "id": "msg-7"}))
-        .await;
-    let error = alice.expect_error("not_online").await;
-    assert_eq!(error["message"], "User carol not online");
-    assert_eq!(error["id"], "msg-7");
 }
 
 #[tokio::test]
@@ -318,6 +315,7 @@ async fn several_sessions_per_user_when_allowed_all_receive_and_presence_waits_f
     bob.send_message("alice", "to both").await;
     assert_eq!(laptop.recv().await["content"], "to both");
     assert_eq!(phone.recv().await["content"], "to both");
+    bob.expect_ack("delivered").await;
     laptop.close().await;
     bob.expect_nothing_pending().await; // still online through the phone
     phone.close().await;

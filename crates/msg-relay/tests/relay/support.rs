@@ -74,11 +74,18 @@ impl Relay {
         Client::handshake(self.addr, stream).await
     }
 
-    /// Connects and logs in with `username`'s token.
+    /// Connects and logs in with `username`'s token (no `acks`), with an empty backlog.
     pub(crate) async fn login(&self, username: &str) -> Client {
         let mut client = self.connect().await;
         client.auth(username).await;
         client
+    }
+
+    /// Connects and logs in with `acks`; returns the client and its backlog.
+    pub(crate) async fn login_acks(&self, username: &str) -> (Client, Vec<Value>) {
+        let mut client = self.connect().await;
+        let backlog = client.auth_backlog(username, true).await;
+        (client, backlog)
     }
 
     /// `GET path`: status code and body.
@@ -166,6 +173,12 @@ pub(crate) struct Client {
 }
 
 impl Client {
+    /// Connects to a relay at `addr` (a `msg-relay` process, say).
+    pub(crate) async fn connect_to(addr: SocketAddr) -> Client {
+        let stream = TcpStream::connect(addr).await.unwrap();
+        Client::handshake(addr, stream).await
+    }
+
     async fn handshake(addr: SocketAddr, stream: TcpStream) -> Client {
         let (ws, _response) = tokio_tungstenite::client_async(format!("ws://{addr}/ws"), stream)
             .await
@@ -196,13 +209,39 @@ impl Client {
         let _ = self.ws.flush().await;
     }
 
+    /// Logs in as a v0.2.0-style client (no `acks`) and expects an empty backlog.
     pub(crate) async fn auth(&mut self, username: &str) {
-        self.send(json!({"type": "auth", "username": username, "token": token(username)}))
-            .await;
+        let backlog = self.auth_backlog(username, false).await;
+        assert!(backlog.is_empty(), "unexpected backlog {backlog:?}");
+    }
+
+    /// Logs in (with `acks` when asked) and returns the backlog: every frame up to `synced`,
+    /// whose count it checks.
+    pub(crate) async fn auth_backlog(&mut self, username: &str, acks: bool) -> Vec<Value> {
+        let mut frame = json!({"type": "auth", "username": username, "token": token(username)});
+        if acks {
+            frame["acks"] = json!(true);
+        }
+        self.send(frame).await;
         assert_eq!(
             self.recv().await,
             json!({"type": "auth_ok", "username": username})
         );
+        self.backlog().await
+    }
+
+    /// Frames up to `synced`, which must count them. With [`Client::auth`]'s check of an
+    /// empty backlog left out, for tests that expect one.
+    pub(crate) async fn backlog(&mut self) -> Vec<Value> {
+        let mut frames = Vec::new();
+        loop {
+            let frame = self.recv().await;
+            if frame["type"] == "synced" {
+                assert_eq!(frame["backlog"], frames.len(), "{frames:?}");
+                return frames;
+            }
+            frames.push(frame);
+        }
     }
 
     pub(crate) async fn send_message(&mut self, to: &str, content: &str) {
@@ -246,6 +285,20 @@ impl Client {
             Event::Frame(frame) => frame,
             other => panic!("expected a frame, got {other:?}"),
         }
+    }
+
+    /// The next frame, which must be an `ack` with `status` and `duplicate: false`.
+    pub(crate) async fn expect_ack(&mut self, status: &str) -> Value {
+        let frame = self.recv().await;
+        assert_eq!(frame["type"], "ack", "expected ack {status}, got {frame}");
+        assert_eq!(frame["status"], status, "{frame}");
+        assert_eq!(frame["duplicate"], false, "{frame}");
+        frame
+    }
+
+    /// Acknowledges a message (what an `acks` client does once it has stored it).
+    pub(crate) async fn ack(&mut self, id: &Value) {
+        self.send(json!({"type": "ack", "id": id})).await;
     }
 
     /// The next frame, which must be an `error` with `code`.

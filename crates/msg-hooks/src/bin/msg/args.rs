@@ -39,6 +39,9 @@ pub(crate) enum Command {
     Doctor(Doctor),
     Hooks(Hooks),
     Migrate(Migrate),
+    Relay(Relay),
+    Intake(Intake),
+    Demo(Demo),
 }
 
 #[derive(FromArgs, Debug)]
@@ -46,7 +49,7 @@ pub(crate) enum Command {
 /// to yourself it lands in your inbox; to anyone else it waits in outbox.org for the relay.
 #[argh(subcommand, name = "send", help_triggers("-h", "--help"))]
 pub(crate) struct Send {
-    /// the recipient (an actor ID)
+    /// the recipient: an actor ID, or @handle from contacts.yaml
     #[argh(positional)]
     pub(crate) to: String,
     /// the text, one argument (quote it)
@@ -323,7 +326,8 @@ pub(crate) struct Explain {
 }
 
 #[derive(FromArgs, Debug)]
-/// List the space's contacts (contacts.yaml) and the trust tier each has in the settings.
+/// List the space's contacts (contacts.yaml) and the trust tier each has (the settings'
+/// override, else the one noted in contacts.yaml).
 #[argh(subcommand, name = "contacts", help_triggers("-h", "--help"))]
 pub(crate) struct Contacts {
     /// print JSON
@@ -395,6 +399,55 @@ pub(crate) struct Install {
     #[argh(switch)]
     pub(crate) dry_run: bool,
 }
+
+#[derive(FromArgs, Debug)]
+/// The connection to the relay.
+#[argh(subcommand, name = "relay", help_triggers("-h", "--help"))]
+pub(crate) struct Relay {
+    #[argh(subcommand)]
+    pub(crate) command: RelayCommand,
+}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand)]
+pub(crate) enum RelayCommand {
+    Connect(Connect),
+}
+
+#[derive(FromArgs, Debug)]
+/// Connect to the relay (messaging.relay.url) as you and as each agent with a token
+/// (messaging.relay.token, messaging.relay.agent_tokens): receive messages into inbox.org,
+/// acknowledged once on disk; turn messages to an agent into its tasks; send what outbox.org
+/// holds pending and record each delivery. Runs until Ctrl-C, reconnecting with backoff.
+#[argh(subcommand, name = "connect", help_triggers("-h", "--help"))]
+pub(crate) struct Connect {
+    /// receive what is waiting, send what is pending, wait for the acks, and exit
+    #[argh(switch)]
+    pub(crate) once: bool,
+    /// with --once: seconds to wait for the backlog and then for the acks (default 10)
+    #[argh(option, default = "10")]
+    pub(crate) timeout: u64,
+}
+
+#[derive(FromArgs, Debug)]
+/// Turn unread messages addressed to your agents into tasks, through the governor; a
+/// refused sender gets a reply saying why and when to retry. Safe to run any time, by any
+/// number of processes: a message becomes at most one task.
+#[argh(subcommand, name = "intake", help_triggers("-h", "--help"))]
+pub(crate) struct Intake {
+    /// print JSON
+    #[argh(switch)]
+    pub(crate) json: bool,
+}
+
+#[derive(FromArgs, Debug)]
+/// Watch the whole system work on this machine: a relay, two people (alice and bob, each
+/// with a root of their own) and bob's agent. alice sends bob a message and a task for his
+/// agent; the governor admits it; the agent sees it, completes it and replies; alice gets
+/// the result. Every org file is kept and its path printed. With --root DIR, the two roots
+/// are DIR/alice and DIR/bob (DIR must be empty or new); else a new temporary directory.
+#[argh(subcommand, name = "demo", help_triggers("-h", "--help"))]
+pub(crate) struct Demo {}
 
 /// `MarkAction` for the three message subcommands.
 pub(crate) fn mark_action(command: &Command) -> Option<(MarkAction, &str)> {

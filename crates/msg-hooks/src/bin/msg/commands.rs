@@ -8,7 +8,7 @@ use msg_core::paths::Paths;
 use msg_hooks::migrate;
 use msg_hooks::{
     Context, Found, Outgoing, Submission, TaskDesk, claude_settings, cli, contacts, doctor, init,
-    json, render,
+    json, relay_client, render,
 };
 use msg_inbox::{Task, TaskState};
 use msg_store::{Message, MessageState, Priority};
@@ -29,6 +29,7 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Init(args) => return init_space(root, space, args),
         Command::Doctor(args) => return doctor_report(root, space, args),
         Command::Hooks(args) => return hooks(args),
+        Command::Demo(_) => return crate::demo::run(root),
         _ => {}
     }
     let ctx = Context::load(root, space)?;
@@ -48,12 +49,15 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Usage(args) => usage(&ctx, &args),
         Command::Contacts(args) => contacts_list(&ctx, &args),
         Command::Migrate(args) => migrate(&ctx, &args),
+        Command::Relay(args) => relay(ctx, &args),
+        Command::Intake(args) => intake(&ctx, &args),
         Command::Read(_)
         | Command::Unread(_)
         | Command::Archive(_)
         | Command::Init(_)
         | Command::Doctor(_)
-        | Command::Hooks(_) => unreachable!("handled above"),
+        | Command::Hooks(_)
+        | Command::Demo(_) => unreachable!("handled above"),
     }
 }
 
@@ -64,6 +68,8 @@ fn send(ctx: &Context, args: args::Send) -> anyhow::Result<()> {
             args.priority
         ))
     })?;
+    let mut args = args;
+    args.to = contacts::recipient(ctx, &args.to)?;
     if args.to == ctx.agent() {
         if args.reply_to.is_some() || priority != Priority::Normal {
             return Err(cli::usage(
@@ -459,6 +465,61 @@ fn migrate(ctx: &Context, args: &args::Migrate) -> anyhow::Result<()> {
     let mut out = report.to_text(ctx.paths().root());
     if args.dry_run && !report.plan.is_empty() {
         out.push_str("(dry run: nothing written or moved)\n");
+    }
+    print(&out)
+}
+
+/// Prints one line at once (the relay client's narrative); a closed pipe is ignored.
+fn say(line: &str) {
+    let _ = cli::print_stdout(&format!("{line}\n"));
+}
+
+fn relay(ctx: Context, args: &args::Relay) -> anyhow::Result<()> {
+    let args::RelayCommand::Connect(connect) = &args.command;
+    let options = relay_client::ConnectOptions {
+        once: connect.once,
+        timeout: std::time::Duration::from_secs(connect.timeout.max(1)),
+        ..relay_client::ConnectOptions::default()
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let summary = runtime.block_on(async move {
+        let (stop, shutdown) = tokio::sync::watch::channel(false);
+        // In the foreground, Ctrl-C closes the connections cleanly; a `--once` run keeps the
+        // default (the process ends at once, which loses nothing: every write is atomic and
+        // a message not yet acknowledged is delivered again).
+        if !options.once {
+            tokio::spawn(async move {
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    say("[relay] stopping (Ctrl-C)");
+                    let _ = stop.send(true);
+                }
+            });
+        }
+        relay_client::connect(ctx, options, std::sync::Arc::new(say), shutdown).await
+    })?;
+    say(&format!("[relay] done: {summary}"));
+    Ok(())
+}
+
+fn intake(ctx: &Context, args: &args::Intake) -> anyhow::Result<()> {
+    let outcomes = msg_hooks::intake::run(ctx)?;
+    if args.json {
+        let list: Vec<serde_json::Value> = outcomes
+            .iter()
+            .map(msg_hooks::intake::IntakeOutcome::to_json)
+            .collect();
+        return print(&json::to_text(&json!(list)));
+    }
+    if outcomes.is_empty() {
+        return print("[messaging] No unread message for your agents.\n");
+    }
+    let mut out = String::new();
+    for outcome in &outcomes {
+        out.push_str(&format!("[messaging] {}\n", outcome.describe()));
     }
     print(&out)
 }

@@ -1,0 +1,598 @@
+//! Store-and-forward state: each recipient's queue of messages not yet acknowledged, the
+//! bounds on it, expiry by age, and the dedupe window of (sender, id) pairs.
+//!
+//! A queue holds two kinds of entries, in the order the relay accepted them: messages never
+//! written to the recipient (it was offline) and messages written to an `acks` client that
+//! has not acknowledged them yet. At the next login both are the backlog, oldest first. The
+//! queue lives inside the registry's mutex (`registry.rs`), so deciding "online or queued"
+//! and acting on it is one step. Nothing here waits or does I/O.
+
+use std::collections::hash_map::Entry;
+use std::collections::{HashMap, VecDeque};
+use std::hash::{BuildHasher, BuildHasherDefault, Hash, Hasher, RandomState};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::config::Limits;
+use crate::protocol::{AckStatus, QueueLimit};
+use crate::spool::{Record, Recovered, Spool};
+
+/// A message's position in acceptance order, unique for the life of the relay (and, with a
+/// spool, across restarts).
+pub(crate) type Seq = u64;
+
+/// One message waiting in a recipient's queue.
+#[derive(Debug, Clone)]
+pub(crate) struct Pending {
+    pub(crate) seq: Seq,
+    pub(crate) sender: Arc<str>,
+    pub(crate) id: Arc<str>,
+    /// The serialised `message` frame, exactly as it is written to the recipient.
+    pub(crate) frame: Message,
+    /// When the relay accepted it; the time to live counts from here.
+    pub(crate) accepted: Instant,
+    /// Written to a connection of the recipient at least once (and not acknowledged yet).
+    pub(crate) written: bool,
+}
+
+impl Pending {
+    pub(crate) fn bytes(&self) -> usize {
+        self.frame.len()
+    }
+}
+
+/// A message dropped at the end of its time to live.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Expired {
+    pub(crate) sender: Arc<str>,
+    pub(crate) id: Arc<str>,
+    pub(crate) to: Arc<str>,
+    /// It had been written to the recipient (who never acknowledged it).
+    pub(crate) written: bool,
+}
+
+#[derive(Debug, Default)]
+struct UserQueue {
+    /// In `seq` order.
+    entries: VecDeque<Pending>,
+    bytes: usize,
+}
+
+pub(crate) struct Queues {
+    max_messages: usize,
+    max_bytes: usize,
+    total_bytes_limit: usize,
+    ttl: Duration,
+    by_user: HashMap<Arc<str>, UserQueue>,
+    total_bytes: usize,
+    total_messages: usize,
+    next_seq: Seq,
+    /// (deadline, recipient, seq) in acceptance order. The time to live is the same for
+    /// every message, so deadlines only grow and expiry looks at the front only. Entries
+    /// acknowledged meanwhile are skipped when their turn comes.
+    expiry: VecDeque<(Instant, Arc<str>, Seq)>,
+    dedupe: Dedupe,
+    /// With `--spool`: every message entering a queue is appended as `accept`, every one
+    /// leaving as `done`, in the order of the changes (the caller holds the registry lock).
+    spool: Option<Spool>,
+}
+
+impl Queues {
+    pub(crate) fn new(limits: &Limits, spool: Option<Spool>) -> Queues {
+        Queues {
+            spool,
+            max_messages: limits.queue_max_messages,
+            max_bytes: limits.queue_max_bytes,
+            total_bytes_limit: limits.queue_total_bytes,
+            ttl: limits.queue_ttl,
+            by_user: HashMap::new(),
+            total_bytes: 0,
+            total_messages: 0,
+            next_seq: 1,
+            expiry: VecDeque::new(),
+            dedupe: Dedupe::new(limits.dedupe_window, limits.dedupe_max_entries),
+        }
+    }
+
+    /// Puts back what a spool held at start (oldest first), without logging it again. Each
+    /// message keeps its age: one accepted a day ago expires a day earlier. The dedupe window
+    /// learns them too, so a sender repeating a send after the restart is recognised.
+    pub(crate) fn restore(&mut self, recovered: Vec<Recovered>, max_seq: Seq, now: Instant) {
+        self.next_seq = self.next_seq.max(max_seq + 1);
+        let now_ms = unix_ms();
+        for record in recovered {
+            let age = Duration::from_millis(now_ms.saturating_sub(record.at_ms));
+            let accepted = now.checked_sub(age).unwrap_or(now);
+            let to: Arc<str> = Arc::from(record.to);
+            let sender: Arc<str> = Arc::from(record.from);
+            let id: Arc<str> = Arc::from(record.id);
+            let key = self.dedupe.key(&sender, &id, &to);
+            self.dedupe.record(key, AckStatus::Queued, now);
+            let pending = Pending {
+                seq: record.seq,
+                sender,
+                id,
+                frame: Message::text(record.frame),
+                accepted,
+                written: false,
+            };
+            self.insert(&to, pending);
+        }
+    }
+
+    pub(crate) fn ttl(&self) -> Duration {
+        self.ttl
+    }
+
+    /// Messages and bytes in all queues (the metrics gauges).
+    pub(crate) fn totals(&self) -> (usize, usize) {
+        (self.total_messages, self.total_bytes)
+    }
+
+    /// The next sequence number (taken only when a message is accepted).
+    pub(crate) fn take_seq(&mut self) -> Seq {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        seq
+    }
+
+    /// Whether `to`'s queue can take `bytes` more; otherwise the bound that refuses it.
+    pub(crate) fn check_room(&self, to: &str, bytes: usize) -> Result<(), QueueLimit> {
+        if let Some(queue) = self.by_user.get(to) {
+            if queue.entries.len() >= self.max_messages {
+                return Err(QueueLimit::Count);
+            }
+            if queue.bytes + bytes > self.max_bytes {
+                return Err(QueueLimit::Bytes);
+            }
+        } else if bytes > self.max_bytes {
+            return Err(QueueLimit::Bytes);
+        }
+        if self.total_bytes + bytes > self.total_bytes_limit {
+            return Err(QueueLimit::TotalBytes);
+        }
+        Ok(())
+    }
+
+    /// Appends a message to `to`'s queue. The caller checked the room first; `seq` must be
+    /// above every `seq` already queued (so a queue stays in order).
+    pub(crate) fn push(&mut self, to: &Arc<str>, pending: Pending) {
+        if let Some(spool) = &self.spool {
+            spool.append(Record::Accept {
+                seq: pending.seq,
+                from: pending.sender.to_string(),
+                to: to.to_string(),
+                id: pending.id.to_string(),
+                at_ms: unix_ms(),
+                frame: pending.frame.to_text().unwrap_or_default().to_owned(),
+            });
+        }
+        self.insert(to, pending);
+    }
+
+    fn insert(&mut self, to: &Arc<str>, pending: Pending) {
+        let bytes = pending.bytes();
+        self.expiry
+            .push_back((pending.accepted + self.ttl, Arc::clone(to), pending.seq));
+        let queue = self.by_user.entry(Arc::clone(to)).or_default();
+        debug_assert!(
+            queue
+                .entries
+                .back()
+                .is_none_or(|last| last.seq < pending.seq)
+        );
+        queue.bytes += bytes;
+        queue.entries.push_back(pending);
+        self.total_bytes += bytes;
+        self.total_messages += 1;
+    }
+
+    /// Up to `max` entries of `user`'s queue after `after` (a login's backlog, in chunks).
+    pub(crate) fn backlog_after(&self, user: &str, after: Seq, max: usize) -> Vec<Pending> {
+        let Some(queue) = self.by_user.get(user) else {
+            return Vec::new();
+        };
+        let start = queue.entries.partition_point(|entry| entry.seq <= after);
+        queue.entries.range(start..).take(max).cloned().collect()
+    }
+
+    /// Whether `user` has entries after `after`.
+    pub(crate) fn has_after(&self, user: &str, after: Seq) -> bool {
+        self.by_user
+            .get(user)
+            .and_then(|queue| queue.entries.back())
+            .is_some_and(|last| last.seq > after)
+    }
+
+    /// Marks `user`'s entries up to `up_to` as written (the client acknowledges them later).
+    pub(crate) fn mark_written(&mut self, user: &str, up_to: Seq) {
+        if let Some(queue) = self.by_user.get_mut(user) {
+            for entry in queue
+                .entries
+                .iter_mut()
+                .take_while(|entry| entry.seq <= up_to)
+            {
+                entry.written = true;
+            }
+        }
+    }
+
+    /// Removes `user`'s entries up to `up_to`: written to a client whose messages count as
+    /// delivered on write. Returns the removed entries.
+    pub(crate) fn remove_through(&mut self, user: &str, up_to: Seq) -> Vec<Pending> {
+        let Some(queue) = self.by_user.get_mut(user) else {
+            return Vec::new();
+        };
+        let end = queue.entries.partition_point(|entry| entry.seq <= up_to);
+        let removed: Vec<Pending> = queue.entries.drain(..end).collect();
+        let bytes: usize = removed.iter().map(Pending::bytes).sum();
+        queue.bytes -= bytes;
+        self.total_bytes -= bytes;
+        self.total_messages -= removed.len();
+        self.drop_if_empty(user);
+        self.log_done(&removed);
+        removed
+    }
+
+    /// The recipient `user` acknowledged `id`: removes every entry with that id that was
+    /// written to it. (IDs are the senders'; two senders may use the same one, and the
+    /// client stores by ID, so it has stored whichever it acknowledges.) Returns the
+    /// removed entries.
+    pub(crate) fn ack(&mut self, user: &str, id: &str) -> Vec<Pending> {
+        let Some(queue) = self.by_user.get_mut(user) else {
+            return Vec::new();
+        };
+        let mut removed = Vec::new();
+        // Clients acknowledge in order, so the match is almost always at the front.
+        let mut index = 0;
+        while index < queue.entries.len() {
+            let entry = &queue.entries[index];
+            if entry.written && &*entry.id == id {
+                let entry = queue.entries.remove(index).expect("index is in range");
+                queue.bytes -= entry.bytes();
+                removed.push(entry);
+            } else {
+                index += 1;
+            }
+        }
+        let bytes: usize = removed.iter().map(Pending::bytes).sum();
+        self.total_bytes -= bytes;
+        self.total_messages -= removed.len();
+        self.drop_if_empty(user);
+        self.log_done(&removed);
+        removed
+    }
+
+    fn log_done(&self, removed: &[Pending]) {
+        if let Some(spool) = &self.spool {
+            for entry in removed {
+                spool.append(Record::Done { seq: entry.seq });
+            }
+        }
+    }
+
+    /// Drops every message whose time to live ended at `now`.
+    pub(crate) fn expire(&mut self, now: Instant) -> Vec<Expired> {
+        let mut expired = Vec::new();
+        while let Some((deadline, _, _)) = self.expiry.front() {
+            if *deadline > now {
+                break;
+            }
+            let (_, user, seq) = self.expiry.pop_front().expect("front exists");
+            let Some(queue) = self.by_user.get_mut(&user) else {
+                continue;
+            };
+            let Ok(index) = queue.entries.binary_search_by_key(&seq, |entry| entry.seq) else {
+                continue; // acknowledged or delivered meanwhile
+            };
+            let entry = queue.entries.remove(index).expect("index is in range");
+            queue.bytes -= entry.bytes();
+            self.total_bytes -= entry.bytes();
+            self.total_messages -= 1;
+            self.drop_if_empty(&user);
+            if let Some(spool) = &self.spool {
+                spool.append(Record::Done { seq: entry.seq });
+            }
+            expired.push(Expired {
+                sender: entry.sender,
+                id: entry.id,
+                to: user,
+                written: entry.written,
+            });
+        }
+        expired
+    }
+
+    /// When the next message expires, if any is queued.
+    pub(crate) fn next_deadline(&self) -> Option<Instant> {
+        self.expiry.front().map(|(deadline, _, _)| *deadline)
+    }
+
+    /// The key of (sender, id, recipient) in the dedupe window.
+    pub(crate) fn dedupe_key(&self, sender: &str, id: &str, to: &str) -> DedupeKey {
+        self.dedupe.key(sender, id, to)
+    }
+
+    /// The first outcome of a send with this key, if it is in the dedupe window.
+    pub(crate) fn dedupe_lookup(&mut self, key: DedupeKey, now: Instant) -> Option<AckStatus> {
+        self.dedupe.lookup(key, now)
+    }
+
+    pub(crate) fn dedupe_record(&mut self, key: DedupeKey, status: AckStatus, now: Instant) {
+        self.dedupe.record(key, status, now);
+    }
+
+    fn drop_if_empty(&mut self, user: &str) {
+        if self
+            .by_user
+            .get(user)
+            .is_some_and(|queue| queue.entries.is_empty())
+        {
+            self.by_user.remove(user);
+        }
+    }
+}
+
+/// Wall-clock milliseconds since the Unix epoch: a message's age survives a restart only on
+/// the wall clock (tokio's clock starts over with the process).
+fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| {
+            u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
+        })
+}
+
+/// (sender, id, recipient) triples accepted recently, bounded in time and in count.
+///
+/// Looked up and recorded for every `send`, so it is built to stay small and cheap: a triple
+/// is kept as two 64-bit hashes under two independent random keys (the standard library's
+/// SipHash; senders choose IDs, so an unkeyed hash would let one flood a bucket). One is the
+/// map key, the other confirms a hit: two different triples are taken for one another only
+/// if both 64-bit hashes collide, about as likely as two random 128-bit IDs colliding. No
+/// string is copied or kept, so an entry is a few dozen bytes and recording one allocates
+/// nothing (beyond the map's and the queue's amortised growth).
+struct Dedupe {
+    window: Duration,
+    max_entries: usize,
+    key_hasher: RandomState,
+    check_hasher: RandomState,
+    seen: HashMap<u64, Seen, BuildHasherDefault<KeyHasher>>,
+    /// Keys in the order they were recorded, for forgetting the oldest.
+    order: VecDeque<(Instant, u64)>,
+}
+
+#[derive(Clone, Copy)]
+struct Seen {
+    at: Instant,
+    check: u64,
+    status: AckStatus,
+}
+
+/// A (sender, id, recipient) triple as the dedupe window knows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct DedupeKey {
+    key: u64,
+    check: u64,
+}
+
+impl Dedupe {
+    fn new(window: Duration, max_entries: usize) -> Dedupe {
+        Dedupe {
+            window,
+            max_entries,
+            key_hasher: RandomState::new(),
+            check_hasher: RandomState::new(),
+            seen: HashMap::default(),
+            order: VecDeque::new(),
+        }
+    }
+
+    fn key(&self, sender: &str, id: &str, to: &str) -> DedupeKey {
+        let hash = |state: &RandomState| {
+            let mut hasher = state.build_hasher();
+            // `str`'s Hash ends each string with a 0xff byte, which no UTF-8 text contains:
+            // ("ab", "c") and ("a", "bc") hash apart.
+            sender.hash(&mut hasher);
+            id.hash(&mut hasher);
+            to.hash(&mut hasher);
+            hasher.finish()
+        };
+        DedupeKey {
+            key: hash(&self.key_hasher),
+            check: hash(&self.check_hasher),
+        }
+    }
+
+    /// The first outcome of the triple, if it is in the window.
+    fn lookup(&mut self, key: DedupeKey, now: Instant) -> Option<AckStatus> {
+        self.forget_old(now);
+        self.seen
+            .get(&key.key)
+            .filter(|seen| seen.check == key.check)
+            .map(|seen| seen.status)
+    }
+
+    fn record(&mut self, key: DedupeKey, status: AckStatus, now: Instant) {
+        if self.max_entries == 0 || self.window.is_zero() {
+            return;
+        }
+        self.order.push_back((now, key.key));
+        self.seen.insert(
+            key.key,
+            Seen {
+                at: now,
+                check: key.check,
+                status,
+            },
+        );
+        while self.order.len() > self.max_entries {
+            self.forget_front();
+        }
+    }
+
+    fn forget_old(&mut self, now: Instant) {
+        while let Some((at, _)) = self.order.front() {
+            if now.saturating_duration_since(*at) < self.window {
+                break;
+            }
+            self.forget_front();
+        }
+    }
+
+    fn forget_front(&mut self) {
+        if let Some((at, key)) = self.order.pop_front() {
+            // Only if not recorded again later (then a newer order entry owns it). One probe
+            // of the map: this runs for every send once the window is full.
+            if let Entry::Occupied(entry) = self.seen.entry(key)
+                && entry.get().at == at
+            {
+                entry.remove();
+            }
+        }
+    }
+}
+
+/// The hasher of maps keyed by a [`DedupeKey`]'s key, which is already a keyed hash: it
+/// passes the value through.
+#[derive(Default)]
+struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `u64` keys are hashed with it; fold anything else in anyway.
+        for byte in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*byte);
+        }
+    }
+
+    fn write_u64(&mut self, value: u64) {
+        self.0 = value;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limits(max_messages: usize, max_bytes: usize, total: usize) -> Limits {
+        Limits {
+            queue_max_messages: max_messages,
+            queue_max_bytes: max_bytes,
+            queue_total_bytes: total,
+            queue_ttl: Duration::from_secs(60),
+            ..Limits::default()
+        }
+    }
+
+    fn pending(queues: &mut Queues, id: &str, text: &str, now: Instant) -> Pending {
+        Pending {
+            seq: queues.take_seq(),
+            sender: Arc::from("alice"),
+            id: Arc::from(id),
+            frame: Message::text(text.to_owned()),
+            accepted: now,
+            written: false,
+        }
+    }
+
+    #[test]
+    fn each_bound_is_named() {
+        let now = Instant::now();
+        let bob: Arc<str> = Arc::from("bob");
+        let carol: Arc<str> = Arc::from("carol");
+        let mut queues = Queues::new(&limits(2, 10, 15), None);
+        assert_eq!(queues.check_room("bob", 11), Err(QueueLimit::Bytes));
+        let p = pending(&mut queues, "1", "aaaaa", now);
+        queues.push(&bob, p);
+        let p = pending(&mut queues, "2", "bbbb", now);
+        queues.push(&bob, p);
+        assert_eq!(queues.check_room("bob", 1), Err(QueueLimit::Count));
+        let p = pending(&mut queues, "3", "ccccc", now);
+        queues.push(&carol, p);
+        assert_eq!(queues.check_room("carol", 6), Err(QueueLimit::Bytes));
+        assert_eq!(queues.check_room("carol", 2), Err(QueueLimit::TotalBytes));
+        assert_eq!(queues.check_room("carol", 1), Ok(()));
+        assert_eq!(queues.totals(), (3, 14));
+    }
+
+    #[test]
+    fn acks_remove_written_entries_only_and_expiry_skips_them() {
+        let now = Instant::now();
+        let bob: Arc<str> = Arc::from("bob");
+        let mut queues = Queues::new(&limits(10, 1000, 1000), None);
+        let first = pending(&mut queues, "m1", "one", now);
+        queues.push(&bob, first);
+        let second = pending(&mut queues, "m2", "two", now + Duration::from_secs(1));
+        queues.push(&bob, second);
+        assert!(queues.ack("bob", "m1").is_empty(), "not written yet");
+        queues.mark_written("bob", 1);
+        assert_eq!(queues.ack("bob", "m1").len(), 1);
+        assert!(queues.ack("bob", "m1").is_empty(), "idempotent");
+        assert!(queues.expire(now + Duration::from_secs(60)).is_empty());
+        let expired = queues.expire(now + Duration::from_secs(61));
+        assert_eq!(expired.len(), 1);
+        assert_eq!(&*expired[0].id, "m2");
+        assert!(!expired[0].written);
+        assert_eq!(queues.totals(), (0, 0));
+        assert!(queues.by_user.is_empty());
+    }
+
+    #[test]
+    fn the_dedupe_window_forgets_by_age_and_by_count() {
+        let now = Instant::now();
+        let mut dedupe = Dedupe::new(Duration::from_secs(10), 2);
+        let record = |dedupe: &mut Dedupe, id: &str| {
+            let key = dedupe.key("alice", id, "bob");
+            dedupe.record(key, AckStatus::Queued, now);
+        };
+        let seen = |dedupe: &mut Dedupe, sender: &str, id: &str, to: &str, at: Instant| {
+            let key = dedupe.key(sender, id, to);
+            dedupe.lookup(key, at)
+        };
+        record(&mut dedupe, "a");
+        assert_eq!(
+            seen(&mut dedupe, "alice", "a", "bob", now),
+            Some(AckStatus::Queued)
+        );
+        assert_eq!(seen(&mut dedupe, "mallory", "a", "bob", now), None);
+        assert_eq!(seen(&mut dedupe, "alice", "a", "carol", now), None);
+        assert_eq!(seen(&mut dedupe, "alic", "ea", "bob", now), None);
+        record(&mut dedupe, "b");
+        record(&mut dedupe, "c");
+        assert_eq!(
+            seen(&mut dedupe, "alice", "a", "bob", now),
+            None,
+            "count bound"
+        );
+        assert!(seen(&mut dedupe, "alice", "b", "bob", now).is_some());
+        let later = now + Duration::from_secs(10);
+        assert_eq!(
+            seen(&mut dedupe, "alice", "c", "bob", later),
+            None,
+            "time bound"
+        );
+        assert!(dedupe.seen.is_empty());
+    }
+
+    #[test]
+    fn a_key_hit_with_another_check_is_not_a_duplicate() {
+        let now = Instant::now();
+        let mut dedupe = Dedupe::new(Duration::from_secs(10), 10);
+        let key = dedupe.key("alice", "a", "bob");
+        dedupe.record(key, AckStatus::Delivered, now);
+        let colliding = DedupeKey {
+            key: key.key,
+            check: key.check ^ 1,
+        };
+        assert_eq!(dedupe.lookup(colliding, now), None);
+        assert_eq!(dedupe.lookup(key, now), Some(AckStatus::Delivered));
+    }
+}

@@ -1,0 +1,710 @@
+//! The durable spool (`--spool DIR`): the offline queues as an append-only log, so that what
+//! the relay accepted survives a restart or a crash.
+//!
+//! One file, `DIR/queue.log`: an 8-byte magic, then records, each `length: u32 LE`,
+//! `checksum: u32 LE` (the first four bytes of the payload's blake3 hash) and a JSON payload:
+//! `accept` (a queued message, with everything needed to deliver it) or `done` (acknowledged,
+//! delivered on write, or expired). `DIR/queue.log.lock` is held (`flock`) while the relay
+//! runs, so two relays cannot share a spool.
+//!
+//! One writer thread owns the file. Under the registry lock the queues hand it records
+//! through a channel, so the log's order is the order of the changes. It takes whatever has
+//! arrived, writes it with one `write`, calls `fdatasync` once for all of it (group commit:
+//! concurrent senders share one sync), and only then pushes the `queued` acks that waited for
+//! those records: accepted means durable. `done` records wait for nobody; losing the last
+//! ones in a crash only means delivering those messages once more (at-least-once).
+//!
+//! When live records are less than a quarter of a file over 1 MiB, the writer compacts it:
+//! the live `accept` records go to a temporary file, synced, renamed over the log, directory
+//! synced ([`msg_core::durable::write_atomically`]).
+//!
+//! Recovery reads the log front to back. A last record cut short (the relay died in the
+//! middle of an append) is dropped and the file truncated to the records before it; a record
+//! that fails its checksum or does not parse *before* the end is corruption the relay refuses
+//! to guess about: [`SpoolError::Corrupt`] names the file and the byte offset.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError, mpsc};
+use std::time::Duration;
+
+use msg_core::durable::{self, DurableError, FileLock};
+use serde::{Deserialize, Serialize};
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::session::Outbox;
+
+/// The first bytes of a spool log; the digit is the format version.
+const MAGIC: &[u8; 8] = b"MRSPOOL1";
+/// Record header: length and checksum.
+const HEADER: usize = 8;
+/// A record larger than this is not a record (a frame is at most a few MiB).
+const MAX_RECORD: usize = 64 * 1024 * 1024;
+/// Compaction is considered above this file size.
+const COMPACT_MIN_BYTES: u64 = 1024 * 1024;
+/// Requests the writer takes into one group commit at most.
+const MAX_BATCH: usize = 4096;
+
+/// Why the spool cannot be opened or written.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SpoolError {
+    /// Another relay holds the spool directory.
+    #[error(
+        "spool directory {dir} is in use by another relay (its queue.log.lock is held); \
+         give each relay its own --spool directory"
+    )]
+    Locked {
+        /// The spool directory.
+        dir: PathBuf,
+    },
+    /// A record in the middle of the log is damaged: not a torn last append but corruption.
+    #[error(
+        "spool log {path} is corrupt at byte offset {offset}: {reason}; the relay does not \
+         guess which queued messages are lost. Move the file aside to start with an empty \
+         spool, or truncate it to {offset} bytes to keep the records before the damage"
+    )]
+    Corrupt {
+        /// The log file.
+        path: PathBuf,
+        /// Where the damaged record starts.
+        offset: u64,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A file operation failed.
+    #[error(transparent)]
+    Io(#[from] DurableError),
+}
+
+/// One record of the log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub(crate) enum Record {
+    /// A message entered a recipient's queue.
+    Accept {
+        seq: u64,
+        from: String,
+        to: String,
+        id: String,
+        /// When it was accepted, in milliseconds since the Unix epoch (its age after a
+        /// restart counts from here).
+        at_ms: u64,
+        /// The `message` frame as written to the recipient.
+        frame: String,
+    },
+    /// The message left its queue.
+    Done { seq: u64 },
+}
+
+/// A queued message found in the log at start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Recovered {
+    pub(crate) seq: u64,
+    pub(crate) from: String,
+    pub(crate) to: String,
+    pub(crate) id: String,
+    pub(crate) at_ms: u64,
+    pub(crate) frame: String,
+}
+
+enum Request {
+    Append(Record),
+    /// Push `frame` to `outbox` once everything sent before this request is on disk.
+    AfterSync(Outbox, Message),
+    /// Answer once everything sent before is on disk (shutdown).
+    Sync(tokio::sync::oneshot::Sender<()>),
+}
+
+/// The durable spool of a relay, opened with [`Spool::open`] and handed to
+/// [`run`](crate::run) in [`RelayConfig::spool`](crate::RelayConfig::spool). Clones share it.
+#[derive(Clone)]
+pub struct Spool {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    dir: PathBuf,
+    /// The receiver is held by the writer thread, which ends when every sender is gone.
+    /// `None` only while dropping.
+    requests: Option<mpsc::Sender<Request>>,
+    /// Joined on drop, so the directory lock is released only after the last write.
+    writer: Option<std::thread::JoinHandle<()>>,
+    /// What the log held at start; taken once by the relay that uses this spool.
+    recovered: Mutex<Option<(Vec<Recovered>, u64)>>,
+    failure: Arc<Failure>,
+    _lock: FileLock,
+}
+
+/// The writer's first failure, shared with the relay, which shuts down on it.
+#[derive(Default)]
+struct Failure {
+    error: Mutex<Option<String>>,
+    notify: tokio::sync::Notify,
+}
+
+impl std::fmt::Debug for Spool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Spool")
+            .field("dir", &self.inner.dir)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Spool {
+    /// Opens (creating if needed) the spool in `dir`: locks it, recovers the log (dropping a
+    /// torn last record), and starts the writer thread.
+    pub fn open(dir: &Path) -> Result<Spool, SpoolError> {
+        std::fs::create_dir_all(dir)
+            .map_err(durable::io_error("create the spool directory", dir))?;
+        let path = dir.join("queue.log");
+        let lock = match FileLock::exclusive(&path, Duration::ZERO) {
+            Ok(lock) => lock,
+            Err(DurableError::LockTimeout { .. }) => {
+                return Err(SpoolError::Locked {
+                    dir: dir.to_owned(),
+                });
+            }
+            Err(err) => return Err(err.into()),
+        };
+        let (recovered, max_seq, valid_len) = recover(&path)?;
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(durable::io_error("open", &path))?;
+        let file_len = if valid_len < MAGIC.len() as u64 {
+            // New, or a magic cut short: start the file over.
+            file.set_len(0)
+                .and_then(|()| file.write_all(MAGIC))
+                .and_then(|()| file.sync_all())
+                .map_err(durable::io_error("start", &path))?;
+            MAGIC.len() as u64
+        } else {
+            // Drop a torn last record, so new records follow whole ones.
+            file.set_len(valid_len)
+                .and_then(|()| file.sync_all())
+                .map_err(durable::io_error("truncate the torn end of", &path))?;
+            valid_len
+        };
+        file.seek(SeekFrom::End(0))
+            .map_err(durable::io_error("seek to the end of", &path))?;
+        let live = recovered
+            .iter()
+            .map(|record| (record.seq, encoded_len_of_recovered(record)))
+            .collect();
+        let failure = Arc::new(Failure::default());
+        let (requests, receiver) = mpsc::channel();
+        let writer = Writer {
+            path: path.clone(),
+            file,
+            file_len,
+            live,
+            failure: Arc::clone(&failure),
+        };
+        let writer = std::thread::Builder::new()
+            .name("msg-relay-spool".to_owned())
+            .spawn(move || writer.run(&receiver))
+            .map_err(durable::io_error("start the writer thread of", &path))?;
+        Ok(Spool {
+            inner: Arc::new(Inner {
+                dir: dir.to_owned(),
+                requests: Some(requests),
+                writer: Some(writer),
+                recovered: Mutex::new(Some((recovered, max_seq))),
+                failure,
+                _lock: lock,
+            }),
+        })
+    }
+
+    /// The spool directory.
+    pub fn dir(&self) -> &Path {
+        &self.inner.dir
+    }
+
+    /// The write error that stopped the spool, if one did. The relay shuts down on it (it
+    /// can no longer promise that what it accepts is durable).
+    pub fn failure(&self) -> Option<String> {
+        self.inner
+            .failure
+            .error
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Completes when the writer failed.
+    pub(crate) async fn failed(&self) {
+        loop {
+            let notified = self.inner.failure.notify.notified();
+            if self.failure().is_some() {
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    /// The queued messages found at open (oldest first) and the highest sequence number the
+    /// log used; `None` after the first call.
+    pub(crate) fn take_recovered(&self) -> Option<(Vec<Recovered>, u64)> {
+        self.inner
+            .recovered
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+    }
+
+    fn request(&self, request: Request) -> bool {
+        // Fails only when the writer stopped after a failure, which `failure` reports.
+        self.inner
+            .requests
+            .as_ref()
+            .is_some_and(|requests| requests.send(request).is_ok())
+    }
+
+    pub(crate) fn append(&self, record: Record) {
+        self.request(Request::Append(record));
+    }
+
+    /// Pushes `frame` to `outbox` once every record appended so far is on disk.
+    pub(crate) fn after_sync(&self, outbox: Outbox, frame: Message) {
+        self.request(Request::AfterSync(outbox, frame));
+    }
+
+    /// Waits until every record appended so far is on disk.
+    pub(crate) async fn sync(&self) {
+        let (done, wait) = tokio::sync::oneshot::channel();
+        if self.request(Request::Sync(done)) {
+            let _ = wait.await;
+        }
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // Closing the channel ends the writer after what is queued; the lock (a field,
+        // dropped after this) is released only then, so a new relay never writes alongside
+        // a finishing one.
+        self.requests.take();
+        if let Some(writer) = self.writer.take() {
+            let _ = writer.join();
+        }
+    }
+}
+
+struct Writer {
+    path: PathBuf,
+    file: File,
+    file_len: u64,
+    /// Live `accept` records: seq → encoded length.
+    live: HashMap<u64, u64>,
+    failure: Arc<Failure>,
+}
+
+impl Writer {
+    fn run(mut self, requests: &mpsc::Receiver<Request>) {
+        let mut buffer = Vec::new();
+        let mut waiting = Vec::new();
+        while let Ok(first) = requests.recv() {
+            buffer.clear();
+            let mut next = Some(first);
+            let mut taken = 0;
+            while let Some(request) = next.take() {
+                match request {
+                    Request::Append(record) => {
+                        let start = buffer.len();
+                        encode(&record, &mut buffer);
+                        let len = (buffer.len() - start) as u64;
+                        match record {
+                            Record::Accept { seq, .. } => {
+                                self.live.insert(seq, len);
+                            }
+                            Record::Done { seq } => {
+                                self.live.remove(&seq);
+                            }
+                        }
+                    }
+                    other => waiting.push(other),
+                }
+                taken += 1;
+                if taken < MAX_BATCH {
+                    next = requests.try_recv().ok();
+                }
+            }
+            if !buffer.is_empty() {
+                let written = self
+                    .file
+                    .write_all(&buffer)
+                    .and_then(|()| self.file.sync_data());
+                if let Err(err) = written {
+                    self.fail(format!("cannot append to {}: {err}", self.path.display()));
+                    return;
+                }
+                self.file_len += buffer.len() as u64;
+            }
+            // Before the waiting acks: a compaction's own syncs then count for them too.
+            if let Err(err) = self.maybe_compact() {
+                self.fail(err.to_string());
+                return;
+            }
+            for request in waiting.drain(..) {
+                match request {
+                    Request::AfterSync(outbox, frame) => {
+                        // A full or closed outbox: the sender is not reading or gone; its
+                        // message is on disk either way, and a repeated send is re-acked.
+                        let _ = outbox.push(frame);
+                    }
+                    Request::Sync(done) => {
+                        let _ = done.send(());
+                    }
+                    Request::Append(_) => unreachable!("appends are not kept waiting"),
+                }
+            }
+        }
+    }
+
+    fn fail(&self, message: String) {
+        *self
+            .failure
+            .error
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(message);
+        self.failure.notify.notify_waiters();
+    }
+
+    /// Rewrites the log with the live records only, when they are a small part of a large
+    /// file.
+    fn maybe_compact(&mut self) -> Result<(), DurableError> {
+        let live_bytes: u64 = self.live.values().sum();
+        if self.file_len < COMPACT_MIN_BYTES || live_bytes * 4 > self.file_len {
+            return Ok(());
+        }
+        let mut old = Vec::new();
+        File::open(&self.path)
+            .and_then(|mut file| file.read_to_end(&mut old))
+            .map_err(durable::io_error("read for compaction", &self.path))?;
+        let mut new = Vec::with_capacity(live_bytes as usize + MAGIC.len());
+        new.extend_from_slice(MAGIC);
+        let mut offset = MAGIC.len();
+        // Everything in the file was written by this writer or recovered, so it parses.
+        while let Some((record, len)) = parse_at(&old, offset).ok().flatten() {
+            if let Record::Accept { seq, .. } = &record
+                && self.live.contains_key(seq)
+            {
+                new.extend_from_slice(&old[offset..offset + len]);
+            }
+            offset += len;
+        }
+        durable::write_atomically(&self.path, &new)?;
+        self.file = OpenOptions::new()
+            .append(true)
+            .open(&self.path)
+            .map_err(durable::io_error("reopen after compaction", &self.path))?;
+        self.file_len = new.len() as u64;
+        Ok(())
+    }
+}
+
+fn encode(record: &Record, out: &mut Vec<u8>) {
+    // Serialising a record cannot fail: strings and numbers only.
+    let payload = serde_json::to_vec(record).expect("records always serialise");
+    let checksum = blake3::hash(&payload);
+    out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+    out.extend_from_slice(&checksum.as_bytes()[..4]);
+    out.extend_from_slice(&payload);
+}
+
+fn encoded_len_of_recovered(record: &Recovered) -> u64 {
+    let mut out = Vec::new();
+    encode(
+        &Record::Accept {
+            seq: record.seq,
+            from: record.from.clone(),
+            to: record.to.clone(),
+            id: record.id.clone(),
+            at_ms: record.at_ms,
+            frame: record.frame.clone(),
+        },
+        &mut out,
+    );
+    out.len() as u64
+}
+
+/// The record at `offset` and its encoded length; `Ok(None)` at the end of the data.
+/// `Err(Torn)` when the data ends inside the record; `Err(Bad)` when it is complete but
+/// damaged.
+fn parse_at(data: &[u8], offset: usize) -> Result<Option<(Record, usize)>, Damage> {
+    let rest = &data[offset..];
+    if rest.is_empty() {
+        return Ok(None);
+    }
+    if rest.len() < HEADER {
+        return Err(Damage::Torn);
+    }
+    let len = u32::from_le_bytes(rest[..4].try_into().expect("4 bytes")) as usize;
+    if len > MAX_RECORD {
+        // A length this large is garbage; at the end of the file, a torn header.
+        return Err(Damage::Bad(format!("record length {len} is impossible")));
+    }
+    if rest.len() < HEADER + len {
+        return Err(Damage::Torn);
+    }
+    let payload = &rest[HEADER..HEADER + len];
+    if blake3::hash(payload).as_bytes()[..4] != rest[4..8] {
+        return Err(Damage::Bad("checksum mismatch".to_owned()));
+    }
+    let record = serde_json::from_slice(payload)
+        .map_err(|err| Damage::Bad(format!("record is not valid: {err}")))?;
+    Ok(Some((record, HEADER + len)))
+}
+
+enum Damage {
+    Torn,
+    Bad(String),
+}
+
+/// Reads the log at `path`: the live `accept` records in order, the highest sequence number
+/// used, and the length of the whole records (where new ones go).
+fn recover(path: &Path) -> Result<(Vec<Recovered>, u64, u64), SpoolError> {
+    let data = match std::fs::read(path) {
+        Ok(data) => data,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(err) => return Err(durable::io_error("read", path)(err).into()),
+    };
+    if data.len() < MAGIC.len() {
+        if !MAGIC.starts_with(&data) {
+            return Err(SpoolError::Corrupt {
+                path: path.to_owned(),
+                offset: 0,
+                reason: "not a msg-relay spool log (no MRSPOOL1 header)".to_owned(),
+            });
+        }
+        return Ok((Vec::new(), 0, 0));
+    }
+    if &data[..MAGIC.len()] != MAGIC {
+        return Err(SpoolError::Corrupt {
+            path: path.to_owned(),
+            offset: 0,
+            reason: "not a msg-relay spool log (no MRSPOOL1 header)".to_owned(),
+        });
+    }
+    let mut live: BTreeMap<u64, Recovered> = BTreeMap::new();
+    let mut max_seq = 0;
+    let mut offset = MAGIC.len();
+    loop {
+        match parse_at(&data, offset) {
+            Ok(None) => break,
+            Ok(Some((record, len))) => {
+                match record {
+                    Record::Accept {
+                        seq,
+                        from,
+                        to,
+                        id,
+                        at_ms,
+                        frame,
+                    } => {
+                        max_seq = max_seq.max(seq);
+                        live.insert(
+                            seq,
+                            Recovered {
+                                seq,
+                                from,
+                                to,
+                                id,
+                                at_ms,
+                                frame,
+                            },
+                        );
+                    }
+                    Record::Done { seq } => {
+                        max_seq = max_seq.max(seq);
+                        live.remove(&seq);
+                    }
+                }
+                offset += len;
+            }
+            // The relay died in the middle of appending this record: it was never
+            // acknowledged to anyone, so dropping it loses nothing that was accepted.
+            Err(Damage::Torn) => break,
+            Err(Damage::Bad(reason)) => {
+                if is_last_record(&data, offset) {
+                    // A damaged record that ends the file: also a torn append (the length
+                    // reached the disk, the payload only partly).
+                    break;
+                }
+                return Err(SpoolError::Corrupt {
+                    path: path.to_owned(),
+                    offset: offset as u64,
+                    reason,
+                });
+            }
+        }
+    }
+    Ok((live.into_values().collect(), max_seq, offset as u64))
+}
+
+/// Whether the record at `offset` reaches (or claims to reach past) the end of `data`.
+fn is_last_record(data: &[u8], offset: usize) -> bool {
+    let rest = &data[offset..];
+    if rest.len() < HEADER {
+        return true;
+    }
+    let len = u32::from_le_bytes(rest[..4].try_into().expect("4 bytes")) as usize;
+    HEADER.saturating_add(len) >= rest.len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn accept(seq: u64, to: &str) -> Record {
+        Record::Accept {
+            seq,
+            from: "alice".to_owned(),
+            to: to.to_owned(),
+            id: format!("m{seq}"),
+            at_ms: 1_700_000_000_000 + seq,
+            frame: format!(r#"{{"type":"message","id":"m{seq}"}}"#),
+        }
+    }
+
+    fn log(records: &[Record]) -> Vec<u8> {
+        let mut data = MAGIC.to_vec();
+        for record in records {
+            encode(record, &mut data);
+        }
+        data
+    }
+
+    fn seqs(recovered: &[Recovered]) -> Vec<u64> {
+        recovered.iter().map(|record| record.seq).collect()
+    }
+
+    #[test]
+    fn recovery_keeps_accepted_records_that_are_not_done() {
+        let dir = assert_fs::TempDir::new().unwrap();
+        let path = dir.path().join("queue.log");
+        let data = log(&[
+            accept(1, "bob"),
+            accept(2, "bob"),
+            Record::Done { seq: 1 },
+            accept(3, "carol"),
+        ]);
+        std::fs::write(&path, &data).unwrap();
+        let (recovered, max_seq, len) = recover(&path).unwrap();
+        assert_eq!(seqs(&recovered), [2, 3]);
+        assert_eq!(recovered[1].to, "carol");
+        assert_eq!(max_seq, 3);
+        assert_eq!(len, data.len() as u64);
+    }
+
+    #[test]
+    fn a_torn_last_record_is_dropped_at_every_cut() {
+        let dir = assert_fs::TempDir::new().unwrap();
+        let path = dir.path().join("queue.log");
+        let whole = log(&[accept(1, "bob")]);
+        let full = log(&[accept(1, "bob"), accept(2, "bob")]);
+        // Cut the second record at every byte: the first always survives.
+        for cut in whole.len()..full.len() {
+            std::fs::write(&path, &full[..cut]).unwrap();
+            let (recovered, _, len) = recover(&path).unwrap();
+            assert_eq!(seqs(&recovered), [1], "cut at {cut}");
+            assert_eq!(len, whole.len() as u64);
+        }
+        // A whole-length last record whose payload did not reach the disk (zeros).
+        let mut zeroed = full.clone();
+        let payload_start = whole.len() + HEADER;
+        zeroed[payload_start..].fill(0);
+        std::fs::write(&path, &zeroed).unwrap();
+        assert_eq!(seqs(&recover(&path).unwrap().0), [1]);
+    }
+
+    #[test]
+    fn a_damaged_record_in_the_middle_is_refused_with_file_and_offset() {
+        let dir = assert_fs::TempDir::new().unwrap();
+        let path = dir.path().join("queue.log");
+        let first = log(&[accept(1, "bob")]);
+        let mut data = log(&[accept(1, "bob"), accept(2, "bob"), accept(3, "bob")]);
+        data[first.len() + HEADER + 3] ^= 0x20; // a flipped bit in record 2
+        std::fs::write(&path, &data).unwrap();
+        let err = recover(&path).unwrap_err();
+        let SpoolError::Corrupt { offset, .. } = &err else {
+            panic!("{err}");
+        };
+        assert_eq!(*offset, first.len() as u64);
+        let text = err.to_string();
+        assert!(text.contains(&path.display().to_string()), "{text}");
+        assert!(text.contains(&format!("offset {}", first.len())), "{text}");
+        std::fs::write(&path, b"#!/bin/sh\necho not a spool\n").unwrap();
+        assert!(matches!(
+            recover(&path),
+            Err(SpoolError::Corrupt { offset: 0, .. })
+        ));
+    }
+
+    #[tokio::test]
+    async fn open_truncates_a_torn_tail_appends_after_it_and_locks_the_directory() {
+        let dir = assert_fs::TempDir::new().unwrap();
+        let path = dir.path().join("queue.log");
+        let full = log(&[accept(1, "bob"), accept(2, "bob")]);
+        let whole = log(&[accept(1, "bob")]);
+        std::fs::write(&path, &full[..full.len() - 5]).unwrap();
+        let spool = Spool::open(dir.path()).unwrap();
+        assert!(matches!(
+            Spool::open(dir.path()),
+            Err(SpoolError::Locked { .. })
+        ));
+        let (recovered, max_seq) = spool.take_recovered().unwrap();
+        assert_eq!(seqs(&recovered), [1]);
+        assert_eq!(max_seq, 1);
+        spool.append(accept(3, "carol"));
+        spool.append(Record::Done { seq: 1 });
+        spool.sync().await;
+        assert_eq!(
+            std::fs::read(&path).unwrap(),
+            log(&[
+                accept(1, "bob"),
+                accept(3, "carol"),
+                Record::Done { seq: 1 }
+            ])
+        );
+        assert!(whole.len() < full.len());
+        drop(spool);
+        // The lock is released with the spool (the writer thread ends on its own).
+        let spool = Spool::open(dir.path()).unwrap();
+        assert_eq!(seqs(&spool.take_recovered().unwrap().0), [3]);
+    }
+
+    #[tokio::test]
+    async fn compaction_keeps_only_live_records() {
+        let dir = assert_fs::TempDir::new().unwrap();
+        let path = dir.path().join("queue.log");
+        let spool = Spool::open(dir.path()).unwrap();
+        let big = "x".repeat(10_000);
+        for seq in 1..=200 {
+            spool.append(Record::Accept {
+                seq,
+                from: "alice".to_owned(),
+                to: "bob".to_owned(),
+                id: format!("m{seq}"),
+                at_ms: 0,
+                frame: big.clone(),
+            });
+            if seq != 7 {
+                spool.append(Record::Done { seq });
+            }
+        }
+        spool.sync().await;
+        let len = std::fs::metadata(&path).unwrap().len();
+        assert!(len < COMPACT_MIN_BYTES, "not compacted: {len} bytes");
+        drop(spool);
+        let spool = Spool::open(dir.path()).unwrap();
+        assert_eq!(seqs(&spool.take_recovered().unwrap().0), [7]);
+    }
+}
