@@ -331,11 +331,10 @@ async fn frames_pipelined_behind_the_upgrade_request_are_read() {
     let relay = Relay::default().await;
     let auth = json!({"type": "auth", "username": "alice", "token": token("alice")}).to_string();
     let mask = [0x12u8, 0x34, 0x56, 0x78];
-    let mut request = format!(
-        "GET /ws HTTP/1.1\r\nHost: relay\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
-    )
-    .into_bytes();
+    let mut request = b"GET /ws HTTP/1.1\r\nHost: relay\r\nUpgrade: websocket\r\n\
+        Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+        Sec-WebSocket-Version: 13\r\n\r\n"
+        .to_vec();
     // One masked text frame with a 16-bit length (the auth is over 125 bytes).
     request.extend_from_slice(&[0x81, 0x80 | 126]);
     request.extend_from_slice(&(auth.len() as u16).to_be_bytes());
