@@ -11,7 +11,9 @@
 //! - **idle**: `--idle` authenticated connections that do nothing; reports relay RSS (target
 //!   for 10,000: ≤ 150 MB).
 //!
-//! Every run is bounded in time (`--seconds`) and in messages (`--messages`).
+//! Every run is bounded in time (`--seconds`) and in messages (`--messages`). With `--acks`
+//! the clients log in with `acks` and acknowledge every message, so that each one is also
+//! kept in (and removed from) its recipient's queue.
 //!
 //! ```sh
 //! cargo bench -p msg-relay --bench load                  # everything, about a minute
@@ -80,6 +82,7 @@ fn options() -> Options {
         match arg.as_str() {
             "--bench" => {}
             "--quick" => options.quick = true,
+            "--acks" => ACKS.store(true, Ordering::Relaxed),
             "--clients" => options.clients = Some(value(&mut args, "--clients").parse().unwrap()),
             "--rate" => options.rate = Some(value(&mut args, "--rate").parse().unwrap()),
             "--idle" => options.idle = Some(value(&mut args, "--idle").parse().unwrap()),
@@ -219,8 +222,9 @@ async fn login(addr: SocketAddr, index: usize, secret: &ServerSecret) -> Socket 
     .expect("websocket handshake");
     let name = user(index);
     let auth = format!(
-        r#"{{"type":"auth","username":"{name}","token":"{}"}}"#,
-        secret.token_for(&name)
+        r#"{{"type":"auth","username":"{name}","token":"{}","acks":{}}}"#,
+        secret.token_for(&name),
+        ACKS.load(Ordering::Relaxed)
     );
     socket.send(Message::text(auth)).await.unwrap();
     // auth_ok, then the (empty) backlog and `synced`.
@@ -273,8 +277,11 @@ fn stamp(epoch: Instant) -> u64 {
 
 /// Reads one client's frames until the stream ends or `stop` is set and nothing arrives for
 /// a moment; returns the latencies (µs) of the messages it received.
+type Sink = Arc<tokio::sync::Mutex<futures::stream::SplitSink<Socket, Message>>>;
+
 async fn receive(
     mut stream: futures::stream::SplitStream<Socket>,
+    sink: Sink,
     epoch: Instant,
     tally: Arc<Tally>,
     window: Option<Arc<Semaphore>>,
@@ -301,6 +308,14 @@ async fn receive(
                 .and_then(|(digits, _)| digits.parse::<u64>().ok())
             {
                 latencies.push(u32::try_from(now.saturating_sub(sent) / 1000).unwrap_or(u32::MAX));
+            }
+            if ACKS.load(Ordering::Relaxed)
+                && let Some((id, _)) = text
+                    .split_once(r#""id":""#)
+                    .and_then(|(_, rest)| rest.split_once('"'))
+            {
+                let ack = Message::text(format!(r#"{{"type":"ack","id":"{id}"}}"#));
+                let _ = sink.lock().await.send(ack).await;
             }
             tally.delivered.fetch_add(1, Ordering::Relaxed);
         } else if text.starts_with(r#"{"type":"ack""#) {
@@ -371,10 +386,12 @@ async fn traffic(
     let mut senders = Vec::new();
     let mut receivers = Vec::new();
     for (index, socket) in sockets.into_iter().enumerate() {
-        let (mut sink, stream) = socket.split();
+        let (sink, stream) = socket.split();
+        let sink: Sink = Arc::new(tokio::sync::Mutex::new(sink));
         let permits = rate.is_none().then(|| Arc::new(Semaphore::new(window)));
         receivers.push(tokio::spawn(receive(
             stream,
+            Arc::clone(&sink),
             epoch,
             Arc::clone(&tally),
             permits.clone(),
@@ -398,6 +415,7 @@ async fn traffic(
                         } else {
                             batch = 1;
                         }
+                        let mut sink = sink.lock().await;
                         for _ in 0..batch {
                             seq += 1;
                             sink.feed(send_frame(index, to, seq, epoch)).await.unwrap();
@@ -419,7 +437,8 @@ async fn traffic(
                             break;
                         }
                         seq += 1;
-                        sink.send(send_frame(index, to, seq, epoch)).await.unwrap();
+                        let frame = send_frame(index, to, seq, epoch);
+                        sink.lock().await.send(frame).await.unwrap();
                     }
                 }
                 (None, None) => unreachable!(),
@@ -446,8 +465,8 @@ async fn traffic(
         latencies.extend(receiver.await.unwrap());
     }
     latencies.sort_unstable();
-    for mut sink in sinks {
-        let _ = sink.close().await;
+    for sink in sinks {
+        let _ = sink.lock().await.close().await;
     }
     Run {
         clients,
@@ -488,6 +507,9 @@ fn verdict(ok: bool) -> &'static str {
 }
 
 static SMOKE: AtomicBool = AtomicBool::new(false);
+/// `--acks`: clients log in with `acks` and acknowledge every message, so each one also
+/// passes through the recipient's queue (kept until its ack arrives).
+static ACKS: AtomicBool = AtomicBool::new(false);
 
 fn print_run(name: &str, run: &Run, target: &str) {
     println!(
@@ -562,8 +584,13 @@ fn main() {
                     .await;
                     assert!(run.delivered > 0, "nothing was delivered");
                     let cpu = run.cpu_per_message();
+                    let name = if ACKS.load(Ordering::Relaxed) {
+                        "flood, acks"
+                    } else {
+                        "flood"
+                    };
                     print_run(
-                        "flood",
+                        name,
                         &run,
                         &format!(
                             "CPU ≤ {TARGET_CPU_US_PER_MESSAGE} µs/msg: {}",
