@@ -9,7 +9,10 @@
 //! - **paced**: `--rate` messages/s in total, spread evenly over the clients and over time;
 //!   reports latency p50/p99 (target with 500 clients at 1,000 msg/s: p99 ≤ 5 ms);
 //! - **idle**: `--idle` authenticated connections that do nothing; reports relay RSS (target
-//!   for 10,000: ≤ 150 MB).
+//!   for 10,000: ≤ 150 MB);
+//! - **spool**: like flood, but every message goes to a name that is offline, on a relay
+//!   with `--spool`: durable queuing, where each `queued` ack waits for the spool's
+//!   `fdatasync` (group commit). Its "delivered" column counts acknowledged sends.
 //!
 //! Every run is bounded in time (`--seconds`) and in messages (`--messages`). With `--acks`
 //! the clients log in with `acks` and acknowledge every message, so that each one is also
@@ -91,14 +94,19 @@ fn options() -> Options {
             "--messages" => {
                 options.messages = Some(value(&mut args, "--messages").parse().unwrap());
             }
-            "flood" | "paced" | "idle" => options.scenarios.push(arg),
+            "flood" | "paced" | "idle" | "spool" => options.scenarios.push(arg),
             // libtest flags that `cargo bench` may pass along.
             other if other.starts_with('-') => {}
-            other => panic!("unknown scenario {other:?}: flood, paced or idle"),
+            other => panic!("unknown scenario {other:?}: flood, paced, idle or spool"),
         }
     }
     if options.scenarios.is_empty() {
-        options.scenarios = vec!["flood".into(), "paced".into(), "idle".into()];
+        options.scenarios = vec![
+            "flood".into(),
+            "paced".into(),
+            "idle".into(),
+            "spool".into(),
+        ];
     }
     options
 }
@@ -115,7 +123,7 @@ impl RelayProcess {
     /// Starts `msg-relay serve` on a free loopback port with limits that let a load test
     /// through (the defaults protect a public relay from exactly this: 20 frames/s per
     /// connection, 10,000 connections, 256 queued frames per connection).
-    fn start() -> RelayProcess {
+    fn start(extra: &[&str]) -> RelayProcess {
         let port = TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -140,6 +148,7 @@ impl RelayProcess {
                 "--outbound-queue-bytes",
                 "4194304",
             ])
+            .args(extra)
             .stdin(Stdio::null())
             .spawn()
             .expect("start msg-relay");
@@ -330,9 +339,9 @@ async fn receive(
     latencies
 }
 
-fn send_frame(from: usize, to: usize, seq: u64, epoch: Instant) -> Message {
+fn send_frame(from: usize, to: &str, seq: u64, epoch: Instant) -> Message {
     Message::text(format!(
-        r#"{{"type":"send","to":"u{to}","id":"m-{from}-{seq}","content":"{}"}}"#,
+        r#"{{"type":"send","to":"{to}","id":"m-{from}-{seq}","content":"{}"}}"#,
         stamp(epoch)
     ))
 }
@@ -373,6 +382,7 @@ async fn traffic(
     window: usize,
     seconds: f64,
     max_messages: u64,
+    offline: bool,
 ) -> Run {
     let sockets = login_all(relay.addr, clients, 200).await;
     let epoch = Instant::now();
@@ -398,7 +408,12 @@ async fn traffic(
             Arc::clone(&stop),
         )));
         let sent_total = Arc::clone(&sent_total);
-        let to = (index + 1) % clients;
+        // Offline: names nobody logs in as, one per sender, so every message is queued.
+        let to = if offline {
+            format!("offline{index}")
+        } else {
+            user((index + 1) % clients)
+        };
         senders.push(tokio::spawn(async move {
             let mut seq = 0u64;
             match (rate, permits) {
@@ -418,7 +433,7 @@ async fn traffic(
                         let mut sink = sink.lock().await;
                         for _ in 0..batch {
                             seq += 1;
-                            sink.feed(send_frame(index, to, seq, epoch)).await.unwrap();
+                            sink.feed(send_frame(index, &to, seq, epoch)).await.unwrap();
                         }
                         sink.flush().await.unwrap();
                     }
@@ -437,7 +452,7 @@ async fn traffic(
                             break;
                         }
                         seq += 1;
-                        let frame = send_frame(index, to, seq, epoch);
+                        let frame = send_frame(index, &to, seq, epoch);
                         sink.lock().await.send(frame).await.unwrap();
                     }
                 }
@@ -454,7 +469,14 @@ async fn traffic(
     // Let what is in flight arrive (bounded: at most a second).
     let sent = sent_total.load(Ordering::Relaxed);
     let drain_deadline = Instant::now() + Duration::from_secs(1);
-    while tally.delivered.load(Ordering::Relaxed) < sent && Instant::now() < drain_deadline {
+    let done = |tally: &Tally| {
+        if offline {
+            tally.acks.load(Ordering::Relaxed)
+        } else {
+            tally.delivered.load(Ordering::Relaxed)
+        }
+    };
+    while done(&tally) < sent && Instant::now() < drain_deadline {
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
     let wall = started.elapsed();
@@ -471,7 +493,7 @@ async fn traffic(
     Run {
         clients,
         sent,
-        delivered: tally.delivered.load(Ordering::Relaxed),
+        delivered: done(&tally),
         wall,
         relay_cpu_us,
         latencies,
@@ -512,18 +534,22 @@ static SMOKE: AtomicBool = AtomicBool::new(false);
 static ACKS: AtomicBool = AtomicBool::new(false);
 
 fn print_run(name: &str, run: &Run, target: &str) {
+    let latency = match run.latencies.last() {
+        Some(max) => format!(
+            "{:.2} / {:.2} / {:.2}",
+            run.percentile_ms(0.50),
+            run.percentile_ms(0.99),
+            f64::from(*max) / 1000.0
+        ),
+        None => "–".to_owned(),
+    };
     println!(
-        "| {name} | {} | {} / {} | {:.1} s | {:.0} | {:.2} / {:.2} / {:.2} | {:.2} | {target} |",
+        "| {name} | {} | {} / {} | {:.1} s | {:.0} | {latency} | {:.2} | {target} |",
         run.clients,
         run.delivered,
         run.sent,
         run.wall.as_secs_f64(),
         run.rate(),
-        run.percentile_ms(0.50),
-        run.percentile_ms(0.99),
-        run.latencies
-            .last()
-            .map_or(f64::NAN, |max| f64::from(*max) / 1000.0),
         run.cpu_per_message(),
     );
 }
@@ -569,7 +595,7 @@ fn main() {
             // A fresh relay per run: one's leftovers do not weigh on the next.
             match scenario.as_str() {
                 "flood" => {
-                    let relay = RelayProcess::start();
+                    let relay = RelayProcess::start(&[]);
                     let clients = options
                         .clients
                         .unwrap_or(if options.smoke { 4 } else { 100 });
@@ -580,6 +606,7 @@ fn main() {
                         options.window,
                         seconds(10.0, 3.0, 0.5),
                         max_messages,
+                        false,
                     )
                     .await;
                     assert!(run.delivered > 0, "nothing was delivered");
@@ -606,7 +633,7 @@ fn main() {
                         None => vec![50, 500],
                     };
                     for clients in client_counts {
-                        let relay = RelayProcess::start();
+                        let relay = RelayProcess::start(&[]);
                         let run = traffic(
                             &relay,
                             clients,
@@ -614,6 +641,7 @@ fn main() {
                             options.window,
                             seconds(10.0, 3.0, 0.5),
                             max_messages,
+                            false,
                         )
                         .await;
                         assert!(run.delivered > 0, "nothing was delivered");
@@ -629,8 +657,46 @@ fn main() {
                         print_run(&format!("paced {rate}/s"), &run, &target);
                     }
                 }
+                "spool" => {
+                    // Durable queuing: every message goes to an offline name, and its
+                    // `queued` ack leaves only after the spool's fdatasync.
+                    let dir = std::env::temp_dir()
+                        .join(format!("msg-relay-bench-spool-{}", std::process::id()));
+                    let _ = std::fs::remove_dir_all(&dir);
+                    let relay = RelayProcess::start(&[
+                        "--spool",
+                        dir.to_str().expect("a UTF-8 temp dir"),
+                        "--queue-max-messages",
+                        "100000000",
+                        "--queue-max-bytes",
+                        "4000000000",
+                        "--queue-total-bytes",
+                        "4000000000",
+                    ]);
+                    let clients = options
+                        .clients
+                        .unwrap_or(if options.smoke { 4 } else { 100 });
+                    let run = traffic(
+                        &relay,
+                        clients,
+                        None,
+                        options.window,
+                        seconds(5.0, 3.0, 0.5),
+                        max_messages,
+                        true,
+                    )
+                    .await;
+                    assert!(run.delivered > 0, "nothing was queued");
+                    print_run(
+                        "spool (queued, durable)",
+                        &run,
+                        "(no target; each ack after fdatasync)",
+                    );
+                    drop(relay);
+                    let _ = std::fs::remove_dir_all(&dir);
+                }
                 "idle" => {
-                    let relay = RelayProcess::start();
+                    let relay = RelayProcess::start(&[]);
                     let count = options.idle.unwrap_or(if options.smoke { 100 } else { 10_000 });
                     let (before, after, took) = idle(&relay, count).await;
                     let per_connection = after.saturating_sub(before) as f64 / count as f64;
