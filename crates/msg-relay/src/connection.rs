@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use futures::{Sink, SinkExt, Stream, StreamExt};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{OwnedSemaphorePermit, mpsc, watch};
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_tungstenite::tungstenite;
@@ -36,10 +37,9 @@ const WRITE_BATCH: usize = 64;
 /// What a client refused for a full relay is told to wait.
 const FULL_RETRY_AFTER_MS: u64 = 5_000;
 
-/// An upgraded connection: tungstenite over hyper's upgraded I/O (see `server.rs` for why
-/// the relay upgrades itself instead of using warp's `ws()`).
-pub(crate) type WebSocket =
-    tokio_tungstenite::WebSocketStream<hyper_util::rt::TokioIo<hyper::upgrade::Upgraded>>;
+/// An upgraded connection: tungstenite over the connection's TCP stream (or, should hyper
+/// not hand that back, its upgraded I/O); see `server.rs` for why the relay upgrades itself.
+pub(crate) type WebSocket<S> = tokio_tungstenite::WebSocketStream<S>;
 
 /// Whether the reader goes on after a frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,12 +56,14 @@ struct Connection {
     /// The authenticated name, once `auth` succeeded.
     user: Option<String>,
     limiter: RateLimiter,
+    /// When the frame being handled arrived.
+    frame_time: Instant,
 }
 
 /// Serves an accepted WebSocket until it closes. `permit` is this connection's place in the
 /// connection limit, released when this returns.
-pub(crate) async fn serve(
-    socket: WebSocket,
+pub(crate) async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
+    socket: WebSocket<S>,
     shared: Arc<Shared>,
     permit: OwnedSemaphorePermit,
     peer: Option<SocketAddr>,
@@ -105,6 +107,7 @@ async fn serve_halves<R, W, E>(
         closer: closer.clone(),
         user: None,
         limiter: RateLimiter::new(limits.messages_per_second, limits.burst, Instant::now()),
+        frame_time: Instant::now(),
     };
     let writer = write_loop(
         sink,
@@ -131,7 +134,10 @@ async fn serve_halves<R, W, E>(
 }
 
 /// Answers a connection beyond the connection limit and closes it.
-pub(crate) async fn refuse_full(mut socket: WebSocket, shared: Arc<Shared>) {
+pub(crate) async fn refuse_full<S: AsyncRead + AsyncWrite + Unpin>(
+    mut socket: WebSocket<S>,
+    shared: Arc<Shared>,
+) {
     shared.metrics.rejected(ErrorCode::TooManyConnections);
     shared.log.warn(
         "refused",
@@ -227,7 +233,9 @@ impl Connection {
                             Flow::Stop
                         }
                         Some(Ok(message)) => {
+                            // One clock reading per frame: the rate limit and the queues use it.
                             last_heard = Instant::now();
+                            self.frame_time = last_heard;
                             self.on_message(message).await
                         }
                     };
@@ -297,7 +305,7 @@ impl Connection {
             return Flow::Continue;
         }
         self.shared.metrics.frame_in();
-        if let Err(wait) = self.limiter.try_take(Instant::now()) {
+        if let Err(wait) = self.limiter.try_take(self.frame_time) {
             let retry_after_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX);
             return self.reply_error(ServerFrame::Error {
                 code: ErrorCode::RateLimited,
@@ -601,7 +609,7 @@ impl Connection {
         let (outcome, kicked) = self
             .shared
             .registry
-            .send(from, to, id, frame, Instant::now());
+            .send(from, to, id, frame, self.frame_time);
         self.shared.log_kicked(&kicked);
         match outcome {
             SendOutcome::Accepted { status, duplicate } => {
@@ -853,17 +861,33 @@ async fn write_loop<W: Sink<Message> + Unpin>(
 
 /// The relay's local time as v0.2.0 wrote it when a `send` had no timestamp:
 /// `YYYY-MM-DDTHH:MM:SS`, no zone.
+/// Formatted once per second per thread: a flood of sends without timestamps would otherwise
+/// spend a noticeable part of the relay's time on the calendar.
 fn local_timestamp() -> String {
-    let now = msg_core::timestamp::now_local();
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
-        now.year(),
-        u8::from(now.month()),
-        now.day(),
-        now.hour(),
-        now.minute(),
-        now.second()
-    )
+    thread_local! {
+        static LAST: std::cell::RefCell<(u64, String)> = const {
+            std::cell::RefCell::new((u64::MAX, String::new()))
+        };
+    }
+    let second = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| since.as_secs());
+    LAST.with_borrow_mut(|(cached_second, text)| {
+        if *cached_second != second {
+            let now = msg_core::timestamp::now_local();
+            *text = format!(
+                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
+                now.year(),
+                u8::from(now.month()),
+                now.day(),
+                now.hour(),
+                now.minute(),
+                now.second()
+            );
+            *cached_second = second;
+        }
+        text.clone()
+    })
 }
 
 /// The connection logic fed by channels instead of a socket, on a paused clock: timeouts

@@ -1,5 +1,5 @@
 //! Store-and-forward state: each recipient's queue of messages not yet acknowledged, the
-//! bounds on it, expiry by age, and the dedupe window of (sender, id) pairs.
+//! bounds on it, expiry by age, and the dedupe window of (sender, id, recipient) triples.
 //!
 //! A queue holds two kinds of entries, in the order the relay accepted them: messages never
 //! written to the recipient (it was offline) and messages written to an `acks` client that

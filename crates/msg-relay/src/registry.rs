@@ -288,9 +288,10 @@ impl Registry {
     }
 
     /// Accepts a message from `from` to `to` with `id` (`frame` is the serialised `message`):
-    /// a (sender, id) seen within the dedupe window is answered with its first outcome and
-    /// not delivered again; otherwise the message is pushed to every session of `to`, and
-    /// kept in `to`'s queue until acknowledged when a session acknowledges messages. Without
+    /// a (sender, id) to the same recipient seen within the dedupe window is answered with
+    /// its first outcome and not delivered again; otherwise the message is pushed to every
+    /// session of `to`, and kept in `to`'s queue until acknowledged when a session
+    /// acknowledges messages. Without
     /// a session that takes it (offline, or every session too slow and disconnected), it is
     /// queued. A queue at one of its bounds refuses it.
     pub(crate) fn send(

@@ -6,9 +6,12 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use tokio::net::TcpListener;
-use tokio::sync::{Semaphore, mpsc, oneshot, watch};
+use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot, watch};
 use tokio::time::Instant;
+use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use warp::Filter;
@@ -340,15 +343,38 @@ fn routes(
                     let Ok(upgraded) = on_upgrade.await else {
                         return;
                     };
-                    let socket = tokio_tungstenite::WebSocketStream::from_raw_socket(
-                        hyper_util::rt::TokioIo::new(upgraded),
-                        Role::Server,
-                        Some(config),
-                    )
-                    .await;
-                    match permit {
-                        Some(permit) => connection::serve(socket, shared, permit, peer).await,
-                        None => connection::refuse_full(socket, shared).await,
+                    // The TCP stream itself, to turn Nagle's algorithm off: a chat message is
+                    // one small write, and waiting for the peer's delayed ACK added up to 40 ms.
+                    match hyper_util::server::conn::auto::upgrade::downcast::<TokioIo<TcpStream>>(
+                        upgraded,
+                    ) {
+                        Ok(parts) => {
+                            let stream = parts.io.into_inner();
+                            let _ = stream.set_nodelay(true);
+                            // Bytes the client sent right behind its upgrade request (a
+                            // client may pipeline its `auth`). Copied and released at once:
+                            // `read_buf` shares hyper's 8 KiB read buffer, which would
+                            // otherwise stay allocated for the life of the connection.
+                            let pipelined = parts.read_buf.to_vec();
+                            drop(parts.read_buf);
+                            let socket = WebSocketStream::from_partially_read(
+                                stream,
+                                pipelined,
+                                Role::Server,
+                                Some(config),
+                            )
+                            .await;
+                            serve_or_refuse(socket, shared, permit, peer).await;
+                        }
+                        Err(upgraded) => {
+                            let socket = WebSocketStream::from_raw_socket(
+                                TokioIo::new(upgraded),
+                                Role::Server,
+                                Some(config),
+                            )
+                            .await;
+                            serve_or_refuse(socket, shared, permit, peer).await;
+                        }
                     }
                 });
                 let mut response =
@@ -365,6 +391,18 @@ fn routes(
         );
 
     status.or(healthz).or(metrics).or(ws).recover(not_found)
+}
+
+async fn serve_or_refuse<S: AsyncRead + AsyncWrite + Unpin>(
+    socket: WebSocketStream<S>,
+    shared: Arc<Shared>,
+    permit: Option<OwnedSemaphorePermit>,
+    peer: Option<SocketAddr>,
+) {
+    match permit {
+        Some(permit) => connection::serve(socket, shared, permit, peer).await,
+        None => connection::refuse_full(socket, shared).await,
+    }
 }
 
 /// The `Sec-WebSocket-Key` of a valid upgrade request (RFC 6455 §4.2.1: `Upgrade:

@@ -321,3 +321,41 @@ async fn several_sessions_per_user_when_allowed_all_receive_and_presence_waits_f
     phone.close().await;
     assert_eq!(bob.recv().await["status"], "offline");
 }
+
+/// A client may send its first frames right behind the upgrade request, in the same packet,
+/// before it has seen the 101: the relay must not lose them (they arrive in hyper's buffer).
+#[tokio::test]
+async fn frames_pipelined_behind_the_upgrade_request_are_read() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let relay = Relay::default().await;
+    let auth = json!({"type": "auth", "username": "alice", "token": token("alice")}).to_string();
+    let mask = [0x12u8, 0x34, 0x56, 0x78];
+    let mut request = b"GET /ws HTTP/1.1\r\nHost: relay\r\nUpgrade: websocket\r\n\
+        Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+        Sec-WebSocket-Version: 13\r\n\r\n"
+        .to_vec();
+    // One masked text frame with a 16-bit length (the auth is over 125 bytes).
+    request.extend_from_slice(&[0x81, 0x80 | 126]);
+    request.extend_from_slice(&(auth.len() as u16).to_be_bytes());
+    request.extend_from_slice(&mask);
+    request.extend(auth.bytes().enumerate().map(|(i, byte)| byte ^ mask[i % 4]));
+    let mut stream = tokio::net::TcpStream::connect(relay.addr).await.unwrap();
+    stream.write_all(&request).await.unwrap();
+    let expected = r#"{"type":"auth_ok","username":"alice"}"#;
+    let mut received = Vec::new();
+    let read = async {
+        while !String::from_utf8_lossy(&received).contains(expected) {
+            let mut chunk = [0u8; 1024];
+            let n = stream.read(&mut chunk).await.unwrap();
+            assert!(n > 0, "closed: {}", String::from_utf8_lossy(&received));
+            received.extend_from_slice(&chunk[..n]);
+        }
+    };
+    tokio::time::timeout(crate::support::GUARD, read)
+        .await
+        .expect("auth_ok within the guard");
+    let text = String::from_utf8_lossy(&received);
+    assert!(text.starts_with("HTTP/1.1 101"), "{text}");
+    assert!(text.contains("s3pPLMBiTxaQ9kYGzzhZRbK+xOo="), "{text}");
+}
