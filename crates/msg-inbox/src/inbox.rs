@@ -85,6 +85,21 @@ impl NewTask {
         self
     }
 
+    /// Whether [`AgentInbox::create`] accepts `key: value` as a caller's property: not one
+    /// the inbox sets itself ([`InboxError::ReservedProperty`]), a valid property name, a
+    /// single-line value. For callers that must check before doing anything else (msg-hooks
+    /// checks before the governor counts an admission).
+    pub fn check_property(key: &str, value: &str) -> Result<(), InboxError> {
+        if property::is_reserved(key) {
+            return Err(InboxError::ReservedProperty {
+                key: key.to_owned(),
+            });
+        }
+        validate::property_key(key)?;
+        validate::single_line(key, value)?;
+        Ok(())
+    }
+
     /// A property of the caller's (for example `MESSAGE_ID: msg-…`), written in the task's
     /// first append after the inbox's own properties, in the order given. It may not be one
     /// the inbox sets itself (`ID`, `FROM`, `TRUST_TIER`, `APPROVAL`, `AWAITING`, …).
@@ -224,11 +239,7 @@ impl AgentInbox {
         validate::actor("from_actor", from_actor)?;
         validate::actor("trust_tier", trust_tier)?;
         for (index, (key, value)) in task.extra.iter().enumerate() {
-            if property::is_reserved(key) {
-                return Err(InboxError::ReservedProperty { key: key.clone() });
-            }
-            validate::property_key(key)?;
-            validate::single_line(key, value)?;
+            NewTask::check_property(key, value)?;
             if task.extra[..index]
                 .iter()
                 .any(|(earlier, _)| earlier.eq_ignore_ascii_case(key))
