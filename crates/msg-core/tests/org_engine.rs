@@ -829,3 +829,74 @@ fn a_failed_move_keeps_the_entries_in_the_source() {
         "the inbox still has the entry"
     );
 }
+
+#[test]
+fn declare_keywords_adds_one_header_line_and_nothing_else() {
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("agent.org");
+    let original = "-*- mode: org -*-\n#+TITLE: Tasks\n#+TODO: TODO | DONE\nMy notes.\n\n* QUEUED a :AI:\n* ARCHIVED b\n";
+    fs::write(&path, original).unwrap();
+    let file = OrgFile::new(&path, states());
+    let line = file
+        .transaction(|txn| txn.declare_keywords(&["QUEUED", "ARCHIVED", "TODO"]))
+        .unwrap();
+    assert_eq!(line, Some(4));
+    assert_eq!(
+        fs::read_to_string(&path).unwrap(),
+        original.replace(
+            "#+TODO: TODO | DONE\n",
+            "#+TODO: TODO | DONE\n#+TODO: QUEUED | ARCHIVED\n"
+        )
+    );
+    // Declared now: nothing to add, and nothing is written (the file is not even replaced).
+    let inode = |p: &PathBuf| std::os::unix::fs::MetadataExt::ino(&fs::metadata(p).unwrap());
+    let before = (fs::read(&path).unwrap(), inode(&path));
+    let again = file
+        .transaction(|txn| txn.declare_keywords(&["QUEUED", "ARCHIVED"]))
+        .unwrap();
+    assert_eq!(again, None);
+    assert_eq!((fs::read(&path).unwrap(), inode(&path)), before);
+    // A keyword that cannot be one is refused before anything is staged.
+    let err = file
+        .transaction(|txn| txn.declare_keywords(&["NOT|THIS"]))
+        .unwrap_err();
+    assert!(matches!(err, OrgError::Invalid(_)), "{err}");
+    assert_eq!(fs::read(&path).unwrap(), before.0);
+}
+
+#[test]
+fn declare_keywords_gives_a_file_without_a_header_the_whole_sequence() {
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("inbox.org");
+    // CRLF and no final newline, text before the first heading: all kept.
+    let original = "Notes first.\r\n* TODO [2026-11-24 Tue 10:02] :unread:\r\n  hi";
+    fs::write(&path, original).unwrap();
+    let file = OrgFile::new(&path, states());
+    let line = file
+        .transaction(|txn| txn.declare_keywords(&["TODO"]))
+        .unwrap();
+    assert_eq!(line, Some(2));
+    assert_eq!(
+        fs::read_to_string(&path).unwrap(),
+        format!(
+            "Notes first.\r\n#+TODO: {STATES}\r\n* TODO [2026-11-24 Tue 10:02] :unread:\r\n  hi"
+        )
+    );
+}
+
+#[test]
+fn declare_keywords_refuses_a_file_that_is_not_utf8() {
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("inbox.org");
+    let original = b"* QUEUED caf\xe9\n".to_vec();
+    fs::write(&path, &original).unwrap();
+    let file = OrgFile::new(&path, states());
+    let err = file
+        .transaction(|txn| txn.declare_keywords(&["QUEUED"]))
+        .unwrap_err();
+    assert!(
+        matches!(err, OrgError::InvalidUtf8 { line: 1, .. }),
+        "{err}"
+    );
+    assert_eq!(fs::read(&path).unwrap(), original);
+}

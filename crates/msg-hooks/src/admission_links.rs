@@ -1,25 +1,26 @@
-//! Which governor admission belongs to which task.
+//! The task ↔ admission links of earlier builds, read for the tasks they created.
 //!
 //! The governor hands out an admission ID when it admits a task and wants it back when the
 //! task completes (to replace the reservation by the tokens used) or is rejected or cancelled
-//! (to release it). `AgentInbox::create_task` has no place for extra properties, so the link
-//! is kept here: one JSON line per submitted task in
-//! `<root>/.datacore/state/messaging/task-admissions.jsonl`,
-//! `{"task":"task-…","admission":"adm-…"}`, appended durably under the file's lock. Tasks
-//! without a line (written by the Python original, by hand, or before this file existed)
+//! (to release it). The task now carries it (`ADMISSION`, written with the task by
+//! [`TaskDesk::submit`](crate::TaskDesk::submit)). Earlier builds kept it here instead: one
+//! JSON line per submitted task in `<root>/.datacore/state/messaging/task-admissions.jsonl`,
+//! `{"task":"task-…","admission":"adm-…"}`. The file is no longer written; it is read for a
+//! task without `ADMISSION`, so the reservations of tasks submitted before are still
+//! completed or released. Tasks without either (written by the Python original or by hand)
 //! have no admission; their tokens are recorded as the sender's usage instead.
 
 use std::path::{Path, PathBuf};
 
-use msg_core::durable::{self, DEFAULT_LOCK_TIMEOUT, FileLock};
-use serde::{Deserialize, Serialize};
+use msg_core::durable::{DEFAULT_LOCK_TIMEOUT, FileLock};
+use serde::Deserialize;
 
 use crate::error::HooksError;
 
 /// The file name below the governor's state directory.
 const FILE_NAME: &str = "task-admissions.jsonl";
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Deserialize)]
 struct Link {
     task: String,
     admission: String,
@@ -37,22 +38,6 @@ impl AdmissionLinks {
         AdmissionLinks {
             path: state_dir.join(FILE_NAME),
         }
-    }
-
-    /// Records that `task` was admitted as `admission`, durably.
-    pub(crate) fn record(&self, task: &str, admission: &str) -> Result<(), HooksError> {
-        let mut line = serde_json::to_vec(&Link {
-            task: task.to_owned(),
-            admission: admission.to_owned(),
-        })
-        .expect("a link serialises");
-        line.push(b'\n');
-        let _lock = FileLock::exclusive(&self.path, DEFAULT_LOCK_TIMEOUT)?;
-        if !self.path.exists() {
-            durable::create_new(&self.path, b"")?;
-        }
-        durable::append(&self.path, &line)?;
-        Ok(())
     }
 
     /// The admission of `task`, if one was recorded (the latest, should there be several).
@@ -93,16 +78,25 @@ mod tests {
     #[test]
     fn links_are_found_by_task() {
         let dir = assert_fs::TempDir::new().unwrap();
-        let links = AdmissionLinks::new(&dir.path().join("state"));
+        let state = dir.path().join("state");
+        let links = AdmissionLinks::new(&state);
         assert_eq!(links.admission_of("task-1").unwrap(), None);
-        links.record("task-1", "adm-1").unwrap();
-        links.record("task-2", "adm-2").unwrap();
+        // The file as earlier builds wrote it (the latest line of a task wins).
+        std::fs::create_dir_all(&state).unwrap();
+        std::fs::write(
+            state.join(FILE_NAME),
+            "{\"task\":\"task-1\",\"admission\":\"adm-0\"}\n\
+             {\"task\":\"task-2\",\"admission\":\"adm-2\"}\n\
+             \n\
+             {\"task\":\"task-1\",\"admission\":\"adm-1\"}\n",
+        )
+        .unwrap();
         assert_eq!(
             links.admission_of("task-1").unwrap().as_deref(),
             Some("adm-1")
         );
         assert_eq!(links.admission_of("task-3").unwrap(), None);
-        std::fs::write(dir.path().join("state").join(FILE_NAME), "{\"task\":1}\n").unwrap();
+        std::fs::write(state.join(FILE_NAME), "{\"task\":1}\n").unwrap();
         let err = links.admission_of("task-1").unwrap_err().to_string();
         assert!(
             err.contains("task-admissions.jsonl, line 1: not a task admission link"),

@@ -15,8 +15,7 @@
 use std::path::{Path, PathBuf};
 
 use msg_core::config::Settings;
-use msg_core::durable::{self, FileLock};
-use msg_core::org::{DEFAULT_LOCK_TIMEOUT, Document, OrgFile, TodoKeywords};
+use msg_core::org::{Document, OrgError, OrgFile, TodoKeywords};
 use msg_core::paths::Paths;
 use msg_core::timestamp::{OffsetSource, local_offset_source};
 use serde_json::{Value, json};
@@ -489,77 +488,68 @@ fn needed_line(doc: &Document) -> Option<String> {
     }
 }
 
-/// Where the new line goes: after the last `#+TODO:`-family line before the first heading,
-/// else at the top (after an Emacs `-*- … -*-` first line).
-fn insert_point(doc: &Document) -> usize {
-    let preamble = &doc.bytes()[doc.preamble_range()];
-    let mut offset = 0;
-    let mut after_keywords = None;
-    let mut after_mode_line = 0;
-    for (n, line) in preamble.split_inclusive(|&b| b == b'\n').enumerate() {
-        let text = String::from_utf8_lossy(line);
-        let upper = text.trim_start().to_ascii_uppercase();
-        offset += line.len();
-        if ["#+TODO:", "#+SEQ_TODO:", "#+TYP_TODO:"]
-            .iter()
-            .any(|p| upper.starts_with(p))
-            && line.ends_with(b"\n")
-        {
-            after_keywords = Some(offset);
-        }
-        if n == 0 && text.contains("-*-") && line.ends_with(b"\n") {
-            after_mode_line = offset;
-        }
-    }
-    after_keywords.unwrap_or(after_mode_line)
+/// How the entries of `doc` read: keyword, title and ID of each, in order.
+fn reading(doc: &Document) -> Vec<(Option<String>, String, Option<String>)> {
+    doc.entries()
+        .map(|e| {
+            (
+                e.keyword().map(|k| k.into_owned()),
+                e.title().into_owned(),
+                e.id().map(|id| id.into_owned()),
+            )
+        })
+        .collect()
 }
 
-/// Adds the `#+TODO:` line `path` needs, under its lock, written atomically; `None` when it
-/// needs none. Refuses files that are not UTF-8 and any result that would read differently
-/// apart from the keywords.
+/// Adds the `#+TODO:` line `path` needs, in one transaction of the org engine (under the
+/// file's lock, written atomically, refused when another program changed the file
+/// meanwhile); `None` when it needs none. Files that are not UTF-8 are left alone, and a
+/// result that would read differently apart from the keywords is refused.
 fn declare_keywords(path: &Path) -> Result<Option<String>, HooksError> {
-    let _lock = FileLock::exclusive(path, DEFAULT_LOCK_TIMEOUT)?;
-    let before = std::fs::metadata(path).map_err(HooksError::io("stat", path))?;
-    let bytes = std::fs::read(path).map_err(HooksError::io("read", path))?;
-    let doc = Document::parse(bytes, &store_states());
-    if doc.invalid_utf8().is_some() {
-        return Ok(None);
-    }
-    let Some(line) = needed_line(&doc) else {
-        return Ok(None);
-    };
-    let at = insert_point(&doc);
-    let mut new = Vec::with_capacity(doc.bytes().len() + line.len() + 2);
-    new.extend_from_slice(&doc.bytes()[..at]);
-    new.extend_from_slice(line.as_bytes());
-    new.extend_from_slice(doc.eol().as_bytes());
-    new.extend_from_slice(&doc.bytes()[at..]);
-    let fixed = Document::parse(new, &store_states());
-    let same = fixed.len() == doc.len()
-        && fixed
-            .entries()
-            .zip(doc.entries())
-            .all(|(a, b)| a.keyword() == b.keyword() && a.title() == b.title() && a.id() == b.id())
-        && undeclared(&fixed) == Undeclared::Nothing;
-    if !same {
-        return Err(HooksError::BadFile {
+    let file = OrgFile::new(path, store_states());
+    // Set when the closure refuses the result, to say why in doctor's words.
+    let mut refused: Option<(String, usize)> = None;
+    let outcome = file.transaction(|txn| {
+        let doc = txn.document()?;
+        if doc.invalid_utf8().is_some() {
+            return Ok(None);
+        }
+        let Some(line) = needed_line(doc) else {
+            return Ok(None);
+        };
+        let words: Vec<String> = match undeclared(doc) {
+            Undeclared::Keywords(found) => found.into_iter().map(|(k, _)| k).collect(),
+            // No header: any missing keyword makes the engine write the whole sequence.
+            Undeclared::NoHeader | Undeclared::Nothing => msg_store::STATES
+                .split_whitespace()
+                .filter(|w| *w != "|")
+                .map(str::to_owned)
+                .collect(),
+        };
+        let before = reading(doc);
+        let words: Vec<&str> = words.iter().map(String::as_str).collect();
+        let Some(at) = txn.declare_keywords(&words)? else {
+            return Ok(None);
+        };
+        let fixed = txn.document()?;
+        if reading(fixed) != before || undeclared(fixed) != Undeclared::Nothing {
+            refused = Some((line, at));
+            return Err(OrgError::Guard {
+                path: path.to_owned(),
+                line: at,
+                reason: "the entries would read differently".into(),
+            });
+        }
+        Ok(Some(format!("added `{line}` at line {at}")))
+    });
+    match (outcome, refused) {
+        (Err(_), Some((line, at))) => Err(HooksError::BadFile {
             path: path.to_owned(),
-            line: Some(doc.line_of(at)),
+            line: Some(at),
             message: format!("adding `{line}` would change how the entries read; add it by hand"),
-        });
+        }),
+        (outcome, _) => Ok(outcome?),
     }
-    let now = std::fs::metadata(path).map_err(HooksError::io("stat", path))?;
-    if now.len() != before.len() || now.modified().ok() != before.modified().ok() {
-        return Err(HooksError::BadFile {
-            path: path.to_owned(),
-            line: None,
-            message:
-                "changed while being fixed (an editor saving it?); run `msg doctor --fix` again"
-                    .into(),
-        });
-    }
-    durable::write_atomically(path, fixed.bytes())?;
-    Ok(Some(format!("added `{line}` at line {}", doc.line_of(at))))
 }
 
 /// v0.1.0 files that `msg migrate` would move.
@@ -657,20 +647,47 @@ mod tests {
     }
 
     #[test]
-    fn the_keyword_line_goes_after_the_last_keyword_line_or_the_mode_line() {
+    fn the_keyword_line_goes_after_the_last_keyword_line_or_before_the_first_heading() {
+        let dir = assert_fs::TempDir::new().unwrap();
+        let path = dir.path().join("agent.org");
+        let fix = |text: &str| {
+            std::fs::write(&path, text).unwrap();
+            let said = declare_keywords(&path).unwrap();
+            (said, std::fs::read_to_string(&path).unwrap())
+        };
         let text = "#+TITLE: x\n#+TODO: TODO | DONE\nnotes\n* QUEUED a\n";
-        let d = doc(text);
-        assert_eq!(needed_line(&d).as_deref(), Some("#+TODO: QUEUED |"));
-        assert_eq!(&text[insert_point(&d)..], "notes\n* QUEUED a\n");
-        let text = "# -*- mode: org -*-\n* WAITING a\n";
-        let d = doc(text);
+        assert_eq!(needed_line(&doc(text)).as_deref(), Some("#+TODO: QUEUED |"));
         assert_eq!(
-            needed_line(&d).as_deref(),
-            Some("#+TODO: TODO WAITING QUEUED WORKING | DONE CANCELLED ARCHIVED")
+            fix(text),
+            (
+                Some("added `#+TODO: QUEUED |` at line 3".into()),
+                "#+TITLE: x\n#+TODO: TODO | DONE\n#+TODO: QUEUED |\nnotes\n* QUEUED a\n".into()
+            )
         );
-        assert_eq!(&text[insert_point(&d)..], "* WAITING a\n");
-        assert_eq!(insert_point(&doc("* TODO a\n")), 0);
-        assert_eq!(needed_line(&doc("#+TODO: TODO | DONE\n* DONE a\n")), None);
+        let header = format!("#+TODO: {}", msg_store::STATES);
+        let text = "# -*- mode: org -*-\n* WAITING a\n";
+        assert_eq!(needed_line(&doc(text)), Some(header.clone()));
+        assert_eq!(
+            fix(text),
+            (
+                Some(format!("added `{header}` at line 2")),
+                format!("# -*- mode: org -*-\n{header}\n* WAITING a\n")
+            )
+        );
+        assert_eq!(
+            fix("* TODO a\n"),
+            (
+                Some(format!("added `{header}` at line 1")),
+                format!("{header}\n* TODO a\n")
+            )
+        );
+        let fine = "#+TODO: TODO | DONE\n* DONE a\n";
+        assert_eq!(needed_line(&doc(fine)), None);
+        assert_eq!(fix(fine), (None, fine.to_owned()));
+        // Not UTF-8: left alone (the check reports it).
+        std::fs::write(&path, b"* WAITING caf\xe9\n").unwrap();
+        assert_eq!(declare_keywords(&path).unwrap(), None);
+        assert_eq!(std::fs::read(&path).unwrap(), b"* WAITING caf\xe9\n");
     }
 
     #[test]

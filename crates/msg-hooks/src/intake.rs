@@ -14,11 +14,10 @@
 //! once (the relay client, the watcher, `msg intake`): each agent's intake holds an exclusive
 //! lock (`<state>/intake/<space>/<agent>.lock`) for the whole decision, and under it looks
 //! for a task whose `MESSAGE_ID` is the message's, and for a rejection reply to it, before
-//! doing anything; a message no longer unread under the lock is left alone. A crash in the
-//! instant between the task's append and the write of its `MESSAGE_ID` (two `fdatasync`ed
-//! writes: msg-inbox's `create_task` takes no extra properties) leaves a task without the
-//! link; the next intake adopts it (a task tagged `message` from the same sender, without
-//! `MESSAGE_ID`, whose title is part of the message) instead of creating a second one.
+//! doing anything; a message no longer unread under the lock is left alone. The task and its
+//! `MESSAGE_ID` are one `fdatasync`ed append ([`TaskDesk::submit_with`]), so a crash leaves
+//! either no task (the next intake creates it) or the task with its link (the next intake
+//! finds it and only marks the message read).
 //!
 //! **A sender of tier `unknown` never gets a task auto-accepted**, whatever the message says
 //! and whatever `messaging.trust_tiers.unknown.auto_accept` is set to: its tasks wait for
@@ -29,10 +28,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use msg_core::durable::FileLock;
-use msg_core::org::{OrgFile, TodoKeywords};
 use msg_core::timestamp;
 use msg_governor::Rejection;
-use msg_inbox::{TASK_KEYWORDS, Task};
+use msg_inbox::Task;
 use msg_store::{Message, Priority};
 
 use crate::context::Context;
@@ -259,23 +257,6 @@ fn take_in(
             task: task.id().to_owned(),
         }));
     }
-    // A crash between a task's append and the write of its MESSAGE_ID leaves an orphan:
-    // a task from intake (tag `message`) from this sender without the link. It is this
-    // message's task when its title is this message's text's first part; adopt it.
-    if let Some(orphan) = inbox.tasks()?.into_iter().find(|t| {
-        t.tags().iter().any(|tag| tag == INTAKE_TAG)
-            && t.property(MESSAGE_ID_PROPERTY).is_none()
-            && t.from() == Some(message.from.as_str())
-            && !t.title().is_empty()
-            && task_text(message).contains(t.title())
-    }) {
-        link_message(ctx, agent, orphan.id(), id)?;
-        mark_read_if_unread(&store, id)?;
-        return Ok(Some(IntakeOutcome::AlreadyTask {
-            message: id.to_owned(),
-            task: orphan.id().to_owned(),
-        }));
-    }
     let refused_before = store.sent()?.into_iter().any(|m| {
         m.reply_to.as_deref() == Some(id) && m.property(INTAKE_PROPERTY) == Some("rejected")
     });
@@ -291,32 +272,23 @@ fn take_in(
     }
 
     let intake_ctx = intake_context(ctx);
-    let submitted = TaskDesk::open(&intake_ctx, Some(agent))?.submit(&Submission {
-        from: message.from.clone(),
-        text: task_text(message),
-        tags: vec!["AI".to_owned(), INTAKE_TAG.to_owned()],
-        effort: None,
-        estimated_tokens: None,
-    });
+    let submitted = TaskDesk::open(&intake_ctx, Some(agent))?.submit_with(
+        &Submission {
+            from: message.from.clone(),
+            text: task_text(message),
+            tags: vec!["AI".to_owned(), INTAKE_TAG.to_owned()],
+            effort: None,
+            estimated_tokens: None,
+        },
+        &[(MESSAGE_ID_PROPERTY, id)],
+    );
     let outcome = match submitted {
-        Ok(submitted) => {
-            link_message(ctx, agent, submitted.task.id(), id).map_err(|err| {
-                err.after(
-                    format!("task {} was created from message {id}", submitted.task.id()),
-                    "writing its MESSAGE_ID failed",
-                )
-            })?;
-            let mut task = submitted.task;
-            if let Some(found) = desk.inbox()?.find_by_id(task.id())? {
-                task = found;
-            }
-            IntakeOutcome::Task {
-                message: id.to_owned(),
-                agent: agent.to_owned(),
-                task: Box::new(task),
-                admission: submitted.admission,
-            }
-        }
+        Ok(submitted) => IntakeOutcome::Task {
+            message: id.to_owned(),
+            agent: agent.to_owned(),
+            task: Box::new(submitted.task),
+            admission: submitted.admission,
+        },
         Err(HooksError::Rejected(rejection)) => {
             let reply = refuse(ctx, agent, message, &rejection)?;
             IntakeOutcome::Rejected {
@@ -345,16 +317,6 @@ fn mark_read_if_unread(store: &msg_store::MessageStore, id: &str) -> Result<(), 
     if store.by_id(id)?.is_some_and(|m| m.is_unread()) {
         store.mark_read(id)?;
     }
-    Ok(())
-}
-
-/// Writes `MESSAGE_ID: <message>` on task `task` in the agent's file.
-fn link_message(ctx: &Context, agent: &str, task: &str, message: &str) -> Result<(), HooksError> {
-    let file = OrgFile::new(
-        ctx.agent_file(Some(agent))?,
-        TodoKeywords::parse(TASK_KEYWORDS),
-    );
-    file.transaction(|txn| txn.edit(task, |e| e.set_property(MESSAGE_ID_PROPERTY, message)))?;
     Ok(())
 }
 
@@ -580,39 +542,40 @@ mod tests {
     }
 
     #[test]
-    fn a_task_left_without_its_link_by_a_crash_is_adopted() {
+    fn the_task_carries_its_message_id_and_admission_from_its_first_write() {
         let dir = assert_fs::TempDir::new().unwrap();
         let ctx = ctx(
             dir.path(),
             "identity: {name: bob}\nmessaging: {trust_overrides: {alice: team}}\n",
         );
-        deliver(
-            &ctx,
-            "alice",
-            "bob-claude",
-            "msg-a1",
-            "Summarise the notes\nall of them",
-        );
-        // What intake had written when the crash came: the task, without MESSAGE_ID.
-        let orphan = ctx
-            .agent_inbox(None)
-            .unwrap()
-            .create_task(
-                "alice",
-                "Summarise the notes\nall of them",
-                "team",
-                &["AI", "message"],
-                None,
-                None,
-            )
-            .unwrap();
+        deliver(&ctx, "alice", "bob-claude", "msg-a1", "Summarise the notes");
         let outcomes = run(&ctx).unwrap();
+        let [
+            IntakeOutcome::Task {
+                task, admission, ..
+            },
+        ] = &outcomes[..]
+        else {
+            panic!("{outcomes:?}")
+        };
+        // One write: the task file holds the task once, with both links in its drawer, and
+        // the entry intake returns is the one on disk (no edit followed the append).
+        let text = std::fs::read_to_string(ctx.agent_file(None).unwrap()).unwrap();
+        let drawer = text
+            .split(":PROPERTIES:")
+            .nth(1)
+            .and_then(|rest| rest.split(":END:").next())
+            .unwrap();
         assert!(
-            matches!(&outcomes[..], [IntakeOutcome::AlreadyTask { task, .. }] if task == orphan.id()),
-            "{outcomes:?}"
+            drawer.ends_with(&format!(
+                ":CREATED: {created}\n  :MESSAGE_ID: msg-a1\n  :ADMISSION: {admission}\n  ",
+                created = task.property("CREATED").unwrap()
+            )),
+            "{drawer}"
         );
-        let tasks = ctx.agent_inbox(None).unwrap().tasks().unwrap();
-        assert_eq!(tasks.len(), 1);
-        assert_eq!(tasks[0].property(MESSAGE_ID_PROPERTY), Some("msg-a1"));
+        assert_eq!(text.matches(":PROPERTIES:").count(), 1);
+        let on_disk = ctx.agent_inbox(None).unwrap().tasks().unwrap();
+        assert_eq!(on_disk, [task.as_ref().clone()]);
+        assert!(!text.contains(":LOGBOOK:"), "{text}");
     }
 }

@@ -61,11 +61,11 @@
 //! ```
 //!
 //! Architecture invariant: the only crate that depends on all the others; it knows no wire
-//! protocol itself (it speaks `msg_relay::protocol`'s types) and the file layout only where
-//! the stores have no operation yet ([`mailroom`]: a received message with the sender's ID,
-//! a delivery state on a sent one). Its own files are the
-//! watcher's record of what it showed and the task ↔ admission links, both under the
-//! governor's state directory (see [`watcher`] and [`TaskDesk`]).
+//! protocol itself (it speaks `msg_relay::protocol`'s types) and no file layout of the
+//! stores: received messages and delivery states are `MessageStore` operations that
+//! [`mailroom`] only calls. Its own files are the watcher's record of what it showed and
+//! (read only) earlier builds' task ↔ admission links, both under the governor's state
+//! directory (see [`watcher`] and [`TaskDesk`]).
 
 mod admission_links;
 mod briefing;
@@ -97,8 +97,6 @@ pub use context::{AGENT_SUFFIX, Context, utc_offset};
 pub use error::HooksError;
 pub use hook_event::{EventKind, HookEvent};
 pub use messages::{Found, MarkAction, find_any, find_message, mark, replies_to_task};
-pub use reply::{
-    DELIVERY_PENDING, DELIVERY_PROPERTY, Delivery, Outgoing, Reply, ReplyReport, Sent,
-    TASK_PROPERTY, send, send_reply,
-};
-pub use tasks::{GovernorNote, Submission, Submitted, TaskDesk};
+pub use msg_store::{DELIVERY_PENDING, DELIVERY_PROPERTY};
+pub use reply::{Delivery, Outgoing, Reply, ReplyReport, Sent, TASK_PROPERTY, send, send_reply};
+pub use tasks::{ADMISSION_PROPERTY, GovernorNote, Submission, Submitted, TaskDesk};

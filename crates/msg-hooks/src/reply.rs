@@ -13,7 +13,7 @@
 //! tokens used.
 
 use msg_inbox::{InboxError, Operation, Task, TaskState};
-use msg_store::{Message, NewMessage, Priority};
+use msg_store::{DELIVERY_PENDING, DELIVERY_PROPERTY, Message, NewMessage, Priority};
 
 use crate::context::Context;
 use crate::error::HooksError;
@@ -23,10 +23,6 @@ use crate::tasks::{GovernorNote, TaskDesk};
 
 /// The property linking a reply to the task it completes.
 pub const TASK_PROPERTY: &str = "TASK";
-/// The property of a sent message that says whether it has been delivered.
-pub const DELIVERY_PROPERTY: &str = "DELIVERY";
-/// [`DELIVERY_PROPERTY`] of a message the relay has yet to deliver.
-pub const DELIVERY_PENDING: &str = "pending";
 
 /// Where a sent message went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -4,16 +4,22 @@
 //! The wiring the original documented but never did (reference D-GOV-1): a task is
 //! submitted through the governor, which admits it (reserving its estimated tokens) or refuses
 //! it with the rule and figures; completing it reconciles the reservation with the tokens
-//! used; rejecting or cancelling it releases the reservation.
+//! used; rejecting or cancelling it releases the reservation. The task carries its admission
+//! ID ([`ADMISSION_PROPERTY`]) from its first write; tasks submitted by earlier builds have
+//! theirs in `task-admissions.jsonl`, which is still read (never written any more).
 
 use msg_governor::{ActiveAdmission, Decision, TaskGovernor};
-use msg_inbox::{AgentInbox, Task};
+use msg_inbox::{AgentInbox, InboxError, NewTask, Task};
 
 use crate::admission_links::AdmissionLinks;
 use crate::context::Context;
 use crate::error::HooksError;
 use crate::lookup;
 use crate::reply::{TaskEvent, tell_sender};
+
+/// The task property holding the governor admission that reserved the task's tokens
+/// (completed or released when the task ends).
+pub const ADMISSION_PROPERTY: &str = "ADMISSION";
 
 /// A task to submit.
 #[derive(Debug, Clone, Default)]
@@ -100,8 +106,21 @@ impl TaskDesk {
 
     /// Submits a task: the governor admits it (reserving its estimated tokens) or refuses
     /// it ([`HooksError::Rejected`], nothing written); an admitted task is created QUEUED
-    /// when the sender's tier auto-accepts, else WAITING for the owner.
+    /// when the sender's tier auto-accepts, else WAITING for the owner, with its admission
+    /// ID as [`ADMISSION_PROPERTY`] in the same append.
     pub fn submit(&self, submission: &Submission) -> Result<Submitted, HooksError> {
+        self.submit_with(submission, &[])
+    }
+
+    /// [`TaskDesk::submit`] with properties of the caller's (e.g. `MESSAGE_ID`), written in
+    /// the task's first append: the task never exists without them. They are checked as
+    /// msg-inbox checks them (not one of its own, nor [`ADMISSION_PROPERTY`]) before the
+    /// governor counts an admission.
+    pub fn submit_with(
+        &self,
+        submission: &Submission,
+        properties: &[(&str, &str)],
+    ) -> Result<Submitted, HooksError> {
         // What the inbox would refuse is refused before the governor counts an admission
         // (a released admission still counts against the hourly limit).
         msg_core::validate::actor("from", &submission.from)?;
@@ -114,6 +133,27 @@ impl TaskDesk {
         for tag in &submission.tags {
             msg_core::validate::tag(tag)?;
         }
+        for (index, (key, value)) in properties.iter().enumerate() {
+            let given_before = properties[..index]
+                .iter()
+                .any(|(earlier, _)| earlier.eq_ignore_ascii_case(key));
+            let refused = if key.eq_ignore_ascii_case(ADMISSION_PROPERTY) {
+                Some("the task desk writes the governor's admission itself; give another name")
+            } else if given_before {
+                Some("it is given twice; give each property once")
+            } else {
+                None
+            };
+            if let Some(reason) = refused {
+                return Err(InboxError::InvalidArgument {
+                    field: "property",
+                    value: (*key).to_owned(),
+                    reason,
+                }
+                .into());
+            }
+            NewTask::check_property(key, value)?;
+        }
         let governor = self.governor()?;
         let tokens = submission.estimated_tokens.unwrap_or(0);
         let effort = submission.effort.map_or(0, u64::from);
@@ -122,18 +162,22 @@ impl TaskDesk {
             Decision::Rejected(rejection) => return Err(HooksError::Rejected(Box::new(rejection))),
         };
         let tags: Vec<&str> = submission.tags.iter().map(String::as_str).collect();
-        let task = match self.inbox().and_then(|inbox| {
-            inbox
-                .create_task(
-                    &submission.from,
-                    &submission.text,
-                    &admission.trust_tier,
-                    &tags,
-                    submission.effort,
-                    submission.estimated_tokens,
-                )
-                .map_err(HooksError::from)
-        }) {
+        let mut new_task =
+            NewTask::new(&submission.from, &submission.text, &admission.trust_tier).tags(&tags);
+        if let Some(effort) = submission.effort {
+            new_task = new_task.effort(effort);
+        }
+        if let Some(tokens) = submission.estimated_tokens {
+            new_task = new_task.estimated_tokens(tokens);
+        }
+        for (key, value) in properties {
+            new_task = new_task.property(*key, *value);
+        }
+        let new_task = new_task.property(ADMISSION_PROPERTY, &admission.id);
+        let task = match self
+            .inbox()
+            .and_then(|inbox| inbox.create(&new_task).map_err(HooksError::from))
+        {
             Ok(task) => task,
             Err(err) => {
                 // Nothing was written: give the reservation back. Should that fail too, the
@@ -142,12 +186,6 @@ impl TaskDesk {
                 return Err(err);
             }
         };
-        self.links.record(task.id(), &admission.id).map_err(|err| {
-            err.after(
-                format!("task {} was created", task.id()),
-                format!("recording its admission {} failed", admission.id),
-            )
-        })?;
         Ok(Submitted {
             task,
             admission: admission.id,
@@ -272,8 +310,14 @@ impl TaskDesk {
         governor: &TaskGovernor,
         task: &Task,
     ) -> Result<Option<String>, HooksError> {
-        let Some(admission) = self.links.admission_of(task.id())? else {
-            return Ok(None);
+        // Written with the task now; tasks submitted by earlier builds have their admission
+        // only in the links file.
+        let admission = match task.property(ADMISSION_PROPERTY) {
+            Some(admission) => admission.to_owned(),
+            None => match self.links.admission_of(task.id())? {
+                Some(admission) => admission,
+                None => return Ok(None),
+            },
         };
         let active = governor.active_admissions()?;
         Ok(active
@@ -318,4 +362,113 @@ pub struct Submitted {
     pub task: Task,
     /// The governor's admission ID, which holds the task's reservation.
     pub admission: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use msg_core::config::Settings;
+    use msg_core::paths::Paths;
+
+    fn ctx(root: &std::path::Path) -> Context {
+        let settings = Settings::from_yaml_str(
+            "identity: {name: bob}\nmessaging: {trust_overrides: {alice: team}}\n",
+            std::path::Path::new("settings.local.yaml"),
+        )
+        .unwrap();
+        Context::new(Paths::new(root), settings, None).unwrap()
+    }
+
+    fn submission(text: &str) -> Submission {
+        Submission {
+            from: "alice".into(),
+            text: text.into(),
+            estimated_tokens: Some(500),
+            ..Submission::default()
+        }
+    }
+
+    #[test]
+    fn the_admission_is_a_property_of_the_task_and_the_links_file_is_not_written() {
+        let dir = assert_fs::TempDir::new().unwrap();
+        let ctx = ctx(dir.path());
+        let desk = TaskDesk::open(&ctx, None).unwrap();
+        let submitted = desk
+            .submit_with(&submission("Write it"), &[("CHANNEL", "review")])
+            .unwrap();
+        assert_eq!(
+            submitted.task.property(ADMISSION_PROPERTY),
+            Some(submitted.admission.as_str())
+        );
+        assert_eq!(submitted.task.property("CHANNEL"), Some("review"));
+        let links = ctx
+            .paths()
+            .governor_state_dir()
+            .join("task-admissions.jsonl");
+        assert!(!links.exists());
+        desk.claim(Some(submitted.task.id())).unwrap();
+        let (_, note) = desk
+            .complete(submitted.task.id(), Some(300), "", "")
+            .unwrap();
+        assert!(
+            matches!(&note, GovernorNote::Completed { admission, tokens: 300 } if admission.id == submitted.admission),
+            "{note:?}"
+        );
+        // A caller cannot give the admission, nor a property the inbox owns, nor one twice;
+        // such a call is refused before the governor counts an admission.
+        let usage = || ctx.governor().unwrap().usage("alice").unwrap();
+        let before = usage();
+        for properties in [
+            &[("admission", "x")][..],
+            &[("TRUST_TIER", "owner")],
+            &[("MESSAGE_ID", "a"), ("message_id", "b")],
+        ] {
+            let err = desk
+                .submit_with(&submission("Other"), properties)
+                .unwrap_err();
+            let err = err.to_string();
+            assert!(
+                err.contains("admission itself")
+                    || err.contains("set by the inbox")
+                    || err.contains("given twice"),
+                "{err}"
+            );
+        }
+        assert_eq!(usage(), before);
+        assert_eq!(ctx.agent_inbox(None).unwrap().tasks().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn a_task_of_an_earlier_build_finds_its_admission_in_the_links_file() {
+        let dir = assert_fs::TempDir::new().unwrap();
+        let ctx = ctx(dir.path());
+        let governor = ctx.governor().unwrap();
+        let Decision::Admitted(admission) = governor.admit("alice", 500, 0).unwrap() else {
+            panic!("admitted")
+        };
+        // What an earlier build wrote: the task without ADMISSION, the link in the file.
+        let task = ctx
+            .agent_inbox(None)
+            .unwrap()
+            .create_task("alice", "Old task", "team", &[], None, Some(500))
+            .unwrap();
+        let state = ctx.paths().governor_state_dir();
+        std::fs::create_dir_all(&state).unwrap();
+        std::fs::write(
+            state.join("task-admissions.jsonl"),
+            format!(
+                "{{\"task\":\"{}\",\"admission\":\"{}\"}}\n",
+                task.id(),
+                admission.id
+            ),
+        )
+        .unwrap();
+        let desk = TaskDesk::open(&ctx, None).unwrap();
+        let (_, note) = desk.cancel(task.id(), "not needed").unwrap();
+        assert!(
+            matches!(&note, GovernorNote::Released(released) if released.id == admission.id),
+            "{note:?}"
+        );
+        assert!(governor.active_admissions().unwrap().is_empty());
+    }
 }

@@ -58,6 +58,14 @@ pub enum InboxError {
     /// A value to be written is invalid (the error names the field).
     #[error(transparent)]
     Invalid(#[from] ValidationError),
+    /// A caller's property on a new task would overwrite one the inbox sets itself.
+    #[error(
+        "property {key:?} is set by the inbox and cannot be given with a new task (reserved: ID, FROM, TRUST_TIER, SUBMITTED, APPROVAL, AWAITING, EFFORT, ESTIMATED_TOKENS, ESTIMATED_COST, CREATED, PRIORITY and the properties of later transitions); give it another name"
+    )]
+    ReservedProperty {
+        /// The key as given.
+        key: String,
+    },
     /// Reading, locking or writing the task file failed.
     #[error(transparent)]
     Org(#[from] OrgError),

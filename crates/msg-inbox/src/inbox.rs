@@ -35,6 +35,80 @@ use crate::transition::{Change, Transition};
 /// Where the current time comes from (the local clock, or a test's).
 type Clock = Arc<dyn Fn() -> OffsetDateTime + Send + Sync>;
 
+/// A task to add with [`AgentInbox::create`]: the sender, the text and the sender's tier,
+/// plus optional tags, estimates and properties of the caller's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewTask {
+    from: String,
+    content: String,
+    trust_tier: String,
+    tags: Vec<String>,
+    effort: Option<u32>,
+    estimated_tokens: Option<u64>,
+    extra: Vec<(String, String)>,
+}
+
+impl NewTask {
+    /// A task from `from_actor`, whose tier is `trust_tier`; the first non-blank line of
+    /// `content` becomes the heading.
+    pub fn new(
+        from_actor: impl Into<String>,
+        content: impl Into<String>,
+        trust_tier: impl Into<String>,
+    ) -> NewTask {
+        NewTask {
+            from: from_actor.into(),
+            content: content.into(),
+            trust_tier: trust_tier.into(),
+            tags: Vec::new(),
+            effort: None,
+            estimated_tokens: None,
+            extra: Vec::new(),
+        }
+    }
+
+    /// The heading's tags.
+    pub fn tags(mut self, tags: &[&str]) -> NewTask {
+        self.tags = tags.iter().map(|t| (*t).to_owned()).collect();
+        self
+    }
+
+    /// The sender's effort estimate (`EFFORT`).
+    pub fn effort(mut self, effort: u32) -> NewTask {
+        self.effort = Some(effort);
+        self
+    }
+
+    /// The sender's token estimate (`ESTIMATED_TOKENS`, `ESTIMATED_COST`).
+    pub fn estimated_tokens(mut self, tokens: u64) -> NewTask {
+        self.estimated_tokens = Some(tokens);
+        self
+    }
+
+    /// Whether [`AgentInbox::create`] accepts `key: value` as a caller's property: not one
+    /// the inbox sets itself ([`InboxError::ReservedProperty`]), a valid property name, a
+    /// single-line value. For callers that must check before doing anything else (msg-hooks
+    /// checks before the governor counts an admission).
+    pub fn check_property(key: &str, value: &str) -> Result<(), InboxError> {
+        if property::is_reserved(key) {
+            return Err(InboxError::ReservedProperty {
+                key: key.to_owned(),
+            });
+        }
+        validate::property_key(key)?;
+        validate::single_line(key, value)?;
+        Ok(())
+    }
+
+    /// A property of the caller's (for example `MESSAGE_ID: msg-…`), written in the task's
+    /// first append after the inbox's own properties, in the order given. It may not be one
+    /// the inbox sets itself (`ID`, `FROM`, `TRUST_TIER`, `APPROVAL`, `AWAITING`, …).
+    pub fn property(mut self, key: impl Into<String>, value: impl Into<String>) -> NewTask {
+        self.extra.push((key.into(), value.into()));
+        self
+    }
+}
+
 /// One agent's task file and the task state machine on it.
 ///
 /// Cheap to clone; holds no open file. Every method reads or locks the file anew, so any
@@ -135,7 +209,8 @@ impl AgentInbox {
     /// `EFFORT`, `ESTIMATED_TOKENS` and `ESTIMATED_COST` (`$` + tokens / 1000 × 0.015).
     ///
     /// The write is one append (no full read of the file), so its cost does not grow with
-    /// the file.
+    /// the file. [`AgentInbox::create`] does the same from a [`NewTask`], which can also
+    /// carry properties of the caller's.
     pub fn create_task(
         &self,
         from_actor: &str,
@@ -145,15 +220,44 @@ impl AgentInbox {
         effort: Option<u32>,
         estimated_tokens: Option<u64>,
     ) -> Result<Task, InboxError> {
+        let mut task = NewTask::new(from_actor, content, trust_tier).tags(tags);
+        task.effort = effort;
+        task.estimated_tokens = estimated_tokens;
+        self.create(&task)
+    }
+
+    /// Adds `task` (see [`AgentInbox::create_task`] for the state and the text) with its
+    /// caller's properties ([`NewTask::property`]) after the inbox's own, all in one
+    /// `fdatasync`ed append: a crash leaves either no task or the whole task. A caller's
+    /// property that the inbox sets itself ([`InboxError::ReservedProperty`]), that is
+    /// given twice, or whose name or value is not a single-line property is refused before
+    /// anything is written.
+    pub fn create(&self, task: &NewTask) -> Result<Task, InboxError> {
+        let from_actor = task.from.as_str();
+        let trust_tier = task.trust_tier.as_str();
+        let content = task.content.as_str();
         validate::actor("from_actor", from_actor)?;
         validate::actor("trust_tier", trust_tier)?;
+        for (index, (key, value)) in task.extra.iter().enumerate() {
+            NewTask::check_property(key, value)?;
+            if task.extra[..index]
+                .iter()
+                .any(|(earlier, _)| earlier.eq_ignore_ascii_case(key))
+            {
+                return Err(InboxError::InvalidArgument {
+                    field: "property",
+                    value: key.clone(),
+                    reason: "it is given twice; give each property once",
+                });
+            }
+        }
         let auto_accept = self.settings.tier_config(trust_tier).auto_accept;
         let state = if auto_accept {
             TaskState::Queued
         } else {
             TaskState::Waiting
         };
-        let tags: Vec<String> = tags.iter().map(|t| (*t).to_owned()).collect();
+        let tags = task.tags.clone();
         let text = content::split(content, state.keyword(), &tags, self.file.states())?;
         let at = self.now();
         let stamp = format_inactive(at);
@@ -172,15 +276,16 @@ impl AgentInbox {
         } else {
             (property::AWAITING.into(), property::OWNER_APPROVAL.into())
         });
-        if let Some(effort) = effort {
+        if let Some(effort) = task.effort {
             properties.push((property::EFFORT.into(), effort.to_string()));
         }
-        if let Some(tokens) = estimated_tokens {
+        if let Some(tokens) = task.estimated_tokens {
             properties.push((property::ESTIMATED_TOKENS.into(), tokens.to_string()));
             properties.push((property::ESTIMATED_COST.into(), estimated_cost(tokens)));
         }
         properties.push((property::ID.into(), id));
         properties.push((property::CREATED.into(), stamp));
+        properties.extend(task.extra.iter().cloned());
         let entry = NewEntry {
             keyword: Some(state.keyword().to_owned()),
             title: text.title,

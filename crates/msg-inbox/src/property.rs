@@ -60,3 +60,41 @@ pub(crate) const OWNER_APPROVAL: &str = "owner-approval";
 pub(crate) fn revision_feedback(n: u64) -> String {
     format!("{REVISION_FEEDBACK}_{n}")
 }
+
+/// The properties the inbox sets itself: a caller may not give them when creating a task.
+const RESERVED: [&str; 22] = [
+    FROM,
+    TRUST_TIER,
+    SUBMITTED,
+    APPROVAL,
+    AWAITING,
+    EFFORT,
+    ESTIMATED_TOKENS,
+    ESTIMATED_COST,
+    ID,
+    CREATED,
+    STARTED,
+    RETRY_COUNT,
+    RETRY_REASON,
+    COMPLETED,
+    TOKENS_USED,
+    COST,
+    RESULT_PATH,
+    QUALITY_SCORE,
+    REVISION_COUNT,
+    REVISION_FEEDBACK,
+    REJECTION_REASON,
+    CANCELLATION_REASON,
+];
+
+/// Whether `key` (compared as Org does, ignoring case) is one the inbox sets itself,
+/// `REVISION_FEEDBACK_<n>` included, or `PRIORITY`, which Org reads from the heading.
+pub(crate) fn is_reserved(key: &str) -> bool {
+    let upper = key.to_ascii_uppercase();
+    RESERVED.contains(&upper.as_str())
+        || upper == "PRIORITY"
+        || upper
+            .strip_prefix(REVISION_FEEDBACK)
+            .and_then(|rest| rest.strip_prefix('_'))
+            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}

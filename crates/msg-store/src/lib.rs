@@ -12,7 +12,10 @@
 //! - changes state by ID under the file's lock (`mark_read`, `mark_unread`, `archive`), with
 //!   `CLOSED:` and LOGBOOK lines as Emacs writes them, checking the transition against the
 //!   state in the file now (a person may have changed it in Emacs);
-//! - moves old read messages to a monthly archive file ([`MessageStore::archive_older_than`]).
+//! - moves old read messages to a monthly archive file ([`MessageStore::archive_older_than`]);
+//! - takes in messages received from the relay once each, by the sender's ID under the lock
+//!   ([`MessageStore::receive_all`], [`Incoming`], [`Receipt`]), and records the relay's
+//!   answers on sent messages ([`MessageStore::record_delivery`], [`DeliveryState`]).
 //!
 //! ```
 //! use msg_store::{MessageStore, NewMessage};
@@ -34,10 +37,15 @@
 //! Architecture invariant: depends on `msg-core` only; never on `msg-inbox`, `msg-governor`
 //! or `msg-relay`. It is the only crate that knows the inbox/outbox layout and tags.
 
+mod delivery;
 mod error;
 mod message;
+mod received;
 mod store;
+
+pub use delivery::{DELIVERY_PENDING, DELIVERY_PROPERTY, DeliveryState};
 
 pub use error::StoreError;
 pub use message::{Message, MessageKind, MessageState, Priority};
+pub use received::{Incoming, Receipt};
 pub use store::{ArchiveReport, MessageStore, NewFileDelivery, NewMessage, STATES};

@@ -104,8 +104,8 @@ pub struct ArchiveReport {
 #[derive(Debug, Clone)]
 pub struct MessageStore {
     dir: PathBuf,
-    inbox: OrgFile,
-    outbox: OrgFile,
+    pub(crate) inbox: OrgFile,
+    pub(crate) outbox: OrgFile,
     keywords: TodoKeywords,
 }
 

@@ -9,7 +9,7 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitCode};
 
-use msg_store::{MessageState, MessageStore, NewMessage};
+use msg_store::{Incoming, MessageState, MessageStore, NewMessage};
 
 /// One race: `Err` says what was lost.
 type Scenario = fn() -> Result<(), String>;
@@ -29,12 +29,16 @@ fn main() -> ExitCode {
         };
     }
     let filter = args.iter().skip(1).find(|a| !a.starts_with('-')).cloned();
-    let scenarios: [(&str, Scenario); 3] = [
+    let scenarios: [(&str, Scenario); 4] = [
         ("concurrent_creates_keep_every_message", concurrent_creates),
         ("concurrent_marks_keep_every_mark", concurrent_marks),
         (
             "creates_race_marks_and_archives",
             creates_race_marks_and_archives,
+        ),
+        (
+            "concurrent_receives_store_each_message_once",
+            concurrent_receives,
         ),
     ];
     let (mut passed, mut failed) = (0, 0);
@@ -85,6 +89,17 @@ fn worker(args: &[String]) -> Result<(), Box<dyn std::error::Error>> {
             for id in &args[2..] {
                 store.mark_read(id)?;
                 store.archive(id)?;
+            }
+        }
+        "receive" => {
+            // The same deliveries as every other receiver (two relay clients getting the
+            // same redeliveries), in batches of 10, from `from`.
+            let from = &args[2];
+            let all: Vec<Incoming> = (0..PER_WORKER).map(|i| incoming(from, i)).collect();
+            for batch in all.chunks(10) {
+                for receipt in store.receive_all(batch)? {
+                    receipt?;
+                }
             }
         }
         other => return Err(format!("unknown role {other}").into()),
@@ -227,5 +242,61 @@ fn creates_race_marks_and_archives() -> Result<(), String> {
     check(unread == 200, || {
         format!("{unread} unread, expected the 200 new ones")
     })?;
+    std::fs::remove_dir_all(space).map_err(|e| e.to_string())
+}
+
+/// Message `i` of `from`; every sender uses the same IDs (a hostile one reusing them).
+fn incoming(from: &str, i: usize) -> Incoming {
+    Incoming {
+        from: from.to_owned(),
+        to: "gregor".to_owned(),
+        content: format!("message {i}"),
+        id: format!("msg-20261124-100000-{i:012x}"),
+        ..Incoming::default()
+    }
+}
+
+fn concurrent_receives() -> Result<(), String> {
+    let space = temp_space("receives");
+    let store = MessageStore::open(&space).map_err(|e| e.to_string())?;
+    let space_arg = space.display().to_string();
+    // Three receivers of alice's messages race one of mallory's, who reuses alice's IDs.
+    let children = ["alice", "alice", "alice", "mallory"]
+        .iter()
+        .map(|from| spawn(&["receive", &space_arg, from]))
+        .collect();
+    wait_all(children)?;
+    let all = store.all().map_err(|e| e.to_string())?;
+    let ids: HashSet<&str> = all.iter().map(|m| m.id.as_str()).collect();
+    check(all.len() == 2 * PER_WORKER, || {
+        format!("{} messages, expected {}", all.len(), 2 * PER_WORKER)
+    })?;
+    check(ids.len() == all.len(), || {
+        format!("{} unique IDs of {}", ids.len(), all.len())
+    })?;
+    for from in ["alice", "mallory"] {
+        let mut bodies: Vec<&str> = all
+            .iter()
+            .filter(|m| m.from == from)
+            .map(|m| m.body.as_str())
+            .collect();
+        bodies.sort_unstable();
+        let mut expected: Vec<String> = (0..PER_WORKER).map(|i| format!("message {i}")).collect();
+        expected.sort_unstable();
+        check(bodies == expected, || {
+            format!("{from}'s messages are not each there once")
+        })?;
+    }
+    // Whoever came first keeps the ID; the other is stored apart and says what it reused.
+    for i in 0..PER_WORKER {
+        let id = incoming("alice", i).id;
+        let holders: Vec<&msg_store::Message> = all
+            .iter()
+            .filter(|m| m.id == id || m.property("ORIGINAL_ID") == Some(id.as_str()))
+            .collect();
+        check(holders.len() == 2, || {
+            format!("{id}: {} entries", holders.len())
+        })?;
+    }
     std::fs::remove_dir_all(space).map_err(|e| e.to_string())
 }

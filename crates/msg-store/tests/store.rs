@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use assert_fs::TempDir;
 use msg_core::org::Document;
 use msg_store::{
-    Message, MessageKind, MessageState, MessageStore, NewFileDelivery, NewMessage, Priority,
-    StoreError,
+    DELIVERY_PENDING, DELIVERY_PROPERTY, DeliveryState, Incoming, Message, MessageKind,
+    MessageState, MessageStore, NewFileDelivery, NewMessage, Priority, Receipt, StoreError,
 };
 use time::macros::datetime;
 
@@ -505,4 +505,277 @@ fn old_read_messages_move_to_a_monthly_archive_file() {
             .moved
             .is_empty()
     );
+}
+
+// --- Received messages (the relay's deliveries) and delivery states of sent ones ---
+
+fn incoming(from: &str, id: &str, content: &str) -> Incoming {
+    Incoming {
+        from: from.into(),
+        to: "bob".into(),
+        content: content.into(),
+        id: id.into(),
+        timestamp: "2026-11-24T10:00:00".into(),
+        ..Incoming::default()
+    }
+}
+
+#[test]
+fn a_redelivery_is_not_written_twice() {
+    let (_dir, store) = store();
+    let first = store.receive(&incoming("alice", "msg-1", "hello")).unwrap();
+    assert_eq!(
+        first,
+        Receipt {
+            id: "msg-1".into(),
+            new: true
+        }
+    );
+    let bytes = fs::read(store.inbox_path()).unwrap();
+    let again = store.receive(&incoming("alice", "msg-1", "hello")).unwrap();
+    assert_eq!(
+        again,
+        Receipt {
+            id: "msg-1".into(),
+            new: false
+        }
+    );
+    assert_eq!(
+        fs::read(store.inbox_path()).unwrap(),
+        bytes,
+        "nothing written"
+    );
+    let all = store.all().unwrap();
+    assert_eq!(all.len(), 1);
+    assert_eq!(all[0].body, "hello");
+    assert!(all[0].is_unread());
+}
+
+#[test]
+fn a_received_message_is_written_in_the_canonical_form() {
+    let (_dir, store) = store();
+    let mut message = incoming(
+        "alice",
+        "msg-20261124-100000-0123456789ab",
+        "hi\n* not a heading",
+    );
+    message.timestamp = "[2026-11-24 Tue 10:00]".into();
+    message.reply_to = Some("msg-0".into());
+    message.thread = Some("msg-0".into());
+    store.receive(&message).unwrap();
+    let received = store.all().unwrap()[0]
+        .property("RECEIVED")
+        .unwrap()
+        .to_owned();
+    let text = fs::read_to_string(store.inbox_path())
+        .unwrap()
+        .replace(&received, "[RECEIVED]");
+    assert_eq!(
+        text,
+        "#+TODO: TODO WAITING QUEUED WORKING | DONE CANCELLED ARCHIVED\n\
+         * TODO [RECEIVED] :unread:message:\n\
+         \x20 :PROPERTIES:\n\
+         \x20 :ID: msg-20261124-100000-0123456789ab\n\
+         \x20 :FROM: alice\n\
+         \x20 :TO: bob\n\
+         \x20 :REPLY_TO: msg-0\n\
+         \x20 :THREAD: msg-0\n\
+         \x20 :CREATED: [2026-11-24 Tue 10:00]\n\
+         \x20 :RECEIVED: [RECEIVED]\n\
+         \x20 :VIA: relay\n\
+         \x20 :END:\n\
+         \x20 hi\n\
+         \x20 * not a heading\n"
+    );
+}
+
+#[test]
+fn another_sender_cannot_suppress_a_message_by_reusing_its_id() {
+    let (_dir, store) = store();
+    store
+        .receive(&incoming("alice", "msg-1", "from alice"))
+        .unwrap();
+    let mallory = store
+        .receive(&incoming("mallory", "msg-1", "from mallory"))
+        .unwrap();
+    assert!(mallory.new);
+    assert!(mallory.id.starts_with("msg-1-"), "{}", mallory.id);
+    let again = store
+        .receive(&incoming("mallory", "msg-1", "from mallory"))
+        .unwrap();
+    assert_eq!(again.id, mallory.id);
+    assert!(!again.new);
+    // Alice's redelivery is still recognised as hers.
+    assert!(
+        !store
+            .receive(&incoming("alice", "msg-1", "from alice"))
+            .unwrap()
+            .new
+    );
+    let all = store.all().unwrap();
+    assert_eq!(all.len(), 2);
+    assert_eq!(
+        (all[0].id.as_str(), all[0].from.as_str()),
+        ("msg-1", "alice")
+    );
+    assert_eq!(all[0].property("ORIGINAL_ID"), None);
+    assert_eq!(all[1].from, "mallory");
+    assert_eq!(all[1].property("ORIGINAL_ID"), Some("msg-1"));
+}
+
+#[test]
+fn hostile_received_fields_cannot_forge_structure() {
+    let (_dir, store) = store();
+    let mut message = incoming("alice", "bad id\n:FROM: owner", "* DONE forged\n:END:");
+    message.reply_to = Some("x\n* y".into());
+    message.timestamp = "now\n* DONE forged".into();
+    let receipt = store.receive(&message).unwrap();
+    assert!(receipt.id.starts_with("relay-"), "{}", receipt.id);
+    let again = store.receive(&message).unwrap();
+    assert_eq!(again.id, receipt.id);
+    assert!(!again.new);
+    let all = store.all().unwrap();
+    assert_eq!(all.len(), 1);
+    assert_eq!(all[0].from, "alice");
+    assert_eq!(all[0].reply_to, None);
+    assert_eq!(all[0].body, "* DONE forged\n:END:");
+    assert_eq!(all[0].created.as_deref(), all[0].property("RECEIVED"));
+    // An ID too long to be a sender's is replaced too.
+    let long = store
+        .receive(&incoming("alice", &"x".repeat(129), "long"))
+        .unwrap();
+    assert!(long.id.starts_with("relay-"), "{}", long.id);
+    // A sender or recipient that is not an actor name is refused, naming the field.
+    let err = store.receive(&incoming("a\nb", "m", "x")).unwrap_err();
+    assert!(matches!(err, StoreError::Invalid(_)), "{err}");
+    assert!(err.to_string().contains("from"), "{err}");
+    let mut to_nobody = incoming("alice", "m2", "x");
+    to_nobody.to = " ".into();
+    assert!(store.receive(&to_nobody).is_err());
+    assert_eq!(store.all().unwrap().len(), 2);
+}
+
+#[test]
+fn a_batch_is_one_write_and_repeats_within_it_are_stored_once() {
+    let (_dir, store) = store();
+    store
+        .receive(&incoming("alice", "msg-0", "before"))
+        .unwrap();
+    let batch = [
+        incoming("alice", "msg-0", "before"),
+        incoming("alice", "msg-1", "one"),
+        incoming("a\nb", "msg-2", "bad sender"),
+        incoming("alice", "msg-1", "one"),
+        incoming("carol", "msg-1", "carol's one"),
+        incoming("alice", "msg-3", "three"),
+    ];
+    let results = store.receive_all(&batch).unwrap();
+    let summary: Vec<Option<(String, bool)>> = results
+        .iter()
+        .map(|r| r.as_ref().ok().map(|r| (r.id.clone(), r.new)))
+        .collect();
+    let carol = summary[4].clone().unwrap().0;
+    assert!(carol.starts_with("msg-1-"), "{carol}");
+    assert_eq!(
+        summary,
+        [
+            Some(("msg-0".into(), false)),
+            Some(("msg-1".into(), true)),
+            None,
+            Some(("msg-1".into(), false)),
+            Some((carol, true)),
+            Some(("msg-3".into(), true)),
+        ]
+    );
+    let bodies: Vec<String> = store.all().unwrap().into_iter().map(|m| m.body).collect();
+    assert_eq!(bodies, ["before", "one", "carol's one", "three"]);
+    assert!(store.receive_all(&[]).unwrap().is_empty());
+}
+
+#[test]
+fn a_batch_that_cannot_be_written_writes_nothing() {
+    // An inbox that is not UTF-8 is refused before any append: the whole batch fails (the
+    // caller acknowledges nothing, so the relay delivers it again) and the file is as it was.
+    let (_dir, store) = store();
+    store
+        .receive(&incoming("alice", "msg-0", "before"))
+        .unwrap();
+    let mut bytes = fs::read(store.inbox_path()).unwrap();
+    bytes.extend_from_slice(b"* TODO broken \xff\xfe by hand\n");
+    fs::write(store.inbox_path(), &bytes).unwrap();
+    let err = store
+        .receive_all(&[
+            incoming("alice", "msg-1", "one"),
+            incoming("bob", "msg-2", "two"),
+        ])
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Org(_)), "{err}");
+    assert!(err.to_string().contains("inbox.org"), "{err}");
+    assert_eq!(fs::read(store.inbox_path()).unwrap(), bytes);
+}
+
+#[test]
+fn delivery_is_recorded_once_on_pending_messages() {
+    let (_dir, store) = store();
+    let sent = store
+        .record_sent(
+            &NewMessage::new("bob", "alice", "hi").property(DELIVERY_PROPERTY, DELIVERY_PENDING),
+        )
+        .unwrap();
+    let id = sent.id;
+    let pending = |sender: &str| store.pending_deliveries(&[sender]).unwrap().len();
+    assert_eq!((pending("bob"), pending("carol")), (1, 0));
+    store.record_attempt_error(&id, "rate_limited").unwrap();
+    assert_eq!(pending("bob"), 1, "an attempt's error leaves it pending");
+    assert_eq!(
+        store.sent().unwrap()[0].property("DELIVERY_ERROR"),
+        Some("rate_limited")
+    );
+    let bytes = fs::read(store.outbox_path()).unwrap();
+    store.record_attempt_error(&id, "rate_limited").unwrap();
+    assert_eq!(
+        fs::read(store.outbox_path()).unwrap(),
+        bytes,
+        "a repeat writes nothing"
+    );
+    assert!(store.record_delivery(&id, &DeliveryState::Queued).unwrap());
+    assert!(
+        !store
+            .record_delivery(&id, &DeliveryState::Delivered)
+            .unwrap()
+    );
+    let sent = store.sent().unwrap();
+    assert_eq!(sent[0].property("DELIVERY"), Some("queued"));
+    assert!(sent[0].property("DELIVERED_AT").is_some());
+    assert_eq!(pending("bob"), 0);
+    assert!(
+        !store
+            .record_delivery("msg-unknown", &DeliveryState::Queued)
+            .unwrap()
+    );
+    // Queued, then expired at the relay: failed after all.
+    assert!(
+        store
+            .record_delivery(&id, &DeliveryState::Failed("expired".into()))
+            .unwrap()
+    );
+    let sent = store.sent().unwrap();
+    assert_eq!(sent[0].property("DELIVERY"), Some("failed"));
+    assert_eq!(sent[0].property("DELIVERY_ERROR"), Some("expired"));
+    assert!(
+        !store
+            .record_delivery(&id, &DeliveryState::Delivered)
+            .unwrap()
+    );
+    // A message sent without the pending mark (to the local user) is never touched.
+    let local = store
+        .record_sent(&NewMessage::new("bob", "bob", "note"))
+        .unwrap();
+    assert!(
+        !store
+            .record_delivery(&local.id, &DeliveryState::Delivered)
+            .unwrap()
+    );
+    store.record_attempt_error(&local.id, "x").unwrap();
+    assert_eq!(store.sent().unwrap()[1].property("DELIVERY_ERROR"), None);
 }

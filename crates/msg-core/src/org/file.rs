@@ -28,6 +28,7 @@ use super::keywords::{KeywordSequence, TodoKeywords, keyword_line_value};
 use super::outline::{Outline, read_into_spare, recycle};
 use super::scan::{Document, Entry, Span};
 use crate::durable::{self, DurableError, FileLock};
+use crate::validate;
 
 pub use crate::durable::DEFAULT_LOCK_TIMEOUT;
 
@@ -694,14 +695,37 @@ impl<'a> Transaction<'a> {
         }
     }
 
-    /// Adds a `#+TODO:` line declaring those of `keywords` the file does not declare yet.
-    fn declare(&mut self, keywords: &[&str]) -> Result<(), OrgError> {
+    /// Declares `keywords` in the file's header, in this transaction's write: those the
+    /// file does not declare yet get one `#+TODO:` line (not-done before `|`, done after, as
+    /// the file's states classify them), after the file's last `#+TODO:`-family line before
+    /// the first heading, else at the end of the text before it. A file that declares no
+    /// keyword gets the whole `#+TODO:` header of the states instead, because any `#+TODO:`
+    /// line replaces Emacs's default `TODO | DONE`. This is what an edit or an append that
+    /// writes an undeclared keyword does by itself; `declare_keywords` is for a header to
+    /// repair without an entry to change (`msg doctor --fix`).
+    ///
+    /// Returns the 1-based line of the added line, or `None` when every keyword is
+    /// declared already (nothing is written for it). Nothing else in the file changes, and
+    /// the write is refused as every rewrite is (a file not UTF-8, changed meanwhile by a
+    /// program that does not take the lock).
+    pub fn declare_keywords(&mut self, keywords: &[&str]) -> Result<Option<usize>, OrgError> {
+        for keyword in keywords {
+            validate::keyword(keyword)?;
+        }
+        self.load()?;
+        self.check_writable()?;
+        self.declare(keywords)
+    }
+
+    /// Adds a `#+TODO:` line declaring those of `keywords` the file does not declare yet;
+    /// returns its 1-based line.
+    fn declare(&mut self, keywords: &[&str]) -> Result<Option<usize>, OrgError> {
         let doc = self.doc.as_mut().expect("loaded");
         let missing = doc
             .declared_keywords()
             .missing_from(keywords, &self.file.states);
         if missing.todo().is_empty() && missing.done().is_empty() {
-            return Ok(());
+            return Ok(None);
         }
         // A file that declares nothing gets the caller's whole sequence, because any
         // `#+TODO:` line replaces Emacs's default `TODO | DONE`.
@@ -717,12 +741,13 @@ impl<'a> Transaction<'a> {
         if at > 0 && bytes[at - 1] != b'\n' {
             line.insert_str(0, eol);
         }
+        let first_line = doc.line_of(at) + usize::from(line.starts_with(eol));
         let mut new = bytes.to_vec();
         new.splice(at..at, line.bytes());
         let (old_at, old_len) = self.header_insert.unwrap_or((at, 0));
         self.header_insert = Some((old_at, old_len + line.len()));
         *doc = Document::parse(new, &self.file.states);
-        Ok(())
+        Ok(Some(first_line))
     }
 
     /// Edits the entry whose `:ID:` is `id` with `f`. The ID is looked up in the file as it is

@@ -180,3 +180,41 @@ fn ids_are_redacted_by_order_of_appearance() {
         "task-20261124-100200-<1> x task-20261124-100200-<2> task-20261124-100200-<1> task-short"
     );
 }
+
+#[test]
+fn a_new_task_carries_its_callers_properties_from_its_first_write() {
+    let (_root, inbox, _clock) = setup();
+    let task = inbox
+        .create(
+            &msg_inbox::NewTask::new("alice", "Review the draft\nSection 2.", "team")
+                .tags(&["AI", "message"])
+                .estimated_tokens(2000)
+                .property("MESSAGE_ID", "msg-20261124-100000-0123456789ab")
+                .property("ADMISSION", "adm-7"),
+        )
+        .unwrap();
+    assert_eq!(
+        task.property("MESSAGE_ID"),
+        Some("msg-20261124-100000-0123456789ab")
+    );
+    assert_eq!(inbox.find_by_id(task.id()).unwrap().unwrap(), task);
+    let text = fs::read_to_string(inbox.path()).unwrap();
+    assert_eq!(
+        redact_ids(&text),
+        "#+TODO: TODO WAITING QUEUED WORKING | DONE CANCELLED ARCHIVED\n\
+         * QUEUED Review the draft :AI:message:\n\
+         \x20 :PROPERTIES:\n\
+         \x20 :FROM: alice\n\
+         \x20 :TRUST_TIER: team\n\
+         \x20 :SUBMITTED: [2026-11-24 Tue 10:02]\n\
+         \x20 :APPROVAL: auto_accepted\n\
+         \x20 :ESTIMATED_TOKENS: 2000\n\
+         \x20 :ESTIMATED_COST: $0.03\n\
+         \x20 :ID: task-20261124-100200-<1>\n\
+         \x20 :CREATED: [2026-11-24 Tue 10:02]\n\
+         \x20 :MESSAGE_ID: msg-20261124-100000-0123456789ab\n\
+         \x20 :ADMISSION: adm-7\n\
+         \x20 :END:\n\
+         \x20 Section 2.\n"
+    );
+}
