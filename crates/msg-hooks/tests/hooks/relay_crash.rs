@@ -258,40 +258,40 @@ fn a_relay_killed_mid_flow_loses_and_duplicates_nothing() {
         .collect();
     alice_client.wait_for_all(&for_carol, "queued");
 
-    // Mid-flow: messages both ways and the task's result; once bob is receiving, a last few
-    // both ways, and the relay is killed without waiting for them.
+    // Mid-flow: messages both ways.
     let mut to_bob = vec![task_message.clone()];
     let mut to_alice = Vec::new();
     for n in 0..4 {
         to_bob.push(send(&alice, "bob", format!("flowing {n}")));
         to_alice.push(send(&bob, "alice", format!("flowing back {n}")));
     }
-    let reply = bob.run(
-        "send-reply",
-        &[
-            "alice",
-            "Three bullets: a, b, c.",
-            "--complete-task",
-            &task_id,
-            "--tokens",
-            "500",
-        ],
-    );
-    let reply = id_in(reply.ok());
-    to_alice.push(reply.clone());
     bob_client.wait_for(&["bob: received", &to_bob[1]]);
-    for n in 0..2 {
-        to_bob.push(send(&alice, "bob", format!("last before the kill {n}")));
-        to_alice.push(send(
-            &bob,
-            "alice",
-            format!("last back before the kill {n}"),
-        ));
+    // A burst both ways, and the kill the moment alice's client has written the burst's first
+    // message to the relay: the clients are then sending and receiving the rest (the outbox is
+    // polled every 200 ms, so they go out in groups), some answered, some not.
+    // The task's result goes out in the middle of it.
+    let burst = to_bob.len();
+    let mut reply = String::new();
+    for n in 0..15 {
+        to_bob.push(send(&alice, "bob", format!("burst {n}")));
+        to_alice.push(send(&bob, "alice", format!("burst back {n}")));
+        if n == 5 {
+            let run = bob.run(
+                "send-reply",
+                &[
+                    "alice",
+                    "Three bullets: a, b, c.",
+                    "--complete-task",
+                    &task_id,
+                    "--tokens",
+                    "500",
+                ],
+            );
+            reply = id_in(run.ok());
+            to_alice.push(reply.clone());
+        }
     }
-    // The kill comes the moment alice's client has written her last message to the relay:
-    // that one is then on its way to bob (or on his disk) with no ack back yet, as a rule.
-    let last = to_bob.last().unwrap().clone();
-    alice_client.wait_for(&["alice: sent", &last]);
+    alice_client.wait_for(&["alice: sent", &to_bob[burst]]);
     relay.kill();
     // For the record (failure output, --nocapture): how much was open at the kill.
     let at_kill = (delivery_states(&alice), delivery_states(&bob));
