@@ -8,6 +8,9 @@ mod concurrency;
 mod mark_message;
 mod msg;
 mod relay;
+// SIGKILL of a relay child process: unix only.
+#[cfg(unix)]
+mod relay_crash;
 mod send_reply;
 mod task_queue;
 mod watcher;

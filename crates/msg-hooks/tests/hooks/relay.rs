@@ -107,7 +107,7 @@ impl Drop for TestRelay {
     }
 }
 
-fn relay_config(spool: Option<&Path>) -> RelayConfig {
+pub(crate) fn relay_config(spool: Option<&Path>) -> RelayConfig {
     RelayConfig {
         spool: spool.map(|dir| msg_relay::Spool::open(dir).unwrap()),
         log_level: msg_relay::LogLevel::Off,
@@ -137,9 +137,14 @@ impl Person {
     /// `name` on `relay`, owner of their root, with their agent's token when `agent`, and
     /// `extra` appended under `messaging:` (two-space indented YAML lines).
     pub(crate) fn new(name: &'static str, relay: &TestRelay, agent: bool, extra: &str) -> Person {
+        Person::on_url(name, &relay.url(), agent, extra)
+    }
+
+    /// [`Person::new`] for the relay at `url`.
+    pub(crate) fn on_url(name: &'static str, url: &str, agent: bool, extra: &str) -> Person {
         let dir = TempDir::new().unwrap();
         let person = Person { name, dir };
-        person.configure(&relay.url(), agent, extra);
+        person.configure(url, agent, extra);
         person
     }
 
@@ -274,6 +279,18 @@ pub(crate) struct Client {
 }
 
 impl Client {
+    /// The lines read so far (by the `wait_*` methods and [`Client::pump`]).
+    pub(crate) fn seen(&self) -> &[String] {
+        &self.seen
+    }
+
+    /// Reads the lines printed so far without waiting.
+    pub(crate) fn pump(&mut self) {
+        while let Ok(line) = self.lines.try_recv() {
+            self.seen.push(line);
+        }
+    }
+
     /// Waits for a line containing every one of `parts`; returns it.
     #[track_caller]
     pub(crate) fn wait_for(&mut self, parts: &[&str]) -> String {
