@@ -780,7 +780,9 @@ impl Session {
                 Ok((receipts, outcomes))
             })
             .await?;
-        for ((receipt, relay_id), from) in receipts.into_iter().zip(relay_ids).zip(senders) {
+        // Every receipt and intake outcome is reported before the first ack: an ack that
+        // fails on a dead socket must not hide what is already on disk.
+        for ((receipt, relay_id), from) in receipts.into_iter().zip(&relay_ids).zip(senders) {
             match receipt {
                 Ok(receipt) if receipt.new => {
                     self.summary.received += 1;
@@ -805,8 +807,6 @@ impl Session {
                     ));
                 }
             }
-            // On disk (fdatasync'd) before the relay hears of it.
-            self.ack(&relay_id).await?;
         }
         match outcomes {
             Ok(outcomes) => {
@@ -823,6 +823,10 @@ impl Session {
                 "[intake] {}: messages stay unread: {err}",
                 self.name
             )),
+        }
+        // On disk (fdatasync'd) before the relay hears of it.
+        for relay_id in &relay_ids {
+            self.ack(relay_id).await?;
         }
         // A refusal reply is pending now; send it without waiting for the next poll.
         if self.synced {
