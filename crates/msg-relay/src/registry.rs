@@ -296,7 +296,7 @@ impl Registry {
     /// queued. A queue at one of its bounds refuses it.
     pub(crate) fn send(
         &self,
-        from: &str,
+        from: &Arc<str>,
         to: &str,
         id: &str,
         frame: Message,
@@ -356,13 +356,13 @@ impl Registry {
         if !delivered || keeps_pending {
             let pending = Pending {
                 seq: inner.queues.take_seq(),
-                sender: Arc::from(from),
+                sender: Arc::clone(from),
                 id: Arc::from(id),
                 frame,
                 accepted: now,
                 written: delivered,
             };
-            inner.queues.push(&Arc::from(to), pending);
+            inner.queues.push(to, pending);
         }
         inner.queues.dedupe_record(dedupe_key, status, now);
         let outcome = SendOutcome::Accepted {
@@ -646,7 +646,7 @@ mod tests {
 
     fn send(registry: &Registry, from: &str, to: &str, id: &str) -> (SendOutcome, Kicked) {
         registry.send(
-            from,
+            &Arc::from(from),
             to,
             id,
             Message::text(format!("{from}:{id}")),
