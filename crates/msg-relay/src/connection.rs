@@ -12,7 +12,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use futures::{Sink, SinkExt, Stream, StreamExt};
+use futures::{FutureExt, Sink, SinkExt, Stream, StreamExt};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{OwnedSemaphorePermit, mpsc, watch};
 use tokio::time::{Instant, MissedTickBehavior};
@@ -34,6 +34,10 @@ use crate::token::{UsernameError, validate_username};
 const MAX_STATUS_BYTES: usize = 64;
 /// Message IDs are short (the clients' are about 30 bytes); the dedupe window keeps them.
 const MAX_ID_BYTES: usize = 128;
+
+/// Frames a connection handles in a row when they are already read, before it looks at its
+/// timers again.
+const READY_FRAMES: usize = 32;
 /// Frames the writer sends in one batch before it flushes.
 const WRITE_BATCH: usize = 64;
 /// What a client refused for a full relay is told to wait.
@@ -226,22 +230,23 @@ impl Connection {
                     }
                 }
                 item = stream.next() => {
-                    let flow = match item {
-                        None => {
-                            self.closer.close(CloseReason::peer_gone("peer_gone"));
-                            Flow::Stop
-                        }
-                        Some(Err(err)) => {
-                            self.read_error(&err);
-                            Flow::Stop
-                        }
-                        Some(Ok(message)) => {
-                            // One clock reading per frame: the rate limit and the queues use it.
-                            last_heard = Instant::now();
-                            self.frame_time = last_heard;
-                            self.on_message(message).await
-                        }
-                    };
+                    let mut flow = self.on_item(item, &mut last_heard).await;
+                    // Frames that are already read (a client writes several at once) are
+                    // handled without going back through the `select!`, whose other branches
+                    // register and drop waiters on every pass. Closing and shutdown still win:
+                    // they are checked before each further frame.
+                    let mut more = 0;
+                    while flow == Flow::Continue
+                        && more < READY_FRAMES
+                        && !closed.has_changed().unwrap_or(true)
+                        && !shutdown.has_changed().unwrap_or(true)
+                    {
+                        let Some(item) = stream.next().now_or_never() else {
+                            break;
+                        };
+                        flow = self.on_item(item, &mut last_heard).await;
+                        more += 1;
+                    }
                     if flow == Flow::Stop {
                         break;
                     }
@@ -250,6 +255,33 @@ impl Connection {
         }
         // Leave the registry before the writer drains, so nothing new is routed here.
         self.logout();
+    }
+
+    /// One item of the WebSocket stream: a message, its end, or a read error.
+    async fn on_item<E>(
+        &mut self,
+        item: Option<Result<Message, E>>,
+        last_heard: &mut Instant,
+    ) -> Flow
+    where
+        E: std::error::Error + 'static,
+    {
+        match item {
+            None => {
+                self.closer.close(CloseReason::peer_gone("peer_gone"));
+                Flow::Stop
+            }
+            Some(Err(err)) => {
+                self.read_error(&err);
+                Flow::Stop
+            }
+            Some(Ok(message)) => {
+                // One clock reading per frame: the rate limit and the queues use it.
+                *last_heard = Instant::now();
+                self.frame_time = *last_heard;
+                self.on_message(message).await
+            }
+        }
     }
 
     fn read_error(&mut self, err: &(dyn std::error::Error + 'static)) {
