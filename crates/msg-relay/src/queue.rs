@@ -66,6 +66,18 @@ struct UserQueue {
     bytes: usize,
 }
 
+impl UserQueue {
+    fn append(&mut self, pending: Pending, bytes: usize) {
+        debug_assert!(
+            self.entries
+                .back()
+                .is_none_or(|last| last.seq < pending.seq)
+        );
+        self.bytes += bytes;
+        self.entries.push_back(pending);
+    }
+}
+
 /// An empty queue keeps at most this many entries' worth of memory until it is dropped.
 const EMPTY_QUEUE_KEEP: usize = 64;
 
@@ -187,23 +199,20 @@ impl Queues {
 
     fn insert(&mut self, to: &str, pending: Pending) {
         let bytes = pending.bytes();
-        if !self.by_user.contains_key(to) {
-            let name: Arc<str> = Arc::from(to);
-            self.expiry
-                .push(Reverse((pending.accepted + self.ttl, Arc::clone(&name))));
-            self.by_user.insert(name, UserQueue::default());
-        }
-        let queue = self.by_user.get_mut(to).expect("inserted above");
-        debug_assert!(
-            queue
-                .entries
-                .back()
-                .is_none_or(|last| last.seq < pending.seq)
-        );
-        queue.bytes += bytes;
-        queue.entries.push_back(pending);
         self.total_bytes += bytes;
         self.total_messages += 1;
+        // One lookup when the queue exists (the common case), and a new queue is scheduled
+        // for expiry at its first entry's deadline.
+        if let Some(queue) = self.by_user.get_mut(to) {
+            queue.append(pending, bytes);
+            return;
+        }
+        let name: Arc<str> = Arc::from(to);
+        self.expiry
+            .push(Reverse((pending.accepted + self.ttl, Arc::clone(&name))));
+        let mut queue = UserQueue::default();
+        queue.append(pending, bytes);
+        self.by_user.insert(name, queue);
     }
 
     /// Up to `max` entries of `user`'s queue after `after` (a login's backlog, in chunks).
@@ -255,13 +264,13 @@ impl Queues {
 
     /// The recipient `user` acknowledged `id`: removes every entry with that id that was
     /// written to it. (IDs are the senders'; two senders may use the same one, and the
-    /// client stores by ID, so it has stored whichever it acknowledges.) Returns the
-    /// removed entries.
-    pub(crate) fn ack(&mut self, user: &str, id: &str) -> Vec<Pending> {
+    /// client stores by ID, so it has stored whichever it acknowledges.) Returns how many
+    /// entries it removed.
+    pub(crate) fn ack(&mut self, user: &str, id: &str) -> usize {
         let Some(queue) = self.by_user.get_mut(user) else {
-            return Vec::new();
+            return 0;
         };
-        let mut removed = Vec::new();
+        let mut removed = 0;
         // Clients acknowledge in order, so the match is almost always at the front.
         let mut index = 0;
         while index < queue.entries.len() {
@@ -269,16 +278,17 @@ impl Queues {
             if entry.written && &*entry.id == id {
                 let entry = queue.entries.remove(index).expect("index is in range");
                 queue.bytes -= entry.bytes();
-                removed.push(entry);
+                self.total_bytes -= entry.bytes();
+                self.total_messages -= 1;
+                removed += 1;
+                if let Some(spool) = &self.spool {
+                    spool.append(Record::Done { seq: entry.seq });
+                }
             } else {
                 index += 1;
             }
         }
         shrink_if_empty(queue);
-        let bytes: usize = removed.iter().map(Pending::bytes).sum();
-        self.total_bytes -= bytes;
-        self.total_messages -= removed.len();
-        self.log_done(&removed);
         removed
     }
 
@@ -557,10 +567,10 @@ mod tests {
         queues.push(bob, first);
         let second = pending(&mut queues, "m2", "two", now + Duration::from_secs(1));
         queues.push(bob, second);
-        assert!(queues.ack("bob", "m1").is_empty(), "not written yet");
+        assert!(queues.ack("bob", "m1") == 0, "not written yet");
         queues.mark_written("bob", 1);
-        assert_eq!(queues.ack("bob", "m1").len(), 1);
-        assert!(queues.ack("bob", "m1").is_empty(), "idempotent");
+        assert_eq!(queues.ack("bob", "m1"), 1);
+        assert!(queues.ack("bob", "m1") == 0, "idempotent");
         assert!(queues.expire(now + Duration::from_secs(60)).is_empty());
         let expired = queues.expire(now + Duration::from_secs(61));
         assert_eq!(expired.len(), 1);
@@ -581,9 +591,9 @@ mod tests {
             p.written = true;
             let seq = p.seq;
             queues.push("bob", p);
-            assert_eq!(queues.ack("bob", &format!("m{n}")).len(), 1);
+            assert_eq!(queues.ack("bob", &format!("m{n}")), 1);
             assert_eq!(queues.totals(), (0, 0));
-            assert!(queues.ack("bob", &format!("m{n}")).is_empty(), "seq {seq}");
+            assert_eq!(queues.ack("bob", &format!("m{n}")), 0, "seq {seq}");
         }
         assert_eq!(
             queues.expiry.len(),
@@ -622,7 +632,7 @@ mod tests {
             queues.push("bob", p);
         }
         queues.mark_written("bob", 2);
-        assert_eq!(queues.ack("bob", "a").len(), 1);
+        assert_eq!(queues.ack("bob", "a"), 1);
         let expired = queues.expire(now + Duration::from_secs(65));
         assert_eq!(expired.len(), 1);
         assert_eq!(&*expired[0].id, "b");

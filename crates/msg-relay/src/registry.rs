@@ -167,7 +167,7 @@ impl Registry {
     /// The recipient `user` acknowledged `id`. Returns how many queued messages that removed
     /// (0 for an unknown or repeated acknowledgement).
     pub(crate) fn ack(&self, user: &str, id: &str) -> usize {
-        self.lock().queues.ack(user, id).len()
+        self.lock().queues.ack(user, id)
     }
 
     /// Messages and bytes in all offline queues.

@@ -215,26 +215,22 @@ impl<'a> Reader<'a> {
     fn string(&mut self, escapes: bool) -> Option<Cow<'a, str>> {
         self.expect(b'"')?;
         let start = self.pos;
-        loop {
-            match self.next()? {
-                b'"' => return Some(Cow::Borrowed(&self.text[start..self.pos - 1])),
-                b'\\' if escapes => break,
-                // serde_json refuses raw control characters in strings.
-                0x00..=0x1f | b'\\' => return None,
-                _ => {}
+        let end = start + special(&self.bytes[start..])?;
+        match self.bytes[end] {
+            b'"' => {
+                self.pos = end + 1;
+                return Some(Cow::Borrowed(&self.text[start..end]));
             }
+            b'\\' if escapes => {}
+            // serde_json refuses raw control characters in strings.
+            _ => return None,
         }
         // Escapes: copy what came before and decode the rest.
-        let mut owned = String::from(&self.text[start..self.pos - 1]);
-        self.pos -= 1;
+        let mut owned = String::from(&self.text[start..end]);
+        self.pos = end;
         loop {
             let run = self.pos;
-            while let Some(byte) = self.peek() {
-                if byte == b'"' || byte == b'\\' || byte < 0x20 {
-                    break;
-                }
-                self.pos += 1;
-            }
+            self.pos += special(&self.bytes[run..])?;
             owned.push_str(&self.text[run..self.pos]);
             match self.next()? {
                 b'"' => return Some(Cow::Owned(owned)),
@@ -266,6 +262,14 @@ impl<'a> Reader<'a> {
             }
         }
     }
+}
+
+/// The offset of the first byte that ends a run of plain string text: a quote, a backslash
+/// or a control character (ASCII, so never inside a multi-byte character).
+fn special(bytes: &[u8]) -> Option<usize> {
+    bytes
+        .iter()
+        .position(|&byte| byte == b'"' || byte == b'\\' || byte < 0x20)
 }
 
 /// `ServerFrame::Message {..}.to_json()`, written without building the frame.
@@ -327,7 +331,10 @@ fn optional_into(out: &mut String, value: Option<&str>) {
 fn escape_into(out: &mut String, text: &str) {
     out.push('"');
     let mut run = 0;
-    for (index, byte) in text.bytes().enumerate() {
+    while let Some(offset) = special(&text.as_bytes()[run..]) {
+        let index = run + offset;
+        out.push_str(&text[run..index]);
+        let byte = text.as_bytes()[index];
         let short = match byte {
             b'"' => "\\\"",
             b'\\' => "\\\\",
@@ -336,10 +343,8 @@ fn escape_into(out: &mut String, text: &str) {
             0x0a => "\\n",
             0x0c => "\\f",
             0x0d => "\\r",
-            0x00..=0x1f => "",
-            _ => continue,
+            _ => "",
         };
-        out.push_str(&text[run..index]);
         if short.is_empty() {
             const HEX: &[u8; 16] = b"0123456789abcdef";
             out.push_str("\\u00");
