@@ -343,6 +343,17 @@ impl Queues {
         expired
     }
 
+    /// `user` went offline: if its queue is empty, gives back the queue's memory (the map
+    /// entry stays until its expiry entry comes due, a few dozen bytes). An online user's
+    /// empty queue keeps up to [`EMPTY_QUEUE_KEEP`] entries' worth, for its next messages.
+    pub(crate) fn release_if_empty(&mut self, user: &str) {
+        if let Some(queue) = self.by_user.get_mut(user)
+            && queue.entries.is_empty()
+        {
+            queue.entries = VecDeque::new();
+        }
+    }
+
     /// When the next message expires, if any is queued (or earlier: a queue's oldest
     /// entry may have been acknowledged since it was scheduled).
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
@@ -621,6 +632,27 @@ mod tests {
         assert_eq!((&*expired[0].id, &*expired[0].to), ("late", "bob"));
         assert!(queues.by_user.is_empty() && queues.expiry.is_empty());
         assert_eq!(queues.next_deadline(), None);
+    }
+
+    #[test]
+    fn an_empty_queue_gives_its_memory_back_when_its_user_leaves() {
+        let now = Instant::now();
+        let mut queues = Queues::new(&limits(1000, 100_000, 100_000), None);
+        for n in 0..100 {
+            let p = pending(&mut queues, &format!("m{n}"), "x", now);
+            queues.push("bob", p);
+        }
+        queues.release_if_empty("bob");
+        assert_eq!(queues.totals(), (100, 100), "not empty: kept");
+        assert_eq!(queues.remove_through("bob", 100).len(), 100);
+        let capacity = |queues: &Queues| queues.by_user["bob"].entries.capacity();
+        assert!(capacity(&queues) <= EMPTY_QUEUE_KEEP);
+        queues.release_if_empty("bob");
+        assert_eq!(capacity(&queues), 0);
+        // Still scheduled: the queue leaves the map when its expiry entry comes due.
+        assert_eq!(queues.expiry.len(), 1);
+        assert!(queues.expire(now + Duration::from_secs(60)).is_empty());
+        assert!(queues.by_user.is_empty() && queues.expiry.is_empty());
     }
 
     #[test]

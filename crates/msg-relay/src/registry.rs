@@ -497,6 +497,7 @@ impl Registry {
         };
         if last {
             inner.users.remove(&user);
+            inner.queues.release_if_empty(&user);
             too_slow.extend(self.push_presence(inner, &user, OFFLINE));
         }
         Some(entry)
