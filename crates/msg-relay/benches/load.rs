@@ -129,7 +129,18 @@ impl RelayProcess {
             .local_addr()
             .unwrap()
             .port();
-        let child = Command::new(env!("CARGO_BIN_EXE_msg-relay"))
+        // `MSG_BENCH_RELAY_WRAPPER="valgrind --tool=callgrind"`: run the relay under a tool
+        // (instruction counts do not move with the machine's load; see docs/PERFORMANCE.md).
+        let wrapper = relay_wrapper();
+        let mut command = match wrapper.split_first() {
+            Some((tool, args)) => {
+                let mut command = Command::new(tool);
+                command.args(args).arg(env!("CARGO_BIN_EXE_msg-relay"));
+                command
+            }
+            None => Command::new(env!("CARGO_BIN_EXE_msg-relay")),
+        };
+        let child = command
             .env("RELAY_SECRET", SECRET)
             .args([
                 "serve",
@@ -191,9 +202,26 @@ impl RelayProcess {
 
 impl Drop for RelayProcess {
     fn drop(&mut self) {
+        if !relay_wrapper().is_empty() {
+            // A tool writes its results when the relay exits: SIGTERM, a graceful shutdown.
+            let stopped = Command::new("kill")
+                .args(["-TERM", &self.pid().to_string()])
+                .status()
+                .is_ok_and(|status| status.success());
+            if stopped && self.child.wait().is_ok() {
+                return;
+            }
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The command the relay runs under (`MSG_BENCH_RELAY_WRAPPER`, split at whitespace), if any.
+fn relay_wrapper() -> Vec<String> {
+    std::env::var("MSG_BENCH_RELAY_WRAPPER")
+        .map(|wrapper| wrapper.split_whitespace().map(str::to_owned).collect())
+        .unwrap_or_default()
 }
 
 fn clock_ticks_per_second() -> u64 {

@@ -7,11 +7,12 @@
 //! watch the connection's [`Closer`]; whichever side ends the connection sets the reason,
 //! and the writer sends the matching `error` and close frames within the write timeout.
 
+use std::borrow::Cow;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use futures::{Sink, SinkExt, Stream, StreamExt};
+use futures::{FutureExt, Sink, SinkExt, Stream, StreamExt};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{OwnedSemaphorePermit, mpsc, watch};
 use tokio::time::{Instant, MissedTickBehavior};
@@ -20,6 +21,7 @@ use tokio_tungstenite::tungstenite::Message;
 
 use crate::config::LegacyDelivery;
 use crate::limits::RateLimiter;
+use crate::protocol::fast::{self, HotFrame, SendFields};
 use crate::protocol::{AckStatus, ClientFrame, ErrorCode, QueueLimit, ServerFrame, close};
 use crate::registry::{Kicked, LoginStep, SendOutcome};
 use crate::server::Shared;
@@ -32,6 +34,10 @@ use crate::token::{UsernameError, validate_username};
 const MAX_STATUS_BYTES: usize = 64;
 /// Message IDs are short (the clients' are about 30 bytes); the dedupe window keeps them.
 const MAX_ID_BYTES: usize = 128;
+
+/// Frames a connection handles in a row when they are already read, before it looks at its
+/// timers again.
+const READY_FRAMES: usize = 32;
 /// Frames the writer sends in one batch before it flushes.
 const WRITE_BATCH: usize = 64;
 /// What a client refused for a full relay is told to wait.
@@ -53,8 +59,9 @@ struct Connection {
     shared: Arc<Shared>,
     outbox: Outbox,
     closer: Closer,
-    /// The authenticated name, once `auth` succeeded.
-    user: Option<String>,
+    /// The authenticated name, once `auth` succeeded: one allocation per login, shared by
+    /// every message of this sender that waits in a queue.
+    user: Option<Arc<str>>,
     limiter: RateLimiter,
     /// When the frame being handled arrived.
     frame_time: Instant,
@@ -223,22 +230,23 @@ impl Connection {
                     }
                 }
                 item = stream.next() => {
-                    let flow = match item {
-                        None => {
-                            self.closer.close(CloseReason::peer_gone("peer_gone"));
-                            Flow::Stop
-                        }
-                        Some(Err(err)) => {
-                            self.read_error(&err);
-                            Flow::Stop
-                        }
-                        Some(Ok(message)) => {
-                            // One clock reading per frame: the rate limit and the queues use it.
-                            last_heard = Instant::now();
-                            self.frame_time = last_heard;
-                            self.on_message(message).await
-                        }
-                    };
+                    let mut flow = self.on_item(item, &mut last_heard).await;
+                    // Frames that are already read (a client writes several at once) are
+                    // handled without going back through the `select!`, whose other branches
+                    // register and drop waiters on every pass. Closing and shutdown still win:
+                    // they are checked before each further frame.
+                    let mut more = 0;
+                    while flow == Flow::Continue
+                        && more < READY_FRAMES
+                        && !closed.has_changed().unwrap_or(true)
+                        && !shutdown.has_changed().unwrap_or(true)
+                    {
+                        let Some(item) = stream.next().now_or_never() else {
+                            break;
+                        };
+                        flow = self.on_item(item, &mut last_heard).await;
+                        more += 1;
+                    }
                     if flow == Flow::Stop {
                         break;
                     }
@@ -247,6 +255,33 @@ impl Connection {
         }
         // Leave the registry before the writer drains, so nothing new is routed here.
         self.logout();
+    }
+
+    /// One item of the WebSocket stream: a message, its end, or a read error.
+    async fn on_item<E>(
+        &mut self,
+        item: Option<Result<Message, E>>,
+        last_heard: &mut Instant,
+    ) -> Flow
+    where
+        E: std::error::Error + 'static,
+    {
+        match item {
+            None => {
+                self.closer.close(CloseReason::peer_gone("peer_gone"));
+                Flow::Stop
+            }
+            Some(Err(err)) => {
+                self.read_error(&err);
+                Flow::Stop
+            }
+            Some(Ok(message)) => {
+                // One clock reading per frame: the rate limit and the queues use it.
+                *last_heard = Instant::now();
+                self.frame_time = *last_heard;
+                self.on_message(message).await
+            }
+        }
     }
 
     fn read_error(&mut self, err: &(dyn std::error::Error + 'static)) {
@@ -326,10 +361,76 @@ impl Connection {
                 "Binary frames are not supported; send JSON text",
             );
         };
+        // The two frames a busy relay reads most, without serde; anything else (or anything
+        // unusual in them) goes to serde, which has the last word on what a frame is.
+        match fast::parse_hot(text) {
+            Some(HotFrame::Send(fields)) => return self.on_send_fields(fields),
+            Some(HotFrame::Ack { id }) => return self.on_ack(&id),
+            None => {}
+        }
         match ClientFrame::parse(text) {
             Err(err) => self.reject(err.code(), err.to_string()),
             Ok(frame) => self.on_frame(frame).await,
         }
+    }
+
+    fn on_ack(&mut self, id: &str) -> Flow {
+        let Some(user) = &self.user else {
+            return self.auth_required();
+        };
+        let removed = self.shared.registry.ack(user, id);
+        self.shared.metrics.messages_acked(removed as u64);
+        Flow::Continue
+    }
+
+    /// A `send`: checks its `id` (or generates one), writes the `message` frame and routes it.
+    fn on_send_fields(&mut self, fields: SendFields<'_>) -> Flow {
+        let Some(from) = self.user.clone() else {
+            return self.auth_required();
+        };
+        let id: Cow<'_, str> = match fields.id.filter(|id| !id.is_empty()) {
+            Some(id) => {
+                if id.len() > MAX_ID_BYTES || id.chars().any(char::is_control) {
+                    return self.reject(
+                        ErrorCode::InvalidFrame,
+                        format!(
+                            "A message id is at most {MAX_ID_BYTES} bytes without line \
+                             breaks or control characters"
+                        ),
+                    );
+                }
+                id
+            }
+            None => Cow::Owned(self.shared.generate_id()),
+        };
+        let to = fields.to.unwrap_or_default();
+        if to.is_empty() {
+            return self.reply_error(ServerFrame::Error {
+                code: ErrorCode::RecipientRequired,
+                message: "send needs a recipient in `to`".to_owned(),
+                retry_after_ms: None,
+                id: Some(id.into_owned()),
+                max_bytes: None,
+                to: None,
+                limit: None,
+            });
+        }
+        let write = |timestamp: &str| {
+            fast::message_json(
+                &from,
+                &to,
+                fields.content.as_deref().unwrap_or_default(),
+                &id,
+                fields.thread.as_deref(),
+                fields.reply_to.as_deref(),
+                timestamp,
+            )
+        };
+        let json = match fields.timestamp.as_deref() {
+            Some(timestamp) => write(timestamp),
+            None => with_local_timestamp(write),
+        };
+        self.on_send(&from, &to, &id, Message::text(json))
     }
 
     async fn on_frame(&mut self, frame: ClientFrame) -> Flow {
@@ -355,44 +456,15 @@ impl Connection {
                 thread,
                 reply_to,
                 timestamp,
-            } => {
-                let Some(from) = self.user.clone() else {
-                    return self.auth_required();
-                };
-                let id = match id.filter(|id| !id.is_empty()) {
-                    Some(id) => {
-                        if id.len() > MAX_ID_BYTES || id.chars().any(char::is_control) {
-                            return self.reject(
-                                ErrorCode::InvalidFrame,
-                                format!(
-                                    "A message id is at most {MAX_ID_BYTES} bytes without line \
-                                     breaks or control characters"
-                                ),
-                            );
-                        }
-                        id
-                    }
-                    None => self.shared.generate_id(),
-                };
-                let message = ServerFrame::Message {
-                    from,
-                    to: to.unwrap_or_default(),
-                    content: content.unwrap_or_default(),
-                    id,
-                    thread,
-                    reply_to,
-                    timestamp: timestamp.unwrap_or_else(local_timestamp),
-                };
-                self.on_send(message)
-            }
-            ClientFrame::Ack { id } => {
-                let Some(user) = &self.user else {
-                    return self.auth_required();
-                };
-                let removed = self.shared.registry.ack(user, &id);
-                self.shared.metrics.messages_acked(removed as u64);
-                Flow::Continue
-            }
+            } => self.on_send_fields(SendFields {
+                to: to.map(Cow::Owned),
+                content: content.map(Cow::Owned),
+                id: id.map(Cow::Owned),
+                thread: thread.map(Cow::Owned),
+                reply_to: reply_to.map(Cow::Owned),
+                timestamp: timestamp.map(Cow::Owned),
+            }),
+            ClientFrame::Ack { id } => self.on_ack(&id),
             ClientFrame::StatusChange { status } => {
                 if self.user.is_none() {
                     return self.auth_required();
@@ -457,7 +529,7 @@ impl Connection {
         if let Some(previous) = &self.user {
             self.shared.log.info(
                 "reauth",
-                &[("conn", self.id.into()), ("previous", previous.into())],
+                &[("conn", self.id.into()), ("previous", (&**previous).into())],
             );
             self.logout();
         }
@@ -576,7 +648,7 @@ impl Connection {
             );
         }
         self.log_kicked(&kicked);
-        self.user = Some(username);
+        self.user = Some(Arc::from(username));
         Flow::Continue
     }
 
@@ -590,22 +662,9 @@ impl Connection {
         Some(self.auth_failed(code, err.to_string(), username))
     }
 
-    fn on_send(&mut self, message: ServerFrame) -> Flow {
-        let ServerFrame::Message { from, to, id, .. } = &message else {
-            unreachable!("on_send is called with message frames only");
-        };
-        if to.is_empty() {
-            return self.reply_error(ServerFrame::Error {
-                code: ErrorCode::RecipientRequired,
-                message: "send needs a recipient in `to`".to_owned(),
-                retry_after_ms: None,
-                id: Some(id.clone()),
-                max_bytes: None,
-                to: None,
-                limit: None,
-            });
-        }
-        let frame = Message::text(message.to_json());
+    /// Routes the `message` frame `frame` from `from` to `to` (not empty) and answers the
+    /// sender.
+    fn on_send(&mut self, from: &Arc<str>, to: &str, id: &str, frame: Message) -> Flow {
         let (outcome, kicked) = self
             .shared
             .registry
@@ -620,22 +679,14 @@ impl Connection {
                 } else {
                     self.shared.metrics.message_queued();
                 }
-                let ServerFrame::Message { to, id, .. } = message else {
-                    unreachable!("matched above");
-                };
-                let ack = ServerFrame::Ack {
-                    id,
-                    to,
-                    status,
-                    duplicate,
-                };
+                let ack = Message::text(fast::ack_json(id, to, status, duplicate));
                 match &self.shared.config.spool {
                     // Accepted means durable: the ack goes out after the spool's sync.
                     Some(spool) if status == AckStatus::Queued => {
-                        spool.after_sync(self.outbox.clone(), Message::text(ack.to_json()));
+                        spool.after_sync(self.outbox.clone(), ack);
                         Flow::Continue
                     }
-                    _ => self.reply(&ack),
+                    _ => self.push(ack),
                 }
             }
             SendOutcome::Refused(limit) => {
@@ -661,9 +712,9 @@ impl Connection {
                     code: ErrorCode::QueueFull,
                     message: text,
                     retry_after_ms: None,
-                    id: Some(id.clone()),
+                    id: Some(id.to_owned()),
                     max_bytes: None,
-                    to: Some(to.clone()),
+                    to: Some(to.to_owned()),
                     limit: Some(limit),
                 };
                 self.reply_error(frame)
@@ -765,7 +816,7 @@ impl Connection {
             let kicked = self.shared.registry.logout(self.id);
             self.shared.log.info(
                 "logout",
-                &[("conn", self.id.into()), ("user", (&user).into())],
+                &[("conn", self.id.into()), ("user", (&*user).into())],
             );
             self.log_kicked(&kicked);
         }
@@ -863,7 +914,7 @@ async fn write_loop<W: Sink<Message> + Unpin>(
 /// `YYYY-MM-DDTHH:MM:SS`, no zone.
 /// Formatted once per second per thread: a flood of sends without timestamps would otherwise
 /// spend a noticeable part of the relay's time on the calendar.
-fn local_timestamp() -> String {
+fn with_local_timestamp<R>(use_it: impl FnOnce(&str) -> R) -> R {
     thread_local! {
         static LAST: std::cell::RefCell<(u64, String)> = const {
             std::cell::RefCell::new((u64::MAX, String::new()))
@@ -886,7 +937,7 @@ fn local_timestamp() -> String {
             );
             *cached_second = second;
         }
-        text.clone()
+        use_it(text)
     })
 }
 

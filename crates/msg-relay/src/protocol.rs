@@ -15,6 +15,8 @@
 
 use serde::{Deserialize, Serialize};
 
+pub(crate) mod fast;
+
 /// A frame sent by a client.
 ///
 /// Unknown fields are ignored (newer clients may send more); an unknown `type` is answered

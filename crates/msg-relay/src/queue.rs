@@ -7,8 +7,9 @@
 //! queue lives inside the registry's mutex (`registry.rs`), so deciding "online or queued"
 //! and acting on it is one step. Nothing here waits or does I/O.
 
+use std::cmp::Reverse;
 use std::collections::hash_map::Entry;
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::hash::{BuildHasher, BuildHasherDefault, Hash, Hasher, RandomState};
 use std::sync::Arc;
 use std::time::Duration;
@@ -54,6 +55,10 @@ pub(crate) struct Expired {
     pub(crate) written: bool,
 }
 
+/// A recipient's queue. It stays in the map while empty, until its expiry entry comes due
+/// (see [`Queues::expire`]): a recipient whose queue empties and fills again for every message
+/// (an `acks` client acknowledging as it goes) costs neither a map insert nor an allocation
+/// per message.
 #[derive(Debug, Default)]
 struct UserQueue {
     /// In `seq` order.
@@ -61,19 +66,38 @@ struct UserQueue {
     bytes: usize,
 }
 
+impl UserQueue {
+    fn append(&mut self, pending: Pending, bytes: usize) {
+        debug_assert!(
+            self.entries
+                .back()
+                .is_none_or(|last| last.seq < pending.seq)
+        );
+        self.bytes += bytes;
+        self.entries.push_back(pending);
+    }
+}
+
+/// An empty queue keeps at most this many entries' worth of memory until it is dropped.
+const EMPTY_QUEUE_KEEP: usize = 64;
+
 pub(crate) struct Queues {
     max_messages: usize,
     max_bytes: usize,
     total_bytes_limit: usize,
     ttl: Duration,
+    /// Every queue here has exactly one entry in `expiry`, and only the expiry removes it.
     by_user: HashMap<Arc<str>, UserQueue>,
     total_bytes: usize,
     total_messages: usize,
     next_seq: Seq,
-    /// (deadline, recipient, seq) in acceptance order. The time to live is the same for
-    /// every message, so deadlines only grow and expiry looks at the front only. Entries
-    /// acknowledged meanwhile are skipped when their turn comes.
-    expiry: VecDeque<(Instant, Arc<str>, Seq)>,
+    /// One (deadline, recipient) per queue in `by_user`, earliest first: the deadline of the
+    /// queue's oldest entry when it was scheduled, or earlier (that entry was acknowledged
+    /// meanwhile; then the queue is scheduled again at its new oldest entry's deadline). The
+    /// time to live is the same for every message and a queue is in acceptance order, so a
+    /// queue's oldest entry expires first. One entry per recipient, not per message: memory
+    /// stays bounded by the number of recipients while messages come and go.
+    expiry: BinaryHeap<Reverse<(Instant, Arc<str>)>>,
     dedupe: Dedupe,
     /// With `--spool`: every message entering a queue is appended as `accept`, every one
     /// leaving as `done`, in the order of the changes (the caller holds the registry lock).
@@ -92,7 +116,7 @@ impl Queues {
             total_bytes: 0,
             total_messages: 0,
             next_seq: 1,
-            expiry: VecDeque::new(),
+            expiry: BinaryHeap::new(),
             dedupe: Dedupe::new(limits.dedupe_window, limits.dedupe_max_entries),
         }
     }
@@ -106,7 +130,7 @@ impl Queues {
         for record in recovered {
             let age = Duration::from_millis(now_ms.saturating_sub(record.at_ms));
             let accepted = now.checked_sub(age).unwrap_or(now);
-            let to: Arc<str> = Arc::from(record.to);
+            let to = record.to;
             let sender: Arc<str> = Arc::from(record.from);
             let id: Arc<str> = Arc::from(record.id);
             let key = self.dedupe.key(&sender, &id, &to);
@@ -159,7 +183,7 @@ impl Queues {
 
     /// Appends a message to `to`'s queue. The caller checked the room first; `seq` must be
     /// above every `seq` already queued (so a queue stays in order).
-    pub(crate) fn push(&mut self, to: &Arc<str>, pending: Pending) {
+    pub(crate) fn push(&mut self, to: &str, pending: Pending) {
         if let Some(spool) = &self.spool {
             spool.append(Record::Accept {
                 seq: pending.seq,
@@ -173,21 +197,22 @@ impl Queues {
         self.insert(to, pending);
     }
 
-    fn insert(&mut self, to: &Arc<str>, pending: Pending) {
+    fn insert(&mut self, to: &str, pending: Pending) {
         let bytes = pending.bytes();
-        self.expiry
-            .push_back((pending.accepted + self.ttl, Arc::clone(to), pending.seq));
-        let queue = self.by_user.entry(Arc::clone(to)).or_default();
-        debug_assert!(
-            queue
-                .entries
-                .back()
-                .is_none_or(|last| last.seq < pending.seq)
-        );
-        queue.bytes += bytes;
-        queue.entries.push_back(pending);
         self.total_bytes += bytes;
         self.total_messages += 1;
+        // One lookup when the queue exists (the common case), and a new queue is scheduled
+        // for expiry at its first entry's deadline.
+        if let Some(queue) = self.by_user.get_mut(to) {
+            queue.append(pending, bytes);
+            return;
+        }
+        let name: Arc<str> = Arc::from(to);
+        self.expiry
+            .push(Reverse((pending.accepted + self.ttl, Arc::clone(&name))));
+        let mut queue = UserQueue::default();
+        queue.append(pending, bytes);
+        self.by_user.insert(name, queue);
     }
 
     /// Up to `max` entries of `user`'s queue after `after` (a login's backlog, in chunks).
@@ -230,22 +255,22 @@ impl Queues {
         let removed: Vec<Pending> = queue.entries.drain(..end).collect();
         let bytes: usize = removed.iter().map(Pending::bytes).sum();
         queue.bytes -= bytes;
+        shrink_if_empty(queue);
         self.total_bytes -= bytes;
         self.total_messages -= removed.len();
-        self.drop_if_empty(user);
         self.log_done(&removed);
         removed
     }
 
     /// The recipient `user` acknowledged `id`: removes every entry with that id that was
     /// written to it. (IDs are the senders'; two senders may use the same one, and the
-    /// client stores by ID, so it has stored whichever it acknowledges.) Returns the
-    /// removed entries.
-    pub(crate) fn ack(&mut self, user: &str, id: &str) -> Vec<Pending> {
+    /// client stores by ID, so it has stored whichever it acknowledges.) Returns how many
+    /// entries it removed.
+    pub(crate) fn ack(&mut self, user: &str, id: &str) -> usize {
         let Some(queue) = self.by_user.get_mut(user) else {
-            return Vec::new();
+            return 0;
         };
-        let mut removed = Vec::new();
+        let mut removed = 0;
         // Clients acknowledge in order, so the match is almost always at the front.
         let mut index = 0;
         while index < queue.entries.len() {
@@ -253,16 +278,17 @@ impl Queues {
             if entry.written && &*entry.id == id {
                 let entry = queue.entries.remove(index).expect("index is in range");
                 queue.bytes -= entry.bytes();
-                removed.push(entry);
+                self.total_bytes -= entry.bytes();
+                self.total_messages -= 1;
+                removed += 1;
+                if let Some(spool) = &self.spool {
+                    spool.append(Record::Done { seq: entry.seq });
+                }
             } else {
                 index += 1;
             }
         }
-        let bytes: usize = removed.iter().map(Pending::bytes).sum();
-        self.total_bytes -= bytes;
-        self.total_messages -= removed.len();
-        self.drop_if_empty(user);
-        self.log_done(&removed);
+        shrink_if_empty(queue);
         removed
     }
 
@@ -277,38 +303,61 @@ impl Queues {
     /// Drops every message whose time to live ended at `now`.
     pub(crate) fn expire(&mut self, now: Instant) -> Vec<Expired> {
         let mut expired = Vec::new();
-        while let Some((deadline, _, _)) = self.expiry.front() {
+        while let Some(Reverse((deadline, _))) = self.expiry.peek() {
             if *deadline > now {
                 break;
             }
-            let (_, user, seq) = self.expiry.pop_front().expect("front exists");
+            let Reverse((_, user)) = self.expiry.pop().expect("peeked");
             let Some(queue) = self.by_user.get_mut(&user) else {
+                debug_assert!(false, "every expiry entry has its queue");
                 continue;
             };
-            let Ok(index) = queue.entries.binary_search_by_key(&seq, |entry| entry.seq) else {
-                continue; // acknowledged or delivered meanwhile
-            };
-            let entry = queue.entries.remove(index).expect("index is in range");
-            queue.bytes -= entry.bytes();
-            self.total_bytes -= entry.bytes();
-            self.total_messages -= 1;
-            self.drop_if_empty(&user);
-            if let Some(spool) = &self.spool {
-                spool.append(Record::Done { seq: entry.seq });
+            while let Some(front) = queue.entries.front() {
+                if front.accepted + self.ttl > now {
+                    break;
+                }
+                let entry = queue.entries.pop_front().expect("front exists");
+                queue.bytes -= entry.bytes();
+                self.total_bytes -= entry.bytes();
+                self.total_messages -= 1;
+                if let Some(spool) = &self.spool {
+                    spool.append(Record::Done { seq: entry.seq });
+                }
+                expired.push(Expired {
+                    sender: entry.sender,
+                    id: entry.id,
+                    to: Arc::clone(&user),
+                    written: entry.written,
+                });
             }
-            expired.push(Expired {
-                sender: entry.sender,
-                id: entry.id,
-                to: user,
-                written: entry.written,
-            });
+            match queue.entries.front() {
+                Some(front) => {
+                    let deadline = front.accepted + self.ttl;
+                    self.expiry.push(Reverse((deadline, user)));
+                }
+                None => {
+                    self.by_user.remove(&user);
+                }
+            }
         }
         expired
     }
 
-    /// When the next message expires, if any is queued.
+    /// `user` went offline: if its queue is empty, gives back the queue's memory (the map
+    /// entry stays until its expiry entry comes due, a few dozen bytes). An online user's
+    /// empty queue keeps up to [`EMPTY_QUEUE_KEEP`] entries' worth, for its next messages.
+    pub(crate) fn release_if_empty(&mut self, user: &str) {
+        if let Some(queue) = self.by_user.get_mut(user)
+            && queue.entries.is_empty()
+        {
+            queue.entries = VecDeque::new();
+        }
+    }
+
+    /// When the next message expires, if any is queued (or earlier: a queue's oldest
+    /// entry may have been acknowledged since it was scheduled).
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
-        self.expiry.front().map(|(deadline, _, _)| *deadline)
+        self.expiry.peek().map(|Reverse((deadline, _))| *deadline)
     }
 
     /// The key of (sender, id, recipient) in the dedupe window.
@@ -324,15 +373,13 @@ impl Queues {
     pub(crate) fn dedupe_record(&mut self, key: DedupeKey, status: AckStatus, now: Instant) {
         self.dedupe.record(key, status, now);
     }
+}
 
-    fn drop_if_empty(&mut self, user: &str) {
-        if self
-            .by_user
-            .get(user)
-            .is_some_and(|queue| queue.entries.is_empty())
-        {
-            self.by_user.remove(user);
-        }
+/// Gives back the memory of a queue that a large backlog left empty (it stays in the map
+/// until its expiry entry comes due).
+fn shrink_if_empty(queue: &mut UserQueue) {
+    if queue.entries.is_empty() && queue.entries.capacity() > EMPTY_QUEUE_KEEP {
+        queue.entries.shrink_to(EMPTY_QUEUE_KEEP);
     }
 }
 
@@ -506,17 +553,16 @@ mod tests {
     #[test]
     fn each_bound_is_named() {
         let now = Instant::now();
-        let bob: Arc<str> = Arc::from("bob");
-        let carol: Arc<str> = Arc::from("carol");
+        let (bob, carol) = ("bob", "carol");
         let mut queues = Queues::new(&limits(2, 10, 15), None);
         assert_eq!(queues.check_room("bob", 11), Err(QueueLimit::Bytes));
         let p = pending(&mut queues, "1", "aaaaa", now);
-        queues.push(&bob, p);
+        queues.push(bob, p);
         let p = pending(&mut queues, "2", "bbbb", now);
-        queues.push(&bob, p);
+        queues.push(bob, p);
         assert_eq!(queues.check_room("bob", 1), Err(QueueLimit::Count));
         let p = pending(&mut queues, "3", "ccccc", now);
-        queues.push(&carol, p);
+        queues.push(carol, p);
         assert_eq!(queues.check_room("carol", 6), Err(QueueLimit::Bytes));
         assert_eq!(queues.check_room("carol", 2), Err(QueueLimit::TotalBytes));
         assert_eq!(queues.check_room("carol", 1), Ok(()));
@@ -526,16 +572,16 @@ mod tests {
     #[test]
     fn acks_remove_written_entries_only_and_expiry_skips_them() {
         let now = Instant::now();
-        let bob: Arc<str> = Arc::from("bob");
+        let bob = "bob";
         let mut queues = Queues::new(&limits(10, 1000, 1000), None);
         let first = pending(&mut queues, "m1", "one", now);
-        queues.push(&bob, first);
+        queues.push(bob, first);
         let second = pending(&mut queues, "m2", "two", now + Duration::from_secs(1));
-        queues.push(&bob, second);
-        assert!(queues.ack("bob", "m1").is_empty(), "not written yet");
+        queues.push(bob, second);
+        assert!(queues.ack("bob", "m1") == 0, "not written yet");
         queues.mark_written("bob", 1);
-        assert_eq!(queues.ack("bob", "m1").len(), 1);
-        assert!(queues.ack("bob", "m1").is_empty(), "idempotent");
+        assert_eq!(queues.ack("bob", "m1"), 1);
+        assert!(queues.ack("bob", "m1") == 0, "idempotent");
         assert!(queues.expire(now + Duration::from_secs(60)).is_empty());
         let expired = queues.expire(now + Duration::from_secs(61));
         assert_eq!(expired.len(), 1);
@@ -543,6 +589,90 @@ mod tests {
         assert!(!expired[0].written);
         assert_eq!(queues.totals(), (0, 0));
         assert!(queues.by_user.is_empty());
+    }
+
+    #[test]
+    fn a_queue_that_empties_and_fills_again_keeps_one_expiry_entry_and_exact_ttls() {
+        let start = Instant::now();
+        let mut queues = Queues::new(&limits(10, 1000, 1000), None);
+        // An `acks` client: each message is written, then acknowledged, 10,000 times.
+        for n in 0..10_000u64 {
+            let at = start + Duration::from_millis(n);
+            let mut p = pending(&mut queues, &format!("m{n}"), "x", at);
+            p.written = true;
+            let seq = p.seq;
+            queues.push("bob", p);
+            assert_eq!(queues.ack("bob", &format!("m{n}")), 1);
+            assert_eq!(queues.totals(), (0, 0));
+            assert_eq!(queues.ack("bob", &format!("m{n}")), 0, "seq {seq}");
+        }
+        assert_eq!(
+            queues.expiry.len(),
+            1,
+            "one entry per recipient, not per message"
+        );
+        // The entry is due at the first message's deadline; nothing is left to expire then.
+        assert_eq!(
+            queues.next_deadline(),
+            Some(start + Duration::from_secs(60))
+        );
+        // A message accepted later expires at its own deadline, not the stale one.
+        let late = start + Duration::from_secs(30);
+        let p = pending(&mut queues, "late", "y", late);
+        queues.push("bob", p);
+        assert!(queues.expire(start + Duration::from_secs(60)).is_empty());
+        assert_eq!(queues.next_deadline(), Some(late + Duration::from_secs(60)));
+        assert!(
+            queues
+                .expire(late + Duration::from_secs(60) - Duration::from_millis(1))
+                .is_empty()
+        );
+        let expired = queues.expire(late + Duration::from_secs(60));
+        assert_eq!(expired.len(), 1);
+        assert_eq!((&*expired[0].id, &*expired[0].to), ("late", "bob"));
+        assert!(queues.by_user.is_empty() && queues.expiry.is_empty());
+        assert_eq!(queues.next_deadline(), None);
+    }
+
+    #[test]
+    fn an_empty_queue_gives_its_memory_back_when_its_user_leaves() {
+        let now = Instant::now();
+        let mut queues = Queues::new(&limits(1000, 100_000, 100_000), None);
+        for n in 0..100 {
+            let p = pending(&mut queues, &format!("m{n}"), "x", now);
+            queues.push("bob", p);
+        }
+        queues.release_if_empty("bob");
+        assert_eq!(queues.totals(), (100, 100), "not empty: kept");
+        assert_eq!(queues.remove_through("bob", 100).len(), 100);
+        let capacity = |queues: &Queues| queues.by_user["bob"].entries.capacity();
+        assert!(capacity(&queues) <= EMPTY_QUEUE_KEEP);
+        queues.release_if_empty("bob");
+        assert_eq!(capacity(&queues), 0);
+        // Still scheduled: the queue leaves the map when its expiry entry comes due.
+        assert_eq!(queues.expiry.len(), 1);
+        assert!(queues.expire(now + Duration::from_secs(60)).is_empty());
+        assert!(queues.by_user.is_empty() && queues.expiry.is_empty());
+    }
+
+    #[test]
+    fn written_unacknowledged_messages_still_expire_and_say_so() {
+        let now = Instant::now();
+        let mut queues = Queues::new(&limits(10, 1000, 1000), None);
+        for (id, after) in [("a", 0), ("b", 5), ("c", 10)] {
+            let p = pending(&mut queues, id, id, now + Duration::from_secs(after));
+            queues.push("bob", p);
+        }
+        queues.mark_written("bob", 2);
+        assert_eq!(queues.ack("bob", "a"), 1);
+        let expired = queues.expire(now + Duration::from_secs(65));
+        assert_eq!(expired.len(), 1);
+        assert_eq!(&*expired[0].id, "b");
+        assert!(expired[0].written);
+        assert_eq!(queues.totals(), (1, 1));
+        let left = queues.backlog_after("bob", 0, 10);
+        assert_eq!(left.len(), 1);
+        assert_eq!(&*left[0].id, "c");
     }
 
     #[test]

@@ -167,7 +167,7 @@ impl Registry {
     /// The recipient `user` acknowledged `id`. Returns how many queued messages that removed
     /// (0 for an unknown or repeated acknowledgement).
     pub(crate) fn ack(&self, user: &str, id: &str) -> usize {
-        self.lock().queues.ack(user, id).len()
+        self.lock().queues.ack(user, id)
     }
 
     /// Messages and bytes in all offline queues.
@@ -296,7 +296,7 @@ impl Registry {
     /// queued. A queue at one of its bounds refuses it.
     pub(crate) fn send(
         &self,
-        from: &str,
+        from: &Arc<str>,
         to: &str,
         id: &str,
         frame: Message,
@@ -356,13 +356,13 @@ impl Registry {
         if !delivered || keeps_pending {
             let pending = Pending {
                 seq: inner.queues.take_seq(),
-                sender: Arc::from(from),
+                sender: Arc::clone(from),
                 id: Arc::from(id),
                 frame,
                 accepted: now,
                 written: delivered,
             };
-            inner.queues.push(&Arc::from(to), pending);
+            inner.queues.push(to, pending);
         }
         inner.queues.dedupe_record(dedupe_key, status, now);
         let outcome = SendOutcome::Accepted {
@@ -497,6 +497,7 @@ impl Registry {
         };
         if last {
             inner.users.remove(&user);
+            inner.queues.release_if_empty(&user);
             too_slow.extend(self.push_presence(inner, &user, OFFLINE));
         }
         Some(entry)
@@ -646,7 +647,7 @@ mod tests {
 
     fn send(registry: &Registry, from: &str, to: &str, id: &str) -> (SendOutcome, Kicked) {
         registry.send(
-            from,
+            &Arc::from(from),
             to,
             id,
             Message::text(format!("{from}:{id}")),
