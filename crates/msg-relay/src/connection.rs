@@ -681,12 +681,17 @@ impl Connection {
                 }
                 let ack = Message::text(fast::ack_json(id, to, status, duplicate));
                 match &self.shared.config.spool {
-                    // Accepted means durable: the ack goes out after the spool's sync.
-                    Some(spool) if status == AckStatus::Queued => {
+                    // Accepted means durable: every ack (`queued`, and `delivered` to an
+                    // `acks` client, whose message stays in its queue until acknowledged)
+                    // goes out after the sync of the message's record, so a relay killed
+                    // before the recipient stored it still has it. A duplicate waits too:
+                    // its first copy may not be on disk yet. Nothing appended (a v0.2.0
+                    // recipient, delivered on write): the ack leaves with the next batch.
+                    Some(spool) => {
                         spool.after_sync(self.outbox.clone(), ack);
                         Flow::Continue
                     }
-                    _ => self.push(ack),
+                    None => self.push(ack),
                 }
             }
             SendOutcome::Refused(limit) => {

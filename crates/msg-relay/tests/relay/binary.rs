@@ -328,6 +328,39 @@ async fn queued_messages_survive_sigkill_and_acknowledged_ones_stay_delivered() 
     carol.auth("carol").await; // asserts an empty backlog
 }
 
+/// With `--spool`, a `delivered` ack for an `acks` client leaves only after the message's
+/// record is on disk: killed right after the last ack, the relay still has every message the
+/// recipient had not acknowledged, and delivers each again at its next login.
+#[tokio::test]
+async fn delivered_but_unacknowledged_messages_survive_sigkill() {
+    let spool = assert_fs::TempDir::new().unwrap();
+    let server = serve_with_spool(spool.path());
+    let addr = server.listening();
+    let mut bob = Client::connect_to(addr).await;
+    assert!(bob.auth_backlog("bob", true).await.is_empty());
+    let mut alice = Client::connect_to(addr).await;
+    alice.auth("alice").await;
+    for n in 0..20 {
+        alice
+            .send(json!({"type": "send", "to": "bob", "content": format!("c{n}"), "id": format!("d{n}")}))
+            .await;
+        alice.expect_ack("delivered").await;
+    }
+    server.kill();
+
+    let server = serve_with_spool(spool.path());
+    let mut bob = Client::connect_to(server.listening()).await;
+    let backlog = bob.auth_backlog("bob", true).await;
+    let ids: Vec<String> = (0..20).map(|n| format!("d{n}")).collect();
+    assert_eq!(
+        backlog
+            .iter()
+            .map(|m| m["id"].as_str().unwrap())
+            .collect::<Vec<_>>(),
+        ids
+    );
+}
+
 #[test]
 fn two_relays_cannot_share_a_spool() {
     let spool = assert_fs::TempDir::new().unwrap();
