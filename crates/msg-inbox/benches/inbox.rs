@@ -11,10 +11,18 @@
 //!    transition runs on the full 1,000-task file, the worst case).
 //! 2. `claim_next` on files of 1,000 and 10,000 queued tasks. Target: ≤ 30 ms at 10,000.
 //!
+//! Every run first measures the disk alone (`disk floor`): replacing a file of the lifecycle's
+//! final size the way a transition does (write a temporary file, `fdatasync`, rename,
+//! `fsync` the directory) and a one-line append with `fdatasync`. A transition cannot be
+//! cheaper than the first, a create than the second; on a shared disk both move by 10x, so
+//! the lifecycle figure is read next to them.
+//!
 //! `cargo bench -p msg-inbox -- <word>` runs only the parts whose name contains a word
 //! (`lifecycle`, `lifecycle-phases`, `claim_next`). Run without `--bench` (as
 //! `cargo test --all-targets` does), each part runs once on small files, in about a second.
 
+use std::fs::{File, OpenOptions};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -208,6 +216,42 @@ fn claim_next_on(n: usize, claims: usize) {
     std::fs::remove_dir_all(root).unwrap();
 }
 
+/// What the disk alone costs: `n` durable replaces of a file of `bytes` bytes (temporary
+/// file, `fdatasync`, rename, directory `fsync`: what every transition does) and `n`
+/// one-line appends with `fdatasync` (what a create does).
+fn disk_floor(bytes: usize, n: usize) {
+    let root = fresh_root("disk");
+    std::fs::create_dir_all(&root).unwrap();
+    let dir = File::open(&root).unwrap();
+    let data = vec![b'x'; bytes];
+    let (tmp, target, log) = (root.join("t.tmp"), root.join("t.org"), root.join("a.org"));
+    let (_, mut replaces) = timed(n, |_| {
+        let mut file = File::create(&tmp).unwrap();
+        file.write_all(&data).unwrap();
+        file.sync_data().unwrap();
+        std::fs::rename(&tmp, &target).unwrap();
+        dir.sync_all().unwrap();
+    });
+    let (_, mut appends) = timed(n, |_| {
+        let mut file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .unwrap();
+        file.write_all(b"* TODO a line of about the size of a heading\n")
+            .unwrap();
+        file.sync_data().unwrap();
+    });
+    println!("disk floor ({n} runs each; no org code involved):");
+    println!(
+        "  replace {} KiB durably  {}",
+        bytes / 1024,
+        summary(&mut replaces)
+    );
+    println!("  append one line durably {}", summary(&mut appends));
+    std::fs::remove_dir_all(root).unwrap();
+}
+
 /// The 1-minute load average (`/proc/loadavg`): the machine is shared, so every run says
 /// how busy it was.
 fn load_average() -> String {
@@ -239,6 +283,7 @@ fn main() {
             ": quick check, not figures"
         }
     );
+    disk_floor(818 * 1024, if full { 200 } else { 5 });
     if wanted("lifecycle") {
         lifecycle_task_by_task(tasks);
     }
