@@ -396,34 +396,54 @@ fn unix_ms() -> u64 {
 /// (sender, id, recipient) triples accepted recently, bounded in time and in count.
 ///
 /// Looked up and recorded for every `send`, so it is built to stay small and cheap: a triple
-/// is kept as two 64-bit hashes under two independent random keys (the standard library's
-/// SipHash; senders choose IDs, so an unkeyed hash would let one flood a bucket). One is the
-/// map key, the other confirms a hit: two different triples are taken for one another only
-/// if both 64-bit hashes collide, about as likely as two random 128-bit IDs colliding. No
-/// string is copied or kept, so an entry is a few dozen bytes and recording one allocates
-/// nothing (beyond the map's and the queue's amortised growth).
+/// is kept as two 64-bit outputs of one keyed hash (the standard library's SipHash under a
+/// per-process random key; senders choose IDs, so an unkeyed hash would let one flood a
+/// bucket): the hash of the triple, the map key, and the hash of the triple followed by one
+/// more byte, which confirms a hit. The second costs only SipHash's finalisation, not a second
+/// pass over the strings, and two different triples are taken for one another only if both
+/// outputs collide (their 256-bit internal states would have to collide), about as likely as
+/// two random 128-bit IDs colliding. No string is copied or kept, and an entry is 24 bytes in
+/// the map (key, record number, check with the status in its lowest bit) plus 24 in the
+/// order queue; recording one allocates nothing (beyond the amortised growth of both).
 struct Dedupe {
     window: Duration,
     max_entries: usize,
-    key_hasher: RandomState,
-    check_hasher: RandomState,
+    hasher: RandomState,
     seen: HashMap<u64, Seen, BuildHasherDefault<KeyHasher>>,
-    /// Keys in the order they were recorded, for forgetting the oldest.
+    /// Keys in the order they were recorded, for forgetting the oldest. The entry at index
+    /// `i` is record number `recorded - order.len() + i`.
     order: VecDeque<(Instant, u64)>,
+    /// Records made so far (the next record's number).
+    recorded: u64,
 }
 
+/// A triple's entry in the window: 16 bytes (24 with its key in the map).
 #[derive(Clone, Copy)]
 struct Seen {
-    at: Instant,
+    /// Its record number: the entry of `order` that forgets it, unless recorded again later.
+    number: u64,
+    /// The check hash with its lowest bit replaced by the status ([`status_bit`]).
     check: u64,
-    status: AckStatus,
 }
 
-/// A (sender, id, recipient) triple as the dedupe window knows it.
+/// A triple as the dedupe window knows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct DedupeKey {
     key: u64,
+    /// The check hash, lowest bit cleared (it carries the status in a [`Seen`]).
     check: u64,
+}
+
+fn status_bit(status: AckStatus) -> u64 {
+    u64::from(status != AckStatus::Delivered)
+}
+
+fn status_of(check: u64) -> AckStatus {
+    if check & 1 == 0 {
+        AckStatus::Delivered
+    } else {
+        AckStatus::Queued
+    }
 }
 
 impl Dedupe {
@@ -431,26 +451,27 @@ impl Dedupe {
         Dedupe {
             window,
             max_entries,
-            key_hasher: RandomState::new(),
-            check_hasher: RandomState::new(),
+            hasher: RandomState::new(),
             seen: HashMap::default(),
             order: VecDeque::new(),
+            recorded: 0,
         }
     }
 
     fn key(&self, sender: &str, id: &str, to: &str) -> DedupeKey {
-        let hash = |state: &RandomState| {
-            let mut hasher = state.build_hasher();
-            // `str`'s Hash ends each string with a 0xff byte, which no UTF-8 text contains:
-            // ("ab", "c") and ("a", "bc") hash apart.
-            sender.hash(&mut hasher);
-            id.hash(&mut hasher);
-            to.hash(&mut hasher);
-            hasher.finish()
-        };
+        let mut hasher = self.hasher.build_hasher();
+        // `str`'s Hash ends each string with a 0xff byte, which no UTF-8 text contains:
+        // ("ab", "c") and ("a", "bc") hash apart.
+        sender.hash(&mut hasher);
+        id.hash(&mut hasher);
+        to.hash(&mut hasher);
+        let key = hasher.finish();
+        // The same keyed hash of the triple followed by one byte: `finish` does not end the
+        // hasher, so this costs the finalisation only.
+        hasher.write_u8(1);
         DedupeKey {
-            key: hash(&self.key_hasher),
-            check: hash(&self.check_hasher),
+            key,
+            check: hasher.finish() & !1,
         }
     }
 
@@ -459,21 +480,26 @@ impl Dedupe {
         self.forget_old(now);
         self.seen
             .get(&key.key)
-            .filter(|seen| seen.check == key.check)
-            .map(|seen| seen.status)
+            .filter(|seen| seen.check & !1 == key.check)
+            .map(|seen| status_of(seen.check))
     }
 
     fn record(&mut self, key: DedupeKey, status: AckStatus, now: Instant) {
         if self.max_entries == 0 || self.window.is_zero() {
             return;
         }
+        debug_assert!(
+            status != AckStatus::Unknown,
+            "the relay records its own outcomes"
+        );
+        let number = self.recorded;
+        self.recorded += 1;
         self.order.push_back((now, key.key));
         self.seen.insert(
             key.key,
             Seen {
-                at: now,
-                check: key.check,
-                status,
+                number,
+                check: key.check | status_bit(status),
             },
         );
         while self.order.len() > self.max_entries {
@@ -491,11 +517,12 @@ impl Dedupe {
     }
 
     fn forget_front(&mut self) {
-        if let Some((at, key)) = self.order.pop_front() {
+        let number = self.recorded - self.order.len() as u64;
+        if let Some((_, key)) = self.order.pop_front() {
             // Only if not recorded again later (then a newer order entry owns it). One probe
             // of the map: this runs for every send once the window is full.
             if let Entry::Occupied(entry) = self.seen.entry(key)
-                && entry.get().at == at
+                && entry.get().number == number
             {
                 entry.remove();
             }
@@ -724,5 +751,21 @@ mod tests {
         };
         assert_eq!(dedupe.lookup(colliding, now), None);
         assert_eq!(dedupe.lookup(key, now), Some(AckStatus::Delivered));
+    }
+
+    #[test]
+    fn a_triple_recorded_again_outlives_its_first_record_and_keeps_its_status() {
+        let now = Instant::now();
+        let mut dedupe = Dedupe::new(Duration::from_secs(10), 2);
+        let a = dedupe.key("alice", "a", "bob");
+        let b = dedupe.key("alice", "b", "bob");
+        dedupe.record(a, AckStatus::Queued, now);
+        dedupe.record(a, AckStatus::Delivered, now);
+        // The count bound forgets the first record of `a`, not its second.
+        dedupe.record(b, AckStatus::Queued, now);
+        assert_eq!(dedupe.lookup(a, now), Some(AckStatus::Delivered));
+        assert_eq!(dedupe.lookup(b, now), Some(AckStatus::Queued));
+        assert_eq!(dedupe.seen.len(), 2);
+        assert_eq!(std::mem::size_of::<Seen>(), 16);
     }
 }
