@@ -275,7 +275,7 @@ impl Queues {
         let mut index = 0;
         while index < queue.entries.len() {
             let entry = &queue.entries[index];
-            if entry.written && &*entry.id == id {
+            if entry.written && same_id(&entry.id, id) {
                 let entry = queue.entries.remove(index).expect("index is in range");
                 queue.bytes -= entry.bytes();
                 self.total_bytes -= entry.bytes();
@@ -373,6 +373,22 @@ impl Queues {
     pub(crate) fn dedupe_record(&mut self, key: DedupeKey, status: AckStatus, now: Instant) {
         self.dedupe.record(key, status, now);
     }
+}
+
+/// Whether two message IDs are equal. An `ack` compares its ID with every entry of the
+/// queue (every match goes), so most comparisons are unequal: this rejects them on the length
+/// and the last eight bytes (where IDs numbered in sequence differ) before comparing all.
+fn same_id(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    if let (Some(a_tail), Some(b_tail)) = (a.last_chunk::<8>(), b.last_chunk::<8>())
+        && a_tail != b_tail
+    {
+        return false;
+    }
+    a == b
 }
 
 /// Gives back the memory of a queue that a large backlog left empty (it stays in the map
@@ -767,5 +783,27 @@ mod tests {
         assert_eq!(dedupe.lookup(b, now), Some(AckStatus::Queued));
         assert_eq!(dedupe.seen.len(), 2);
         assert_eq!(std::mem::size_of::<Seen>(), 16);
+    }
+
+    #[test]
+    fn ids_compare_equal_exactly_when_they_are() {
+        for (a, b) in [
+            ("", ""),
+            ("m", "m"),
+            ("m-1-12345", "m-1-12345"),
+            ("0123456789abcdef", "0123456789abcdef"),
+        ] {
+            assert!(same_id(a, b), "{a} {b}");
+        }
+        for (a, b) in [
+            ("", "m"),
+            ("m-1-12345", "m-1-12346"),
+            ("m-1-12345", "n-1-12345"),
+            ("x0123456789", "y0123456789"),
+            ("1234567", "1234568"),
+            ("m-1-1234", "m-1-12345"),
+        ] {
+            assert!(!same_id(a, b) && !same_id(b, a), "{a} {b}");
+        }
     }
 }
