@@ -30,7 +30,7 @@ pub(crate) type Seq = u64;
 pub(crate) struct Pending {
     pub(crate) seq: Seq,
     pub(crate) sender: Arc<str>,
-    pub(crate) id: Arc<str>,
+    pub(crate) id: MessageId,
     /// The serialised `message` frame, exactly as it is written to the recipient.
     pub(crate) frame: Message,
     /// When the relay accepted it; the time to live counts from here.
@@ -42,6 +42,48 @@ pub(crate) struct Pending {
 impl Pending {
     pub(crate) fn bytes(&self) -> usize {
         self.frame.len()
+    }
+}
+
+/// The longest message ID a queue entry keeps inline (a UUID is 36 bytes).
+const INLINE_ID: usize = 38;
+
+/// A message ID as a queue entry keeps it: inline up to [`INLINE_ID`] bytes (UUIDs, the IDs
+/// the relay generates), so queuing a message allocates nothing for its ID; a longer one in
+/// its own allocation.
+#[derive(Debug, Clone)]
+pub(crate) enum MessageId {
+    Inline { len: u8, bytes: [u8; INLINE_ID] },
+    Shared(Arc<str>),
+}
+
+impl MessageId {
+    pub(crate) fn new(id: &str) -> MessageId {
+        match u8::try_from(id.len()) {
+            Ok(len) if id.len() <= INLINE_ID => {
+                let mut bytes = [0; INLINE_ID];
+                bytes[..id.len()].copy_from_slice(id.as_bytes());
+                MessageId::Inline { len, bytes }
+            }
+            _ => MessageId::Shared(Arc::from(id)),
+        }
+    }
+
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        match self {
+            MessageId::Inline { len, bytes } => &bytes[..usize::from(*len)],
+            MessageId::Shared(id) => id.as_bytes(),
+        }
+    }
+
+    /// The ID as text (checks the inline bytes again: for the rare uses, not the `ack` path).
+    pub(crate) fn as_str(&self) -> &str {
+        match self {
+            MessageId::Inline { .. } => {
+                std::str::from_utf8(self.as_bytes()).expect("copied from a str whole")
+            }
+            MessageId::Shared(id) => id,
+        }
     }
 }
 
@@ -132,8 +174,8 @@ impl Queues {
             let accepted = now.checked_sub(age).unwrap_or(now);
             let to = record.to;
             let sender: Arc<str> = Arc::from(record.from);
-            let id: Arc<str> = Arc::from(record.id);
-            let key = self.dedupe.key(&sender, &id, &to);
+            let key = self.dedupe.key(&sender, &record.id, &to);
+            let id = MessageId::new(&record.id);
             self.dedupe.record(key, AckStatus::Queued, now);
             let pending = Pending {
                 seq: record.seq,
@@ -189,7 +231,7 @@ impl Queues {
                 seq: pending.seq,
                 from: pending.sender.to_string(),
                 to: to.to_string(),
-                id: pending.id.to_string(),
+                id: pending.id.as_str().to_owned(),
                 at_ms: unix_ms(),
                 frame: pending.frame.to_text().unwrap_or_default().to_owned(),
             });
@@ -275,7 +317,7 @@ impl Queues {
         let mut index = 0;
         while index < queue.entries.len() {
             let entry = &queue.entries[index];
-            if entry.written && same_id(&entry.id, id) {
+            if entry.written && same_id(entry.id.as_bytes(), id.as_bytes()) {
                 let entry = queue.entries.remove(index).expect("index is in range");
                 queue.bytes -= entry.bytes();
                 self.total_bytes -= entry.bytes();
@@ -325,7 +367,7 @@ impl Queues {
                 }
                 expired.push(Expired {
                     sender: entry.sender,
-                    id: entry.id,
+                    id: Arc::from(entry.id.as_str()),
                     to: Arc::clone(&user),
                     written: entry.written,
                 });
@@ -378,8 +420,7 @@ impl Queues {
 /// Whether two message IDs are equal. An `ack` compares its ID with every entry of the
 /// queue (every match goes), so most comparisons are unequal: this rejects them on the length
 /// and the last eight bytes (where IDs numbered in sequence differ) before comparing all.
-fn same_id(a: &str, b: &str) -> bool {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
+fn same_id(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
         return false;
     }
@@ -586,7 +627,7 @@ mod tests {
         Pending {
             seq: queues.take_seq(),
             sender: Arc::from("alice"),
-            id: Arc::from(id),
+            id: MessageId::new(id),
             frame: Message::text(text.to_owned()),
             accepted: now,
             written: false,
@@ -715,7 +756,7 @@ mod tests {
         assert_eq!(queues.totals(), (1, 1));
         let left = queues.backlog_after("bob", 0, 10);
         assert_eq!(left.len(), 1);
-        assert_eq!(&*left[0].id, "c");
+        assert_eq!(left[0].id.as_str(), "c");
     }
 
     #[test]
@@ -793,7 +834,7 @@ mod tests {
             ("m-1-12345", "m-1-12345"),
             ("0123456789abcdef", "0123456789abcdef"),
         ] {
-            assert!(same_id(a, b), "{a} {b}");
+            assert!(same_id(a.as_bytes(), b.as_bytes()), "{a} {b}");
         }
         for (a, b) in [
             ("", "m"),
@@ -803,7 +844,26 @@ mod tests {
             ("1234567", "1234568"),
             ("m-1-1234", "m-1-12345"),
         ] {
-            assert!(!same_id(a, b) && !same_id(b, a), "{a} {b}");
+            let (x, y) = (a.as_bytes(), b.as_bytes());
+            assert!(!same_id(x, y) && !same_id(y, x), "{a} {b}");
+        }
+    }
+
+    #[test]
+    fn message_ids_keep_their_text_inline_or_shared() {
+        let uuid = "0b8f3c1e-5d2a-4c7b-9e61-2f4a8d9c0e13";
+        for id in [
+            "",
+            "m-1-2",
+            uuid,
+            &"é".repeat(19),
+            &"x".repeat(39),
+            &"y".repeat(300),
+        ] {
+            let kept = MessageId::new(id);
+            assert_eq!((kept.as_str(), kept.as_bytes()), (id, id.as_bytes()));
+            let inline = matches!(kept, MessageId::Inline { .. });
+            assert_eq!(inline, id.len() <= INLINE_ID, "{id}");
         }
     }
 }

@@ -20,7 +20,7 @@ use tokio_tungstenite::tungstenite::Message;
 
 use crate::config::{Limits, PresenceMode};
 use crate::protocol::{AckStatus, ErrorCode, QueueLimit, ServerFrame};
-use crate::queue::{Expired, Pending, Queues, Seq};
+use crate::queue::{Expired, MessageId, Pending, Queues, Seq};
 use crate::session::{CloseReason, ConnId, OutboxPermit, Push, SessionHandle};
 use crate::spool::Spool;
 
@@ -383,7 +383,7 @@ impl Registry {
             let pending = Pending {
                 seq: inner.queues.take_seq(),
                 sender: Arc::clone(from),
-                id: Arc::from(id),
+                id: MessageId::new(id),
                 frame,
                 accepted: now,
                 written: delivered,
