@@ -296,6 +296,37 @@ struct Staged {
     written: Vec<String>,
 }
 
+/// An edited section: its new bytes, their one entry (scanned from offset 0) and the
+/// keywords the edit wrote.
+type EditedSection = (Vec<u8>, Entry, Vec<String>);
+
+/// Runs `f` on an editor of `old`, the section at line `line` of `path`: the one edit
+/// step of both paths ([`Transaction::edit_at`] and the fast path). `None` beside `f`'s
+/// value when `f` changed nothing; a section that would lose its final line ending is
+/// refused.
+fn edit_section<T>(
+    path: &Path,
+    old: &[u8],
+    keywords: &TodoKeywords,
+    eol: &'static str,
+    line: usize,
+    f: impl FnOnce(&mut EntryEditor<'_>) -> Result<T, OrgError>,
+) -> Result<(T, Option<EditedSection>), OrgError> {
+    let mut editor = EntryEditor::new(path, old, keywords, eol, line)?;
+    let value = f(&mut editor)?;
+    if editor.bytes() == old {
+        return Ok((value, None));
+    }
+    if old.ends_with(b"\n") && !editor.bytes().ends_with(b"\n") {
+        return Err(OrgError::Guard {
+            path: path.to_owned(),
+            line,
+            reason: "the entry would lose its final line ending".into(),
+        });
+    }
+    Ok((value, Some(editor.into_parts())))
+}
+
 /// Size, modification time and inode of a file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Stamp {
@@ -798,25 +829,20 @@ impl<'a> Transaction<'a> {
         if !self.cuts.is_empty() {
             return Err(self.mixed_cut_and_edit());
         }
-        let path = &self.file.path;
         let doc = self.doc.as_ref().expect("loaded");
         let entry = doc.entry(index);
-        let section = entry.ranges().section;
-        let keywords = doc.keywords().clone();
-        let old_bytes = &doc.bytes()[section.range()];
-        let mut editor = EntryEditor::new(path, old_bytes, &keywords, doc.eol(), entry.line())?;
-        let value = f(&mut editor)?;
-        if editor.bytes() == old_bytes {
+        let old_bytes = &doc.bytes()[entry.ranges().section.range()];
+        let (value, edited) = edit_section(
+            &self.file.path,
+            old_bytes,
+            doc.keywords(),
+            doc.eol(),
+            entry.line(),
+            f,
+        )?;
+        let Some((bytes, scanned, written)) = edited else {
             return Ok(value);
-        }
-        if old_bytes.ends_with(b"\n") && !editor.bytes().ends_with(b"\n") {
-            return Err(OrgError::Guard {
-                path: path.clone(),
-                line: entry.line(),
-                reason: "the entry would lose its final line ending".into(),
-            });
-        }
-        let (bytes, scanned, written) = editor.into_parts();
+        };
         let written: Vec<&str> = written.iter().map(String::as_str).collect();
         let doc = self.doc.as_mut().expect("loaded");
         doc.replace_section(index, &bytes, scanned);
@@ -847,27 +873,17 @@ impl<'a> Transaction<'a> {
             });
         }
         let section = outline.section(index);
-        let keywords = outline.keywords().clone();
-        let old_bytes = &outline.bytes()[section.range()];
-        let mut editor = EntryEditor::new(
+        let (value, edited) = edit_section(
             path,
-            old_bytes,
-            &keywords,
+            &outline.bytes()[section.range()],
+            outline.keywords(),
             outline.eol(),
             outline.line(index),
+            f,
         )?;
-        let value = f(&mut editor)?;
-        if editor.bytes() == old_bytes {
+        let Some((bytes, scanned, written)) = edited else {
             return Ok(value);
-        }
-        if old_bytes.ends_with(b"\n") && !editor.bytes().ends_with(b"\n") {
-            return Err(OrgError::Guard {
-                path: path.clone(),
-                line: outline.line(index),
-                reason: "the entry would lose its final line ending".into(),
-            });
-        }
-        let (bytes, scanned, written) = editor.into_parts();
+        };
         let missing = {
             let written: Vec<&str> = written.iter().map(String::as_str).collect();
             let missing = outline
