@@ -513,6 +513,27 @@ struct Source {
     notes: Vec<String>,
 }
 
+impl Source {
+    /// Reads the v0.1.0 file `path` and converts each of its entries for `kind`.
+    fn read(ctx: &Context, kind: Target, path: PathBuf) -> Result<Source, HooksError> {
+        let rel = format!("org/{V010_DIR}/{}", file_name(&path));
+        let (old, notes) = read_old(&path, &rel)?;
+        let entries = old
+            .into_iter()
+            .map(|o| {
+                let new = readable(kind, convert(ctx, kind, &o));
+                (o, new)
+            })
+            .collect();
+        Ok(Source {
+            path,
+            kind,
+            entries,
+            notes,
+        })
+    }
+}
+
 /// Decides the IDs of `sources` (all going to one target whose current text is `target`):
 /// entries whose `MIGRATED_FROM` is in the target already keep the ID they got there; an
 /// ID taken by another entry gets `-dup<n>`.
@@ -671,21 +692,7 @@ pub fn plan(ctx: &Context) -> Result<MigrationPlan, HooksError> {
             plan.left.push((path, why));
             continue;
         };
-        let rel = format!("org/{V010_DIR}/{name}");
-        let (old, notes) = read_old(&path, &rel)?;
-        let entries = old
-            .into_iter()
-            .map(|o| {
-                let new = readable(kind, convert(ctx, kind, &o));
-                (o, new)
-            })
-            .collect();
-        sources.push(Source {
-            path,
-            kind,
-            entries,
-            notes,
-        });
+        sources.push(Source::read(ctx, kind, path)?);
     }
     for kind in [Target::Inbox, Target::Agent] {
         let group: Vec<Source> = sources
@@ -891,24 +898,7 @@ pub fn migrate(ctx: &Context, options: MigrateOptions) -> Result<MigrationReport
         }
         let sources: Vec<Source> = indices
             .iter()
-            .map(|&i| {
-                let file = &report.plan.files[i];
-                let rel = format!("org/{V010_DIR}/{}", file_name(&file.source));
-                let (old, notes) = read_old(&file.source, &rel)?;
-                let entries = old
-                    .into_iter()
-                    .map(|o| {
-                        let new = readable(kind, convert(ctx, kind, &o));
-                        (o, new)
-                    })
-                    .collect();
-                Ok(Source {
-                    path: file.source.clone(),
-                    kind,
-                    entries,
-                    notes,
-                })
-            })
+            .map(|&i| Source::read(ctx, kind, report.plan.files[i].source.clone()))
             .collect::<Result<_, HooksError>>()?;
         let file = target_file(target, kind);
         let assigned = file
