@@ -5,9 +5,11 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Context as _;
 use argh::FromArgs;
-use msg_hooks::{Context, HookEvent, cli, watcher};
+
+use crate::cli::{self, print};
+use crate::context::Context;
+use crate::hook::{self, HookEvent};
 
 #[derive(FromArgs, Debug)]
 /// Shows Claude Code what is new for your agent before each prompt: claims the next queued
@@ -26,7 +28,8 @@ struct Args {
     space: Option<String>,
 }
 
-fn main() -> ExitCode {
+/// The `inbox-watcher` executable.
+pub fn inbox_watcher_main() -> ExitCode {
     let args = match cli::args().and_then(|args| cli::parse::<Args>("inbox-watcher", &args)) {
         Ok(args) => args,
         // Exit 2 would block the person's prompt: a usage mistake is an ordinary failure.
@@ -46,15 +49,15 @@ fn run(args: &Args) -> anyhow::Result<()> {
     // Before anything could start a thread (msg-core's timestamp rules).
     msg_core::timestamp::init_local_offset(ctx.utc_offset());
     let output = if args.plain {
-        watcher::watch_plain(&ctx)?
+        hook::watch_plain(&ctx)?
     } else {
-        watcher::watch(&ctx, &HookEvent::from_stdin())?
+        hook::watch(&ctx, &HookEvent::from_stdin())?
     };
     for warning in &output.warnings {
         eprintln!("inbox-watcher: {warning}");
     }
     if let Some(stdout) = &output.stdout {
-        cli::print_stdout(stdout).context("cannot write to stdout")?;
+        print(stdout)?;
     }
     Ok(())
 }

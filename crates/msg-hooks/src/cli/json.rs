@@ -10,8 +10,8 @@ use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+use super::render::message_state;
 use crate::contacts::ContactRow;
-use crate::render::message_state;
 
 fn properties(pairs: &[(String, String)]) -> Value {
     let mut map = Map::new();
@@ -32,7 +32,7 @@ fn kind(message: &Message) -> &'static str {
 }
 
 /// A message.
-pub fn message(message: &Message) -> Value {
+pub(crate) fn message(message: &Message) -> Value {
     json!({
         "id": message.id,
         "kind": kind(message),
@@ -54,12 +54,12 @@ pub fn message(message: &Message) -> Value {
 }
 
 /// A list of messages.
-pub fn messages(list: &[Message]) -> Value {
+pub(crate) fn messages(list: &[Message]) -> Value {
     Value::Array(list.iter().map(message).collect())
 }
 
 /// A task.
-pub fn task(task: &Task) -> Value {
+pub(crate) fn task(task: &Task) -> Value {
     json!({
         "id": task.id(),
         "state": task.state().keyword(),
@@ -77,7 +77,7 @@ pub fn task(task: &Task) -> Value {
 }
 
 /// A list of tasks.
-pub fn tasks(list: &[Task]) -> Value {
+pub(crate) fn tasks(list: &[Task]) -> Value {
     Value::Array(list.iter().map(task).collect())
 }
 
@@ -88,7 +88,7 @@ fn time(at: OffsetDateTime) -> Value {
 }
 
 /// An active admission.
-pub fn admission(admission: &ActiveAdmission) -> Value {
+pub(crate) fn admission(admission: &ActiveAdmission) -> Value {
     json!({
         "id": admission.id,
         "actor": admission.actor,
@@ -100,7 +100,7 @@ pub fn admission(admission: &ActiveAdmission) -> Value {
 }
 
 /// One sender's usage.
-pub fn usage(usage: &Usage) -> Value {
+pub(crate) fn usage(usage: &Usage) -> Value {
     json!({
         "actor": usage.actor,
         "date": usage.date.to_string(),
@@ -116,7 +116,7 @@ pub fn usage(usage: &Usage) -> Value {
 }
 
 /// The day's summary and the active admissions.
-pub fn summary(summary: &DailySummary, active: &[ActiveAdmission]) -> Value {
+pub(crate) fn summary(summary: &DailySummary, active: &[ActiveAdmission]) -> Value {
     let mut senders = Map::new();
     for (actor, sender) in &summary.by_sender {
         senders.insert(
@@ -155,7 +155,7 @@ fn check(check: &RuleCheck) -> Value {
 }
 
 /// A dry run of the rules.
-pub fn explanation(explanation: &Explanation) -> Value {
+pub(crate) fn explanation(explanation: &Explanation) -> Value {
     json!({
         "actor": explanation.actor,
         "trust_tier": explanation.trust_tier,
@@ -167,7 +167,7 @@ pub fn explanation(explanation: &Explanation) -> Value {
 }
 
 /// The contacts.
-pub fn contacts(rows: &[ContactRow]) -> Value {
+pub(crate) fn contacts(rows: &[ContactRow]) -> Value {
     Value::Array(
         rows.iter()
             .map(|row| {
@@ -186,7 +186,7 @@ pub fn contacts(rows: &[ContactRow]) -> Value {
 }
 
 /// `value` as pretty JSON with a final newline.
-pub fn to_text(value: &Value) -> String {
+pub(crate) fn to_text(value: &Value) -> String {
     let mut text = serde_json::to_string_pretty(value).expect("JSON values serialise");
     text.push('\n');
     text

@@ -4,9 +4,11 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Context as _;
 use argh::FromArgs;
-use msg_hooks::{Context, MarkAction, cli, mark};
+
+use crate::cli::{self, print};
+use crate::context::Context;
+use crate::desk::messages::{MarkAction, mark};
 
 #[derive(FromArgs, Debug)]
 /// Marks a message in your inbox read, unread or archived.
@@ -26,7 +28,8 @@ struct Args {
     space: Option<String>,
 }
 
-fn main() -> ExitCode {
+/// The `mark-message` executable.
+pub fn mark_message_main() -> ExitCode {
     let args = match cli::args().and_then(|args| cli::parse::<Args>("mark-message", &args)) {
         Ok(args) => args,
         Err(early) => return early.finish(2),
@@ -38,7 +41,5 @@ fn run(args: Args) -> anyhow::Result<()> {
     let ctx = Context::load(args.root.as_deref(), args.space.as_deref())?;
     msg_core::timestamp::init_local_offset(ctx.utc_offset());
     let message = mark(&ctx.store()?, &args.id, args.action)?;
-    cli::print_stdout(&format!("{}\n", args.action.confirmation(&message.id)))
-        .context("cannot write to stdout")?;
-    Ok(())
+    print(&format!("{}\n", args.action.confirmation(&message.id)))
 }

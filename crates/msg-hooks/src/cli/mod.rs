@@ -1,5 +1,15 @@
-//! The conventions every executable shares: how arguments are parsed, how results are
-//! printed, and which exit status means what.
+//! The executables: each one's arguments and what it does with them, behind one entry point
+//! per binary ([`msg_main`], [`inbox_watcher_main`], [`send_reply_main`],
+//! [`mark_message_main`], [`task_queue_main`]); `src/bin/*.rs` only call them.
+//!
+//! - `msg/`: the person's command, one file per group of subcommands;
+//! - `inbox_watcher.rs`, `send_reply.rs`, `mark_message.rs`, `task_queue.rs`: the agent's
+//!   hook and helper commands;
+//! - `render.rs` (human) and `json.rs` (`--json`): the two output forms. The hook's JSON is
+//!   not here: it is the hook's contract, built in `hook/watcher.rs`.
+//!
+//! This file holds the conventions every executable shares: how arguments are parsed, how
+//! results are printed, and which exit status means what.
 //!
 //! - exit 0: done (including "nothing to do");
 //! - exit 1: failure, with one line on stderr: `<program>: <what went wrong>`;
@@ -9,15 +19,30 @@
 //! Output goes to stdout in one write; a reader that closed the pipe early (`msg inbox |
 //! head -1`) is not an error.
 
+mod inbox_watcher;
+mod json;
+mod mark_message;
+mod msg;
+mod render;
+mod send_reply;
+mod task_queue;
+
 use std::fmt;
 use std::io::{self, Write};
 use std::process::ExitCode;
 
+use anyhow::Context as _;
 use argh::{EarlyExit, FromArgs};
+
+pub use inbox_watcher::inbox_watcher_main;
+pub use mark_message::mark_message_main;
+pub use msg::msg_main;
+pub use send_reply::send_reply_main;
+pub use task_queue::task_queue_main;
 
 /// A mistake in how a program was called: exit status 2.
 #[derive(Debug)]
-pub struct UsageError(pub String);
+pub(crate) struct UsageError(String);
 
 impl fmt::Display for UsageError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -28,13 +53,13 @@ impl fmt::Display for UsageError {
 impl std::error::Error for UsageError {}
 
 /// A usage mistake as an `anyhow::Error` that [`exit_with`] turns into exit status 2.
-pub fn usage(message: impl Into<String>) -> anyhow::Error {
+pub(crate) fn usage(message: impl Into<String>) -> anyhow::Error {
     anyhow::Error::new(UsageError(message.into()))
 }
 
 /// What to do instead of running the command: print help (exit 0) or a usage error (exit 2).
 #[derive(Debug)]
-pub enum EarlyOut {
+pub(crate) enum EarlyOut {
     /// `--help`: the text for stdout.
     Help(String),
     /// A usage error: the text for stderr.
@@ -44,7 +69,7 @@ pub enum EarlyOut {
 impl EarlyOut {
     /// Prints the text and returns the exit status: 0 for help, `usage_status` for a usage
     /// error (2, or 1 for the hook).
-    pub fn finish(self, usage_status: u8) -> ExitCode {
+    pub(crate) fn finish(self, usage_status: u8) -> ExitCode {
         match self {
             EarlyOut::Help(text) => {
                 let _ = print_stdout(&format!("{text}\n"));
@@ -59,7 +84,7 @@ impl EarlyOut {
 }
 
 /// The program's arguments after its name, as UTF-8.
-pub fn args() -> Result<Vec<String>, EarlyOut> {
+pub(crate) fn args() -> Result<Vec<String>, EarlyOut> {
     std::env::args_os()
         .skip(1)
         .map(|arg| {
@@ -74,7 +99,7 @@ pub fn args() -> Result<Vec<String>, EarlyOut> {
 }
 
 /// Parses `args` (without the program name) into `T`.
-pub fn parse<T: FromArgs>(program: &str, args: &[String]) -> Result<T, EarlyOut> {
+pub(crate) fn parse<T: FromArgs>(program: &str, args: &[String]) -> Result<T, EarlyOut> {
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     T::from_args(&[program], &args).map_err(|EarlyExit { output, status }| match status {
         Ok(()) => EarlyOut::Help(output.trim_end().to_owned()),
@@ -88,7 +113,7 @@ pub fn parse<T: FromArgs>(program: &str, args: &[String]) -> Result<T, EarlyOut>
 /// Removes every `--name VALUE` and `--name=VALUE` before a `--` from `args` and returns the
 /// last value, so that global options such as `msg --root DIR` work anywhere on the command
 /// line. A `--name` without a value is a usage error of `program`.
-pub fn take_option(
+pub(crate) fn take_option(
     program: &str,
     args: &mut Vec<String>,
     name: &str,
@@ -124,10 +149,10 @@ pub fn take_option(
 /// What a lone `-` argument (meaning: read stdin) becomes before argh sees it, which would
 /// take it for an option. An argument from the operating system cannot contain NUL, so no
 /// real argument looks like this.
-pub const STDIN_ARGUMENT: &str = "\0-";
+pub(crate) const STDIN_ARGUMENT: &str = "\0-";
 
 /// Replaces each lone `-` before a `--` by [`STDIN_ARGUMENT`].
-pub fn mark_stdin_arguments(args: &mut [String]) {
+pub(crate) fn mark_stdin_arguments(args: &mut [String]) {
     for arg in args.iter_mut() {
         if arg == "--" {
             break;
@@ -140,7 +165,7 @@ pub fn mark_stdin_arguments(args: &mut [String]) {
 
 /// Writes `text` to stdout in one go. A closed pipe counts as success: the reader has what
 /// it wanted.
-pub fn print_stdout(text: &str) -> io::Result<()> {
+pub(crate) fn print_stdout(text: &str) -> io::Result<()> {
     let mut stdout = io::stdout().lock();
     match stdout
         .write_all(text.as_bytes())
@@ -151,9 +176,14 @@ pub fn print_stdout(text: &str) -> io::Result<()> {
     }
 }
 
+/// Writes `text` to stdout ([`print_stdout`]), an error naming stdout if that fails.
+pub(crate) fn print(text: &str) -> anyhow::Result<()> {
+    print_stdout(text).context("cannot write to stdout")
+}
+
 /// The error chain of `err` on one line: each cause once (a cause whose text the line already
 /// ends with is not repeated), line breaks replaced by spaces.
-pub fn one_line(err: &anyhow::Error) -> String {
+pub(crate) fn one_line(err: &anyhow::Error) -> String {
     let mut line = String::new();
     for cause in err.chain() {
         let text = cause.to_string();
@@ -169,7 +199,7 @@ pub fn one_line(err: &anyhow::Error) -> String {
 
 /// Prints `program: <error on one line>` to stderr and returns exit status 2 for a
 /// [`UsageError`], else 1.
-pub fn fail(program: &str, err: &anyhow::Error) -> ExitCode {
+pub(crate) fn fail(program: &str, err: &anyhow::Error) -> ExitCode {
     eprintln!("{program}: {}", one_line(err));
     if err.downcast_ref::<UsageError>().is_some() {
         ExitCode::from(2)
@@ -179,7 +209,7 @@ pub fn fail(program: &str, err: &anyhow::Error) -> ExitCode {
 }
 
 /// The exit status of `result`: 0, or what [`fail`] prints and returns.
-pub fn exit_with(program: &str, result: anyhow::Result<()>) -> ExitCode {
+pub(crate) fn exit_with(program: &str, result: anyhow::Result<()>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => fail(program, &err),

@@ -9,10 +9,10 @@ use msg_inbox::{Task, TaskCounts, TaskState};
 use msg_store::{Message, MessageKind, MessageState};
 
 use crate::contacts::ContactRow;
-use crate::tasks::GovernorNote;
+use crate::desk::GovernorNote;
 
 /// `text` with control characters other than line breaks and tabs escaped.
-pub fn printable(text: &str) -> String {
+pub(crate) fn printable(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         if c.is_control() && c != '\n' && c != '\t' {
@@ -40,7 +40,7 @@ fn clip(text: &str, max: usize) -> String {
 }
 
 /// `unread`, `read`, `archived`, or the keyword.
-pub fn message_state(message: &Message) -> String {
+pub(crate) fn message_state(message: &Message) -> String {
     match &message.state {
         MessageState::Unread => "unread".into(),
         MessageState::Read => "read".into(),
@@ -96,7 +96,7 @@ fn columns(rows: &[Vec<String>]) -> String {
 }
 
 /// A list of messages, one per line, and a count.
-pub fn message_list(messages: &[Message]) -> String {
+pub(crate) fn message_list(messages: &[Message]) -> String {
     if messages.is_empty() {
         return "No messages.\n".into();
     }
@@ -126,7 +126,7 @@ pub fn message_list(messages: &[Message]) -> String {
 }
 
 /// One message in full: its properties, then its text.
-pub fn message_detail(message: &Message, where_from: &str) -> String {
+pub(crate) fn message_detail(message: &Message, where_from: &str) -> String {
     let mut out = format!(
         "Message {} ({}, {where_from})\n",
         message.id,
@@ -150,7 +150,7 @@ pub fn message_detail(message: &Message, where_from: &str) -> String {
 }
 
 /// A thread in conversation order.
-pub fn thread_text(root: &str, messages: &[Message], user: &str) -> String {
+pub(crate) fn thread_text(root: &str, messages: &[Message], user: &str) -> String {
     let mut out = format!(
         "Thread {root} ({} {})\n",
         messages.len(),
@@ -187,7 +187,7 @@ pub fn thread_text(root: &str, messages: &[Message], user: &str) -> String {
 }
 
 /// A list of tasks, one per line, and the counts.
-pub fn task_list(tasks: &[Task]) -> String {
+pub(crate) fn task_list(tasks: &[Task]) -> String {
     if tasks.is_empty() {
         return "No tasks.\n".into();
     }
@@ -223,7 +223,7 @@ pub fn task_list(tasks: &[Task]) -> String {
 }
 
 /// One task in full: its properties, then its text.
-pub fn task_detail(task: &Task, agent: &str, replies: &[String]) -> String {
+pub(crate) fn task_detail(task: &Task, agent: &str, replies: &[String]) -> String {
     let mut out = format!("Task {} ({}, agent {agent})\n", task.id(), task.state());
     if !task.tags().is_empty() {
         out.push_str(&format!("  Tags: {}\n", one_line(&task.tags().join(" "))));
@@ -248,7 +248,7 @@ pub fn task_detail(task: &Task, agent: &str, replies: &[String]) -> String {
 }
 
 /// The original's `task-queue status` block.
-pub fn queue_status(agent: &str, counts: &TaskCounts) -> String {
+pub(crate) fn queue_status(agent: &str, counts: &TaskCounts) -> String {
     format!(
         "Task queue for {agent}:\n  Queued:  {}\n  Working: {}\n  Waiting: {}\n  Done:    {}\n  Total:   {}\n",
         counts.queued, counts.working, counts.waiting, counts.done, counts.total
@@ -257,7 +257,7 @@ pub fn queue_status(agent: &str, counts: &TaskCounts) -> String {
 
 /// The contacts, one per line: ID, tier in the settings, name, and where the contacts file
 /// disagrees.
-pub fn contact_list(rows: &[ContactRow], file: &std::path::Path) -> String {
+pub(crate) fn contact_list(rows: &[ContactRow], file: &std::path::Path) -> String {
     if rows.is_empty() {
         return format!(
             "No contacts: add actors to {} and their tiers under messaging.trust_overrides.\n",
@@ -289,7 +289,7 @@ pub fn contact_list(rows: &[ContactRow], file: &std::path::Path) -> String {
 }
 
 /// What the governor did, as a `[messaging]` line; `None` when it did nothing.
-pub fn governor_note(note: &GovernorNote) -> Option<String> {
+pub(crate) fn governor_note(note: &GovernorNote) -> Option<String> {
     match note {
         GovernorNote::Nothing => None,
         GovernorNote::Completed { admission, tokens } => Some(format!(
@@ -309,6 +309,17 @@ pub fn governor_note(note: &GovernorNote) -> Option<String> {
             grouped(admission.reserved_tokens)
         )),
     }
+}
+
+/// `[messaging] <line>`, then the governor's part when it did something: what `msg task …`
+/// and `task-queue` print after moving a task.
+pub(crate) fn confirmation(line: &str, note: Option<&GovernorNote>) -> String {
+    let mut out = format!("[messaging] {line}\n");
+    if let Some(note) = note.and_then(governor_note) {
+        out.push_str(&note);
+        out.push('\n');
+    }
+    out
 }
 
 #[cfg(test)]

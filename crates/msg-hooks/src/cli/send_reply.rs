@@ -7,7 +7,10 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use argh::FromArgs;
-use msg_hooks::{Context, Reply, cli, render, send_reply};
+
+use crate::cli::{self, print, render};
+use crate::context::Context;
+use crate::desk::{Reply, send_reply};
 
 #[derive(FromArgs, Debug)]
 /// Sends your agent's reply. To the local user it lands in the local inbox; to anyone else it
@@ -45,7 +48,8 @@ struct Args {
     space: Option<String>,
 }
 
-fn main() -> ExitCode {
+/// The `send-reply` executable.
+pub fn send_reply_main() -> ExitCode {
     let parsed = cli::args().and_then(|mut args| {
         cli::mark_stdin_arguments(&mut args);
         cli::parse::<Args>("send-reply", &args)
@@ -99,6 +103,5 @@ fn run(args: Args) -> anyhow::Result<()> {
             out.push('\n');
         }
     }
-    cli::print_stdout(&out).context("cannot write to stdout")?;
-    Ok(())
+    print(&out)
 }

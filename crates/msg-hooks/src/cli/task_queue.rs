@@ -6,9 +6,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::str::FromStr;
 
-use anyhow::Context as _;
 use argh::FromArgs;
-use msg_hooks::{Context, TaskDesk, cli, render};
+
+use crate::cli::{self, print, render};
+use crate::context::Context;
+use crate::desk::TaskDesk;
 
 /// What to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,7 +71,8 @@ struct Args {
     space: Option<String>,
 }
 
-fn main() -> ExitCode {
+/// The `task-queue` executable.
+pub fn task_queue_main() -> ExitCode {
     let args = match cli::args().and_then(|args| cli::parse::<Args>("task-queue", &args)) {
         Ok(args) => args,
         Err(early) => return early.finish(2),
@@ -103,40 +106,32 @@ fn run(args: Args) -> anyhow::Result<()> {
     let desk = TaskDesk::open(&ctx, None)?;
     let out = match (args.action, id.as_deref()) {
         (Action::Status, _) => render::queue_status(ctx.agent(), &desk.inbox()?.counts()?),
-        (action, Some(id)) => {
-            let (line, note) = match action {
-                Action::Approve => (format!("Approved: {}", desk.approve(id)?.id()), None),
-                Action::Reject => {
-                    let (task, note) = desk.reject(id, &args.reason)?;
-                    (format!("Rejected: {}", task.id()), Some(note))
-                }
-                Action::Cancel => {
-                    let (task, note) = desk.cancel(id, &args.reason)?;
-                    (format!("Cancelled: {}", task.id()), Some(note))
-                }
-                Action::Accept => (format!("Accepted: {}", desk.accept(id)?.id()), None),
-                Action::Revise => (
-                    format!(
-                        "Revision requested: {}",
-                        desk.revise(id, &args.reason)?.id()
-                    ),
-                    None,
-                ),
-                Action::Retry => (
-                    format!("Re-queued: {}", desk.retry(id, &args.reason)?.id()),
-                    None,
-                ),
-                Action::Status => unreachable!("handled above"),
-            };
-            let mut out = format!("[messaging] {line}\n");
-            if let Some(line) = note.as_ref().and_then(render::governor_note) {
-                out.push_str(&line);
-                out.push('\n');
-            }
-            out
+        (_, None) => unreachable!("every action but status has its ID: checked above"),
+        (Action::Approve, Some(id)) => {
+            render::confirmation(&format!("Approved: {}", desk.approve(id)?.id()), None)
         }
-        (_, None) => unreachable!("checked above"),
+        (Action::Reject, Some(id)) => {
+            let (task, note) = desk.reject(id, &args.reason)?;
+            render::confirmation(&format!("Rejected: {}", task.id()), Some(&note))
+        }
+        (Action::Cancel, Some(id)) => {
+            let (task, note) = desk.cancel(id, &args.reason)?;
+            render::confirmation(&format!("Cancelled: {}", task.id()), Some(&note))
+        }
+        (Action::Accept, Some(id)) => {
+            render::confirmation(&format!("Accepted: {}", desk.accept(id)?.id()), None)
+        }
+        (Action::Revise, Some(id)) => render::confirmation(
+            &format!(
+                "Revision requested: {}",
+                desk.revise(id, &args.reason)?.id()
+            ),
+            None,
+        ),
+        (Action::Retry, Some(id)) => render::confirmation(
+            &format!("Re-queued: {}", desk.retry(id, &args.reason)?.id()),
+            None,
+        ),
     };
-    cli::print_stdout(&out).context("cannot write to stdout")?;
-    Ok(())
+    print(&out)
 }

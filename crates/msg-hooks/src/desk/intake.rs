@@ -1,6 +1,6 @@
 //! Task intake: a message addressed to a local agent becomes that agent's task.
 //!
-//! For each unread message in `inbox.org` whose `TO` is a local agent ([`local_agents`]):
+//! For each unread message in `inbox.org` whose `TO` is a local agent ([`Context::local_agents`]):
 //!
 //! 1. the governor decides ([`TaskGovernor::admit`](msg_governor::TaskGovernor::admit)) with
 //!    the sender's tier: `messaging.trust_overrides`, else `contacts.yaml`, else `unknown`;
@@ -33,15 +33,14 @@ use msg_governor::Rejection;
 use msg_inbox::Task;
 use msg_store::{Message, Priority};
 
+use super::MESSAGE_ID_PROPERTY;
+use super::send::{Outgoing, send_with_properties};
+use super::tasks::{Submission, TaskDesk};
 use crate::context::Context;
 use crate::error::HooksError;
-use crate::reply::{Outgoing, send_with_properties};
-use crate::tasks::{Submission, TaskDesk};
 
-/// The task property naming the message a task came from.
-pub const MESSAGE_ID_PROPERTY: &str = "MESSAGE_ID";
 /// The property that marks an agent's reply refusing a message as a task.
-pub const INTAKE_PROPERTY: &str = "INTAKE";
+pub(crate) const INTAKE_PROPERTY: &str = "INTAKE";
 /// The tag of tasks that came in as messages.
 const INTAKE_TAG: &str = "message";
 /// How long intake waits for another process's intake of the same agent.
@@ -52,7 +51,7 @@ const UNKNOWN_TIER: &str = "unknown";
 /// What intake did with one message.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
-pub enum IntakeOutcome {
+pub(crate) enum IntakeOutcome {
     /// The message became a task now.
     Task {
         /// The message.
@@ -92,7 +91,7 @@ pub enum IntakeOutcome {
 
 impl IntakeOutcome {
     /// The outcome as JSON (`msg intake --json`).
-    pub fn to_json(&self) -> serde_json::Value {
+    pub(crate) fn to_json(&self) -> serde_json::Value {
         use serde_json::json;
         match self {
             IntakeOutcome::Task {
@@ -125,7 +124,7 @@ impl IntakeOutcome {
     }
 
     /// One line for people: `task task-… (QUEUED) for bob-claude from message msg-…`.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match self {
             IntakeOutcome::Task {
                 message,
@@ -155,18 +154,6 @@ impl IntakeOutcome {
     }
 }
 
-/// The local agents: the user's (`<user>-claude`) and each agent with a relay token
-/// (`messaging.relay.agent_tokens`), without duplicates, in that order.
-pub fn local_agents(ctx: &Context) -> Vec<String> {
-    let mut agents = vec![ctx.agent().to_owned()];
-    for agent in ctx.settings().relay_agent_tokens().keys() {
-        if !agents.contains(agent) && msg_core::validate::path_component("agent", agent).is_ok() {
-            agents.push(agent.clone());
-        }
-    }
-    agents
-}
-
 /// Whether `message` is for intake: unread, addressed to one of `agents`, not from the
 /// agent itself.
 fn is_for_intake(message: &Message, agents: &[String]) -> bool {
@@ -178,11 +165,11 @@ fn is_for_intake(message: &Message, agents: &[String]) -> bool {
 }
 
 /// Runs intake over every unread message of `ctx`'s space addressed to a local agent.
-pub fn run(ctx: &Context) -> Result<Vec<IntakeOutcome>, HooksError> {
+pub(crate) fn run(ctx: &Context) -> Result<Vec<IntakeOutcome>, HooksError> {
     let Some(store) = ctx.existing_store()? else {
         return Ok(Vec::new());
     };
-    let agents = local_agents(ctx);
+    let agents = ctx.local_agents();
     let messages: Vec<Message> = store
         .unread()?
         .into_iter()
@@ -192,15 +179,18 @@ pub fn run(ctx: &Context) -> Result<Vec<IntakeOutcome>, HooksError> {
 }
 
 /// Whether any of `unread` is for the intake of `agent` (the watcher's cheap test).
-pub fn any_for(unread: &[Message], agent: &str) -> bool {
+pub(crate) fn any_for(unread: &[Message], agent: &str) -> bool {
     unread
         .iter()
         .any(|m| is_for_intake(m, std::slice::from_ref(&agent.to_owned())))
 }
 
 /// Runs intake on `messages` (each addressed to a local agent; others are skipped).
-pub fn run_on(ctx: &Context, messages: &[Message]) -> Result<Vec<IntakeOutcome>, HooksError> {
-    let agents = local_agents(ctx);
+pub(crate) fn run_on(
+    ctx: &Context,
+    messages: &[Message],
+) -> Result<Vec<IntakeOutcome>, HooksError> {
+    let agents = ctx.local_agents();
     let mut outcomes = Vec::new();
     for message in messages.iter().filter(|m| is_for_intake(m, &agents)) {
         let agent = message.to.as_deref().expect("is_for_intake checked it");
@@ -362,10 +352,10 @@ fn refuse(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mailroom::{Incoming, receive};
     use msg_core::config::Settings;
     use msg_core::paths::Paths;
     use msg_inbox::TaskState;
+    use msg_store::Incoming;
 
     fn ctx(root: &std::path::Path, yaml: &str) -> Context {
         let settings =
@@ -374,17 +364,16 @@ mod tests {
     }
 
     fn deliver(ctx: &Context, from: &str, to: &str, id: &str, text: &str) {
-        receive(
-            ctx,
-            &Incoming {
+        ctx.store()
+            .unwrap()
+            .receive(&Incoming {
                 from: from.into(),
                 to: to.into(),
                 content: text.into(),
                 id: id.into(),
                 ..Incoming::default()
-            },
-        )
-        .unwrap();
+            })
+            .unwrap();
     }
 
     #[test]

@@ -5,13 +5,14 @@ use std::str::FromStr;
 use msg_inbox::Task;
 use msg_store::{Message, MessageStore};
 
+use super::lookup;
+use super::{MESSAGE_ID_PROPERTY, TASK_PROPERTY};
 use crate::context::Context;
 use crate::error::HooksError;
-use crate::lookup;
 
 /// What `mark-message` (and `msg read|unread|archive`) does to a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MarkAction {
+pub(crate) enum MarkAction {
     /// Unread → read (DONE), `unread` tag removed.
     Read,
     /// Read → unread (TODO), `unread` tag added.
@@ -37,7 +38,7 @@ impl FromStr for MarkAction {
 
 impl MarkAction {
     /// The original's confirmation: `[messaging] Marked read: <id>`.
-    pub fn confirmation(self, id: &str) -> String {
+    pub(crate) fn confirmation(self, id: &str) -> String {
         match self {
             MarkAction::Read => format!("[messaging] Marked read: {id}"),
             MarkAction::Unread => format!("[messaging] Marked unread: {id}"),
@@ -47,7 +48,7 @@ impl MarkAction {
 }
 
 /// The inbox message whose ID is `given`, or the only one starting or ending with it.
-pub fn find_message(store: &MessageStore, given: &str) -> Result<Message, HooksError> {
+pub(crate) fn find_message(store: &MessageStore, given: &str) -> Result<Message, HooksError> {
     let all = store.all()?;
     let id = lookup::resolve(
         given,
@@ -62,7 +63,11 @@ pub fn find_message(store: &MessageStore, given: &str) -> Result<Message, HooksE
 }
 
 /// Applies `action` to the inbox message `given` (by unique prefix or suffix).
-pub fn mark(store: &MessageStore, given: &str, action: MarkAction) -> Result<Message, HooksError> {
+pub(crate) fn mark(
+    store: &MessageStore,
+    given: &str,
+    action: MarkAction,
+) -> Result<Message, HooksError> {
     let id = find_message(store, given)?.id;
     Ok(match action {
         MarkAction::Read => store.mark_read(&id)?,
@@ -73,7 +78,7 @@ pub fn mark(store: &MessageStore, given: &str, action: MarkAction) -> Result<Mes
 
 /// Whatever has the ID: a received message, a sent one, or one of the agent's tasks.
 #[derive(Debug, Clone)]
-pub enum Found {
+pub(crate) enum Found {
     /// In `inbox.org`.
     Received(Message),
     /// In `outbox.org`.
@@ -84,7 +89,11 @@ pub enum Found {
 
 /// Finds `given` (an ID, or a unique prefix or suffix) among received and sent messages and
 /// the tasks of `agent`.
-pub fn find_any(ctx: &Context, agent: Option<&str>, given: &str) -> Result<Found, HooksError> {
+pub(crate) fn find_any(
+    ctx: &Context,
+    agent: Option<&str>,
+    given: &str,
+) -> Result<Found, HooksError> {
     let (received, sent) = match ctx.existing_store()? {
         Some(store) => (store.all()?, store.sent()?),
         None => (Vec::new(), Vec::new()),
@@ -114,12 +123,26 @@ pub fn find_any(ctx: &Context, agent: Option<&str>, given: &str) -> Result<Found
 }
 
 /// The messages (received or sent) that answer task `task_id` (their `TASK` property).
-pub fn replies_to_task(store: &MessageStore, task_id: &str) -> Result<Vec<String>, HooksError> {
+pub(crate) fn replies_to_task(
+    store: &MessageStore,
+    task_id: &str,
+) -> Result<Vec<String>, HooksError> {
     let mut replies: Vec<String> = Vec::new();
     for message in store.all()?.into_iter().chain(store.sent()?) {
-        if message.property(crate::reply::TASK_PROPERTY) == Some(task_id) {
+        if message.property(TASK_PROPERTY) == Some(task_id) {
             replies.push(message.id);
         }
     }
     Ok(replies)
+}
+
+/// The message a task came from (its `MESSAGE_ID`), when it is still in the inbox.
+pub(crate) fn task_message(ctx: &Context, task: &Task) -> Result<Option<String>, HooksError> {
+    let Some(id) = task.property(MESSAGE_ID_PROPERTY) else {
+        return Ok(None);
+    };
+    let Some(store) = ctx.existing_store()? else {
+        return Ok(None);
+    };
+    Ok(store.by_id(id)?.map(|m| m.id))
 }

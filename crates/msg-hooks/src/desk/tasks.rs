@@ -11,15 +11,12 @@
 use msg_governor::{ActiveAdmission, Decision, TaskGovernor};
 use msg_inbox::{AgentInbox, InboxError, NewTask, Task};
 
-use crate::admission_links::AdmissionLinks;
+use super::ADMISSION_PROPERTY;
+use super::admission_links::AdmissionLinks;
+use super::lookup;
+use super::task_news::{TaskEvent, tell_sender};
 use crate::context::Context;
 use crate::error::HooksError;
-use crate::lookup;
-use crate::reply::{TaskEvent, tell_sender};
-
-/// The task property holding the governor admission that reserved the task's tokens
-/// (completed or released when the task ends).
-pub const ADMISSION_PROPERTY: &str = "ADMISSION";
 
 /// A task to submit.
 #[derive(Debug, Clone, Default)]

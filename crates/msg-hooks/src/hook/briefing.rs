@@ -5,7 +5,7 @@
 use msg_inbox::Task;
 use msg_store::{Message, MessageKind};
 
-use crate::untrusted::{Boundary, wrap};
+use super::untrusted::{Boundary, wrap};
 use msg_core::figures::grouped;
 
 /// Claude Code cuts `additionalContext` at 10,000 characters; the briefing stays below.

@@ -10,12 +10,12 @@
 //! 3. Unread messages (not the agent's own) are shown once each.
 //!
 //! Before that, when the inbox changed and an unread message is addressed to the agent, task
-//! intake turns it into a task ([`crate::intake`]): the message is shown as the task
+//! intake turns it into a task ([`crate::desk::intake`]): the message is shown as the task
 //! it became (claimed at once when it is QUEUED).
 //!
 //! Text from senders below the owner tier is framed as data, in tags with a random boundary
 //! the sender cannot guess, so it cannot close the frame and go on as the owner; the
-//! whole stays under [`MAX_CONTEXT_CHARS`](crate::briefing::MAX_CONTEXT_CHARS). Nothing new:
+//! whole stays under [`MAX_CONTEXT_CHARS`](super::MAX_CONTEXT_CHARS). Nothing new:
 //! no output.
 //!
 //! What was shown is kept per agent (in
@@ -33,13 +33,14 @@ use msg_inbox::{Task, TaskState};
 use msg_store::Message;
 use serde_json::json;
 
-use crate::briefing::{Approvals, Briefing, MessageItem, TaskItem, TaskShown};
+use super::briefing::{Approvals, Briefing, MessageItem, TaskItem, TaskShown};
+use super::hook_event::{EventKind, HookEvent};
+use super::seen::{SeenState, Working, seen_file};
+use super::untrusted::Boundary;
 use crate::context::Context;
+use crate::desk::intake;
 use crate::error::HooksError;
-use crate::hook_event::{EventKind, HookEvent};
-use crate::intake;
-use crate::seen::{Fingerprint, SeenState, Working, seen_file};
-use crate::untrusted::Boundary;
+use crate::fingerprint::Fingerprint;
 
 /// How long a run waits for another run for the same agent. Runs take milliseconds; a
 /// longer wait means something is stuck, and the prompt should not wait for it.
@@ -314,7 +315,7 @@ fn watch_messages(
 /// or `[messaging] Claimed task: <heading>` with `From:` and `Tier:` lines), plus an `ID:`
 /// line, which the original left out (D-HK-1). Like v0.2.0, it shows the task in progress on
 /// every prompt and no messages; unlike it, it creates no file.
-pub fn watch_plain(ctx: &Context) -> Result<WatchOutput, HooksError> {
+pub(crate) fn watch_plain(ctx: &Context) -> Result<WatchOutput, HooksError> {
     if !ctx.agent_file(None)?.exists() {
         return Ok(WatchOutput::default());
     }

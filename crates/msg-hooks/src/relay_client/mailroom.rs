@@ -1,5 +1,5 @@
 //! Where messages cross between the relay and the files, for the relay client: a received
-//! message goes into `inbox.org` once ([`receive`], [`receive_all`]), and a sent message in
+//! message goes into `inbox.org` once ([`receive_all`]), and a sent message in
 //! `outbox.org` records what the relay said about its delivery ([`record_delivery`]).
 //!
 //! Each is a call on the space's [`msg_store::MessageStore`] (which owns the rules: dedupe
@@ -12,17 +12,12 @@ use msg_store::{Message, StoreError};
 use crate::context::Context;
 use crate::error::HooksError;
 
-pub use msg_store::{DeliveryState, Incoming, Receipt};
+pub(crate) use msg_store::{DeliveryState, Incoming, Receipt};
 
-/// Writes `message` into the inbox of `ctx`'s space, unread, unless it is there already
-/// (same ID, same sender). Returns once the entry is on disk.
-pub fn receive(ctx: &Context, message: &Incoming) -> Result<Receipt, HooksError> {
-    Ok(ctx.store()?.receive(message)?)
-}
-
-/// [`receive`] for several messages in one transaction; one result per message, in order
-/// (see [`msg_store::MessageStore::receive_all`]).
-pub fn receive_all(
+/// Writes `messages` into the inbox of `ctx`'s space, unread, each unless it is there
+/// already (same ID, same sender), in one transaction; one result per message, in order.
+/// Returns once the entries are on disk (see [`msg_store::MessageStore::receive_all`]).
+pub(crate) fn receive_all(
     ctx: &Context,
     messages: &[Incoming],
 ) -> Result<Vec<Result<Receipt, StoreError>>, HooksError> {
@@ -31,7 +26,7 @@ pub fn receive_all(
 
 /// The sent messages of `ctx`'s space still waiting for the relay (`:DELIVERY: pending`),
 /// from one of `senders`, in file order. Reads nothing when there is no inbox yet.
-pub fn pending(ctx: &Context, senders: &[String]) -> Result<Vec<Message>, HooksError> {
+pub(crate) fn pending(ctx: &Context, senders: &[String]) -> Result<Vec<Message>, HooksError> {
     let Some(store) = ctx.existing_store()? else {
         return Ok(Vec::new());
     };
@@ -41,13 +36,17 @@ pub fn pending(ctx: &Context, senders: &[String]) -> Result<Vec<Message>, HooksE
 
 /// Records `state` on the sent message `id` in `outbox.org`; returns whether the entry
 /// changed (see [`msg_store::MessageStore::record_delivery`]).
-pub fn record_delivery(ctx: &Context, id: &str, state: &DeliveryState) -> Result<bool, HooksError> {
+pub(crate) fn record_delivery(
+    ctx: &Context,
+    id: &str,
+    state: &DeliveryState,
+) -> Result<bool, HooksError> {
     Ok(ctx.store()?.record_delivery(id, state)?)
 }
 
 /// Records on the pending message `id` why the last attempt did not go through, leaving it
 /// pending (see [`msg_store::MessageStore::record_attempt_error`]).
-pub fn record_attempt_error(ctx: &Context, id: &str, code: &str) -> Result<(), HooksError> {
+pub(crate) fn record_attempt_error(ctx: &Context, id: &str, code: &str) -> Result<(), HooksError> {
     Ok(ctx.store()?.record_attempt_error(id, code)?)
 }
 
@@ -82,16 +81,21 @@ mod tests {
             id: "msg-1".into(),
             ..Incoming::default()
         };
-        assert!(receive(&ctx, &incoming).unwrap().new);
+        assert!(
+            receive_all(&ctx, std::slice::from_ref(&incoming)).unwrap()[0]
+                .as_ref()
+                .unwrap()
+                .new
+        );
         assert!(
             !receive_all(&ctx, &[incoming]).unwrap()[0]
                 .as_ref()
                 .unwrap()
                 .new
         );
-        let sent = crate::reply::send(
+        let sent = crate::desk::send::send(
             &ctx,
-            &crate::reply::Outgoing {
+            &crate::desk::send::Outgoing {
                 from: "bob".into(),
                 to: "alice".into(),
                 content: "hi".into(),

@@ -26,31 +26,35 @@ use serde_json::{Map, Value, json};
 use crate::error::HooksError;
 
 /// The events the watcher is registered for.
-pub const EVENTS: [&str; 2] = ["UserPromptSubmit", "SessionStart"];
+pub(crate) const EVENTS: [&str; 2] = ["UserPromptSubmit", "SessionStart"];
 
 /// What [`install`] did, or would do.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InstallReport {
+pub(crate) struct InstallReport {
     /// The settings file.
-    pub path: PathBuf,
+    pub(crate) path: PathBuf,
     /// Whether the file changed (or, in a dry run, would change).
-    pub changed: bool,
+    pub(crate) changed: bool,
     /// The copy made before the change.
-    pub backup: Option<PathBuf>,
+    pub(crate) backup: Option<PathBuf>,
     /// One line per change: `UserPromptSubmit: added /…/inbox-watcher`.
-    pub changes: Vec<String>,
+    pub(crate) changes: Vec<String>,
     /// The file's new text.
-    pub text: String,
+    pub(crate) text: String,
 }
 
 /// The command Claude Code runs: `executable` as a shell word.
-pub fn hook_command(executable: &Path) -> String {
-    crate::briefing::shell_word(&executable.display().to_string())
+pub(crate) fn hook_command(executable: &Path) -> String {
+    crate::hook::shell_word(&executable.display().to_string())
 }
 
 /// Registers `command` for [`EVENTS`] in the Claude Code settings file `path`; with
 /// `dry_run`, only says what would change.
-pub fn install(path: &Path, command: &str, dry_run: bool) -> Result<InstallReport, HooksError> {
+pub(crate) fn install(
+    path: &Path,
+    command: &str,
+    dry_run: bool,
+) -> Result<InstallReport, HooksError> {
     let bad = |message: String| HooksError::BadFile {
         path: path.to_owned(),
         line: None,

@@ -25,14 +25,14 @@ use msg_core::paths::Paths;
 use msg_relay::{RelayConfig, ServerSecret};
 
 use crate::context::Context;
+use crate::desk::{Reply, send_reply};
 use crate::error::HooksError;
-use crate::hook_event::HookEvent;
-use crate::reply::{Reply, send_reply};
+use crate::hook::HookEvent;
 
 /// Why the demo stopped.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum DemoError {
+pub(crate) enum DemoError {
     /// The directory given with `--root` is not empty.
     #[error("{}: not empty; give a new or empty directory, or no --root for a temporary one", path.display())]
     NotEmpty {
@@ -167,7 +167,11 @@ struct Person {
 
 /// Runs the demo: `exe` is the `msg` executable (for the child processes), `dir` where to
 /// put the roots (a new temporary directory when `None`); `out` receives the narrative.
-pub fn run(exe: &Path, dir: Option<&Path>, out: &mut dyn FnMut(&str)) -> Result<(), DemoError> {
+pub(crate) fn run(
+    exe: &Path,
+    dir: Option<&Path>,
+    out: &mut dyn FnMut(&str),
+) -> Result<(), DemoError> {
     let dir = match dir {
         Some(dir) => {
             if dir.exists()
@@ -276,7 +280,7 @@ pub fn run(exe: &Path, dir: Option<&Path>, out: &mut dyn FnMut(&str)) -> Result<
         hook_event_name: Some("UserPromptSubmit".into()),
         ..HookEvent::default()
     };
-    let watched = crate::watcher::watch(&bob_ctx, &event)?;
+    let watched = crate::hook::watch(&bob_ctx, &event)?;
     let json = watched
         .stdout
         .ok_or_else(|| DemoError::Unexpected("the hook had nothing to show bob-claude".into()))?;
@@ -367,7 +371,7 @@ fn write_setup(person: &Person, settings: &str, contacts: &str) -> Result<(), De
         std::fs::create_dir_all(dir).map_err(io("create", dir))?;
     }
     std::fs::write(&contacts_file, contacts).map_err(io("write", &contacts_file))?;
-    crate::init::init(&paths, None, Some(person.name))?;
+    super::init::init(&paths, None, Some(person.name))?;
     Ok(())
 }
 

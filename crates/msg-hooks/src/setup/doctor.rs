@@ -22,11 +22,11 @@ use serde_json::{Value, json};
 
 use crate::context::Context;
 use crate::error::HooksError;
-use crate::seen::{SeenState, seen_file};
+use crate::hook::seen::{SeenState, seen_file};
 
 /// How serious a finding is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Level {
+pub(crate) enum Level {
     /// All is well.
     Ok,
     /// Works, but probably not as intended.
@@ -47,20 +47,20 @@ impl Level {
 
 /// One finding.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Finding {
+pub(crate) struct Finding {
     /// How serious.
-    pub level: Level,
+    pub(crate) level: Level,
     /// What it is about: a file, or `settings`.
-    pub subject: String,
+    pub(crate) subject: String,
     /// What was found, and what to do.
-    pub message: String,
+    pub(crate) message: String,
 }
 
 /// Everything `msg doctor` found.
 #[derive(Debug, Clone, Default)]
-pub struct Report {
+pub(crate) struct Report {
     /// The findings, in the order checked.
-    pub findings: Vec<Finding>,
+    pub(crate) findings: Vec<Finding>,
 }
 
 impl Report {
@@ -73,12 +73,12 @@ impl Report {
     }
 
     /// How many findings have `level`.
-    pub fn count(&self, level: Level) -> usize {
+    pub(crate) fn count(&self, level: Level) -> usize {
         self.findings.iter().filter(|f| f.level == level).count()
     }
 
     /// The report for a terminal: one line per finding, then the totals.
-    pub fn to_text(&self) -> String {
+    pub(crate) fn to_text(&self) -> String {
         let mut out = String::new();
         for finding in &self.findings {
             out.push_str(&format!(
@@ -99,7 +99,7 @@ impl Report {
     }
 
     /// The report as JSON.
-    pub fn to_json(&self) -> Value {
+    pub(crate) fn to_json(&self) -> Value {
         json!({
             "errors": self.count(Level::Error),
             "warnings": self.count(Level::Warning),
@@ -113,7 +113,7 @@ impl Report {
 }
 
 /// Checks the Datacore root of `paths` and `space` (else the default space).
-pub fn check(paths: &Paths, space: Option<&str>) -> Report {
+pub(crate) fn check(paths: &Paths, space: Option<&str>) -> Report {
     let mut report = Report::default();
     let root = paths.root();
     if !root.is_dir() {
@@ -417,16 +417,16 @@ fn drawer_problem(bytes: &[u8], line: usize) -> String {
 
 /// One fix `msg doctor --fix` applied.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Fixed {
+pub(crate) struct Fixed {
     /// The file.
-    pub path: PathBuf,
+    pub(crate) path: PathBuf,
     /// What was done.
-    pub what: String,
+    pub(crate) what: String,
 }
 
 /// Applies the safe fixes below `paths` for `space`, then checks again. Returns what was
 /// fixed and the report of what remains.
-pub fn fix(paths: &Paths, space: Option<&str>) -> (Vec<Fixed>, Vec<Finding>, Report) {
+pub(crate) fn fix(paths: &Paths, space: Option<&str>) -> (Vec<Fixed>, Vec<Finding>, Report) {
     let mut fixed = Vec::new();
     let mut failed = Vec::new();
     if let Ok(settings) = Settings::load(paths.root())
@@ -557,7 +557,7 @@ fn check_v010(ctx: &Context, report: &mut Report) {
     let Ok(space_dir) = ctx.paths().space_dir(ctx.space()) else {
         return;
     };
-    let old = space_dir.join("org").join(crate::migrate::V010_DIR);
+    let old = space_dir.join("org").join(super::migrate::V010_DIR);
     if old.is_dir() {
         report.push(
             Level::Warning,
@@ -618,7 +618,7 @@ fn check_state(ctx: &Context, report: &mut Report) {
     }
     let links = state_dir.join("task-admissions.jsonl");
     if links.exists() {
-        match crate::admission_links::AdmissionLinks::new(&state_dir).admission_of("") {
+        match crate::desk::admission_links::AdmissionLinks::new(&state_dir).admission_of("") {
             Ok(_) => report.push(Level::Ok, links.display().to_string(), "reads"),
             Err(err) => report.push(Level::Error, "task admission links", err.to_string()),
         }

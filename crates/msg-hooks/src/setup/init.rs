@@ -11,15 +11,15 @@ use crate::context::Context;
 use crate::error::HooksError;
 
 /// `templates/settings.local.yaml.example`: every setting with its default.
-const SETTINGS_TEMPLATE: &str = include_str!("../../../templates/settings.local.yaml.example");
+const SETTINGS_TEMPLATE: &str = include_str!("../../../../templates/settings.local.yaml.example");
 /// `templates/inbox.org`: the header of a new inbox or outbox (the store writes the same).
-pub(crate) const INBOX_TEMPLATE: &str = include_str!("../../../templates/inbox.org");
+pub(crate) const INBOX_TEMPLATE: &str = include_str!("../../../../templates/inbox.org");
 /// `templates/contacts.yaml`: an empty contact list with its schema.
-pub(crate) const CONTACTS_TEMPLATE: &str = include_str!("../../../templates/contacts.yaml");
+pub(crate) const CONTACTS_TEMPLATE: &str = include_str!("../../../../templates/contacts.yaml");
 
 /// What happened to one file.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Step {
+pub(crate) enum Step {
     /// Created from a template (or with its header).
     Created(PathBuf),
     /// It existed and was left as it was.
@@ -28,7 +28,7 @@ pub enum Step {
 
 impl Step {
     /// `created <path>` or `kept <path> (it exists)`.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match self {
             Step::Created(path) => format!("created {}", path.display()),
             Step::Kept(path) => format!("kept    {} (it exists)", path.display()),
@@ -38,19 +38,19 @@ impl Step {
 
 /// What `msg init` did.
 #[derive(Debug, Clone)]
-pub struct InitReport {
+pub(crate) struct InitReport {
     /// One step per file, in order.
-    pub steps: Vec<Step>,
+    pub(crate) steps: Vec<Step>,
     /// The context the space was made for.
-    pub context: Context,
+    pub(crate) context: Context,
     /// A note for the person (for example: the settings file names someone else).
-    pub notes: Vec<String>,
+    pub(crate) notes: Vec<String>,
 }
 
 /// Creates what is missing below `paths`: the settings file (with `identity.name` = `name`,
 /// default `$USER`, who is made `owner`, and `default_space` = `space` when given), then
 /// the space's `contacts.yaml`, `inbox.org`, `outbox.org` and the agent's task file.
-pub fn init(
+pub(crate) fn init(
     paths: &Paths,
     space: Option<&str>,
     name: Option<&str>,

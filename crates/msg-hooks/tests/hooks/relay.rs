@@ -663,17 +663,17 @@ fn concurrent_intakes_make_one_task_of_a_message() {
     let (alice, bob) = alice_and_bob(&relay, "");
     // bob's client is not running: the message reaches bob's inbox through the library,
     // as the client would write it, and four intakes race for it.
-    msg_hooks::mailroom::receive(
-        &bob.ctx(),
-        &msg_hooks::mailroom::Incoming {
+    bob.ctx()
+        .store()
+        .unwrap()
+        .receive(&msg_store::Incoming {
             from: "alice".into(),
             to: "bob-claude".into(),
             content: "one task only".into(),
             id: "msg-20261124-100000-0123456789ab".into(),
             ..Default::default()
-        },
-    )
-    .unwrap();
+        })
+        .unwrap();
     let _ = alice;
     let children: Vec<Child> = (0..3)
         .map(|_| {

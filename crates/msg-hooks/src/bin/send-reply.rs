@@ -1,0 +1,5 @@
+//! `send-reply`: see `msg_hooks::send_reply_main`.
+
+fn main() -> std::process::ExitCode {
+    msg_hooks::send_reply_main()
+}
