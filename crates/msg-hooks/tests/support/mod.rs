@@ -1,13 +1,18 @@
-//! A temporary Datacore root and the real executables run against it.
+//! The harness every test binary of msg-hooks shares (`tests/hooks`, `tests/upgrade`,
+//! `tests/relay_crash.rs`): a temporary Datacore root, the real executables run against it
+//! ([`Env`], [`Run`]), what tests seed and read in process, and, in `relay.rs`, the relay
+//! and people with roots and clients of their own.
+//!
+//! Each binary includes it as a module and uses part of it.
 
-use std::collections::HashMap;
+pub(crate) mod relay;
+
+use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 use assert_fs::TempDir;
-use msg_core::config::Settings;
-use msg_core::paths::Paths;
 use msg_hooks::Context;
 
 /// The settings most tests use: gregor is the owner, tex is team, partner is trusted, and the
@@ -73,7 +78,8 @@ impl Run {
     }
 }
 
-/// A Datacore root in a temporary directory, with its own HOME.
+/// A Datacore root (`<tmp>/root`) in a temporary directory, with its own HOME
+/// (`<tmp>/home`).
 pub(crate) struct Env {
     pub(crate) dir: TempDir,
 }
@@ -92,6 +98,13 @@ impl Env {
         std::fs::create_dir_all(dir.path().join("root")).unwrap();
         std::fs::create_dir_all(dir.path().join("home")).unwrap();
         Env { dir }
+    }
+
+    /// A root that is a copy of `fixtures/<name>`.
+    pub(crate) fn with_fixture(name: &str) -> Env {
+        let env = Env::empty();
+        copy_tree(&fixtures().join(name), &env.root());
+        env
     }
 
     pub(crate) fn root(&self) -> PathBuf {
@@ -130,10 +143,11 @@ impl Env {
 
     /// The library's view of this root, for seeding and checking.
     pub(crate) fn ctx(&self) -> Context {
-        let settings = Settings::load(&self.root()).unwrap();
-        Context::new(Paths::new(self.root()), settings, None).unwrap()
+        Context::load(Some(&self.root()), None).unwrap()
     }
 
+    /// `program` with `args`, on this root and HOME, with nothing of the caller's
+    /// environment that would change what it does.
     pub(crate) fn command(&self, program: &str, args: &[&str]) -> Command {
         let mut command = Command::new(exe(program));
         command
@@ -142,6 +156,7 @@ impl Env {
             .env("HOME", self.home())
             .env("USER", "tester")
             .env_remove("RELAY_SECRET")
+            .env_remove("DATACORE_RELAY_TOKEN")
             .current_dir(self.dir.path());
         command
     }
@@ -176,6 +191,13 @@ impl Env {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap()
+    }
+
+    /// Every file below the root (lock files aside) with its bytes.
+    pub(crate) fn tree(&self) -> BTreeMap<PathBuf, Vec<u8>> {
+        let mut out = BTreeMap::new();
+        walk(&self.root(), &self.root(), &mut out);
+        out
     }
 
     /// The watcher with a UserPromptSubmit event of `session`.
@@ -230,7 +252,8 @@ pub(crate) fn hook_context(stdout: &str, event: &str) -> Option<String> {
     Some(context)
 }
 
-fn finish(output: std::process::Output) -> Run {
+/// What a finished process printed and how it ended.
+pub(crate) fn finish(output: std::process::Output) -> Run {
     Run {
         code: output.status.code().unwrap_or(-1),
         stdout: String::from_utf8(output.stdout).unwrap(),
@@ -238,6 +261,49 @@ fn finish(output: std::process::Output) -> Run {
     }
 }
 
+fn walk(base: &Path, dir: &Path, out: &mut BTreeMap<PathBuf, Vec<u8>>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            walk(base, &path, out);
+        } else if path.extension().is_none_or(|e| e != "lock") {
+            out.insert(
+                path.strip_prefix(base).unwrap().to_owned(),
+                std::fs::read(&path).unwrap(),
+            );
+        }
+    }
+}
+
+/// `fixtures/` at the top of the repository.
+pub(crate) fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures")
+}
+
+/// The top of the repository.
+pub(crate) fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+pub(crate) fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// `text` as JSON, or a panic showing it.
+pub(crate) fn json(text: &str) -> serde_json::Value {
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}: {text}"))
+}
+
+/// The path of one of this package's executables.
 pub(crate) fn exe(program: &str) -> &'static str {
     match program {
         "msg" => env!("CARGO_BIN_EXE_msg"),
