@@ -53,10 +53,8 @@ mod crash {
     use assert_fs::TempDir;
 
     use crate::support::id_in;
-    use crate::support::relay::{Client, Person, relay_config};
+    use crate::support::relay::{Client, DEADLINE, Person, bind, relay_config};
 
-    /// How long the relay process may take to listen.
-    const DEADLINE: Duration = Duration::from_secs(30);
     /// The first argument that makes this binary the relay child process; the spool directory
     /// and the port (0: any) follow.
     const RELAY_PROCESS: &str = "--relay-process";
@@ -105,18 +103,7 @@ mod crash {
             .build()
             .unwrap();
         runtime.block_on(async move {
-            // The port of the killed relay may take a moment to be free again.
-            let deadline = Instant::now() + DEADLINE;
-            let listener = loop {
-                match tokio::net::TcpListener::bind(("127.0.0.1", port)).await {
-                    Ok(listener) => break listener,
-                    Err(err) if Instant::now() < deadline => {
-                        let _ = err;
-                        tokio::time::sleep(Duration::from_millis(20)).await;
-                    }
-                    Err(err) => panic!("cannot bind port {port}: {err}"),
-                }
-            };
+            let listener = bind(port).await;
             println!("{LISTENING}{}", listener.local_addr().unwrap().port());
             msg_relay::run(listener, config, std::future::pending())
                 .await

@@ -47,18 +47,7 @@ impl TestRelay {
                 .build()
                 .unwrap();
             runtime.block_on(async move {
-                // The port of a relay just stopped can take a moment to be free again.
-                let deadline = Instant::now() + DEADLINE;
-                let listener = loop {
-                    match tokio::net::TcpListener::bind(("127.0.0.1", port)).await {
-                        Ok(listener) => break listener,
-                        Err(err) if Instant::now() < deadline => {
-                            let _ = err;
-                            tokio::time::sleep(Duration::from_millis(20)).await;
-                        }
-                        Err(err) => panic!("cannot bind port {port}: {err}"),
-                    }
-                };
+                let listener = bind(port).await;
                 ready_tx
                     .send(listener.local_addr().unwrap().port())
                     .unwrap();
@@ -103,6 +92,21 @@ impl TestRelay {
 impl Drop for TestRelay {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+/// A listener on `127.0.0.1:port` (0: any). The port of a relay just stopped (or killed) can
+/// take a moment to be free again: binding is tried again until [`DEADLINE`].
+pub(crate) async fn bind(port: u16) -> tokio::net::TcpListener {
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        match tokio::net::TcpListener::bind(("127.0.0.1", port)).await {
+            Ok(listener) => return listener,
+            Err(_) if Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            Err(err) => panic!("cannot bind port {port}: {err}"),
+        }
     }
 }
 
@@ -316,7 +320,8 @@ impl Client {
         (status.code().unwrap_or(-1), self.seen.clone())
     }
 
-    /// [`Client::wait_for_all`] with any one of `words` on the line.
+    /// Waits until, for every one of `ids`, a line has contained it and one of `words` (in
+    /// any order, lines seen before included).
     #[track_caller]
     pub(crate) fn wait_for_all_any(&mut self, ids: &[String], words: &[&str]) {
         let deadline = Instant::now() + DEADLINE;
@@ -344,33 +349,10 @@ impl Client {
         }
     }
 
-    /// Waits until, for every one of `ids`, a line has contained it and `word` (in any
-    /// order, lines seen before included).
+    /// [`Client::wait_for_all_any`] with one word.
     #[track_caller]
     pub(crate) fn wait_for_all(&mut self, ids: &[String], word: &str) {
-        let deadline = Instant::now() + DEADLINE;
-        loop {
-            let missing: Vec<&String> = ids
-                .iter()
-                .filter(|id| {
-                    !self
-                        .seen
-                        .iter()
-                        .any(|l| l.contains(id.as_str()) && l.contains(word))
-                })
-                .collect();
-            if missing.is_empty() {
-                return;
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) => self.seen.push(line),
-                Err(_) => panic!(
-                    "no {word:?} line for {missing:?} within {DEADLINE:?}; saw:\n{}",
-                    self.seen.join("\n")
-                ),
-            }
-        }
+        self.wait_for_all_any(ids, &[word]);
     }
 }
 
