@@ -14,7 +14,7 @@ use msg_core::paths::Paths;
 use msg_hooks::Context;
 
 use crate::support::relay::{DEADLINE, Person, TestRelay, token};
-use crate::support::{Run, exe, hook_context, id_in};
+use crate::support::{exe, hook_context, id_in};
 
 /// alice (owner of her root) and bob (owner of his, with his agent's token; alice is `team`
 /// in his contacts).
@@ -61,29 +61,7 @@ fn two_clients_carry_a_task_and_its_result_both_ways() {
     assert_eq!(tasks[0].trust_tier(), Some("team"));
 
     // bob's hook claims it and shows it.
-    let run = {
-        let mut child = bob
-            .command("inbox-watcher", &[])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        use std::io::Write;
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(br#"{"session_id":"s1","hook_event_name":"UserPromptSubmit"}"#)
-            .unwrap();
-        let output = child.wait_with_output().unwrap();
-        Run {
-            code: output.status.code().unwrap_or(-1),
-            stdout: String::from_utf8(output.stdout).unwrap(),
-            stderr: String::from_utf8(output.stderr).unwrap(),
-        }
-    };
-    let context = hook_context(run.ok(), "UserPromptSubmit").expect("the task is shown");
+    let context = bob_hook(&bob).expect("the task is shown");
     let task_id = tasks[0].id().to_owned();
     assert!(context.contains(&task_id), "{context}");
     assert!(context.contains("Summarise the notes"), "{context}");
@@ -182,27 +160,13 @@ fn an_unknown_sender_cannot_get_a_task_auto_accepted() {
     assert_eq!(bob.tasks()[0].state(), msg_inbox::TaskState::Waiting);
 }
 
+/// bob's hook before a prompt: what it shows, checking the JSON contract.
 fn bob_hook(bob: &Person) -> Option<String> {
-    let mut child = bob
-        .command("inbox-watcher", &[])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(br#"{"session_id":"s1","hook_event_name":"UserPromptSubmit"}"#)
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
-    let run = Run {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8(output.stdout).unwrap(),
-        stderr: String::from_utf8(output.stderr).unwrap(),
-    };
+    let run = bob.run_with_stdin(
+        "inbox-watcher",
+        &[],
+        r#"{"session_id":"s1","hook_event_name":"UserPromptSubmit"}"#,
+    );
     hook_context(run.ok(), "UserPromptSubmit")
 }
 

@@ -194,6 +194,10 @@ impl Person {
         self.env.run(program, args)
     }
 
+    pub(crate) fn run_with_stdin(&self, program: &str, args: &[&str], stdin: &str) -> Run {
+        self.env.run_with_stdin(program, args, stdin)
+    }
+
     /// `msg relay connect` in the foreground.
     pub(crate) fn connect(&self) -> Client {
         let mut child = self
