@@ -7,8 +7,8 @@
 //!
 //! The schema is the original template's (reference R5): `actors: [{id, name, handles,
 //! trust_tier, added}]`. A sender's tier is its `messaging.trust_overrides` entry in the
-//! settings, else the `trust_tier` noted here, else `unknown`; `msg
-//! contacts` and `msg doctor` point out where the settings override a tier noted here.
+//! settings, else the `trust_tier` noted here, else `unknown`; `msg contacts` and `msg
+//! doctor` point out where the settings override a tier noted here.
 //!
 //! Handles name an actor for people: `msg send @gz …` and `send-reply @gz …` resolve `@gz`
 //! to the actor whose `handles` list `gz` ([`resolve`]).
