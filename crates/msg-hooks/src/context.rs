@@ -11,8 +11,9 @@ use msg_inbox::AgentInbox;
 use msg_store::MessageStore;
 use time::UtcOffset;
 
+use crate::contacts::{self, ContactRow};
 use crate::error::HooksError;
-use crate::seen::Fingerprint;
+use crate::fingerprint::Fingerprint;
 
 /// The suffix that makes a person's agent name: `gregor` → `gregor-claude`.
 pub const AGENT_SUFFIX: &str = "-claude";
@@ -156,7 +157,7 @@ impl Context {
             .paths
             .contacts_file(&self.space)
             .map_err(HooksError::from)
-            .and_then(|path| crate::contacts::load(&path));
+            .and_then(|path| contacts::load(&path));
         match contacts {
             Ok(contacts) => {
                 let overrides = &mut settings.messaging.trust_overrides;
@@ -169,6 +170,62 @@ impl Context {
             }
             Err(err) => (settings, Some(err.to_string())),
         }
+    }
+
+    /// The local agents: the user's (`<user>-claude`) and each agent with a relay token
+    /// (`messaging.relay.agent_tokens`), without duplicates, in that order.
+    pub(crate) fn local_agents(&self) -> Vec<String> {
+        let mut agents = vec![self.agent.clone()];
+        for agent in self.settings.relay_agent_tokens().keys() {
+            if !agents.contains(agent) && msg_core::validate::path_component("agent", agent).is_ok()
+            {
+                agents.push(agent.clone());
+            }
+        }
+        agents
+    }
+
+    /// The actor a recipient names: `@handle` resolved through the space's `contacts.yaml`
+    /// ([`contacts::resolve`]); anything else is taken as the actor ID it is (no file is
+    /// read). A malformed contacts file is an error only for a `@handle`, which needs it.
+    pub(crate) fn recipient(&self, given: &str) -> Result<String, HooksError> {
+        if !given.starts_with('@') {
+            return Ok(given.to_owned());
+        }
+        let path = self.paths.contacts_file(&self.space)?;
+        contacts::resolve(&contacts::load(&path)?, given, &path)
+    }
+
+    /// The space's contacts, then the actors only the settings name, with the tier of each
+    /// (`msg contacts`).
+    pub(crate) fn contact_rows(&self) -> Result<Vec<ContactRow>, HooksError> {
+        let listed = contacts::load(&self.paths.contacts_file(&self.space)?)?;
+        let mut rows: Vec<ContactRow> = listed
+            .iter()
+            .map(|contact| ContactRow {
+                id: contact.id.clone(),
+                name: contact.name.clone(),
+                handles: contact.handles.clone(),
+                tier: self.trust_tier(&contact.id),
+                noted_tier: contact.trust_tier.clone(),
+                added: contact.added.clone(),
+                in_contacts_file: true,
+            })
+            .collect();
+        for (actor, tier) in &self.settings.messaging.trust_overrides {
+            if !listed.iter().any(|contact| &contact.id == actor) {
+                rows.push(ContactRow {
+                    id: actor.clone(),
+                    name: None,
+                    handles: Vec::new(),
+                    tier: tier.clone(),
+                    noted_tier: None,
+                    added: None,
+                    in_contacts_file: false,
+                });
+            }
+        }
+        Ok(rows)
     }
 
     /// `<space>/org/messaging/inbox.org`.
