@@ -6,16 +6,15 @@
 //! shared lock, so they never see half an append.
 
 use std::fs::{self, File};
-use std::io::{self, Read, Seek, SeekFrom};
+use std::io;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::error::OrgError;
-use super::keywords::{KeywordSequence, TodoKeywords, keyword_line_value};
+use super::keywords::TodoKeywords;
 use super::outline::{Outline, read_into_spare};
 use super::scan::Document;
-use super::transaction::Transaction;
-use crate::durable::{self, DurableError, FileLock};
+use crate::durable::{self, FileLock};
 
 pub use crate::durable::DEFAULT_LOCK_TIMEOUT;
 
@@ -48,6 +47,11 @@ impl OrgFile {
     /// The file's path.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// How long a transaction waits for another process's lock.
+    pub(super) fn lock_timeout(&self) -> Duration {
+        self.lock_timeout
     }
 
     /// The caller's states.
@@ -103,132 +107,4 @@ impl OrgFile {
             read_into_spare(&mut file, len, 0).map_err(durable::io_error("read", &self.path))?;
         Ok(Outline::parse(bytes, &self.states))
     }
-
-    /// Runs `f` under the file's exclusive lock and writes what it staged when it returns
-    /// `Ok`. When `f` or the write fails, the file is unchanged.
-    pub fn transaction<T>(
-        &self,
-        f: impl FnOnce(&mut Transaction<'_>) -> Result<T, OrgError>,
-    ) -> Result<T, OrgError> {
-        OrgFile::transaction_all(&[self], |txns| f(&mut txns[0]))
-    }
-
-    /// Runs `f` with all `files` locked. Locks are taken in sorted path order, so two
-    /// processes locking the same files never deadlock; `f` gets the transactions in the
-    /// order of `files`. Each file is written durably, one after the other.
-    pub fn transaction_all<T>(
-        files: &[&OrgFile],
-        f: impl FnOnce(&mut [Transaction<'_>]) -> Result<T, OrgError>,
-    ) -> Result<T, OrgError> {
-        let mut order: Vec<usize> = (0..files.len()).collect();
-        order.sort_by(|&a, &b| files[a].path.cmp(&files[b].path));
-        order.dedup_by(|a, b| files[*a].path == files[*b].path);
-        if order.len() != files.len() {
-            // Locking one file twice through two descriptors would wait on ourselves.
-            return Err(DurableError::Io {
-                action: "lock twice in one transaction",
-                path: files[order[0]].path.clone(),
-                source: io::Error::new(
-                    io::ErrorKind::InvalidInput,
-                    "the same file was given twice",
-                ),
-            }
-            .into());
-        }
-        let mut held = Vec::with_capacity(order.len());
-        for &i in &order {
-            held.push(FileLock::exclusive(&files[i].path, files[i].lock_timeout)?);
-        }
-        let mut txns: Vec<Transaction<'_>> = files.iter().map(|f| Transaction::new(f)).collect();
-        let value = f(&mut txns)?;
-        // Files that lose entries (taken to another file) are written last: if writing the
-        // receiving file fails, the entries are still where they were; at worst a failure in
-        // between leaves them in both files, never in neither.
-        txns.sort_by_key(Transaction::takes_entries);
-        for txn in txns {
-            txn.commit()?;
-        }
-        drop(held);
-        Ok(value)
-    }
-}
-
-/// What an append needs to know about the file without reading all of it.
-#[derive(Debug)]
-pub(super) struct Head {
-    /// The keywords the text before the first heading declares.
-    pub(super) declared: TodoKeywords,
-    pub(super) crlf: bool,
-    pub(super) ends_with_newline: bool,
-    pub(super) is_empty: bool,
-}
-
-/// Reads the text before the first heading and the file's last bytes: enough to append.
-/// Returns `None` when the file is missing, the preamble is too long to be worth it, or the
-/// bytes read are not UTF-8 (the full read reports the line).
-pub(super) fn read_head(path: &Path) -> Result<Option<Head>, OrgError> {
-    const CHUNK: usize = 64 * 1024;
-    let mut file = match File::open(path) {
-        Ok(file) => file,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(durable::io_error("open", path)(e).into()),
-    };
-    let len = file
-        .metadata()
-        .map_err(durable::io_error("stat", path))?
-        .len() as usize;
-    let mut head = vec![0; len.min(CHUNK)];
-    file.read_exact(&mut head)
-        .map_err(durable::io_error("read", path))?;
-    let heading = head
-        .split(|&b| b == b'\n')
-        .scan(0, |offset, line| {
-            let at = *offset;
-            *offset += line.len() + 1;
-            Some((at, line))
-        })
-        .find(|(_, line)| {
-            line.first() == Some(&b'*') && {
-                let stars = line.iter().take_while(|&&b| b == b'*').count();
-                line.get(stars) == Some(&b' ')
-            }
-        });
-    let preamble_end = match heading {
-        Some((at, _)) => at,
-        None if len <= CHUNK => len,
-        None => return Ok(None),
-    };
-    let preamble = &head[..preamble_end];
-    let mut declared = TodoKeywords::empty();
-    for line in preamble.split(|&b| b == b'\n') {
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        if let Some(value) = keyword_line_value(line) {
-            declared.push(KeywordSequence::parse(&String::from_utf8_lossy(value)));
-        }
-    }
-    let crlf = head
-        .iter()
-        .position(|&b| b == b'\n')
-        .is_some_and(|nl| nl > 0 && head[nl - 1] == b'\r');
-    // The tail: where the new text joins, and a cheap check that the file is UTF-8 there.
-    let tail_len = len.min(4096);
-    let mut tail = vec![0; tail_len];
-    file.seek(SeekFrom::Start((len - tail_len) as u64))
-        .and_then(|_| file.read_exact(&mut tail))
-        .map_err(durable::io_error("read", path))?;
-    let skip = tail
-        .iter()
-        .take(3)
-        .take_while(|&&b| b & 0xC0 == 0x80)
-        .count();
-    let valid = std::str::from_utf8(preamble).is_ok() && std::str::from_utf8(&tail[skip..]).is_ok();
-    if !valid {
-        return Ok(None);
-    }
-    Ok(Some(Head {
-        declared,
-        crlf,
-        ends_with_newline: tail.last().is_none_or(|&b| b == b'\n'),
-        is_empty: len == 0,
-    }))
 }

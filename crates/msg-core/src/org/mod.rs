@@ -16,6 +16,7 @@ mod entry;
 mod error;
 mod file;
 mod guard;
+mod head;
 mod keywords;
 mod outline;
 mod scan;

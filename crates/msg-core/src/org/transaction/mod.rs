@@ -20,18 +20,20 @@ mod fast;
 mod full;
 
 use std::fs;
+use std::io;
 use std::path::Path;
 
 use super::edit::EntryEditor;
 use super::entry::NewEntry;
 use super::error::OrgError;
-use super::file::{Head, OrgFile, read_head};
+use super::file::OrgFile;
 use super::guard;
+use super::head::{Head, read_head};
 use super::keywords::TodoKeywords;
 use super::outline::Outline;
 use super::scan::{Document, Entry};
 use super::subtree::Subtree;
-use crate::durable;
+use crate::durable::{self, DurableError, FileLock};
 use crate::fingerprint::Fingerprint;
 use crate::validate;
 use fast::{Fast, FastEdited};
@@ -129,6 +131,60 @@ fn check_unchanged(path: &Path, stamp: Fingerprint) -> Result<(), OrgError> {
         });
     }
     Ok(())
+}
+
+// Transactions are started from the file, but live here so that `file` knows nothing of them.
+impl OrgFile {
+    /// Runs `f` under the file's exclusive lock and writes what it staged when it returns
+    /// `Ok`. When `f` or the write fails, the file is unchanged.
+    pub fn transaction<T>(
+        &self,
+        f: impl FnOnce(&mut Transaction<'_>) -> Result<T, OrgError>,
+    ) -> Result<T, OrgError> {
+        OrgFile::transaction_all(&[self], |txns| f(&mut txns[0]))
+    }
+
+    /// Runs `f` with all `files` locked. Locks are taken in sorted path order, so two
+    /// processes locking the same files never deadlock; `f` gets the transactions in the
+    /// order of `files`. Each file is written durably, one after the other.
+    pub fn transaction_all<T>(
+        files: &[&OrgFile],
+        f: impl FnOnce(&mut [Transaction<'_>]) -> Result<T, OrgError>,
+    ) -> Result<T, OrgError> {
+        let mut order: Vec<usize> = (0..files.len()).collect();
+        order.sort_by(|&a, &b| files[a].path().cmp(files[b].path()));
+        order.dedup_by(|a, b| files[*a].path() == files[*b].path());
+        if order.len() != files.len() {
+            // Locking one file twice through two descriptors would wait on ourselves.
+            return Err(DurableError::Io {
+                action: "lock twice in one transaction",
+                path: files[order[0]].path().to_path_buf(),
+                source: io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "the same file was given twice",
+                ),
+            }
+            .into());
+        }
+        let mut held = Vec::with_capacity(order.len());
+        for &i in &order {
+            held.push(FileLock::exclusive(
+                files[i].path(),
+                files[i].lock_timeout(),
+            )?);
+        }
+        let mut txns: Vec<Transaction<'_>> = files.iter().map(|f| Transaction::new(f)).collect();
+        let value = f(&mut txns)?;
+        // Files that lose entries (taken to another file) are written last: if writing the
+        // receiving file fails, the entries are still where they were; at worst a failure in
+        // between leaves them in both files, never in neither.
+        txns.sort_by_key(Transaction::takes_entries);
+        for txn in txns {
+            txn.commit()?;
+        }
+        drop(held);
+        Ok(value)
+    }
 }
 
 impl<'a> Transaction<'a> {
