@@ -13,7 +13,8 @@ use time::UtcOffset;
 
 use crate::contacts::{self, ContactRow};
 use crate::error::HooksError;
-use crate::fingerprint::Fingerprint;
+use crate::sighting::Sighting;
+use msg_core::config::OWNER_TIER;
 
 /// The suffix that makes a person's agent name: `gregor` → `gregor-claude`.
 pub const AGENT_SUFFIX: &str = "-claude";
@@ -30,7 +31,7 @@ pub struct Context {
     agent: String,
     /// The settings file's fingerprint, taken before it was read (for the watcher): `None`
     /// when unknown (settings given to [`Context::new`]), `Some(None)` when there was no file.
-    settings_print: Option<Option<Fingerprint>>,
+    settings_print: Option<Option<Sighting>>,
     /// The settings with the tiers of `contacts.yaml` added (read on first use), and the
     /// problem with the contacts file if it could not be read. Shared by clones.
     effective: Arc<OnceLock<(Settings, Option<String>)>>,
@@ -46,7 +47,7 @@ impl Context {
             None => Paths::from_env(),
         };
         // Taken before reading, so that a change made while reading shows as a change later.
-        let settings_print = Fingerprint::of(&paths.settings_file());
+        let settings_print = Sighting::of(&paths.settings_file());
         let settings = Settings::load(paths.root())?;
         let mut ctx = Context::new(paths, settings, space)?;
         ctx.settings_print = Some(settings_print);
@@ -80,7 +81,7 @@ impl Context {
 
     /// The settings file's fingerprint when it was loaded: `None` when unknown (settings
     /// given to [`Context::new`]), `Some(None)` when there was no file.
-    pub(crate) fn settings_print(&self) -> Option<Option<Fingerprint>> {
+    pub(crate) fn settings_print(&self) -> Option<Option<Sighting>> {
         self.settings_print
     }
 
@@ -122,7 +123,7 @@ impl Context {
 
     /// Whether `actor` is an owner: its text may be read as instructions.
     pub fn is_owner(&self, actor: &str) -> bool {
-        self.trust_tier(actor) == "owner"
+        self.trust_tier(actor) == OWNER_TIER
     }
 
     /// This context with other settings (the cache of [`Context::effective_settings`] is

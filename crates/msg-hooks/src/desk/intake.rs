@@ -27,6 +27,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use msg_core::config::UNKNOWN_TIER;
 use msg_core::durable::FileLock;
 use msg_core::timestamp;
 use msg_governor::Rejection;
@@ -45,8 +46,6 @@ pub(crate) const INTAKE_PROPERTY: &str = "INTAKE";
 const INTAKE_TAG: &str = "message";
 /// How long intake waits for another process's intake of the same agent.
 const LOCK_TIMEOUT: Duration = Duration::from_secs(10);
-/// The tier that never auto-accepts through intake.
-const UNKNOWN_TIER: &str = "unknown";
 
 /// What intake did with one message.
 #[derive(Debug, Clone)]

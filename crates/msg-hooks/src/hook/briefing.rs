@@ -6,7 +6,7 @@ use msg_inbox::Task;
 use msg_store::{Message, MessageKind};
 
 use super::untrusted::{Boundary, wrap};
-use msg_core::figures::grouped;
+use msg_core::figures::{grouped, plural};
 
 /// Claude Code cuts `additionalContext` at 10,000 characters; the briefing stays below.
 pub const MAX_CONTEXT_CHARS: usize = 9_500;
@@ -304,10 +304,6 @@ fn cap(text: String) -> String {
 
 fn chars(text: &str) -> usize {
     text.chars().count()
-}
-
-fn plural<'a>(count: usize, one: &'a str, many: &'a str) -> &'a str {
-    if count == 1 { one } else { many }
 }
 
 fn capitalised(text: &str) -> String {

@@ -22,9 +22,9 @@
 //!
 //! `messages` are the unread messages already shown (pruned to those still unread),
 //! `approvals` the tasks awaiting approval already announced, `working` the task in progress
-//! and the session it was last shown in. `files` are the [`Fingerprint`]s of the task file,
+//! and the session it was last shown in. `files` are the [`Sighting`]s of the task file,
 //! the inbox and the settings when they were last read: a file whose fingerprint is unchanged
-//! has nothing new, so the watcher does not read it again (see [`Fingerprint::unchanged`]).
+//! has nothing new, so the watcher does not read it again (see [`Sighting::unchanged`]).
 
 use std::path::{Path, PathBuf};
 
@@ -32,7 +32,7 @@ use msg_core::durable;
 use serde::{Deserialize, Serialize};
 
 use crate::error::HooksError;
-use crate::fingerprint::Fingerprint;
+use crate::sighting::Sighting;
 
 /// The format written; a file with another is read as empty (it is a record of what was
 /// shown, not data anyone needs).
@@ -48,9 +48,9 @@ pub(crate) struct Working {
 /// The fingerprints of the files the watcher reads.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct Files {
-    pub(crate) agent: Option<Fingerprint>,
-    pub(crate) inbox: Option<Fingerprint>,
-    pub(crate) settings: Option<Fingerprint>,
+    pub(crate) agent: Option<Sighting>,
+    pub(crate) inbox: Option<Sighting>,
+    pub(crate) settings: Option<Sighting>,
 }
 
 /// What the watcher has shown one agent.

@@ -40,7 +40,8 @@ use super::untrusted::Boundary;
 use crate::context::Context;
 use crate::desk::intake;
 use crate::error::HooksError;
-use crate::fingerprint::Fingerprint;
+use crate::sighting::Sighting;
+use msg_core::config::OWNER_TIER;
 
 /// How long a run waits for another run for the same agent. Runs take milliseconds; a
 /// longer wait means something is stuck, and the prompt should not wait for it.
@@ -60,9 +61,9 @@ pub struct WatchOutput {
 pub fn watch(ctx: &Context, event: &HookEvent) -> Result<WatchOutput, HooksError> {
     let agent_path = ctx.agent_file(None)?;
     let inbox_path = ctx.inbox_file()?;
-    // Fingerprints come before any read: a change made while reading shows up next time.
-    let mut agent_print = Fingerprint::of(&agent_path);
-    let mut inbox_print = Fingerprint::of(&inbox_path);
+    // Sightings come before any read: a change made while reading shows up next time.
+    let mut agent_print = Sighting::of(&agent_path);
+    let mut inbox_print = Sighting::of(&inbox_path);
     if agent_print.is_none() && inbox_print.is_none() {
         return Ok(WatchOutput::default());
     }
@@ -77,7 +78,7 @@ pub fn watch(ctx: &Context, event: &HookEvent) -> Result<WatchOutput, HooksError
     let session_start = event.kind() == EventKind::SessionStart;
     let settings_same = ctx
         .settings_print()
-        .is_some_and(|now| Fingerprint::unchanged(seen.files.settings.as_ref(), now.as_ref()));
+        .is_some_and(|now| Sighting::unchanged(seen.files.settings.as_ref(), now.as_ref()));
     let mut next = seen.clone();
     next.files.settings = ctx.settings_print().flatten();
     let mut briefing = Briefing::default();
@@ -87,24 +88,24 @@ pub fn watch(ctx: &Context, event: &HookEvent) -> Result<WatchOutput, HooksError
     // section reads anyway.
     let mut unread = None;
     let inbox_changed =
-        !(settings_same && Fingerprint::unchanged(seen.files.inbox.as_ref(), inbox_print.as_ref()));
+        !(settings_same && Sighting::unchanged(seen.files.inbox.as_ref(), inbox_print.as_ref()));
     if inbox_changed && inbox_print.is_some() {
         match take_in(ctx) {
             Ok(Intake::Nothing(messages)) => unread = Some(messages),
             Ok(Intake::Done) => {
-                agent_print = Fingerprint::of(&agent_path);
-                inbox_print = Fingerprint::of(&inbox_path);
+                agent_print = Sighting::of(&agent_path);
+                inbox_print = Sighting::of(&inbox_path);
             }
             Err(err) => output.warnings.push(format!("task intake: {err}")),
         }
     }
 
     let agent_same =
-        settings_same && Fingerprint::unchanged(seen.files.agent.as_ref(), agent_print.as_ref());
+        settings_same && Sighting::unchanged(seen.files.agent.as_ref(), agent_print.as_ref());
     let new_session = seen.working.as_ref().is_some_and(|w| w.session != session);
     let read_tasks = !agent_same || new_session || session_start;
     let read_messages =
-        !(settings_same && Fingerprint::unchanged(seen.files.inbox.as_ref(), inbox_print.as_ref()));
+        !(settings_same && Sighting::unchanged(seen.files.inbox.as_ref(), inbox_print.as_ref()));
     // Each section reads and scans its own file only when it changed. (Running the two on
     // two threads was tried: a fresh process spends most of a scan faulting in memory, and
     // two threads of one process fault in its memory no faster than one; see
@@ -166,7 +167,7 @@ fn task_tier(ctx: &Context, task: &Task) -> (String, bool) {
     let tier_now = ctx.trust_tier(from);
     let trusted = !from.is_empty()
         && ctx.is_owner(from)
-        && task.trust_tier().is_none_or(|tier| tier == "owner");
+        && task.trust_tier().is_none_or(|tier| tier == OWNER_TIER);
     let tier = match task.trust_tier() {
         Some(recorded) if recorded != tier_now && !trusted => {
             format!("{tier_now}, submitted as {recorded}")

@@ -22,7 +22,7 @@ use super::{ClientError, ConnectOptions, Identity, Report, Summary};
 use crate::context::Context;
 use crate::desk::intake::{self, IntakeOutcome};
 use crate::error::HooksError;
-use crate::fingerprint::Fingerprint;
+use msg_core::fingerprint::Fingerprint;
 
 /// How long the login may take.
 const LOGIN_TIMEOUT: Duration = Duration::from_secs(10);

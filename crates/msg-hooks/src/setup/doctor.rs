@@ -15,6 +15,7 @@
 use std::path::{Path, PathBuf};
 
 use msg_core::config::Settings;
+use msg_core::figures::counted;
 use msg_core::org::{Document, OrgError, OrgFile, TodoKeywords};
 use msg_core::paths::Paths;
 use msg_core::timestamp::{OffsetSource, local_offset_source};
@@ -208,11 +209,6 @@ pub(crate) fn check(paths: &Paths, space: Option<&str>) -> Report {
     check_contacts(&ctx, &mut report);
     check_state(&ctx, &mut report);
     report
-}
-
-/// `1 entry`, `2 entries`.
-fn count(n: usize, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 /// The messaging org files of the context's space: inbox, outbox, task files, archives.
@@ -580,7 +576,7 @@ fn check_contacts(ctx: &Context, report: &mut Report) {
             report.push(
                 Level::Ok,
                 &subject,
-                count(contacts.len(), "actor", "actors"),
+                counted(contacts.len(), "actor", "actors"),
             );
             for contact in contacts {
                 let effective = ctx.trust_tier(&contact.id);
@@ -609,7 +605,7 @@ fn check_state(ctx: &Context, report: &mut Report) {
                 governor.state_file().display().to_string(),
                 format!(
                     "governor state reads; {}",
-                    count(active.len(), "active admission", "active admissions")
+                    counted(active.len(), "active admission", "active admissions")
                 ),
             ),
             Err(err) => report.push(Level::Error, "governor", err.to_string()),

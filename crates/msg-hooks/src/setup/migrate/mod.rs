@@ -86,7 +86,3 @@ pub(super) fn file_name(path: &Path) -> String {
         |n| n.to_string_lossy().into_owned(),
     )
 }
-
-pub(super) fn plural(n: usize, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
-}

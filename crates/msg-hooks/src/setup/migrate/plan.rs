@@ -11,9 +11,10 @@ use msg_core::org::{Document, NewEntry, OrgFile, TodoKeywords};
 use super::contacts::{ContactsPlan, contacts_plan};
 use super::convert::{convert, readable};
 use super::read::{OldEntry, read_old};
-use super::{MIGRATED_FROM, ORIGINAL_ID, Target, V010_DIR, file_name, org_error, plural};
+use super::{MIGRATED_FROM, ORIGINAL_ID, Target, V010_DIR, file_name, org_error};
 use crate::context::{AGENT_SUFFIX, Context};
 use crate::error::HooksError;
+use msg_core::figures::counted;
 
 /// One v0.1.0 entry and what it becomes.
 #[derive(Debug, Clone)]
@@ -95,7 +96,7 @@ impl MigrationPlan {
                 "  {} -> {}: {}",
                 file_name(&file.source),
                 show(&file.target),
-                plural(new, what.0, what.1)
+                counted(new, what.0, what.1)
             );
             if done > 0 {
                 let _ = write!(out, " ({done} already there)");
@@ -135,7 +136,7 @@ impl MigrationPlan {
                 "  {} -> {}: {}",
                 file_name(&contacts.source),
                 show(&contacts.target),
-                plural(names.len(), "actor", "actors")
+                counted(names.len(), "actor", "actors")
             );
             if !names.is_empty() {
                 let _ = write!(out, " ({})", names.join(", "));

@@ -11,9 +11,11 @@ use msg_core::durable;
 use super::contacts::contacts_complete;
 use super::contacts::contacts_text;
 use super::plan::{MigrationPlan, Source, assign, plan, target_file};
-use super::{BACKUP_DIR, Target, V010_DIR, file_name, org_error, plural};
+use super::{BACKUP_DIR, Target, V010_DIR, file_name, org_error};
 use crate::context::Context;
 use crate::error::HooksError;
+use msg_core::durable::sync_dir;
+use msg_core::figures::counted;
 
 /// Options of a run.
 #[derive(Debug, Clone, Copy, Default)]
@@ -170,7 +172,7 @@ impl MigrationReport {
                 out,
                 "wrote {}: {}",
                 show(path),
-                plural(*count, "new entry", "new entries")
+                counted(*count, "new entry", "new entries")
             );
         }
         if self.contacts_added > 0
@@ -180,14 +182,14 @@ impl MigrationReport {
                 out,
                 "wrote {}: {}",
                 show(&contacts.target),
-                plural(self.contacts_added, "actor", "actors")
+                counted(self.contacts_added, "actor", "actors")
             );
         }
         if let Some(backup) = &self.backup {
             let _ = writeln!(
                 out,
                 "moved {} to {} (kept, never deleted)",
-                plural(self.moved.len(), "old file", "old files"),
+                counted(self.moved.len(), "old file", "old files"),
                 show(backup)
             );
         }
@@ -255,11 +257,4 @@ fn create_dir(dir: &Path) -> Result<(), HooksError> {
         sync_dir(parent)?;
     }
     Ok(())
-}
-
-/// `fsync` of a directory, so a rename in it survives a crash.
-fn sync_dir(dir: &Path) -> Result<(), HooksError> {
-    std::fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(HooksError::io("sync", dir))
 }
