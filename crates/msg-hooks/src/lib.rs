@@ -72,6 +72,7 @@
 //! (read only) earlier builds' task ↔ admission links, both under the governor's state
 //! directory (see [`watch`] and [`TaskDesk`]).
 
+pub mod arrivals;
 mod cli;
 mod contacts;
 mod context;
