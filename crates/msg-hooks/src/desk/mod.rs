@@ -18,7 +18,7 @@
 
 pub(crate) mod admission_links;
 pub(crate) mod intake;
-mod lookup;
+pub(crate) mod lookup;
 pub(crate) mod messages;
 mod reply;
 pub(crate) mod send;
