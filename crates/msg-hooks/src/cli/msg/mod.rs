@@ -8,6 +8,7 @@
 //! argh sees the rest ([`parse`]).
 
 mod contacts;
+mod mcp;
 mod messages;
 mod relay;
 mod setup;
@@ -59,6 +60,7 @@ enum Command {
     Relay(relay::Relay),
     Intake(tasks::Intake),
     Demo(setup::Demo),
+    Mcp(mcp::Mcp),
 }
 
 /// The `msg` executable: parses the command line, runs the command, prints its error on one
@@ -108,6 +110,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Relay(args) => args.run(at.context()?),
         Command::Intake(args) => args.run(&at.context()?),
         Command::Demo(args) => args.run(&at),
+        Command::Mcp(args) => args.run(at.context()?),
     }
 }
 
