@@ -8,6 +8,8 @@ mod support;
 mod bad_input;
 mod concurrency;
 mod mark_message;
+mod mcp;
+mod mcp_inspector;
 mod msg;
 mod relay;
 mod send_reply;
