@@ -1,6 +1,6 @@
 //! Push: new work for the agent, told to its session as it arrives.
 //!
-//! [`run`] blocks on file notifications for the messaging directory and `agents/`
+//! [`Watch::run`] blocks on file notifications for the messaging directory and `agents/`
 //! ([`FileWatch`]: inotify, FSEvents or kqueue; no polling), and after each change makes a
 //! round ([`Pusher::round`]):
 //!
@@ -9,8 +9,8 @@
 //! 2. what is there for the agent now: QUEUED tasks (new, approved, or back for a
 //!    revision), tasks WAITING for the owner's approval, and unread messages to it that
 //!    intake left (it failed, or they are not for intake);
-//! 3. each item not there when the server started (that is the SessionStart hook's to
-//!    show) and not pushed before by a server of this agent ([`super::pushed`]) is
+//! 3. each item not there when the server started ([`Watch::new`], before the handshake:
+//!    what was there is the SessionStart hook's to show) and not pushed before by a server of this agent ([`super::pushed`]) is
 //!    remembered, then becomes a [`Push`] handed to the caller's `send`: at most once.
 //!
 //! A round's first [`MAX_PUSHES`] items go one by one; the rest as one line saying how
@@ -290,34 +290,54 @@ fn more(count: usize) -> Push {
     }
 }
 
-/// Pushes what arrives for `door`'s agent until `send` says the client is gone. The
-/// directories are created when missing, so that they can be watched; nothing else is
-/// written but by intake and the record. Only a failure to watch ends it with an error; a
-/// round that fails is reported to `warn` and the next change tries again.
-pub(crate) fn run(
-    door: Door,
-    send: &mut dyn FnMut(&Push) -> bool,
-    warn: &mut dyn FnMut(String),
-) -> Result<(), HooksError> {
-    let dirs = watched_dirs(door.ctx())?;
-    for dir in &dirs {
-        std::fs::create_dir_all(dir).map_err(HooksError::io("create", dir))?;
-    }
-    // Watching starts before the first look, so nothing written in between is missed.
-    let watch = FileWatch::new(&dirs)?;
-    let mut pusher = Pusher::start(door)?;
-    loop {
-        if !watch.wait(None)? {
-            return Err(HooksError::Io {
-                action: "watch",
-                path: dirs[0].clone(),
-                source: std::io::Error::other("the file notifications stopped"),
-            });
+/// Push, ready to run: the directories watched and what was there when it was made.
+pub(crate) struct Watch {
+    dirs: Vec<PathBuf>,
+    files: FileWatch,
+    pusher: Pusher,
+}
+
+impl Watch {
+    /// Starts watching the messaging directory and `agents/` of `door`'s agent (created
+    /// when missing, so that they can be watched), then takes in what is there now: made
+    /// before the client is told the server is ready, so that whatever the client writes
+    /// after that is pushed. Watching starts before the look, so nothing written in
+    /// between is missed.
+    pub(crate) fn new(door: Door) -> Result<Watch, HooksError> {
+        let dirs = watched_dirs(door.ctx())?;
+        for dir in &dirs {
+            std::fs::create_dir_all(dir).map_err(HooksError::io("create", dir))?;
         }
-        match pusher.round(send, warn) {
-            Ok(Round::ClientGone) => return Ok(()),
-            Ok(Round::Pushed(_)) => {}
-            Err(err) => warn(format!("push: {err}")),
+        let files = FileWatch::new(&dirs)?;
+        let pusher = Pusher::start(door)?;
+        Ok(Watch {
+            dirs,
+            files,
+            pusher,
+        })
+    }
+
+    /// Pushes what arrives until `send` says the client is gone. Only a failure to watch
+    /// ends it with an error; a round that fails is reported to `warn` and the next change
+    /// tries again.
+    pub(crate) fn run(
+        mut self,
+        send: &mut dyn FnMut(&Push) -> bool,
+        warn: &mut dyn FnMut(String),
+    ) -> Result<(), HooksError> {
+        loop {
+            if !self.files.wait(None)? {
+                return Err(HooksError::Io {
+                    action: "watch",
+                    path: self.dirs[0].clone(),
+                    source: std::io::Error::other("the file notifications stopped"),
+                });
+            }
+            match self.pusher.round(send, warn) {
+                Ok(Round::ClientGone) => return Ok(()),
+                Ok(Round::Pushed(_)) => {}
+                Err(err) => warn(format!("push: {err}")),
+            }
         }
     }
 }

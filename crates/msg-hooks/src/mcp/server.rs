@@ -3,8 +3,9 @@
 //! rmcp does the JSON-RPC framing, the `initialize` handshake and the protocol-version
 //! negotiation; this file answers `tools/list` from [`tools::catalogue`], runs `tools/call`
 //! through [`tools::call`] on a blocking thread (the tools take file locks), and, once the
-//! client said `notifications/initialized`, starts [`push::run`] on a thread of its own and
-//! sends each [`Push`] as `notifications/claude/channel`.
+//! client said `notifications/initialized`, runs the push [`Watch`] (made before the
+//! handshake) on a thread of its own and sends each [`Push`] as
+//! `notifications/claude/channel`.
 //!
 //! **Protocol revisions.** rmcp knows revisions up to 2026-07-28, which drops the
 //! `initialize` handshake and has no path for notifications the server sends unasked;
@@ -14,8 +15,7 @@
 //! when it probes with `server/discover`, told the revisions it can have).
 
 use std::borrow::Cow;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, CustomNotification,
@@ -28,7 +28,7 @@ use serde_json::{Map, Value, json};
 use tokio::sync::mpsc;
 
 use super::door::Door;
-use super::push::{self, Push};
+use super::push::{Push, Watch};
 use super::tools::{self, Called};
 
 /// The newest protocol revision served: the last with the `initialize` handshake, and so
@@ -46,12 +46,13 @@ fn instructions(agent: &str) -> String {
     )
 }
 
-/// The server: one agent's door, its tools, whether push has started, and where its own
-/// problems go.
+/// The server: one agent's door, its tools, push until the client is ready for it, and
+/// where its own problems go.
 struct Server {
     door: Arc<Door>,
     tools: Arc<Vec<Tool>>,
-    pushing: Arc<AtomicBool>,
+    /// Taken (once) when the client says `notifications/initialized`.
+    push: Mutex<Option<Watch>>,
     log: fn(&str),
 }
 
@@ -64,10 +65,20 @@ pub(crate) async fn serve(door: Door, log: fn(&str)) -> std::io::Result<()> {
         .map(serde_json::from_value::<Tool>)
         .collect::<Result<Vec<Tool>, _>>()
         .map_err(|err| std::io::Error::other(format!("a tool definition is invalid: {err}")))?;
+    // Before the handshake: what is there now is not news, whatever comes after it is.
+    let push = match Watch::new(door.clone()) {
+        Ok(watch) => Some(watch),
+        Err(err) => {
+            log(&format!(
+                "msg mcp: no push (the tools still work, the hooks still show new work): {err}"
+            ));
+            None
+        }
+    };
     let server = Server {
         door: Arc::new(door),
         tools: Arc::new(tools),
-        pushing: Arc::new(AtomicBool::new(false)),
+        push: Mutex::new(push),
         log,
     };
     let running = server
@@ -135,9 +146,10 @@ impl ServerHandler for Server {
     }
 
     async fn on_initialized(&self, context: NotificationContext<RoleServer>) {
-        if self.pushing.swap(true, Ordering::SeqCst) {
+        // The lock is held only to take the watch out, once.
+        let Some(watch) = self.push.lock().ok().and_then(|mut push| push.take()) else {
             return;
-        }
+        };
         // The push thread hands each push over and goes on; capacity 1: it never runs
         // far ahead of what stdout takes.
         let (pushes, mut to_send) = mpsc::channel::<Push>(1);
@@ -154,12 +166,11 @@ impl ServerHandler for Server {
                 }
             }
         });
-        let door = Door::clone(&self.door);
         let log = self.log;
         std::thread::spawn(move || {
             let mut send = |push: &Push| pushes.blocking_send(push.clone()).is_ok();
             let mut warn = |line: String| log(&format!("msg mcp: {line}"));
-            if let Err(err) = push::run(door, &mut send, &mut warn) {
+            if let Err(err) = watch.run(&mut send, &mut warn) {
                 log(&format!(
                     "msg mcp: push stopped (the tools still work, the hooks still show new work): {err}"
                 ));
