@@ -7,11 +7,14 @@
 //! - [`Outline`] reads a file without indexing every entry: only where each heading starts;
 //!   an entry is scanned when asked for (queries and edits that touch few entries).
 //! - [`TodoKeywords`] is the set of keywords in force for a file.
+//! - [`headline`] is the title of a new message or task: who and what, in a form Org reads
+//!   as plain text.
 
 mod edit;
 mod entry;
 mod error;
 mod file;
+mod headline;
 mod keywords;
 mod outline;
 mod scan;
@@ -20,6 +23,7 @@ pub use edit::EntryEditor;
 pub use entry::NewEntry;
 pub use error::OrgError;
 pub use file::{DEFAULT_LOCK_TIMEOUT, OrgFile, Subtree, Transaction};
+pub use headline::{NAME_CHARS, Party, SUBJECT_CHARS, headline, headline_prefix};
 pub use keywords::{KeywordSequence, TodoKeywords};
 pub use outline::{Outline, OutlineEntry};
 pub use scan::{Document, DuplicateId, Entry, EntryRef, InvalidUtf8};

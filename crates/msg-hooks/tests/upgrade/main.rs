@@ -1,6 +1,7 @@
 //! Integration tests for moving to this version and keeping files healthy: files written by
 //! the Python v0.2.0 work as they are (`v020`), `msg migrate` from the v0.1.0 layout
-//! (`migrate`), `msg doctor` and `--fix` (`doctor`), the templates `msg init` uses
+//! (`migrate`), `msg doctor` and `--fix` (`doctor`), headings that say who and what, read by
+//! the original (`headings`), the templates `msg init` uses
 //! (`templates`), and every command the documentation shows (`docs`). The real executables
 //! run in temporary Datacore roots; Emacs reads what they wrote where it is installed.
 
@@ -9,6 +10,7 @@ mod emacs;
 
 mod docs;
 mod doctor;
+mod headings;
 mod migrate;
 mod templates;
 mod v020;
