@@ -68,6 +68,7 @@
 //! directory (see [`watcher`] and [`TaskDesk`]).
 
 mod admission_links;
+pub mod arrivals;
 mod briefing;
 pub mod claude_settings;
 pub mod cli;
