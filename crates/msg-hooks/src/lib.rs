@@ -85,6 +85,7 @@ mod lookup;
 pub mod mailroom;
 mod messages;
 pub mod migrate;
+pub mod presence;
 pub mod relay_client;
 pub mod render;
 mod reply;
