@@ -49,5 +49,5 @@ tmux new-session -d -s "$session" -x 100 -y 22 \
 sleep 2
 screen "M-x datacore-msg: bob's inbox"
 screen "RET on alice's unread message (it becomes read)" Down Enter
-screen "t in the inbox: bob's agent's tasks" C-x 1 C-x b '*datacore-msg inbox*' Enter T
+screen "T in the inbox: bob's agent's tasks" C-x 1 C-x b '*datacore-msg inbox*' Enter T
 screen "C-c a d u: unread messages by sender" C-c a d u
