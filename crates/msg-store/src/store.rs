@@ -453,6 +453,23 @@ impl MessageStore {
         )
     }
 
+    /// Takes a message out of the archive: ARCHIVED → DONE (read; CLOSED and a LOGBOOK line
+    /// as for any move). A read message changes nothing; an unread or cancelled one is an
+    /// error. (Messages moved to `archive/inbox-YYYY-MM.org` by `archive_older_than` are in
+    /// another file and not found here.)
+    pub fn unarchive(&self, id: &str) -> Result<Message, StoreError> {
+        self.transition(
+            id,
+            "unarchive",
+            "archived or read messages",
+            |state| matches!(state, MessageState::Archived | MessageState::Read),
+            |e, at| {
+                e.set_keyword("DONE", at)?;
+                Ok(true)
+            },
+        )
+    }
+
     /// Marks a file delivery downloaded (`DOWNLOADED: true`).
     pub fn mark_downloaded(&self, id: &str) -> Result<Message, StoreError> {
         self.transition(

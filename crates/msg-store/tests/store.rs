@@ -875,3 +875,26 @@ fn a_hostile_sender_can_forge_nothing_and_run_nothing() {
     assert_eq!(doc.entry(0).tags(), ["unread", "message"]);
     assert_eq!(doc.entry(0).priority(), None);
 }
+
+#[test]
+fn an_archived_message_comes_back_read() {
+    let (_dir, store) = store();
+    let m = store
+        .create_message(&NewMessage::new("bob", "alice", "keep this"))
+        .unwrap();
+    assert!(matches!(
+        store.unarchive(&m.id).unwrap_err(),
+        StoreError::Transition { .. }
+    ));
+    store.archive(&m.id).unwrap();
+    let back = store.unarchive(&m.id).unwrap();
+    assert_eq!(back.state, MessageState::Read);
+    assert!(!back.is_unread());
+    let before = fs::read(store.inbox_path()).unwrap();
+    store.unarchive(&m.id).unwrap();
+    assert_eq!(
+        fs::read(store.inbox_path()).unwrap(),
+        before,
+        "a read message changes nothing"
+    );
+}
