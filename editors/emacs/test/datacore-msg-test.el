@@ -5,7 +5,7 @@
 
 ;;; Commentary:
 
-;; Run by crates/msg-hooks/tests/emacs_package.rs (part of `cargo test --workspace'):
+;; Run by crates/msg-hooks/tests/upgrade/emacs_package.rs (part of `cargo test --workspace'):
 ;;
 ;;   DATACORE_MSG_PROGRAM=/path/to/msg DATACORE_MSG_FIXTURES=/path/to/fixtures \
 ;;     emacs -Q --batch -L editors/emacs -l editors/emacs/test/datacore-msg-test.el \

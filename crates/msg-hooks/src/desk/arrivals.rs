@@ -154,9 +154,12 @@ impl Seen {
 /// File notifications on the directories that hold the messaging files.
 pub(crate) struct FileWatch {
     /// Keeps the OS watches alive; its callback holds the other end of `events`.
-    _watcher: notify::RecommendedWatcher,
+    watcher: notify::RecommendedWatcher,
     /// Every event of the watched directories, from the watcher's thread.
     events: mpsc::Receiver<notify::Result<notify::Event>>,
+    /// Directories to watch that did not exist yet (`agents/` before the first task): each
+    /// is watched as soon as it appears.
+    missing: Vec<PathBuf>,
 }
 
 impl FileWatch {
@@ -177,20 +180,49 @@ impl FileWatch {
             let _ = sender.send(event);
         })
         .map_err(failed(first))?;
-        for dir in dirs.iter().filter(|d| d.is_dir()) {
-            watcher
-                .watch(dir, RecursiveMode::NonRecursive)
-                .map_err(failed(dir))?;
+        let mut missing = Vec::new();
+        for dir in dirs {
+            if dir.is_dir() {
+                watcher
+                    .watch(dir, RecursiveMode::NonRecursive)
+                    .map_err(failed(dir))?;
+            } else {
+                missing.push(dir.clone());
+            }
         }
         Ok(FileWatch {
-            _watcher: watcher,
+            watcher,
             events,
+            missing,
         })
+    }
+
+    /// Watches the missing directories that exist now; whether there was one (its files,
+    /// written before the watch, must then be read).
+    fn watch_new_dirs(&mut self) -> Result<bool, HooksError> {
+        let mut found = false;
+        let mut still_missing = Vec::new();
+        for dir in std::mem::take(&mut self.missing) {
+            if dir.is_dir() {
+                self.watcher
+                    .watch(&dir, RecursiveMode::NonRecursive)
+                    .map_err(|err| HooksError::Io {
+                        action: "watch",
+                        path: dir.clone(),
+                        source: io::Error::other(err.to_string()),
+                    })?;
+                found = true;
+            } else {
+                still_missing.push(dir);
+            }
+        }
+        self.missing = still_missing;
+        Ok(found)
     }
 
     /// Blocks until an org file changed (or `timeout` passed: `Ok(false)`), then until the
     /// events of that write settled.
-    pub(crate) fn wait(&self, timeout: Option<Duration>) -> Result<bool, HooksError> {
+    pub(crate) fn wait(&mut self, timeout: Option<Duration>) -> Result<bool, HooksError> {
         let deadline = timeout.map(|t| Instant::now() + t);
         loop {
             let event = match deadline {
@@ -208,7 +240,7 @@ impl FileWatch {
             let Ok(event) = event else {
                 return Ok(false);
             };
-            if touches_org_file(&event) {
+            if touches_org_file(&event) || (!self.missing.is_empty() && self.watch_new_dirs()?) {
                 break;
             }
         }
@@ -339,7 +371,7 @@ mod tests {
     #[test]
     fn a_write_to_an_org_file_ends_the_wait_and_other_files_do_not() {
         let dir = assert_fs::TempDir::new().unwrap();
-        let watch = FileWatch::new(&[dir.path().to_owned(), dir.path().join("missing")]).unwrap();
+        let mut watch = FileWatch::new(&[dir.path().to_owned(), dir.path().join("later")]).unwrap();
         std::fs::write(dir.path().join("inbox.org.lock"), "").unwrap();
         assert!(!watch.wait(Some(Duration::from_millis(50))).unwrap());
         std::fs::write(dir.path().join("inbox.org"), "* TODO x\n").unwrap();
@@ -347,6 +379,11 @@ mod tests {
         // The events of that write were drained with it; reading is no change.
         let _ = std::fs::read(dir.path().join("inbox.org")).unwrap();
         assert!(!watch.wait(Some(Duration::from_millis(50))).unwrap());
+        // A directory that appears is watched from then on (and its files are read).
+        std::fs::create_dir(dir.path().join("later")).unwrap();
+        assert!(watch.wait(Some(Duration::from_secs(10))).unwrap());
+        std::fs::write(dir.path().join("later/alice-claude.org"), "* QUEUED x\n").unwrap();
+        assert!(watch.wait(Some(Duration::from_secs(10))).unwrap());
     }
 
     #[test]

@@ -16,7 +16,7 @@ use std::path::Path;
 
 use msg_store::{Incoming, MessageStore};
 
-use crate::common::{Env, json};
+use crate::support::{Env, json};
 
 /// An entry as org-workspace 0.3.0 reads it.
 #[derive(Debug, Clone, PartialEq)]
@@ -302,7 +302,7 @@ fn the_original_reads_our_new_entries_by_their_properties_and_tags() {
     // Every entry of the fixture is still there, byte for byte.
     let after = env.read(&inbox);
     for line in fs::read_to_string(
-        crate::common::fixtures().join("python-v0.2.0/root/0-personal/org/messaging/inbox.org"),
+        crate::support::fixtures().join("python-v0.2.0/root/0-personal/org/messaging/inbox.org"),
     )
     .unwrap()
     .lines()

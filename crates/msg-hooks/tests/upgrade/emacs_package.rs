@@ -11,24 +11,11 @@ use std::process::{Command, Output, Stdio};
 
 use assert_fs::TempDir;
 
-fn editors_emacs() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../editors/emacs")
-}
+use crate::emacs::available as emacs_available;
+use crate::support::{exe, fixtures, repo};
 
-/// Whether Emacs can run; panics when CI requires it and it is missing.
-fn emacs_available() -> bool {
-    if Command::new("emacs").arg("--version").output().is_ok() {
-        return true;
-    }
-    assert!(
-        std::env::var_os("MSG_REQUIRE_EMACS").is_none(),
-        "MSG_REQUIRE_EMACS is set but emacs is not installed (apt-get install emacs-nox)"
-    );
-    eprintln!(
-        "SKIPPED: the Emacs package's tests need emacs (apt-get install emacs-nox); \
-         set MSG_REQUIRE_EMACS=1 to make this a failure"
-    );
-    false
+fn editors_emacs() -> PathBuf {
+    repo().join("editors/emacs")
 }
 
 /// `emacs -Q --batch` with `args`, HOME in a temporary directory (no init file, no
@@ -60,7 +47,6 @@ fn the_ert_suite_passes_against_the_real_msg() {
     }
     let home = TempDir::new().unwrap();
     let dir = editors_emacs();
-    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures");
     let output = Command::new("emacs")
         .args(["-Q", "--batch", "-L"])
         .arg(&dir)
@@ -73,8 +59,8 @@ fn the_ert_suite_passes_against_the_real_msg() {
             "ert-run-tests-batch-and-exit",
         ])
         .env("HOME", home.path())
-        .env("DATACORE_MSG_PROGRAM", env!("CARGO_BIN_EXE_msg"))
-        .env("DATACORE_MSG_FIXTURES", &fixtures)
+        .env("DATACORE_MSG_PROGRAM", exe("msg"))
+        .env("DATACORE_MSG_FIXTURES", fixtures())
         .env_remove("DATACORE_ROOT")
         .env_remove("DBUS_SESSION_BUS_ADDRESS")
         .stdin(Stdio::null())
