@@ -136,19 +136,28 @@ Objects become alists with symbol keys, arrays lists, null and false nil."
        (seq-find (lambda (l) (not (string-blank-p l)))
                  (mapcar #'string-trim (split-string text "[\n\r]")))))
 
-(defconst datacore-msg--timestamp-only-re
-  "\\`\\[[0-9]\\{4\\}-[0-9]\\{2\\}-[0-9]\\{2\\} [^]]*\\]\\'"
-  "A heading that is only an Org timestamp: the Python original's messages.")
-
 (defun datacore-msg-subject (item)
-  "What ITEM (a message or a task) is about: its first line of text.
-A message's body holds its whole text; older messages (the Python original's)
-have only the time in their heading, so the body is the place to look for all."
-  (or (datacore-msg-first-line (datacore-msg-get item 'body))
-      (let ((title (datacore-msg-get item 'title)))
-        (and title (not (string-match-p datacore-msg--timestamp-only-re title))
-             title))
-      ""))
+  "What ITEM (a message or a task, msg's JSON) is about: its first line of text.
+msg gives a message's `subject' (from its body, which holds the whole text, so
+older messages whose heading is only the time have one too); a task's first
+line is its `title'."
+  (or (datacore-msg-get item 'subject) (datacore-msg-get item 'title) ""))
+
+(defun datacore-msg-task-p (item)
+  "Whether ITEM (msg's JSON) is a task rather than a message."
+  (equal (datacore-msg-get item 'kind) "task"))
+
+(defun datacore-msg-whoami ()
+  "Who you are and where your files are: `msg whoami --json'."
+  (datacore-msg-json "whoami"))
+
+(defun datacore-msg-files ()
+  "Return the messaging org files of this root and space, as msg names them.
+They are the inbox, the outbox and each local agent's task file."
+  (let ((me (datacore-msg-whoami)))
+    (append (list (datacore-msg-get me 'inbox) (datacore-msg-get me 'outbox))
+            (mapcar (lambda (a) (datacore-msg-get a 'file))
+                    (datacore-msg-get me 'agent_files)))))
 
 (defun datacore-msg-parse-time (timestamp)
   "TIMESTAMP, an Org timestamp such as \"[2026-12-07 Mon 10:48]\", as a Lisp time."

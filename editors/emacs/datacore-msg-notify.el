@@ -67,31 +67,6 @@ look."
 (defvar datacore-msg-arrival-hook nil
   "Run with one ITEM for each arrival, after `datacore-msg-notify-function'.")
 
-;;; Where the files are
-
-(defun datacore-msg-files ()
-  "The messaging org files of this root and space, as msg reports them.
-\(msg has no command that lists them yet; `msg doctor --json' names each file it
-checked.)"
-  (let ((report (datacore-msg--doctor-report)))
-    (seq-uniq
-     (seq-filter (lambda (subject) (and (stringp subject)
-                                        (file-name-absolute-p subject)
-                                        (string-suffix-p ".org" subject)))
-                 (mapcar (lambda (f) (datacore-msg-get f 'subject))
-                         (datacore-msg-get report 'findings))))))
-
-(defun datacore-msg--doctor-report ()
-  "Return `msg doctor --json' (its exit status is 1 when there are problems)."
-  (condition-case nil
-      (datacore-msg-json "doctor")
-    (datacore-msg-error
-     ;; The report is still printed on exit 1; read it without the status check.
-     (with-temp-buffer
-       (apply #'call-process datacore-msg-program nil (list t nil) nil
-              (append (datacore-msg--global-args) '("doctor" "--json")))
-       (datacore-msg-parse-json (buffer-string))))))
-
 ;;; Arrivals
 
 (defun datacore-msg--arrivals-now ()

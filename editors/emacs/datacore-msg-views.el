@@ -247,10 +247,6 @@
         (insert "\n" body "\n")))
     (put-text-property start (point) 'datacore-msg-id (datacore-msg-get task 'id))))
 
-(defun datacore-msg--task-p (item)
-  "Whether ITEM (JSON from `msg show') is a task rather than a message."
-  (and (assq 'trust_tier item) (not (assq 'kind item))))
-
 (defun datacore-msg-show (id)
   "Show the message or task ID (at point by default) in full.
 Showing an unread message marks it read when `datacore-msg-mark-read-on-show'."
@@ -259,16 +255,15 @@ Showing an unread message marks it read when `datacore-msg-mark-read-on-show'."
                       (append (datacore-msg--agent-args) (list "--" id))))
          (buffer (get-buffer-create (format "*datacore-msg %s*" (datacore-msg-get item 'id)))))
     (when (and datacore-msg-mark-read-on-show
-               (not (datacore-msg--task-p item))
+               (not (datacore-msg-task-p item))
                (datacore-msg-get item 'unread))
-      (datacore-msg-run "read" "--" (datacore-msg-get item 'id))
-      (setq item (datacore-msg-json "show" "--" (datacore-msg-get item 'id)))
+      (setq item (datacore-msg-json "read" "--" (datacore-msg-get item 'id)))
       (run-hooks 'datacore-msg-after-change-hook))
     (with-current-buffer buffer
       (datacore-msg-message-mode)
       (let ((inhibit-read-only t))
         (erase-buffer)
-        (if (datacore-msg--task-p item)
+        (if (datacore-msg-task-p item)
             (datacore-msg--insert-task item)
           (datacore-msg--insert-message item))
         (set-buffer-modified-p nil)

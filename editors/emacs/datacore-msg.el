@@ -48,12 +48,15 @@
 ;;; Changes, all through msg
 
 (defun datacore-msg--change (&rest args)
-  "Run msg with ARGS for a change; show its answer; refresh what is shown."
-  (let ((output (apply #'datacore-msg-run args)))
+  "Run msg with ARGS and `--json' for a change; refresh what is shown.
+Return what msg says it changed (the message or task as it is now), and say it."
+  (let ((changed (apply #'datacore-msg-json args)))
     (run-hooks 'datacore-msg-after-change-hook)
-    (let ((line (datacore-msg-first-line output)))
-      (when line (message "%s" line)))
-    output))
+    (let ((item (or (datacore-msg-get changed 'task) changed)))
+      (when (datacore-msg-get item 'id)
+        (message "datacore-msg: %s is %s" (datacore-msg-get item 'id)
+                 (datacore-msg-get item 'state))))
+    changed))
 
 (defun datacore-msg--agent-at-point ()
   "Return the agent whose task file is at point, else `datacore-msg-agent'.
@@ -124,10 +127,16 @@ At point means an org buffer or an agenda line of agents/NAME.org."
   (interactive (list (datacore-msg-read-id "Archive (ID): ")))
   (datacore-msg--change "archive" "--" id))
 
+(defun datacore-msg-unarchive (id)
+  "Take message ID (at point) out of the archive; it is read."
+  (interactive (list (datacore-msg-read-id "Unarchive (ID): ")))
+  (datacore-msg--change "unarchive" "--" id))
+
 ;;; Writing: compose, reply, broadcast, tasks
 
 (defun datacore-msg-recipients ()
-  "Names to send to: each contact, its @handles, and its agent (NAME-claude)."
+  "Return the names to send to, for completion.
+Each contact, its @handles and its agent (NAME-claude), and your own agents."
   (let (names)
     (dolist (actor (datacore-msg-json "contacts"))
       (let ((id (datacore-msg-get actor 'id)))
@@ -135,6 +144,8 @@ At point means an org buffer or an agenda line of agents/NAME.org."
         (push (concat id "-claude") names)
         (dolist (handle (datacore-msg-get actor 'handles))
           (push handle names))))
+    (dolist (agent (datacore-msg-get (datacore-msg-whoami) 'agents))
+      (push agent names))
     (seq-uniq (nreverse names))))
 
 (defun datacore-msg-read-recipients (prompt)
@@ -187,7 +198,7 @@ Stop at the first failure, saying which recipients already have it."
     (dolist (to recipients)
       (condition-case err
           (progn
-            (apply #'datacore-msg-run "send"
+            (apply #'datacore-msg-json "send"
                    (append (and reply-to (list "--reply-to" reply-to))
                            (and priority (list "--priority" priority))
                            (list "--" to text)))
@@ -258,7 +269,7 @@ from, when it came from one)."
   (interactive (list (datacore-msg-read-id "Reply to (ID): ")))
   (let* ((item (apply #'datacore-msg-json "show"
                       (append (datacore-msg--agent-args) (list "--" id))))
-         (task (datacore-msg--task-p item))
+         (task (datacore-msg-task-p item))
          (mine (member "sent" (datacore-msg-get item 'tags)))
          (to (if mine (datacore-msg-get item 'to) (datacore-msg-get item 'from)))
          (reply-to (if task
@@ -346,6 +357,10 @@ An error leaves the capture open, so nothing is lost."
   "The sender of the entry at point, for agenda prefixes."
   (truncate-string-to-width (or (org-entry-get nil "FROM") "") 20 nil nil "…"))
 
+(defconst datacore-msg--timestamp-only-re
+  "\\`\\[[0-9]\\{4\\}-[0-9]\\{2\\}-[0-9]\\{2\\} [^]]*\\]\\'"
+  "A heading that is only an Org timestamp: the Python original's messages.")
+
 (defun datacore-msg-agenda-subject ()
   "Return the first line of text of an entry whose heading is only a time.
 Such are the Python original's messages and those of earlier versions; for
@@ -424,7 +439,8 @@ They go under `datacore-msg-capture-key', replacing earlier ones there."
    ["Message at point"
     ("." "Mark read" datacore-msg-mark-read)
     ("u" "Mark unread" datacore-msg-mark-unread)
-    ("e" "Archive" datacore-msg-archive)]
+    ("e" "Archive" datacore-msg-archive)
+    ("E" "Unarchive" datacore-msg-unarchive)]
    ["Task at point"
     ("a" "Approve" datacore-msg-approve)
     ("x" "Reject" datacore-msg-reject)
@@ -448,6 +464,7 @@ They go under `datacore-msg-capture-key', replacing earlier ones there."
     (define-key map (kbd ".") #'datacore-msg-mark-read)
     (define-key map (kbd "u") #'datacore-msg-mark-unread)
     (define-key map (kbd "e") #'datacore-msg-archive)
+    (define-key map (kbd "E") #'datacore-msg-unarchive)
     (define-key map (kbd "a") #'datacore-msg-approve)
     (define-key map (kbd "x") #'datacore-msg-reject)
     (define-key map (kbd "A") #'datacore-msg-accept)
@@ -469,6 +486,7 @@ or in any org file.")
   (define-key map (kbd ".") #'datacore-msg-mark-read)
   (define-key map (kbd "u") #'datacore-msg-mark-unread)
   (define-key map (kbd "e") #'datacore-msg-archive)
+  (define-key map (kbd "E") #'datacore-msg-unarchive)
   (define-key map (kbd "t") #'datacore-msg-thread)
   (define-key map (kbd "T") #'datacore-msg-tasks)
   (define-key map (kbd "?") #'datacore-msg-menu))

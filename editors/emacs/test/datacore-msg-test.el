@@ -213,7 +213,10 @@ files must end up the same."
         (datacore-msg-mark-unread id))
       (dmt-same-as-cli root (list "archive" id)
         (datacore-msg-archive id))
-      (should (equal (datacore-msg-get (dmt-show root id) 'state) "archived")))))
+      (should (equal (datacore-msg-get (dmt-show root id) 'state) "archived"))
+      (dmt-same-as-cli root (list "unarchive" id)
+        (datacore-msg-unarchive id))
+      (should (equal (datacore-msg-get (dmt-show root id) 'state) "read")))))
 
 (ert-deftest dmt-task-commands-change-files-as-the-cli-does ()
   (dmt-with-root (root)
@@ -420,10 +423,27 @@ files must end up the same."
     (should (equal (datacore-msg-age "[2026-12-06 Sun 08:48]" now) "1d"))
     (should (equal (datacore-msg-age "[2026-10-01 Thu 10:48]" now) "9w"))
     (should (equal (datacore-msg-age nil now) "")))
-  (should (equal (datacore-msg-subject '((title . "[2026-11-24 Tue 07:08]") (body . "\n  Hi\nthere")))
+  (should (equal (datacore-msg-subject '((subject . "Hi") (title . "[2026-11-24 Tue 07:08]")))
                  "Hi"))
-  (should (equal (datacore-msg-subject '((title . "Research pricing") (body . ""))) "Research pricing"))
-  (should (equal (datacore-msg-subject '((title . "[2026-11-24 Tue 07:08]") (body . ""))) "")))
+  (should (equal (datacore-msg-subject '((kind . "task") (title . "Research pricing")))
+                 "Research pricing"))
+  (should (datacore-msg-task-p '((kind . "task"))))
+  (should-not (datacore-msg-task-p '((kind . "message")))))
+
+(ert-deftest dmt-presence-says-who-is-online ()
+  (dmt-with-root (root)
+    (with-temp-file (expand-file-name "0-personal/contacts.yaml" root)
+      (insert "actors:\n  - {id: bob}\n"))
+    ;; No relay client runs for this root: nobody is known to be online.
+    (let ((shown nil))
+      (cl-letf (((symbol-function 'message)
+                 (lambda (format &rest args) (setq shown (apply #'format format args)))))
+        (should-not (datacore-msg-presence)))
+      (should (equal shown "No contact is online")))
+    ;; Completion offers contacts, their agents and your own agents.
+    (should (equal (seq-take (datacore-msg-recipients) 3)
+                   '("bob" "bob-claude" "alice")))
+    (should (member "alice-claude" (datacore-msg-recipients)))))
 
 (provide 'datacore-msg-test)
 
