@@ -53,7 +53,7 @@ fn main() {
         }
         None => println!("| Emacs notification function | skipped: emacs is not installed |"),
     }
-    let mut watch = Watch::start(&root);
+    let mut watch = Watch::start(&root, &store);
     let times = measure(&store, rounds, |id| watch.wait_for(id));
     println!("| `msg watch --json` line | {} |", summary(&times));
     let cpu = watch.idle_cpu(idle);
@@ -216,11 +216,14 @@ struct Watch {
 }
 
 impl Watch {
-    fn start(root: &PathBuf) -> Watch {
+    /// Starts `msg watch --json --existing` and waits until it is watching: the line of a
+    /// message written now comes (as one already there, or as one that arrived) only once
+    /// its file watch is set up.
+    fn start(root: &PathBuf, store: &MessageStore) -> Watch {
         let mut child = Command::new(MSG)
             .arg("--root")
             .arg(root)
-            .args(["watch", "--json"])
+            .args(["watch", "--json", "--existing"])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .spawn()
@@ -234,13 +237,15 @@ impl Watch {
                 }
             }
         });
-        // `msg watch` prints nothing until something arrives; give it time to set up its
-        // watches before the first message (its first line is checked below anyway).
-        std::thread::sleep(Duration::from_millis(300));
-        Watch {
+        let mut watch = Watch {
             child,
             lines: receiver,
-        }
+        };
+        let ready = store
+            .create_message(&NewMessage::new("bob", "alice", "Are you watching?"))
+            .unwrap();
+        watch.wait_for(&ready.id);
+        watch
     }
 
     fn wait_for(&mut self, id: &str) -> f64 {
