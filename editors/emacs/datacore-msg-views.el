@@ -98,17 +98,20 @@
   (add-hook 'tabulated-list-revert-hook #'datacore-msg-inbox--refresh nil t)
   (tabulated-list-init-header))
 
+(defun datacore-msg--list (name mode)
+  "Show the list buffer NAME in MODE, filled afresh from msg; return it."
+  (let ((buffer (get-buffer-create name)))
+    (with-current-buffer buffer
+      (unless (derived-mode-p mode)
+        (funcall mode))
+      (revert-buffer))
+    (pop-to-buffer-same-window buffer)
+    buffer))
+
 (defun datacore-msg-inbox ()
   "List your inbox: unread, age, sender, subject and the size of each thread."
   (interactive)
-  (let ((buffer (get-buffer-create "*datacore-msg inbox*")))
-    (with-current-buffer buffer
-      (unless (derived-mode-p 'datacore-msg-inbox-mode)
-        (datacore-msg-inbox-mode))
-      (datacore-msg-inbox--refresh)
-      (tabulated-list-print t))
-    (pop-to-buffer-same-window buffer)
-    buffer))
+  (datacore-msg--list "*datacore-msg inbox*" #'datacore-msg-inbox-mode))
 
 (defun datacore-msg-inbox-toggle-all ()
   "List archived messages too, or not."
@@ -173,14 +176,7 @@
 (defun datacore-msg-tasks ()
   "List your agent's tasks: state, sender, tier, age, cost and title."
   (interactive)
-  (let ((buffer (get-buffer-create "*datacore-msg tasks*")))
-    (with-current-buffer buffer
-      (unless (derived-mode-p 'datacore-msg-tasks-mode)
-        (datacore-msg-tasks-mode))
-      (datacore-msg-tasks--refresh)
-      (tabulated-list-print t))
-    (pop-to-buffer-same-window buffer)
-    buffer))
+  (datacore-msg--list "*datacore-msg tasks*" #'datacore-msg-tasks-mode))
 
 ;;; One message or task, and a thread
 

@@ -234,28 +234,36 @@ fn emacs_available() -> bool {
     false
 }
 
+/// Runs `script` (written into `dir`) in `emacs -Q --batch` on `files` with `env`; its
+/// stdout. Fails the test when Emacs fails.
+fn run_emacs(dir: &Path, script: &str, files: &[PathBuf], env: &[(&str, &Path)]) -> String {
+    let path = dir.join("script.el");
+    fs::write(&path, script).unwrap();
+    let output = Command::new("emacs")
+        .args(["-Q", "--batch", "-l"])
+        .arg(&path)
+        .args(files)
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        output.status.success(),
+        "emacs failed: {}{stdout}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}
+
 #[test]
 fn emacs_reads_fixtures_and_our_writes_as_we_do() {
     if !emacs_available() {
         return;
     }
     let dir = TempDir::new().unwrap();
-    let script = dir.path().join("read.el");
-    fs::write(&script, SCRIPT).unwrap();
     let mut files = org_fixtures();
     files.extend(written_files(dir.path()));
-    let output = Command::new("emacs")
-        .args(["-Q", "--batch", "-l"])
-        .arg(&script)
-        .args(&files)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "emacs failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let stdout = String::from_utf8(output.stdout).unwrap();
+    let stdout = run_emacs(dir.path(), SCRIPT, &files, &[]);
     let mut emacs: Vec<Heading> = stdout
         .lines()
         .filter(|l| l.starts_with('{'))
@@ -317,22 +325,13 @@ fn emacs_finds_only_text_in_our_headlines_and_evaluates_nothing() {
         return;
     }
     let dir = TempDir::new().unwrap();
-    let script = dir.path().join("structure.el");
-    fs::write(&script, STRUCTURE_SCRIPT).unwrap();
     let file = headlines_file(dir.path());
     let canary = dir.path().join("canary");
-    let output = Command::new("emacs")
-        .args(["-Q", "--batch", "-l"])
-        .arg(&script)
-        .arg(&file)
-        .env("CANARY", &canary)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "emacs failed: {}{stdout}",
-        String::from_utf8_lossy(&output.stderr)
+    let stdout = run_emacs(
+        dir.path(),
+        STRUCTURE_SCRIPT,
+        &[file],
+        &[("CANARY", &canary)],
     );
     let (headings, agenda) = stdout.split_once("AGENDA\n").expect("the agenda ran");
     let mut count = 0;
