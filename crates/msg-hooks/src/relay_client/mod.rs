@@ -277,8 +277,12 @@ async fn presence_recorder(
         return None;
     }
     let owned = ctx.clone();
-    let started =
-        tokio::task::spawn_blocking(move || PresenceRecorder::start(&owned, Duration::ZERO)).await;
+    // `msg presence` holds the lock's shared side for a moment while it reads: wait that
+    // out; another client holds the exclusive side for its whole life.
+    let started = tokio::task::spawn_blocking(move || {
+        PresenceRecorder::start(&owned, Duration::from_secs(2))
+    })
+    .await;
     match started {
         Ok(Ok(recorder)) => Some(Arc::new(std::sync::Mutex::new(recorder))),
         Ok(Err(err)) => {

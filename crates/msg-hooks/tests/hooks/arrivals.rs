@@ -154,6 +154,13 @@ fn watch_lines_for_people_and_its_usage() {
         "{line}"
     );
     assert_eq!(watch.exit().0, 0);
+    // A sender's control characters reach the terminal escaped.
+    env.run("msg", &["send", "gregor", "\u{1b}[2Jcleared?"])
+        .ok();
+    let watch = Watching::start(&env, &["--existing", "--count", "2"]);
+    let lines = [watch.next(), watch.next()];
+    assert!(lines[1].contains("\\u{1b}[2Jcleared?"), "{lines:?}");
+    assert!(!lines.iter().any(|l| l.contains('\u{1b}')));
     let help = env.run("msg", &["watch", "--help"]).ok().to_owned();
     for flag in ["--json", "--existing", "--count", "--agent"] {
         assert!(help.contains(flag), "{help}");

@@ -7,6 +7,7 @@ use std::process::Child;
 use argh::FromArgs;
 use serde_json::json;
 
+use crate::cli::render::printable;
 use crate::context::Context;
 use crate::desk::arrivals::{
     Arrival, ArrivalKind, FileWatch, Seen, pending, run_notify_command, watched_dirs,
@@ -135,16 +136,17 @@ impl Announcer {
     }
 }
 
-/// One line for a person.
+/// One line for a person, control characters escaped (a sender's text must not drive the
+/// terminal).
 fn describe(arrival: &Arrival) -> String {
     let at = arrival.created.as_deref().unwrap_or("");
+    let from = printable(&arrival.from);
     let what = match arrival.kind {
-        ArrivalKind::Message => format!("message from {}", arrival.from),
-        ArrivalKind::FileDelivery => format!("file from {}", arrival.from),
-        ArrivalKind::TaskWaiting => format!("task from {} waits for your approval", arrival.from),
+        ArrivalKind::Message => format!("message from {from}"),
+        ArrivalKind::FileDelivery => format!("file from {from}"),
+        ArrivalKind::TaskWaiting => format!("task from {from} waits for your approval"),
         ArrivalKind::TaskDone => "task done, to review".to_owned(),
     };
-    format!("{at} {what}: {}  ({})", arrival.subject, arrival.id)
-        .trim_start()
-        .to_owned()
+    let line = format!("{at} {what}: {}  ({})", arrival.subject, arrival.id);
+    printable(line.trim_start())
 }
