@@ -130,12 +130,6 @@ Objects become alists with symbol keys, arrays lists, null and false nil."
   "Property KEY (a string such as \"FROM\") of ITEM, from its `properties'."
   (datacore-msg-get item 'properties (intern key)))
 
-(defun datacore-msg-first-line (text)
-  "The first non-blank line of TEXT, trimmed, or nil."
-  (and text
-       (seq-find (lambda (l) (not (string-blank-p l)))
-                 (mapcar #'string-trim (split-string text "[\n\r]")))))
-
 (defun datacore-msg-subject (item)
   "What ITEM (a message or a task, msg's JSON) is about: its first line of text.
 msg gives a message's `subject' (from its body, which holds the whole text, so
