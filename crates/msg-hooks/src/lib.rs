@@ -23,9 +23,8 @@
 //! The code is in wings: `hook/` (the watcher), `desk/` (tasks, intake, sending),
 //! `relay_client/`, `setup/` (init, doctor, hooks install, migrate, demo), `mcp/` (`msg
 //! mcp`) and `cli/` (each executable's arguments and output), over [`Context`] (who runs
-//! the command, where), [`arrivals`] (what arrives, and file notifications to notice it)
-//! and [`HooksError`] (errors naming the file, the ID or the field). ARCHITECTURE.md maps
-//! them.
+//! the command, where) and [`HooksError`] (errors naming the file, the ID or the field).
+//! ARCHITECTURE.md maps them.
 //! The binaries in `src/bin` only call their entry point ([`msg_main`],
 //! [`inbox_watcher_main`], [`send_reply_main`], [`mark_message_main`],
 //! [`task_queue_main`]); what only they use is private to this crate.
@@ -76,7 +75,6 @@
 //! mcp`'s record of what it pushed and (read only) earlier builds' task ↔ admission links,
 //! all under the governor's state directory (see [`watch`] and [`TaskDesk`]).
 
-pub mod arrivals;
 mod cli;
 mod contacts;
 mod context;

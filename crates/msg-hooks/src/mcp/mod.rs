@@ -10,7 +10,7 @@
 //!   `complete_task`, `return_task`) and [`usage`]: the tools, plain functions over the
 //!   desk, the stores and the governor, as the CLI calls them (the same locks, the same
 //!   governor); [`text`] is how they write for the model, others' text framed as data;
-//! - [`push`]: new work noticed by file notifications ([`crate::arrivals::FileWatch`]) and
+//! - [`push`]: new work noticed by file notifications (`desk/arrivals.rs`'s `FileWatch`, which `msg watch` uses too) and
 //!   told as Claude Code channel notifications, each once ([`pushed`] remembers);
 //! - [`server`]: the only file that imports rmcp (the official SDK), so a new major version
 //!   of it changes one file.

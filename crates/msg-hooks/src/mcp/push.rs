@@ -27,7 +27,7 @@ use msg_store::Message;
 use super::door::Door;
 use super::pushed::{Pushed, record_file};
 use super::text::{clip, framed};
-use crate::arrivals::{FileWatch, watched_dirs};
+use crate::desk::arrivals::{FileWatch, watched_dirs};
 use crate::desk::intake;
 use crate::error::HooksError;
 use crate::hook::untrusted::Boundary;

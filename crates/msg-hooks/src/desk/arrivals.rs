@@ -24,19 +24,20 @@ use msg_inbox::TaskState;
 use msg_store::MessageKind;
 use notify::{RecursiveMode, Watcher as _};
 
-use crate::{Context, HooksError};
+use crate::HooksError;
+use crate::context::Context;
 
 /// How long the events of one write may keep coming before the files are read: an edit is a
 /// rename plus attribute changes, an append a write plus a close. A read that is too early
 /// is harmless (the next event reads again); this only saves reads.
-pub const SETTLE: Duration = Duration::from_millis(3);
+pub(crate) const SETTLE: Duration = Duration::from_millis(3);
 
 /// The most time spent letting events settle, however many keep coming.
 const SETTLE_AT_MOST: Duration = Duration::from_millis(30);
 
 /// What arrived.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ArrivalKind {
+pub(crate) enum ArrivalKind {
     /// An unread message.
     Message,
     /// An unread file delivery notice.
@@ -49,7 +50,7 @@ pub enum ArrivalKind {
 
 impl ArrivalKind {
     /// `message`, `file_delivery`, `task_waiting` or `task_done`.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             ArrivalKind::Message => "message",
             ArrivalKind::FileDelivery => "file_delivery",
@@ -61,19 +62,19 @@ impl ArrivalKind {
 
 /// One message or task that is there for the person.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Arrival {
+pub(crate) struct Arrival {
     /// What it is.
-    pub kind: ArrivalKind,
+    pub(crate) kind: ArrivalKind,
     /// Its ID.
-    pub id: String,
+    pub(crate) id: String,
     /// Who sent it.
-    pub from: String,
+    pub(crate) from: String,
     /// Its first line (a file delivery: `file NAME`).
-    pub subject: String,
+    pub(crate) subject: String,
     /// When it was written (`CREATED` of a message, `SUBMITTED` of a task), as written.
-    pub created: Option<String>,
+    pub(crate) created: Option<String>,
     /// The file it is in.
-    pub file: PathBuf,
+    pub(crate) file: PathBuf,
 }
 
 /// The first non-blank line of `text`, trimmed.
@@ -87,7 +88,7 @@ fn first_line(text: &str) -> &str {
 /// Everything that is there for the person now, in file order: unread messages and file
 /// deliveries of the inbox, then the tasks of `agent` (default: the person's) that wait
 /// for approval or are done.
-pub fn pending(ctx: &Context, agent: Option<&str>) -> Result<Vec<Arrival>, HooksError> {
+pub(crate) fn pending(ctx: &Context, agent: Option<&str>) -> Result<Vec<Arrival>, HooksError> {
     let mut out = Vec::new();
     if let Some(store) = ctx.existing_store()? {
         let inbox = store.inbox_path().to_owned();
@@ -131,19 +132,19 @@ pub fn pending(ctx: &Context, agent: Option<&str>) -> Result<Vec<Arrival>, Hooks
 
 /// The arrivals already announced.
 #[derive(Debug, Default)]
-pub struct Seen {
+pub(crate) struct Seen {
     announced: HashSet<(ArrivalKind, String)>,
 }
 
 impl Seen {
     /// Nothing announced yet.
-    pub fn new() -> Seen {
+    pub(crate) fn new() -> Seen {
         Seen::default()
     }
 
     /// The arrivals of `now` not announced before, in order; they count as announced from
     /// now on.
-    pub fn fresh(&mut self, now: Vec<Arrival>) -> Vec<Arrival> {
+    pub(crate) fn fresh(&mut self, now: Vec<Arrival>) -> Vec<Arrival> {
         now.into_iter()
             .filter(|a| self.announced.insert((a.kind, a.id.clone())))
             .collect()
@@ -151,16 +152,19 @@ impl Seen {
 }
 
 /// File notifications on the directories that hold the messaging files.
-pub struct FileWatch {
+pub(crate) struct FileWatch {
     /// Keeps the OS watches alive; its callback holds the other end of `events`.
-    _watcher: notify::RecommendedWatcher,
+    watcher: notify::RecommendedWatcher,
     /// Every event of the watched directories, from the watcher's thread.
     events: mpsc::Receiver<notify::Result<notify::Event>>,
+    /// Directories to watch that did not exist yet (`agents/` before the first task): each
+    /// is watched as soon as it appears.
+    missing: Vec<PathBuf>,
 }
 
 impl FileWatch {
     /// Watches each directory of `dirs` that exists (not recursively).
-    pub fn new(dirs: &[PathBuf]) -> Result<FileWatch, HooksError> {
+    pub(crate) fn new(dirs: &[PathBuf]) -> Result<FileWatch, HooksError> {
         let (sender, events) = mpsc::channel();
         let failed = |path: &Path| {
             let path = path.to_owned();
@@ -176,20 +180,49 @@ impl FileWatch {
             let _ = sender.send(event);
         })
         .map_err(failed(first))?;
-        for dir in dirs.iter().filter(|d| d.is_dir()) {
-            watcher
-                .watch(dir, RecursiveMode::NonRecursive)
-                .map_err(failed(dir))?;
+        let mut missing = Vec::new();
+        for dir in dirs {
+            if dir.is_dir() {
+                watcher
+                    .watch(dir, RecursiveMode::NonRecursive)
+                    .map_err(failed(dir))?;
+            } else {
+                missing.push(dir.clone());
+            }
         }
         Ok(FileWatch {
-            _watcher: watcher,
+            watcher,
             events,
+            missing,
         })
+    }
+
+    /// Watches the missing directories that exist now; whether there was one (its files,
+    /// written before the watch, must then be read).
+    fn watch_new_dirs(&mut self) -> Result<bool, HooksError> {
+        let mut found = false;
+        let mut still_missing = Vec::new();
+        for dir in std::mem::take(&mut self.missing) {
+            if dir.is_dir() {
+                self.watcher
+                    .watch(&dir, RecursiveMode::NonRecursive)
+                    .map_err(|err| HooksError::Io {
+                        action: "watch",
+                        path: dir.clone(),
+                        source: io::Error::other(err.to_string()),
+                    })?;
+                found = true;
+            } else {
+                still_missing.push(dir);
+            }
+        }
+        self.missing = still_missing;
+        Ok(found)
     }
 
     /// Blocks until an org file changed (or `timeout` passed: `Ok(false)`), then until the
     /// events of that write settled.
-    pub fn wait(&self, timeout: Option<Duration>) -> Result<bool, HooksError> {
+    pub(crate) fn wait(&mut self, timeout: Option<Duration>) -> Result<bool, HooksError> {
         let deadline = timeout.map(|t| Instant::now() + t);
         loop {
             let event = match deadline {
@@ -207,7 +240,7 @@ impl FileWatch {
             let Ok(event) = event else {
                 return Ok(false);
             };
-            if touches_org_file(&event) {
+            if touches_org_file(&event) || (!self.missing.is_empty() && self.watch_new_dirs()?) {
                 break;
             }
         }
@@ -247,7 +280,7 @@ fn is_org_file(path: &Path) -> bool {
 /// `arrival`: `{from}`, `{subject}`, `{id}` and `{kind}` in the arguments are replaced, and
 /// the same values are in the environment as `MSG_FROM`, `MSG_SUBJECT`, `MSG_ID` and
 /// `MSG_KIND`. No shell is involved. The child is returned, not waited for.
-pub fn run_notify_command(command: &[String], arrival: &Arrival) -> io::Result<Child> {
+pub(crate) fn run_notify_command(command: &[String], arrival: &Arrival) -> io::Result<Child> {
     let Some((program, args)) = command.split_first() else {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
@@ -272,7 +305,7 @@ pub fn run_notify_command(command: &[String], arrival: &Arrival) -> io::Result<C
 }
 
 /// The directories [`FileWatch`] watches for `ctx`: the messaging directory and `agents/`.
-pub fn watched_dirs(ctx: &Context) -> Result<Vec<PathBuf>, HooksError> {
+pub(crate) fn watched_dirs(ctx: &Context) -> Result<Vec<PathBuf>, HooksError> {
     let paths = ctx.paths();
     Ok(vec![
         paths.messaging_dir(ctx.space())?,
@@ -338,7 +371,7 @@ mod tests {
     #[test]
     fn a_write_to_an_org_file_ends_the_wait_and_other_files_do_not() {
         let dir = assert_fs::TempDir::new().unwrap();
-        let watch = FileWatch::new(&[dir.path().to_owned(), dir.path().join("missing")]).unwrap();
+        let mut watch = FileWatch::new(&[dir.path().to_owned(), dir.path().join("later")]).unwrap();
         std::fs::write(dir.path().join("inbox.org.lock"), "").unwrap();
         assert!(!watch.wait(Some(Duration::from_millis(50))).unwrap());
         std::fs::write(dir.path().join("inbox.org"), "* TODO x\n").unwrap();
@@ -346,6 +379,11 @@ mod tests {
         // The events of that write were drained with it; reading is no change.
         let _ = std::fs::read(dir.path().join("inbox.org")).unwrap();
         assert!(!watch.wait(Some(Duration::from_millis(50))).unwrap());
+        // A directory that appears is watched from then on (and its files are read).
+        std::fs::create_dir(dir.path().join("later")).unwrap();
+        assert!(watch.wait(Some(Duration::from_secs(10))).unwrap());
+        std::fs::write(dir.path().join("later/alice-claude.org"), "* QUEUED x\n").unwrap();
+        assert!(watch.wait(Some(Duration::from_secs(10))).unwrap());
     }
 
     #[test]
