@@ -1,9 +1,10 @@
 //! What the servers of one agent have pushed, so that each item is pushed once.
 //!
-//! One small JSON file per space and agent, `<root>/.datacore/state/messaging/mcp/<space>/<agent>.json`,
-//! read and replaced (atomically) under its own lock, which a server holds from reading it
-//! to saving it, before it sends what it decided to push; two sessions serving the same
-//! agent take turns, and an item goes to one of them, once.
+//! One small JSON file per space and agent,
+//! `<root>/.datacore/state/messaging/mcp/<space>/<agent>.json`, read and replaced
+//! (atomically, not durably: see [`Pushed::save`]) under its own lock, which a server holds
+//! from reading it to saving it, before it sends what it decided to push; two sessions
+//! serving the same agent take turns, and an item goes to one of them, once.
 //!
 //! ```json
 //! {"format": 1, "pushed": ["queued:task-20261207-104800-3f2a9c1b7d4e:0", "waiting:task-…"]}
@@ -17,7 +18,6 @@
 use std::collections::{BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
 
-use msg_core::durable;
 use serde::{Deserialize, Serialize};
 
 use crate::error::HooksError;
@@ -91,7 +91,10 @@ impl Pushed {
         self.pushed.retain(|key| open.contains(id_of(key)));
     }
 
-    /// Replaces the file at `path` atomically and durably. Hold its lock.
+    /// Replaces the file at `path` atomically (a temporary file renamed over it, so a
+    /// reader sees the old record or the new one), without waiting for the disk: it stands
+    /// between a change and its push, and a record lost in a crash costs at most a push
+    /// repeated to a second session. Hold its lock.
     pub(crate) fn save(&self, path: &Path) -> Result<(), HooksError> {
         let record = Pushed {
             format: FORMAT,
@@ -103,8 +106,13 @@ impl Pushed {
             std::fs::create_dir_all(dir)
                 .map_err(HooksError::io("create the directory of", path))?;
         }
-        durable::write_atomically(path, &bytes)?;
-        Ok(())
+        let temp = path.with_extension(format!("json.{}.tmp", std::process::id()));
+        std::fs::write(&temp, &bytes)
+            .and_then(|()| std::fs::rename(&temp, path))
+            .map_err(|err| {
+                let _ = std::fs::remove_file(&temp);
+                HooksError::io("replace", path)(err)
+            })
     }
 }
 
