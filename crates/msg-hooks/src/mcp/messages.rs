@@ -1,7 +1,7 @@
 //! The message tools: `inbox` (messages to the agent, or one conversation), `read` (one
 //! message or task in full) and `send`, over the store and the desk as the CLI uses them.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use msg_store::{Message, Priority};
 
@@ -131,8 +131,11 @@ fn conversation(door: &Door, given: &str, limit: usize) -> Result<String, ToolEr
     // The latest messages matter most: an overlong thread loses its start.
     let skipped = total.saturating_sub(limit);
     let boundary = Boundary::random();
+    // Named by the message asked for: the thread's root may be a message the agent may
+    // not see (the person's own), whose ID it is not told.
     let mut out = format!(
-        "Thread {root}: {total} {} of yours, oldest first",
+        "The conversation of {}: {total} {} of yours, oldest first",
+        message.id,
         plural(total, "message", "messages")
     );
     if skipped > 0 {
@@ -141,15 +144,22 @@ fn conversation(door: &Door, given: &str, limit: usize) -> Result<String, ToolEr
         ));
     }
     out.push(':');
+    let visible: HashSet<&str> = thread.iter().map(|m| m.id.as_str()).collect();
     for message in &thread[skipped..] {
         out.push_str("\n\n");
-        out.push_str(&full_message(door, message, &boundary));
+        out.push_str(&full_message(door, message, &visible, &boundary));
     }
     Ok(out)
 }
 
-/// A message in full: who, when, its links, and its text (framed unless the owner's).
-fn full_message(door: &Door, message: &Message, boundary: &Boundary) -> String {
+/// A message in full: who, when, the message it answers (when the agent may see that one
+/// too, whose IDs are `visible`), and its text (framed unless the owner's).
+fn full_message(
+    door: &Door,
+    message: &Message,
+    visible: &HashSet<&str>,
+    boundary: &Boundary,
+) -> String {
     let to = message.to.as_deref().unwrap_or("?");
     let mut out = format!(
         "{} {} from {} to {}, {}",
@@ -162,7 +172,7 @@ fn full_message(door: &Door, message: &Message, boundary: &Boundary) -> String {
     if message.priority != Priority::Normal {
         out.push_str(&format!(", {} priority", message.priority.as_str()));
     }
-    if let Some(parent) = &message.reply_to {
+    if let Some(parent) = message.reply_to.as_deref().filter(|p| visible.contains(p)) {
         out.push_str(&format!(", answers {parent}"));
     }
     let text = at_most(
@@ -225,7 +235,9 @@ pub(crate) fn read(door: &Door, given: &str, archive: bool) -> Result<String, To
             store.mark_read(&message.id)?
         };
     }
-    let mut out = full_message(door, &message, &Boundary::random());
+    let messages = door.messages()?;
+    let visible: HashSet<&str> = messages.iter().map(|(_, m)| m.id.as_str()).collect();
+    let mut out = full_message(door, &message, &visible, &Boundary::random());
     if let Some((task, state)) = task_of_message(door)?.get(&message.id) {
         out.push_str(&format!(
             "\n\nIt became your task {task} ({state}): `claim_task` to start it, `complete_task` to answer it."
