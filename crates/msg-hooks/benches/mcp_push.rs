@@ -19,23 +19,26 @@
 //! `cargo test --all-targets` does), it checks each situation once on an empty root.
 
 use std::fmt::Write as _;
-use std::io::{BufRead, BufReader, Write as _};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::mpsc::{Receiver, channel};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use msg_core::config::Settings;
 use msg_core::paths::Paths;
 use msg_hooks::{Context, Submission, TaskDesk};
-use serde_json::{Value, json};
+
+#[path = "../tests/support/mcp.rs"]
+#[allow(dead_code, reason = "the bench uses part of the tests' MCP client")]
+mod mcp_client;
+
+use mcp_client::{DEADLINE, McpClient};
 
 const SETTINGS: &str = "identity:\n  name: bench\nmessaging:\n  utc_offset: \"+01:00\"\n  trust_overrides:\n    bench: owner\n    \"tex@team.example.com\": team\n  compute:\n    max_queue_depth: 100000\n    rate_limits:\n      tasks_per_hour: 100000\n";
 const HEADER: &str = "#+TODO: TODO WAITING QUEUED WORKING | DONE CANCELLED ARCHIVED\n";
+/// When every generated task and message was written (the bench does not look at dates).
+const AT: &str = "[2026-02-01 Sun 10:00]";
 /// How long the server is watched doing nothing.
 const IDLE: Duration = Duration::from_secs(5);
-/// How long one push may take before the bench gives up.
-const DEADLINE: Duration = Duration::from_secs(30);
 
 fn load_average() -> String {
     std::fs::read_to_string("/proc/loadavg")
@@ -65,26 +68,29 @@ fn main() {
     println!("|---|---|---|---|");
     for &size in sizes {
         let root = generate(size);
-        let mut server = Server::start(&root);
+        let mut command = Command::new(env!("CARGO_BIN_EXE_msg"));
+        command.arg("mcp").env("DATACORE_ROOT", &root);
+        let mut server = McpClient::start(command);
+        server.initialize("2025-11-25");
         let ctx = Context::new(Paths::new(&root), settings(), None).unwrap();
         // The first push: the server's watch and record are in place.
         submit(&ctx, "warm-up");
-        server.push();
+        push(&mut server);
         let tasks = (0..runs)
             .map(|n| {
                 submit(&ctx, &format!("Task {n}"));
                 let synced = Instant::now();
-                server.push().saturating_duration_since(synced)
+                push(&mut server).saturating_duration_since(synced)
             })
             .collect();
         let messages = (0..runs)
             .map(|n| {
                 receive(&ctx, n);
                 let synced = Instant::now();
-                server.push().saturating_duration_since(synced)
+                push(&mut server).saturating_duration_since(synced)
             })
             .collect();
-        let cpu = server.cpu_over(idle);
+        let cpu = cpu_over(&server, idle);
         println!(
             "| {size} + {size} | {} | {} | {:.3} ms of CPU ({:.4} %) |",
             summary(tasks),
@@ -92,7 +98,7 @@ fn main() {
             cpu.as_secs_f64() * 1e3,
             100.0 * cpu.as_secs_f64() / idle.as_secs_f64()
         );
-        server.stop();
+        server.close().ok_and_nothing_left();
         let _ = std::fs::remove_dir_all(&root);
     }
     println!(
@@ -142,90 +148,21 @@ fn summary(mut times: Vec<Duration>) -> String {
     )
 }
 
-/// `msg mcp` and the bench's side of its pipes.
-struct Server {
-    child: Child,
-    stdin: Option<ChildStdin>,
-    /// Each line from stdout and when it was read, from the reader thread.
-    lines: Receiver<(Instant, Value)>,
+/// The CPU time every thread of the server used over `wait`, from a second after the last
+/// push: the round its own intake writes start is over by then.
+fn cpu_over(server: &McpClient, wait: Duration) -> Duration {
+    std::thread::sleep(Duration::from_secs(1).min(wait));
+    let before = cpu_time(server.pid());
+    std::thread::sleep(wait);
+    cpu_time(server.pid()).saturating_sub(before)
 }
 
-impl Server {
-    fn start(root: &Path) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_msg"))
-            .arg("mcp")
-            .env("DATACORE_ROOT", root)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (sender, lines) = channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                let at = Instant::now();
-                if sender
-                    .send((at, serde_json::from_str(&line).unwrap()))
-                    .is_err()
-                {
-                    break;
-                }
-            }
-        });
-        let mut server = Server {
-            stdin: child.stdin.take(),
-            child,
-            lines,
-        };
-        server.send(
-            &json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-            "protocolVersion": "2025-11-25", "capabilities": {},
-            "clientInfo": {"name": "bench", "version": "1"}}}),
-        );
-        let (_, answer) = server.lines.recv_timeout(DEADLINE).unwrap();
-        assert_eq!(
-            answer["result"]["protocolVersion"], "2025-11-25",
-            "{answer}"
-        );
-        server.send(&json!({"jsonrpc": "2.0", "method": "notifications/initialized"}));
-        server
-    }
-
-    fn send(&mut self, message: &Value) {
-        let stdin = self.stdin.as_mut().unwrap();
-        writeln!(stdin, "{message}").unwrap();
-        stdin.flush().unwrap();
-    }
-
-    /// Waits for the next channel notification; when it was read.
-    fn push(&mut self) -> Instant {
-        loop {
-            let (at, line) = self
-                .lines
-                .recv_timeout(DEADLINE)
-                .expect("a push within the deadline");
-            if line["method"] == "notifications/claude/channel" {
-                return at;
-            }
-        }
-    }
-
-    /// The CPU time every thread of the server used over `wait`, from a second after the
-    /// last push: the round its own intake writes start is over by then.
-    fn cpu_over(&self, wait: Duration) -> Duration {
-        std::thread::sleep(Duration::from_secs(1).min(wait));
-        let before = cpu_time(self.child.id());
-        std::thread::sleep(wait);
-        cpu_time(self.child.id()).saturating_sub(before)
-    }
-
-    fn stop(mut self) {
-        drop(self.stdin.take());
-        let status = self.child.wait().unwrap();
-        assert!(status.success(), "{status}");
-    }
+/// The moment the next channel notification was read.
+fn push(server: &mut McpClient) -> Instant {
+    let (at, _) = server
+        .notification("notifications/claude/channel", DEADLINE)
+        .expect("a push within the deadline");
+    at
 }
 
 /// The CPU time of all threads of process `pid`, from the scheduler's statistics.
@@ -260,17 +197,6 @@ fn generate(size: usize) -> PathBuf {
     root
 }
 
-fn stamp(i: usize) -> String {
-    let day = 1 + (i / 1440) % 28;
-    let minute = i % 1440;
-    format!(
-        "[2026-02-{day:02} {} {:02}:{:02}]",
-        ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"][day % 7],
-        minute / 60,
-        minute % 60
-    )
-}
-
 fn tasks(size: usize) -> String {
     let mut text = String::from(HEADER);
     for i in 0..size {
@@ -280,14 +206,13 @@ fn tasks(size: usize) -> String {
             9 => "WORKING",
             _ => ["DONE", "ARCHIVED", "ARCHIVED", "CANCELLED"][i % 4],
         };
-        let at = stamp(i);
         writeln!(
             text,
             "* {keyword} Task {i}: summarise the weekly report :AI:"
         )
         .unwrap();
         if matches!(keyword, "DONE" | "ARCHIVED" | "CANCELLED") {
-            writeln!(text, "CLOSED: {at}").unwrap();
+            writeln!(text, "CLOSED: {AT}").unwrap();
         }
         let awaiting = if keyword == "WAITING" {
             "  :AWAITING: owner-approval\n"
@@ -296,7 +221,7 @@ fn tasks(size: usize) -> String {
         };
         writeln!(
             text,
-            "  :PROPERTIES:\n  :ID: task-20260201-000000-{i:012x}\n  :FROM: tex@team.example.com\n  :TRUST_TIER: team\n  :SUBMITTED: {at}\n{awaiting}  :END:\n  Read the report and list the three decisions.",
+            "  :PROPERTIES:\n  :ID: task-20260201-000000-{i:012x}\n  :FROM: tex@team.example.com\n  :TRUST_TIER: team\n  :SUBMITTED: {AT}\n{awaiting}  :END:\n  Read the report and list the three decisions.",
         )
         .unwrap();
     }
@@ -306,7 +231,6 @@ fn tasks(size: usize) -> String {
 fn messages(size: usize) -> String {
     let mut text = String::from(HEADER);
     for i in 0..size {
-        let at = stamp(i);
         let (keyword, tags) = match i % 5 {
             0 => ("TODO", ":unread:message:"),
             4 => ("ARCHIVED", ":message:"),
@@ -314,7 +238,7 @@ fn messages(size: usize) -> String {
         };
         writeln!(
             text,
-            "* {keyword} {at} tex: news {i} {tags}\n  :PROPERTIES:\n  :ID: msg-20260201-000000-{i:012x}\n  :FROM: tex@team.example.com\n  :TO: bench\n  :CREATED: {at}\n  :END:\n  News number {i}, with a second line\n  and a third.",
+            "* {keyword} {AT} tex: news {i} {tags}\n  :PROPERTIES:\n  :ID: msg-20260201-000000-{i:012x}\n  :FROM: tex@team.example.com\n  :TO: bench\n  :CREATED: {AT}\n  :END:\n  News number {i}, with a second line\n  and a third.",
         )
         .unwrap();
     }

@@ -118,25 +118,23 @@ impl Door {
     }
 }
 
+/// bob's agent in a root at `root`, bob the owner and alice of tier team: the unit tests'.
+#[cfg(test)]
+pub(crate) fn test_door(root: &std::path::Path) -> Door {
+    let settings = msg_core::config::Settings::from_yaml_str(
+        "identity: {name: bob}\nmessaging: {trust_overrides: {bob: owner, alice: team}}\n",
+        std::path::Path::new("settings.local.yaml"),
+    )
+    .unwrap();
+    let paths = msg_core::paths::Paths::new(root);
+    Door::new(Context::new(paths, settings, None).unwrap(), None).unwrap()
+}
+
 #[cfg(test)]
 mod tests {
+    use super::test_door as door;
     use super::*;
-    use msg_core::config::Settings;
-    use msg_core::paths::Paths;
     use msg_store::Incoming;
-
-    fn door(root: &std::path::Path) -> Door {
-        let settings = Settings::from_yaml_str(
-            "identity: {name: bob}\nmessaging: {trust_overrides: {bob: owner, alice: team}}\n",
-            std::path::Path::new("settings.local.yaml"),
-        )
-        .unwrap();
-        Door::new(
-            Context::new(Paths::new(root), settings, None).unwrap(),
-            None,
-        )
-        .unwrap()
-    }
 
     fn deliver(door: &Door, from: &str, to: &str, id: &str) {
         door.ctx()

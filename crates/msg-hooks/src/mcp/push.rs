@@ -345,24 +345,9 @@ impl Watch {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::context::Context;
     use crate::desk::{Submission, TaskDesk};
-    use msg_core::config::Settings;
-    use msg_core::paths::Paths;
+    use crate::mcp::door::test_door as door;
     use msg_store::Incoming;
-
-    fn door(root: &std::path::Path) -> Door {
-        let settings = Settings::from_yaml_str(
-            "identity: {name: bob}\nmessaging: {trust_overrides: {bob: owner, alice: team}}\n",
-            std::path::Path::new("settings.local.yaml"),
-        )
-        .unwrap();
-        Door::new(
-            Context::new(Paths::new(root), settings, None).unwrap(),
-            None,
-        )
-        .unwrap()
-    }
 
     fn submit(door: &Door, from: &str, text: &str) -> String {
         TaskDesk::open(door.ctx(), None)

@@ -15,6 +15,29 @@ use crate::support::relay::{DEADLINE, Person, TestRelay};
 use crate::support::{Env, id_in, queue_task};
 
 const CHANNEL: &str = "notifications/claude/channel";
+/// The tools, in the order `tools/list` gives them.
+pub(crate) const TOOLS: [&str; 8] = [
+    "inbox",
+    "read",
+    "send",
+    "tasks",
+    "claim_task",
+    "complete_task",
+    "return_task",
+    "usage",
+];
+
+/// Asserts that a `tools/list` result lists [`TOOLS`], in order.
+#[track_caller]
+pub(crate) fn assert_tools(list: &Value) {
+    let names: Vec<&str> = list["tools"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no tools: {list}"))
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, TOOLS);
+}
 
 /// `msg mcp` on `env`'s root, handshake done.
 fn connect(env: &Env) -> McpClient {
@@ -97,28 +120,10 @@ fn eight_short_tools_each_described_and_checked() {
     let env = Env::new();
     let mut client = connect(&env);
     let list = client.result("tools/list", json!({}));
-    let names: Vec<&str> = list["tools"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["name"].as_str().unwrap())
-        .collect();
-    assert_eq!(
-        names,
-        [
-            "inbox",
-            "read",
-            "send",
-            "tasks",
-            "claim_task",
-            "complete_task",
-            "return_task",
-            "usage"
-        ]
-    );
+    assert_tools(&list);
     // What every session pays for: the whole tools/list answer, as sent.
     let bytes = serde_json::to_string(&list).unwrap().len();
-    eprintln!("tools/list: {} tools, {bytes} bytes", names.len());
+    eprintln!("tools/list: {} tools, {bytes} bytes", TOOLS.len());
     assert!(bytes < 4_096, "tools/list grew to {bytes} bytes");
     for tool in list["tools"].as_array().unwrap() {
         let description = tool["description"].as_str().unwrap();
@@ -346,13 +351,7 @@ fn a_task_written_by_another_process_is_pushed_once() {
     let next = id_in(env.run("msg", &["task", "submit", "Second"]).ok());
     let (_, push) = client.notification(CHANNEL, DEADLINE).unwrap();
     assert_eq!(push["params"]["meta"]["id"], next.as_str());
-    let closed = client.close();
-    closed.ok();
-    assert!(
-        closed.notifications.is_empty(),
-        "{:?}",
-        closed.notifications
-    );
+    client.close().ok_and_nothing_left();
 }
 
 #[test]
@@ -439,13 +438,7 @@ fn a_message_from_another_machine_reaches_the_agents_session_as_its_task() {
         inbox.contains(&to_agent) && !inbox.contains(&to_bob),
         "{inbox}"
     );
-    let closed = session.close();
-    closed.ok();
-    assert!(
-        closed.notifications.is_empty(),
-        "{:?}",
-        closed.notifications
-    );
+    session.close().ok_and_nothing_left();
 }
 
 #[test]

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use crate::mcp::assert_tools;
 use crate::support::{Env, exe, id_in, queue_task, repo};
 
 /// The Inspector version `.ci/run` installs.
@@ -166,25 +167,7 @@ fn the_inspector_lists_our_tools_and_calls_each_one() {
         String::from_utf8_lossy(&listed.stderr)
     );
     let list: Value = serde_json::from_slice(&listed.stdout).unwrap();
-    let names: Vec<&str> = list["tools"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["name"].as_str().unwrap())
-        .collect();
-    assert_eq!(
-        names,
-        [
-            "inbox",
-            "read",
-            "send",
-            "tasks",
-            "claim_task",
-            "complete_task",
-            "return_task",
-            "usage"
-        ]
-    );
+    assert_tools(&list);
 
     // Each tool, as a session would use them.
     let inbox = inspector.ok("inbox", &["limit=5"]);

@@ -1,5 +1,6 @@
 //! A minimal MCP client for `msg mcp`: JSON-RPC lines over the child's stdin and stdout,
 //! written here from the specification (no SDK), so the tests see the bytes a client sees.
+//! The `mcp_push` benchmark uses it too (it depends on nothing else of the harness).
 //!
 //! A reader thread stamps every line from the server with the moment it arrived and hands
 //! it over on a channel; a test waits for the response to its request, or for a
@@ -14,7 +15,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use super::relay::DEADLINE;
+/// How long any one answer or notification may take. Generous: the machine is shared.
+pub(crate) const DEADLINE: Duration = Duration::from_secs(30);
 
 /// A running `msg mcp` and the client's side of its pipes.
 pub(crate) struct McpClient {
@@ -219,6 +221,13 @@ impl Closed {
     pub(crate) fn ok(&self) {
         assert_eq!(self.code, Some(0), "{}", self.stderr);
         assert_eq!(self.stderr, "");
+    }
+
+    /// Asserts a clean end with no notification left untaken.
+    #[track_caller]
+    pub(crate) fn ok_and_nothing_left(&self) {
+        self.ok();
+        assert!(self.notifications.is_empty(), "{:?}", self.notifications);
     }
 }
 
