@@ -62,7 +62,14 @@ struct Connection {
     /// The authenticated name, once `auth` succeeded: one allocation per login, shared by
     /// every message of this sender that waits in a queue.
     user: Option<Arc<str>>,
+    /// The frame rate of text and binary frames: over it, a frame is refused with
+    /// `rate_limited` and the connection goes on.
     limiter: RateLimiter,
+    /// The same rate for control frames (pings and pongs), kept apart so that a client's
+    /// keepalive ping never competes with its messages. Over it the connection is closed:
+    /// the WebSocket library answers every ping with a pong, so a ping cannot be refused,
+    /// and no client has a reason to ping faster.
+    control_limiter: RateLimiter,
     /// When the frame being handled arrived.
     frame_time: Instant,
 }
@@ -114,6 +121,7 @@ async fn serve_halves<R, W, E>(
         closer: closer.clone(),
         user: None,
         limiter: RateLimiter::new(limits.messages_per_second, limits.burst, Instant::now()),
+        control_limiter: RateLimiter::new(limits.messages_per_second, limits.burst, Instant::now()),
         frame_time: Instant::now(),
     };
     let writer = write_loop(
@@ -202,6 +210,27 @@ impl Connection {
                     break;
                 }
                 () = &mut auth_deadline, if self.user.is_none() => {
+                    // An `auth` may have arrived in time and not been read yet (the relay was
+                    // stopped or busy): what is already there is read first. Yielding once
+                    // lets the runtime poll the socket's readiness, which the timer can
+                    // otherwise beat after a pause.
+                    tokio::task::yield_now().await;
+                    let mut flow = Flow::Continue;
+                    for _ in 0..READY_FRAMES {
+                        if flow == Flow::Stop || self.user.is_some() {
+                            break;
+                        }
+                        let Some(item) = stream.next().now_or_never() else {
+                            break;
+                        };
+                        flow = self.on_item(item, &mut last_heard).await;
+                    }
+                    if flow == Flow::Stop {
+                        break;
+                    }
+                    if self.user.is_some() {
+                        continue;
+                    }
                     self.refuse(
                         ErrorCode::AuthTimeout,
                         format!(
@@ -289,16 +318,40 @@ impl Connection {
         let tungstenite_error = err
             .downcast_ref::<tungstenite::Error>()
             .or_else(|| err.source()?.downcast_ref::<tungstenite::Error>());
-        let too_long = tungstenite_error.and_then(|err| match err {
-            tungstenite::Error::Capacity(tungstenite::error::CapacityError::MessageTooLong {
-                size,
-                max_size,
-            }) => Some((*size, *max_size)),
-            _ => None,
-        });
-        let Some((size, max_size)) = too_long else {
-            self.closer.close(CloseReason::peer_gone("read_error"));
-            return;
+        let (size, max_size) = match tungstenite_error {
+            Some(tungstenite::Error::Capacity(
+                tungstenite::error::CapacityError::MessageTooLong { size, max_size },
+            )) => (*size, *max_size),
+            // The peer went away without a close frame: nothing to answer.
+            Some(tungstenite::Error::Protocol(
+                tungstenite::error::ProtocolError::ResetWithoutClosingHandshake,
+            )) => {
+                self.closer.close(CloseReason::peer_gone("peer_gone"));
+                return;
+            }
+            // RFC 6455 §7.1.7: fail the connection with the code that says why.
+            Some(tungstenite::Error::Protocol(violation)) => {
+                self.protocol_failure(
+                    "protocol_error",
+                    &violation.to_string(),
+                    close::PROTOCOL_ERROR,
+                    "protocol error",
+                );
+                return;
+            }
+            Some(tungstenite::Error::Utf8(reason)) => {
+                self.protocol_failure(
+                    "invalid_utf8",
+                    reason,
+                    close::INVALID_PAYLOAD,
+                    "invalid UTF-8",
+                );
+                return;
+            }
+            _ => {
+                self.closer.close(CloseReason::peer_gone("read_error"));
+                return;
+            }
         };
         self.shared.metrics.rejected(ErrorCode::FrameTooLarge);
         self.shared.log.warn(
@@ -330,13 +383,46 @@ impl Connection {
         });
     }
 
+    /// Closes the connection after a frame that breaks the WebSocket protocol: a close frame
+    /// with `code`, no `error` frame (the client's WebSocket library is at fault, not its
+    /// JSON).
+    fn protocol_failure(
+        &mut self,
+        label: &'static str,
+        detail: &str,
+        code: u16,
+        reason: &'static str,
+    ) {
+        self.shared.log.warn(
+            label,
+            &[("conn", self.id.into()), ("detail", detail.into())],
+        );
+        self.closer.close(CloseReason {
+            label,
+            error: None,
+            close: Some((code, reason)),
+            drain: false,
+        });
+    }
+
     async fn on_message(&mut self, message: Message) -> Flow {
         if message.is_close() {
             self.closer.close(CloseReason::peer_gone("peer_closed"));
             return Flow::Stop;
         }
         if message.is_ping() || message.is_pong() {
-            // The WebSocket library answers pings itself; either counts as a sign of life.
+            // The WebSocket library answers pings itself; either counts as a sign of life,
+            // within the rate (a flood of pings once kept the relay writing pongs).
+            if self.control_limiter.try_take(self.frame_time).is_err() {
+                let limits = &self.shared.config.limits;
+                let text = format!(
+                    "Too many WebSocket pings or pongs: at most {} per second (bursts of {}); \
+                     this connection is closed",
+                    limits.messages_per_second, limits.burst
+                );
+                self.refuse(ErrorCode::RateLimited, text, close::POLICY, "ping flood");
+                return Flow::Stop;
+            }
             return Flow::Continue;
         }
         self.shared.metrics.frame_in();

@@ -350,7 +350,13 @@ pub mod close {
     pub const AUTH_FAILED: u16 = 1000;
     /// The relay is shutting down (SIGTERM, Ctrl-C).
     pub const GOING_AWAY: u16 = 1001;
-    /// Authentication timeout, idle timeout, or a reader too slow for its queue.
+    /// A frame that breaks RFC 6455 (reserved bits, an unknown opcode, a fragmented or
+    /// oversized control frame, an unmasked frame, a continuation without a start).
+    pub const PROTOCOL_ERROR: u16 = 1002;
+    /// A text frame or a close reason that is not UTF-8.
+    pub const INVALID_PAYLOAD: u16 = 1007;
+    /// Authentication timeout, idle timeout, a flood of pings, or a reader too slow for its
+    /// queue.
     pub const POLICY: u16 = 1008;
     /// A frame over the size limit.
     pub const TOO_BIG: u16 = 1009;

@@ -25,6 +25,14 @@ use crate::shared::{Shared, expire_loop};
 /// The read buffer of each WebSocket: most frames fit, and an idle connection keeps little.
 const READ_BUFFER_BYTES: usize = 4 * 1024;
 
+/// The write buffer is flushed at this size (tungstenite's default).
+const WRITE_BUFFER_BYTES: usize = 128 * 1024;
+
+/// What the relay adds around a client's text when it writes a `message`: `from` and `to`
+/// (user names of at most 128 bytes, each escaped character at most 6), the field names, a
+/// generated ID and a timestamp, with room to spare; and a close or pong frame besides.
+const ENVELOPE_BYTES: usize = 8 * 1024;
+
 /// Serves the relay on `listener` until `shutdown` completes, then shuts down gracefully:
 /// stops accepting, closes every WebSocket with 1001 after writing what was queued for it
 /// (at most [`Limits::shutdown_grace`](crate::Limits::shutdown_grace)), and returns.
@@ -299,14 +307,29 @@ fn websocket_key(headers: &HeaderMap) -> Option<&HeaderValue> {
 /// tungstenite's settings for one connection: frames and messages up to the frame limit, and
 /// a read buffer sized for chat messages instead of its bulk-transfer default (128 KiB,
 /// zero-filled at the first read). A larger message still arrives: the buffer grows to the
-/// frame's size while reading it. The write buffer keeps its default: it is an empty `Vec`
-/// that grows with what one flush sends, and it lets a batch of frames leave in one write
-/// (writing each frame on its own would meet Nagle's algorithm and delayed ACKs).
+/// frame's size while reading it.
+///
+/// The write buffer lets a batch of frames leave in one write (writing each frame on its own
+/// would meet Nagle's algorithm and delayed ACKs); it is flushed at [`WRITE_BUFFER_BYTES`].
+/// Its maximum bounds what a connection that does not read can make the relay hold: the
+/// writer flushes before it adds a frame to a full buffer, so one frame (a `message` is at
+/// most the frame limit plus its envelope) on top of a full buffer is the most it ever holds.
+/// What the library adds on its own while reading (a pong for each ping) is dropped, not
+/// buffered, beyond it: tungstenite's default maximum is unbounded, and a client that sent
+/// pings without reading once made the relay grow by 60 MB/s.
 fn websocket_config(max_frame_bytes: usize) -> WebSocketConfig {
     WebSocketConfig::default()
         .read_buffer_size(READ_BUFFER_BYTES)
+        .write_buffer_size(WRITE_BUFFER_BYTES)
+        .max_write_buffer_size(max_write_buffer(max_frame_bytes))
         .max_frame_size(Some(max_frame_bytes))
         .max_message_size(Some(max_frame_bytes))
+}
+
+/// The most a connection's write buffer holds: a full buffer plus the largest frame the relay
+/// writes (a `message` of the frame limit, with the names and fields the relay adds).
+fn max_write_buffer(max_frame_bytes: usize) -> usize {
+    WRITE_BUFFER_BYTES + max_frame_bytes + ENVELOPE_BYTES
 }
 
 /// Every other request: a plain 404 (a `GET /ws` without upgrade headers: 400).

@@ -421,3 +421,53 @@ fn the_documented_defaults_are_the_ones_serve_uses() {
         assert_eq!(documented, default, "--{flag} in docs/relay.md: {row}");
     }
 }
+
+fn signal(server: &Server, name: &str) {
+    let status = Command::new("kill")
+        .args([&format!("-{name}"), &server.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+/// Issue 16, item 8: an `auth` that reached the relay before the auth deadline but was read
+/// after it (the process was stopped) is served, not refused with `auth_timeout`.
+#[tokio::test]
+async fn an_auth_that_arrived_in_time_is_served_even_when_read_after_the_deadline() {
+    let server = Server::start(relay_command().env("RELAY_SECRET", SECRET).args([
+        "serve",
+        "--port",
+        "0",
+        "--auth-timeout-secs",
+        "1",
+    ]));
+    let mut alice = Client::connect_to(server.listening()).await;
+    signal(&server, "STOP");
+    alice
+        .send(json!({"type": "auth", "username": "alice", "token": crate::support::token("alice")}))
+        .await;
+    // Well past the deadline while the relay cannot read.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    signal(&server, "CONT");
+    assert_eq!(alice.recv().await["type"], "auth_ok");
+    assert!(alice.backlog().await.is_empty());
+    alice.expect_nothing_pending().await;
+}
+
+/// Issue 16, item 8: a refused user name was logged whole, a 60 KB line per attempt.
+#[tokio::test]
+async fn a_huge_refused_user_name_is_logged_cut_short() {
+    let server = Server::start(
+        relay_command()
+            .env("RELAY_SECRET", SECRET)
+            .args(["serve", "--port", "0"]),
+    );
+    let mut eve = Client::connect_to(server.listening()).await;
+    let name = "e".repeat(60_000);
+    eve.send(json!({"type": "auth", "username": name, "token": "00"}))
+        .await;
+    eve.expect_error("invalid_username").await;
+    let line = server.line("event=auth_failed");
+    assert!(line.len() < 500, "{} bytes: {}", line.len(), &line[..500]);
+    assert!(line.contains("(+59800 bytes)"), "{line}");
+}
