@@ -25,7 +25,8 @@ use crate::protocol::{AckStatus, ClientFrame, ErrorCode, QueueLimit, ServerFrame
 use crate::rate::RateLimiter;
 use crate::registry::{Kicked, LoginStep, SendOutcome};
 use crate::session::{
-    CloseReason, Closer, ConnId, Outbox, OutboxPermit, Push, SessionHandle, close_message,
+    CloseReason, Closer, ConnId, Outbox, OutboxPermit, Outgoing, Push, QueuedAt, SessionHandle,
+    close_message,
 };
 use crate::shared::Shared;
 use crate::token::{UsernameError, validate_username};
@@ -677,6 +678,8 @@ impl Connection {
         self.shared.expire_due(Instant::now());
         let mut after = 0;
         let mut backlog = 0u64;
+        // The queue the backlog comes from, named in each frame whose writing delivers it.
+        let recipient: Arc<str> = Arc::from(username.as_str());
         let (replaced, kicked) = loop {
             let Some(permit) = self.reserve().await else {
                 return Flow::Stop;
@@ -697,17 +700,18 @@ impl Connection {
                                 None => return Flow::Stop,
                             },
                         };
-                        permit.send(pending.frame);
+                        let on_write = (!keeps_pending).then(|| QueuedAt {
+                            recipient: Arc::clone(&recipient),
+                            seq: pending.seq,
+                        });
+                        permit.send(pending.frame, on_write);
                         after = pending.seq;
                         backlog += 1;
                         self.shared.metrics.message_routed();
-                        if pending.written {
+                        if pending.delivery.handed_over() {
                             self.shared.metrics.message_redelivered();
                         }
                     }
-                    self.shared
-                        .registry
-                        .backlog_written(&username, after, keeps_pending);
                 }
             }
         };
@@ -767,12 +771,11 @@ impl Connection {
                 }
                 let ack = Message::text(fast::ack_json(id, to, status, duplicate));
                 match &self.shared.config.spool {
-                    // Accepted means durable: every ack (`queued`, and `delivered` to an
-                    // `acks` client, whose message stays in its queue until acknowledged)
-                    // goes out after the sync of the message's record, so a relay killed
-                    // before the recipient stored it still has it. A duplicate waits too:
-                    // its first copy may not be on disk yet. Nothing appended (a v0.2.0
-                    // recipient, delivered on write): the ack leaves with the next batch.
+                    // Accepted means durable: every ack (`queued` and `delivered`: the message
+                    // stays in its queue until written or acknowledged) goes out after the
+                    // sync of the message's record, so a relay killed before the recipient
+                    // had it still has it. A duplicate waits too: its first copy may not be
+                    // on disk yet.
                     Some(spool) => {
                         spool.after_sync(self.outbox.clone(), ack);
                         Flow::Continue
@@ -919,16 +922,25 @@ impl Connection {
 }
 
 /// Drains the outbox into the socket until the connection closes, then sends the closing
-/// frames the reason asks for.
+/// frames the reason asks for. After each flush it tells the registry which messages it
+/// wrote (those that count as delivered on write then leave their queues); what it fed and
+/// did not flush stays queued.
 async fn write_loop<W: Sink<Message> + Unpin>(
     mut sink: W,
-    mut frames: mpsc::Receiver<Message>,
+    mut frames: mpsc::Receiver<Outgoing>,
     queued_bytes: Arc<AtomicUsize>,
     closer: Closer,
     mut closed: watch::Receiver<Option<CloseReason>>,
     shared: Arc<Shared>,
 ) {
     let write_timeout = shared.config.limits.write_timeout;
+    // Messages fed since the last flush that are delivered once written.
+    let mut written: Vec<QueuedAt> = Vec::new();
+    let feed = |outgoing: Outgoing, written: &mut Vec<QueuedAt>| {
+        queued_bytes.fetch_sub(outgoing.frame.len(), Ordering::AcqRel);
+        written.extend(outgoing.on_write);
+        outgoing.frame
+    };
     loop {
         let first = tokio::select! {
             biased;
@@ -940,25 +952,30 @@ async fn write_loop<W: Sink<Message> + Unpin>(
         };
         // Take what else is queued and flush once: fewer syscalls under load.
         let batch = async {
-            let mut written = 0u64;
+            let mut count = 0u64;
             let mut next = Some(first);
-            while let Some(frame) = next.take() {
-                queued_bytes.fetch_sub(frame.len(), Ordering::AcqRel);
-                sink.feed(frame).await?;
-                written += 1;
-                if written < WRITE_BATCH as u64 {
+            while let Some(outgoing) = next.take() {
+                sink.feed(feed(outgoing, &mut written)).await?;
+                count += 1;
+                if count < WRITE_BATCH as u64 {
                     next = frames.try_recv().ok();
                 }
             }
             sink.flush().await?;
-            Ok::<u64, W::Error>(written)
+            Ok::<u64, W::Error>(count)
         };
         tokio::select! {
             biased;
             // A kick (replaced, too slow, shutdown) interrupts a write stuck on a full socket.
             _ = closed.changed() => break,
             result = tokio::time::timeout(write_timeout, batch) => match result {
-                Ok(Ok(written)) => shared.metrics.frames_out(written),
+                Ok(Ok(count)) => {
+                    shared.metrics.frames_out(count);
+                    if !written.is_empty() {
+                        shared.registry.written(&written);
+                        written.clear();
+                    }
+                }
                 Ok(Err(_)) => {
                     closer.close(CloseReason::peer_gone("write_error"));
                     break;
@@ -971,33 +988,38 @@ async fn write_loop<W: Sink<Message> + Unpin>(
             },
         }
     }
+    // Fed and perhaps not written: those stay queued (delivered again at the next login).
+    written.clear();
     let reason = closed
         .borrow()
         .clone()
         .unwrap_or_else(|| CloseReason::peer_gone("closed"));
     let closing = async {
-        let mut written = 0u64;
+        let mut count = 0u64;
         if reason.drain {
-            while let Ok(frame) = frames.try_recv() {
-                sink.feed(frame).await?;
-                written += 1;
+            while let Ok(outgoing) = frames.try_recv() {
+                sink.feed(feed(outgoing, &mut written)).await?;
+                count += 1;
             }
         }
         if let Some(error) = &reason.error {
             sink.feed(Message::text(error.to_json())).await?;
-            written += 1;
+            count += 1;
         }
         if let Some((code, text)) = reason.close {
             sink.feed(close_message(code, text)).await?;
         }
         // Flushes, and completes the closing handshake a client started.
         sink.close().await?;
-        Ok::<u64, W::Error>(written)
+        Ok::<u64, W::Error>(count)
     };
     // Best effort within the write timeout: a client that is gone or not reading does not
     // keep the connection (and its slot in the connection limit) for longer.
-    if let Ok(Ok(written)) = tokio::time::timeout(write_timeout, closing).await {
-        shared.metrics.frames_out(written);
+    if let Ok(Ok(count)) = tokio::time::timeout(write_timeout, closing).await {
+        shared.metrics.frames_out(count);
+        if !written.is_empty() {
+            shared.registry.written(&written);
+        }
     }
 }
 

@@ -180,7 +180,9 @@ pub enum ServerFrame {
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum AckStatus {
-    /// Written to at least one of the recipient's connections.
+    /// Handed to at least one of the recipient's connections; the relay keeps it until that
+    /// connection has written it to its socket (a client without `acks`) or the client has
+    /// acknowledged it, and delivers it again at the next login otherwise.
     Delivered,
     /// The recipient is offline; the message is in its queue (with `--spool`, on disk).
     Queued,

@@ -1,11 +1,14 @@
-//! Store-and-forward state: each recipient's queue of messages not yet acknowledged, the
-//! bounds on it, expiry by age, and the dedupe window of (sender, id, recipient) triples.
+//! Store-and-forward state: each recipient's queue of messages the relay is responsible for,
+//! the bounds on it, expiry by age, and the dedupe window of (sender, id, recipient) triples.
 //!
-//! A queue holds two kinds of entries, in the order the relay accepted them: messages never
-//! written to the recipient (it was offline) and messages written to an `acks` client that
-//! has not acknowledged them yet. At the next login both are the backlog, oldest first. The
-//! queue lives inside the registry's mutex (`registry.rs`), so deciding "online or queued"
-//! and acting on it is one step. Nothing here waits or does I/O.
+//! Every message the relay accepts enters its recipient's queue and stays there until the
+//! relay is done with it, in the order the relay accepted them ([`Delivery`]): never written
+//! (the recipient was offline), handed to a connection that counts it delivered once it is
+//! written to the socket (a v0.2.0 client), or written to an `acks` client that has not
+//! acknowledged it yet. At the next login whatever is left is the backlog, oldest first, so
+//! a connection that dies loses nothing the relay acknowledged. The queue lives inside the
+//! registry's mutex (`registry.rs`), so deciding "online or queued" and acting on it is one
+//! step. Nothing here waits or does I/O.
 
 use std::cmp::Reverse;
 use std::collections::hash_map::Entry;
@@ -35,8 +38,27 @@ pub(crate) struct Pending {
     pub(crate) frame: Message,
     /// When the relay accepted it; the time to live counts from here.
     pub(crate) accepted: Instant,
-    /// Written to a connection of the recipient at least once (and not acknowledged yet).
-    pub(crate) written: bool,
+    pub(crate) delivery: Delivery,
+}
+
+/// Where a queued message stands with its recipient.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Delivery {
+    /// Not handed to any connection of the recipient yet.
+    Waiting,
+    /// In the outbox of a connection whose messages count as delivered once written (a
+    /// v0.2.0 client): it leaves the queue when that connection's writer has flushed it.
+    OnWrite,
+    /// Written to a connection that acknowledges what it stores (an `acks` client): it
+    /// leaves the queue with the client's `ack`.
+    AwaitingAck,
+}
+
+impl Delivery {
+    /// Handed to a connection at least once.
+    pub(crate) fn handed_over(self) -> bool {
+        self != Delivery::Waiting
+    }
 }
 
 impl Pending {
@@ -93,7 +115,8 @@ pub(crate) struct Expired {
     pub(crate) sender: Arc<str>,
     pub(crate) id: Arc<str>,
     pub(crate) to: Arc<str>,
-    /// It had been written to the recipient (who never acknowledged it).
+    /// It had been handed to a connection of the recipient (which never acknowledged it or
+    /// never wrote it).
     pub(crate) written: bool,
 }
 
@@ -183,7 +206,7 @@ impl Queues {
                 id,
                 frame: Message::text(record.frame),
                 accepted,
-                written: false,
+                delivery: Delivery::Waiting,
             };
             self.insert(&to, pending);
         }
@@ -257,13 +280,26 @@ impl Queues {
         self.by_user.insert(name, queue);
     }
 
-    /// Up to `max` entries of `user`'s queue after `after` (a login's backlog, in chunks).
-    pub(crate) fn backlog_after(&self, user: &str, after: Seq, max: usize) -> Vec<Pending> {
-        let Some(queue) = self.by_user.get(user) else {
+    /// Up to `max` entries of `user`'s queue after `after` (a login's backlog, in chunks),
+    /// as they were; in the queue they are now marked `handed` (the connection writes them
+    /// next).
+    pub(crate) fn backlog_after(
+        &mut self,
+        user: &str,
+        after: Seq,
+        max: usize,
+        handed: Delivery,
+    ) -> Vec<Pending> {
+        let Some(queue) = self.by_user.get_mut(user) else {
             return Vec::new();
         };
         let start = queue.entries.partition_point(|entry| entry.seq <= after);
-        queue.entries.range(start..).take(max).cloned().collect()
+        let mut chunk = Vec::with_capacity(max.min(queue.entries.len() - start));
+        for entry in queue.entries.range_mut(start..).take(max) {
+            chunk.push(entry.clone());
+            entry.delivery = handed;
+        }
+        chunk
     }
 
     /// Whether `user` has entries after `after`.
@@ -274,34 +310,31 @@ impl Queues {
             .is_some_and(|last| last.seq > after)
     }
 
-    /// Marks `user`'s entries up to `up_to` as written (the client acknowledges them later).
-    pub(crate) fn mark_written(&mut self, user: &str, up_to: Seq) {
-        if let Some(queue) = self.by_user.get_mut(user) {
-            for entry in queue
-                .entries
-                .iter_mut()
-                .take_while(|entry| entry.seq <= up_to)
-            {
-                entry.written = true;
-            }
-        }
-    }
-
-    /// Removes `user`'s entries up to `up_to`: written to a client whose messages count as
-    /// delivered on write. Returns the removed entries.
-    pub(crate) fn remove_through(&mut self, user: &str, up_to: Seq) -> Vec<Pending> {
+    /// A connection wrote the message `seq` of `user`'s queue to its socket: it leaves the
+    /// queue if it counts as delivered on write (an `acks` client may have it too, and then
+    /// its `ack` decides). Returns whether it left.
+    pub(crate) fn remove_written(&mut self, user: &str, seq: Seq) -> bool {
         let Some(queue) = self.by_user.get_mut(user) else {
-            return Vec::new();
+            return false;
         };
-        let end = queue.entries.partition_point(|entry| entry.seq <= up_to);
-        let removed: Vec<Pending> = queue.entries.drain(..end).collect();
-        let bytes: usize = removed.iter().map(Pending::bytes).sum();
-        queue.bytes -= bytes;
+        // Written in order, so the message is almost always at the front.
+        let index = match queue.entries.front() {
+            Some(front) if front.seq == seq => 0,
+            _ => match queue.entries.binary_search_by_key(&seq, |entry| entry.seq) {
+                Ok(index) => index,
+                Err(_) => return false,
+            },
+        };
+        if queue.entries[index].delivery != Delivery::OnWrite {
+            return false;
+        }
+        let entry = queue.entries.remove(index).expect("index is in range");
+        queue.bytes -= entry.bytes();
         shrink_if_empty(queue);
-        self.total_bytes -= bytes;
-        self.total_messages -= removed.len();
-        self.log_done(&removed);
-        removed
+        self.total_bytes -= entry.bytes();
+        self.total_messages -= 1;
+        self.log_done(std::slice::from_ref(&entry));
+        true
     }
 
     /// The recipient `user` acknowledged `id`: removes every entry with that id that was
@@ -317,7 +350,7 @@ impl Queues {
         let mut index = 0;
         while index < queue.entries.len() {
             let entry = &queue.entries[index];
-            if entry.written && same_id(entry.id.as_bytes(), id.as_bytes()) {
+            if entry.delivery.handed_over() && same_id(entry.id.as_bytes(), id.as_bytes()) {
                 let entry = queue.entries.remove(index).expect("index is in range");
                 queue.bytes -= entry.bytes();
                 self.total_bytes -= entry.bytes();
@@ -369,7 +402,7 @@ impl Queues {
                     sender: entry.sender,
                     id: Arc::from(entry.id.as_str()),
                     to: Arc::clone(&user),
-                    written: entry.written,
+                    written: entry.delivery.handed_over(),
                 });
             }
             match queue.entries.front() {
@@ -630,8 +663,14 @@ mod tests {
             id: MessageId::new(id),
             frame: Message::text(text.to_owned()),
             accepted: now,
-            written: false,
+            delivery: Delivery::Waiting,
         }
+    }
+
+    /// What a login does with the backlog: takes it, handed as `how`.
+    fn hand_over(queues: &mut Queues, user: &str, how: Delivery) -> Vec<Seq> {
+        let backlog = queues.backlog_after(user, 0, usize::MAX, how);
+        backlog.iter().map(|pending| pending.seq).collect()
     }
 
     #[test]
@@ -663,14 +702,18 @@ mod tests {
         let second = pending(&mut queues, "m2", "two", now + Duration::from_secs(1));
         queues.push(bob, second);
         assert!(queues.ack("bob", "m1") == 0, "not written yet");
-        queues.mark_written("bob", 1);
+        assert_eq!(hand_over(&mut queues, "bob", Delivery::AwaitingAck), [1, 2]);
+        assert!(
+            !queues.remove_written("bob", 1),
+            "an acks client's: kept until its ack"
+        );
         assert_eq!(queues.ack("bob", "m1"), 1);
         assert!(queues.ack("bob", "m1") == 0, "idempotent");
         assert!(queues.expire(now + Duration::from_secs(60)).is_empty());
         let expired = queues.expire(now + Duration::from_secs(61));
         assert_eq!(expired.len(), 1);
         assert_eq!(&*expired[0].id, "m2");
-        assert!(!expired[0].written);
+        assert!(expired[0].written);
         assert_eq!(queues.totals(), (0, 0));
         assert!(queues.by_user.is_empty());
     }
@@ -683,7 +726,7 @@ mod tests {
         for n in 0..10_000u64 {
             let at = start + Duration::from_millis(n);
             let mut p = pending(&mut queues, &format!("m{n}"), "x", at);
-            p.written = true;
+            p.delivery = Delivery::AwaitingAck;
             let seq = p.seq;
             queues.push("bob", p);
             assert_eq!(queues.ack("bob", &format!("m{n}")), 1);
@@ -728,7 +771,10 @@ mod tests {
         }
         queues.release_if_empty("bob");
         assert_eq!(queues.totals(), (100, 100), "not empty: kept");
-        assert_eq!(queues.remove_through("bob", 100).len(), 100);
+        assert_eq!(hand_over(&mut queues, "bob", Delivery::OnWrite).len(), 100);
+        for seq in 1..=100 {
+            assert!(queues.remove_written("bob", seq));
+        }
         let capacity = |queues: &Queues| queues.by_user["bob"].entries.capacity();
         assert!(capacity(&queues) <= EMPTY_QUEUE_KEEP);
         queues.release_if_empty("bob");
@@ -740,6 +786,27 @@ mod tests {
     }
 
     #[test]
+    fn a_message_delivered_on_write_leaves_only_when_written_and_only_itself() {
+        let now = Instant::now();
+        let mut queues = Queues::new(&limits(10, 1000, 1000), None);
+        for id in ["a", "b", "c"] {
+            let p = pending(&mut queues, id, id, now);
+            queues.push("bob", p);
+        }
+        assert!(!queues.remove_written("bob", 2), "not handed over yet");
+        assert_eq!(hand_over(&mut queues, "bob", Delivery::OnWrite), [1, 2, 3]);
+        assert!(queues.remove_written("bob", 2));
+        assert!(!queues.remove_written("bob", 2), "once");
+        assert!(!queues.remove_written("carol", 1));
+        // The connection died before writing the others: they are the next backlog.
+        let left = queues.backlog_after("bob", 0, 10, Delivery::OnWrite);
+        let ids: Vec<&str> = left.iter().map(|p| p.id.as_str()).collect();
+        assert_eq!(ids, ["a", "c"]);
+        assert!(left.iter().all(|p| p.delivery.handed_over()));
+        assert_eq!(queues.totals(), (2, 2));
+    }
+
+    #[test]
     fn written_unacknowledged_messages_still_expire_and_say_so() {
         let now = Instant::now();
         let mut queues = Queues::new(&limits(10, 1000, 1000), None);
@@ -747,14 +814,16 @@ mod tests {
             let p = pending(&mut queues, id, id, now + Duration::from_secs(after));
             queues.push("bob", p);
         }
-        queues.mark_written("bob", 2);
+        for pending in queues.backlog_after("bob", 0, 2, Delivery::AwaitingAck) {
+            assert_eq!(pending.delivery, Delivery::Waiting, "as it was");
+        }
         assert_eq!(queues.ack("bob", "a"), 1);
         let expired = queues.expire(now + Duration::from_secs(65));
         assert_eq!(expired.len(), 1);
         assert_eq!(&*expired[0].id, "b");
         assert!(expired[0].written);
         assert_eq!(queues.totals(), (1, 1));
-        let left = queues.backlog_after("bob", 0, 10);
+        let left = queues.backlog_after("bob", 0, 10, Delivery::OnWrite);
         assert_eq!(left.len(), 1);
         assert_eq!(left[0].id.as_str(), "c");
     }
