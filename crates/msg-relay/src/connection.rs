@@ -29,7 +29,7 @@ use crate::session::{
     close_message,
 };
 use crate::shared::Shared;
-use crate::token::{UsernameError, validate_username};
+use crate::token::{MAX_USERNAME_BYTES, UsernameError, validate_username};
 
 /// Statuses are short words (`online`, `busy`, `away`, `focusing`).
 const MAX_STATUS_BYTES: usize = 64;
@@ -502,6 +502,23 @@ impl Connection {
                 limit: None,
             });
         }
+        // A name nobody can log in as would wait in a queue for nobody until it expires.
+        // The name itself is not repeated: it may be the size of a frame.
+        if validate_username(&to).is_err() {
+            return self.reply_error(ServerFrame::Error {
+                code: ErrorCode::InvalidRecipient,
+                message: format!(
+                    "`to` must be a user name: one line, not only whitespace, no control \
+                     characters, at most {MAX_USERNAME_BYTES} bytes; the message was not \
+                     accepted"
+                ),
+                retry_after_ms: None,
+                id: Some(id.into_owned()),
+                max_bytes: None,
+                to: None,
+                limit: None,
+            });
+        }
         let write = |timestamp: &str| {
             fast::message_json(
                 &from,
@@ -795,6 +812,16 @@ impl Connection {
                         "The queue of {to} would exceed {} bytes, its limit; the message was \
                          not accepted",
                         limits.queue_max_bytes
+                    ),
+                    QueueLimit::SenderCount => format!(
+                        "Your messages waiting in the relay's queues number {}, the limit for \
+                         one sender; the message to {to} was not accepted",
+                        limits.sender_queue_max_messages
+                    ),
+                    QueueLimit::SenderBytes => format!(
+                        "Your messages waiting in the relay's queues would exceed {} bytes, the \
+                         limit for one sender; the message to {to} was not accepted",
+                        limits.sender_queue_max_bytes
                     ),
                     _ => format!(
                         "The relay's queues hold {} bytes, their limit; the message to {to} was \

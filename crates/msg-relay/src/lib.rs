@@ -59,6 +59,7 @@
 //! [`Spool`] (`--spool DIR`): then the offline queues are an append-only log in that
 //! directory, synced before a message is acknowledged as queued, and recovered at start.
 
+mod accept;
 mod config;
 mod connection;
 mod healthcheck;
@@ -74,6 +75,7 @@ mod session;
 mod shared;
 mod spool;
 mod token;
+mod upgrade;
 
 pub use config::{LegacyDelivery, LogLevel, PresenceMode, RelayConfig};
 pub use healthcheck::{HealthError, healthcheck};

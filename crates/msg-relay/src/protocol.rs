@@ -213,6 +213,12 @@ pub enum QueueLimit {
     Bytes,
     /// All queues together hold `--queue-total-bytes` bytes.
     TotalBytes,
+    /// The sender's messages waiting in all queues number `--sender-queue-max-messages`
+    /// (new): one user cannot fill the relay for everyone by writing to many names.
+    SenderCount,
+    /// The sender's messages waiting in all queues hold `--sender-queue-max-bytes` bytes
+    /// (new).
+    SenderBytes,
     /// A bound this version does not know (sent by a newer relay).
     #[serde(other)]
     Unknown,
@@ -225,6 +231,8 @@ impl QueueLimit {
             QueueLimit::Count => "count",
             QueueLimit::Bytes => "bytes",
             QueueLimit::TotalBytes => "total_bytes",
+            QueueLimit::SenderCount => "sender_count",
+            QueueLimit::SenderBytes => "sender_bytes",
             QueueLimit::Unknown => "unknown",
         }
     }
@@ -237,6 +245,10 @@ impl QueueLimit {
 pub enum ErrorCode {
     /// The token (or shared secret) does not prove the name. The socket is closed.
     AuthFailed,
+    /// The operator revoked this name's tokens (`msg-relay token --revoke`): a login with
+    /// an old token, or a session that was open at that moment, is closed (new). Ask the
+    /// operator for the new token.
+    TokenRevoked,
     /// A v0.2.0 shared-secret login on a relay that accepts tokens only. The socket is closed.
     SharedSecretDisabled,
     /// `auth` without a username. The socket is closed.
@@ -252,6 +264,9 @@ pub enum ErrorCode {
     NotOnline,
     /// `send` without a recipient.
     RecipientRequired,
+    /// `send` to a name nobody can log in as (line breaks, control characters, only
+    /// whitespace, over 128 bytes): refused rather than queued for nobody (new).
+    InvalidRecipient,
     /// The recipient stopped reading and was disconnected. No longer sent: the message is
     /// queued for the recipient's next login instead.
     RecipientTooSlow,
@@ -294,6 +309,7 @@ impl ErrorCode {
     pub fn as_str(self) -> &'static str {
         match self {
             ErrorCode::AuthFailed => "auth_failed",
+            ErrorCode::TokenRevoked => "token_revoked",
             ErrorCode::SharedSecretDisabled => "shared_secret_disabled",
             ErrorCode::UsernameRequired => "username_required",
             ErrorCode::InvalidUsername => "invalid_username",
@@ -301,6 +317,7 @@ impl ErrorCode {
             ErrorCode::AuthRequired => "auth_required",
             ErrorCode::NotOnline => "not_online",
             ErrorCode::RecipientRequired => "recipient_required",
+            ErrorCode::InvalidRecipient => "invalid_recipient",
             ErrorCode::RecipientTooSlow => "recipient_too_slow",
             ErrorCode::FrameTooLarge => "frame_too_large",
             ErrorCode::RateLimited => "rate_limited",
@@ -320,8 +337,9 @@ impl ErrorCode {
     }
 
     /// Every code the relay sends, in a stable order (the metrics list them all, even at 0).
-    pub const ALL: [ErrorCode; 22] = [
+    pub const ALL: [ErrorCode; 24] = [
         ErrorCode::AuthFailed,
+        ErrorCode::TokenRevoked,
         ErrorCode::SharedSecretDisabled,
         ErrorCode::UsernameRequired,
         ErrorCode::InvalidUsername,
@@ -329,6 +347,7 @@ impl ErrorCode {
         ErrorCode::AuthRequired,
         ErrorCode::NotOnline,
         ErrorCode::RecipientRequired,
+        ErrorCode::InvalidRecipient,
         ErrorCode::RecipientTooSlow,
         ErrorCode::FrameTooLarge,
         ErrorCode::RateLimited,

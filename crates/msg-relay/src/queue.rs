@@ -146,15 +146,61 @@ impl UserQueue {
 /// An empty queue keeps at most this many entries' worth of memory until it is dropped.
 const EMPTY_QUEUE_KEEP: usize = 64;
 
+/// What the queues hold in all, and for each sender across its recipients.
+#[derive(Default)]
+struct Usage {
+    bytes: usize,
+    messages: usize,
+    /// Only senders with at least one message queued.
+    by_sender: HashMap<Arc<str>, SenderUsage>,
+}
+
+#[derive(Default)]
+struct SenderUsage {
+    messages: usize,
+    bytes: usize,
+}
+
+impl Usage {
+    fn add(&mut self, entry: &Pending) {
+        self.bytes += entry.bytes();
+        self.messages += 1;
+        let sender = match self.by_sender.get_mut(&entry.sender) {
+            Some(sender) => sender,
+            None => self.by_sender.entry(Arc::clone(&entry.sender)).or_default(),
+        };
+        sender.messages += 1;
+        sender.bytes += entry.bytes();
+    }
+
+    /// Books out a message that left its queue, and logs it as `done` to the spool.
+    fn release(&mut self, entry: &Pending, spool: Option<&Spool>) {
+        self.bytes -= entry.bytes();
+        self.messages -= 1;
+        if let Entry::Occupied(mut sender) = self.by_sender.entry(Arc::clone(&entry.sender)) {
+            let usage = sender.get_mut();
+            usage.messages -= 1;
+            usage.bytes -= entry.bytes();
+            if usage.messages == 0 {
+                sender.remove();
+            }
+        }
+        if let Some(spool) = spool {
+            spool.append(Record::Done { seq: entry.seq });
+        }
+    }
+}
+
 pub(crate) struct Queues {
     max_messages: usize,
     max_bytes: usize,
     total_bytes_limit: usize,
+    sender_max_messages: usize,
+    sender_max_bytes: usize,
     ttl: Duration,
     /// Every queue here has exactly one entry in `expiry`, and only the expiry removes it.
     by_user: HashMap<Arc<str>, UserQueue>,
-    total_bytes: usize,
-    total_messages: usize,
+    usage: Usage,
     next_seq: Seq,
     /// One (deadline, recipient) per queue in `by_user`, earliest first: the deadline of the
     /// queue's oldest entry when it was scheduled, or earlier (that entry was acknowledged
@@ -176,10 +222,11 @@ impl Queues {
             max_messages: limits.queue_max_messages,
             max_bytes: limits.queue_max_bytes,
             total_bytes_limit: limits.queue_total_bytes,
+            sender_max_messages: limits.sender_queue_max_messages,
+            sender_max_bytes: limits.sender_queue_max_bytes,
             ttl: limits.queue_ttl,
             by_user: HashMap::new(),
-            total_bytes: 0,
-            total_messages: 0,
+            usage: Usage::default(),
             next_seq: 1,
             expiry: BinaryHeap::new(),
             dedupe: Dedupe::new(limits.dedupe_window, limits.dedupe_max_entries),
@@ -218,7 +265,7 @@ impl Queues {
 
     /// Messages and bytes in all queues (the metrics gauges).
     pub(crate) fn totals(&self) -> (usize, usize) {
-        (self.total_messages, self.total_bytes)
+        (self.usage.messages, self.usage.bytes)
     }
 
     /// The next sequence number (taken only when a message is accepted).
@@ -228,8 +275,9 @@ impl Queues {
         seq
     }
 
-    /// Whether `to`'s queue can take `bytes` more; otherwise the bound that refuses it.
-    pub(crate) fn check_room(&self, to: &str, bytes: usize) -> Result<(), QueueLimit> {
+    /// Whether `to`'s queue, `from`'s messages in all queues and all queues together can
+    /// take a message of `bytes` more; otherwise the bound that refuses it.
+    pub(crate) fn check_room(&self, from: &str, to: &str, bytes: usize) -> Result<(), QueueLimit> {
         if let Some(queue) = self.by_user.get(to) {
             if queue.entries.len() >= self.max_messages {
                 return Err(QueueLimit::Count);
@@ -240,7 +288,17 @@ impl Queues {
         } else if bytes > self.max_bytes {
             return Err(QueueLimit::Bytes);
         }
-        if self.total_bytes + bytes > self.total_bytes_limit {
+        if let Some(sender) = self.usage.by_sender.get(from) {
+            if sender.messages >= self.sender_max_messages {
+                return Err(QueueLimit::SenderCount);
+            }
+            if sender.bytes + bytes > self.sender_max_bytes {
+                return Err(QueueLimit::SenderBytes);
+            }
+        } else if bytes > self.sender_max_bytes {
+            return Err(QueueLimit::SenderBytes);
+        }
+        if self.usage.bytes + bytes > self.total_bytes_limit {
             return Err(QueueLimit::TotalBytes);
         }
         Ok(())
@@ -264,8 +322,7 @@ impl Queues {
 
     fn insert(&mut self, to: &str, pending: Pending) {
         let bytes = pending.bytes();
-        self.total_bytes += bytes;
-        self.total_messages += 1;
+        self.usage.add(&pending);
         // One lookup when the queue exists (the common case), and a new queue is scheduled
         // for expiry at its first entry's deadline.
         if let Some(queue) = self.by_user.get_mut(to) {
@@ -331,9 +388,7 @@ impl Queues {
         let entry = queue.entries.remove(index).expect("index is in range");
         queue.bytes -= entry.bytes();
         shrink_if_empty(queue);
-        self.total_bytes -= entry.bytes();
-        self.total_messages -= 1;
-        self.log_done(std::slice::from_ref(&entry));
+        self.usage.release(&entry, self.spool.as_ref());
         true
     }
 
@@ -353,26 +408,14 @@ impl Queues {
             if entry.delivery.handed_over() && same_id(entry.id.as_bytes(), id.as_bytes()) {
                 let entry = queue.entries.remove(index).expect("index is in range");
                 queue.bytes -= entry.bytes();
-                self.total_bytes -= entry.bytes();
-                self.total_messages -= 1;
+                self.usage.release(&entry, self.spool.as_ref());
                 removed += 1;
-                if let Some(spool) = &self.spool {
-                    spool.append(Record::Done { seq: entry.seq });
-                }
             } else {
                 index += 1;
             }
         }
         shrink_if_empty(queue);
         removed
-    }
-
-    fn log_done(&self, removed: &[Pending]) {
-        if let Some(spool) = &self.spool {
-            for entry in removed {
-                spool.append(Record::Done { seq: entry.seq });
-            }
-        }
     }
 
     /// Drops every message whose time to live ended at `now`.
@@ -393,11 +436,7 @@ impl Queues {
                 }
                 let entry = queue.entries.pop_front().expect("front exists");
                 queue.bytes -= entry.bytes();
-                self.total_bytes -= entry.bytes();
-                self.total_messages -= 1;
-                if let Some(spool) = &self.spool {
-                    spool.append(Record::Done { seq: entry.seq });
-                }
+                self.usage.release(&entry, self.spool.as_ref());
                 expired.push(Expired {
                     sender: entry.sender,
                     id: Arc::from(entry.id.as_str()),
@@ -678,18 +717,66 @@ mod tests {
         let now = Instant::now();
         let (bob, carol) = ("bob", "carol");
         let mut queues = Queues::new(&limits(2, 10, 15), None);
-        assert_eq!(queues.check_room("bob", 11), Err(QueueLimit::Bytes));
+        assert_eq!(
+            queues.check_room("alice", "bob", 11),
+            Err(QueueLimit::Bytes)
+        );
         let p = pending(&mut queues, "1", "aaaaa", now);
         queues.push(bob, p);
         let p = pending(&mut queues, "2", "bbbb", now);
         queues.push(bob, p);
-        assert_eq!(queues.check_room("bob", 1), Err(QueueLimit::Count));
+        assert_eq!(queues.check_room("alice", "bob", 1), Err(QueueLimit::Count));
         let p = pending(&mut queues, "3", "ccccc", now);
         queues.push(carol, p);
-        assert_eq!(queues.check_room("carol", 6), Err(QueueLimit::Bytes));
-        assert_eq!(queues.check_room("carol", 2), Err(QueueLimit::TotalBytes));
-        assert_eq!(queues.check_room("carol", 1), Ok(()));
+        assert_eq!(
+            queues.check_room("alice", "carol", 6),
+            Err(QueueLimit::Bytes)
+        );
+        assert_eq!(
+            queues.check_room("alice", "carol", 2),
+            Err(QueueLimit::TotalBytes)
+        );
+        assert_eq!(queues.check_room("alice", "carol", 1), Ok(()));
         assert_eq!(queues.totals(), (3, 14));
+    }
+
+    #[test]
+    fn a_senders_messages_are_bounded_across_recipients_and_released_however_they_leave() {
+        let now = Instant::now();
+        let mut queues = Queues::new(
+            &Limits {
+                sender_queue_max_messages: 3,
+                sender_queue_max_bytes: 10,
+                ..limits(100, 1000, 1000)
+            },
+            None,
+        );
+        for (to, text) in [("bob", "aaaa"), ("carol", "bbbb"), ("dave", "c")] {
+            assert_eq!(queues.check_room("alice", to, text.len()), Ok(()));
+            let p = pending(&mut queues, text, text, now);
+            queues.push(to, p);
+        }
+        assert_eq!(
+            queues.check_room("alice", "erin", 1),
+            Err(QueueLimit::SenderCount)
+        );
+        assert_eq!(queues.check_room("mallory", "erin", 10), Ok(()));
+        assert_eq!(
+            queues.check_room("mallory", "erin", 11),
+            Err(QueueLimit::SenderBytes)
+        );
+        // Acknowledged, written or expired: each gives the sender its room back.
+        hand_over(&mut queues, "bob", Delivery::AwaitingAck);
+        assert_eq!(queues.ack("bob", "aaaa"), 1);
+        assert_eq!(
+            queues.check_room("alice", "erin", 6),
+            Err(QueueLimit::SenderBytes)
+        );
+        assert_eq!(queues.check_room("alice", "erin", 5), Ok(()));
+        hand_over(&mut queues, "carol", Delivery::OnWrite);
+        assert!(queues.remove_written("carol", 2));
+        assert_eq!(queues.expire(now + Duration::from_secs(60)).len(), 1);
+        assert!(queues.usage.by_sender.is_empty());
     }
 
     #[test]

@@ -354,7 +354,7 @@ impl Registry {
             return (outcome, kicked);
         }
         let bytes = frame.len();
-        if let Err(limit) = inner.queues.check_room(to, bytes) {
+        if let Err(limit) = inner.queues.check_room(from, to, bytes) {
             return (SendOutcome::Refused(limit), kicked);
         }
         let seq = inner.queues.take_seq();
