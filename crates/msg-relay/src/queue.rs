@@ -22,7 +22,7 @@ use tokio_tungstenite::tungstenite::Message;
 
 use crate::limits::Limits;
 use crate::protocol::{AckStatus, QueueLimit};
-use crate::spool::{Record, Recovered, Spool};
+use crate::spool::{Record, Recovery, Spool, unix_ms};
 
 /// A message's position in acceptance order, unique for the life of the relay (and, with a
 /// spool, across restarts).
@@ -217,6 +217,9 @@ pub(crate) struct Queues {
 
 impl Queues {
     pub(crate) fn new(limits: &Limits, spool: Option<Spool>) -> Queues {
+        if let Some(spool) = &spool {
+            spool.remember_sends(limits.dedupe_window, limits.dedupe_max_entries);
+        }
         Queues {
             spool,
             max_messages: limits.queue_max_messages,
@@ -233,24 +236,56 @@ impl Queues {
         }
     }
 
-    /// Puts back what a spool held at start (oldest first), without logging it again. Each
-    /// message keeps its age: one accepted a day ago expires a day earlier. The dedupe window
-    /// learns them too, so a sender repeating a send after the restart is recognised.
-    pub(crate) fn restore(&mut self, recovered: Vec<Recovered>, max_seq: Seq, now: Instant) {
-        self.next_seq = self.next_seq.max(max_seq + 1);
+    /// Puts back what a spool held at start, without logging it again. Each message keeps
+    /// its age: one accepted a day ago expires a day earlier. The dedupe window learns every
+    /// send the log remembers within it, queued or not, so a sender repeating a send after
+    /// the restart is answered as before it.
+    pub(crate) fn restore(&mut self, recovery: Recovery, now: Instant) {
+        self.next_seq = self.next_seq.max(recovery.max_seq + 1);
         let now_ms = unix_ms();
-        for record in recovered {
-            let age = Duration::from_millis(now_ms.saturating_sub(record.at_ms));
-            let accepted = now.checked_sub(age).unwrap_or(now);
+        let at = |at_ms: u64| {
+            let age = Duration::from_millis(now_ms.saturating_sub(at_ms));
+            (age, now.checked_sub(age).unwrap_or(now))
+        };
+        // Oldest first, so that the window forgets them in order.
+        let mut sends: Vec<(u64, &str, &str, &str, bool)> = recovery
+            .seen
+            .iter()
+            .map(|seen| {
+                (
+                    seen.at_ms,
+                    &*seen.from,
+                    &*seen.id,
+                    &*seen.to,
+                    seen.delivered,
+                )
+            })
+            .chain(recovery.queued.iter().map(|queued| {
+                let (from, id, to) = (&*queued.from, &*queued.id, &*queued.to);
+                (queued.at_ms, from, id, to, queued.delivered)
+            }))
+            .collect();
+        sends.sort_by_key(|send| send.0);
+        for (at_ms, from, id, to, delivered) in sends {
+            let (age, accepted) = at(at_ms);
+            if age >= self.dedupe.window {
+                continue;
+            }
+            let status = if delivered {
+                AckStatus::Delivered
+            } else {
+                AckStatus::Queued
+            };
+            let key = self.dedupe.key(from, id, to);
+            self.dedupe.record(key, status, accepted);
+        }
+        for record in recovery.queued {
+            let (_, accepted) = at(record.at_ms);
             let to = record.to;
-            let sender: Arc<str> = Arc::from(record.from);
-            let key = self.dedupe.key(&sender, &record.id, &to);
-            let id = MessageId::new(&record.id);
-            self.dedupe.record(key, AckStatus::Queued, now);
             let pending = Pending {
                 seq: record.seq,
-                sender,
-                id,
+                sender: Arc::from(record.from),
+                id: MessageId::new(&record.id),
                 frame: Message::text(record.frame),
                 accepted,
                 delivery: Delivery::Waiting,
@@ -314,6 +349,7 @@ impl Queues {
                 to: to.to_string(),
                 id: pending.id.as_str().to_owned(),
                 at_ms: unix_ms(),
+                delivered: pending.delivery.handed_over(),
                 frame: pending.frame.to_text().unwrap_or_default().to_owned(),
             });
         }
@@ -510,16 +546,6 @@ fn shrink_if_empty(queue: &mut UserQueue) {
     if queue.entries.is_empty() && queue.entries.capacity() > EMPTY_QUEUE_KEEP {
         queue.entries.shrink_to(EMPTY_QUEUE_KEEP);
     }
-}
-
-/// Wall-clock milliseconds since the Unix epoch: a message's age survives a restart only on
-/// the wall clock (tokio's clock starts over with the process).
-fn unix_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |since| {
-            u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
-        })
 }
 
 /// (sender, id, recipient) triples accepted recently, bounded in time and in count.

@@ -128,8 +128,8 @@ impl Registry {
     pub(crate) fn new(presence: PresenceMode, limits: &Limits, spool: Option<Spool>) -> Registry {
         let recovered = spool.as_ref().and_then(Spool::take_recovered);
         let mut queues = Queues::new(limits, spool);
-        if let Some((recovered, max_seq)) = recovered {
-            queues.restore(recovered, max_seq, Instant::now());
+        if let Some(recovery) = recovered {
+            queues.restore(recovery, Instant::now());
         }
         Registry {
             inner: Mutex::new(Inner {

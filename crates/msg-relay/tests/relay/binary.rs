@@ -471,3 +471,65 @@ async fn a_huge_refused_user_name_is_logged_cut_short() {
     assert!(line.len() < 500, "{} bytes: {}", line.len(), &line[..500]);
     assert!(line.contains("(+59800 bytes)"), "{line}");
 }
+
+/// Issue 16, item 5: the dedupe window forgot, across a restart, the messages it had
+/// delivered and let go (only queued ones were remembered): a repeated send after a clean
+/// restart was delivered again with `duplicate: false`. Enough traffic passes for the spool
+/// to compact its log, which keeps what the window needs.
+#[tokio::test]
+async fn a_send_repeated_after_a_restart_is_recognised_even_once_delivered() {
+    let spool = assert_fs::TempDir::new().unwrap();
+    let server = serve_with_spool(spool.path());
+    let addr = server.listening();
+    let mut bob = Client::connect_to(addr).await;
+    assert!(bob.auth_backlog("bob", true).await.is_empty());
+    let mut carol = Client::connect_to(addr).await;
+    carol.auth("carol").await;
+    let mut alice = Client::connect_to(addr).await;
+    alice.auth("alice").await;
+    let content = "z".repeat(60 * 1024);
+    let send = |to: &str, n: usize| json!({"type": "send", "to": to, "content": content, "id": format!("{to}-{n}")});
+    // 30 × 60 KiB: the log passes 1 MiB with almost nothing live, and is compacted.
+    for n in 0..15 {
+        alice.send(send("bob", n)).await;
+        alice.expect_ack("delivered").await;
+        let message = bob.recv().await;
+        bob.ack(&message["id"]).await;
+        alice.send(send("carol", n)).await;
+        alice.expect_ack("delivered").await;
+        assert_eq!(carol.recv().await["id"], format!("carol-{n}"));
+    }
+    bob.expect_nothing_pending().await;
+    let log = std::fs::metadata(spool.path().join("queue.log"))
+        .unwrap()
+        .len();
+    assert!(log < 1024 * 1024, "the log was not compacted: {log} bytes");
+    assert!(server.terminate().success());
+
+    let server = serve_with_spool(spool.path());
+    let addr = server.listening();
+    let mut bob = Client::connect_to(addr).await;
+    assert!(bob.auth_backlog("bob", true).await.is_empty());
+    let mut carol = Client::connect_to(addr).await;
+    carol.auth("carol").await;
+    let mut alice = Client::connect_to(addr).await;
+    alice.auth("alice").await;
+    for n in 0..15 {
+        for to in ["bob", "carol"] {
+            alice.send(send(to, n)).await;
+            let ack = alice.recv().await;
+            assert_eq!(
+                ack,
+                json!({"type": "ack", "id": format!("{to}-{n}"), "to": to, "status": "delivered", "duplicate": true})
+            );
+        }
+    }
+    bob.expect_nothing_pending().await;
+    carol.expect_nothing_pending().await;
+    // Another sender's message with one of those IDs is another message.
+    let mut eve = Client::connect_to(addr).await;
+    eve.auth("eve").await;
+    eve.send(send("bob", 0)).await;
+    eve.expect_ack("delivered").await;
+    assert_eq!(bob.recv().await["from"], "eve");
+}
