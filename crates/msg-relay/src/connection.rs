@@ -639,12 +639,24 @@ impl Connection {
         }
         let shared = Arc::clone(&self.shared);
         let config = &shared.config;
+        let generation = shared.registry.token_generation(&username);
         let shared_secret_login = match (token, secret) {
             (Some(token), _) => {
                 if let Some(flow) = self.check_username(&username) {
                     return flow;
                 }
-                if !config.secret.verify_token(&username, &token) {
+                if !config.secret.verify_token_at(&username, &token, generation) {
+                    // A token of an earlier generation: revoked, and saying so helps its
+                    // owner (who holds it anyway) more than it tells anyone else.
+                    if (0..generation)
+                        .any(|old| config.secret.verify_token_at(&username, &token, old))
+                    {
+                        return self.auth_failed(
+                            ErrorCode::TokenRevoked,
+                            "This token was revoked; ask the relay's operator for the new one",
+                            &username,
+                        );
+                    }
                     return self.auth_failed(ErrorCode::AuthFailed, "Invalid token", &username);
                 }
                 false
@@ -701,12 +713,23 @@ impl Connection {
             let Some(permit) = self.reserve().await else {
                 return Flow::Stop;
             };
-            match self
-                .shared
-                .registry
-                .login(&username, handle.clone(), after, backlog, permit)
-            {
+            match self.shared.registry.login(
+                &username,
+                generation,
+                handle.clone(),
+                after,
+                backlog,
+                permit,
+            ) {
                 LoginStep::Registered { replaced, kicked } => break (replaced, kicked),
+                LoginStep::Revoked => {
+                    return self.auth_failed(
+                        ErrorCode::TokenRevoked,
+                        "The relay's operator revoked the tokens of this name while it logged \
+                         in; ask for the new one",
+                        &username,
+                    );
+                }
                 LoginStep::Backlog(chunk, permit) => {
                     let mut permit = Some(permit);
                     for pending in chunk {

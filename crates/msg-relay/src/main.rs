@@ -137,7 +137,8 @@ struct ServeArgs {
 }
 
 #[derive(FromArgs, Debug)]
-/// Print the token that USERNAME logs in with (the `token` of its `auth` frame). Uses the
+/// Print the token that USERNAME logs in with (the `token` of its `auth` frame), or with
+/// --revoke make a running relay refuse USERNAME's tokens and print the new one. Uses the
 /// same secret as `serve`: --secret-file, $RELAY_SECRET_FILE or $RELAY_SECRET.
 #[argh(subcommand, name = "token", help_triggers("-h", "--help", "help"))]
 struct TokenArgs {
@@ -147,6 +148,24 @@ struct TokenArgs {
     /// read the secret from this file (trailing newline ignored)
     #[argh(option)]
     secret_file: Option<PathBuf>,
+    /// the relay's spool directory: once a name's tokens were revoked, its token depends on
+    /// how often (recorded there), so give it to print the token that works now
+    #[argh(option)]
+    spool: Option<PathBuf>,
+    /// revoke USERNAME's tokens on the running relay at --address and --port: its sessions
+    /// are closed and its old tokens refused from now on (the relay needs --spool); prints
+    /// the new token
+    #[argh(switch)]
+    revoke: bool,
+    /// with --revoke: the relay's address (default 127.0.0.1)
+    #[argh(option, default = "IpAddr::V4(Ipv4Addr::LOCALHOST)")]
+    address: IpAddr,
+    /// with --revoke: the relay's port (default $PORT, else 8080)
+    #[argh(option)]
+    port: Option<u16>,
+    /// with --revoke: seconds to wait for the answer (default 10)
+    #[argh(option, default = "10")]
+    timeout_secs: u64,
 }
 
 #[derive(FromArgs, Debug)]
@@ -225,12 +244,7 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => serve(args),
-        Command::Token(args) => {
-            let secret = load_secret(args.secret_file.as_deref())?;
-            msg_relay::validate_username(&args.username).map_err(|err| usage(err.to_string()))?;
-            println!("{}", secret.token_for(&args.username));
-            Ok(())
-        }
+        Command::Token(args) => token(&args),
         Command::Healthcheck(args) => {
             let port = port(args.port)?;
             let addr = SocketAddr::new(args.address, port);
@@ -238,6 +252,39 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// `msg-relay token`: the token of a name, from the secret and the name's token generation;
+/// with `--revoke`, after moving the name to its next generation on the running relay.
+fn token(args: &TokenArgs) -> anyhow::Result<()> {
+    let secret = load_secret(args.secret_file.as_deref())?;
+    let username = &args.username;
+    msg_relay::validate_username(username).map_err(|err| usage(err.to_string()))?;
+    if !args.revoke {
+        let generation = match &args.spool {
+            Some(dir) => msg_relay::Spool::token_generation(dir, username)
+                .with_context(|| format!("cannot read the spool {}", dir.display()))?,
+            None => 0,
+        };
+        println!("{}", secret.token_at(username, generation));
+        return Ok(());
+    }
+    if args.spool.is_some() {
+        return Err(usage(
+            "--spool is for printing a token; --revoke asks the running relay, which knows \
+             its spool",
+        ));
+    }
+    let addr = SocketAddr::new(args.address, port(args.port)?);
+    let timeout = Duration::from_secs(args.timeout_secs.max(1));
+    let revoked = msg_relay::revoke_tokens(addr, &secret, username, timeout)?;
+    println!("{}", secret.token_at(username, revoked.generation));
+    eprintln!(
+        "Revoked every earlier token of {username} (now at generation {}) and closed {} of \
+         its sessions; the line above is its new token.",
+        revoked.generation, revoked.sessions_closed
+    );
+    Ok(())
 }
 
 fn serve(args: ServeArgs) -> anyhow::Result<()> {

@@ -11,7 +11,7 @@
 //! chunks and registers the session only when no queued message is left, so a message is
 //! either in the backlog or delivered live, never lost between the two.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
@@ -47,6 +47,10 @@ struct Inner {
     /// Watched name → the connections watching it (Watchers mode).
     watchers: HashMap<String, HashSet<ConnId>>,
     queues: Queues,
+    /// The token generation of each name whose tokens were revoked (the others are at 0).
+    /// Under the same lock as the sessions: a login checks it when it registers, so none
+    /// can slip in with a token revoked while it was logging in.
+    token_generations: BTreeMap<String, u32>,
 }
 
 struct UserEntry {
@@ -111,6 +115,9 @@ pub(crate) enum LoginStep {
         replaced: Vec<ConnId>,
         kicked: Kicked,
     },
+    /// The name's tokens were revoked since this login's token was checked: nothing more is
+    /// written to it, and it is not registered.
+    Revoked,
 }
 
 /// A message dropped at the end of its time to live, and whether its sender was told.
@@ -127,6 +134,10 @@ impl Registry {
     /// A registry whose queues log to `spool` and start with what it recovered.
     pub(crate) fn new(presence: PresenceMode, limits: &Limits, spool: Option<Spool>) -> Registry {
         let recovered = spool.as_ref().and_then(Spool::take_recovered);
+        let token_generations = spool
+            .as_ref()
+            .map(Spool::token_generations)
+            .unwrap_or_default();
         let mut queues = Queues::new(limits, spool);
         if let Some(recovery) = recovered {
             queues.restore(recovery, Instant::now());
@@ -137,6 +148,7 @@ impl Registry {
                 conns: HashMap::default(),
                 watchers: HashMap::new(),
                 queues,
+                token_generations,
             }),
             presence,
             max_sessions_per_user: limits.max_sessions_per_user.max(1),
@@ -161,9 +173,13 @@ impl Registry {
     /// pending): the caller writes them and asks again. Only when none is left is the
     /// session registered and `synced {backlog}` pushed with `permit`, under the lock, so
     /// every message sent meanwhile is either in the backlog or comes live after `synced`.
+    ///
+    /// `generation` is the token generation the login's token was checked against: once
+    /// the name's tokens are revoked, every further step answers [`LoginStep::Revoked`].
     pub(crate) fn login(
         &self,
         user: &str,
+        generation: u32,
         handle: SessionHandle,
         after: Seq,
         backlog: u64,
@@ -171,6 +187,9 @@ impl Registry {
     ) -> LoginStep {
         let mut guard = self.lock();
         let inner = &mut *guard;
+        if inner.generation(user) != generation {
+            return LoginStep::Revoked;
+        }
         if inner.queues.has_after(user, after) {
             let handed = if handle.keeps_pending {
                 Delivery::AwaitingAck
@@ -200,6 +219,42 @@ impl Registry {
             .iter()
             .filter(|at| guard.queues.remove_written(&at.recipient, at.seq))
             .count()
+    }
+
+    /// The token generation of `user`: 0 until its tokens are first revoked.
+    pub(crate) fn token_generation(&self, user: &str) -> u32 {
+        self.lock().generation(user)
+    }
+
+    /// The generation of every name whose tokens were revoked (what the spool records).
+    pub(crate) fn token_generations(&self) -> BTreeMap<String, u32> {
+        self.lock().token_generations.clone()
+    }
+
+    /// Moves `user` to token `generation`: tokens of earlier generations stop working, and
+    /// every session of `user` is closed with `token_revoked` (whichever token it logged in
+    /// with, since the leaked one cannot be told apart). Returns how many sessions it closed,
+    /// and the watchers disconnected for being too slow for the `offline` frame.
+    pub(crate) fn revoke_tokens(&self, user: &str, generation: u32) -> (usize, Kicked) {
+        let mut guard = self.lock();
+        let inner = &mut *guard;
+        inner.token_generations.insert(user.to_owned(), generation);
+        let sessions = inner
+            .users
+            .get(user)
+            .map(|entry| entry.sessions.clone())
+            .unwrap_or_default();
+        let mut kicked = Kicked::new();
+        let mut too_slow = Vec::new();
+        for conn in &sessions {
+            if let Some(entry) = self.remove_session_collect(inner, *conn, &mut too_slow) {
+                entry.handle.closer.close(CloseReason::token_revoked());
+            }
+        }
+        for slow in too_slow {
+            self.kick(inner, slow, &mut kicked);
+        }
+        (sessions.len(), kicked)
     }
 
     /// The recipient `user` acknowledged `id`. Returns how many queued messages that removed
@@ -583,6 +638,10 @@ impl Registry {
 }
 
 impl Inner {
+    fn generation(&self, user: &str) -> u32 {
+        self.token_generations.get(user).copied().unwrap_or(0)
+    }
+
     /// Takes a connection out of `conns` and `watchers` (not out of its user's sessions).
     fn remove_conn(&mut self, conn: ConnId) -> Option<ConnEntry> {
         let entry = self.conns.remove(&conn)?;
@@ -658,7 +717,15 @@ mod tests {
         let mut written = Vec::new();
         loop {
             let permit = futures::executor::block_on(probe.handle.outbox.reserve()).unwrap();
-            match registry.login(user, probe.handle.clone(), after, backlog, permit) {
+            let generation = registry.token_generation(user);
+            match registry.login(
+                user,
+                generation,
+                probe.handle.clone(),
+                after,
+                backlog,
+                permit,
+            ) {
                 LoginStep::Registered { replaced, kicked } => {
                     assert!(kicked.is_empty());
                     assert_eq!(
@@ -682,6 +749,7 @@ mod tests {
                         backlog += 1;
                     }
                 }
+                LoginStep::Revoked => panic!("{user}'s tokens were revoked"),
             }
         }
     }
@@ -874,6 +942,45 @@ mod tests {
         let mut bob = probe(2, 8);
         assert_eq!(login(&registry, "bob", &mut bob).1, vec!["alice:m2"]);
         assert_eq!(registry.queue_totals(), (0, 0), "written this time");
+    }
+
+    /// Issue 16, item 6: a revocation closes the name's sessions and no others, and a login
+    /// whose token was checked before it cannot register after it.
+    #[test]
+    fn revoking_a_names_tokens_closes_its_sessions_and_stops_its_logins_in_progress() {
+        let registry = registry(PresenceMode::Watchers, 2, 10);
+        let (mut alice1, mut alice2, mut bob) = (probe(1, 8), probe(2, 8), probe(3, 8));
+        login(&registry, "alice", &mut alice1);
+        login(&registry, "alice", &mut alice2);
+        login(&registry, "bob", &mut bob);
+        send(&registry, "bob", "carol", "m1");
+        // A login of carol in progress: its token was checked at generation 0.
+        let carol = probe(4, 8);
+        let permit = futures::executor::block_on(carol.handle.outbox.reserve()).unwrap();
+        assert!(matches!(
+            registry.login("carol", 0, carol.handle.clone(), 0, 0, permit),
+            LoginStep::Backlog(..)
+        ));
+        assert_eq!(registry.revoke_tokens("alice", 1).0, 2);
+        for closed in [&alice1, &alice2] {
+            assert_eq!(
+                closed.closed.borrow().as_ref().unwrap().label,
+                "token_revoked"
+            );
+        }
+        assert!(bob.closed.borrow().is_none());
+        assert_eq!(registry.users_online(), 1);
+        assert_eq!(registry.token_generation("alice"), 1);
+        assert_eq!(registry.revoke_tokens("carol", 1).0, 0);
+        let permit = futures::executor::block_on(carol.handle.outbox.reserve()).unwrap();
+        assert!(matches!(
+            registry.login("carol", 0, carol.handle.clone(), 1, 1, permit),
+            LoginStep::Revoked
+        ));
+        assert_eq!(
+            registry.token_generations(),
+            BTreeMap::from([("alice".to_owned(), 1), ("carol".to_owned(), 1)])
+        );
     }
 
     #[test]

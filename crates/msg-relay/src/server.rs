@@ -12,6 +12,7 @@ use warp::http::{HeaderMap, StatusCode};
 use warp::reply::Reply;
 
 use crate::accept::{Peer, Routes, Slot, accept_loop};
+use crate::admin;
 use crate::config::{PresenceMode, RelayConfig};
 use crate::limits::LimitsError;
 use crate::log::Logger;
@@ -136,7 +137,8 @@ pub async fn run(
     Ok(())
 }
 
-/// `GET` (and `HEAD`) `/status`, `/healthz`, `/metrics` and `/ws`; anything else 404.
+/// `GET` (and `HEAD`) `/status`, `/healthz`, `/metrics` and `/ws`, `POST /admin/revoke`;
+/// anything else 404.
 fn routes(shared: Arc<Shared>) -> Routes {
     let with_shared = {
         let shared = Arc::clone(&shared);
@@ -177,6 +179,19 @@ fn routes(shared: Arc<Shared>) -> Routes {
             .into_response()
         });
 
+    // The operator's revocation of one name's tokens (`msg-relay token --revoke`).
+    let revoke = warp::path!("admin" / "revoke")
+        .and(warp::post())
+        .and(warp::header::optional::<String>("authorization"))
+        .and(warp::body::content_length_limit(admin::MAX_BODY_BYTES))
+        .and(warp::body::bytes())
+        .and(with_shared.clone())
+        .then(
+            |authorization: Option<String>, body: hyper::body::Bytes, shared: Arc<Shared>| {
+                admin::revoke(shared, authorization, body)
+            },
+        );
+
     let ws = warp::path!("ws")
         .and(warp::get())
         .and(warp::header::headers_cloned())
@@ -199,6 +214,8 @@ fn routes(shared: Arc<Shared>) -> Routes {
         .or(healthz)
         .unify()
         .or(metrics)
+        .unify()
+        .or(revoke)
         .unify()
         .or(ws)
         .unify()

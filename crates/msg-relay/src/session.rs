@@ -202,6 +202,15 @@ impl CloseReason {
         )
     }
 
+    pub(crate) fn token_revoked() -> CloseReason {
+        CloseReason::refused(
+            ErrorCode::TokenRevoked,
+            "The relay's operator revoked the tokens of this name; ask for the new one",
+            close::POLICY,
+            "token revoked",
+        )
+    }
+
     pub(crate) fn going_away() -> CloseReason {
         CloseReason {
             label: "shutdown",

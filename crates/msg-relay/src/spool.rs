@@ -78,9 +78,48 @@ pub enum SpoolError {
         /// What is wrong with it.
         reason: String,
     },
+    /// The token generations file cannot be read as one.
+    #[error(
+        "token generations file {path} is not valid: {reason}; restore it from a backup (every \
+         name it lists would otherwise accept its revoked tokens again), or rotate the secret"
+    )]
+    BadTokens {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// A file operation failed.
     #[error(transparent)]
     Io(#[from] DurableError),
+}
+
+/// The file of a spool directory that holds the token generations of the names whose tokens
+/// were revoked.
+const TOKENS_FILE: &str = "tokens.json";
+
+/// `tokens.json`: `{"generations":{"alice":2}}`.
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TokensFile {
+    generations: BTreeMap<String, u32>,
+}
+
+/// The token generations recorded in the spool directory `dir` (none when it has no
+/// `tokens.json`).
+fn read_token_generations(dir: &Path) -> Result<BTreeMap<String, u32>, SpoolError> {
+    let path = dir.join(TOKENS_FILE);
+    let text = match std::fs::read(&path) {
+        Ok(text) => text,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(BTreeMap::new()),
+        Err(err) => return Err(durable::io_error("read", &path)(err).into()),
+    };
+    serde_json::from_slice::<TokensFile>(&text)
+        .map(|file| file.generations)
+        .map_err(|err| SpoolError::BadTokens {
+            path,
+            reason: err.to_string(),
+        })
 }
 
 /// One record of the log.
@@ -180,6 +219,8 @@ struct Inner {
     writer: Option<std::thread::JoinHandle<()>>,
     /// What the log held at start; taken once by the relay that uses this spool.
     recovered: Mutex<Option<Recovery>>,
+    /// `tokens.json` as found at open.
+    token_generations: BTreeMap<String, u32>,
     failure: Arc<Failure>,
     _lock: FileLock,
 }
@@ -216,6 +257,7 @@ impl Spool {
             Err(err) => return Err(err.into()),
         };
         let (recovery, valid_len) = recover(&path)?;
+        let token_generations = read_token_generations(dir)?;
         let mut file = OpenOptions::new()
             .read(true)
             .write(true)
@@ -267,6 +309,7 @@ impl Spool {
                 requests: Some(requests),
                 writer: Some(writer),
                 recovered: Mutex::new(Some(recovery)),
+                token_generations,
                 failure,
                 _lock: lock,
             }),
@@ -298,6 +341,36 @@ impl Spool {
             }
             notified.await;
         }
+    }
+
+    /// The token generation of every name whose tokens were revoked, as recorded at open.
+    pub(crate) fn token_generations(&self) -> BTreeMap<String, u32> {
+        self.inner.token_generations.clone()
+    }
+
+    /// Records `generations` durably (a temporary file, synced and renamed over
+    /// `tokens.json`), before the relay acts on them: a revocation survives a restart.
+    pub(crate) fn store_token_generations(
+        &self,
+        generations: &BTreeMap<String, u32>,
+    ) -> Result<(), SpoolError> {
+        let file = TokensFile {
+            generations: generations.clone(),
+        };
+        // A map of strings to numbers always serialises.
+        let text = serde_json::to_vec_pretty(&file).expect("token generations serialise");
+        durable::write_atomically(&self.inner.dir.join(TOKENS_FILE), &text)?;
+        Ok(())
+    }
+
+    /// The token generation of `username` recorded in the spool directory `dir`: 0 unless
+    /// its tokens were revoked. Reads without taking the spool, which a running relay holds
+    /// (`msg-relay token NAME --spool DIR` uses it to print the token that works now).
+    pub fn token_generation(dir: &Path, username: &str) -> Result<u32, SpoolError> {
+        Ok(read_token_generations(dir)?
+            .get(username)
+            .copied()
+            .unwrap_or(0))
     }
 
     /// What the log held at open; `None` after the first call.
@@ -835,6 +908,32 @@ mod tests {
         // The lock is released with the spool (the writer thread ends on its own).
         let spool = Spool::open(dir.path()).unwrap();
         assert_eq!(seqs(&spool.take_recovered().unwrap().queued), [3]);
+    }
+
+    #[test]
+    fn token_generations_are_stored_durably_and_read_back_without_the_lock() {
+        let dir = assert_fs::TempDir::new().unwrap();
+        let spool = Spool::open(dir.path()).unwrap();
+        assert!(spool.token_generations().is_empty());
+        assert_eq!(Spool::token_generation(dir.path(), "alice").unwrap(), 0);
+        let generations = BTreeMap::from([("alice".to_owned(), 2)]);
+        spool.store_token_generations(&generations).unwrap();
+        // Read while the relay holds the spool.
+        assert_eq!(Spool::token_generation(dir.path(), "alice").unwrap(), 2);
+        assert_eq!(Spool::token_generation(dir.path(), "bob").unwrap(), 0);
+        drop(spool);
+        let spool = Spool::open(dir.path()).unwrap();
+        assert_eq!(spool.token_generations(), generations);
+        drop(spool);
+        // A damaged file stops the relay rather than let revoked tokens back in.
+        std::fs::write(
+            dir.path().join(TOKENS_FILE),
+            "{\"generations\":{\"alice\":-1}}",
+        )
+        .unwrap();
+        let err = Spool::open(dir.path()).unwrap_err();
+        assert!(matches!(err, SpoolError::BadTokens { .. }), "{err}");
+        assert!(err.to_string().contains("tokens.json"), "{err}");
     }
 
     #[tokio::test]

@@ -533,3 +533,99 @@ async fn a_send_repeated_after_a_restart_is_recognised_even_once_delivered() {
     eve.expect_ack("delivered").await;
     assert_eq!(bob.recv().await["from"], "eve");
 }
+
+/// Issue 16, item 6: tokens derive from the secret, so a leaked one meant rotating the
+/// secret for everyone. `msg-relay token --revoke NAME` on a running relay refuses that
+/// name's tokens at once (its sessions are closed), keeps the revocation across a restart,
+/// and touches no one else.
+#[tokio::test]
+async fn one_users_tokens_are_revoked_on_a_running_relay_and_stay_revoked() {
+    let spool = assert_fs::TempDir::new().unwrap();
+    let server = serve_with_spool(spool.path());
+    let addr = server.listening();
+    let old_token = crate::support::token("alice");
+    let mut alice = Client::connect_to(addr).await;
+    alice.auth("alice").await;
+    let mut bob = Client::connect_to(addr).await;
+    bob.auth("bob").await;
+
+    let revoke = run(relay_command().env("RELAY_SECRET", SECRET).args([
+        "token",
+        "alice",
+        "--revoke",
+        "--port",
+        &addr.port().to_string(),
+    ]));
+    assert_eq!(revoke.status.code(), Some(0), "{}", stderr(&revoke));
+    let new_token = String::from_utf8_lossy(&revoke.stdout).trim().to_owned();
+    assert_eq!(new_token.len(), 64);
+    assert_ne!(new_token, old_token);
+    assert!(stderr(&revoke).contains("closed 1"), "{}", stderr(&revoke));
+    // At once: alice's session is closed, bob's is not.
+    alice.expect_error("token_revoked").await;
+    alice.expect_close(1008).await;
+    bob.expect_nothing_pending().await;
+    // The token command prints the token that works now, given the spool.
+    let printed = run(relay_command()
+        .env("RELAY_SECRET", SECRET)
+        .args(["token", "alice", "--spool"])
+        .arg(spool.path()));
+    assert_eq!(String::from_utf8(printed.stdout).unwrap().trim(), new_token);
+
+    let login = |token: String| async move {
+        let mut client = Client::connect_to(addr).await;
+        client
+            .send(json!({"type": "auth", "username": "alice", "token": token}))
+            .await;
+        client.recv().await
+    };
+    assert_eq!(login(old_token.clone()).await["code"], "token_revoked");
+    assert_eq!(login(new_token.clone()).await["type"], "auth_ok");
+    assert!(server.terminate().success());
+
+    // After a restart too.
+    let server = serve_with_spool(spool.path());
+    let addr = server.listening();
+    let login = |token: String| async move {
+        let mut client = Client::connect_to(addr).await;
+        client
+            .send(json!({"type": "auth", "username": "alice", "token": token}))
+            .await;
+        client.recv().await
+    };
+    assert_eq!(login(old_token).await["code"], "token_revoked");
+    assert_eq!(login(new_token).await["type"], "auth_ok");
+    let mut bob = Client::connect_to(addr).await;
+    bob.auth("bob").await;
+}
+
+/// A revocation needs the operator's secret, and a relay that can keep it.
+#[test]
+fn a_revocation_is_refused_without_the_secret_or_without_a_spool() {
+    let server = Server::start(
+        relay_command()
+            .env("RELAY_SECRET", SECRET)
+            .args(["serve", "--port", "0"]),
+    );
+    let port = server.listening().port().to_string();
+    let no_spool = run(relay_command()
+        .env("RELAY_SECRET", SECRET)
+        .args(["token", "alice", "--revoke", "--port", &port]));
+    assert_eq!(no_spool.status.code(), Some(1));
+    let text = stderr(&no_spool);
+    assert!(text.contains("--spool"), "{text}");
+    assert_eq!(text.lines().count(), 1, "{text}");
+    let wrong_secret = run(relay_command()
+        .env("RELAY_SECRET", "another-secret-0123456789abcdef")
+        .args(["token", "alice", "--revoke", "--port", &port]));
+    assert_eq!(wrong_secret.status.code(), Some(1));
+    assert!(
+        stderr(&wrong_secret).contains("operator token"),
+        "{}",
+        stderr(&wrong_secret)
+    );
+    let both = run(relay_command()
+        .env("RELAY_SECRET", SECRET)
+        .args(["token", "alice", "--revoke", "--spool", "/tmp"]));
+    assert_eq!(both.status.code(), Some(2));
+}
