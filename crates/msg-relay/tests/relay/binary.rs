@@ -420,6 +420,36 @@ fn the_documented_defaults_are_the_ones_serve_uses() {
         let documented = documented.split('`').nth(1).unwrap_or(documented);
         assert_eq!(documented, default, "--{flag} in docs/relay.md: {row}");
     }
+    // "What the relay defends against": each row names its flags and their defaults in the
+    // same order.
+    let defences = docs
+        .split("## What the relay defends against")
+        .nth(1)
+        .and_then(|rest| rest.split("\n## ").next())
+        .expect("docs/relay.md has the defences section");
+    let backticked = |cell: &str| -> Vec<String> {
+        cell.split('`')
+            .skip(1)
+            .step_by(2)
+            .map(str::to_owned)
+            .collect()
+    };
+    let mut checked = 0;
+    for row in defences.lines().filter(|line| line.starts_with("| ")) {
+        let cells: Vec<&str> = row.split('|').collect();
+        let (flags, defaults) = (backticked(cells[3]), backticked(cells[4]));
+        for (flag, documented) in flags.iter().zip(&defaults) {
+            if let Some((_, default)) = shown.iter().find(|(name, _)| format!("--{name}") == *flag)
+            {
+                assert_eq!(documented, default, "{flag} in the defences table: {row}");
+                checked += 1;
+            }
+        }
+    }
+    assert!(
+        checked >= 15,
+        "{checked} defaults checked in the defences table"
+    );
 }
 
 fn signal(server: &Server, name: &str) {
