@@ -258,7 +258,7 @@ pub enum ErrorCode {
     AuthFailed,
     /// The operator revoked this name's tokens (`msg-relay token --revoke`): a login with
     /// an old token, or a session that was open at that moment, is closed (new). Ask the
-    /// operator for the new token.
+    /// operator for the new token. Permanent: the same token is refused again.
     TokenRevoked,
     /// A v0.2.0 shared-secret login on a relay that accepts tokens only. The socket is closed.
     /// Permanent.
@@ -279,7 +279,7 @@ pub enum ErrorCode {
     /// `send` without a recipient. Permanent.
     RecipientRequired,
     /// `send` to a name nobody can log in as (line breaks, control characters, only
-    /// whitespace, over 128 bytes): refused rather than queued for nobody (new).
+    /// whitespace, over 128 bytes): refused rather than queued for nobody (new). Permanent.
     InvalidRecipient,
     /// The recipient stopped reading and was disconnected. No longer sent: the message is
     /// queued for the recipient's next login instead. Retryable.
@@ -310,8 +310,9 @@ pub enum ErrorCode {
     /// Nothing arrived (not even a pong) within the idle timeout; the socket is closed.
     /// Neither.
     IdleTimeout,
-    /// The recipient's offline queue (or the relay's total queue memory) is at the bound
-    /// named in `limit`; the message was not accepted (new). Retryable.
+    /// The recipient's offline queue, the sender's messages in all queues, or the relay's
+    /// total queue memory is at the bound named in `limit`; the message was not accepted
+    /// (new). Retryable.
     QueueFull,
     /// A queued message passed its time to live before the recipient came online; it was
     /// dropped (new). Sent to the sender if it is online at that moment. Permanent: the
@@ -360,10 +361,12 @@ impl ErrorCode {
         matches!(
             self,
             ErrorCode::AuthFailed
+                | ErrorCode::TokenRevoked
                 | ErrorCode::SharedSecretDisabled
                 | ErrorCode::UsernameRequired
                 | ErrorCode::InvalidUsername
                 | ErrorCode::RecipientRequired
+                | ErrorCode::InvalidRecipient
                 | ErrorCode::FrameTooLarge
                 | ErrorCode::TooManyWatches
                 | ErrorCode::InvalidStatus
@@ -560,6 +563,8 @@ mod tests {
             ErrorCode::Expired,
             ErrorCode::InvalidUsername,
             ErrorCode::AuthFailed,
+            ErrorCode::TokenRevoked,
+            ErrorCode::InvalidRecipient,
         ] {
             assert!(code.is_permanent(), "{code:?}");
         }
