@@ -452,7 +452,7 @@ impl Connection {
         // unusual in them) goes to serde, which has the last word on what a frame is.
         match fast::parse_hot(text) {
             Some(HotFrame::Send(fields)) => return self.on_send_fields(fields),
-            Some(HotFrame::Ack { id }) => return self.on_ack(&id),
+            Some(HotFrame::Ack { id, from }) => return self.on_ack(&id, from.as_deref()),
             None => {}
         }
         match ClientFrame::parse(text) {
@@ -461,11 +461,11 @@ impl Connection {
         }
     }
 
-    fn on_ack(&mut self, id: &str) -> Flow {
+    fn on_ack(&mut self, id: &str, from: Option<&str>) -> Flow {
         let Some(user) = &self.user else {
             return self.auth_required();
         };
-        let removed = self.shared.registry.ack(user, id);
+        let removed = self.shared.registry.ack(user, from, id);
         self.shared.metrics.messages_acked(removed as u64);
         Flow::Continue
     }
@@ -568,7 +568,7 @@ impl Connection {
                 reply_to: reply_to.map(Cow::Owned),
                 timestamp: timestamp.map(Cow::Owned),
             }),
-            ClientFrame::Ack { id } => self.on_ack(&id),
+            ClientFrame::Ack { id, from } => self.on_ack(&id, from.as_deref()),
             ClientFrame::StatusChange { status } => {
                 if self.user.is_none() {
                     return self.auth_required();

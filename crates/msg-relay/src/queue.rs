@@ -428,11 +428,11 @@ impl Queues {
         true
     }
 
-    /// The recipient `user` acknowledged `id`: removes every entry with that id that was
-    /// written to it. (IDs are the senders'; two senders may use the same one, and the
-    /// client stores by ID, so it has stored whichever it acknowledges.) Returns how many
-    /// entries it removed.
-    pub(crate) fn ack(&mut self, user: &str, id: &str) -> usize {
+    /// The recipient `user` acknowledged `id` of `from`: removes that sender's entry with
+    /// that id that was written to it. IDs are the senders', and two senders may use the
+    /// same one, so an ack that names no sender (a client of before `from`) removes every
+    /// written entry with that id. Returns how many entries it removed.
+    pub(crate) fn ack(&mut self, user: &str, from: Option<&str>, id: &str) -> usize {
         let Some(queue) = self.by_user.get_mut(user) else {
             return 0;
         };
@@ -441,7 +441,10 @@ impl Queues {
         let mut index = 0;
         while index < queue.entries.len() {
             let entry = &queue.entries[index];
-            if entry.delivery.handed_over() && same_id(entry.id.as_bytes(), id.as_bytes()) {
+            if entry.delivery.handed_over()
+                && same_id(entry.id.as_bytes(), id.as_bytes())
+                && from.is_none_or(|from| *entry.sender == *from)
+            {
                 let entry = queue.entries.remove(index).expect("index is in range");
                 queue.bytes -= entry.bytes();
                 self.usage.release(&entry, self.spool.as_ref());
@@ -793,7 +796,7 @@ mod tests {
         );
         // Acknowledged, written or expired: each gives the sender its room back.
         hand_over(&mut queues, "bob", Delivery::AwaitingAck);
-        assert_eq!(queues.ack("bob", "aaaa"), 1);
+        assert_eq!(queues.ack("bob", None, "aaaa"), 1);
         assert_eq!(
             queues.check_room("alice", "erin", 6),
             Err(QueueLimit::SenderBytes)
@@ -814,14 +817,14 @@ mod tests {
         queues.push(bob, first);
         let second = pending(&mut queues, "m2", "two", now + Duration::from_secs(1));
         queues.push(bob, second);
-        assert!(queues.ack("bob", "m1") == 0, "not written yet");
+        assert!(queues.ack("bob", None, "m1") == 0, "not written yet");
         assert_eq!(hand_over(&mut queues, "bob", Delivery::AwaitingAck), [1, 2]);
         assert!(
             !queues.remove_written("bob", 1),
             "an acks client's: kept until its ack"
         );
-        assert_eq!(queues.ack("bob", "m1"), 1);
-        assert!(queues.ack("bob", "m1") == 0, "idempotent");
+        assert_eq!(queues.ack("bob", None, "m1"), 1);
+        assert!(queues.ack("bob", None, "m1") == 0, "idempotent");
         assert!(queues.expire(now + Duration::from_secs(60)).is_empty());
         let expired = queues.expire(now + Duration::from_secs(61));
         assert_eq!(expired.len(), 1);
@@ -842,9 +845,9 @@ mod tests {
             p.delivery = Delivery::AwaitingAck;
             let seq = p.seq;
             queues.push("bob", p);
-            assert_eq!(queues.ack("bob", &format!("m{n}")), 1);
+            assert_eq!(queues.ack("bob", None, &format!("m{n}")), 1);
             assert_eq!(queues.totals(), (0, 0));
-            assert_eq!(queues.ack("bob", &format!("m{n}")), 0, "seq {seq}");
+            assert_eq!(queues.ack("bob", None, &format!("m{n}")), 0, "seq {seq}");
         }
         assert_eq!(
             queues.expiry.len(),
@@ -930,7 +933,7 @@ mod tests {
         for pending in queues.backlog_after("bob", 0, 2, Delivery::AwaitingAck) {
             assert_eq!(pending.delivery, Delivery::Waiting, "as it was");
         }
-        assert_eq!(queues.ack("bob", "a"), 1);
+        assert_eq!(queues.ack("bob", None, "a"), 1);
         let expired = queues.expire(now + Duration::from_secs(65));
         assert_eq!(expired.len(), 1);
         assert_eq!(&*expired[0].id, "b");
