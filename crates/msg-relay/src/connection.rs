@@ -41,6 +41,9 @@ const MAX_ID_BYTES: usize = 128;
 const READY_FRAMES: usize = 32;
 /// Frames the writer sends in one batch before it flushes.
 const WRITE_BATCH: usize = 64;
+/// How many earlier token generations a refused login is compared with, to say
+/// `token_revoked` rather than `auth_failed`.
+const REVOKED_GENERATIONS_RECOGNISED: u32 = 8;
 /// What a client refused for a full relay is told to wait.
 const FULL_RETRY_AFTER_MS: u64 = 5_000;
 
@@ -647,8 +650,11 @@ impl Connection {
                 }
                 if !config.secret.verify_token_at(&username, &token, generation) {
                     // A token of an earlier generation: revoked, and saying so helps its
-                    // owner (who holds it anyway) more than it tells anyone else.
-                    if (0..generation)
+                    // owner (who holds it anyway) more than it tells anyone else. Only the
+                    // last few generations are tried, so a failed login costs a few hashes
+                    // however often a name was revoked.
+                    let recent = generation.saturating_sub(REVOKED_GENERATIONS_RECOGNISED);
+                    if (recent..generation)
                         .any(|old| config.secret.verify_token_at(&username, &token, old))
                     {
                         return self.auth_failed(
