@@ -214,11 +214,7 @@ impl Registry {
     /// A connection's writer flushed these messages to its socket: those that count as
     /// delivered on write leave their queues. Returns how many left.
     pub(crate) fn written(&self, messages: &[QueuedAt]) -> usize {
-        let mut guard = self.lock();
-        messages
-            .iter()
-            .filter(|at| guard.queues.remove_written(&at.recipient, at.seq))
-            .count()
+        self.lock().queues.remove_written(messages)
     }
 
     /// The token generation of `user`: 0 until its tokens are first revoked.
