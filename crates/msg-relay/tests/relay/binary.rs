@@ -593,29 +593,26 @@ async fn one_users_tokens_are_revoked_on_a_running_relay_and_stay_revoked() {
         .arg(spool.path()));
     assert_eq!(String::from_utf8(printed.stdout).unwrap().trim(), new_token);
 
-    let login = |token: String| async move {
+    // What the relay at `addr` answers alice's login with `token`.
+    let login = |addr: SocketAddr, token: String| async move {
         let mut client = Client::connect_to(addr).await;
         client
             .send(json!({"type": "auth", "username": "alice", "token": token}))
             .await;
         client.recv().await
     };
-    assert_eq!(login(old_token.clone()).await["code"], "token_revoked");
-    assert_eq!(login(new_token.clone()).await["type"], "auth_ok");
+    assert_eq!(
+        login(addr, old_token.clone()).await["code"],
+        "token_revoked"
+    );
+    assert_eq!(login(addr, new_token.clone()).await["type"], "auth_ok");
     assert!(server.terminate().success());
 
     // After a restart too.
     let server = serve_with_spool(spool.path());
     let addr = server.listening();
-    let login = |token: String| async move {
-        let mut client = Client::connect_to(addr).await;
-        client
-            .send(json!({"type": "auth", "username": "alice", "token": token}))
-            .await;
-        client.recv().await
-    };
-    assert_eq!(login(old_token).await["code"], "token_revoked");
-    assert_eq!(login(new_token).await["type"], "auth_ok");
+    assert_eq!(login(addr, old_token).await["code"], "token_revoked");
+    assert_eq!(login(addr, new_token).await["type"], "auth_ok");
     // Nobody else's token changed.
     Client::logged_in(addr, "bob", false).await;
 }
