@@ -59,6 +59,29 @@ pub enum HooksError {
         /// The IDs it matches.
         matches: Vec<String>,
     },
+    /// A name given on the command line that cannot be used (an actor ID too long for the
+    /// relay, a tier the settings do not define, a handle another actor has).
+    #[error("{field} {value:?}: {reason}")]
+    InvalidName {
+        /// What it was given as, e.g. `tier`.
+        field: String,
+        /// What was given.
+        value: String,
+        /// Why it cannot be used, and what to do.
+        reason: String,
+    },
+    /// A message too long for a relay's frame limit: refused before anything is written.
+    #[error(
+        "the message is {bytes} bytes; as a relay frame it would be {frame} bytes, and a relay takes {limit} at most: shorten it"
+    )]
+    TooLong {
+        /// The text's length in bytes.
+        bytes: usize,
+        /// The `send` frame's length.
+        frame: usize,
+        /// The relay's default frame limit.
+        limit: usize,
+    },
     /// A task's result addressed to someone other than the task's sender.
     #[error(
         "task {task} came from {from}: its result goes back to {from}, not {given:?} (send-reply {from} ...)"

@@ -33,6 +33,7 @@ pub struct NewMessage {
     to: String,
     content: String,
     reply_to: Option<String>,
+    thread: Option<String>,
     priority: Priority,
     extra: Vec<(String, String)>,
 }
@@ -45,6 +46,7 @@ impl NewMessage {
             to: to.into(),
             content: content.into(),
             reply_to: None,
+            thread: None,
             priority: Priority::Normal,
             extra: Vec::new(),
         }
@@ -54,6 +56,14 @@ impl NewMessage {
     /// no reply, as in the original.
     pub fn reply_to(mut self, id: impl Into<String>) -> Self {
         self.reply_to = Some(id.into()).filter(|id: &String| !id.is_empty());
+        self
+    }
+
+    /// Puts the message in thread `root` without answering a message: the copies of a
+    /// broadcast after the first share its thread. A reply's thread comes from its parent
+    /// instead; an empty ID means none.
+    pub fn thread(mut self, root: impl Into<String>) -> Self {
+        self.thread = Some(root.into()).filter(|root: &String| !root.is_empty());
         self
     }
 
@@ -188,6 +198,9 @@ impl MessageStore {
         if let Some(reply_to) = &message.reply_to {
             validate::single_line("reply_to", reply_to)?;
         }
+        if let Some(thread) = &message.thread {
+            validate::single_line("thread", thread)?;
+        }
         for (key, value) in &message.extra {
             if RESERVED.iter().any(|r| r.eq_ignore_ascii_case(key)) {
                 return Err(StoreError::ReservedProperty { key: key.clone() });
@@ -216,6 +229,9 @@ impl MessageStore {
             body: message.content.clone(),
         };
         let Some(reply_to) = &message.reply_to else {
+            if let Some(thread) = &message.thread {
+                properties.push(("THREAD".to_owned(), thread.clone()));
+            }
             properties.push(("CREATED".to_owned(), timestamp::format_inactive(now)));
             let entry = entry(properties);
             target.transaction(|txn| txn.append(&entry))?;

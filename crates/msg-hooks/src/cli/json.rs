@@ -179,6 +179,7 @@ pub(crate) fn contacts(rows: &[ContactRow]) -> Value {
                     "noted_tier": row.noted_tier,
                     "added": row.added,
                     "in_contacts_file": row.in_contacts_file,
+                    "groups": row.groups,
                 })
             })
             .collect(),

@@ -255,12 +255,16 @@ pub(crate) fn queue_status(agent: &str, counts: &TaskCounts) -> String {
     )
 }
 
-/// The contacts, one per line: ID, tier in the settings, name, and where the contacts file
-/// disagrees.
-pub(crate) fn contact_list(rows: &[ContactRow], file: &std::path::Path) -> String {
-    if rows.is_empty() {
+/// The contacts, one per line: ID, the tier that counts, name, handles, and where the
+/// contacts file disagrees; then the groups.
+pub(crate) fn contact_list(
+    rows: &[ContactRow],
+    groups: &std::collections::BTreeMap<String, Vec<String>>,
+    file: &std::path::Path,
+) -> String {
+    if rows.is_empty() && groups.is_empty() {
         return format!(
-            "No contacts: add actors to {} and their tiers under messaging.trust_overrides.\n",
+            "No contacts: `msg contacts add NAME` adds one to {}.\n",
             file.display()
         );
     }
@@ -277,15 +281,30 @@ pub(crate) fn contact_list(rows: &[ContactRow], file: &std::path::Path) -> Strin
             if !row.in_contacts_file {
                 note.push("only in the settings".to_owned());
             }
+            let handles: Vec<String> = row.handles.iter().map(|h| one_line(h)).collect();
             vec![
                 one_line(&row.id),
                 one_line(&row.tier),
                 one_line(row.name.as_deref().unwrap_or("-")),
+                if handles.is_empty() {
+                    "-".to_owned()
+                } else {
+                    handles.join(" ")
+                },
                 note.join("; "),
             ]
         })
         .collect();
-    columns(&table)
+    let mut out = columns(&table);
+    for (name, members) in groups {
+        let members: Vec<String> = members.iter().map(|m| one_line(m)).collect();
+        out.push_str(&format!(
+            "group {}: {}\n",
+            one_line(name),
+            members.join(", ")
+        ));
+    }
+    out
 }
 
 /// What the governor did, as a `[messaging]` line; `None` when it did nothing.

@@ -6,7 +6,9 @@
 mod support;
 
 mod bad_input;
+mod broadcast;
 mod concurrency;
+mod contacts;
 mod mark_message;
 mod msg;
 mod relay;

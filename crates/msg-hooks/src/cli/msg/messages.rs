@@ -5,6 +5,7 @@ use argh::FromArgs;
 use msg_store::{Message, MessageState, Priority};
 use serde_json::json;
 
+use super::broadcast;
 use super::tasks::submitted_text;
 use crate::cli::{self, json, print, render};
 use crate::context::Context;
@@ -15,9 +16,12 @@ use crate::desk::{Submission, TaskDesk};
 #[derive(FromArgs, Debug)]
 /// Send a message. To your agent (YOU-claude) it becomes a task, through the governor;
 /// to yourself it lands in your inbox; to anyone else it waits in outbox.org for the relay.
+/// Several recipients separated by commas each get a copy, in one thread (as with
+/// `msg broadcast`).
 #[argh(subcommand, name = "send", help_triggers("-h", "--help"))]
 pub(super) struct Send {
-    /// the recipient: an actor ID, or @handle from contacts.yaml
+    /// the recipient: an actor ID, or @handle from contacts.yaml; several separated by
+    /// commas
     #[argh(positional)]
     to: String,
     /// the text, one argument (quote it)
@@ -33,12 +37,11 @@ pub(super) struct Send {
 
 impl Send {
     pub(super) fn run(self, ctx: &Context) -> anyhow::Result<()> {
-        let priority = Priority::parse(&self.priority).ok_or_else(|| {
-            cli::usage(format!(
-                "--priority {:?}: use high, normal or low",
-                self.priority
-            ))
-        })?;
+        if self.to.contains(',') {
+            let to = broadcast::split_recipients(std::slice::from_ref(&self.to));
+            return broadcast::send_to_all(ctx, to, self.text, self.reply_to, &self.priority);
+        }
+        let priority = broadcast::priority(&self.priority)?;
         let to = ctx.recipient(&self.to)?;
         if to == ctx.agent() {
             if self.reply_to.is_some() || priority != Priority::Normal {
@@ -57,14 +60,16 @@ impl Send {
         let sent = send(
             ctx,
             &Outgoing {
+                thread: None,
                 from: ctx.user().to_owned(),
-                to,
+                to: to.clone(),
                 content: self.text,
                 reply_to: self.reply_to,
                 priority,
             },
             None,
         )?;
+        broadcast::warn_if_unknown(ctx, &to);
         print(&format!("{}\n", sent.confirmation()))
     }
 }

@@ -7,6 +7,7 @@
 //! `--root` and `--space` are global: they are taken from anywhere on the command line before
 //! argh sees the rest ([`parse`]).
 
+mod broadcast;
 mod contacts;
 mod messages;
 mod relay;
@@ -42,6 +43,7 @@ struct Cli {
 #[argh(subcommand)]
 enum Command {
     Send(messages::Send),
+    Broadcast(broadcast::Broadcast),
     Inbox(messages::Inbox),
     Show(messages::Show),
     Read(messages::Read),
@@ -90,6 +92,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     };
     match cli.command {
         Command::Send(args) => args.run(&at.context()?),
+        Command::Broadcast(args) => args.run(&at.context()?),
         Command::Inbox(args) => args.run(&at.context()?),
         Command::Show(args) => args.run(&at.context()?),
         Command::Read(args) => args.run(&at.context()?),
