@@ -140,8 +140,11 @@ fn bad_values_are_refused_and_change_nothing() {
         let line = env.run("msg", &args).fails(1, "msg").to_owned();
         assert!(line.contains(says), "{args:?}: {line}");
     }
-    env.run("msg", &["contacts", "trust", "ann"])
-        .fails(2, "msg");
+    let line = env
+        .run("msg", &["contacts", "trust", "ann"])
+        .fails(2, "msg")
+        .to_owned();
+    assert!(line.contains("run `msg contacts trust --help`"), "{line}");
     assert_eq!(env.read(&path), before);
 }
 

@@ -7,6 +7,7 @@ mod support;
 
 mod bad_input;
 mod broadcast;
+mod cli;
 mod concurrency;
 mod contacts;
 mod mark_message;

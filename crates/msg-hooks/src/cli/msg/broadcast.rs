@@ -2,7 +2,7 @@
 //! each in one thread; also what `msg send alice,bob …` does.
 
 use anyhow::anyhow;
-use argh::FromArgs;
+use argh::{ArgsInfo, FromArgs};
 use msg_store::Priority;
 
 use super::tasks::submitted_text;
@@ -10,7 +10,7 @@ use crate::cli::{self, print};
 use crate::context::Context;
 use crate::desk::broadcast::{Broadcast as Message, Copy, broadcast};
 
-#[derive(FromArgs, Debug)]
+#[derive(FromArgs, ArgsInfo, Debug)]
 /// Send one message to several recipients: the members of each --group (defined under
 /// `groups:` in contacts.yaml) and each --to. Each gets a copy of its own (its own delivery
 /// state in outbox.org; your agent gets a task, through the governor), all in one thread.

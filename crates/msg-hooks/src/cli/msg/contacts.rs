@@ -1,13 +1,13 @@
 //! `msg contacts`: the space's contacts and the trust tier each has; `msg contacts add`,
 //! `remove` and `trust` change `contacts.yaml` line by line, keeping comments and order.
 
-use argh::FromArgs;
+use argh::{ArgsInfo, FromArgs};
 
 use crate::cli::{json, print, render};
 use crate::contacts::update::{self, NewContact};
 use crate::context::Context;
 
-#[derive(FromArgs, Debug)]
+#[derive(FromArgs, ArgsInfo, Debug)]
 /// List the space's contacts (contacts.yaml) with their handles and the trust tier each has
 /// (the settings' override, else the one noted in contacts.yaml), then the groups; or
 /// change them.
@@ -20,7 +20,7 @@ pub(super) struct Contacts {
     command: Option<ContactsCommand>,
 }
 
-#[derive(FromArgs, Debug)]
+#[derive(FromArgs, ArgsInfo, Debug)]
 #[argh(subcommand)]
 enum ContactsCommand {
     Add(Add),
@@ -28,7 +28,7 @@ enum ContactsCommand {
     Trust(Trust),
 }
 
-#[derive(FromArgs, Debug)]
+#[derive(FromArgs, ArgsInfo, Debug)]
 /// Add an actor to contacts.yaml (created from the template when missing); the rest of the
 /// file stays as it is.
 #[argh(subcommand, name = "add", help_triggers("-h", "--help"))]
@@ -47,7 +47,7 @@ struct Add {
     name: Option<String>,
 }
 
-#[derive(FromArgs, Debug)]
+#[derive(FromArgs, ArgsInfo, Debug)]
 /// Remove an actor from contacts.yaml; the rest of the file stays as it is.
 #[argh(subcommand, name = "remove", help_triggers("-h", "--help"))]
 struct Remove {
@@ -56,7 +56,7 @@ struct Remove {
     id: String,
 }
 
-#[derive(FromArgs, Debug)]
+#[derive(FromArgs, ArgsInfo, Debug)]
 /// Note an actor's trust tier in contacts.yaml (a tier under messaging.trust_overrides in
 /// the settings still wins).
 #[argh(subcommand, name = "trust", help_triggers("-h", "--help"))]

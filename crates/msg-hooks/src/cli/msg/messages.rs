@@ -1,7 +1,7 @@
 //! Messages: `msg send`, `inbox`, `show`, `read`, `unread`, `archive`, `thread`.
 
 use anyhow::anyhow;
-use argh::FromArgs;
+use argh::{ArgsInfo, FromArgs};
 use msg_store::{Message, MessageState, Priority};
 use serde_json::json;
 
@@ -13,7 +13,7 @@ use crate::desk::messages::{Found, MarkAction, find_any, mark, replies_to_task};
 use crate::desk::send::{Outgoing, send};
 use crate::desk::{Submission, TaskDesk};
 
-#[derive(FromArgs, Debug)]
+#[derive(FromArgs, ArgsInfo, Debug)]
 /// Send a message. To your agent (YOU-claude) it becomes a task, through the governor;
 /// to yourself it lands in your inbox; to anyone else it waits in outbox.org for the relay.
 /// Several recipients separated by commas each get a copy, in one thread (as with
@@ -74,7 +74,7 @@ impl Send {
     }
 }
 
-#[derive(FromArgs, Debug)]
+#[derive(FromArgs, ArgsInfo, Debug)]
 /// List the messages in your inbox (not archived ones, unless --all).
 #[argh(subcommand, name = "inbox", help_triggers("-h", "--help"))]
 pub(super) struct Inbox {
@@ -111,7 +111,7 @@ impl Inbox {
     }
 }
 
-#[derive(FromArgs, Debug)]
+#[derive(FromArgs, ArgsInfo, Debug)]
 /// Show one message (received or sent) or task in full.
 #[argh(subcommand, name = "show", help_triggers("-h", "--help"))]
 pub(super) struct Show {
@@ -159,7 +159,7 @@ fn mark_message(ctx: &Context, given: &str, action: MarkAction) -> anyhow::Resul
     print(&format!("{}\n", action.confirmation(&message.id)))
 }
 
-#[derive(FromArgs, Debug)]
+#[derive(FromArgs, ArgsInfo, Debug)]
 /// Mark a message read.
 #[argh(subcommand, name = "read", help_triggers("-h", "--help"))]
 pub(super) struct Read {
@@ -174,7 +174,7 @@ impl Read {
     }
 }
 
-#[derive(FromArgs, Debug)]
+#[derive(FromArgs, ArgsInfo, Debug)]
 /// Mark a message unread again.
 #[argh(subcommand, name = "unread", help_triggers("-h", "--help"))]
 pub(super) struct Unread {
@@ -189,7 +189,7 @@ impl Unread {
     }
 }
 
-#[derive(FromArgs, Debug)]
+#[derive(FromArgs, ArgsInfo, Debug)]
 /// Archive a message.
 #[argh(subcommand, name = "archive", help_triggers("-h", "--help"))]
 pub(super) struct Archive {
@@ -204,7 +204,7 @@ impl Archive {
     }
 }
 
-#[derive(FromArgs, Debug)]
+#[derive(FromArgs, ArgsInfo, Debug)]
 /// Show the conversation a message belongs to, received and sent, in order.
 #[argh(subcommand, name = "thread", help_triggers("-h", "--help"))]
 pub(super) struct Thread {

@@ -10,6 +10,7 @@
 mod broadcast;
 mod contacts;
 mod messages;
+mod reference;
 mod relay;
 mod setup;
 mod tasks;
@@ -18,13 +19,13 @@ mod usage;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use argh::FromArgs;
+use argh::{ArgsInfo, FromArgs};
 use msg_core::paths::Paths;
 
 use crate::cli;
 use crate::context::Context;
 
-#[derive(FromArgs, Debug)]
+#[derive(FromArgs, ArgsInfo, Debug)]
 /// The person's side of datacore-messaging: send and read messages, hand tasks to your
 /// agent and decide on them, see what they cost. Exit 0 ok, 1 failure, 2 usage.
 #[argh(help_triggers("-h", "--help"))]
@@ -39,7 +40,7 @@ struct Cli {
     command: Command,
 }
 
-#[derive(FromArgs, Debug)]
+#[derive(FromArgs, ArgsInfo, Debug)]
 #[argh(subcommand)]
 enum Command {
     Send(messages::Send),
@@ -61,6 +62,8 @@ enum Command {
     Relay(relay::Relay),
     Intake(tasks::Intake),
     Demo(setup::Demo),
+    Completions(reference::Completions),
+    Man(reference::Man),
 }
 
 /// The `msg` executable: parses the command line, runs the command, prints its error on one
@@ -73,12 +76,24 @@ pub fn msg_main() -> ExitCode {
     cli::exit_with("msg", run(cli))
 }
 
+/// `msg`'s arguments as argh knows them (completions and man pages).
+pub(crate) fn args_info() -> argh::CommandInfoWithArgs {
+    argh::CommandInfoWithArgs {
+        name: "msg",
+        ..<Cli as ArgsInfo>::get_args_info()
+    }
+}
+
 /// `--root` and `--space` may come anywhere: they are taken out first, then argh parses the
-/// rest.
+/// rest. `msg help [COMMAND…]` is `msg [COMMAND…] --help`.
 fn parse() -> Result<Cli, cli::EarlyOut> {
     let mut args = cli::args()?;
     let root = cli::take_option("msg", &mut args, "root")?;
     let space = cli::take_option("msg", &mut args, "space")?;
+    if args.first().is_some_and(|first| first == "help") {
+        args.remove(0);
+        args.push("--help".to_owned());
+    }
     let mut cli: Cli = cli::parse("msg", &args)?;
     cli.root = root.map(Into::into);
     cli.space = space;
@@ -111,6 +126,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Relay(args) => args.run(at.context()?),
         Command::Intake(args) => args.run(&at.context()?),
         Command::Demo(args) => args.run(&at),
+        Command::Completions(args) => args.run(),
+        Command::Man(args) => args.run(),
     }
 }
 

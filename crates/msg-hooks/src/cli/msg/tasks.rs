@@ -1,7 +1,7 @@
 //! Tasks: `msg tasks`, `msg task submit|approve|reject|cancel|claim|complete|retry|revise|
 //! accept`, and `msg intake` (messages to your agents become tasks).
 
-use argh::FromArgs;
+use argh::{ArgsInfo, FromArgs};
 use msg_inbox::{Task, TaskState};
 use serde_json::json;
 
@@ -10,7 +10,7 @@ use crate::context::Context;
 use crate::desk::intake::{self, IntakeOutcome};
 use crate::desk::{Submission, Submitted, TaskDesk};
 
-#[derive(FromArgs, Debug)]
+#[derive(FromArgs, ArgsInfo, Debug)]
 /// List an agent's tasks.
 #[argh(subcommand, name = "tasks", help_triggers("-h", "--help"))]
 pub(super) struct Tasks {
@@ -81,7 +81,7 @@ pub(super) fn submitted_text(ctx: &Context, submitted: &Submitted) -> String {
     )
 }
 
-#[derive(FromArgs, Debug)]
+#[derive(FromArgs, ArgsInfo, Debug)]
 /// Submit a task, or move one through its states.
 #[argh(subcommand, name = "task", help_triggers("-h", "--help"))]
 pub(super) struct TaskCmd {
@@ -92,7 +92,7 @@ pub(super) struct TaskCmd {
     command: TaskCommand,
 }
 
-#[derive(FromArgs, Debug)]
+#[derive(FromArgs, ArgsInfo, Debug)]
 #[argh(subcommand)]
 enum TaskCommand {
     Submit(Submit),
@@ -106,7 +106,7 @@ enum TaskCommand {
     Accept(Accept),
 }
 
-#[derive(FromArgs, Debug)]
+#[derive(FromArgs, ArgsInfo, Debug)]
 /// Submit a task for the agent. The governor admits it (reserving its estimated tokens) or
 /// refuses it, saying which limit and when to retry; it is queued at once when the sender's
 /// tier auto-accepts, else it waits for your approval.
@@ -129,7 +129,7 @@ struct Submit {
     tag: Vec<String>,
 }
 
-#[derive(FromArgs, Debug)]
+#[derive(FromArgs, ArgsInfo, Debug)]
 /// Approve a task that waits for you: WAITING → QUEUED.
 #[argh(subcommand, name = "approve", help_triggers("-h", "--help"))]
 struct Approve {
@@ -138,7 +138,7 @@ struct Approve {
     id: String,
 }
 
-#[derive(FromArgs, Debug)]
+#[derive(FromArgs, ArgsInfo, Debug)]
 /// Reject a task that waits for you: WAITING → CANCELLED; its reservation is released.
 #[argh(subcommand, name = "reject", help_triggers("-h", "--help"))]
 struct Reject {
@@ -150,7 +150,7 @@ struct Reject {
     reason: String,
 }
 
-#[derive(FromArgs, Debug)]
+#[derive(FromArgs, ArgsInfo, Debug)]
 /// Cancel a queued or working task: → CANCELLED; its reservation is released.
 #[argh(subcommand, name = "cancel", help_triggers("-h", "--help"))]
 struct Cancel {
@@ -162,7 +162,7 @@ struct Cancel {
     reason: String,
 }
 
-#[derive(FromArgs, Debug)]
+#[derive(FromArgs, ArgsInfo, Debug)]
 /// Claim a queued task (QUEUED → WORKING): the one given, else the next in line.
 #[argh(subcommand, name = "claim", help_triggers("-h", "--help"))]
 struct Claim {
@@ -171,7 +171,7 @@ struct Claim {
     id: Option<String>,
 }
 
-#[derive(FromArgs, Debug)]
+#[derive(FromArgs, ArgsInfo, Debug)]
 /// Complete a working task (WORKING → DONE) and tell the governor the tokens used.
 #[argh(subcommand, name = "complete", help_triggers("-h", "--help"))]
 struct Complete {
@@ -189,7 +189,7 @@ struct Complete {
     result: String,
 }
 
-#[derive(FromArgs, Debug)]
+#[derive(FromArgs, ArgsInfo, Debug)]
 /// Put a working task back in the queue (WORKING → QUEUED), counting the retry.
 #[argh(subcommand, name = "retry", help_triggers("-h", "--help"))]
 struct Retry {
@@ -201,7 +201,7 @@ struct Retry {
     reason: String,
 }
 
-#[derive(FromArgs, Debug)]
+#[derive(FromArgs, ArgsInfo, Debug)]
 /// Ask for a revision of a done task (DONE → QUEUED), with feedback.
 #[argh(subcommand, name = "revise", help_triggers("-h", "--help"))]
 struct Revise {
@@ -213,7 +213,7 @@ struct Revise {
     feedback: String,
 }
 
-#[derive(FromArgs, Debug)]
+#[derive(FromArgs, ArgsInfo, Debug)]
 /// Accept a done task's result: DONE → ARCHIVED.
 #[argh(subcommand, name = "accept", help_triggers("-h", "--help"))]
 struct Accept {
@@ -282,7 +282,7 @@ impl TaskCmd {
     }
 }
 
-#[derive(FromArgs, Debug)]
+#[derive(FromArgs, ArgsInfo, Debug)]
 /// Turn unread messages addressed to your agents into tasks, through the governor; a
 /// refused sender gets a reply saying why and when to retry. Safe to run any time, by any
 /// number of processes: a message becomes at most one task.
