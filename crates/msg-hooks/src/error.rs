@@ -40,7 +40,7 @@ pub enum HooksError {
     #[error(transparent)]
     Org(#[from] OrgError),
     /// No entry has an ID equal to, starting with or ending with what was given.
-    #[error("no {what} in {} has an ID equal to, starting with or ending with {given:?}", path.display())]
+    #[error("no {what} in {}{} has an ID equal to, starting with or ending with {given:?}", path.display(), and_in(also))]
     NotFound {
         /// `message`, `task`, or `message or task`.
         what: &'static str,
@@ -48,6 +48,8 @@ pub enum HooksError {
         given: String,
         /// The file searched (the first one, when several were).
         path: PathBuf,
+        /// The other files searched.
+        also: Vec<PathBuf>,
     },
     /// Several IDs start or end with what was given.
     #[error("{given:?} matches {} {what} IDs: {}; give more of the ID", matches.len(), list(matches))]
@@ -155,6 +157,20 @@ impl HooksError {
     }
 }
 
+/// `, b.org and c.org` for the other files searched.
+fn and_in(also: &[PathBuf]) -> String {
+    match also {
+        [] => String::new(),
+        [.., last] => {
+            let mut text = String::new();
+            for path in &also[..also.len() - 1] {
+                text.push_str(&format!(", {}", path.display()));
+            }
+            format!("{text} or {}", last.display())
+        }
+    }
+}
+
 /// At most five IDs, then how many more.
 fn list(ids: &[String]) -> String {
     const SHOWN: usize = 5;
@@ -193,6 +209,7 @@ mod tests {
             what: "task",
             given: "x".into(),
             path: "/a.org".into(),
+            also: Vec::new(),
         }
         .after("the reply msg-1 was sent", "completing task x failed");
         assert_eq!(

@@ -415,6 +415,19 @@ impl Queues {
     pub(crate) fn dedupe_record(&mut self, key: DedupeKey, status: AckStatus, now: Instant) {
         self.dedupe.record(key, status, now);
     }
+
+    /// The senders of `user`'s written entries with `id`: what an `ack` of `id` removes
+    /// (read before [`Queues::ack`], for the `delivered` notice to each sender).
+    pub(crate) fn written_senders(&self, user: &str, id: &str) -> Vec<Arc<str>> {
+        self.by_user.get(user).map_or_else(Vec::new, |queue| {
+            queue
+                .entries
+                .iter()
+                .filter(|entry| entry.written && same_id(entry.id.as_bytes(), id.as_bytes()))
+                .map(|entry| Arc::clone(&entry.sender))
+                .collect()
+        })
+    }
 }
 
 /// Whether two message IDs are equal. An `ack` compares its ID with every entry of the

@@ -413,7 +413,12 @@ impl MessageStore {
             id,
             "mark read",
             "unread or read messages",
-            |state| matches!(state, MessageState::Unread | MessageState::Read),
+            |state| {
+                matches!(
+                    state,
+                    MessageState::Unread | MessageState::ToDo | MessageState::Read
+                )
+            },
             |e, at| {
                 e.set_keyword("DONE", at)?;
                 set_tag(e, "unread", false)
@@ -427,7 +432,12 @@ impl MessageStore {
             id,
             "mark unread",
             "unread or read messages",
-            |state| matches!(state, MessageState::Unread | MessageState::Read),
+            |state| {
+                matches!(
+                    state,
+                    MessageState::Unread | MessageState::ToDo | MessageState::Read
+                )
+            },
             |e, at| {
                 e.set_keyword("TODO", at)?;
                 set_tag(e, "unread", true)
@@ -445,7 +455,10 @@ impl MessageStore {
             |state| {
                 matches!(
                     state,
-                    MessageState::Unread | MessageState::Read | MessageState::Archived
+                    MessageState::Unread
+                        | MessageState::ToDo
+                        | MessageState::Read
+                        | MessageState::Archived
                 )
             },
             |e, at| {
@@ -453,6 +466,49 @@ impl MessageStore {
                 set_tag(e, "unread", false)
             },
         )
+    }
+
+    /// Brings an archived message back into the inbox listing as read: ARCHIVED → DONE
+    /// (`CLOSED:` kept, as for any done keyword). Only archived messages.
+    pub fn unarchive(&self, id: &str) -> Result<Message, StoreError> {
+        self.transition(
+            id,
+            "unarchive",
+            "archived messages",
+            |state| matches!(state, MessageState::Archived),
+            |e, at| {
+                e.set_keyword("DONE", at)?;
+                Ok(true)
+            },
+        )
+    }
+
+    /// Marks every unread message and file delivery read, as [`MessageStore::mark_read`]
+    /// does each, in one transaction (one read of the inbox, one write). Returns the IDs,
+    /// in file order.
+    pub fn mark_all_read(&self) -> Result<Vec<String>, StoreError> {
+        let at = timestamp::now_local();
+        let marked = self.inbox.transaction(|txn| {
+            let outline = txn.outline()?;
+            let ids: Vec<String> = (0..outline.len())
+                .filter(|&index| outline.has_tag(index, "unread"))
+                .filter_map(|index| {
+                    Message::from_entry(&outline.entry(index).get(), |k| {
+                        outline.keywords().is_done(k)
+                    })
+                })
+                .filter(Message::is_unread)
+                .map(|m| m.id)
+                .collect();
+            for id in &ids {
+                txn.edit(id, |e| {
+                    e.set_keyword("DONE", at)?;
+                    set_tag(e, "unread", false)
+                })?;
+            }
+            Ok(ids)
+        })?;
+        Ok(marked)
     }
 
     /// Marks a file delivery downloaded (`DOWNLOADED: true`).

@@ -27,7 +27,6 @@ mod mark_message;
 mod msg;
 mod render;
 mod send_reply;
-mod suggest;
 mod task_queue;
 
 use std::fmt;
@@ -36,6 +35,8 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use argh::{ArgsInfo, CommandInfoWithArgs, EarlyExit, FlagInfoKind, FromArgs};
+
+use crate::error::HooksError;
 
 pub use inbox_watcher::inbox_watcher_main;
 pub use mark_message::mark_message_main;
@@ -192,7 +193,7 @@ fn usage_message(program: &str, info: &CommandInfoWithArgs, args: &[&str], outpu
                 .map(|f| f.long)
                 .chain(["--help"])
                 .filter(|f| !f.is_empty());
-            message.push_str(&suggest::did_you_mean(given, flags, ""));
+            message.push_str(&crate::suggest::did_you_mean(given, flags, ""));
         } else if !level.commands.is_empty()
             && stopped_at.is_some_and(|at| args.get(at) == Some(&given))
         {
@@ -202,7 +203,11 @@ fn usage_message(program: &str, info: &CommandInfoWithArgs, args: &[&str], outpu
                 format!("`{command}` has no command {given:?}")
             };
             let names = level.commands.iter().map(|c| c.name);
-            message.push_str(&suggest::did_you_mean(given, names, &format!("{command} ")));
+            message.push_str(&crate::suggest::did_you_mean(
+                given,
+                names,
+                &format!("{command} "),
+            ));
         }
     }
     format!("{program}: {message}; run `{command} --help` for usage")
@@ -311,10 +316,56 @@ pub(crate) fn one_line(err: &anyhow::Error) -> String {
     line.replace(['\n', '\r'], " ")
 }
 
+/// For a task in a state the operation does not start from, the commands of `program` that
+/// do move it on from there: ` (next: `msg task accept ID`, `msg task revise ID`)`.
+fn next_steps(program: &str, err: &anyhow::Error) -> String {
+    use msg_inbox::{InboxError, Operation, TaskState};
+    let found = err
+        .chain()
+        .find_map(|cause| match cause.downcast_ref::<HooksError>()? {
+            HooksError::Inbox(InboxError::WrongState { id, keyword, .. }) => {
+                Some((id.clone(), keyword.clone()))
+            }
+            _ => None,
+        });
+    let Some((id, Some(keyword))) = found else {
+        return String::new();
+    };
+    let Some(state) = TaskState::from_keyword(&keyword) else {
+        return String::new();
+    };
+    let commands: Vec<String> = state
+        .operations()
+        .into_iter()
+        .map(|op| {
+            let word = op.name();
+            match (program, op) {
+                (
+                    "task-queue",
+                    Operation::Approve
+                    | Operation::Reject
+                    | Operation::Cancel
+                    | Operation::Accept
+                    | Operation::RequestRevision
+                    | Operation::Retry,
+                ) => format!("`task-queue {word} {id}`"),
+                ("send-reply", Operation::Complete) => {
+                    format!("`send-reply TO TEXT --complete-task {id}`")
+                }
+                _ => format!("`msg task {word} {id}`"),
+            }
+        })
+        .collect();
+    if commands.is_empty() {
+        return String::new();
+    }
+    format!(" (next: {})", commands.join(", "))
+}
+
 /// Prints `program: <error on one line>` to stderr and returns exit status 2 for a
 /// [`UsageError`], else 1.
 pub(crate) fn fail(program: &str, err: &anyhow::Error) -> ExitCode {
-    eprintln!("{program}: {}", one_line(err));
+    eprintln!("{program}: {}{}", one_line(err), next_steps(program, err));
     if err.downcast_ref::<UsageError>().is_some() {
         ExitCode::from(2)
     } else {

@@ -44,7 +44,7 @@ impl FromStr for Action {
             other => {
                 return Err(format!(
                     "unknown action {other:?}{}: use status, approve, reject, cancel, accept, revise or retry",
-                    super::suggest::did_you_mean(other, ACTIONS, "")
+                    crate::suggest::did_you_mean(other, ACTIONS, "")
                 ));
             }
         })

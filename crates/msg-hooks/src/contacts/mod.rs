@@ -93,6 +93,7 @@ pub(crate) fn resolve(
             what: "contact",
             given: given.to_owned(),
             path: path.to_owned(),
+            also: Vec::new(),
         }),
         several => Err(HooksError::Ambiguous {
             what: "contact",

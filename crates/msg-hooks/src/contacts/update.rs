@@ -252,6 +252,7 @@ fn listed(book: &ContactBook, given: &str, path: &Path) -> Result<String, HooksE
             what: "contact",
             given: given.to_owned(),
             path: path.to_owned(),
+            also: Vec::new(),
         });
     }
     Ok(id)

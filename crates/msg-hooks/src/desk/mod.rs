@@ -8,6 +8,7 @@
 //!   several recipients, a copy each, in one thread; [`reply`]: the agent's reply,
 //!   which may complete its task; [`task_news`]: the sender of a task that came as a message
 //!   hears what becomes of it;
+//! - [`search`]: every message and task holding a text, across the space's files;
 //! - [`messages`]: messages and tasks by the IDs people type ([`lookup`]: whole, or a unique
 //!   prefix or suffix), marked read, unread or archived.
 //!
@@ -21,9 +22,10 @@
 pub(crate) mod admission_links;
 pub(crate) mod broadcast;
 pub(crate) mod intake;
-mod lookup;
+pub(crate) mod lookup;
 pub(crate) mod messages;
 mod reply;
+pub(crate) mod search;
 pub(crate) mod send;
 mod task_news;
 pub(crate) mod tasks;

@@ -178,4 +178,5 @@ fn find_parent(ctx: &Context, given: &str) -> Result<String, HooksError> {
         "message",
         &ctx.inbox_file()?,
     )
+    .map_err(|err| super::messages::also_searched(err, [ctx.paths().outbox_file(ctx.space()).ok()]))
 }

@@ -11,7 +11,8 @@ use crate::context::Context;
 use crate::error::HooksError;
 
 /// `templates/settings.local.yaml.example`: every setting with its default.
-const SETTINGS_TEMPLATE: &str = include_str!("../../../../templates/settings.local.yaml.example");
+pub(crate) const SETTINGS_TEMPLATE: &str =
+    include_str!("../../../../templates/settings.local.yaml.example");
 /// `templates/inbox.org`: the header of a new inbox or outbox (the store writes the same).
 pub(crate) const INBOX_TEMPLATE: &str = include_str!("../../../../templates/inbox.org");
 

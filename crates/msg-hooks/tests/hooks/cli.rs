@@ -232,7 +232,8 @@ fn bash_completes_commands_subcommands_flags_and_actions() {
         );
         String::from_utf8(output.stdout).unwrap().trim().to_owned()
     };
-    assert_eq!(complete(&["msg", "sen"]), "send");
+    assert_eq!(complete(&["msg", "sen"]), "send sent");
+    assert_eq!(complete(&["msg", "sea"]), "search");
     assert_eq!(complete(&["msg", "task", "ap"]), "approve");
     assert_eq!(
         complete(&["msg", "--root", "/d", "contacts", "tr"]),

@@ -9,7 +9,7 @@ use super::broadcast;
 use super::tasks::submitted_text;
 use crate::cli::{self, json, print, render};
 use crate::context::Context;
-use crate::desk::messages::{Found, MarkAction, find_any, mark, replies_to_task};
+use crate::desk::messages::{Found, MarkAction, find_any, find_message, mark, replies_to_task};
 use crate::desk::send::{Outgoing, send};
 use crate::desk::{Submission, TaskDesk};
 
@@ -160,17 +160,36 @@ fn mark_message(ctx: &Context, given: &str, action: MarkAction) -> anyhow::Resul
 }
 
 #[derive(FromArgs, ArgsInfo, Debug)]
-/// Mark a message read.
+/// Mark a message read, or every unread one (--all).
 #[argh(subcommand, name = "read", help_triggers("-h", "--help"))]
 pub(super) struct Read {
     /// the ID, or a unique prefix or suffix of it
     #[argh(positional)]
-    id: String,
+    id: Option<String>,
+    /// every unread message and file delivery, in one write
+    #[argh(switch)]
+    all: bool,
 }
 
 impl Read {
     pub(super) fn run(self, ctx: &Context) -> anyhow::Result<()> {
-        mark_message(ctx, &self.id, MarkAction::Read)
+        match (self.id, self.all) {
+            (Some(id), false) => mark_message(ctx, &id, MarkAction::Read),
+            (None, true) => {
+                let marked = match ctx.existing_store()? {
+                    Some(store) => store.mark_all_read()?,
+                    None => Vec::new(),
+                };
+                print(&format!(
+                    "[messaging] Marked read: {}\n",
+                    msg_core::figures::counted(marked.len(), "message", "messages")
+                ))
+            }
+            (Some(_), true) => Err(cli::usage("give a message ID or --all, not both")),
+            (None, false) => Err(cli::usage(
+                "which message? give its ID (or a unique prefix or suffix), or --all",
+            )),
+        }
     }
 }
 
@@ -201,6 +220,24 @@ pub(super) struct Archive {
 impl Archive {
     pub(super) fn run(self, ctx: &Context) -> anyhow::Result<()> {
         mark_message(ctx, &self.id, MarkAction::Archive)
+    }
+}
+
+#[derive(FromArgs, ArgsInfo, Debug)]
+/// Bring an archived message back into the inbox listing, as read.
+#[argh(subcommand, name = "unarchive", help_triggers("-h", "--help"))]
+pub(super) struct Unarchive {
+    /// the ID, or a unique prefix or suffix of it
+    #[argh(positional)]
+    id: String,
+}
+
+impl Unarchive {
+    pub(super) fn run(self, ctx: &Context) -> anyhow::Result<()> {
+        let store = ctx.store()?;
+        let id = find_message(&store, &self.id)?.id;
+        let message = store.unarchive(&id)?;
+        print(&format!("[messaging] Unarchived: {} (read)\n", message.id))
     }
 }
 

@@ -12,6 +12,8 @@ mod contacts;
 mod messages;
 mod reference;
 mod relay;
+mod search;
+mod sent;
 mod setup;
 mod tasks;
 mod usage;
@@ -51,6 +53,10 @@ enum Command {
     Unread(messages::Unread),
     Archive(messages::Archive),
     Thread(messages::Thread),
+    Sent(sent::Sent),
+    Search(search::Search),
+    Resend(sent::Resend),
+    Unarchive(messages::Unarchive),
     Tasks(tasks::Tasks),
     Task(tasks::TaskCmd),
     Usage(usage::Usage),
@@ -114,6 +120,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Unread(args) => args.run(&at.context()?),
         Command::Archive(args) => args.run(&at.context()?),
         Command::Thread(args) => args.run(&at.context()?),
+        Command::Sent(args) => args.run(&at.context()?),
+        Command::Search(args) => args.run(&at.context()?),
+        Command::Resend(args) => args.run(&at.context()?),
+        Command::Unarchive(args) => args.run(&at.context()?),
         Command::Tasks(args) => args.run(&at.context()?),
         Command::Task(args) => args.run(&at.context()?),
         Command::Usage(args) => args.run(&at.context()?),

@@ -35,7 +35,7 @@ impl Init {
             out.push_str(&format!("note: {note}\n"));
         }
         out.push_str(&format!(
-            "You are {}; your agent is {} in space {}. Next: `msg hooks install` registers the agent's hook with Claude Code.\n",
+            "You are {}; your agent is {} in space {}.\nNext: `msg hooks install` registers the agent's hook with Claude Code.\nTo reach other machines: set messaging.relay.token (the relay's operator runs `msg-relay token NAME` for you) and, for another relay than the default, messaging.relay.url in the settings, then `msg relay connect`.\n",
             report.context.user(),
             report.context.agent(),
             report.context.space()

@@ -30,7 +30,7 @@ enum UsageCommand {
 
 #[derive(FromArgs, ArgsInfo, Debug)]
 /// Say whether the governor would admit a task from ACTOR now, rule by rule, without
-/// recording anything.
+/// recording anything. Exit 0 when it would, 1 when it would refuse.
 #[argh(subcommand, name = "explain", help_triggers("-h", "--help"))]
 struct Explain {
     /// the sender
@@ -53,9 +53,18 @@ impl Usage {
         if let Some(UsageCommand::Explain(explain)) = &self.command {
             let explanation = governor.explain(&explain.actor, explain.tokens, explain.effort)?;
             if explain.json || self.json {
-                return print(&json::to_text(&json::explanation(&explanation)));
+                print(&json::to_text(&json::explanation(&explanation)))?;
+            } else {
+                print(&explanation.to_string())?;
             }
-            return print(&explanation.to_string());
+            // Like `msg doctor`: a refusal is exit 1, so a script can test it.
+            if !explanation.allowed() {
+                return Err(anyhow::anyhow!(
+                    "the governor would refuse a task from {} now",
+                    explain.actor
+                ));
+            }
+            return Ok(());
         }
         if let Some(actor) = &self.actor {
             let usage = governor.usage(actor)?;

@@ -1,5 +1,6 @@
 //! "Did you mean": the known word closest to a mistyped one (`msg sned` → `send`,
-//! `task-queue aprove` → `approve`).
+//! `task-queue aprove` → `approve`, `messaging.show_in_todya` → `show_in_today`), for the
+//! programs' usage errors (`cli/`) and `msg doctor`'s settings check (`setup/`).
 
 /// The edit distance of `a` and `b` counting an adjacent swap as one edit (the optimal
 /// string alignment distance), over characters.
