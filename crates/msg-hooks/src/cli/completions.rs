@@ -22,11 +22,17 @@ struct Node {
     words: Vec<&'static str>,
 }
 
-/// The first sentence-like line of a description, for a completion menu.
+/// The first sentence of a description, at most 72 characters, for a completion menu.
 fn first_line(text: &str) -> String {
     let line = text.lines().next().unwrap_or("").trim();
     let end = line.find(". ").map_or(line.len(), |at| at + 1);
-    line[..end].trim_end_matches('.').to_owned()
+    let sentence = line[..end].trim_end_matches('.');
+    if sentence.chars().count() <= 72 {
+        return sentence.to_owned();
+    }
+    let mut cut: String = sentence.chars().take(71).collect();
+    cut.push('…');
+    cut
 }
 
 /// The words a program's first positional takes, where it has a fixed set.

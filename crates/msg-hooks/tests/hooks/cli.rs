@@ -172,7 +172,7 @@ fn completions_and_man_pages_know_every_command_and_flag() {
         }
     }
     // The pages are valid roff: groff reads them without a warning.
-    if Command::new("groff").arg("--version").output().is_ok() {
+    if available("groff", "MSG_REQUIRE_GROFF") {
         for page in &pages {
             let mut groff = Command::new("groff")
                 .args(["-man", "-Tutf8", "-ww", "-z"])
@@ -194,14 +194,73 @@ fn completions_and_man_pages_know_every_command_and_flag() {
                 String::from_utf8_lossy(&output.stderr)
             );
         }
-    } else {
-        eprintln!("SKIPPED: groff is not installed; the man pages were not rendered");
     }
     let dir = env.dir.path().join("man1");
     env.run("msg", &["man", "--dir", dir.to_str().unwrap()])
         .ok();
     for program in PROGRAMS {
         assert!(dir.join(format!("{program}.1")).is_file());
+    }
+}
+
+/// Whether `program` can run; when it cannot, the test says so loudly, and fails when
+/// `require` is set (CI sets it: `.ci/run` installs the program).
+fn available(program: &str, require: &str) -> bool {
+    if Command::new(program).arg("--version").output().is_ok() {
+        return true;
+    }
+    assert!(
+        std::env::var_os(require).is_none(),
+        "{program} is not installed and {require} is set"
+    );
+    eprintln!("SKIPPED: {program} is not installed (set {require}=1 to require it)");
+    false
+}
+
+#[test]
+fn zsh_and_fish_read_their_scripts_and_fish_completes() {
+    let env = Env::new();
+    let dir = env.dir.path();
+    if available("zsh", "MSG_REQUIRE_SHELLS") {
+        let script = dir.join("completions.zsh");
+        std::fs::write(&script, env.run("msg", &["completions", "zsh"]).ok()).unwrap();
+        let output = Command::new("zsh")
+            .arg("-c")
+            .arg(format!(
+                "autoload -U compinit && compinit -u -d {} && source {} && whence -w _datacore_msg",
+                dir.join("zcompdump").display(),
+                script.display()
+            ))
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success() && stdout.contains("_datacore_msg: function"),
+            "{output:?}"
+        );
+    }
+    if available("fish", "MSG_REQUIRE_SHELLS") {
+        let script = dir.join("completions.fish");
+        std::fs::write(&script, env.run("msg", &["completions", "fish"]).ok()).unwrap();
+        let complete = |line: &str| -> Vec<String> {
+            let output = Command::new("fish")
+                .arg("-c")
+                .arg(format!("source {}; complete -C'{line}'", script.display()))
+                .env("HOME", env.home())
+                .output()
+                .unwrap();
+            assert!(output.status.success(), "{output:?}");
+            String::from_utf8(output.stdout)
+                .unwrap()
+                .lines()
+                .map(|l| l.split('\t').next().unwrap().to_owned())
+                .collect()
+        };
+        assert_eq!(complete("msg sea"), ["search"]);
+        assert_eq!(complete("msg task ap"), ["approve"]);
+        assert_eq!(complete("msg --root /d contacts tr"), ["trust"]);
+        assert_eq!(complete("task-queue app"), ["approve"]);
+        assert!(complete("msg inbox --u").contains(&"--unread".to_owned()));
     }
 }
 
