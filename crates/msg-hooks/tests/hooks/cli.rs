@@ -5,15 +5,7 @@
 use std::collections::BTreeSet;
 use std::process::Command;
 
-use crate::support::{Env, exe};
-
-const PROGRAMS: [&str; 5] = [
-    "msg",
-    "inbox-watcher",
-    "send-reply",
-    "mark-message",
-    "task-queue",
-];
+use crate::support::{Env, PROGRAMS, exe};
 
 #[test]
 fn every_program_has_a_version() {
