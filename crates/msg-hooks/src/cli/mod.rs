@@ -7,13 +7,16 @@
 //!   hook and helper commands;
 //! - `render.rs` (human) and `json.rs` (`--json`): the two output forms. The hook's JSON is
 //!   not here: it is the hook's contract, built in `hook/watcher.rs`.
+//! - `completions.rs` and `man.rs`: shell completions and man pages for every program, made
+//!   from the programs' argh definitions ([`programs`]).
 //!
 //! This file holds the conventions every executable shares: how arguments are parsed, how
 //! results are printed, and which exit status means what.
 //!
 //! - exit 0: done (including "nothing to do");
 //! - exit 1: failure, with one line on stderr: `<program>: <what went wrong>`;
-//! - exit 2: a usage mistake (unknown flag, missing argument), with the usage hint. The
+//! - exit 2: a usage mistake (unknown flag, missing argument), naming the command it is
+//!   about, what was probably meant ("did you mean"), and that command's `--help`. The
 //!   `inbox-watcher` hook never exits 2, because Claude Code would block the person's prompt.
 //!
 //! Output goes to stdout in one write; a reader that closed the pipe early (`msg inbox |

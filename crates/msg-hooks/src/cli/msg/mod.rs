@@ -1,8 +1,11 @@
 //! `msg`: the person's command. Every subcommand and flag is defined once, in the file of
 //! its group, beside what it does; this file holds the top-level enum and the dispatch.
 //!
-//! A new command is a struct with `#[derive(FromArgs)]` and a `run` method in its group's
-//! file (or a new file), one variant of [`Command`] and one arm in [`run`].
+//! A new command is a struct with `#[derive(FromArgs, ArgsInfo)]` and a `run` method in its
+//! group's file (or a new file), one variant of [`Command`] and one arm in [`run`]. (`ArgsInfo`
+//! is what the completions and man pages are made from; the compiler asks for it.) A group
+//! of subcommands is an enum: argh's `ArgsInfo` does not see a struct used directly as a
+//! subcommand.
 //!
 //! `--root` and `--space` are global: they are taken from anywhere on the command line before
 //! argh sees the rest ([`parse`]).
