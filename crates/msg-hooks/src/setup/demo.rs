@@ -463,3 +463,29 @@ fn collect_org_files(dir: &Path, files: &mut Vec<PathBuf>) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_shown_argument_reads_back_as_itself_in_bash() {
+        for word in [
+            "send",
+            "@bob-claude",
+            "two words",
+            "it's",
+            "Summarise the notes.\nThree bullet points, please.",
+            "a\\b\n'c'",
+        ] {
+            let output = std::process::Command::new("bash")
+                .arg("-c")
+                .arg(format!("printf %s {}", shell_word(word)))
+                .output()
+                .unwrap();
+            assert_eq!(String::from_utf8(output.stdout).unwrap(), word);
+        }
+        assert_eq!(shell_word("send"), "send");
+        assert!(shell_word("a\nb").starts_with("$'"));
+    }
+}
