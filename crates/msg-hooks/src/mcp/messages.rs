@@ -10,7 +10,8 @@ use super::input::ToolError;
 use super::tasks;
 use super::text::{Line, MAX_TEXT_CHARS, at_most, first_line, framed, listing};
 use crate::desk::MESSAGE_ID_PROPERTY;
-use crate::desk::send::{Outgoing, send as send_message};
+use crate::desk::messages::message_state;
+use crate::desk::send::{Outgoing, send as send_message, unknown_recipient};
 use crate::hook::untrusted::Boundary;
 use msg_core::figures::plural;
 
@@ -106,16 +107,12 @@ fn message_line(message: &Message, tasks: &HashMap<String, (String, String)>) ->
     line
 }
 
-/// `unread`, `read`, `archived` or the keyword in lower case.
+/// `sent` for a message the agent sent, else as `msg inbox` says it (`unread`, `read`, ...).
 fn state(message: &Message) -> String {
-    use msg_store::MessageState;
-    match &message.state {
-        _ if message.tags.iter().any(|t| t == "sent") => "sent".into(),
-        MessageState::Unread => "unread".into(),
-        MessageState::Read => "read".into(),
-        MessageState::Archived => "archived".into(),
-        MessageState::Other(keyword) => keyword.as_deref().unwrap_or("-").to_lowercase(),
+    if message.tags.iter().any(|t| t == "sent") {
+        return "sent".into();
     }
+    message_state(message)
 }
 
 /// The conversation of message `given`: every message of its thread the agent may see.
@@ -270,6 +267,11 @@ pub(crate) fn send(
     reply_to: Option<&str>,
     priority: Priority,
 ) -> Result<String, ToolError> {
+    if to.contains(',') {
+        return Err(ToolError::new(format!(
+            "`to`: {to:?} names several recipients; `send` takes one: call it once for each"
+        )));
+    }
     let recipient = door
         .ctx()
         .recipient(to)
@@ -285,9 +287,10 @@ pub(crate) fn send(
         door.ctx(),
         &Outgoing {
             from: door.agent().to_owned(),
-            to: recipient,
+            to: recipient.clone(),
             content: text.to_owned(),
             reply_to,
+            thread: None,
             priority,
         },
         None,
@@ -297,5 +300,8 @@ pub(crate) fn send(
         out.push_str(&format!(" in thread {root}"));
     }
     out.push('.');
+    if let Some(warning) = unknown_recipient(door.ctx(), &recipient) {
+        out.push_str(&format!("\nWarning: {warning}."));
+    }
     Ok(out)
 }

@@ -347,7 +347,7 @@ mod tests {
     use super::*;
     use crate::desk::{Submission, TaskDesk};
     use crate::mcp::door::test_door as door;
-    use msg_store::Incoming;
+    use msg_store::{DeliveryState, Incoming};
 
     fn submit(door: &Door, from: &str, text: &str) -> String {
         TaskDesk::open(door.ctx(), None)
@@ -470,6 +470,33 @@ mod tests {
         // Both messages were taken in (read now); nothing is left to push.
         assert!(store.unread().unwrap().iter().all(|m| m.id == "msg-a2"));
         assert!(round(&mut pusher).is_empty());
+    }
+
+    #[test]
+    fn delivery_receipts_on_sent_messages_are_no_news() {
+        let dir = assert_fs::TempDir::new().unwrap();
+        let door = door(dir.path());
+        let mut pusher = Pusher::start(door.clone()).unwrap();
+        let store = door.ctx().store().unwrap();
+        let mut sent = Vec::new();
+        for from in ["bob-claude", "bob"] {
+            let outgoing = crate::desk::send::Outgoing {
+                from: from.into(),
+                to: "alice".into(),
+                content: "On it".into(),
+                reply_to: None,
+                thread: None,
+                priority: msg_store::Priority::Normal,
+            };
+            sent.push(crate::desk::send::send(door.ctx(), &outgoing, None).unwrap());
+        }
+        assert!(round(&mut pusher).is_empty());
+        for state in [DeliveryState::Queued, DeliveryState::Delivered] {
+            for message in &sent {
+                assert!(store.record_delivery(&message.message.id, &state).unwrap());
+            }
+            assert!(round(&mut pusher).is_empty(), "{state:?}");
+        }
     }
 
     #[test]

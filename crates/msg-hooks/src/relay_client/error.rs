@@ -16,6 +16,14 @@ pub(crate) enum ClientError {
         /// The local user.
         user: String,
     },
+    /// No relay named: the client sends tokens only to a relay the person chose.
+    #[error(
+        "messaging.relay.url is not set in {settings}: `msg relay connect` sends your tokens only to a relay you name; set it to your relay's address (wss://HOST/ws)"
+    )]
+    NoUrl {
+        /// The settings file to set it in.
+        settings: String,
+    },
     /// The URL cannot be used.
     #[error("messaging.relay.url {url:?}: {reason}")]
     Url {
@@ -54,6 +62,18 @@ pub(crate) enum ClientError {
     Replaced {
         /// The identity.
         name: String,
+    },
+    /// Another client runs for the same root and space ([`super::running`]).
+    #[error(
+        "another `msg relay connect`{} already runs for this Datacore root and space (it holds {}); it sends and receives for you: stop it (Ctrl-C) before starting another",
+        pid.map(|pid| format!(" (process {pid})")).unwrap_or_default(),
+        lock.display()
+    )]
+    AlreadyRunning {
+        /// Its process ID, when it wrote one.
+        pid: Option<u32>,
+        /// The lock it holds.
+        lock: std::path::PathBuf,
     },
     /// Reading or writing the files failed.
     #[error(transparent)]

@@ -12,7 +12,9 @@
 //!   goes through task intake ([`crate::desk::intake`]);
 //! - **sends** the entries of `outbox.org` that are `:DELIVERY: pending` and from this
 //!   identity, and records the relay's answer on each: `delivered` or `queued` (from the
-//!   relay's `ack`), `failed` with `DELIVERY_ERROR` for a refusal that retrying cannot fix;
+//!   relay's `ack`; a `queued` one becomes `delivered` when the relay later says it reached
+//!   its recipient, with its `delivered` frame), `failed` with `DELIVERY_ERROR` for a refusal
+//!   that retrying cannot fix;
 //!   a refusal that can pass later (`rate_limited`, `queue_full`, ...) leaves it pending
 //!   with `DELIVERY_ERROR` and it is sent again later. A message without an ack stays
 //!   pending: a relay without acks never makes a message count as delivered;
@@ -28,8 +30,9 @@
 //! relay's `synced`, sends what is pending, waits for the acks (at most
 //! [`ConnectOptions::timeout`]) and closes.
 //!
-//! This file holds the client's API and each identity's life (sessions, with backoff
-//! between them); `session.rs` one login (the frames in and out, the files), `wire.rs` the
+//! One client runs per root and space (`running.rs`: a second one is refused, saying
+//! which process runs). This file holds the client's API and each identity's life
+//! (sessions, with backoff between them); `session.rs` one login (the frames in and out, the files), `wire.rs` the
 //! frames on top of [`msg_relay::protocol`], `mailroom.rs` the calls of the space's
 //! [`msg_store::MessageStore`], `error.rs` [`ClientError`].
 
@@ -37,6 +40,7 @@ mod backoff;
 mod error;
 mod mailroom;
 pub(crate) mod presence;
+mod running;
 mod session;
 mod wire;
 
@@ -200,9 +204,12 @@ pub(crate) async fn connect(
     report: Report,
     shutdown: watch::Receiver<bool>,
 ) -> Result<Summary, ClientError> {
-    let url = ctx.settings().relay_url().to_owned();
+    let url = named_url(&ctx)?;
     check_url(&url)?;
     let identities = identities(&ctx)?;
+    // Held until every identity's run has ended: a second client for this root would
+    // replace these sessions on the relay.
+    let _running = running::claim(&ctx)?;
     let mut runs = Vec::new();
     for identity in identities {
         let ctx = ctx.clone();
@@ -243,6 +250,18 @@ pub(crate) async fn connect(
     match first_error {
         Some(err) => Err(err),
         None => Ok(summary),
+    }
+}
+
+/// `messaging.relay.url`, which must be set: the settings' fallback (a public relay) is
+/// never where a token goes unless the person wrote it there (issue 16).
+fn named_url(ctx: &Context) -> Result<String, ClientError> {
+    let named = ctx.settings().messaging.relay.url.as_deref().map(str::trim);
+    match named {
+        Some(url) if !url.is_empty() => Ok(url.to_owned()),
+        _ => Err(ClientError::NoUrl {
+            settings: ctx.paths().settings_file().display().to_string(),
+        }),
     }
 }
 
@@ -416,5 +435,25 @@ mod tests {
         assert!(check_url("wss://relay.example/ws").is_ok());
         let err = check_url("http://x").unwrap_err();
         assert!(err.to_string().contains("wss://HOST/ws"), "{err}");
+    }
+
+    /// Issue 16, item 7: with a token and no `messaging.relay.url`, the client went to the
+    /// settings' default (a public relay) and sent the token there.
+    #[test]
+    fn a_token_goes_only_to_a_relay_the_person_named() {
+        for yaml in [
+            "identity: {name: bob}\nmessaging: {relay: {token: t1}}\n",
+            "identity: {name: bob}\nmessaging: {relay: {token: t1, url: '  '}}\n",
+        ] {
+            let err = named_url(&ctx(yaml)).unwrap_err();
+            assert!(matches!(err, ClientError::NoUrl { .. }), "{err}");
+            assert!(
+                err.to_string().contains("messaging.relay.url is not set"),
+                "{err}"
+            );
+        }
+        let named =
+            "identity: {name: bob}\nmessaging: {relay: {token: t1, url: 'ws://relay:1/ws'}}\n";
+        assert_eq!(named_url(&ctx(named)).unwrap(), "ws://relay:1/ws");
     }
 }

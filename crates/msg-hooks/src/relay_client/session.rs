@@ -309,6 +309,21 @@ impl Session {
                 (self.report)(&line);
                 Ok(())
             }
+            FromRelay::Delivered { id } => {
+                // A message the relay had queued reached its recipient: `queued` becomes
+                // `delivered` (a repeat, or an ID not in the outbox, changes nothing).
+                let line = format!("[relay] {}: {id} delivered (it had been queued)", self.name);
+                let changed = self
+                    .files(move |ctx| {
+                        mailroom::record_delivery(&ctx, &id, &DeliveryState::Delivered)
+                    })
+                    .await?;
+                if changed {
+                    self.summary.delivered += 1;
+                    (self.report)(&line);
+                }
+                Ok(())
+            }
             FromRelay::Synced { backlog } => {
                 self.synced = true;
                 (self.report)(&format!(
@@ -446,7 +461,7 @@ impl Session {
             .await?;
         // Every receipt and intake outcome is reported before the first ack: an ack that
         // fails on a dead socket must not hide what is already on disk.
-        for ((receipt, relay_id), from) in receipts.into_iter().zip(&relay_ids).zip(senders) {
+        for ((receipt, relay_id), from) in receipts.into_iter().zip(&relay_ids).zip(&senders) {
             match receipt {
                 Ok(receipt) if receipt.new => {
                     self.summary.received += 1;
@@ -489,8 +504,8 @@ impl Session {
             )),
         }
         // On disk (fdatasync'd) before the relay hears of it.
-        for relay_id in &relay_ids {
-            self.ack(relay_id).await?;
+        for (relay_id, from) in relay_ids.iter().zip(&senders) {
+            self.ack(relay_id, from).await?;
         }
         // A refusal reply is pending now; send it without waiting for the next poll.
         if self.synced {
@@ -499,9 +514,9 @@ impl Session {
         Ok(())
     }
 
-    async fn ack(&mut self, id: &str) -> Result<(), ClientError> {
+    async fn ack(&mut self, id: &str, from: &str) -> Result<(), ClientError> {
         if self.acks_understood && !id.is_empty() {
-            self.write(wire::ack(id)).await?;
+            self.write(wire::ack(id, from)).await?;
         }
         Ok(())
     }

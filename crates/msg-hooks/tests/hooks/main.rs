@@ -7,12 +7,17 @@ mod support;
 
 mod arrivals;
 mod bad_input;
+mod broadcast;
+mod cli;
 mod concurrency;
+mod contacts;
+mod defects;
 mod mark_message;
 mod mcp;
 mod mcp_inspector;
 mod msg;
 mod relay;
 mod send_reply;
+mod sent;
 mod task_queue;
 mod watcher;

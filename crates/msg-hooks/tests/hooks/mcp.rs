@@ -212,6 +212,7 @@ fn the_tools_move_the_agents_work_and_never_show_the_persons_own_mail() {
         "send",
         json!({"to": "tex@team.example.com", "text": "tests/hooks/relay.rs", "reply_to": &question[question.len() - 8..]}),
     );
+    assert!(!sent.contains("Warning"), "tex is in the settings: {sent}");
     let reply = id_in(&sent);
     let outbox = env.ctx().store().unwrap().sent().unwrap();
     let sent = outbox.iter().find(|m| m.id == reply).unwrap();
@@ -226,6 +227,19 @@ fn the_tools_move_the_agents_work_and_never_show_the_persons_own_mail() {
         client
             .refused("send", json!({"to": "gregor-claude", "text": "hi me"}))
             .contains("is you")
+    );
+    assert_eq!(
+        client.refused(
+            "send",
+            json!({"to": "tex@team.example.com,gregor", "text": "x"})
+        ),
+        "`to`: \"tex@team.example.com,gregor\" names several recipients; `send` takes one: call it once for each"
+    );
+    // As `msg send` warns on stderr, the tool says when a name is known nowhere.
+    let unknown = client.ok("send", json!({"to": "texx", "text": "typo?"}));
+    assert!(
+        unknown.contains("Warning: \"texx\" is in no contact and no settings entry"),
+        "{unknown}"
     );
 
     // The tasks: gregor's and the one tex's question became. Claimed in the governor's
@@ -438,6 +452,25 @@ fn a_message_from_another_machine_reaches_the_agents_session_as_its_task() {
         inbox.contains(&to_agent) && !inbox.contains(&to_bob),
         "{inbox}"
     );
+
+    // The agent answers alice, who is offline: the relay's receipts (queued, then
+    // delivered when she connects) change the outbox, and are no news for the agent.
+    let sent = session.ok(
+        "send",
+        json!({"to": "alice", "text": "On it", "reply_to": to_agent}),
+    );
+    let answer = id_in(&sent);
+    bob_client.wait_for(&[&answer, "queued"]);
+    alice.drain();
+    bob_client.wait_for(&[&answer, "delivered"]);
+    // Pushes come in the order of the writes: the next one is the task written after
+    // the receipts, and nothing else is left.
+    let later = id_in(
+        bob.run("msg", &["task", "submit", "After the receipts"])
+            .ok(),
+    );
+    let (_, push) = session.notification(CHANNEL, DEADLINE).unwrap();
+    assert_eq!(push["params"]["meta"]["id"], later.as_str(), "{push}");
     session.close().ok_and_nothing_left();
 }
 

@@ -1,13 +1,13 @@
 //! `msg mcp`: the MCP server for your agent, on stdin/stdout.
 
 use anyhow::Context as _;
-use argh::FromArgs;
+use argh::{ArgsInfo, FromArgs};
 
 use crate::cli;
 use crate::context::Context;
 use crate::mcp::{self, Door};
 
-#[derive(FromArgs, Debug)]
+#[derive(FromArgs, ArgsInfo, Debug)]
 /// Serve the Model Context Protocol on stdin/stdout for your agent (<you>-claude): tools to
 /// read its messages and tasks, send, claim, complete and return tasks, and see the
 /// governor's figures; new tasks and messages are pushed as Claude Code channel
