@@ -27,11 +27,14 @@ use msg_core::config::Settings;
 use msg_core::paths::Paths;
 use msg_hooks::{Context, Submission, TaskDesk};
 
+mod support;
+
 #[path = "../tests/support/mcp.rs"]
 #[allow(dead_code, reason = "the bench uses part of the tests' MCP client")]
 mod mcp_client;
 
 use mcp_client::{DEADLINE, McpClient};
+use support::{load_average, summary};
 
 const SETTINGS: &str = "identity:\n  name: bench\nmessaging:\n  utc_offset: \"+01:00\"\n  trust_overrides:\n    bench: owner\n    \"tex@team.example.com\": team\n  compute:\n    max_queue_depth: 100000\n    rate_limits:\n      tasks_per_hour: 100000\n";
 const HEADER: &str = "#+TODO: TODO WAITING QUEUED WORKING | DONE CANCELLED ARCHIVED\n";
@@ -39,13 +42,6 @@ const HEADER: &str = "#+TODO: TODO WAITING QUEUED WORKING | DONE CANCELLED ARCHI
 const AT: &str = "[2026-02-01 Sun 10:00]";
 /// How long the server is watched doing nothing.
 const IDLE: Duration = Duration::from_secs(5);
-
-fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .ok()
-        .and_then(|l| l.split_whitespace().next().map(str::to_owned))
-        .unwrap_or_else(|| "?".into())
-}
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -135,17 +131,6 @@ fn receive(ctx: &Context, n: usize) {
             ..msg_store::Incoming::default()
         })
         .unwrap();
-}
-
-fn summary(mut times: Vec<Duration>) -> String {
-    times.sort();
-    let ms = |d: Duration| d.as_secs_f64() * 1e3;
-    format!(
-        "{:.2} ms ({:.2}–{:.2})",
-        ms(times[times.len() / 2]),
-        ms(times[0]),
-        ms(times[times.len() - 1])
-    )
 }
 
 /// The CPU time every thread of the server used over `wait`, from a second after the last

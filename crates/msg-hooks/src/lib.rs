@@ -82,6 +82,7 @@ mod desk;
 mod error;
 mod hook;
 mod mcp;
+mod record;
 mod relay_client;
 mod setup;
 mod sighting;

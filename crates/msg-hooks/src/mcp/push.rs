@@ -31,6 +31,7 @@ use crate::desk::arrivals::{FileWatch, watched_dirs};
 use crate::desk::intake;
 use crate::error::HooksError;
 use crate::hook::untrusted::Boundary;
+use crate::record::Record as _;
 
 /// The most items pushed one by one in a round; more are summed up in one push.
 pub(crate) const MAX_PUSHES: usize = 5;

@@ -21,6 +21,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::error::HooksError;
+use crate::record::{self, Record};
 
 /// The format written; another is read as empty.
 const FORMAT: u64 = 1;
@@ -40,42 +41,20 @@ pub(crate) fn record_file(state_dir: &Path, space: &str, agent: &str) -> PathBuf
         .join(format!("{agent}.json"))
 }
 
+impl Record for Pushed {
+    const FORMAT: u64 = FORMAT;
+    const WHAT: &'static str = "a record of pushes";
+    fn format(&self) -> u64 {
+        self.format
+    }
+}
+
 /// The ID a key is about: `queued:task-1:0` → `task-1`.
 fn id_of(key: &str) -> &str {
     key.split(':').nth(1).unwrap_or("")
 }
 
 impl Pushed {
-    /// Reads the record at `path`: empty when missing; a file that is not a record of this
-    /// format is read as empty too, with the reason in the second value.
-    pub(crate) fn load(path: &Path) -> Result<(Pushed, Option<String>), HooksError> {
-        let bytes = match std::fs::read(path) {
-            Ok(bytes) => bytes,
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
-                return Ok((Pushed::default(), None));
-            }
-            Err(err) => return Err(HooksError::io("read", path)(err)),
-        };
-        match serde_json::from_slice::<Pushed>(&bytes) {
-            Ok(record) if record.format == FORMAT => Ok((record, None)),
-            Ok(record) => Ok((
-                Pushed::default(),
-                Some(format!(
-                    "{} has format {}, not {FORMAT}; starting afresh",
-                    path.display(),
-                    record.format
-                )),
-            )),
-            Err(err) => Ok((
-                Pushed::default(),
-                Some(format!(
-                    "{} is not a record of pushes ({err}); starting afresh",
-                    path.display()
-                )),
-            )),
-        }
-    }
-
     /// Whether `key` was pushed.
     pub(crate) fn contains(&self, key: &str) -> bool {
         self.pushed.contains(key)
@@ -102,10 +81,7 @@ impl Pushed {
         };
         let mut bytes = serde_json::to_vec(&record).expect("the record serialises");
         bytes.push(b'\n');
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)
-                .map_err(HooksError::io("create the directory of", path))?;
-        }
+        record::create_dir_of(path)?;
         let temp = path.with_extension(format!("json.{}.tmp", std::process::id()));
         std::fs::write(&temp, &bytes)
             .and_then(|()| std::fs::rename(&temp, path))
