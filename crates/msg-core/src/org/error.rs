@@ -82,6 +82,17 @@ pub enum OrgError {
         /// The file.
         path: PathBuf,
     },
+    /// Emacs has unsaved changes to the file (its lock file `.#<name>` exists): its next
+    /// save would write over anything we write now. Nothing was written.
+    #[error(
+        "{path} has unsaved changes in Emacs (held by {holder}); save or revert that buffer, then try again (nothing was written)"
+    )]
+    EditedInEmacs {
+        /// The file.
+        path: PathBuf,
+        /// Who holds Emacs's lock: `user@host.pid:boot`.
+        holder: String,
+    },
     /// A keyword that neither the file nor the caller's states know.
     #[error("{path}: {keyword:?} is not one of this file's TODO keywords")]
     UnknownKeyword {

@@ -55,6 +55,11 @@ impl OrgFile {
         &self.states
     }
 
+    /// How long a lock (ours, or Emacs's on the file) is waited for.
+    pub(crate) fn lock_timeout(&self) -> Duration {
+        self.lock_timeout
+    }
+
     /// The text of a new file: one `#+TODO:` line per sequence of the states.
     pub fn header(&self) -> String {
         self.states
@@ -158,14 +163,17 @@ impl OrgFile {
 pub(super) struct Head {
     /// The keywords the text before the first heading declares.
     pub(super) declared: TodoKeywords,
-    pub(super) crlf: bool,
     pub(super) ends_with_newline: bool,
     pub(super) is_empty: bool,
 }
 
 /// Reads the text before the first heading and the file's last bytes: enough to append.
-/// Returns `None` when the file is missing, the preamble is too long to be worth it, or the
-/// bytes read are not UTF-8 (the full read reports the line).
+/// Returns `None` when the full read must decide instead: the file is missing, the preamble
+/// is too long to be worth it, the bytes read are not UTF-8 (the full read reports the
+/// line), or the first line ends in CR: whether Emacs then reads the file with DOS line
+/// endings depends on every other line (one LF-only line anywhere makes it read all as
+/// Unix), so only a file whose first line ends in LF (which Emacs always reads as Unix) is
+/// appended to from its head alone.
 pub(super) fn read_head(path: &Path) -> Result<Option<Head>, OrgError> {
     const CHUNK: usize = 64 * 1024;
     let mut file = match File::open(path) {
@@ -206,10 +214,9 @@ pub(super) fn read_head(path: &Path) -> Result<Option<Head>, OrgError> {
             declared.push(KeywordSequence::parse(&String::from_utf8_lossy(value)));
         }
     }
-    let crlf = head
-        .iter()
-        .position(|&b| b == b'\n')
-        .is_some_and(|nl| nl > 0 && head[nl - 1] == b'\r');
+    if memchr::memchr2(b'\n', b'\r', &head).is_some_and(|at| head[at] == b'\r') {
+        return Ok(None);
+    }
     // The tail: where the new text joins, and a cheap check that the file is UTF-8 there.
     let tail_len = len.min(4096);
     let mut tail = vec![0; tail_len];
@@ -227,7 +234,6 @@ pub(super) fn read_head(path: &Path) -> Result<Option<Head>, OrgError> {
     }
     Ok(Some(Head {
         declared,
-        crlf,
         ends_with_newline: tail.last().is_none_or(|&b| b == b'\n'),
         is_empty: len == 0,
     }))

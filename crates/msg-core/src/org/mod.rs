@@ -12,6 +12,7 @@
 //!   ([`IgnoredDrawer`], [`DrawerProblem`]).
 
 mod edit;
+mod emacs_lock;
 mod entry;
 mod error;
 mod file;

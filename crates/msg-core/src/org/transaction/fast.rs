@@ -1,12 +1,9 @@
 //! The fast path: an edit of one entry that scans only its section.
 
-use std::fs::File;
-use std::io;
-use std::path::Path;
-
-use super::{check_unchanged, edit_section};
-use crate::durable;
-use crate::fingerprint::Fingerprint;
+use super::edit_section;
+use super::redo::{Redo, RedoEdit, redo, section_id};
+use super::write_back;
+use crate::durable::{self, ReadFile};
 use crate::org::edit::EntryEditor;
 use crate::org::error::OrgError;
 use crate::org::file::OrgFile;
@@ -19,9 +16,9 @@ use crate::org::scan::{Entry, Span};
 /// into the full [`Document`](crate::org::Document) first, an edited section applied.
 #[derive(Debug)]
 pub(super) struct Fast {
-    /// The file's identity when it was read, to notice a program that writes it without our
-    /// lock (an editor saving it) before we replace it.
-    pub(super) stamp: Fingerprint,
+    /// The descriptor the file was read through, and its fingerprint then: to notice a
+    /// program that writes it without our lock (an editor saving it).
+    pub(super) read: ReadFile,
     pub(super) outline: Outline,
 }
 
@@ -36,8 +33,9 @@ pub(super) struct FastEdited {
 #[derive(Debug)]
 pub(super) struct Staged {
     pub(super) index: usize,
-    /// The section as read.
+    /// The section as read: where it was, and its bytes.
     pub(super) section: Span,
+    pub(super) old: Vec<u8>,
     /// Its new bytes, and their one entry scanned from offset 0.
     pub(super) bytes: Vec<u8>,
     pub(super) scanned: Entry,
@@ -50,19 +48,17 @@ impl Fast {
     /// load creates it).
     pub(super) fn read(file: &OrgFile) -> Result<Option<Box<Fast>>, OrgError> {
         let path = file.path();
-        let mut handle = match File::open(path) {
-            Ok(handle) => handle,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(durable::io_error("read", path)(e).into()),
+        let Some(mut read) = ReadFile::open(path)? else {
+            return Ok(None);
         };
-        let meta = handle.metadata().map_err(durable::io_error("stat", path))?;
+        let len = read.fingerprint().len() as usize;
         // Room for the edited section to grow in place, so that splicing it in moves the
         // tail instead of copying the whole file to new memory; the memory of an earlier
         // read on this thread is reused (see `outline::read_into_spare`).
-        let bytes = read_into_spare(&mut handle, meta.len() as usize, 64 * 1024)
+        let bytes = read_into_spare(read.file(), len, 64 * 1024)
             .map_err(durable::io_error("read", path))?;
         Ok(Some(Box::new(Fast {
-            stamp: Fingerprint::of_metadata(&meta),
+            read,
             outline: Outline::parse(bytes, file.states()),
         })))
     }
@@ -110,6 +106,7 @@ impl Fast {
         scanned.line = outline.line(index);
         let staged = Staged {
             index,
+            old: outline.bytes()[section.range()].to_vec(),
             section,
             bytes,
             scanned,
@@ -119,10 +116,12 @@ impl Fast {
     }
 
     /// The fast path's write: the bytes as read, with the one edited section replaced in
-    /// place ([`guard::splice_in_place`]).
-    pub(super) fn commit(self, path: &Path, staged: Staged) -> Result<(), OrgError> {
-        check_unchanged(path, self.stamp)?;
-        let mut bytes = self.outline.into_bytes();
+    /// place ([`guard::splice_in_place`]), keeping what an editor saves meanwhile.
+    pub(super) fn commit(self, file: &OrgFile, staged: Staged) -> Result<(), OrgError> {
+        let path = file.path();
+        let Fast { read, outline } = self;
+        let id = section_id(&staged.old, outline.keywords());
+        let mut bytes = outline.into_bytes();
         guard::splice_in_place(
             path,
             &mut bytes,
@@ -130,7 +129,25 @@ impl Fast {
             &staged.bytes,
             staged.scanned.line,
         )?;
-        durable::write_atomically(path, &bytes)?;
+        let after = staged.section.start + staged.bytes.len();
+        let held = [
+            &bytes[..staged.section.start],
+            &staged.old[..],
+            &bytes[after..],
+        ];
+        let plan = id.map(|id| Redo {
+            edits: vec![RedoEdit {
+                id,
+                old: &staged.old,
+                new: &staged.bytes,
+            }],
+            keywords: staged.written.iter().map(String::as_str).collect(),
+            appended: &[],
+            cuts: Vec::new(),
+        });
+        write_back(file, read, &held, &bytes, |theirs| {
+            redo(file, theirs, plan.as_ref()?)
+        })?;
         recycle(bytes);
         Ok(())
     }

@@ -1,15 +1,12 @@
 //! The full path: the whole file scanned and indexed, any number of changes.
 
-use std::fs::File;
-use std::io::{self, Read};
+use std::io::Read;
 use std::path::Path;
 
 use super::fast::{Fast, FastEdited, Staged};
-use super::{
-    State, check_unchanged, edit_section, joined, mixed_cut_and_edit, not_found, poisoned,
-};
-use crate::durable;
-use crate::fingerprint::Fingerprint;
+use super::redo::{Redo, RedoEdit, redo, section_id};
+use super::{State, edit_section, joined, mixed_cut_and_edit, not_found, poisoned, write_back};
+use crate::durable::{self, ReadFile};
 use crate::org::edit::EntryEditor;
 use crate::org::error::OrgError;
 use crate::org::file::OrgFile;
@@ -35,48 +32,43 @@ pub(super) struct Full {
     header_insert: Option<(usize, usize)>,
     /// New entries, rendered, in order.
     pub(super) appended: Vec<String>,
-    /// Subtrees taken out of the file, in original coordinates.
-    pub(super) cuts: Vec<Span>,
+    /// Subtrees taken out of the file, in original coordinates, with their IDs.
+    pub(super) cuts: Vec<(Span, String)>,
+    /// Every keyword an edit or an append wrote, which the header must declare.
+    keywords: Vec<String>,
     /// [`Transaction::outline`](super::Transaction::outline) of the file with this transaction's changes.
     pub(super) view: Option<Outline>,
 }
 
 /// Where a full transaction's file came from.
-#[derive(Debug, Clone, Copy)]
-enum Origin {
+#[derive(Debug)]
+pub(super) enum Origin {
     /// The file was missing; the transaction creates it with the header.
     Created,
-    /// The file was read; its identity then.
-    Read(Fingerprint),
+    /// The file was read, through this descriptor.
+    Read(ReadFile),
+    /// Bytes another program wrote, to redo the transaction's changes on.
+    Theirs,
 }
 
 impl Full {
     /// Reads and scans the whole file; a missing file becomes the header of a new one.
     pub(super) fn load(file: &OrgFile) -> Result<Full, OrgError> {
         let path = file.path();
-        let (bytes, origin) = match File::open(path) {
-            Ok(mut handle) => {
-                let meta = handle.metadata().map_err(durable::io_error("stat", path))?;
-                let mut bytes = Vec::with_capacity(meta.len() as usize);
-                handle
-                    .read_to_end(&mut bytes)
-                    .map_err(durable::io_error("read", path))?;
-                (bytes, Origin::Read(Fingerprint::of_metadata(&meta)))
-            }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                (file.header().into_bytes(), Origin::Created)
-            }
-            Err(e) => return Err(durable::io_error("read", path)(e).into()),
+        let Some(mut read) = ReadFile::open(path)? else {
+            let doc = Document::parse(file.header().into_bytes(), file.states());
+            return Ok(Full::new(doc, Origin::Created, Vec::new()));
         };
+        let mut bytes = Vec::with_capacity(read.fingerprint().len() as usize);
+        read.file()
+            .read_to_end(&mut bytes)
+            .map_err(durable::io_error("read", path))?;
         let doc = Document::parse(bytes, file.states());
-        let original = match origin {
-            Origin::Created => Vec::new(),
-            Origin::Read(_) => doc.bytes().to_vec(),
-        };
-        Ok(Full::new(doc, origin, original))
+        let original = doc.bytes().to_vec();
+        Ok(Full::new(doc, Origin::Read(read), original))
     }
 
-    fn new(doc: Document, origin: Origin, original: Vec<u8>) -> Full {
+    pub(super) fn new(doc: Document, origin: Origin, original: Vec<u8>) -> Full {
         Full {
             original_sections: doc.entries().map(|e| e.ranges().section).collect(),
             doc,
@@ -86,6 +78,7 @@ impl Full {
             header_insert: None,
             appended: Vec::new(),
             cuts: Vec::new(),
+            keywords: Vec::new(),
             view: None,
         }
     }
@@ -123,7 +116,7 @@ impl Full {
     fn from_fast(file: &OrgFile, fast: Fast, staged: Option<Staged>) -> Result<Full, OrgError> {
         let doc = Document::parse(fast.outline.into_bytes(), file.states());
         let original = doc.bytes().to_vec();
-        let mut full = Full::new(doc, Origin::Read(fast.stamp), original);
+        let mut full = Full::new(doc, Origin::Read(fast.read), original);
         if let Some(staged) = staged {
             if full.original_sections.get(staged.index) != Some(&staged.section) {
                 return Err(OrgError::Guard {
@@ -160,7 +153,7 @@ impl Full {
     }
 
     /// Whether anything but appends is staged: the file must be rewritten.
-    fn rewrites(&self) -> bool {
+    pub(super) fn rewrites(&self) -> bool {
         matches!(self.origin, Origin::Created)
             || !self.edited.is_empty()
             || self.header_insert.is_some()
@@ -174,6 +167,11 @@ impl Full {
         file: &OrgFile,
         keywords: &[&str],
     ) -> Result<Option<usize>, OrgError> {
+        for keyword in keywords {
+            if !self.keywords.iter().any(|k| k == keyword) {
+                self.keywords.push((*keyword).to_owned());
+            }
+        }
         let doc = &mut self.doc;
         let missing = doc
             .declared_keywords()
@@ -228,20 +226,50 @@ impl Full {
         let Some((bytes, scanned, written)) = edited else {
             return Ok(value);
         };
-        self.doc.replace_section(index, &bytes, scanned);
-        if !self.edited.contains(&index) {
-            self.edited.push(index);
-        }
+        self.put_section(index, &bytes, scanned);
         let written: Vec<&str> = written.iter().map(String::as_str).collect();
         self.declare(file, &written)?;
         Ok(value)
+    }
+
+    /// Replaces the section of entry `index` with `bytes` (whose one entry is `scanned`).
+    fn put_section(&mut self, index: usize, bytes: &[u8], scanned: crate::org::Entry) {
+        self.doc.replace_section(index, bytes, scanned);
+        if !self.edited.contains(&index) {
+            self.edited.push(index);
+        }
+    }
+
+    /// The section of entry `index` as it is now.
+    pub(super) fn section(&self, index: usize) -> &[u8] {
+        &self.doc.bytes()[self.doc.entry(index).ranges().section_range()]
+    }
+
+    /// Puts `new` in place of the section of the entry with `id`, if that section is `old`
+    /// now; for redoing an edit on bytes another program wrote.
+    pub(super) fn redo_edit(&mut self, path: &Path, edit: &RedoEdit<'_>) -> Option<()> {
+        let index = self.index_of(path, &edit.id).ok()?;
+        if self.section(index) != edit.old {
+            return None;
+        }
+        let scanned = Document::parse(edit.new.to_vec(), self.doc.keywords());
+        if scanned.len() != 1 {
+            return None;
+        }
+        let entry = scanned.entry(0).ranges().clone();
+        self.put_section(index, edit.new, entry);
+        Some(())
     }
 
     /// Cuts the subtrees of `ids` out of the document (see [`Transaction::take`](super::Transaction::take)).
     pub(super) fn take(&mut self, file: &OrgFile, ids: &[&str]) -> Result<Vec<Subtree>, OrgError> {
         let path = file.path();
         self.check_writable(path)?;
-        if self.rewrites() || !self.appended.is_empty() {
+        if !self.edited.is_empty()
+            || self.header_insert.is_some()
+            || !self.appended.is_empty()
+            || !self.cuts.is_empty()
+        {
             return Err(mixed_cut_and_edit(path));
         }
         let doc = &self.doc;
@@ -287,13 +315,68 @@ impl Full {
                 reason: "cutting the entries would change the others".into(),
             });
         }
-        self.cuts = ranges.into_iter().map(|(span, _, _)| span).collect();
+        self.cuts = ranges
+            .into_iter()
+            .map(|(span, _, id)| (span, id.to_owned()))
+            .collect();
         self.doc = new_doc;
         Ok(taken)
     }
 
-    /// Writes the changes: appends only, a new file, or a guarded rewrite.
-    pub(super) fn commit(self, path: &Path) -> Result<(), OrgError> {
+    /// The file's new bytes: the document with the appended entries, checked by the guard.
+    fn checked_bytes(&self, path: &Path) -> Result<Vec<u8>, OrgError> {
+        if !matches!(self.origin, Origin::Created) {
+            let cuts: Vec<Span> = self.cuts.iter().map(|(span, _)| *span).collect();
+            guard::rewrite(
+                path,
+                &Rewrite {
+                    original: &self.original,
+                    original_sections: &self.original_sections,
+                    edited: &self.edited,
+                    header_insert: self.header_insert,
+                    cuts: &cuts,
+                },
+                &self.doc,
+            )?;
+        }
+        let mut bytes = self.doc.bytes().to_vec();
+        if !self.appended.is_empty() && !bytes.is_empty() && !bytes.ends_with(b"\n") {
+            bytes.extend_from_slice(self.doc.eol().as_bytes());
+        }
+        for text in &self.appended {
+            bytes.extend_from_slice(text.as_bytes());
+        }
+        Ok(bytes)
+    }
+
+    /// The changes in a form that can be redone on bytes another program wrote. `None` when
+    /// an edited entry has no ID to find it by.
+    fn redo_plan(&self) -> Option<Redo<'_>> {
+        let mut edits = Vec::with_capacity(self.edited.len());
+        for &index in &self.edited {
+            let old = &self.original[self.original_sections[index].range()];
+            edits.push(RedoEdit {
+                id: section_id(old, self.doc.keywords())?,
+                old,
+                new: self.section(index),
+            });
+        }
+        Some(Redo {
+            edits,
+            keywords: self.keywords.iter().map(String::as_str).collect(),
+            appended: &self.appended,
+            cuts: self
+                .cuts
+                .iter()
+                .map(|(span, id)| (id.as_str(), &self.original[span.range()]))
+                .collect(),
+        })
+    }
+
+    /// Writes the changes: appends only, a new file, or a guarded rewrite that keeps what
+    /// another program writes meanwhile.
+    pub(super) fn commit(mut self, file: &OrgFile) -> Result<(), OrgError> {
+        let path = file.path();
         if !self.rewrites() {
             if self.appended.is_empty() {
                 return Ok(());
@@ -305,45 +388,50 @@ impl Full {
                 self.doc.eol(),
                 ends_with_newline || bytes.is_empty(),
             );
-            return Ok(durable::append(path, text.as_bytes())?);
-        }
-        let stamp = match self.origin {
-            Origin::Created => None,
-            Origin::Read(stamp) => Some(stamp),
-        };
-        if let Some(stamp) = stamp {
-            guard::rewrite(
-                path,
-                &Rewrite {
-                    original: &self.original,
-                    original_sections: &self.original_sections,
-                    edited: &self.edited,
-                    header_insert: self.header_insert,
-                    cuts: &self.cuts,
-                },
-                &self.doc,
-            )?;
-            check_unchanged(path, stamp)?;
-        }
-        // Copy the file only when entries are appended to it.
-        let with_appends;
-        let bytes = if self.appended.is_empty() {
-            self.doc.bytes()
-        } else {
-            let mut bytes = self.doc.bytes().to_vec();
-            if !bytes.is_empty() && !bytes.ends_with(b"\n") {
-                bytes.extend_from_slice(self.doc.eol().as_bytes());
+            let Origin::Read(read) = &self.origin else {
+                return Ok(durable::append(path, text.as_bytes())?);
+            };
+            if read.unchanged(path, &[&self.original])? {
+                return Ok(durable::append(path, text.as_bytes())?);
             }
-            for text in &self.appended {
-                bytes.extend_from_slice(text.as_bytes());
-            }
-            with_appends = bytes;
-            &with_appends
-        };
-        match stamp {
-            None => durable::create_new(path, bytes)?,
-            Some(_) => durable::write_atomically(path, bytes)?,
+            // Another program wrote the file since it was read: redo the appends on what
+            // it wrote, as a rewrite.
         }
-        Ok(())
+        let new = self.checked_bytes(path)?;
+        let origin = std::mem::replace(&mut self.origin, Origin::Theirs);
+        let plan = self.redo_plan();
+        let rebase = |theirs: &[u8]| redo(file, theirs, plan.as_ref()?);
+        match origin {
+            Origin::Read(read) => write_back(file, read, &[&self.original], &new, rebase),
+            Origin::Created => match durable::create_new(path, &new) {
+                Err(durable::DurableError::Io { source, .. })
+                    if source.kind() == std::io::ErrorKind::AlreadyExists =>
+                {
+                    // Created meanwhile by another program: redo on what it wrote.
+                    let Some(mut read) = ReadFile::open(path)? else {
+                        return Err(OrgError::ChangedMeanwhile {
+                            path: path.to_owned(),
+                        });
+                    };
+                    let mut theirs = Vec::new();
+                    read.file()
+                        .read_to_end(&mut theirs)
+                        .map_err(durable::io_error("read", path))?;
+                    let Some(new) = rebase(&theirs) else {
+                        return Err(OrgError::ChangedMeanwhile {
+                            path: path.to_owned(),
+                        });
+                    };
+                    write_back(file, read, &[&theirs], &new, rebase)
+                }
+                other => Ok(other?),
+            },
+            Origin::Theirs => Err(poisoned(path)),
+        }
+    }
+
+    /// The bytes [`Full::commit`] would write, for redoing changes on another version.
+    pub(super) fn into_bytes(self, path: &Path) -> Option<Vec<u8>> {
+        self.checked_bytes(path).ok()
     }
 }

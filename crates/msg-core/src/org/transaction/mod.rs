@@ -18,11 +18,12 @@
 
 mod fast;
 mod full;
+mod redo;
 
-use std::fs;
 use std::path::Path;
 
 use super::edit::EntryEditor;
+use super::emacs_lock;
 use super::entry::NewEntry;
 use super::error::OrgError;
 use super::file::{Head, OrgFile, read_head};
@@ -31,8 +32,7 @@ use super::keywords::TodoKeywords;
 use super::outline::Outline;
 use super::scan::{Document, Entry};
 use super::subtree::Subtree;
-use crate::durable;
-use crate::fingerprint::Fingerprint;
+use crate::durable::{self, ReadFile, Replaced};
 use crate::validate;
 use fast::{Fast, FastEdited};
 use full::Full;
@@ -67,6 +67,34 @@ struct Appending {
     head: Head,
     /// New entries, rendered, in order.
     appended: Vec<String>,
+    /// Their keywords, which the file declares.
+    keywords: Vec<String>,
+}
+
+impl Appending {
+    /// Appends the new entries: after Emacs's lock is free, and with the head read again,
+    /// since a save meanwhile may have changed how the file ends or what it declares.
+    fn commit(self, file: &OrgFile) -> Result<(), OrgError> {
+        if self.appended.is_empty() {
+            return Ok(());
+        }
+        let path = file.path();
+        emacs_lock::wait_until_free(path, file.lock_timeout())?;
+        let head = match read_head(path)? {
+            Some(head) if self.keywords.iter().all(|k| head.declared.contains(k)) => head,
+            _ => {
+                return Err(OrgError::ChangedMeanwhile {
+                    path: path.to_owned(),
+                });
+            }
+        };
+        let text = joined(
+            &self.appended,
+            "\n",
+            head.ends_with_newline || head.is_empty,
+        );
+        Ok(durable::append(path, text.as_bytes())?)
+    }
 }
 
 /// An edited section: its new bytes, their one entry (scanned from offset 0) and the
@@ -119,16 +147,30 @@ fn joined(appended: &[String], eol: &str, starts_on_a_new_line: bool) -> String 
     text
 }
 
-/// Refuses to replace the file when a program that does not take our lock (an editor
-/// saving it) changed it since it was read.
-fn check_unchanged(path: &Path, stamp: Fingerprint) -> Result<(), OrgError> {
-    let now = fs::metadata(path).map_err(durable::io_error("stat", path))?;
-    if Fingerprint::of_metadata(&now) != stamp {
-        return Err(OrgError::ChangedMeanwhile {
+/// Replaces the file with `new` (it held `held` when read through `read`), keeping what a
+/// program that does not take our lock (Emacs saving it) writes meanwhile: the change is
+/// redone on that with `rebase`, or, when it cannot be, the file keeps what the program
+/// wrote and this is [`OrgError::ChangedMeanwhile`]. Waits for Emacs's own lock first.
+fn write_back(
+    file: &OrgFile,
+    read: ReadFile,
+    held: &[&[u8]],
+    new: &[u8],
+    rebase: impl FnMut(&[u8]) -> Option<Vec<u8>>,
+) -> Result<(), OrgError> {
+    let path = file.path();
+    emacs_lock::wait_until_free(path, file.lock_timeout())?;
+    let settle = || {
+        // A save in progress ends when Emacs removes its lock; a lock that stays is
+        // reported by the next transaction, and what is on disk now is what counts.
+        let _ = emacs_lock::wait_until_free(path, file.lock_timeout());
+    };
+    match durable::replace(path, read, held, new, settle, rebase)? {
+        Replaced::Written { .. } => Ok(()),
+        Replaced::Conflict => Err(OrgError::ChangedMeanwhile {
             path: path.to_owned(),
-        });
+        }),
     }
-    Ok(())
 }
 
 impl<'a> Transaction<'a> {
@@ -262,6 +304,7 @@ impl<'a> Transaction<'a> {
                         self.state = State::Appending(Appending {
                             head,
                             appended: Vec::new(),
+                            keywords: Vec::new(),
                         })
                     }
                     None => {
@@ -286,11 +329,14 @@ impl<'a> Transaction<'a> {
             }
         }
         match self.state {
-            State::Appending(ref mut appending) => Ok(AppendTarget {
-                keywords,
-                eol: if appending.head.crlf { "\r\n" } else { "\n" },
-                appended: &mut appending.appended,
-            }),
+            State::Appending(ref mut appending) => {
+                appending.keywords.extend(keyword.map(str::to_owned));
+                Ok(AppendTarget {
+                    keywords,
+                    eol: "\n",
+                    appended: &mut appending.appended,
+                })
+            }
             _ => {
                 let full = self.full()?;
                 full.check_writable(file.path())?;
@@ -400,22 +446,10 @@ impl<'a> Transaction<'a> {
             State::Fast(_) => Ok(()),
             State::FastEdited(edited) => {
                 let FastEdited { fast, staged } = *edited;
-                fast.commit(path, staged)
+                fast.commit(self.file, staged)
             }
-            State::Appending(appending) => {
-                if appending.appended.is_empty() {
-                    return Ok(());
-                }
-                let head = &appending.head;
-                let eol = if head.crlf { "\r\n" } else { "\n" };
-                let text = joined(
-                    &appending.appended,
-                    eol,
-                    head.ends_with_newline || head.is_empty,
-                );
-                Ok(durable::append(path, text.as_bytes())?)
-            }
-            State::Full(full) => full.commit(path),
+            State::Appending(appending) => appending.commit(self.file),
+            State::Full(full) => full.commit(self.file),
             State::Poisoned => Err(poisoned(path)),
         }
     }
