@@ -127,6 +127,13 @@ fn starts_with_comment(title: &str) -> bool {
     title.split_whitespace().next() == Some("COMMENT")
 }
 
+/// `title` without a priority cookie `[#.]` at its start, if it has one.
+fn strip_cookie(title: &str) -> Option<&str> {
+    let mut rest = title.strip_prefix("[#")?.chars();
+    rest.next()?;
+    rest.as_str().strip_prefix(']')
+}
+
 /// What Org reads as the title of `candidate`, repeatedly, until it reads back as itself.
 fn safe_title(candidate: &str, keyword: &str, tags: &[String], keywords: &TodoKeywords) -> String {
     let mut title: String = candidate
@@ -148,6 +155,11 @@ fn safe_title(candidate: &str, keyword: &str, tags: &[String], keywords: &TodoKe
         };
         if starts_with_comment(&next) {
             next = next["COMMENT".len()..].trim().to_owned();
+        }
+        // A cookie glued to the word after it (`[#A]glued`) stays in Org's title but is still
+        // read as the priority: drop it.
+        if let Some(rest) = strip_cookie(&next) {
+            next = rest.trim().to_owned();
         }
         if next.is_empty() || next.len() >= title.len() {
             return UNTITLED.to_owned();

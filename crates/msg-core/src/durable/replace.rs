@@ -67,6 +67,31 @@ impl ReadFile {
         }
     }
 
+    /// Opens `path` and reads it with `read`; `None` when it does not exist. The read is
+    /// done again when the file changed while it was read, and, while `busy` says another
+    /// program may be writing it (Emacs's lock file exists) and the file changed recently,
+    /// until it is quiet (at most [`QUIET_AT_MOST`]): a reader never works from a file
+    /// half written by an editor saving it in place.
+    pub fn read_stable<T>(
+        path: &Path,
+        mut busy: impl FnMut() -> bool,
+        mut read: impl FnMut(&mut File) -> io::Result<T>,
+    ) -> Result<Option<(ReadFile, T)>, DurableError> {
+        let deadline = Instant::now() + QUIET_AT_MOST;
+        loop {
+            let Some(mut opened) = ReadFile::open(path)? else {
+                return Ok(None);
+            };
+            let value = read(&mut opened.file).map_err(io_error("read", path))?;
+            let settled = opened.now(path)? == opened.fingerprint
+                && (opened.fingerprint.settled(opened.taken) || !busy());
+            if settled || Instant::now() >= deadline {
+                return Ok(Some((opened, value)));
+            }
+            std::thread::sleep(QUIET);
+        }
+    }
+
     fn new(file: File, path: &Path) -> Result<ReadFile, DurableError> {
         let taken = SystemTime::now();
         let meta = file.metadata().map_err(io_error("examine", path))?;

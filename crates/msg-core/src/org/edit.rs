@@ -11,7 +11,9 @@ use time::OffsetDateTime;
 
 use super::error::OrgError;
 use super::keywords::TodoKeywords;
-use super::scan::{Document, Entry, EntryRef, Span};
+use super::entry_ref::EntryRef;
+use super::eol::Eol;
+use super::scan::{Document, Entry, Span};
 use crate::timestamp;
 use crate::validate;
 
@@ -38,7 +40,7 @@ impl<'a> EntryEditor<'a> {
     ) -> Result<EntryEditor<'a>, OrgError> {
         let editor = EntryEditor {
             path,
-            section: Document::parse(section.to_vec(), keywords),
+            section: Document::parse_as(section.to_vec(), keywords, Eol::of_ending(eol)),
             keywords,
             eol,
             line,
@@ -122,7 +124,7 @@ impl<'a> EntryEditor<'a> {
         let before = (self.entry().level(), id);
         let mut bytes = std::mem::take(&mut self.section).into_bytes();
         bytes.splice(span.range(), text.bytes());
-        self.section = Document::parse(bytes, self.keywords);
+        self.section = Document::parse_as(bytes, self.keywords, Eol::of_ending(self.eol));
         self.check_single_entry(Some(before))
     }
 

@@ -93,6 +93,15 @@ pub enum OrgError {
         /// Who holds Emacs's lock: `user@host.pid:boot`.
         holder: String,
     },
+    /// The file's lines end in CR only (classic Mac OS). Emacs reads it so, and so do we,
+    /// but we never write to it.
+    #[error(
+        "{path}: its lines end in CR only (classic Mac OS); msg reads it as Emacs does but does not write to it; convert it to LF line endings (in Emacs: C-x RET f utf-8-unix RET, then save)"
+    )]
+    MacLineEndings {
+        /// The file.
+        path: PathBuf,
+    },
     /// A keyword that neither the file nor the caller's states know.
     #[error("{path}: {keyword:?} is not one of this file's TODO keywords")]
     UnknownKeyword {

@@ -15,7 +15,7 @@ use super::keywords::{KeywordSequence, TodoKeywords, keyword_line_value};
 use super::outline::{Outline, read_into_spare};
 use super::scan::Document;
 use super::transaction::Transaction;
-use crate::durable::{self, DurableError, FileLock};
+use crate::durable::{self, DurableError, FileLock, ReadFile};
 
 pub use crate::durable::DEFAULT_LOCK_TIMEOUT;
 
@@ -176,18 +176,21 @@ pub(super) struct Head {
 /// appended to from its head alone.
 pub(super) fn read_head(path: &Path) -> Result<Option<Head>, OrgError> {
     const CHUNK: usize = 64 * 1024;
-    let mut file = match File::open(path) {
-        Ok(file) => file,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(durable::io_error("open", path)(e).into()),
+    let busy = || super::emacs_lock::holder(path).is_some();
+    let read = |file: &mut File| {
+        let len = file.metadata()?.len() as usize;
+        let mut head = vec![0; len.min(CHUNK)];
+        file.read_exact(&mut head)?;
+        // The tail: where the new text joins, and a cheap check that the file is UTF-8 there.
+        let tail_len = len.min(4096);
+        let mut tail = vec![0; tail_len];
+        file.seek(SeekFrom::Start((len - tail_len) as u64))?;
+        file.read_exact(&mut tail)?;
+        Ok((len, head, tail))
     };
-    let len = file
-        .metadata()
-        .map_err(durable::io_error("stat", path))?
-        .len() as usize;
-    let mut head = vec![0; len.min(CHUNK)];
-    file.read_exact(&mut head)
-        .map_err(durable::io_error("read", path))?;
+    let Some((_, (len, head, tail))) = ReadFile::read_stable(path, busy, read)? else {
+        return Ok(None);
+    };
     let heading = head
         .split(|&b| b == b'\n')
         .scan(0, |offset, line| {
@@ -217,12 +220,6 @@ pub(super) fn read_head(path: &Path) -> Result<Option<Head>, OrgError> {
     if memchr::memchr2(b'\n', b'\r', &head).is_some_and(|at| head[at] == b'\r') {
         return Ok(None);
     }
-    // The tail: where the new text joins, and a cheap check that the file is UTF-8 there.
-    let tail_len = len.min(4096);
-    let mut tail = vec![0; tail_len];
-    file.seek(SeekFrom::Start((len - tail_len) as u64))
-        .and_then(|_| file.read_exact(&mut tail))
-        .map_err(durable::io_error("read", path))?;
     let skip = tail
         .iter()
         .take(3)

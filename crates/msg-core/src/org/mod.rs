@@ -11,15 +11,19 @@
 //! - [`Document::drawer_problems`] says why Emacs ignores a property drawer
 //!   ([`IgnoredDrawer`], [`DrawerProblem`]).
 
+mod alnum;
 mod edit;
 mod emacs_lock;
+mod eol;
 mod entry;
+mod entry_ref;
 mod error;
 mod file;
 mod guard;
 mod keywords;
 mod outline;
 mod scan;
+mod syntax;
 mod subtree;
 mod transaction;
 
@@ -29,6 +33,7 @@ pub use error::OrgError;
 pub use file::{DEFAULT_LOCK_TIMEOUT, OrgFile};
 pub use keywords::{KeywordSequence, TodoKeywords};
 pub use outline::{Outline, OutlineEntry};
-pub use scan::{Document, DrawerProblem, DuplicateId, Entry, EntryRef, IgnoredDrawer, InvalidUtf8};
+pub use entry_ref::EntryRef;
+pub use scan::{Document, DrawerProblem, DuplicateId, Entry, IgnoredDrawer, InvalidUtf8};
 pub use subtree::Subtree;
 pub use transaction::Transaction;

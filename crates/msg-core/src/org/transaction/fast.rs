@@ -1,9 +1,10 @@
 //! The fast path: an edit of one entry that scans only its section.
 
-use super::edit_section;
+use super::{edit_section, writable};
 use super::redo::{Redo, RedoEdit, redo, section_id};
 use super::write_back;
-use crate::durable::{self, ReadFile};
+use crate::durable::ReadFile;
+use crate::org::emacs_lock;
 use crate::org::edit::EntryEditor;
 use crate::org::error::OrgError;
 use crate::org::file::OrgFile;
@@ -48,15 +49,17 @@ impl Fast {
     /// load creates it).
     pub(super) fn read(file: &OrgFile) -> Result<Option<Box<Fast>>, OrgError> {
         let path = file.path();
-        let Some(mut read) = ReadFile::open(path)? else {
+        let busy = || emacs_lock::holder(path).is_some();
+        let read_all = |handle: &mut std::fs::File| {
+            let len = handle.metadata()?.len() as usize;
+            // Room for the edited section to grow in place, so that splicing it in moves
+            // the tail instead of copying the whole file to new memory; the memory of an
+            // earlier read on this thread is reused (see `outline::read_into_spare`).
+            read_into_spare(handle, len, 64 * 1024)
+        };
+        let Some((read, bytes)) = ReadFile::read_stable(path, busy, read_all)? else {
             return Ok(None);
         };
-        let len = read.fingerprint().len() as usize;
-        // Room for the edited section to grow in place, so that splicing it in moves the
-        // tail instead of copying the whole file to new memory; the memory of an earlier
-        // read on this thread is reused (see `outline::read_into_spare`).
-        let bytes = read_into_spare(read.file(), len, 64 * 1024)
-            .map_err(durable::io_error("read", path))?;
         Ok(Some(Box::new(Fast {
             read,
             outline: Outline::parse(bytes, file.states()),
@@ -78,12 +81,7 @@ impl Fast {
         // The full path refuses any file with invalid UTF-8, not only the entry's section:
         // the same rule here, so that both paths always agree (the check is one pass of
         // `from_utf8`, about a tenth of a full scan).
-        if let Some(bad) = outline.invalid_utf8() {
-            return Err(OrgError::InvalidUtf8 {
-                path: path.to_owned(),
-                line: bad.line,
-            });
-        }
+        writable(path, outline.invalid_utf8(), outline.eol_mode())?;
         let section = outline.section(index);
         let (value, edited) = edit_section(
             path,
@@ -120,7 +118,8 @@ impl Fast {
     pub(super) fn commit(self, file: &OrgFile, staged: Staged) -> Result<(), OrgError> {
         let path = file.path();
         let Fast { read, outline } = self;
-        let id = section_id(&staged.old, outline.keywords());
+        let eol = outline.eol_mode();
+        let id = section_id(&staged.old, outline.keywords(), eol);
         let mut bytes = outline.into_bytes();
         guard::splice_in_place(
             path,
@@ -129,6 +128,7 @@ impl Fast {
             &staged.bytes,
             staged.scanned.line,
         )?;
+        guard::keeps_line_endings(path, eol, &bytes)?;
         let after = staged.section.start + staged.bytes.len();
         let held = [
             &bytes[..staged.section.start],

@@ -5,9 +5,12 @@ use std::path::Path;
 
 use super::fast::{Fast, FastEdited, Staged};
 use super::redo::{Redo, RedoEdit, redo, section_id};
-use super::{State, edit_section, joined, mixed_cut_and_edit, not_found, poisoned, write_back};
+use super::{
+    State, edit_section, joined, mixed_cut_and_edit, not_found, poisoned, writable, write_back,
+};
 use crate::durable::{self, ReadFile};
 use crate::org::edit::EntryEditor;
+use crate::org::emacs_lock;
 use crate::org::error::OrgError;
 use crate::org::file::OrgFile;
 use crate::org::guard::{self, Rewrite};
@@ -55,14 +58,15 @@ impl Full {
     /// Reads and scans the whole file; a missing file becomes the header of a new one.
     pub(super) fn load(file: &OrgFile) -> Result<Full, OrgError> {
         let path = file.path();
-        let Some(mut read) = ReadFile::open(path)? else {
+        let busy = || emacs_lock::holder(path).is_some();
+        let read_all = |handle: &mut std::fs::File| {
+            let mut bytes = Vec::with_capacity(handle.metadata()?.len() as usize);
+            handle.read_to_end(&mut bytes).map(|_| bytes)
+        };
+        let Some((read, bytes)) = ReadFile::read_stable(path, busy, read_all)? else {
             let doc = Document::parse(file.header().into_bytes(), file.states());
             return Ok(Full::new(doc, Origin::Created, Vec::new()));
         };
-        let mut bytes = Vec::with_capacity(read.fingerprint().len() as usize);
-        read.file()
-            .read_to_end(&mut bytes)
-            .map_err(durable::io_error("read", path))?;
         let doc = Document::parse(bytes, file.states());
         let original = doc.bytes().to_vec();
         Ok(Full::new(doc, Origin::Read(read), original))
@@ -114,7 +118,8 @@ impl Full {
     /// The fast path's state as the full document, its `staged` section applied as
     /// [`Transaction::edit_at`](super::Transaction::edit_at) would have.
     fn from_fast(file: &OrgFile, fast: Fast, staged: Option<Staged>) -> Result<Full, OrgError> {
-        let doc = Document::parse(fast.outline.into_bytes(), file.states());
+        let eol = fast.outline.eol_mode();
+        let doc = Document::parse_as(fast.outline.into_bytes(), file.states(), eol);
         let original = doc.bytes().to_vec();
         let mut full = Full::new(doc, Origin::Read(fast.read), original);
         if let Some(staged) = staged {
@@ -135,13 +140,7 @@ impl Full {
     }
 
     pub(super) fn check_writable(&self, path: &Path) -> Result<(), OrgError> {
-        match self.doc.invalid_utf8() {
-            Some(bad) => Err(OrgError::InvalidUtf8 {
-                path: path.to_owned(),
-                line: bad.line,
-            }),
-            None => Ok(()),
-        }
+        writable(path, self.doc.invalid_utf8(), self.doc.eol_mode())
     }
 
     pub(super) fn index_of(&self, path: &Path, id: &str) -> Result<usize, OrgError> {
@@ -190,7 +189,7 @@ impl Full {
         let mut line = value.replace('\n', eol);
         let at = doc.keyword_insert_point();
         let bytes = doc.bytes();
-        if at > 0 && bytes[at - 1] != b'\n' {
+        if at > doc.content_start() && bytes[at - 1] != b'\n' {
             line.insert_str(0, eol);
         }
         let first_line = doc.line_of(at) + usize::from(line.starts_with(eol));
@@ -198,7 +197,7 @@ impl Full {
         new.splice(at..at, line.bytes());
         let (old_at, old_len) = self.header_insert.unwrap_or((at, 0));
         self.header_insert = Some((old_at, old_len + line.len()));
-        *doc = Document::parse(new, file.states());
+        *doc = Document::parse_as(new, file.states(), doc.eol_mode());
         Ok(Some(first_line))
     }
 
@@ -252,7 +251,7 @@ impl Full {
         if self.section(index) != edit.old {
             return None;
         }
-        let scanned = Document::parse(edit.new.to_vec(), self.doc.keywords());
+        let scanned = Document::parse_as(edit.new.to_vec(), self.doc.keywords(), self.doc.eol_mode());
         if scanned.len() != 1 {
             return None;
         }
@@ -307,7 +306,7 @@ impl Full {
         }
         kept.extend_from_slice(&bytes[pos..]);
         let removed: usize = taken.iter().map(|t| t.entries).sum();
-        let new_doc = Document::parse(kept, file.states());
+        let new_doc = Document::parse_as(kept, file.states(), doc.eol_mode());
         if new_doc.len() + removed != doc.len() {
             return Err(OrgError::Guard {
                 path: path.to_owned(),
@@ -346,6 +345,7 @@ impl Full {
         for text in &self.appended {
             bytes.extend_from_slice(text.as_bytes());
         }
+        guard::keeps_line_endings(path, self.doc.eol_mode(), &bytes)?;
         Ok(bytes)
     }
 
@@ -356,7 +356,7 @@ impl Full {
         for &index in &self.edited {
             let old = &self.original[self.original_sections[index].range()];
             edits.push(RedoEdit {
-                id: section_id(old, self.doc.keywords())?,
+                id: section_id(old, self.doc.keywords(), self.doc.eol_mode())?,
                 old,
                 new: self.section(index),
             });

@@ -30,7 +30,8 @@ use super::file::{Head, OrgFile, read_head};
 use super::guard;
 use super::keywords::TodoKeywords;
 use super::outline::Outline;
-use super::scan::{Document, Entry};
+use super::eol::Eol;
+use super::scan::{Document, Entry, InvalidUtf8};
 use super::subtree::Subtree;
 use crate::durable::{self, ReadFile, Replaced};
 use crate::validate;
@@ -119,6 +120,23 @@ fn edit_section<T>(
     }
     guard::keeps_final_line_ending(path, old, editor.bytes(), line)?;
     Ok((value, Some(editor.into_parts())))
+}
+
+/// Refuses to write a file that is not UTF-8, or whose lines end in CR only (Emacs reads
+/// it, and so do we, but every line we write would change how Emacs reads it).
+fn writable(path: &Path, invalid: Option<InvalidUtf8>, eol: Eol) -> Result<(), OrgError> {
+    if let Some(bad) = invalid {
+        return Err(OrgError::InvalidUtf8 {
+            path: path.to_owned(),
+            line: bad.line,
+        });
+    }
+    if eol == Eol::Mac {
+        return Err(OrgError::MacLineEndings {
+            path: path.to_owned(),
+        });
+    }
+    Ok(())
 }
 
 fn mixed_cut_and_edit(path: &Path) -> OrgError {
@@ -260,7 +278,7 @@ impl<'a> Transaction<'a> {
             .iter()
             .find(|(k, _)| k.eq_ignore_ascii_case("ID"))
             .map(|(_, v)| v.as_str());
-        let text = guard::appended_text(path, text, &target.keywords, 1, id)?;
+        let text = guard::appended_text(path, text, &target.keywords, target.eol, 1, id)?;
         target.appended.push(text);
         Ok(())
     }
@@ -279,6 +297,7 @@ impl<'a> Transaction<'a> {
             path,
             text,
             &target.keywords,
+            target.eol,
             subtree.entries,
             Some(&subtree.id),
         )?;

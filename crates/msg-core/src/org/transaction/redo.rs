@@ -9,6 +9,7 @@
 
 use super::full::{Full, Origin};
 use crate::org::file::OrgFile;
+use crate::org::eol::Eol;
 use crate::org::keywords::TodoKeywords;
 use crate::org::scan::Document;
 
@@ -55,8 +56,8 @@ pub(super) fn redo(file: &OrgFile, theirs: &[u8], plan: &Redo<'_>) -> Option<Vec
 }
 
 /// The ID of the one entry in `section`, if it has one.
-pub(super) fn section_id(section: &[u8], keywords: &TodoKeywords) -> Option<String> {
-    let doc = Document::parse(section.to_vec(), keywords);
+pub(super) fn section_id(section: &[u8], keywords: &TodoKeywords, eol: Eol) -> Option<String> {
+    let doc = Document::parse_as(section.to_vec(), keywords, eol);
     if doc.len() != 1 {
         return None;
     }
