@@ -54,7 +54,11 @@ fn main() {
             if let Some((e, o)) = emacs.iter().zip(&ours).find(|(e, o)| ***e != **o) {
                 println!("    Emacs: {e:?}\n    us:    {o:?}");
             } else {
-                println!("    {} headings for Emacs, {} for us", emacs.len(), ours.len());
+                println!(
+                    "    {} headings for Emacs, {} for us",
+                    emacs.len(),
+                    ours.len()
+                );
             }
         }
     }

@@ -47,7 +47,11 @@ fn emacs_reads_every_mutant_as_we_do() {
         let emacs: Vec<&Heading> = theirs.iter().filter(|h| h.file == file).collect();
         let ours = emacs::ours(path);
         let first = if emacs.len() != ours.len() {
-            Some(format!("{} headings for Emacs, {} for us", emacs.len(), ours.len()))
+            Some(format!(
+                "{} headings for Emacs, {} for us",
+                emacs.len(),
+                ours.len()
+            ))
         } else {
             emacs
                 .iter()
@@ -76,7 +80,12 @@ fn emacs_reads_every_mutant_as_we_do() {
             "Emacs reads {} mutants differently (files kept in {}):\n{}",
             differences.len(),
             kept.display(),
-            differences.iter().take(12).cloned().collect::<Vec<_>>().join("\n")
+            differences
+                .iter()
+                .take(12)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join("\n")
         );
     }
 }

@@ -106,8 +106,8 @@ fn emacs_saves_in_place_during_our_edits_are_never_reverted() {
             done.store(true, Ordering::SeqCst);
         })
     };
-    let file = OrgFile::new(&path, TodoKeywords::parse(STATES))
-        .with_lock_timeout(Duration::from_secs(20));
+    let file =
+        OrgFile::new(&path, TodoKeywords::parse(STATES)).with_lock_timeout(Duration::from_secs(20));
     let (mut written, mut conflicts) = (0, 0);
     let deadline = Instant::now() + Duration::from_secs(120);
     let mut round = 0usize;

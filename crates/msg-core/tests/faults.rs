@@ -46,14 +46,21 @@ fn write_paths() -> Vec<(&'static str, WritePath)> {
     vec![
         ("append a new entry", |path| {
             OrgFile::new(path, states()).transaction(|txn| {
-                txn.append(&message("msg-new", "TODO", &"a long body line\n".repeat(200)))
+                txn.append(&message(
+                    "msg-new",
+                    "TODO",
+                    &"a long body line\n".repeat(200),
+                ))
             })
         }),
-        ("append with an undeclared keyword (header line too)", |path| {
-            OrgFile::new(path, TodoKeywords::parse("TODO | DONE REVIEWED")).transaction(|txn| {
-                txn.append(&message("msg-new", "REVIEWED", &"body\n".repeat(300)))
-            })
-        }),
+        (
+            "append with an undeclared keyword (header line too)",
+            |path| {
+                OrgFile::new(path, TodoKeywords::parse("TODO | DONE REVIEWED")).transaction(|txn| {
+                    txn.append(&message("msg-new", "REVIEWED", &"body\n".repeat(300)))
+                })
+            },
+        ),
         ("edit one entry (the fast path)", |path| {
             OrgFile::new(path, states()).transaction(|txn| {
                 txn.edit("msg-20261124-070853-e29f763d", |e| {
@@ -144,7 +151,10 @@ fn run_with_free_space(free: u64) -> usize {
                         !archive
                     });
                     let names = |files: &[(PathBuf, Vec<u8>)]| {
-                        files.iter().map(|(p, b)| (p.clone(), b.len())).collect::<Vec<_>>()
+                        files
+                            .iter()
+                            .map(|(p, b)| (p.clone(), b.len()))
+                            .collect::<Vec<_>>()
                     };
                     assert_eq!(
                         names(&after),
@@ -271,9 +281,8 @@ fn tmpfs_child(dir: &Path) {
                 assert_eq!(fs::read(&path).unwrap(), before, "{pages} pages free");
             }
         }
-        let edit = file.transaction(|txn| {
-            txn.edit("msg-1", |e| e.set_property("NOTE", &"z".repeat(3000)))
-        });
+        let edit = file
+            .transaction(|txn| txn.edit("msg-1", |e| e.set_property("NOTE", &"z".repeat(3000))));
         if let Err(err) = edit {
             assert!(err.to_string().contains("inbox.org"), "{err}");
             assert_eq!(fs::read(&path).unwrap(), before, "{pages} pages free");

@@ -758,13 +758,20 @@ fn a_save_by_a_program_without_the_lock_is_kept_and_the_edit_redone_on_it() {
     })
     .unwrap();
     let text = fs::read_to_string(&path).unwrap();
-    assert!(text.ends_with("* TODO written in Emacs\n"), "the save is kept");
+    assert!(
+        text.ends_with("* TODO written in Emacs\n"),
+        "the save is kept"
+    );
     let doc = file.read().unwrap();
     let entry = doc
         .find_by_id("msg-20261124-070853-e29f763d")
         .unwrap()
         .unwrap();
-    assert_eq!(entry.property("X").as_deref(), Some("1"), "the edit is redone");
+    assert_eq!(
+        entry.property("X").as_deref(),
+        Some("1"),
+        "the edit is redone"
+    );
 }
 
 /// When the person changed the very entry the transaction edits, the edit cannot be redone:
@@ -780,7 +787,9 @@ fn a_save_that_changed_the_same_entry_wins_and_is_reported() {
             // Saved in place, as Emacs does after its first save.
             let text = fs::read_to_string(&path).unwrap();
             let at = text.find(":ID: msg-20261124-070853-e29f763d").unwrap();
-            saved = [&text[..at], ":NOTE: by hand\n  ", &text[at..]].concat().into_bytes();
+            saved = [&text[..at], ":NOTE: by hand\n  ", &text[at..]]
+                .concat()
+                .into_bytes();
             fs::write(&path, &saved).unwrap();
             Ok(())
         })

@@ -989,7 +989,10 @@ fn orgize_differs_mixed_line_endings() {
     let (ours, _) = our_headings(text);
     let theirs = orgize_headings(text);
     assert_eq!((ours[0].title.as_str(), ours[0].tags.len()), ("a :x:\r", 0));
-    assert_eq!((theirs[0].title.as_str(), theirs[0].tags.as_slice()), ("a", &["x".to_owned()][..]));
+    assert_eq!(
+        (theirs[0].title.as_str(), theirs[0].tags.as_slice()),
+        ("a", &["x".to_owned()][..])
+    );
 }
 
 /// Org reads a keyword only when a space or the end of the line follows it, so `* TODO\tfoo`

@@ -1140,7 +1140,11 @@ fn an_admission_that_cannot_be_written_leaves_no_trace() {
         };
         let message = err.to_string();
         assert!(message.contains("governor"), "{free} bytes free: {message}");
-        assert_eq!(governor.usage("user@x.com").unwrap(), before, "{free} bytes free");
+        assert_eq!(
+            governor.usage("user@x.com").unwrap(),
+            before,
+            "{free} bytes free"
+        );
         assert_eq!(governor.active_admissions().unwrap().len(), 1);
         // Another process reading the files afresh sees the same.
         let (fresh, _) = governor_at(dir.path(), "", MORNING);

@@ -38,10 +38,10 @@ fn faults() -> &'static Mutex<Faults> {
     static FAULTS: OnceLock<Mutex<Faults>> = OnceLock::new();
     FAULTS.get_or_init(|| {
         let mut faults = Faults::default();
-        if let Some((dir, free)) = std::env::var(ENV)
-            .ok()
-            .and_then(|v| v.rsplit_once('=').map(|(d, f)| (d.to_owned(), f.to_owned())))
-            && let Ok(free) = free.parse()
+        if let Some((dir, free)) = std::env::var(ENV).ok().and_then(|v| {
+            v.rsplit_once('=')
+                .map(|(d, f)| (d.to_owned(), f.to_owned()))
+        }) && let Ok(free) = free.parse()
         {
             faults.active.push(Fault {
                 id: 0,
@@ -85,11 +85,7 @@ impl Drop for DiskFull {
 /// How many of `wanted` bytes may be written to `path` now (taking them from the budget).
 fn allowance(path: &Path, wanted: usize) -> usize {
     let mut faults = faults().lock().unwrap_or_else(PoisonError::into_inner);
-    let Some(fault) = faults
-        .active
-        .iter_mut()
-        .find(|f| path.starts_with(&f.dir))
-    else {
+    let Some(fault) = faults.active.iter_mut().find(|f| path.starts_with(&f.dir)) else {
         return wanted;
     };
     let granted = (wanted as u64).min(fault.free);

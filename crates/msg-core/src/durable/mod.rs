@@ -180,10 +180,7 @@ pub fn append(path: &Path, bytes: &[u8]) -> Result<(), DurableError> {
         .append(true)
         .open(path)
         .map_err(io_error("open for appending", path))?;
-    let before = file
-        .metadata()
-        .map_err(io_error("examine", path))?
-        .len();
+    let before = file.metadata().map_err(io_error("examine", path))?.len();
     append_to(&file, path, bytes)?;
     if let Err(e) = file.sync_data() {
         return Err(undo_append(&file, path, before, bytes, "sync", e));
@@ -196,10 +193,7 @@ pub fn append(path: &Path, bytes: &[u8]) -> Result<(), DurableError> {
 /// what follows that length is the start of `bytes`, that is, nobody else wrote there) and
 /// synced. The governor's journal uses this and syncs after releasing its lock.
 pub fn append_to(file: &File, path: &Path, bytes: &[u8]) -> Result<(), DurableError> {
-    let before = file
-        .metadata()
-        .map_err(io_error("examine", path))?
-        .len();
+    let before = file.metadata().map_err(io_error("examine", path))?.len();
     match write_all(file, path, bytes) {
         Ok(()) => Ok(()),
         Err(e) => Err(undo_append(file, path, before, bytes, "append to", e)),
@@ -236,7 +230,9 @@ fn undo_append(
             path: path.to_owned(),
             source: io::Error::new(
                 error.kind(),
-                format!("{error}; the file changed meanwhile, so the partial append was left in place"),
+                format!(
+                    "{error}; the file changed meanwhile, so the partial append was left in place"
+                ),
             ),
         },
         Err(undo) => DurableError::Io {
@@ -244,7 +240,9 @@ fn undo_append(
             path: path.to_owned(),
             source: io::Error::new(
                 error.kind(),
-                format!("{error}; cutting the file back also failed ({undo}), so it may end with a partial entry"),
+                format!(
+                    "{error}; cutting the file back also failed ({undo}), so it may end with a partial entry"
+                ),
             ),
         },
     }

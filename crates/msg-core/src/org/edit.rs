@@ -9,10 +9,10 @@ use std::path::Path;
 
 use time::OffsetDateTime;
 
-use super::error::OrgError;
-use super::keywords::TodoKeywords;
 use super::entry_ref::EntryRef;
 use super::eol::Eol;
+use super::error::OrgError;
+use super::keywords::TodoKeywords;
 use super::scan::{Document, Entry, Span};
 use crate::timestamp;
 use crate::validate;
@@ -372,9 +372,15 @@ impl<'a> EntryEditor<'a> {
 
     /// Replaces the tags. When the old tags were aligned to a column (as Emacs does), the new
     /// ones end at the same column; an empty list removes the group.
+    ///
+    /// New tags must be ASCII ([`validate::tag`]); a tag the entry already has is kept as it
+    /// is, whatever Org letters it holds (`:größe:`), since Org read it as a tag.
     pub fn set_tags(&mut self, tags: &[&str]) -> Result<(), OrgError> {
+        let existing = self.entry().tags();
         for tag in tags {
-            validate::tag(tag)?;
+            if !existing.iter().any(|t| t == tag) {
+                validate::tag(tag)?;
+            }
         }
         let group = if tags.is_empty() {
             String::new()

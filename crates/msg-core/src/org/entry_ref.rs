@@ -78,6 +78,28 @@ impl<'a> EntryRef<'a> {
         self.entry.keyword.map(|s| self.text(s))
     }
 
+    /// When the heading has no keyword, the first word of its title if it looks like one
+    /// (two or more capital letters, digits, `_` or `-`, a letter first): a keyword the file
+    /// does not declare or a mistyped one (`QUEUD`), which Emacs reads as part of the title.
+    /// For reports such as `msg doctor`'s.
+    pub fn keyword_like(&self) -> Option<Cow<'a, str>> {
+        if self.entry.keyword.is_some() {
+            return None;
+        }
+        let title = &self.bytes[self.entry.title.range()];
+        let word = title
+            .split(|b| b.is_ascii_whitespace())
+            .next()
+            .filter(|w| {
+                w.len() >= 2
+                    && w[0].is_ascii_uppercase()
+                    && w.iter().all(|&b| {
+                        b.is_ascii_uppercase() || b.is_ascii_digit() || matches!(b, b'_' | b'-')
+                    })
+            })?;
+        Some(String::from_utf8_lossy(word))
+    }
+
     /// The priority letter of the `[#A]` cookie, if any.
     pub fn priority(&self) -> Option<char> {
         let span = self.entry.priority?;
@@ -129,7 +151,10 @@ impl<'a> EntryRef<'a> {
             let k = &self.bytes[p.key.range()];
             if k.eq_ignore_ascii_case(key.as_bytes()) {
                 base = base.or(Some(p.value));
-            } else if k.strip_suffix(b"+").is_some_and(|k| k.eq_ignore_ascii_case(key.as_bytes())) {
+            } else if k
+                .strip_suffix(b"+")
+                .is_some_and(|k| k.eq_ignore_ascii_case(key.as_bytes()))
+            {
                 extensions.push(p.value);
             }
         }
@@ -239,4 +264,3 @@ impl<'a> EntryRef<'a> {
         )
     }
 }
-

@@ -15,9 +15,9 @@
 
 use memchr::{memchr, memchr2_iter};
 
-/// How Emacs ends the lines of a file.
+/// How Emacs ends the lines of a file, decided for the whole file when it visits it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub(crate) enum Eol {
+pub enum Eol {
     /// LF.
     #[default]
     Unix,
@@ -79,8 +79,8 @@ impl Eol {
         }
     }
 
-    /// What a person calls it, for error messages.
-    pub(crate) fn name(self) -> &'static str {
+    /// What a person calls it: `LF (Unix)`, `CRLF (DOS)`, `CR (classic Mac OS)`.
+    pub fn name(self) -> &'static str {
         match self {
             Eol::Unix => "LF (Unix)",
             Eol::Dos => "CRLF (DOS)",

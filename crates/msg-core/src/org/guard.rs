@@ -6,8 +6,8 @@
 
 use std::path::Path;
 
-use super::error::OrgError;
 use super::eol::Eol;
+use super::error::OrgError;
 use super::keywords::TodoKeywords;
 use super::scan::{Document, Span};
 

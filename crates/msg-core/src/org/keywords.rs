@@ -172,7 +172,10 @@ impl KeywordLines {
     /// Takes a line (`content` without its ending, `full` with it) that starts, after
     /// blanks, with `#+`.
     pub(crate) fn line(&mut self, content: &[u8], full: Span) {
-        let start = content.iter().take_while(|&&b| b == b' ' || b == b'\t').count();
+        let start = content
+            .iter()
+            .take_while(|&&b| b == b' ' || b == b'\t')
+            .count();
         let rest = &content[start..];
         let after = |word: &[u8]| {
             let tail = rest.get(2..)?;
@@ -186,7 +189,10 @@ impl KeywordLines {
                     self.open = None;
                 }
             } else if let Some(value) = keyword_line_value(content) {
-                pending.push((KeywordSequence::parse(&String::from_utf8_lossy(value)), full));
+                pending.push((
+                    KeywordSequence::parse(&String::from_utf8_lossy(value)),
+                    full,
+                ));
             }
             return;
         }
@@ -306,14 +312,24 @@ mod tests {
         assert_eq!(read("#+TODO: A | B"), ["A", "B"]);
         assert!(read("#+BEGIN_SRC org\n#+TODO: A | B\n#+END_SRC").is_empty());
         assert!(read("  #+begin_example\n#+TODO: A\n  #+end_example  ").is_empty());
-        assert_eq!(read("#+BEGIN_QUOTE\n#+TODO: Q | D\n#+END_QUOTE"), ["D", "Q"]);
+        assert_eq!(
+            read("#+BEGIN_QUOTE\n#+TODO: Q | D\n#+END_QUOTE"),
+            ["D", "Q"]
+        );
         assert_eq!(
             read("#+BEGIN_SRC\n#+TODO: U | V\n* heading\n#+END_SRC"),
             ["U", "V"],
             "a block must close before the next heading"
         );
-        assert_eq!(read("#+BEGIN_SRC\n#+TODO: W | X"), ["W", "X"], "nor at the end");
-        assert_eq!(read("#+BEGIN_SRC\n#+END_EXAMPLE\n#+TODO: Y\n#+END_SRC"), Vec::<String>::new());
+        assert_eq!(
+            read("#+BEGIN_SRC\n#+TODO: W | X"),
+            ["W", "X"],
+            "nor at the end"
+        );
+        assert_eq!(
+            read("#+BEGIN_SRC\n#+END_EXAMPLE\n#+TODO: Y\n#+END_SRC"),
+            Vec::<String>::new()
+        );
     }
 
     #[test]

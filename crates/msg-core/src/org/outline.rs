@@ -22,8 +22,8 @@ use super::entry_ref::EntryRef;
 use super::eol::{Eol, bom_len, mac_as_unix};
 use super::keywords::{KeywordLines, TodoKeywords};
 use super::scan::{
-    DuplicateId, Entry, InvalidUtf8, Span, heading_level, is_id_line, line_at,
-    scan_heading, scan_section,
+    DuplicateId, Entry, InvalidUtf8, Span, heading_level, is_id_line, line_at, scan_heading,
+    scan_section,
 };
 
 thread_local! {

@@ -20,9 +20,11 @@ use std::borrow::Cow;
 use std::ops::Range;
 
 use super::entry_ref::EntryRef;
-use super::syntax::{is_blank, parse_heading, planning_line, property_line};
 use super::eol::{Eol, bom_len, mac_as_unix};
 use super::keywords::{KeywordLines, TodoKeywords};
+use super::syntax::{
+    NotAProperty, is_blank, parse_heading, planning_line, property_line, why_not_a_property,
+};
 
 /// A byte range in a document. `Copy`, unlike `Range<usize>`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -158,6 +160,21 @@ pub enum DrawerProblem {
         /// Its 1-based line.
         line: usize,
     },
+    /// A TAB right after the first colon (`:\tKEY: value`).
+    TabAfterColon {
+        /// Its 1-based line.
+        line: usize,
+    },
+    /// A TAB instead of a space between `:KEY:` and the value (`:ID:\tmsg-1`).
+    TabBeforeValue {
+        /// Its 1-based line.
+        line: usize,
+    },
+    /// A CR or other whitespace inside the key.
+    WhitespaceInKey {
+        /// Its 1-based line.
+        line: usize,
+    },
     /// A line that is not `:KEY: value` (or `:KEY:`).
     NotAProperty {
         /// Its 1-based line.
@@ -179,6 +196,17 @@ impl std::fmt::Display for DrawerProblem {
                 f,
                 "line {line} is a continuation line `:   …`, as org-workspace 0.4 writes multi-line values; put the value on one line"
             ),
+            DrawerProblem::TabAfterColon { line } => write!(
+                f,
+                "line {line} has a TAB right after the first colon; the key must follow it directly"
+            ),
+            DrawerProblem::TabBeforeValue { line } => write!(
+                f,
+                "line {line} has a TAB between `:KEY:` and the value; Org needs a space there"
+            ),
+            DrawerProblem::WhitespaceInKey { line } => {
+                write!(f, "line {line} has a CR or other whitespace inside the key")
+            }
             DrawerProblem::NotAProperty { line } => {
                 write!(f, "line {line} is not a `:KEY: value` line")
             }
@@ -737,6 +765,28 @@ impl Document {
         self.eol
     }
 
+    /// How Emacs ends this file's lines (see [`Eol`]).
+    pub fn line_endings(&self) -> Eol {
+        self.eol
+    }
+
+    /// The 1-based lines that end in CR LF although Emacs reads the file with Unix line
+    /// endings (because another line ends in LF alone): Emacs shows their CR as `^M`, so a
+    /// drawer line among them is no drawer line. Empty for any other file.
+    pub fn lines_ending_in_cr(&self) -> Vec<usize> {
+        if self.eol != Eol::Unix {
+            return Vec::new();
+        }
+        let mut lines = Vec::new();
+        let mut counted = (0, 1);
+        for at in memchr::memmem::find_iter(&self.bytes, b"\r\n") {
+            counted.1 += count_newlines(&self.bytes[counted.0..at]);
+            counted.0 = at;
+            lines.push(counted.1);
+        }
+        lines
+    }
+
     /// Where the first line starts: after a UTF-8 byte order mark, if any.
     pub(crate) fn content_start(&self) -> usize {
         self.content_start
@@ -842,13 +892,15 @@ impl Document {
                     },
                     Some(content) => {
                         let line = line_at(&self.bytes, content.start);
-                        let text = &self.bytes[trimmed(&self.bytes, content).range()];
-                        if text.is_empty() {
-                            DrawerProblem::BlankLine { line }
-                        } else if text == b":" || text.starts_with(b": ") {
-                            DrawerProblem::ContinuationLine { line }
-                        } else {
-                            DrawerProblem::NotAProperty { line }
+                        match why_not_a_property(&self.bytes[content.range()]) {
+                            NotAProperty::Blank => DrawerProblem::BlankLine { line },
+                            NotAProperty::Continuation => DrawerProblem::ContinuationLine { line },
+                            NotAProperty::TabAfterColon => DrawerProblem::TabAfterColon { line },
+                            NotAProperty::TabBeforeValue => DrawerProblem::TabBeforeValue { line },
+                            NotAProperty::WhitespaceInKey => {
+                                DrawerProblem::WhitespaceInKey { line }
+                            }
+                            NotAProperty::Other => DrawerProblem::NotAProperty { line },
                         }
                     }
                 };
@@ -1046,5 +1098,13 @@ mod tests {
             [(2, 1, "line 3 is not a `:KEY: value` line".to_owned())]
         );
         assert!(problems("* a\n  :PROPERTIES:\n  :ID: x\n  :END:\n").is_empty());
+        let line3 = |text: &str| problems(text)[0].2.clone();
+        assert!(line3("* a\n :PROPERTIES:\n :ID:\tmsg-1\n :END:\n").contains("a TAB between"));
+        assert!(
+            line3("* a\n :PROPERTIES:\n :\tFROM: ana\n :END:\n")
+                .contains("right after the first colon")
+        );
+        assert!(line3("* a\n :PROPERTIES:\n :FR\rOM: x\n :END:\n").contains("inside the key"));
+        assert!(line3("* a\n :PROPERTIES:\n : note: x\n :END:\n").contains("continuation"));
     }
 }

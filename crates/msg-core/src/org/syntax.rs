@@ -79,6 +79,45 @@ pub(crate) fn property_line(bytes: &[u8], content: Span, full: Span) -> Option<P
     })
 }
 
+/// Why a line inside a property drawer is not a property line (see [`property_line`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum NotAProperty {
+    /// Only blanks.
+    Blank,
+    /// `:` followed by a space or nothing: a continuation line `:   …`.
+    Continuation,
+    /// `:` followed by a TAB.
+    TabAfterColon,
+    /// `:KEY:` followed by a TAB and a value.
+    TabBeforeValue,
+    /// The key holds a CR or other whitespace that is not a blank.
+    WhitespaceInKey,
+    /// Anything else.
+    Other,
+}
+
+/// Why the line `content` is not a property line.
+pub(crate) fn why_not_a_property(content: &[u8]) -> NotAProperty {
+    let s = &content[skip(content, 0, is_blank)..];
+    if s.iter().all(|&b| is_blank(b)) {
+        return NotAProperty::Blank;
+    }
+    match s {
+        [b':'] | [b':', b' ', ..] => return NotAProperty::Continuation,
+        [b':', b'\t', ..] => return NotAProperty::TabAfterColon,
+        [b':', ..] => {}
+        _ => return NotAProperty::Other,
+    }
+    let run_end = whitespace_from(s, 1);
+    if run_end < s.len() && !is_blank(s[run_end]) {
+        return NotAProperty::WhitespaceInKey;
+    }
+    if run_end >= 3 && s[run_end - 1] == b':' && s.get(run_end) == Some(&b'\t') {
+        return NotAProperty::TabBeforeValue;
+    }
+    NotAProperty::Other
+}
+
 /// Whether `s` at `i` starts with `word`, ignoring ASCII case.
 fn starts_with_ignore_case(s: &[u8], i: usize, word: &[u8]) -> bool {
     s.len() >= i + word.len() && s[i..i + word.len()].eq_ignore_ascii_case(word)
@@ -115,7 +154,10 @@ pub(crate) fn planning_line(bytes: &[u8], content: Span, full: Span) -> Option<P
 /// `[[<]` four digits, `-`, two, `-`, two, then optionally a space and anything, up to the
 /// first `]` or `>`.
 fn timestamp_len(s: &[u8]) -> Option<usize> {
-    let digits = |range: std::ops::Range<usize>| s.get(range).is_some_and(|d| d.iter().all(u8::is_ascii_digit));
+    let digits = |range: std::ops::Range<usize>| {
+        s.get(range)
+            .is_some_and(|d| d.iter().all(u8::is_ascii_digit))
+    };
     let date = matches!(s.first(), Some(b'[' | b'<'))
         && digits(1..5)
         && s.get(5) == Some(&b'-')
@@ -138,9 +180,7 @@ fn timestamp_len(s: &[u8]) -> Option<usize> {
 /// The keyword word that starts at `s[at]` if it is one of `keywords`: `org-todo-line-regexp`
 /// wants it followed by a space, the end of the line, or only blanks.
 fn todo_keyword(s: &[u8], at: usize, keywords: &TodoKeywords) -> Option<usize> {
-    let end = (at..s.len())
-        .find(|&i| is_blank(s[i]))
-        .unwrap_or(s.len());
+    let end = (at..s.len()).find(|&i| is_blank(s[i])).unwrap_or(s.len());
     let followed = end == s.len() || s[end] == b' ' || s[end..].iter().all(|&b| is_blank(b));
     (end > at && followed && keywords.contains_bytes(&s[at..end])).then_some(end)
 }
@@ -151,10 +191,8 @@ fn cookie_len(s: &[u8]) -> Option<usize> {
         return None;
     }
     let width = s.get(2).map_or(0, |&b| utf8_width(b));
-    (width > 0
-        && s.get(2 + width) == Some(&b']')
-        && std::str::from_utf8(&s[2..2 + width]).is_ok())
-    .then_some(width + 3)
+    (width > 0 && s.get(2 + width) == Some(&b']') && std::str::from_utf8(&s[2..2 + width]).is_ok())
+        .then_some(width + 3)
 }
 
 /// The length of the UTF-8 sequence that starts with `first` (0 for a continuation byte).
@@ -289,7 +327,10 @@ fn title(
             // The shortest title after which the rest matches.
             let end = match tags {
                 Some((group, _)) if start < group => {
-                    let blanks = s[..group].iter().rposition(|&b| !is_blank(b)).map_or(0, |p| p + 1);
+                    let blanks = s[..group]
+                        .iter()
+                        .rposition(|&b| !is_blank(b))
+                        .map_or(0, |p| p + 1);
                     blanks.max(start)
                 }
                 _ => start.max(content_end),
@@ -335,13 +376,21 @@ mod tests {
         assert_eq!(property(":a:b: x  "), kv("a:b", "x"));
         assert_eq!(property(":ID: x\r"), kv("ID", "x\r"));
         assert_eq!(property(": note: x"), None, "a blank after the first colon");
-        assert_eq!(property(":\tFROM: ana"), None, "a TAB after the first colon");
+        assert_eq!(
+            property(":\tFROM: ana"),
+            None,
+            "a TAB after the first colon"
+        );
         assert_eq!(property(":ID:\tmsg-1"), None, "a TAB before the value");
         assert_eq!(property(":FR\rOM: x"), None, "a CR inside the key");
         assert_eq!(property(":ID:x"), None);
         assert_eq!(property(":ID:\r"), None);
         assert_eq!(property("::"), None);
-        assert_eq!(property(":a\u{a0}b: x"), None, "a no-break space ends the key");
+        assert_eq!(
+            property(":a\u{a0}b: x"),
+            None,
+            "a no-break space ends the key"
+        );
     }
 
     fn heading(line: &str) -> (Option<String>, Option<String>, String, Option<String>) {
@@ -360,13 +409,27 @@ mod tests {
     #[test]
     fn headings_split_as_in_emacs() {
         let h = |k: Option<&str>, p: Option<&str>, t: &str, g: Option<&str>| {
-            (k.map(String::from), p.map(String::from), t.to_owned(), g.map(String::from))
+            (
+                k.map(String::from),
+                p.map(String::from),
+                t.to_owned(),
+                g.map(String::from),
+            )
         };
         assert_eq!(heading("* :a:"), h(None, None, "", Some(":a:")));
-        assert_eq!(heading("* TODO :a:"), h(Some("TODO"), None, "", Some(":a:")));
-        assert_eq!(heading("* TODO x :a:"), h(Some("TODO"), None, "x", Some(":a:")));
+        assert_eq!(
+            heading("* TODO :a:"),
+            h(Some("TODO"), None, "", Some(":a:"))
+        );
+        assert_eq!(
+            heading("* TODO x :a:"),
+            h(Some("TODO"), None, "x", Some(":a:"))
+        );
         assert_eq!(heading("* [#A]x"), h(None, Some("[#A]"), "[#A]x", None));
-        assert_eq!(heading("* [#A] x :b:"), h(None, Some("[#A]"), "x", Some(":b:")));
+        assert_eq!(
+            heading("* [#A] x :b:"),
+            h(None, Some("[#A]"), "x", Some(":b:"))
+        );
         assert_eq!(heading("* TODO\t:c:"), h(None, None, "", Some(":c:")));
         assert_eq!(heading("* TODO\tx"), h(None, None, "TODO\tx", None));
         assert_eq!(heading("* \tTODO x"), h(None, None, "\tTODO x", None));
@@ -377,21 +440,38 @@ mod tests {
             h(Some("TODO"), Some("[#B]"), "y", Some(":e:"))
         );
         assert_eq!(heading("* x :größe:"), h(None, None, "x", Some(":größe:")));
-        assert_eq!(heading("* x :e\u{301}:"), h(None, None, "x", Some(":e\u{301}:")));
+        assert_eq!(
+            heading("* x :e\u{301}:"),
+            h(None, None, "x", Some(":e\u{301}:"))
+        );
         assert_eq!(heading("* x :x²:"), h(None, None, "x :x²:", None));
-        assert_eq!(heading("* TODO [#A]"), h(Some("TODO"), Some("[#A]"), "", None));
+        assert_eq!(
+            heading("* TODO [#A]"),
+            h(Some("TODO"), Some("[#A]"), "", None)
+        );
         assert_eq!(heading("* DONE\t"), h(Some("DONE"), None, "", None));
         assert_eq!(heading("* TODO x\r"), h(Some("TODO"), None, "x\r", None));
     }
 
     #[test]
     fn planning_words_are_read_in_any_case_and_the_last_one_counts() {
-        let line = "  closed: [2026-01-01 Thu 10:00] CLOSED: [2026-02-02 Mon] scheduled: <2026-03-03>";
+        let line =
+            "  closed: [2026-01-01 Thu 10:00] CLOSED: [2026-02-02 Mon] scheduled: <2026-03-03>";
         let span = Span::new(0, line.len());
         let p = planning_line(line.as_bytes(), span, span).unwrap();
         assert_eq!(&line[p.closed.unwrap().range()], "CLOSED: [2026-02-02 Mon]");
-        assert_eq!(&line[p.scheduled.unwrap().range()], "scheduled: <2026-03-03>");
-        assert!(planning_line(b"  clossed: x", span_of("  clossed: x"), span_of("  clossed: x")).is_none());
+        assert_eq!(
+            &line[p.scheduled.unwrap().range()],
+            "scheduled: <2026-03-03>"
+        );
+        assert!(
+            planning_line(
+                b"  clossed: x",
+                span_of("  clossed: x"),
+                span_of("  clossed: x")
+            )
+            .is_none()
+        );
         assert_eq!(timestamp_len(b"[2026-01-01 Thu>"), Some(16));
         assert_eq!(timestamp_len(b"[2026-01-01x]"), None);
     }

@@ -147,4 +147,3 @@ pub(crate) fn ours(path: &Path) -> Vec<Heading> {
         })
         .collect()
 }
-

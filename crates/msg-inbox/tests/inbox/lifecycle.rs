@@ -696,7 +696,14 @@ fn a_full_disk_fails_every_write_cleanly() {
     use msg_core::durable::fault::disk_full;
     let (_root, inbox, _clock) = setup();
     let waiting = inbox
-        .create_task("stranger", "review the draft", "unknown", &["AI"], None, None)
+        .create_task(
+            "stranger",
+            "review the draft",
+            "unknown",
+            &["AI"],
+            None,
+            None,
+        )
         .unwrap();
     let queued = owner_task(&inbox, "write the summary");
     let dir = inbox.path().parent().unwrap().to_owned();
@@ -712,13 +719,22 @@ fn a_full_disk_fails_every_write_cleanly() {
             inbox.approve(waiting.id()).map(drop).unwrap_err(),
             inbox.claim(queued.id()).map(drop).unwrap_err(),
             inbox.claim_next().map(drop).unwrap_err(),
-            inbox.cancel(queued.id(), "no longer needed").map(drop).unwrap_err(),
+            inbox
+                .cancel(queued.id(), "no longer needed")
+                .map(drop)
+                .unwrap_err(),
         ];
         for err in errors {
             let message = err.to_string();
-            assert!(message.contains("gregor-claude.org"), "{free} bytes free: {message}");
+            assert!(
+                message.contains("gregor-claude.org"),
+                "{free} bytes free: {message}"
+            );
         }
-        assert!(fs::read(inbox.path()).unwrap() == before, "{free} bytes free");
+        assert!(
+            fs::read(inbox.path()).unwrap() == before,
+            "{free} bytes free"
+        );
     }
     inbox.claim(queued.id()).unwrap();
     inbox.approve(waiting.id()).unwrap();

@@ -1,11 +1,11 @@
 //! The fast path: an edit of one entry that scans only its section.
 
-use super::{edit_section, writable};
 use super::redo::{Redo, RedoEdit, redo, section_id};
 use super::write_back;
+use super::{edit_section, writable};
 use crate::durable::ReadFile;
-use crate::org::emacs_lock;
 use crate::org::edit::EntryEditor;
+use crate::org::emacs_lock;
 use crate::org::error::OrgError;
 use crate::org::file::OrgFile;
 use crate::org::guard;

@@ -251,7 +251,8 @@ impl Full {
         if self.section(index) != edit.old {
             return None;
         }
-        let scanned = Document::parse_as(edit.new.to_vec(), self.doc.keywords(), self.doc.eol_mode());
+        let scanned =
+            Document::parse_as(edit.new.to_vec(), self.doc.keywords(), self.doc.eol_mode());
         if scanned.len() != 1 {
             return None;
         }

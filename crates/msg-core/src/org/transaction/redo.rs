@@ -8,8 +8,8 @@
 //! redone and the editor's version stays as it is.
 
 use super::full::{Full, Origin};
-use crate::org::file::OrgFile;
 use crate::org::eol::Eol;
+use crate::org::file::OrgFile;
 use crate::org::keywords::TodoKeywords;
 use crate::org::scan::Document;
 
