@@ -23,8 +23,14 @@ fn doc(text: &[u8]) -> Document {
     Document::parse(text.to_vec(), &states())
 }
 
-/// What we read: (keyword, title, tags, properties) of every entry.
-fn reading(text: &[u8]) -> Vec<(String, String, Vec<String>, Vec<(String, String)>)> {
+/// One entry as we read it: keyword, title, tags, properties.
+type Read = (String, String, Vec<String>, Vec<(String, String)>);
+
+/// A line of a property drawer, what is wrong with it, and the problem it must be reported as.
+type DrawerCase = (&'static str, &'static str, fn(&DrawerProblem) -> bool);
+
+/// What we read of every entry.
+fn reading(text: &[u8]) -> Vec<Read> {
     let doc = doc(text);
     doc.entries()
         .map(|e| {
@@ -40,12 +46,7 @@ fn reading(text: &[u8]) -> Vec<(String, String, Vec<String>, Vec<(String, String
         .collect()
 }
 
-fn entry(
-    keyword: &str,
-    title: &str,
-    tags: &[&str],
-    properties: &[(&str, &str)],
-) -> (String, String, Vec<String>, Vec<(String, String)>) {
+fn entry(keyword: &str, title: &str, tags: &[&str], properties: &[(&str, &str)]) -> Read {
     (
         keyword.to_owned(),
         title.to_owned(),
@@ -92,7 +93,7 @@ fn emacs_agrees(dir: &Path) {
 #[test]
 fn property_lines_emacs_rejects_hide_the_whole_drawer() {
     let dir = TempDir::new().unwrap();
-    let cases: [(&str, &str, fn(&DrawerProblem) -> bool); 4] = [
+    let cases: [DrawerCase; 4] = [
         ("  : note: x", "blank after the first colon", |p| {
             matches!(p, DrawerProblem::ContinuationLine { line: 4 })
         }),

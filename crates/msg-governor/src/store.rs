@@ -45,10 +45,11 @@ use msg_core::durable::{DEFAULT_LOCK_TIMEOUT, FileLock, append_to, io_error, wri
 use msg_core::fingerprint::Fingerprint;
 use time::{Date, OffsetDateTime};
 
+use crate::FORMAT;
 use crate::GovernorError;
 use crate::journal::{Header, Op, complete_lines, parse_line};
 use crate::legacy;
-use crate::state::{self, FORMAT, State, unix_seconds};
+use crate::state::{self, State, unix_seconds};
 
 /// The snapshot's name inside the state directory. Its lock is `governor.json.lock`.
 pub(crate) const STATE_FILE: &str = "governor.json";

@@ -20,14 +20,14 @@ use tokio_tungstenite::tungstenite;
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::config::LegacyDelivery;
-use crate::limits::RateLimiter;
 use crate::protocol::fast::{self, HotFrame, SendFields};
 use crate::protocol::{AckStatus, ClientFrame, ErrorCode, QueueLimit, ServerFrame, close};
+use crate::rate::RateLimiter;
 use crate::registry::{Kicked, LoginStep, SendOutcome};
-use crate::server::Shared;
 use crate::session::{
     CloseReason, Closer, ConnId, Outbox, OutboxPermit, Push, SessionHandle, close_message,
 };
+use crate::shared::Shared;
 use crate::token::{UsernameError, validate_username};
 
 /// Statuses are short words (`online`, `busy`, `away`, `focusing`).
@@ -956,7 +956,8 @@ mod tests {
     use tokio::sync::Semaphore;
 
     use super::*;
-    use crate::config::{Limits, LogLevel, RelayConfig};
+    use crate::config::{LogLevel, RelayConfig};
+    use crate::limits::Limits;
     use crate::token::ServerSecret;
 
     const SECRET: &str = "unit-test-secret-0123456789";
@@ -1057,7 +1058,7 @@ mod tests {
             queue_ttl: Duration::from_secs(45),
             ..Limits::default()
         });
-        tokio::spawn(crate::server::expire_loop(Arc::clone(&shared)));
+        tokio::spawn(crate::shared::expire_loop(Arc::clone(&shared)));
         let mut alice = Harness::connect(Arc::clone(&shared), shutdown.clone());
         alice.login("alice");
         assert!(alice.next_text().await.contains("auth_ok"));

@@ -11,8 +11,9 @@ use std::time::Duration;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum HealthError {
-    /// Nothing answered at the address.
-    #[error("cannot reach the relay at {addr}: {source}")]
+    /// Nothing answered at the address. The OS error is the [`source`](std::error::Error::source),
+    /// not part of this text, so that an error chain (`{:#}`) names it once.
+    #[error("cannot reach the relay at {addr}")]
     Unreachable {
         /// Where the check looked.
         addr: SocketAddr,

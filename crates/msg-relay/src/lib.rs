@@ -67,14 +67,17 @@ mod log;
 mod metrics;
 pub mod protocol;
 mod queue;
+mod rate;
 mod registry;
 mod server;
 mod session;
+mod shared;
 mod spool;
 mod token;
 
-pub use config::{LegacyDelivery, Limits, LimitsError, LogLevel, PresenceMode, RelayConfig};
+pub use config::{LegacyDelivery, LogLevel, PresenceMode, RelayConfig};
 pub use healthcheck::{HealthError, healthcheck};
+pub use limits::{Limits, LimitsError};
 pub use server::run;
 pub use spool::{Spool, SpoolError};
 pub use token::{

@@ -56,67 +56,64 @@ struct ServeArgs {
     /// user) or `broadcast` (every user, as v0.2.0 did)
     #[argh(option, default = "String::from(\"watchers\")")]
     presence: String,
-    /// largest frame a client may send, in bytes (default 65536)
+    /// largest frame a client may send, in bytes
     #[argh(option)]
     max_frame_bytes: Option<usize>,
-    /// sustained frames per second per connection (default 20)
+    /// sustained frames per second per connection
     #[argh(option)]
     messages_per_second: Option<u32>,
-    /// frames per connection in a burst above that rate (default 60)
+    /// frames per connection in a burst above that rate
     #[argh(option)]
     burst: Option<u32>,
-    /// most WebSocket connections held at once (default 10000)
+    /// most WebSocket connections held at once
     #[argh(option)]
     max_connections: Option<usize>,
-    /// concurrent sessions per user; a login beyond it replaces the oldest (default 1)
+    /// concurrent sessions per user; a login beyond it replaces the oldest
     #[argh(option)]
     max_sessions_per_user: Option<usize>,
-    /// users one connection may watch (default 1000)
+    /// users one connection may watch
     #[argh(option)]
     max_watches: Option<usize>,
-    /// seconds from connect to a successful auth (default 10)
+    /// seconds from connect to a successful auth
     #[argh(option)]
     auth_timeout_secs: Option<u64>,
-    /// seconds between the relay's WebSocket pings (default 30)
+    /// seconds between the relay's WebSocket pings
     #[argh(option)]
     heartbeat_secs: Option<u64>,
-    /// seconds without any frame, pongs included, before a connection is closed (default 90)
+    /// seconds without any frame, pongs included, before a connection is closed
     #[argh(option)]
     idle_timeout_secs: Option<u64>,
-    /// frames queued for one connection before it counts as not reading (default 256)
+    /// frames queued for one connection before it counts as not reading
     #[argh(option)]
     outbound_queue_frames: Option<usize>,
-    /// bytes queued for one connection before it counts as not reading (default 1048576)
+    /// bytes queued for one connection before it counts as not reading
     #[argh(option)]
     outbound_queue_bytes: Option<usize>,
-    /// seconds a write may take before the connection is closed (default 10)
+    /// seconds a write may take before the connection is closed
     #[argh(option)]
     write_timeout_secs: Option<u64>,
-    /// seconds open connections get on shutdown to receive what is queued (default 10)
+    /// seconds open connections get on shutdown to receive what is queued
     #[argh(option)]
     shutdown_grace_secs: Option<u64>,
     /// log level: `info` (default), `warn` or `off`
     #[argh(option, default = "String::from(\"info\")")]
     log_level: String,
     /// messages one recipient's offline queue holds, unacknowledged ones included
-    /// (default 1000)
     #[argh(option)]
     queue_max_messages: Option<usize>,
-    /// bytes one recipient's offline queue holds (default 4194304)
+    /// bytes one recipient's offline queue holds
     #[argh(option)]
     queue_max_bytes: Option<usize>,
-    /// bytes all offline queues together hold (default 268435456)
+    /// bytes all offline queues together hold
     #[argh(option)]
     queue_total_bytes: Option<usize>,
-    /// seconds a queued message waits for its recipient before it expires (default 604800,
-    /// 7 days)
+    /// seconds a queued message waits for its recipient before it expires
     #[argh(option)]
     queue_ttl_secs: Option<u64>,
-    /// seconds a (sender, id) is remembered to recognise a repeated send (default 3600)
+    /// seconds a (sender, id) is remembered to recognise a repeated send
     #[argh(option)]
     dedupe_window_secs: Option<u64>,
-    /// how many (sender, id) pairs are remembered at most (default 100000; 0 turns dedupe
-    /// off)
+    /// how many (sender, id) pairs are remembered at most; 0 turns dedupe off
     #[argh(option)]
     dedupe_max_entries: Option<usize>,
     /// keep the offline queues durably in this directory (an append-only log, synced before
@@ -130,8 +127,8 @@ struct ServeArgs {
 }
 
 #[derive(FromArgs, Debug)]
-/// Print the token that lets USERNAME log in (auth {username, token}). Uses the same secret
-/// as `serve`: --secret-file, $RELAY_SECRET_FILE or $RELAY_SECRET.
+/// Print the token that USERNAME logs in with (the `token` of its `auth` frame). Uses the
+/// same secret as `serve`: --secret-file, $RELAY_SECRET_FILE or $RELAY_SECRET.
 #[argh(subcommand, name = "token", help_triggers("-h", "--help", "help"))]
 struct TokenArgs {
     /// the user name the token is for
@@ -189,7 +186,7 @@ fn main() -> ExitCode {
         Err(early) => {
             return match early.status {
                 Ok(()) => {
-                    println!("{}", early.output);
+                    println!("{}", with_limit_defaults(&early.output));
                     ExitCode::SUCCESS
                 }
                 Err(()) => {
@@ -342,6 +339,95 @@ fn config(args: &ServeArgs) -> anyhow::Result<RelayConfig> {
     })
 }
 
+/// The limit flags of `serve` with the default each shows in `--help`, read from
+/// [`Limits::default`]: a default is written once, in msg-relay's `limits.rs`.
+fn limit_defaults() -> [(&'static str, String); 19] {
+    let defaults = Limits::default();
+    let secs = |duration: Duration| duration.as_secs().to_string();
+    [
+        ("--max-frame-bytes", defaults.max_frame_bytes.to_string()),
+        (
+            "--messages-per-second",
+            defaults.messages_per_second.to_string(),
+        ),
+        ("--burst", defaults.burst.to_string()),
+        ("--max-connections", defaults.max_connections.to_string()),
+        (
+            "--max-sessions-per-user",
+            defaults.max_sessions_per_user.to_string(),
+        ),
+        ("--max-watches", defaults.max_watches.to_string()),
+        ("--auth-timeout-secs", secs(defaults.auth_timeout)),
+        ("--heartbeat-secs", secs(defaults.heartbeat_interval)),
+        ("--idle-timeout-secs", secs(defaults.idle_timeout)),
+        (
+            "--outbound-queue-frames",
+            defaults.outbound_queue_frames.to_string(),
+        ),
+        (
+            "--outbound-queue-bytes",
+            defaults.outbound_queue_bytes.to_string(),
+        ),
+        ("--write-timeout-secs", secs(defaults.write_timeout)),
+        ("--shutdown-grace-secs", secs(defaults.shutdown_grace)),
+        (
+            "--queue-max-messages",
+            defaults.queue_max_messages.to_string(),
+        ),
+        ("--queue-max-bytes", defaults.queue_max_bytes.to_string()),
+        (
+            "--queue-total-bytes",
+            defaults.queue_total_bytes.to_string(),
+        ),
+        ("--queue-ttl-secs", secs(defaults.queue_ttl)),
+        ("--dedupe-window-secs", secs(defaults.dedupe_window)),
+        (
+            "--dedupe-max-entries",
+            defaults.dedupe_max_entries.to_string(),
+        ),
+    ]
+}
+
+/// argh's help text with `(default N)` after the description of each limit flag (argh takes
+/// descriptions from doc comments, which cannot name a constant). Other text is unchanged.
+fn with_limit_defaults(help: &str) -> String {
+    // argh indents a description's continuation lines by this much and wraps at 80 columns.
+    const INDENT: usize = 20;
+    const WIDTH: usize = 80;
+    let defaults = limit_defaults();
+    let mut lines: Vec<String> = Vec::new();
+    // The default of the flag whose description is being copied, added after its last line.
+    let mut pending: Option<&str> = None;
+    let finish = |lines: &mut Vec<String>, default: &str| {
+        let suffix = format!("(default {default})");
+        match lines.last_mut() {
+            Some(last) if last.len() + 1 + suffix.len() <= WIDTH => {
+                last.push(' ');
+                last.push_str(&suffix);
+            }
+            _ => lines.push(format!("{:INDENT$}{suffix}", "")),
+        }
+    };
+    for line in help.lines() {
+        let continues = line.len() > INDENT && line[..INDENT].trim().is_empty();
+        if !continues && let Some(default) = pending.take() {
+            finish(&mut lines, default);
+        }
+        if let Some(flag) = line.strip_prefix("  --") {
+            let name = flag.split_whitespace().next().unwrap_or_default();
+            pending = defaults
+                .iter()
+                .find(|(known, _)| known.strip_prefix("--") == Some(name))
+                .map(|(_, default)| default.as_str());
+        }
+        lines.push(line.to_owned());
+    }
+    if let Some(default) = pending {
+        finish(&mut lines, default);
+    }
+    lines.join("\n")
+}
+
 /// `--port`, else `$PORT` (as platforms like Heroku and Fly set it), else 8080.
 fn port(flag: Option<u16>) -> anyhow::Result<u16> {
     if let Some(port) = flag {
@@ -413,47 +499,65 @@ mod tests {
         assert_eq!(serve_args(&[]).bind, serve_args(&["--host"]).bind);
     }
 
+    /// Every limit flag with a value that is not its default.
+    const LIMIT_ARGS: [(&str, &str); 19] = [
+        ("--max-frame-bytes", "1000"),
+        ("--messages-per-second", "5"),
+        ("--burst", "7"),
+        ("--max-connections", "9"),
+        ("--max-sessions-per-user", "2"),
+        ("--max-watches", "3"),
+        ("--auth-timeout-secs", "4"),
+        ("--heartbeat-secs", "6"),
+        ("--idle-timeout-secs", "100"),
+        ("--outbound-queue-frames", "11"),
+        ("--outbound-queue-bytes", "12000"),
+        ("--write-timeout-secs", "13"),
+        ("--shutdown-grace-secs", "14"),
+        ("--queue-max-messages", "15"),
+        ("--queue-max-bytes", "16000"),
+        ("--queue-total-bytes", "17000"),
+        ("--queue-ttl-secs", "18"),
+        ("--dedupe-window-secs", "19"),
+        ("--dedupe-max-entries", "20"),
+    ];
+
+    /// A secret file for `config`, removed with the guard.
+    struct SecretFile(std::path::PathBuf);
+
+    impl SecretFile {
+        fn new(name: &str) -> SecretFile {
+            let dir =
+                std::env::temp_dir().join(format!("msg-relay-cli-{name}-{}", std::process::id()));
+            std::fs::create_dir_all(&dir).unwrap();
+            let file = dir.join("secret");
+            std::fs::write(&file, "0123456789abcdef0123456789abcdef\n").unwrap();
+            SecretFile(file)
+        }
+
+        /// The limits `serve` runs with, given `args`.
+        fn limits(&self, args: &[&str]) -> Limits {
+            let args = ServeArgs {
+                secret_file: Some(self.0.clone()),
+                ..serve_args(args)
+            };
+            config(&args).unwrap().limits
+        }
+    }
+
+    impl Drop for SecretFile {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(self.0.parent().unwrap());
+        }
+    }
+
     #[test]
     fn every_limit_flag_reaches_the_config() {
-        let args = serve_args(&[
-            "--max-frame-bytes",
-            "1000",
-            "--messages-per-second",
-            "5",
-            "--burst",
-            "7",
-            "--max-connections",
-            "9",
-            "--max-sessions-per-user",
-            "2",
-            "--max-watches",
-            "3",
-            "--auth-timeout-secs",
-            "4",
-            "--heartbeat-secs",
-            "6",
-            "--idle-timeout-secs",
-            "20",
-            "--outbound-queue-frames",
-            "11",
-            "--outbound-queue-bytes",
-            "12000",
-            "--write-timeout-secs",
-            "13",
-            "--shutdown-grace-secs",
-            "14",
-            "--queue-max-messages",
-            "15",
-            "--queue-max-bytes",
-            "16000",
-            "--queue-total-bytes",
-            "17000",
-            "--queue-ttl-secs",
-            "18",
-            "--dedupe-window-secs",
-            "19",
-            "--dedupe-max-entries",
-            "20",
+        let mut args: Vec<&str> = LIMIT_ARGS
+            .iter()
+            .flat_map(|(flag, value)| [*flag, *value])
+            .collect();
+        args.extend([
             "--legacy-delivery",
             "ack-required",
             "--presence",
@@ -464,6 +568,8 @@ mod tests {
             "--secret-file",
             "/nonexistent",
         ]);
+        let args = serve_args(&args);
+        // Every field, so that a new limit without a flag does not compile here.
         let limits = Limits {
             max_frame_bytes: 1000,
             messages_per_second: 5,
@@ -473,7 +579,7 @@ mod tests {
             max_watches: 3,
             auth_timeout: Duration::from_secs(4),
             heartbeat_interval: Duration::from_secs(6),
-            idle_timeout: Duration::from_secs(20),
+            idle_timeout: Duration::from_secs(100),
             outbound_queue_frames: 11,
             outbound_queue_bytes: 12000,
             write_timeout: Duration::from_secs(13),
@@ -489,12 +595,9 @@ mod tests {
         let err = config(&args).unwrap_err();
         assert!(err.downcast_ref::<UsageError>().is_some());
         assert!(err.to_string().contains("/nonexistent"));
-        let dir = std::env::temp_dir().join(format!("msg-relay-cli-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let file = dir.join("secret");
-        std::fs::write(&file, "0123456789abcdef0123456789abcdef\n").unwrap();
+        let secret = SecretFile::new("flags");
         let args = ServeArgs {
-            secret_file: Some(file),
+            secret_file: Some(secret.0.clone()),
             ..args
         };
         let config = config(&args).unwrap();
@@ -503,7 +606,44 @@ mod tests {
         assert_eq!(config.log_level, LogLevel::Off);
         assert!(config.allow_shared_secret);
         assert_eq!(config.legacy_delivery, LegacyDelivery::AckRequired);
-        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    /// The default `--help` shows for a limit is the one `serve` uses: passing it changes
+    /// nothing, and passing another value changes the limits (so the flag and the default
+    /// shown belong together).
+    #[test]
+    fn the_help_shows_each_limits_real_default() {
+        let secret = SecretFile::new("help");
+        let defaults = limit_defaults();
+        let shown: Vec<&str> = defaults.iter().map(|(flag, _)| *flag).collect();
+        let parsed: Vec<&str> = LIMIT_ARGS.iter().map(|(flag, _)| *flag).collect();
+        assert_eq!(shown, parsed, "every limit flag shows a default");
+        assert_eq!(secret.limits(&[]), Limits::default());
+        for ((flag, default), (_, other)) in defaults.iter().zip(LIMIT_ARGS) {
+            assert_eq!(
+                secret.limits(&[flag, default]),
+                Limits::default(),
+                "{flag} {default} is not the default"
+            );
+            assert_ne!(secret.limits(&[flag, other]), Limits::default(), "{flag}");
+        }
+        let help = with_limit_defaults(&parse(&["serve", "--help"]).unwrap_err().output);
+        for (flag, default) in &defaults {
+            let block: String = help
+                .split("\n  --")
+                .find(|block| block.split_whitespace().next() == flag.strip_prefix("--"))
+                .unwrap_or_else(|| panic!("{flag} not in\n{help}"))
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ");
+            assert!(
+                block.ends_with(&format!("(default {default})")),
+                "{flag}: {block}"
+            );
+        }
+        // The options as argh lays them out: at most 80 columns.
+        let options = help.lines().filter(|line| line.starts_with("  "));
+        assert!(options.clone().all(|line| line.len() <= 80), "{help}");
     }
 
     #[test]

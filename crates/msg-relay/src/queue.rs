@@ -17,7 +17,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::config::Limits;
+use crate::limits::Limits;
 use crate::protocol::{AckStatus, QueueLimit};
 use crate::spool::{Record, Recovered, Spool};
 

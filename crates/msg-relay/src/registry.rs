@@ -18,7 +18,8 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::config::{Limits, PresenceMode};
+use crate::config::PresenceMode;
+use crate::limits::Limits;
 use crate::protocol::{AckStatus, ErrorCode, QueueLimit, ServerFrame};
 use crate::queue::{Expired, MessageId, Pending, Queues, Seq};
 use crate::session::{CloseReason, ConnId, OutboxPermit, Push, SessionHandle};

@@ -13,7 +13,8 @@ use super::entry_ref::EntryRef;
 use super::eol::Eol;
 use super::error::OrgError;
 use super::keywords::TodoKeywords;
-use super::scan::{Document, Entry, Span};
+use super::ranges::{Entry, Span};
+use super::scan::Document;
 use crate::timestamp;
 use crate::validate;
 

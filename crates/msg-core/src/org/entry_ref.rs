@@ -7,7 +7,7 @@
 
 use std::borrow::Cow;
 
-use super::scan::{Entry, Span};
+use super::ranges::{Entry, Span};
 
 /// Org's special properties that Emacs ignores in a property drawer (`org-special-properties`
 /// without `PRIORITY`, which we read: see [`EntryRef::property`]).

@@ -6,16 +6,15 @@
 //! shared lock, so they never see half an append.
 
 use std::fs::{self, File};
-use std::io::{self, Read, Seek, SeekFrom};
+use std::io;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::error::OrgError;
-use super::keywords::{KeywordSequence, TodoKeywords, keyword_line_value};
+use super::keywords::TodoKeywords;
 use super::outline::{Outline, read_into_spare};
 use super::scan::Document;
-use super::transaction::Transaction;
-use crate::durable::{self, DurableError, FileLock, ReadFile};
+use crate::durable::{self, FileLock};
 
 pub use crate::durable::DEFAULT_LOCK_TIMEOUT;
 
@@ -50,14 +49,14 @@ impl OrgFile {
         &self.path
     }
 
+    /// How long a transaction waits for another process's lock.
+    pub(super) fn lock_timeout(&self) -> Duration {
+        self.lock_timeout
+    }
+
     /// The caller's states.
     pub fn states(&self) -> &TodoKeywords {
         &self.states
-    }
-
-    /// How long a lock (ours, or Emacs's on the file) is waited for.
-    pub(crate) fn lock_timeout(&self) -> Duration {
-        self.lock_timeout
     }
 
     /// The text of a new file: one `#+TODO:` line per sequence of the states.
@@ -108,130 +107,4 @@ impl OrgFile {
             read_into_spare(&mut file, len, 0).map_err(durable::io_error("read", &self.path))?;
         Ok(Outline::parse(bytes, &self.states))
     }
-
-    /// Runs `f` under the file's exclusive lock and writes what it staged when it returns
-    /// `Ok`. When `f` or the write fails, the file is unchanged.
-    pub fn transaction<T>(
-        &self,
-        f: impl FnOnce(&mut Transaction<'_>) -> Result<T, OrgError>,
-    ) -> Result<T, OrgError> {
-        OrgFile::transaction_all(&[self], |txns| f(&mut txns[0]))
-    }
-
-    /// Runs `f` with all `files` locked. Locks are taken in sorted path order, so two
-    /// processes locking the same files never deadlock; `f` gets the transactions in the
-    /// order of `files`. Each file is written durably, one after the other.
-    pub fn transaction_all<T>(
-        files: &[&OrgFile],
-        f: impl FnOnce(&mut [Transaction<'_>]) -> Result<T, OrgError>,
-    ) -> Result<T, OrgError> {
-        let mut order: Vec<usize> = (0..files.len()).collect();
-        order.sort_by(|&a, &b| files[a].path.cmp(&files[b].path));
-        order.dedup_by(|a, b| files[*a].path == files[*b].path);
-        if order.len() != files.len() {
-            // Locking one file twice through two descriptors would wait on ourselves.
-            return Err(DurableError::Io {
-                action: "lock twice in one transaction",
-                path: files[order[0]].path.clone(),
-                source: io::Error::new(
-                    io::ErrorKind::InvalidInput,
-                    "the same file was given twice",
-                ),
-            }
-            .into());
-        }
-        let mut held = Vec::with_capacity(order.len());
-        for &i in &order {
-            held.push(FileLock::exclusive(&files[i].path, files[i].lock_timeout)?);
-        }
-        let mut txns: Vec<Transaction<'_>> = files.iter().map(|f| Transaction::new(f)).collect();
-        let value = f(&mut txns)?;
-        // Files that lose entries (taken to another file) are written last: if writing the
-        // receiving file fails, the entries are still where they were; at worst a failure in
-        // between leaves them in both files, never in neither.
-        txns.sort_by_key(Transaction::takes_entries);
-        for txn in txns {
-            txn.commit()?;
-        }
-        drop(held);
-        Ok(value)
-    }
-}
-
-/// What an append needs to know about the file without reading all of it.
-#[derive(Debug)]
-pub(super) struct Head {
-    /// The keywords the text before the first heading declares.
-    pub(super) declared: TodoKeywords,
-    pub(super) ends_with_newline: bool,
-    pub(super) is_empty: bool,
-}
-
-/// Reads the text before the first heading and the file's last bytes: enough to append.
-/// Returns `None` when the full read must decide instead: the file is missing, the preamble
-/// is too long to be worth it, the bytes read are not UTF-8 (the full read reports the
-/// line), or the first line ends in CR: whether Emacs then reads the file with DOS line
-/// endings depends on every other line (one LF-only line anywhere makes it read all as
-/// Unix), so only a file whose first line ends in LF (which Emacs always reads as Unix) is
-/// appended to from its head alone.
-pub(super) fn read_head(path: &Path) -> Result<Option<Head>, OrgError> {
-    const CHUNK: usize = 64 * 1024;
-    let busy = || super::emacs_lock::holder(path).is_some();
-    let read = |file: &mut File| {
-        let len = file.metadata()?.len() as usize;
-        let mut head = vec![0; len.min(CHUNK)];
-        file.read_exact(&mut head)?;
-        // The tail: where the new text joins, and a cheap check that the file is UTF-8 there.
-        let tail_len = len.min(4096);
-        let mut tail = vec![0; tail_len];
-        file.seek(SeekFrom::Start((len - tail_len) as u64))?;
-        file.read_exact(&mut tail)?;
-        Ok((len, head, tail))
-    };
-    let Some((_, (len, head, tail))) = ReadFile::read_stable(path, busy, read)? else {
-        return Ok(None);
-    };
-    let heading = head
-        .split(|&b| b == b'\n')
-        .scan(0, |offset, line| {
-            let at = *offset;
-            *offset += line.len() + 1;
-            Some((at, line))
-        })
-        .find(|(_, line)| {
-            line.first() == Some(&b'*') && {
-                let stars = line.iter().take_while(|&&b| b == b'*').count();
-                line.get(stars) == Some(&b' ')
-            }
-        });
-    let preamble_end = match heading {
-        Some((at, _)) => at,
-        None if len <= CHUNK => len,
-        None => return Ok(None),
-    };
-    let preamble = &head[..preamble_end];
-    let mut declared = TodoKeywords::empty();
-    for line in preamble.split(|&b| b == b'\n') {
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        if let Some(value) = keyword_line_value(line) {
-            declared.push(KeywordSequence::parse(&String::from_utf8_lossy(value)));
-        }
-    }
-    if memchr::memchr2(b'\n', b'\r', &head).is_some_and(|at| head[at] == b'\r') {
-        return Ok(None);
-    }
-    let skip = tail
-        .iter()
-        .take(3)
-        .take_while(|&&b| b & 0xC0 == 0x80)
-        .count();
-    let valid = std::str::from_utf8(preamble).is_ok() && std::str::from_utf8(&tail[skip..]).is_ok();
-    if !valid {
-        return Ok(None);
-    }
-    Ok(Some(Head {
-        declared,
-        ends_with_newline: tail.last().is_none_or(|&b| b == b'\n'),
-        is_empty: len == 0,
-    }))
 }

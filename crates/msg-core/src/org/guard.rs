@@ -9,7 +9,8 @@ use std::path::Path;
 use super::eol::Eol;
 use super::error::OrgError;
 use super::keywords::TodoKeywords;
-use super::scan::{Document, Span};
+use super::ranges::Span;
+use super::scan::Document;
 
 fn refuse(path: &Path, line: usize, reason: impl Into<String>) -> OrgError {
     OrgError::Guard {

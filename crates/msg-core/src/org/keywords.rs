@@ -1,6 +1,6 @@
 //! TODO keyword sets: what `#+TODO:` lines declare, united with what a store needs.
 
-use super::scan::Span;
+use super::ranges::Span;
 use crate::validate::{self, ValidationError};
 
 /// One `#+TODO:` sequence: the not-done keywords, then the done keywords (right of `|`).
@@ -161,8 +161,16 @@ impl TodoKeywords {
 pub(crate) struct KeywordLines {
     declared: TodoKeywords,
     lines: Vec<Span>,
-    /// An open lesser block: its name (upper case) and the keyword lines inside it.
-    open: Option<(Vec<u8>, Vec<(KeywordSequence, Span)>)>,
+    /// An open lesser block.
+    open: Option<OpenBlock>,
+}
+
+/// A lesser block not closed yet: its name (upper case) and the keyword lines inside it,
+/// which count only if it never closes.
+#[derive(Debug)]
+struct OpenBlock {
+    name: Vec<u8>,
+    pending: Vec<(KeywordSequence, Span)>,
 }
 
 /// The blocks whose contents Org does not parse as elements.
@@ -182,7 +190,7 @@ impl KeywordLines {
             (tail.len() >= word.len() && tail[..word.len()].eq_ignore_ascii_case(word))
                 .then(|| &tail[word.len()..])
         };
-        if let Some((name, pending)) = &mut self.open {
+        if let Some(OpenBlock { name, pending }) = &mut self.open {
             if let Some(end) = after(b"END_") {
                 let end = trim_end_blanks(end);
                 if end.eq_ignore_ascii_case(name) {
@@ -203,7 +211,10 @@ impl KeywordLines {
                 .map(u8::to_ascii_uppercase)
                 .collect();
             if LESSER_BLOCKS.contains(&name.as_slice()) {
-                self.open = Some((name, Vec::new()));
+                self.open = Some(OpenBlock {
+                    name,
+                    pending: Vec::new(),
+                });
             }
             return;
         }
@@ -216,8 +227,8 @@ impl KeywordLines {
 
     /// A heading: a block still open was none, and its keyword lines count.
     pub(crate) fn heading(&mut self) {
-        if let Some((_, pending)) = self.open.take() {
-            for (sequence, full) in pending {
+        if let Some(block) = self.open.take() {
+            for (sequence, full) in block.pending {
                 self.declared.push(sequence);
                 self.lines.push(full);
             }

@@ -21,9 +21,9 @@ use memchr::{memchr, memchr_iter, memchr2, memmem, memrchr};
 use super::entry_ref::EntryRef;
 use super::eol::{Eol, bom_len, mac_as_unix};
 use super::keywords::{KeywordLines, TodoKeywords};
+use super::ranges::{Entry, Span};
 use super::scan::{
-    DuplicateId, Entry, InvalidUtf8, Span, heading_level, is_id_line, line_at, scan_heading,
-    scan_section,
+    DuplicateId, InvalidUtf8, heading_level, is_id_line, line_at, scan_heading, scan_section,
 };
 
 thread_local! {

@@ -8,7 +8,7 @@
 
 use super::alnum::is_tag_char;
 use super::keywords::TodoKeywords;
-use super::scan::{Entry, Planning, Property, Span};
+use super::ranges::{Entry, Planning, Property, Span};
 
 pub(crate) fn is_blank(b: u8) -> bool {
     b == b' ' || b == b'\t'

@@ -160,6 +160,14 @@ fn help_is_status_0_and_documents_host_as_a_no_op() {
         text.contains("--host") && text.contains("does nothing"),
         "{text}"
     );
+    // Issue 19: the command list showed `auth {{username, token}}` (argh doubles braces in
+    // subcommand descriptions).
+    for args in [&["--help"][..], &["token", "--help"]] {
+        let help = run(relay_command().args(args));
+        let text = String::from_utf8_lossy(&help.stdout);
+        assert!(!text.contains("{{") && !text.contains("}}"), "{text}");
+        assert!(text.contains("token"), "{text}");
+    }
 }
 
 /// Python: `PORT` was ignored and `--host` did nothing while looking like it mattered.
@@ -224,6 +232,8 @@ fn healthcheck_fails_with_status_1_when_nothing_listens() {
     let text = stderr(&output);
     assert!(text.contains("cannot reach the relay"), "{text}");
     assert_eq!(text.lines().count(), 1);
+    // Issue 19: the OS error was printed twice ("refused (os error 111): refused (os …").
+    assert_eq!(text.matches("os error").count(), 1, "{text}");
 }
 
 #[tokio::test]
@@ -374,4 +384,40 @@ fn two_relays_cannot_share_a_spool() {
     let text = stderr(&second);
     assert!(text.contains("in use by another relay"), "{text}");
     assert_eq!(text.lines().count(), 1, "{text}");
+}
+
+/// The defaults `msg-relay serve --help` shows for each limit (generated from
+/// `Limits::default()`) are the ones docs/relay.md's table of flags gives.
+#[test]
+fn the_documented_defaults_are_the_ones_serve_uses() {
+    let help = run(relay_command().args(["serve", "--help"]));
+    let help = String::from_utf8(help.stdout).unwrap();
+    // "--flag  text … (default N)" blocks, as one line each.
+    let shown: Vec<(String, String)> = help
+        .split("\n  --")
+        .skip(1)
+        .filter_map(|block| {
+            let block = block.split_whitespace().collect::<Vec<_>>().join(" ");
+            let flag = block.split(' ').next()?.to_owned();
+            let default = block.strip_suffix(')')?.rsplit_once("(default ")?.1;
+            default
+                .bytes()
+                .all(|b| b.is_ascii_digit())
+                .then(|| (flag, default.to_owned()))
+        })
+        .collect();
+    assert!(shown.len() >= 19, "{help}");
+    let docs = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/relay.md"),
+    )
+    .unwrap();
+    for (flag, default) in &shown {
+        let row = docs
+            .lines()
+            .find(|line| line.starts_with(&format!("| `--{flag} ")))
+            .unwrap_or_else(|| panic!("docs/relay.md has no row for --{flag}"));
+        let documented = row.split('|').nth(2).unwrap().trim();
+        let documented = documented.split('`').nth(1).unwrap_or(documented);
+        assert_eq!(documented, default, "--{flag} in docs/relay.md: {row}");
+    }
 }

@@ -1,6 +1,7 @@
 //! The fast path: an edit of one entry that scans only its section.
 
-use super::redo::{Redo, RedoEdit, redo, section_id};
+use super::full::{Full, Staged};
+use super::redo::{Redo, RedoEdit, section_id};
 use super::write_back;
 use super::{edit_section, writable};
 use crate::durable::ReadFile;
@@ -10,7 +11,6 @@ use crate::org::error::OrgError;
 use crate::org::file::OrgFile;
 use crate::org::guard;
 use crate::org::outline::{Outline, read_into_spare, recycle};
-use crate::org::scan::{Entry, Span};
 
 /// The fast path: the file read under the lock as an [`Outline`]. Anything but one edit (a
 /// second edit, [`Transaction::document`](super::Transaction::document), an append, a new keyword to declare) turns it
@@ -28,20 +28,6 @@ pub(super) struct Fast {
 pub(super) struct FastEdited {
     pub(super) fast: Fast,
     pub(super) staged: Staged,
-}
-
-/// One edited section, not yet applied to the bytes.
-#[derive(Debug)]
-pub(super) struct Staged {
-    pub(super) index: usize,
-    /// The section as read: where it was, and its bytes.
-    pub(super) section: Span,
-    pub(super) old: Vec<u8>,
-    /// Its new bytes, and their one entry scanned from offset 0.
-    pub(super) bytes: Vec<u8>,
-    pub(super) scanned: Entry,
-    /// Keywords the edit wrote.
-    pub(super) written: Vec<String>,
 }
 
 impl Fast {
@@ -146,7 +132,7 @@ impl Fast {
             cuts: Vec::new(),
         });
         write_back(file, read, &held, &bytes, |theirs| {
-            redo(file, theirs, plan.as_ref()?)
+            Full::redo(file, theirs, plan.as_ref()?)
         })?;
         recycle(bytes);
         Ok(())

@@ -3,11 +3,8 @@
 use std::io::Read;
 use std::path::Path;
 
-use super::fast::{Fast, FastEdited, Staged};
-use super::redo::{Redo, RedoEdit, redo, section_id};
-use super::{
-    State, edit_section, joined, mixed_cut_and_edit, not_found, poisoned, writable, write_back,
-};
+use super::redo::{Redo, RedoEdit, section_id};
+use super::{edit_section, joined, mixed_cut_and_edit, not_found, poisoned, writable, write_back};
 use crate::durable::{self, ReadFile};
 use crate::org::edit::EntryEditor;
 use crate::org::emacs_lock;
@@ -15,7 +12,8 @@ use crate::org::error::OrgError;
 use crate::org::file::OrgFile;
 use crate::org::guard::{self, Rewrite};
 use crate::org::outline::Outline;
-use crate::org::scan::{Document, Span};
+use crate::org::ranges::{Entry, Span};
+use crate::org::scan::Document;
 use crate::org::subtree::Subtree;
 
 /// The whole file with this transaction's changes.
@@ -41,6 +39,20 @@ pub(super) struct Full {
     keywords: Vec<String>,
     /// [`Transaction::outline`](super::Transaction::outline) of the file with this transaction's changes.
     pub(super) view: Option<Outline>,
+}
+
+/// One edited section, not yet applied to the bytes.
+#[derive(Debug)]
+pub(super) struct Staged {
+    pub(super) index: usize,
+    /// The section as read: where it was, and its bytes.
+    pub(super) section: Span,
+    pub(super) old: Vec<u8>,
+    /// Its new bytes, and their one entry scanned from offset 0.
+    pub(super) bytes: Vec<u8>,
+    pub(super) scanned: Entry,
+    /// Keywords the edit wrote.
+    pub(super) written: Vec<String>,
 }
 
 /// Where a full transaction's file came from.
@@ -87,41 +99,18 @@ impl Full {
         }
     }
 
-    /// The full document of a transaction in state `previous`, with what it staged. On an
-    /// error, the state to go on with: `previous` when nothing of it was taken apart.
-    pub(super) fn from_state(
-        file: &OrgFile,
-        previous: State,
-    ) -> Result<Full, Box<(OrgError, State)>> {
-        let failed = |state: State| move |err: OrgError| Box::new((err, state));
-        match previous {
-            State::Unread => Full::load(file).map_err(failed(State::Unread)),
-            State::Appending(appending) => match Full::load(file) {
-                Ok(mut full) => {
-                    full.appended = appending.appended;
-                    Ok(full)
-                }
-                Err(err) => Err(Box::new((err, State::Appending(appending)))),
-            },
-            State::Fast(fast) => {
-                Full::from_fast(file, *fast, None).map_err(failed(State::Poisoned))
-            }
-            State::FastEdited(edited) => {
-                let FastEdited { fast, staged } = *edited;
-                Full::from_fast(file, fast, Some(staged)).map_err(failed(State::Poisoned))
-            }
-            State::Full(full) => Ok(*full),
-            State::Poisoned => Err(Box::new((poisoned(file.path()), State::Poisoned))),
-        }
-    }
-
     /// The fast path's state as the full document, its `staged` section applied as
     /// [`Transaction::edit_at`](super::Transaction::edit_at) would have.
-    fn from_fast(file: &OrgFile, fast: Fast, staged: Option<Staged>) -> Result<Full, OrgError> {
-        let eol = fast.outline.eol_mode();
-        let doc = Document::parse_as(fast.outline.into_bytes(), file.states(), eol);
+    pub(super) fn from_fast(
+        file: &OrgFile,
+        read: ReadFile,
+        outline: Outline,
+        staged: Option<Staged>,
+    ) -> Result<Full, OrgError> {
+        let eol = outline.eol_mode();
+        let doc = Document::parse_as(outline.into_bytes(), file.states(), eol);
         let original = doc.bytes().to_vec();
-        let mut full = Full::new(doc, Origin::Read(fast.read), original);
+        let mut full = Full::new(doc, Origin::Read(read), original);
         if let Some(staged) = staged {
             if full.original_sections.get(staged.index) != Some(&staged.section) {
                 return Err(OrgError::Guard {
@@ -401,7 +390,7 @@ impl Full {
         let new = self.checked_bytes(path)?;
         let origin = std::mem::replace(&mut self.origin, Origin::Theirs);
         let plan = self.redo_plan();
-        let rebase = |theirs: &[u8]| redo(file, theirs, plan.as_ref()?);
+        let rebase = |theirs: &[u8]| Full::redo(file, theirs, plan.as_ref()?);
         match origin {
             Origin::Read(read) => write_back(file, read, &[&self.original], &new, rebase),
             Origin::Created => match durable::create_new(path, &new) {
@@ -429,6 +418,27 @@ impl Full {
             },
             Origin::Theirs => Err(poisoned(path)),
         }
+    }
+
+    /// `theirs` with `plan` redone on it and checked by the guard; `None` when it cannot be.
+    pub(super) fn redo(file: &OrgFile, theirs: &[u8], plan: &Redo<'_>) -> Option<Vec<u8>> {
+        let path = file.path();
+        let doc = Document::parse(theirs.to_vec(), file.states());
+        doc.invalid_utf8().is_none().then_some(())?;
+        let mut full = Full::new(doc, Origin::Theirs, theirs.to_vec());
+        if !plan.cuts.is_empty() {
+            let ids: Vec<&str> = plan.cuts.iter().map(|(id, _)| *id).collect();
+            for subtree in full.take(file, &ids).ok()? {
+                let (_, bytes) = plan.cuts.iter().find(|(id, _)| *id == subtree.id())?;
+                (subtree.bytes() == *bytes).then_some(())?;
+            }
+        }
+        for edit in &plan.edits {
+            full.redo_edit(path, edit)?;
+        }
+        full.declare(file, &plan.keywords).ok()?;
+        full.appended = plan.appended.to_vec();
+        full.into_bytes(path)
     }
 
     /// The bytes [`Full::commit`] would write, for redoing changes on another version.

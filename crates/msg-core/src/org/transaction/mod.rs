@@ -20,6 +20,7 @@ mod fast;
 mod full;
 mod redo;
 
+use std::io;
 use std::path::Path;
 
 use super::edit::EntryEditor;
@@ -27,13 +28,15 @@ use super::emacs_lock;
 use super::entry::NewEntry;
 use super::eol::Eol;
 use super::error::OrgError;
-use super::file::{Head, OrgFile, read_head};
+use super::file::OrgFile;
 use super::guard;
+use super::head::{Head, read_head};
 use super::keywords::TodoKeywords;
 use super::outline::Outline;
-use super::scan::{Document, Entry, InvalidUtf8};
+use super::ranges::Entry;
+use super::scan::{Document, InvalidUtf8};
 use super::subtree::Subtree;
-use crate::durable::{self, ReadFile, Replaced};
+use crate::durable::{self, DurableError, FileLock, ReadFile, Replaced};
 use crate::validate;
 use fast::{Fast, FastEdited};
 use full::Full;
@@ -165,6 +168,33 @@ fn joined(appended: &[String], eol: &str, starts_on_a_new_line: bool) -> String 
     text
 }
 
+/// The full document of a transaction in state `previous`, with what it staged. On an
+/// error, the state to go on with: `previous` when nothing of it was taken apart.
+fn full_from(file: &OrgFile, previous: State) -> Result<Full, Box<(OrgError, State)>> {
+    let failed = |state: State| move |err: OrgError| Box::new((err, state));
+    match previous {
+        State::Unread => Full::load(file).map_err(failed(State::Unread)),
+        State::Appending(appending) => match Full::load(file) {
+            Ok(mut full) => {
+                full.appended = appending.appended;
+                Ok(full)
+            }
+            Err(err) => Err(Box::new((err, State::Appending(appending)))),
+        },
+        State::Fast(fast) => {
+            let Fast { read, outline } = *fast;
+            Full::from_fast(file, read, outline, None).map_err(failed(State::Poisoned))
+        }
+        State::FastEdited(edited) => {
+            let FastEdited { fast, staged } = *edited;
+            Full::from_fast(file, fast.read, fast.outline, Some(staged))
+                .map_err(failed(State::Poisoned))
+        }
+        State::Full(full) => Ok(*full),
+        State::Poisoned => Err(Box::new((poisoned(file.path()), State::Poisoned))),
+    }
+}
+
 /// Replaces the file with `new` (it held `held` when read through `read`), keeping what a
 /// program that does not take our lock (Emacs saving it) writes meanwhile: the change is
 /// redone on that with `rebase`, or, when it cannot be, the file keeps what the program
@@ -188,6 +218,60 @@ fn write_back(
         Replaced::Conflict => Err(OrgError::ChangedMeanwhile {
             path: path.to_owned(),
         }),
+    }
+}
+
+// Transactions are started from the file, but live here so that `file` knows nothing of them.
+impl OrgFile {
+    /// Runs `f` under the file's exclusive lock and writes what it staged when it returns
+    /// `Ok`. When `f` or the write fails, the file is unchanged.
+    pub fn transaction<T>(
+        &self,
+        f: impl FnOnce(&mut Transaction<'_>) -> Result<T, OrgError>,
+    ) -> Result<T, OrgError> {
+        OrgFile::transaction_all(&[self], |txns| f(&mut txns[0]))
+    }
+
+    /// Runs `f` with all `files` locked. Locks are taken in sorted path order, so two
+    /// processes locking the same files never deadlock; `f` gets the transactions in the
+    /// order of `files`. Each file is written durably, one after the other.
+    pub fn transaction_all<T>(
+        files: &[&OrgFile],
+        f: impl FnOnce(&mut [Transaction<'_>]) -> Result<T, OrgError>,
+    ) -> Result<T, OrgError> {
+        let mut order: Vec<usize> = (0..files.len()).collect();
+        order.sort_by(|&a, &b| files[a].path().cmp(files[b].path()));
+        order.dedup_by(|a, b| files[*a].path() == files[*b].path());
+        if order.len() != files.len() {
+            // Locking one file twice through two descriptors would wait on ourselves.
+            return Err(DurableError::Io {
+                action: "lock twice in one transaction",
+                path: files[order[0]].path().to_path_buf(),
+                source: io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "the same file was given twice",
+                ),
+            }
+            .into());
+        }
+        let mut held = Vec::with_capacity(order.len());
+        for &i in &order {
+            held.push(FileLock::exclusive(
+                files[i].path(),
+                files[i].lock_timeout(),
+            )?);
+        }
+        let mut txns: Vec<Transaction<'_>> = files.iter().map(|f| Transaction::new(f)).collect();
+        let value = f(&mut txns)?;
+        // Files that lose entries (taken to another file) are written last: if writing the
+        // receiving file fails, the entries are still where they were; at worst a failure in
+        // between leaves them in both files, never in neither.
+        txns.sort_by_key(Transaction::takes_entries);
+        for txn in txns {
+            txn.commit()?;
+        }
+        drop(held);
+        Ok(value)
     }
 }
 
@@ -219,7 +303,7 @@ impl<'a> Transaction<'a> {
                 State::Poisoned => return Err(poisoned(file.path())),
                 State::Unread | State::Fast(_) | State::FastEdited(_) | State::Appending(_) => {
                     let previous = std::mem::replace(&mut self.state, State::Poisoned);
-                    match Full::from_state(file, previous) {
+                    match full_from(file, previous) {
                         Ok(full) => self.state = State::Full(Box::new(full)),
                         Err(failure) => {
                             let (err, previous) = *failure;

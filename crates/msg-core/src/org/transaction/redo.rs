@@ -7,9 +7,7 @@
 //! When any of that does not hold (the person changed the same entry), the change cannot be
 //! redone and the editor's version stays as it is.
 
-use super::full::{Full, Origin};
 use crate::org::eol::Eol;
-use crate::org::file::OrgFile;
 use crate::org::keywords::TodoKeywords;
 use crate::org::scan::Document;
 
@@ -32,27 +30,6 @@ pub(super) struct RedoEdit<'a> {
     pub(super) id: String,
     pub(super) old: &'a [u8],
     pub(super) new: &'a [u8],
-}
-
-/// `theirs` with `plan` redone on it and checked by the guard; `None` when it cannot be.
-pub(super) fn redo(file: &OrgFile, theirs: &[u8], plan: &Redo<'_>) -> Option<Vec<u8>> {
-    let path = file.path();
-    let doc = Document::parse(theirs.to_vec(), file.states());
-    doc.invalid_utf8().is_none().then_some(())?;
-    let mut full = Full::new(doc, Origin::Theirs, theirs.to_vec());
-    if !plan.cuts.is_empty() {
-        let ids: Vec<&str> = plan.cuts.iter().map(|(id, _)| *id).collect();
-        for subtree in full.take(file, &ids).ok()? {
-            let (_, bytes) = plan.cuts.iter().find(|(id, _)| *id == subtree.id())?;
-            (subtree.bytes() == *bytes).then_some(())?;
-        }
-    }
-    for edit in &plan.edits {
-        full.redo_edit(path, edit)?;
-    }
-    full.declare(file, &plan.keywords).ok()?;
-    full.appended = plan.appended.to_vec();
-    full.into_bytes(path)
 }
 
 /// The ID of the one entry in `section`, if it has one.
