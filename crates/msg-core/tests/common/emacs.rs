@@ -37,7 +37,7 @@ pub(crate) const SCRIPT: &str = r#"
                     (level . ,(org-current-level))
                     (todo . ,(or (substring-no-properties (or (org-get-todo-state) "")) ""))
                     (priority . ,(if priority (char-to-string priority) ""))
-                    (title . ,(substring-no-properties (org-get-heading t t t t)))
+                    (title . ,(substring-no-properties (org-get-heading t t t nil)))
                     (tags . ,(vconcat (mapcar #'substring-no-properties (org-get-tags nil t))))
                     (closed . ,(or (org-entry-get nil "CLOSED") ""))
                     (properties . ,(vconcat (mapcar (lambda (p) (vector (car p) (substring-no-properties (cdr p)))) props)))))

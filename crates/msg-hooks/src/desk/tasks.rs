@@ -88,17 +88,32 @@ impl TaskDesk {
     }
 
     /// The task whose ID is `given`, or the only one starting or ending with it.
+    ///
+    /// An entry with the ID whose keyword is no task state (mistyped in Emacs) is found too,
+    /// and is an error that names its line and the fix.
     pub fn find(&self, given: &str) -> Result<Task, HooksError> {
         let path = self.ctx.agent_file(Some(&self.agent))?;
-        let tasks = match self.ctx.existing_agent_inbox(Some(&self.agent))? {
-            Some(inbox) => inbox.tasks()?,
-            None => Vec::new(),
+        let (tasks, strays) = match self.ctx.existing_agent_inbox(Some(&self.agent))? {
+            Some(inbox) => (inbox.tasks()?, inbox.stray_entries()?),
+            None => (Vec::new(), Vec::new()),
         };
-        let id = lookup::resolve(given, tasks.iter().map(Task::id), "task", &path)?;
-        Ok(tasks
-            .into_iter()
-            .find(|task| task.id() == id)
-            .expect("resolved among these tasks"))
+        let ids = tasks
+            .iter()
+            .map(Task::id)
+            .chain(strays.iter().map(|s| s.id.as_str()));
+        let id = lookup::resolve(given, ids, "task", &path)?;
+        if let Some(task) = tasks.into_iter().find(|task| task.id() == id) {
+            return Ok(task);
+        }
+        let stray = strays.into_iter().find(|s| s.id == id);
+        Err(stray.map_or_else(
+            || HooksError::NotFound {
+                what: "task",
+                given: given.to_owned(),
+                path: path.clone(),
+            },
+            |stray| stray.into_error(&path).into(),
+        ))
     }
 
     /// Submits a task: the governor admits it (reserving its estimated tokens) or refuses
