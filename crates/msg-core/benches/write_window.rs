@@ -111,5 +111,39 @@ fn main() {
             (now.as_secs_f64() - before.as_secs_f64()) * 1e3
         );
     }
+    // The check alone, without the disk flushes around it: `ReadFile::unchanged` on a file
+    // as read, racy (the bytes are compared) and settled (only the fingerprint).
+    println!("the check alone (ReadFile::unchanged), mean over many calls:");
+    for messages in [1_000, 10_000] {
+        let bytes = inbox(messages);
+        let racy = dir.join(format!("alone-racy-{messages}.org"));
+        fs::write(&racy, &bytes).unwrap();
+        let settled = dir.join(format!("alone-settled-{messages}.org"));
+        fs::write(&settled, &bytes).unwrap();
+        std::thread::sleep(msg_core::fingerprint::RACY_MARGIN + Duration::from_millis(200));
+        let settled_read = ReadFile::open(&settled).unwrap().unwrap();
+        fs::write(&racy, &bytes).unwrap();
+        let racy_read = ReadFile::open(&racy).unwrap().unwrap();
+        for (what, path, read, calls) in [
+            ("racy", &racy, &racy_read, if quick { 50 } else { 200 }),
+            (
+                "settled",
+                &settled,
+                &settled_read,
+                if quick { 20_000 } else { 100_000 },
+            ),
+        ] {
+            let start = Instant::now();
+            for _ in 0..calls {
+                assert!(read.unchanged(path, &[&bytes]).unwrap());
+            }
+            let each = start.elapsed() / calls;
+            println!(
+                "{messages:>6} messages ({:.1} MB), {what:<7}: {:.1} µs per check",
+                bytes.len() as f64 / 1e6,
+                each.as_secs_f64() * 1e6
+            );
+        }
+    }
     let _ = fs::remove_dir_all(&dir);
 }
