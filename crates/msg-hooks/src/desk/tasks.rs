@@ -192,10 +192,18 @@ impl TaskDesk {
         {
             Ok(task) => task,
             Err(err) => {
-                // Nothing was written: give the reservation back. Should that fail too, the
-                // error that matters is still the task's.
-                let _ = governor.release(&admission.id);
-                return Err(err);
+                // Nothing was written: give the reservation back. Should that fail too (a
+                // disk full for the governor as well), say so: `msg doctor` finds the
+                // admission without a task and `--fix` releases it.
+                return Err(match governor.release(&admission.id) {
+                    Ok(_) => err,
+                    Err(release) => err.after(
+                        format!("admission {} was reserved", admission.id),
+                        format!(
+                            "the task was not written and releasing the admission failed too ({release}; `msg doctor --fix` releases it)"
+                        ),
+                    ),
+                });
             }
         };
         Ok(Submitted {

@@ -516,6 +516,28 @@ pub(crate) fn fix(paths: &Paths, space: Option<&str>) -> (Vec<Fixed>, Vec<Findin
             }
         }
     }
+    if let Ok(settings) = Settings::load(paths.root())
+        && let Ok(ctx) = Context::new(paths.clone(), settings, space)
+        && let Ok(governor) = ctx.governor()
+        && let Ok(active) = governor.active_admissions()
+    {
+        for orphan in orphaned_admissions(&ctx, active) {
+            match governor.release(&orphan.id) {
+                Ok(_) => fixed.push(Fixed {
+                    path: governor.state_file().to_owned(),
+                    what: format!(
+                        "released admission {} ({}), which belonged to no task",
+                        orphan.id, orphan.actor
+                    ),
+                }),
+                Err(err) => failed.push(Finding::new(
+                    Level::Error,
+                    governor.state_file().display().to_string(),
+                    format!("not fixed: {err}"),
+                )),
+            }
+        }
+    }
     (fixed, failed, check(paths, space))
 }
 
@@ -650,14 +672,30 @@ fn check_state(ctx: &Context, report: &mut Report) {
     let state_dir = ctx.paths().governor_state_dir();
     match ctx.governor() {
         Ok(governor) => match governor.active_admissions() {
-            Ok(active) => report.push(
-                Level::Ok,
-                governor.state_file().display().to_string(),
-                format!(
-                    "governor state reads; {}",
-                    counted(active.len(), "active admission", "active admissions")
-                ),
-            ),
+            Ok(active) => {
+                let subject = governor.state_file().display().to_string();
+                report.push(
+                    Level::Ok,
+                    &subject,
+                    format!(
+                        "governor state reads; {}",
+                        counted(active.len(), "active admission", "active admissions")
+                    ),
+                );
+                for orphan in orphaned_admissions(ctx, active) {
+                    report.push(
+                        Level::Error,
+                        &subject,
+                        format!(
+                            "admission {} ({}, {} tokens reserved since {}) belongs to no task in any task file: its task was never written (a write that failed) or was deleted; `msg doctor --fix` releases it",
+                            orphan.id,
+                            orphan.actor,
+                            msg_core::figures::grouped(orphan.reserved_tokens),
+                            orphan.admitted_at.date()
+                        ),
+                    );
+                }
+            }
             Err(err) => report.push(Level::Error, "governor", err.to_string()),
         },
         Err(err) => report.push(Level::Error, "governor", err.to_string()),
@@ -682,6 +720,49 @@ fn check_state(ctx: &Context, report: &mut Report) {
             Err(err) => report.push(Level::Error, subject, err.to_string()),
         }
     }
+}
+
+/// How long an admission may go without its task: the task is written right after the
+/// admission, so one younger than this may still be on its way.
+const ORPHAN_AFTER: time::Duration = time::Duration::minutes(10);
+
+/// The active admissions (older than [`ORPHAN_AFTER`]) whose ID no task file of any space
+/// and no earlier build's link mentions: reserved for a task that does not exist.
+fn orphaned_admissions(
+    ctx: &Context,
+    active: Vec<msg_governor::ActiveAdmission>,
+) -> Vec<msg_governor::ActiveAdmission> {
+    let now = time::OffsetDateTime::now_utc();
+    let mut candidates: Vec<_> = active
+        .into_iter()
+        .filter(|a| !a.legacy && now - a.admitted_at >= ORPHAN_AFTER)
+        .collect();
+    if candidates.is_empty() {
+        return candidates;
+    }
+    let mut texts: Vec<String> = Vec::new();
+    let links = ctx
+        .paths()
+        .governor_state_dir()
+        .join("task-admissions.jsonl");
+    texts.extend(std::fs::read_to_string(links).ok());
+    if let Ok(spaces) = std::fs::read_dir(ctx.paths().root()) {
+        for space in spaces.filter_map(Result::ok) {
+            let agents = space.path().join("org/messaging/agents");
+            let Ok(files) = std::fs::read_dir(agents) else {
+                continue;
+            };
+            texts.extend(
+                files
+                    .filter_map(Result::ok)
+                    .filter(|f| f.path().extension().is_some_and(|e| e == "org"))
+                    .filter_map(|f| std::fs::read(f.path()).ok())
+                    .map(|bytes| String::from_utf8_lossy(&bytes).into_owned()),
+            );
+        }
+    }
+    candidates.retain(|a| !texts.iter().any(|text| text.contains(&a.id)));
+    candidates
 }
 
 #[cfg(test)]

@@ -219,3 +219,56 @@ fn what_emacs_reads_differently_is_reported_at_its_line() {
     let tasks = env.run("msg", &["tasks"]);
     assert!(!tasks.ok().contains("Summarise"), "{}", tasks.stdout);
 }
+
+/// An admission whose task was never written (the write failed, on a disk full beyond what
+/// the release could still write) is found by doctor and released by `--fix`; one whose task
+/// exists is left alone.
+#[test]
+fn an_admission_without_a_task_is_reported_and_released() {
+    let env = healthy();
+    let submitted = env
+        .run(
+            "msg",
+            &["task", "submit", "A real task", "--from", "gregor"],
+        )
+        .ok()
+        .to_owned();
+    assert!(submitted.contains("task-"), "{submitted}");
+    let past = time::OffsetDateTime::now_utc() - time::Duration::minutes(20);
+    let governor = env
+        .ctx()
+        .governor()
+        .unwrap()
+        .with_clock(msg_governor::ManualClock::new(past));
+    let msg_governor::Decision::Admitted(orphan) = governor.admit("tex", 3000, 0).unwrap() else {
+        panic!("admitted");
+    };
+    let run = env.run("msg", &["doctor"]);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    let lines: Vec<&str> = run
+        .stdout
+        .lines()
+        .filter(|l| l.contains("belongs to no task"))
+        .collect();
+    assert_eq!(lines.len(), 1, "{}", run.stdout);
+    assert!(
+        lines[0].contains(&format!(
+            "admission {} (tex, 3,000 tokens reserved",
+            orphan.id
+        )),
+        "{}",
+        lines[0]
+    );
+    let fix = env.run("msg", &["doctor", "--fix"]);
+    assert!(
+        fix.stdout.contains(&format!(
+            "released admission {} (tex), which belonged to no task",
+            orphan.id
+        )),
+        "{}",
+        fix.stdout
+    );
+    assert_eq!(fix.code, 0, "{}", fix.stdout);
+    let active = env.ctx().governor().unwrap().active_admissions().unwrap();
+    assert_eq!(active.len(), 1, "the real task's admission stays");
+}
