@@ -72,22 +72,30 @@ pub(crate) fn available() -> bool {
     false
 }
 
-/// How Emacs reads every heading of `files`, in one Emacs run (`dir` holds the script).
-pub(crate) fn read(dir: &Path, files: &[PathBuf]) -> Vec<Heading> {
-    let script = dir.join("read.el");
-    fs::write(&script, SCRIPT).unwrap();
+/// Runs `script` in a batch Emacs with `files` as its arguments and `env` set (`dir` holds
+/// the script), and returns what it printed.
+pub(crate) fn run(dir: &Path, script: &str, files: &[PathBuf], env: &[(&str, &Path)]) -> String {
+    let path = dir.join("script.el");
+    fs::write(&path, script).unwrap();
     let output = Command::new("emacs")
         .args(["-Q", "--batch", "-l"])
-        .arg(&script)
+        .arg(&path)
         .args(files)
+        .envs(env.iter().copied())
         .output()
         .unwrap();
+    let stdout = String::from_utf8(output.stdout).unwrap();
     assert!(
         output.status.success(),
-        "emacs failed: {}",
+        "emacs failed: {}{stdout}",
         String::from_utf8_lossy(&output.stderr)
     );
-    let stdout = String::from_utf8(output.stdout).unwrap();
+    stdout
+}
+
+/// How Emacs reads every heading of `files`, in one Emacs run (`dir` holds the script).
+pub(crate) fn read(dir: &Path, files: &[PathBuf]) -> Vec<Heading> {
+    let stdout = run(dir, SCRIPT, files, &[]);
     let mut headings: Vec<Heading> = stdout
         .lines()
         .filter(|l| l.starts_with('{'))
