@@ -39,6 +39,18 @@ fn fmt(d: Duration) -> String {
     format!("{:.3} ms", d.as_secs_f64() * 1e3)
 }
 
+/// Prints the medians of both variants and their difference.
+fn report(messages: usize, len: usize, what: &str, before: &mut [Duration], now: &mut [Duration]) {
+    let (before, now) = (median(before), median(now));
+    println!(
+        "{messages:>6} messages ({:.1} MB), {what} rename {}, replace {}, check {:+.3} ms",
+        len as f64 / 1e6,
+        fmt(before),
+        fmt(now),
+        (now.as_secs_f64() - before.as_secs_f64()) * 1e3
+    );
+}
+
 /// One write of `bytes` over `path` by each variant.
 fn rename(path: &Path, bytes: &[u8]) -> Duration {
     let start = Instant::now();
@@ -85,14 +97,7 @@ fn main() {
             before.push(rename(&a[0], &bytes));
             now.push(replace(&b[0], &bytes));
         }
-        let (before, now) = (median(&mut before), median(&mut now));
-        println!(
-            "{messages:>6} messages ({:.1} MB), racy:   rename {}, replace {}, check {:+.3} ms",
-            bytes.len() as f64 / 1e6,
-            fmt(before),
-            fmt(now),
-            (now.as_secs_f64() - before.as_secs_f64()) * 1e3
-        );
+        report(messages, bytes.len(), "racy:  ", &mut before, &mut now);
         // Settled: files last written more than two seconds ago.
         let a = files(&dir, "settled-a", rounds, &bytes);
         let b = files(&dir, "settled-b", rounds, &bytes);
@@ -102,14 +107,7 @@ fn main() {
             before.push(rename(a, &bytes));
             now.push(replace(b, &bytes));
         }
-        let (before, now) = (median(&mut before), median(&mut now));
-        println!(
-            "{messages:>6} messages ({:.1} MB), settled: rename {}, replace {}, check {:+.3} ms",
-            bytes.len() as f64 / 1e6,
-            fmt(before),
-            fmt(now),
-            (now.as_secs_f64() - before.as_secs_f64()) * 1e3
-        );
+        report(messages, bytes.len(), "settled:", &mut before, &mut now);
     }
     // The check alone, without the disk flushes around it: `ReadFile::unchanged` on a file
     // as read, racy (the bytes are compared) and settled (only the fingerprint).

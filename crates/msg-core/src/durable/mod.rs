@@ -180,8 +180,7 @@ pub fn append(path: &Path, bytes: &[u8]) -> Result<(), DurableError> {
         .append(true)
         .open(path)
         .map_err(io_error("open for appending", path))?;
-    let before = file.metadata().map_err(io_error("examine", path))?.len();
-    append_to(&file, path, bytes)?;
+    let before = write_appended(&file, path, bytes)?;
     if let Err(e) = file.sync_data() {
         return Err(undo_append(&file, path, before, bytes, "sync", e));
     }
@@ -193,9 +192,14 @@ pub fn append(path: &Path, bytes: &[u8]) -> Result<(), DurableError> {
 /// what follows that length is the start of `bytes`, that is, nobody else wrote there) and
 /// synced. The governor's journal uses this and syncs after releasing its lock.
 pub fn append_to(file: &File, path: &Path, bytes: &[u8]) -> Result<(), DurableError> {
+    write_appended(file, path, bytes).map(drop)
+}
+
+/// [`append_to`], returning the file's length before the append.
+fn write_appended(file: &File, path: &Path, bytes: &[u8]) -> Result<u64, DurableError> {
     let before = file.metadata().map_err(io_error("examine", path))?.len();
     match write_all(file, path, bytes) {
-        Ok(()) => Ok(()),
+        Ok(()) => Ok(before),
         Err(e) => Err(undo_append(file, path, before, bytes, "append to", e)),
     }
 }
