@@ -309,6 +309,14 @@ fn blocks_planning_extensions_and_special_keys_read_as_in_emacs() {
     assert_eq!(entry.property("TODO"), None);
     assert_eq!(entry.scheduled().as_deref(), Some("<2026-11-25 Wed>"));
     write(dir.path(), "special.org", text.as_bytes());
+    // Found by the fuzzer (seed 3): Org's keyword key runs to the last colon before the first
+    // blank, so this line declares nothing (its key is `TODO::tag`).
+    let text = "#+TODO::tag: NEXT | FINISHED\n* NEXT is a title\n";
+    assert_eq!(
+        reading(text.as_bytes()),
+        [entry("", "NEXT is a title", &[], &[])]
+    );
+    write(dir.path(), "keyword-key.org", text.as_bytes());
     emacs_agrees(dir.path());
 }
 

@@ -254,17 +254,19 @@ fn trim_end_blanks(s: &[u8]) -> &[u8] {
 /// returns its value. Org accepts any case and leading whitespace.
 pub(crate) fn keyword_line_value(line: &[u8]) -> Option<&[u8]> {
     let start = line.iter().position(|b| !matches!(b, b' ' | b'\t'))?;
-    let rest = &line[start..];
-    if !rest.starts_with(b"#+") {
-        return None;
-    }
-    let rest = &rest[2..];
-    for name in [&b"TODO:"[..], b"SEQ_TODO:", b"TYP_TODO:"] {
-        if rest.len() >= name.len() && rest[..name.len()].eq_ignore_ascii_case(name) {
-            return Some(&rest[name.len()..]);
-        }
-    }
-    None
+    let rest = line[start..].strip_prefix(b"#+")?;
+    // Org's keyword element, `#\+\(\S-*\):[ \t]*\(.*\)`: the key runs to the last colon
+    // before the first whitespace, so `#+TODO::x: A` has the key `TODO::x`, no TODO line.
+    let run = rest
+        .iter()
+        .position(|b| b.is_ascii_whitespace())
+        .unwrap_or(rest.len());
+    let colon = rest[..run].iter().rposition(|&b| b == b':')?;
+    let key = &rest[..colon];
+    ["TODO", "SEQ_TODO", "TYP_TODO"]
+        .iter()
+        .any(|name| key.eq_ignore_ascii_case(name.as_bytes()))
+        .then(|| &rest[colon + 1..])
 }
 
 #[cfg(test)]
@@ -350,5 +352,12 @@ mod tests {
         assert_eq!(keyword_line_value(b"#+TYP_TODO: X"), Some(&b" X"[..]));
         assert_eq!(keyword_line_value(b"#+TITLE: x"), None);
         assert_eq!(keyword_line_value(b"# +TODO: x"), None);
+        assert_eq!(keyword_line_value(b"#+TODO:A B"), Some(&b"A B"[..]));
+        assert_eq!(
+            keyword_line_value(b"#+TODO::tag: NEXT"),
+            None,
+            "Org's key: TODO::tag"
+        );
+        assert_eq!(keyword_line_value(b"#+TODO:x:y z"), None);
     }
 }
