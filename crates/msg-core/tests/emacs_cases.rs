@@ -304,10 +304,10 @@ fn blocks_planning_extensions_and_special_keys_read_as_in_emacs() {
         ]
     );
     let read = doc(text.as_bytes());
-    let entry = read.find_by_id("p1").unwrap().unwrap();
-    assert_eq!(entry.property("from").as_deref(), Some("a@x b@x"));
-    assert_eq!(entry.property("TODO"), None);
-    assert_eq!(entry.scheduled().as_deref(), Some("<2026-11-25 Wed>"));
+    let p1 = read.find_by_id("p1").unwrap().unwrap();
+    assert_eq!(p1.property("from").as_deref(), Some("a@x b@x"));
+    assert_eq!(p1.property("TODO"), None);
+    assert_eq!(p1.scheduled().as_deref(), Some("<2026-11-25 Wed>"));
     write(dir.path(), "special.org", text.as_bytes());
     // Found by the fuzzer (seed 3): Org's keyword key runs to the last colon before the first
     // blank, so this line declares nothing (its key is `TODO::tag`).
