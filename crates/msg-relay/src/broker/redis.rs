@@ -27,6 +27,7 @@
 //! primary holds them all (replicas and Sentinel for failover are fine).
 
 pub(crate) mod events;
+pub(crate) mod node;
 mod scripts;
 pub(crate) mod store;
 

@@ -27,6 +27,8 @@ pub(crate) enum NodeEvent {
     Message {
         user: String,
         sid: StreamId,
+        sender: String,
+        id: String,
         frame: String,
     },
     /// Close the session of `user` on connection `conn`.
@@ -71,6 +73,8 @@ impl NodeEvent {
             b'm' => NodeEvent::Message {
                 user: fields.text()?,
                 sid: fields.text()?.parse().ok()?,
+                sender: fields.text()?,
+                id: fields.text()?,
                 frame: fields.rest()?,
             },
             b'k' => NodeEvent::Kick {
@@ -215,12 +219,20 @@ mod tests {
     #[test]
     fn events_decode_whatever_bytes_their_fields_hold() {
         let user = "a:b\n5:c";
-        let payload = format!("m{}{}{{\"x\":1}}\n", field(user), field("17-3"));
+        let payload = format!(
+            "m{}{}{}{}{{\"x\":1}}\n",
+            field(user),
+            field("17-3"),
+            field("eve"),
+            field("m:1")
+        );
         assert_eq!(
             NodeEvent::decode(payload.as_bytes()),
             Some(NodeEvent::Message {
                 user: user.to_owned(),
                 sid: "17-3".parse().unwrap(),
+                sender: "eve".to_owned(),
+                id: "m:1".to_owned(),
                 frame: "{\"x\":1}\n".to_owned(),
             })
         );

@@ -8,10 +8,12 @@ use tokio::sync::{mpsc, watch};
 
 use super::StreamId;
 use super::events::{KickReason, NodeEvent};
+use super::node::RedisNode;
 use super::store::{Bound, RedisSettings, RedisStore, Sent, SessionRef};
 use super::test_server::RedisServer;
 use crate::config::PresenceMode;
 use crate::limits::Limits;
+use crate::session::{Closer, Outbox, SessionHandle};
 
 /// How long a test waits for something that must happen; never reached when it works.
 const GUARD: Duration = Duration::from_secs(20);
@@ -297,6 +299,8 @@ async fn a_send_reaches_the_node_holding_the_recipients_session_and_no_other() {
         NodeEvent::Message {
             user: "bob".to_owned(),
             sid,
+            sender: "alice".to_owned(),
+            id: "m1".to_owned(),
             frame: "{\"hi\":1}\n".to_owned()
         }
     );
@@ -675,4 +679,272 @@ async fn a_node_refuses_while_redis_is_down_and_recovers_when_it_returns() {
         .count();
     assert_eq!(frozen, 1);
     assert_counters_match(&server, RedisSettings::PREFIX);
+}
+
+// The node: local connections on top of the store.
+
+/// A node with its dispatcher running (every event handled as it arrives), and a store of
+/// its own for sending.
+struct RunningNode {
+    node: std::sync::Arc<RedisNode>,
+    _stop: watch::Sender<bool>,
+}
+
+async fn running_node(server: &RedisServer, settings: RedisSettings) -> RunningNode {
+    let Node {
+        store,
+        mut events,
+        _stop,
+    } = node(server, settings).await;
+    let node = std::sync::Arc::new(RedisNode::new(store, PresenceMode::Watchers, 100, 1024));
+    let dispatcher = std::sync::Arc::clone(&node);
+    tokio::spawn(async move {
+        while let Some(event) = events.recv().await {
+            dispatcher.on_event(event).await;
+        }
+    });
+    RunningNode { node, _stop }
+}
+
+struct Probe {
+    handle: SessionHandle,
+    frames: mpsc::Receiver<tokio_tungstenite::tungstenite::Message>,
+}
+
+fn probe(conn: u64, keeps_pending: bool) -> Probe {
+    let (outbox, frames, _) = Outbox::new(4096, 1 << 24);
+    Probe {
+        handle: SessionHandle {
+            conn,
+            keeps_pending,
+            outbox,
+            closer: Closer::new(),
+        },
+        frames,
+    }
+}
+
+impl Probe {
+    /// The next frame's text, within the guard.
+    async fn next(&mut self) -> String {
+        let frame = tokio::time::timeout(GUARD, self.frames.recv())
+            .await
+            .expect("a frame within the guard")
+            .expect("the outbox is open");
+        frame.to_text().unwrap().to_owned()
+    }
+}
+
+#[tokio::test]
+async fn a_login_during_a_flood_gets_every_message_once_in_order() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let a = running_node(&server, settings()).await;
+    let sender = node(&server, settings()).await;
+    for n in 0..100 {
+        accepted(
+            &sender
+                .send("alice", "bob", &format!("q{n}"), &format!("q{n}"))
+                .await,
+        );
+    }
+    // Sends go on while bob logs in, so some land in the backlog, some in the buffer of
+    // the syncing login, some after it went live.
+    let flood = tokio::spawn(async move {
+        for n in 0..400 {
+            accepted(
+                &sender
+                    .send("alice", "bob", &format!("l{n}"), &format!("l{n}"))
+                    .await,
+            );
+        }
+    });
+    let mut bob = probe(1, true);
+    let login = a
+        .node
+        .login("bob", bob.handle.clone(), GUARD)
+        .await
+        .unwrap();
+    assert!(login.backlog >= 100, "{}", login.backlog);
+    flood.await.unwrap();
+    let mut seen = Vec::new();
+    let mut synced_at = None;
+    while seen.len() < 500 {
+        let text = bob.next().await;
+        if text.starts_with('{') {
+            assert_eq!(
+                text,
+                format!(r#"{{"type":"synced","backlog":{}}}"#, login.backlog)
+            );
+            synced_at = Some(seen.len());
+        } else {
+            seen.push(text);
+        }
+    }
+    assert_eq!(synced_at, Some(usize::try_from(login.backlog).unwrap()));
+    let expected: Vec<String> = (0..100)
+        .map(|n| format!("q{n}"))
+        .chain((0..400).map(|n| format!("l{n}")))
+        .collect();
+    assert_eq!(seen, expected);
+    // Nothing more: every message came once.
+    let barrier = node(&server, settings()).await;
+    accepted(&barrier.send("carol", "bob", "end", "end").await);
+    assert_eq!(bob.next().await, "end");
+}
+
+#[tokio::test]
+async fn acknowledged_on_one_node_and_not_redelivered_on_another() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let a = running_node(&server, settings()).await;
+    let b = running_node(&server, settings()).await;
+    let sender = node(&server, settings()).await;
+    accepted(&sender.send("alice", "bob", "m1", "m1").await);
+    let mut bob = probe(1, true);
+    a.node
+        .login("bob", bob.handle.clone(), GUARD)
+        .await
+        .unwrap();
+    assert_eq!(bob.next().await, "m1");
+    bob.next().await; // synced
+    accepted(&sender.send("alice", "bob", "m2", "m2").await);
+    assert_eq!(bob.next().await, "m2");
+    assert_eq!(a.node.ack(1, "m2").await.unwrap(), 1);
+    assert_eq!(a.node.ack(1, "m2").await.unwrap(), 0, "idempotent");
+    a.node.logout(1).await.unwrap();
+
+    let mut bob = probe(2, true);
+    let login = b
+        .node
+        .login("bob", bob.handle.clone(), GUARD)
+        .await
+        .unwrap();
+    assert_eq!(login.backlog, 1, "m1 was never acknowledged");
+    assert_eq!(bob.next().await, "m1");
+    assert_eq!(b.node.ack(2, "m1").await.unwrap(), 1);
+    b.node.logout(2).await.unwrap();
+    let bob = probe(3, true);
+    assert_eq!(
+        a.node
+            .login("bob", bob.handle.clone(), GUARD)
+            .await
+            .unwrap()
+            .backlog,
+        0
+    );
+    assert_counters_match(&server, RedisSettings::PREFIX);
+}
+
+#[tokio::test]
+async fn a_client_without_acks_takes_its_messages_on_write() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let a = running_node(&server, settings()).await;
+    let sender = node(&server, settings()).await;
+    accepted(&sender.send("alice", "bob", "m1", "m1").await);
+    let mut bob = probe(1, false);
+    assert_eq!(
+        a.node
+            .login("bob", bob.handle.clone(), GUARD)
+            .await
+            .unwrap()
+            .backlog,
+        1
+    );
+    assert_eq!(bob.next().await, "m1");
+    bob.next().await; // synced
+    assert!(accepted(&sender.send("alice", "bob", "m2", "m2").await).1);
+    assert_eq!(bob.next().await, "m2");
+    let deadline = tokio::time::Instant::now() + GUARD;
+    while a.node.store().totals().await.unwrap() != (0, 0) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "m2 never left the stream"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_counters_match(&server, RedisSettings::PREFIX);
+}
+
+#[tokio::test]
+async fn a_node_that_lost_redis_catches_its_connections_up() {
+    let Some(mut server) = RedisServer::start() else {
+        return;
+    };
+    let a = running_node(&server, settings()).await;
+    let mut bob = probe(1, true);
+    a.node
+        .login("bob", bob.handle.clone(), GUARD)
+        .await
+        .unwrap();
+    bob.next().await; // synced
+    let mut watcher = probe(2, true);
+    a.node
+        .login("carol", watcher.handle.clone(), GUARD)
+        .await
+        .unwrap();
+    watcher.next().await; // synced
+    assert!(a.node.watch(2, &["dave".to_owned()]).await.unwrap());
+    assert_eq!(
+        watcher.next().await,
+        r#"{"type":"presence","username":"dave","status":"offline"}"#
+    );
+
+    server.kill();
+    server.restart();
+    // Sent as soon as Redis is back: likely before the node listens again, so it reaches
+    // bob through the catch-up rather than live.
+    let sender = node(&server, settings()).await;
+    accepted(&sender.send("alice", "bob", "m1", "m1").await);
+    assert_eq!(bob.next().await, "m1");
+    // The watch was registered again, and the watcher told the status once more.
+    assert_eq!(
+        watcher.next().await,
+        r#"{"type":"presence","username":"dave","status":"offline"}"#
+    );
+    let dave = probe(3, true);
+    let other = running_node(&server, settings()).await;
+    other
+        .node
+        .login("dave", dave.handle.clone(), GUARD)
+        .await
+        .unwrap();
+    assert_eq!(
+        watcher.next().await,
+        r#"{"type":"presence","username":"dave","status":"online"}"#
+    );
+}
+
+#[tokio::test]
+async fn a_login_on_another_node_closes_the_old_connection() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let a = running_node(&server, settings()).await;
+    let b = running_node(&server, settings()).await;
+    let old = probe(1, true);
+    let mut closed = old.handle.closer.subscribe();
+    a.node
+        .login("alice", old.handle.clone(), GUARD)
+        .await
+        .unwrap();
+    let new = probe(1, true);
+    b.node
+        .login("alice", new.handle.clone(), GUARD)
+        .await
+        .unwrap();
+    tokio::time::timeout(GUARD, closed.wait_for(Option::is_some))
+        .await
+        .expect("closed within the guard")
+        .unwrap();
+    assert_eq!(closed.borrow().as_ref().unwrap().label, "session_replaced");
+    assert_eq!(a.node.users_online(), 0);
+    assert_eq!(b.node.users_online(), 1);
+    // The old connection's logout does not take the new session away.
+    a.node.logout(1).await.unwrap();
+    assert_eq!(b.node.store().check("alice", &[1]).await.unwrap(), [1]);
 }

@@ -83,7 +83,7 @@ if count == 0 then
 end
 
 local status = 1
-if publish_to_sessions(to, 'm' .. field(to) .. field(sid) .. frame) > 0 then
+if publish_to_sessions(to, 'm' .. field(to) .. field(sid) .. field(from) .. field(id) .. frame) > 0 then
   status = 0
   -- Handed to a node that writes it: an expiry later does not tell the sender it was
   -- never delivered.
