@@ -25,12 +25,16 @@ use crate::paths;
 const DEFAULT_SPACE: &str = "0-personal";
 /// The relay used when `messaging.relay.url` is unset or empty.
 const DEFAULT_RELAY_URL: &str = "wss://datacore-messaging-relay.datafund.ai/ws";
-/// The tier of every actor without an entry in `messaging.trust_overrides`.
-const UNKNOWN_TIER: &str = "unknown";
+/// The trust tier of the person who owns the data root (and of their own agents): the only
+/// tier whose text is not fenced as untrusted.
+pub const OWNER_TIER: &str = "owner";
+/// The tier of every actor without an entry in `messaging.trust_overrides`, and the limits
+/// a tier of any other name starts from.
+pub const UNKNOWN_TIER: &str = "unknown";
 
 /// The built-in trust tiers, in order of decreasing trust.
 const BUILTIN_TIERS: [(&str, TierConfig); 4] = [
-    ("owner", TierConfig::new(2.0, 0, 0, true)),
+    (OWNER_TIER, TierConfig::new(2.0, 0, 0, true)),
     ("team", TierConfig::new(1.5, 100_000, 8, true)),
     ("trusted", TierConfig::new(1.0, 50_000, 5, false)),
     (UNKNOWN_TIER, TierConfig::new(0.5, 10_000, 3, false)),

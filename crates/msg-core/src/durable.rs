@@ -6,7 +6,7 @@
 //!   deleting it lets a waiter on the old inode and a newcomer on a new one both "hold" it.
 //! - [`write_atomically`]: temporary file in the same directory, `fsync`, `rename`, `fsync` of
 //!   the directory. A crash leaves the old content or the new, never a mix.
-//! - [`append`] and [`create_new`]: the append-only and first-write cases.
+//! - [`append`] and [`create_new`]: the append-only and first-write cases; [`sync_dir`].
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
@@ -125,14 +125,21 @@ impl FileLock {
     }
 }
 
-fn sync_dir(path: &Path) -> Result<(), DurableError> {
+/// `fsync` of the directory `dir`, so that a file created, renamed or removed in it stays
+/// so after a crash.
+pub fn sync_dir(dir: &Path) -> Result<(), DurableError> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io_error("sync the directory", dir))
+}
+
+/// [`sync_dir`] of the directory holding `path`.
+fn sync_parent(path: &Path) -> Result<(), DurableError> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io_error("sync the directory of", path))
+    sync_dir(dir)
 }
 
 /// Appends `bytes` to the existing file `path` with one `write`, then `fdatasync`. With the
@@ -158,7 +165,7 @@ pub fn create_new(path: &Path, bytes: &[u8]) -> Result<(), DurableError> {
     file.write_all(bytes)
         .and_then(|()| file.sync_all())
         .map_err(io_error("write", path))?;
-    sync_dir(path)
+    sync_parent(path)
 }
 
 /// Replaces (or creates) `path` with `bytes` atomically and durably, keeping the old file's
@@ -189,7 +196,7 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), DurableError> {
                 .map_err(io_error("set permissions on a temporary file for", path))?;
         }
         fs::rename(&temp, path).map_err(io_error("rename a temporary file over", path))?;
-        sync_dir(path)
+        sync_parent(path)
     })();
     if result.is_err() {
         let _ = fs::remove_file(&temp);

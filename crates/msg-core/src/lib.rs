@@ -8,11 +8,15 @@
 //!   entries with byte ranges (Emacs's rules for headings, keywords, tags, planning lines,
 //!   property drawers and LOGBOOK); [`org::OrgFile`] runs a [`org::Transaction`] under the
 //!   file's lock that appends [`org::NewEntry`]s durably and edits entries by ID as byte
-//!   splices, guarded so that no byte outside the touched entry changes.
+//!   splices, guarded so that no byte outside the touched entry changes. A transaction moves
+//!   through explicit states (nothing read, the fast path on one section, appending, the
+//!   full document) and reads no more of the file than its operations need.
 //! - [`config`]: `$DATACORE_ROOT/.datacore/settings.local.yaml`, typed, with the original's
 //!   defaults (identity, default space, relay, trust tiers, compute limits).
 //! - [`paths`]: where every file lives; names are validated before they become paths.
 //! - [`durable`]: cross-process file locks and atomic, durable writes.
+//! - [`fingerprint`]: what a file looked like when it was looked at (inode, size, times), to
+//!   notice a change made without our lock.
 //! - [`validate`], [`id`], [`timestamp`], [`figures`]: what may be written, IDs, Org
 //!   timestamps, numbers as people read them.
 //!
@@ -50,6 +54,7 @@
 pub mod config;
 pub mod durable;
 pub mod figures;
+pub mod fingerprint;
 pub mod id;
 pub mod org;
 pub mod paths;

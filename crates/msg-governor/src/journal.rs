@@ -19,8 +19,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::GovernorError;
-use crate::state::FORMAT;
+use crate::{FORMAT, GovernorError};
 
 /// The first line of a journal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -146,3 +146,7 @@ pub use error::GovernorError;
 pub use governor::TaskGovernor;
 pub use report::{ActiveAdmission, DailySummary, SenderSummary, Usage};
 pub use rules::{Explanation, Rule, RuleCheck};
+
+/// The format of `governor.json` and of `governor.journal`'s header that this version reads
+/// and writes.
+const FORMAT: u64 = 1;

@@ -36,11 +36,9 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use time::{Date, Duration, OffsetDateTime};
 
-use crate::GovernorError;
 use crate::journal::Op;
+use crate::{FORMAT, GovernorError};
 
-/// The format this version reads and writes.
-pub(crate) const FORMAT: u64 = 1;
 /// Days of usage kept in the file (for people reading it; the checks need only today).
 const HISTORY_DAYS: i64 = 7;
 /// The length of the hourly window, in seconds.

@@ -23,8 +23,9 @@
 //! the next writer.
 //!
 //! **Caching.** Each process keeps the state it last read and where it stopped reading the
-//! journal. Under the lock it checks that the snapshot is the one it read (device, inode,
-//! length, modification time) and that the journal is the file it holds open (device and
+//! journal. Under the lock it checks that the snapshot is the one it read (its
+//! `msg_core::fingerprint`: device, inode, length, modification and status change times)
+//! and that the journal is the file it holds open (device and
 //! inode: the journal only ever grows in place, and is replaced only by a rename, and while
 //! the descriptor is open its inode number cannot be reused), then reads only the lines
 //! added since. Anything else means a full re-read. So no decision starts from a stale copy,
@@ -41,12 +42,14 @@ use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use msg_core::durable::{DEFAULT_LOCK_TIMEOUT, FileLock, io_error, write_atomically};
+use msg_core::fingerprint::Fingerprint;
 use time::{Date, OffsetDateTime};
 
+use crate::FORMAT;
 use crate::GovernorError;
 use crate::journal::{Header, Op, complete_lines, parse_line};
 use crate::legacy;
-use crate::state::{self, FORMAT, State, unix_seconds};
+use crate::state::{self, State, unix_seconds};
 
 /// The snapshot's name inside the state directory. Its lock is `governor.json.lock`.
 pub(crate) const STATE_FILE: &str = "governor.json";
@@ -73,30 +76,8 @@ pub(crate) struct StateStore {
 #[derive(Debug)]
 struct Cache {
     state: State,
-    snapshot_id: Option<FileId>,
+    snapshot_id: Option<Fingerprint>,
     journal: Option<Journal>,
-}
-
-/// Enough of a file's metadata to tell that it was replaced or rewritten.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct FileId {
-    dev: u64,
-    ino: u64,
-    len: u64,
-    mtime: i64,
-    mtime_nsec: i64,
-}
-
-impl FileId {
-    fn of(meta: &fs::Metadata) -> FileId {
-        FileId {
-            dev: meta.dev(),
-            ino: meta.ino(),
-            len: meta.len(),
-            mtime: meta.mtime(),
-            mtime_nsec: meta.mtime_nsec(),
-        }
-    }
 }
 
 /// The open journal.
@@ -333,9 +314,9 @@ impl StateStore {
         Ok(slot.insert(cache))
     }
 
-    fn snapshot_id(&self) -> Result<Option<FileId>, GovernorError> {
+    fn snapshot_id(&self) -> Result<Option<Fingerprint>, GovernorError> {
         match fs::metadata(&self.snapshot) {
-            Ok(meta) => Ok(Some(FileId::of(&meta))),
+            Ok(meta) => Ok(Some(Fingerprint::of_metadata(&meta))),
             Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(None),
             Err(source) => Err(GovernorError::Read {
                 path: self.snapshot.clone(),
@@ -345,7 +326,7 @@ impl StateStore {
     }
 
     /// Reads the snapshot and the whole journal.
-    fn load(&self, snapshot_id: Option<FileId>) -> Result<Cache, GovernorError> {
+    fn load(&self, snapshot_id: Option<Fingerprint>) -> Result<Cache, GovernorError> {
         let mut state = match fs::read(&self.snapshot) {
             Ok(bytes) => state::parse(&self.snapshot, &bytes)?,
             Err(err) if err.kind() == io::ErrorKind::NotFound => State::empty(),

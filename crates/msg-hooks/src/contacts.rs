@@ -1,9 +1,14 @@
-//! `<space>/contacts.yaml`: the people and agents of a space.
+//! `<space>/contacts.yaml`: the people and agents of a space, read and resolved.
+//!
+//! This module reads the file and knows nothing of a [`Context`](crate::Context); the
+//! context uses it for trust tiers ([`Context::trust_tier`](crate::Context::trust_tier)),
+//! recipients ([`Context::recipient`](crate::Context::recipient)) and `msg contacts`
+//! ([`Context::contact_rows`](crate::Context::contact_rows)).
 //!
 //! The schema is the original template's (reference R5): `actors: [{id, name, handles,
 //! trust_tier, added}]`. A sender's tier is its `messaging.trust_overrides` entry in the
-//! settings, else the `trust_tier` noted here, else `unknown` ([`Context::trust_tier`]); `msg
-//! contacts` and `msg doctor` point out where the settings override a tier noted here.
+//! settings, else the `trust_tier` noted here, else `unknown`; `msg contacts` and `msg
+//! doctor` point out where the settings override a tier noted here.
 //!
 //! Handles name an actor for people: `msg send @gz …` and `send-reply @gz …` resolve `@gz`
 //! to the actor whose `handles` list `gz` ([`resolve`]).
@@ -12,67 +17,38 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use crate::context::Context;
 use crate::error::HooksError;
 
 /// An actor as `msg contacts` lists it: from `contacts.yaml`, or only from the settings'
 /// `messaging.trust_overrides`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ContactRow {
+pub(crate) struct ContactRow {
     /// The actor ID.
-    pub id: String,
+    pub(crate) id: String,
     /// The display name from the contacts file.
-    pub name: Option<String>,
+    pub(crate) name: Option<String>,
     /// Other names from the contacts file.
-    pub handles: Vec<String>,
+    pub(crate) handles: Vec<String>,
     /// The tier that counts: the settings' override, else the one noted here, else
     /// `unknown`.
-    pub tier: String,
+    pub(crate) tier: String,
     /// The tier the contacts file notes.
-    pub noted_tier: Option<String>,
+    pub(crate) noted_tier: Option<String>,
     /// When it was added, from the contacts file.
-    pub added: Option<String>,
+    pub(crate) added: Option<String>,
     /// Whether the contacts file lists it.
-    pub in_contacts_file: bool,
-}
-
-/// The space's contacts, then the actors only the settings name, with the tier of each.
-pub fn listing(ctx: &Context) -> Result<Vec<ContactRow>, HooksError> {
-    let path = ctx.paths().contacts_file(ctx.space())?;
-    let listed = load(&path)?;
-    let mut rows: Vec<ContactRow> = listed
-        .iter()
-        .map(|contact| ContactRow {
-            id: contact.id.clone(),
-            name: contact.name.clone(),
-            handles: contact.handles.clone(),
-            tier: ctx.trust_tier(&contact.id),
-            noted_tier: contact.trust_tier.clone(),
-            added: contact.added.clone(),
-            in_contacts_file: true,
-        })
-        .collect();
-    for (actor, tier) in &ctx.settings().messaging.trust_overrides {
-        if !listed.iter().any(|contact| &contact.id == actor) {
-            rows.push(ContactRow {
-                id: actor.clone(),
-                name: None,
-                handles: Vec::new(),
-                tier: tier.clone(),
-                noted_tier: None,
-                added: None,
-                in_contacts_file: false,
-            });
-        }
-    }
-    Ok(rows)
+    pub(crate) in_contacts_file: bool,
 }
 
 /// The actor ID that `given` names: an ID as it is, or `@handle` (also `handle` without the
 /// `@`, when no actor has that ID) resolved through the handles of `contacts` (compared
 /// without a leading `@` and ignoring ASCII case). `@handle` that no actor has, or that
 /// several have, is an error; a plain name no contact knows is taken as an ID.
-pub fn resolve(contacts: &[Contact], given: &str, path: &Path) -> Result<String, HooksError> {
+pub(crate) fn resolve(
+    contacts: &[Contact],
+    given: &str,
+    path: &Path,
+) -> Result<String, HooksError> {
     let (name, is_handle) = match given.strip_prefix('@') {
         Some(name) => (name, true),
         None => (given, false),
@@ -107,42 +83,21 @@ pub fn resolve(contacts: &[Contact], given: &str, path: &Path) -> Result<String,
     }
 }
 
-/// [`resolve`] with the space's `contacts.yaml`. A malformed contacts file is an error only
-/// for a `@handle`, which needs it; a plain ID is taken as it is.
-pub fn resolve_in_space(ctx: &Context, given: &str) -> Result<String, HooksError> {
-    let path = ctx.paths().contacts_file(ctx.space())?;
-    match load(&path) {
-        Ok(contacts) => resolve(&contacts, given, &path),
-        Err(_) if !given.starts_with('@') => Ok(given.to_owned()),
-        Err(err) => Err(err),
-    }
-}
-
-/// The actor a recipient names: `@handle` resolved through the space's `contacts.yaml`
-/// ([`resolve`]); anything else is taken as the actor ID it is (no file is read).
-pub fn recipient(ctx: &Context, given: &str) -> Result<String, HooksError> {
-    if given.starts_with('@') {
-        resolve_in_space(ctx, given)
-    } else {
-        Ok(given.to_owned())
-    }
-}
-
 /// One actor of `contacts.yaml`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(default)]
-pub struct Contact {
+pub(crate) struct Contact {
     /// The actor ID messages use (`tex@team.example.com`).
-    pub id: String,
+    pub(crate) id: String,
     /// A display name.
-    pub name: Option<String>,
+    pub(crate) name: Option<String>,
     /// Other names of the same actor.
-    pub handles: Vec<String>,
+    pub(crate) handles: Vec<String>,
     /// The tier the person noted for the actor.
-    pub trust_tier: Option<String>,
+    pub(crate) trust_tier: Option<String>,
     /// When the actor was added, as written.
     #[serde(deserialize_with = "text")]
-    pub added: Option<String>,
+    pub(crate) added: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -165,7 +120,7 @@ fn text<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<Stri
 
 /// Reads the contacts at `path`: none when the file is missing, an error naming the line
 /// when it is not valid.
-pub fn load(path: &Path) -> Result<Vec<Contact>, HooksError> {
+pub(crate) fn load(path: &Path) -> Result<Vec<Contact>, HooksError> {
     let text = match std::fs::read_to_string(path) {
         Ok(text) => text,
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -175,7 +130,7 @@ pub fn load(path: &Path) -> Result<Vec<Contact>, HooksError> {
 }
 
 /// Parses contacts YAML; `path` names the file in errors.
-pub fn parse(text: &str, path: &Path) -> Result<Vec<Contact>, HooksError> {
+pub(crate) fn parse(text: &str, path: &Path) -> Result<Vec<Contact>, HooksError> {
     let file: Option<ContactsFile> = serde_yaml::from_str(text).map_err(|err| HooksError::BadFile {
         path: path.to_owned(),
         line: err.location().map(|l| l.line()),

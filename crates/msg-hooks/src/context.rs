@@ -11,8 +11,10 @@ use msg_inbox::AgentInbox;
 use msg_store::MessageStore;
 use time::UtcOffset;
 
+use crate::contacts::{self, ContactRow};
 use crate::error::HooksError;
-use crate::seen::Fingerprint;
+use crate::sighting::Sighting;
+use msg_core::config::OWNER_TIER;
 
 /// The suffix that makes a person's agent name: `gregor` → `gregor-claude`.
 pub const AGENT_SUFFIX: &str = "-claude";
@@ -29,7 +31,7 @@ pub struct Context {
     agent: String,
     /// The settings file's fingerprint, taken before it was read (for the watcher): `None`
     /// when unknown (settings given to [`Context::new`]), `Some(None)` when there was no file.
-    settings_print: Option<Option<Fingerprint>>,
+    settings_print: Option<Option<Sighting>>,
     /// The settings with the tiers of `contacts.yaml` added (read on first use), and the
     /// problem with the contacts file if it could not be read. Shared by clones.
     effective: Arc<OnceLock<(Settings, Option<String>)>>,
@@ -45,7 +47,7 @@ impl Context {
             None => Paths::from_env(),
         };
         // Taken before reading, so that a change made while reading shows as a change later.
-        let settings_print = Fingerprint::of(&paths.settings_file());
+        let settings_print = Sighting::of(&paths.settings_file());
         let settings = Settings::load(paths.root())?;
         let mut ctx = Context::new(paths, settings, space)?;
         ctx.settings_print = Some(settings_print);
@@ -79,7 +81,7 @@ impl Context {
 
     /// The settings file's fingerprint when it was loaded: `None` when unknown (settings
     /// given to [`Context::new`]), `Some(None)` when there was no file.
-    pub(crate) fn settings_print(&self) -> Option<Option<Fingerprint>> {
+    pub(crate) fn settings_print(&self) -> Option<Option<Sighting>> {
         self.settings_print
     }
 
@@ -121,7 +123,7 @@ impl Context {
 
     /// Whether `actor` is an owner: its text may be read as instructions.
     pub fn is_owner(&self, actor: &str) -> bool {
-        self.trust_tier(actor) == "owner"
+        self.trust_tier(actor) == OWNER_TIER
     }
 
     /// This context with other settings (the cache of [`Context::effective_settings`] is
@@ -156,7 +158,7 @@ impl Context {
             .paths
             .contacts_file(&self.space)
             .map_err(HooksError::from)
-            .and_then(|path| crate::contacts::load(&path));
+            .and_then(|path| contacts::load(&path));
         match contacts {
             Ok(contacts) => {
                 let overrides = &mut settings.messaging.trust_overrides;
@@ -169,6 +171,62 @@ impl Context {
             }
             Err(err) => (settings, Some(err.to_string())),
         }
+    }
+
+    /// The local agents: the user's (`<user>-claude`) and each agent with a relay token
+    /// (`messaging.relay.agent_tokens`), without duplicates, in that order.
+    pub(crate) fn local_agents(&self) -> Vec<String> {
+        let mut agents = vec![self.agent.clone()];
+        for agent in self.settings.relay_agent_tokens().keys() {
+            if !agents.contains(agent) && msg_core::validate::path_component("agent", agent).is_ok()
+            {
+                agents.push(agent.clone());
+            }
+        }
+        agents
+    }
+
+    /// The actor a recipient names: `@handle` resolved through the space's `contacts.yaml`
+    /// ([`contacts::resolve`]); anything else is taken as the actor ID it is (no file is
+    /// read). A malformed contacts file is an error only for a `@handle`, which needs it.
+    pub(crate) fn recipient(&self, given: &str) -> Result<String, HooksError> {
+        if !given.starts_with('@') {
+            return Ok(given.to_owned());
+        }
+        let path = self.paths.contacts_file(&self.space)?;
+        contacts::resolve(&contacts::load(&path)?, given, &path)
+    }
+
+    /// The space's contacts, then the actors only the settings name, with the tier of each
+    /// (`msg contacts`).
+    pub(crate) fn contact_rows(&self) -> Result<Vec<ContactRow>, HooksError> {
+        let listed = contacts::load(&self.paths.contacts_file(&self.space)?)?;
+        let mut rows: Vec<ContactRow> = listed
+            .iter()
+            .map(|contact| ContactRow {
+                id: contact.id.clone(),
+                name: contact.name.clone(),
+                handles: contact.handles.clone(),
+                tier: self.trust_tier(&contact.id),
+                noted_tier: contact.trust_tier.clone(),
+                added: contact.added.clone(),
+                in_contacts_file: true,
+            })
+            .collect();
+        for (actor, tier) in &self.settings.messaging.trust_overrides {
+            if !listed.iter().any(|contact| &contact.id == actor) {
+                rows.push(ContactRow {
+                    id: actor.clone(),
+                    name: None,
+                    handles: Vec::new(),
+                    tier: tier.clone(),
+                    noted_tier: None,
+                    added: None,
+                    in_contacts_file: false,
+                });
+            }
+        }
+        Ok(rows)
     }
 
     /// `<space>/org/messaging/inbox.org`.

@@ -1,29 +1,34 @@
 //! `msg-hooks`: the executables of datacore-messaging, and the library they share.
 //!
 //! People and their AI agents hand each other messages and tasks through org files. This
-//! crate wires the store ([`msg_store`]), the agent task files ([`msg_inbox`]) and the
-//! governor ([`msg_governor`]) into the programs that use them (DESIGN.md §8):
+//! crate wires the store ([`msg_store`]), the agent task files ([`msg_inbox`]), the
+//! governor ([`msg_governor`]) and the relay's protocol ([`msg_relay::protocol`]) into the
+//! programs that use them (DESIGN.md §8):
 //!
 //! - `inbox-watcher`: Claude Code's `UserPromptSubmit`/`SessionStart` hook. It claims the
 //!   next task atomically and shows the agent what is new, once, with the task ID and the
 //!   exact command to complete it; text from senders below the owner tier is framed as data
-//!   ([`watcher`], [`HookEvent`]).
+//!   ([`watch`], [`HookEvent`]).
 //! - `send-reply`: the agent's reply; with `--complete-task`, completes the task and
 //!   reconciles the governor ([`send_reply`]).
-//! - `mark-message`, `task-queue`: the original's helper commands ([`mark`], [`TaskDesk`]).
+//! - `mark-message`, `task-queue`: the original's helper commands ([`TaskDesk`]).
 //! - `msg`: the person's command: send, inbox, show, read, thread, tasks, task …, usage,
-//!   contacts, init, doctor, hooks install, migrate (from the v0.1.0 layout, [`migrate`]),
-//!   intake, demo, and `msg relay connect`: the
-//!   machine's relay client ([`relay_client`]), which receives messages into the inbox once
-//!   ([`mailroom`]), turns messages to an agent into its tasks through the governor
-//!   ([`intake`]) and sends the outbox, recording each delivery.
+//!   contacts, init, doctor, hooks install, migrate (from the v0.1.0 layout), intake, demo,
+//!   and `msg relay connect`: the machine's relay client, which receives messages into the
+//!   inbox once, turns messages to an agent into its tasks through the governor and sends
+//!   the outbox, recording each delivery.
 //!
-//! The binaries in `src/bin` are thin: they parse arguments ([`cli`]), call this library,
-//! and print. The library returns [`HooksError`]s that name the file, the ID or the field.
+//! The code is in wings: `hook/` (the watcher), `desk/` (tasks, intake, sending),
+//! `relay_client/`, `setup/` (init, doctor, hooks install, migrate, demo) and `cli/` (each
+//! executable's arguments and output), over [`Context`] (who runs the command, where) and
+//! [`HooksError`] (errors naming the file, the ID or the field). ARCHITECTURE.md maps them.
+//! The binaries in `src/bin` only call their entry point ([`msg_main`],
+//! [`inbox_watcher_main`], [`send_reply_main`], [`mark_message_main`],
+//! [`task_queue_main`]); what only they use is private to this crate.
 //!
 //! ```
 //! use msg_core::{config::Settings, paths::Paths};
-//! use msg_hooks::{Context, HookEvent, Reply, Submission, TaskDesk, send_reply, watcher};
+//! use msg_hooks::{Context, HookEvent, Reply, Submission, TaskDesk, send_reply, watch};
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let root = std::env::temp_dir().join(format!("msg-hooks-doc-{}", std::process::id()));
@@ -41,7 +46,7 @@
 //! })?;
 //!
 //! // Before the next prompt, the hook claims it and tells the agent how to finish it.
-//! let output = watcher::watch(&ctx, &HookEvent::default())?;
+//! let output = watch(&ctx, &HookEvent::default())?;
 //! let json = output.stdout.expect("a task was claimed");
 //! assert!(json.contains(&submitted.task.id().to_string()));
 //! assert!(json.contains("--complete-task"));
@@ -62,41 +67,26 @@
 //!
 //! Architecture invariant: the only crate that depends on all the others; it knows no wire
 //! protocol itself (it speaks `msg_relay::protocol`'s types) and no file layout of the
-//! stores: received messages and delivery states are `MessageStore` operations that
-//! [`mailroom`] only calls. Its own files are the watcher's record of what it showed and
+//! stores: received messages and delivery states are `MessageStore` operations that the
+//! relay client only calls. Its own files are the watcher's record of what it showed and
 //! (read only) earlier builds' task ↔ admission links, both under the governor's state
-//! directory (see [`watcher`] and [`TaskDesk`]).
+//! directory (see [`watch`] and [`TaskDesk`]).
 
-mod admission_links;
-mod briefing;
-pub mod claude_settings;
-pub mod cli;
-pub mod contacts;
+mod cli;
+mod contacts;
 mod context;
-pub mod demo;
-pub mod doctor;
+mod desk;
 mod error;
-mod hook_event;
-pub mod init;
-pub mod intake;
-pub mod json;
-mod lookup;
-pub mod mailroom;
-mod messages;
-pub mod migrate;
-pub mod relay_client;
-pub mod render;
-mod reply;
-mod seen;
-mod tasks;
-mod untrusted;
-pub mod watcher;
+mod hook;
+mod relay_client;
+mod setup;
+mod sighting;
 
-pub use briefing::MAX_CONTEXT_CHARS;
+pub use cli::{inbox_watcher_main, mark_message_main, msg_main, send_reply_main, task_queue_main};
 pub use context::{AGENT_SUFFIX, Context, utc_offset};
+pub use desk::{
+    ADMISSION_PROPERTY, Delivery, GovernorNote, MESSAGE_ID_PROPERTY, Reply, ReplyReport, Sent,
+    Submission, Submitted, TASK_PROPERTY, TaskDesk, send_reply,
+};
 pub use error::HooksError;
-pub use hook_event::{EventKind, HookEvent};
-pub use messages::{Found, MarkAction, find_any, find_message, mark, replies_to_task};
-pub use msg_store::{DELIVERY_PENDING, DELIVERY_PROPERTY};
-pub use reply::{Delivery, Outgoing, Reply, ReplyReport, Sent, TASK_PROPERTY, send, send_reply};
-pub use tasks::{ADMISSION_PROPERTY, GovernorNote, Submission, Submitted, TaskDesk};
+pub use hook::{EventKind, HookEvent, MAX_CONTEXT_CHARS, WatchOutput, watch};

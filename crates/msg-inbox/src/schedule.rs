@@ -5,7 +5,7 @@
 
 use std::cmp::Ordering;
 
-use msg_core::config::Settings;
+use msg_core::config::{Settings, UNKNOWN_TIER};
 use msg_core::org::{EntryRef, Outline};
 use msg_core::timestamp::parse_org_timestamp;
 use time::PrimitiveDateTime;
@@ -32,7 +32,7 @@ pub(crate) fn next_queued(outline: &Outline, settings: &Settings, skip: &[usize]
         let scanned = outline.entry(index);
         let entry = scanned.get();
         let tier = entry.property(property::TRUST_TIER);
-        let tier = tier.as_deref().unwrap_or("unknown");
+        let tier = tier.as_deref().unwrap_or(UNKNOWN_TIER);
         let boost = match boosts.iter().find(|(name, _)| name == tier) {
             Some(&(_, boost)) => boost,
             None => {

@@ -15,7 +15,7 @@ use crate::token::ServerSecret;
 ///     limits: Limits { messages_per_second: 50, ..Limits::default() },
 ///     ..RelayConfig::new(secret)
 /// };
-/// assert_eq!(config.limits.max_frame_bytes, 64 * 1024);
+/// assert_eq!(config.limits.max_frame_bytes, msg_relay::protocol::MAX_FRAME_BYTES);
 /// ```
 #[derive(Debug, Clone)]
 pub struct RelayConfig {

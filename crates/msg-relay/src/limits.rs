@@ -71,7 +71,7 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Limits {
         Limits {
-            max_frame_bytes: 64 * 1024,
+            max_frame_bytes: crate::protocol::MAX_FRAME_BYTES,
             messages_per_second: 20,
             burst: 60,
             max_connections: 10_000,

@@ -229,60 +229,78 @@ impl QueueLimit {
 }
 
 /// The machine-readable reason carried by every `error` frame.
+///
+/// Each code is of one class, which tells a client what to do about the frame refused:
+///
+/// - **permanent** ([`ErrorCode::is_permanent`]): the same frame would be refused again,
+///   or the message is gone; a client gives the message up (or, at login, stops);
+/// - **retryable** ([`ErrorCode::is_retryable`]): a limit that passes; the same frame can
+///   succeed later unchanged (after `retry_after_ms` when the relay gives it);
+/// - **neither**: the connection ends or the frame came at the wrong time; what to do is
+///   the client's decision (reconnect, log in first). [`ErrorCode::Unknown`] is of this
+///   class: a client cannot know more of a code it does not know.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum ErrorCode {
     /// The token (or shared secret) does not prove the name. The socket is closed.
+    /// Permanent.
     AuthFailed,
     /// A v0.2.0 shared-secret login on a relay that accepts tokens only. The socket is closed.
+    /// Permanent.
     SharedSecretDisabled,
-    /// `auth` without a username. The socket is closed.
+    /// `auth` without a username. The socket is closed. Permanent.
     UsernameRequired,
     /// A username with line breaks or control characters, or too long. The socket is closed.
+    /// Permanent.
     InvalidUsername,
-    /// No `auth` arrived within the authentication timeout. The socket is closed.
+    /// No `auth` arrived within the authentication timeout. The socket is closed. Neither.
     AuthTimeout,
-    /// `send`, `status_change`, `watch` or `unwatch` before `auth`.
+    /// `send`, `status_change`, `watch` or `unwatch` before `auth`. Neither: the same frame
+    /// succeeds after a login.
     AuthRequired,
     /// The recipient is not connected (v0.2.0: `User <to> not online`). No longer sent:
-    /// messages for offline users are queued.
+    /// messages for offline users are queued. Retryable.
     NotOnline,
-    /// `send` without a recipient.
+    /// `send` without a recipient. Permanent.
     RecipientRequired,
     /// The recipient stopped reading and was disconnected. No longer sent: the message is
-    /// queued for the recipient's next login instead.
+    /// queued for the recipient's next login instead. Retryable.
     RecipientTooSlow,
-    /// The frame is larger than the limit; the socket is closed with 1009.
+    /// The frame is larger than the limit; the socket is closed with 1009. Permanent.
     FrameTooLarge,
-    /// Too many frames per second; retry after `retry_after_ms`.
+    /// Too many frames per second; retry after `retry_after_ms`. Retryable.
     RateLimited,
     /// The relay holds as many connections as it may; the socket is closed with 1013.
+    /// Retryable.
     TooManyConnections,
-    /// Watching more users than the limit allows.
+    /// Watching more users than the limit allows. Permanent.
     TooManyWatches,
-    /// A status that is empty, too long, or has control characters.
+    /// A status that is empty, too long, or has control characters. Permanent.
     InvalidStatus,
-    /// Text that is not JSON.
+    /// Text that is not JSON. Permanent.
     InvalidJson,
     /// JSON that is not a known frame (unknown `type`, a field of the wrong type), or a
-    /// `send` whose `id` is longer than 128 bytes or has control characters.
+    /// `send` whose `id` is longer than 128 bytes or has control characters. Permanent.
     InvalidFrame,
-    /// A binary WebSocket message; the protocol is JSON text.
+    /// A binary WebSocket message; the protocol is JSON text. Permanent.
     BinaryNotSupported,
-    /// The same name logged in elsewhere; this socket is closed with 4000.
+    /// The same name logged in elsewhere; this socket is closed with 4000. Neither (and a
+    /// client should not reconnect on its own: see [`close::SESSION_REPLACED`]).
     SessionReplaced,
-    /// This connection stopped reading its frames; the socket is closed with 1008.
+    /// This connection stopped reading its frames; the socket is closed with 1008. Neither.
     SlowConsumer,
     /// Nothing arrived (not even a pong) within the idle timeout; the socket is closed.
+    /// Neither.
     IdleTimeout,
     /// The recipient's offline queue (or the relay's total queue memory) is at the bound
-    /// named in `limit`; the message was not accepted (new).
+    /// named in `limit`; the message was not accepted (new). Retryable.
     QueueFull,
     /// A queued message passed its time to live before the recipient came online; it was
-    /// dropped (new). Sent to the sender if it is online at that moment.
+    /// dropped (new). Sent to the sender if it is online at that moment. Permanent: the
+    /// message is gone.
     Expired,
-    /// A code this version does not know (sent by a newer relay).
+    /// A code this version does not know (sent by a newer relay). Neither.
     #[serde(other)]
     Unknown,
 }
@@ -317,6 +335,39 @@ impl ErrorCode {
         }
     }
 
+    /// Whether the refused frame would be refused again, or its message is gone: a client
+    /// gives the message up (a `send`) or stops (a login) instead of trying again.
+    pub fn is_permanent(self) -> bool {
+        matches!(
+            self,
+            ErrorCode::AuthFailed
+                | ErrorCode::SharedSecretDisabled
+                | ErrorCode::UsernameRequired
+                | ErrorCode::InvalidUsername
+                | ErrorCode::RecipientRequired
+                | ErrorCode::FrameTooLarge
+                | ErrorCode::TooManyWatches
+                | ErrorCode::InvalidStatus
+                | ErrorCode::InvalidJson
+                | ErrorCode::InvalidFrame
+                | ErrorCode::BinaryNotSupported
+                | ErrorCode::Expired
+        )
+    }
+
+    /// Whether the refusal passes: the same frame can succeed later unchanged (after
+    /// `retry_after_ms` when the relay gives it).
+    pub fn is_retryable(self) -> bool {
+        matches!(
+            self,
+            ErrorCode::NotOnline
+                | ErrorCode::RecipientTooSlow
+                | ErrorCode::RateLimited
+                | ErrorCode::TooManyConnections
+                | ErrorCode::QueueFull
+        )
+    }
+
     /// Every code the relay sends, in a stable order (the metrics list them all, even at 0).
     pub const ALL: [ErrorCode; 22] = [
         ErrorCode::AuthFailed,
@@ -343,6 +394,11 @@ impl ErrorCode {
         ErrorCode::Expired,
     ];
 }
+
+/// The largest frame a relay accepts unless its operator says otherwise (`msg-relay serve
+/// --max-frame-bytes`): 64 KiB. A client keeps its frames below it; a larger one closes
+/// the connection with 1009 ([`ErrorCode::FrameTooLarge`]).
+pub const MAX_FRAME_BYTES: usize = 64 * 1024;
 
 /// WebSocket close codes the relay uses, with the reason text it sends.
 pub mod close {
@@ -458,6 +514,44 @@ mod tests {
         )
         .unwrap();
         assert!(matches!(send, ClientFrame::Send { to: Some(t), thread: None, .. } if t == "bob"));
+    }
+
+    #[test]
+    fn each_code_is_permanent_retryable_or_neither() {
+        for code in ErrorCode::ALL {
+            assert!(
+                !(code.is_permanent() && code.is_retryable()),
+                "{code:?} is of one class"
+            );
+        }
+        // What a client decides on: a message refused for these is given up ...
+        for code in [
+            ErrorCode::RecipientRequired,
+            ErrorCode::InvalidFrame,
+            ErrorCode::InvalidJson,
+            ErrorCode::FrameTooLarge,
+            ErrorCode::Expired,
+            ErrorCode::InvalidUsername,
+            ErrorCode::AuthFailed,
+        ] {
+            assert!(code.is_permanent(), "{code:?}");
+        }
+        // ... for these sent again later; a connection ended for these is the client's call.
+        for code in [
+            ErrorCode::RateLimited,
+            ErrorCode::TooManyConnections,
+            ErrorCode::QueueFull,
+        ] {
+            assert!(code.is_retryable(), "{code:?}");
+        }
+        for code in [
+            ErrorCode::SessionReplaced,
+            ErrorCode::AuthRequired,
+            ErrorCode::IdleTimeout,
+            ErrorCode::Unknown,
+        ] {
+            assert!(!code.is_permanent() && !code.is_retryable(), "{code:?}");
+        }
     }
 
     #[test]

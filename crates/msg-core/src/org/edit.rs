@@ -174,7 +174,7 @@ impl<'a> EntryEditor<'a> {
             return Err(OrgError::IgnoredDrawer {
                 path: self.path.to_owned(),
                 line: self.line,
-                drawer_line: self.line + self.section.line_of(at) - 1,
+                drawer_line: self.line + self.section.line_of(at.begin) - 1,
             });
         }
         Ok(())

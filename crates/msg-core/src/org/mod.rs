@@ -3,23 +3,32 @@
 //! - [`Document`] scans a file's bytes into [`Entry`] ranges; [`EntryRef`] reads an entry.
 //! - [`OrgFile`] runs a [`Transaction`] under the file's lock: [`Transaction::append`] adds a
 //!   [`NewEntry`] in canonical form, [`Transaction::edit`] changes one entry by ID through an
-//!   [`EntryEditor`].
+//!   [`EntryEditor`]; [`Transaction::take`] and [`Transaction::append_subtree`] move a
+//!   [`Subtree`] between files.
 //! - [`Outline`] reads a file without indexing every entry: only where each heading starts;
 //!   an entry is scanned when asked for (queries and edits that touch few entries).
 //! - [`TodoKeywords`] is the set of keywords in force for a file.
+//! - [`Document::drawer_problems`] says why Emacs ignores a property drawer
+//!   ([`IgnoredDrawer`], [`DrawerProblem`]).
 
 mod edit;
 mod entry;
 mod error;
 mod file;
+mod guard;
+mod head;
 mod keywords;
 mod outline;
 mod scan;
+mod subtree;
+mod transaction;
 
 pub use edit::EntryEditor;
 pub use entry::NewEntry;
 pub use error::OrgError;
-pub use file::{DEFAULT_LOCK_TIMEOUT, OrgFile, Subtree, Transaction};
+pub use file::{DEFAULT_LOCK_TIMEOUT, OrgFile};
 pub use keywords::{KeywordSequence, TodoKeywords};
 pub use outline::{Outline, OutlineEntry};
-pub use scan::{Document, DuplicateId, Entry, EntryRef, InvalidUtf8};
+pub use scan::{Document, DrawerProblem, DuplicateId, Entry, EntryRef, IgnoredDrawer, InvalidUtf8};
+pub use subtree::Subtree;
+pub use transaction::Transaction;

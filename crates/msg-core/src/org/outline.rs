@@ -1,12 +1,12 @@
 //! A file read without indexing every entry: where each heading starts, and nothing more until
 //! an entry is asked for.
 //!
-//! [`Document::parse`] builds an index of every entry (about 300 bytes each, plus a property
+//! [`Document::parse`](super::Document::parse) builds an index of every entry (about 300 bytes each, plus a property
 //! list), which in a fresh process means faulting in more new memory than the file itself.
 //! Most operations look at a few entries: an edit by ID, "which task is queued", "which
 //! messages are unread". An [`Outline`] keeps the bytes, the start and line number of every
 //! heading (16 bytes per entry) and the keywords the file declares; an entry is scanned when
-//! it is asked for, by the same code that [`Document::parse`] runs on it, so it reads exactly
+//! it is asked for, by the same code that [`Document::parse`](super::Document::parse) runs on it, so it reads exactly
 //! as it does there. Finding an entry by ID is a byte search for the ID ([`memchr::memmem`])
 //! over the whole file; each hit on a `:ID:` property line is confirmed by scanning the
 //! section it is in, so an ID on two entries is still found and reported.
@@ -99,7 +99,7 @@ impl Drop for Outline {
 
 impl Outline {
     /// Finds the headings and `#+TODO:`-family lines of `bytes`; `states` are the caller's
-    /// keywords, as for [`Document::parse`](super::Document::parse).
+    /// keywords, as for [`Document::parse`](super::Document::parse)(super::Document::parse).
     ///
     /// Three vectorised passes instead of a walk over every line: `memmem` for `\n*` (a
     /// heading starts a line with a star), `memmem` for `#+` (a keyword line has only blanks
@@ -264,7 +264,7 @@ impl Outline {
         EntryRef::new(&self.bytes, index, &heading).has_tag(tag)
     }
 
-    /// Scans entry `index`: the same [`Entry`] that [`Document::parse`](super::Document::parse)
+    /// Scans entry `index`: the same [`Entry`] that [`Document::parse`](super::Document::parse)(super::Document::parse)
     /// indexes for it.
     pub fn entry(&self, index: usize) -> OutlineEntry<'_> {
         OutlineEntry {

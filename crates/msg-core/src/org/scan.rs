@@ -113,7 +113,74 @@ pub struct Entry {
     /// After the heading, planning line and property drawer, up to the section's end.
     pub(crate) body: Span,
     /// A `:PROPERTIES:` line where Emacs would expect the drawer, that does not form one.
-    pub(crate) ignored_drawer: Option<usize>,
+    pub(crate) ignored_drawer: Option<IgnoredAt>,
+}
+
+/// Where an ignored property drawer begins, and the first line that keeps it from being
+/// one (`None`: no `:END:` before the section ends).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct IgnoredAt {
+    pub(crate) begin: usize,
+    pub(crate) culprit: Option<Span>,
+}
+
+/// A `:PROPERTIES:` drawer that Emacs ignores, and why: [`Document::drawer_problems`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IgnoredDrawer {
+    /// The 1-based line of its `:PROPERTIES:`.
+    pub line: usize,
+    /// The 1-based line of the entry's heading.
+    pub entry_line: usize,
+    /// What keeps it from being a drawer.
+    pub problem: DrawerProblem,
+}
+
+/// Why Emacs ignores a property drawer. Its `Display` is a sentence part for a report:
+/// `line 4 is blank`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DrawerProblem {
+    /// No `:END:` line before the next heading, or before the end of the file.
+    NoEnd {
+        /// Whether a heading follows (else the file ends).
+        before_heading: bool,
+    },
+    /// A blank line inside.
+    BlankLine {
+        /// Its 1-based line.
+        line: usize,
+    },
+    /// A continuation line `:   …`, as org-workspace 0.4 writes multi-line values.
+    ContinuationLine {
+        /// Its 1-based line.
+        line: usize,
+    },
+    /// A line that is not `:KEY: value` (or `:KEY:`).
+    NotAProperty {
+        /// Its 1-based line.
+        line: usize,
+    },
+}
+
+impl std::fmt::Display for DrawerProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DrawerProblem::NoEnd {
+                before_heading: true,
+            } => write!(f, "no :END: before the next heading"),
+            DrawerProblem::NoEnd {
+                before_heading: false,
+            } => write!(f, "no :END:"),
+            DrawerProblem::BlankLine { line } => write!(f, "line {line} is blank"),
+            DrawerProblem::ContinuationLine { line } => write!(
+                f,
+                "line {line} is a continuation line `:   …`, as org-workspace 0.4 writes multi-line values; put the value on one line"
+            ),
+            DrawerProblem::NotAProperty { line } => {
+                write!(f, "line {line} is not a `:KEY: value` line")
+            }
+        }
+    }
 }
 
 impl Entry {
@@ -250,7 +317,10 @@ impl Entry {
             p.value.shift(delta);
         }
         if let Some(at) = &mut self.ignored_drawer {
-            *at = at.wrapping_add_signed(delta);
+            at.begin = at.begin.wrapping_add_signed(delta);
+            if let Some(culprit) = &mut at.culprit {
+                culprit.shift(delta);
+            }
         }
     }
 }
@@ -553,7 +623,7 @@ impl Open {
                         self.entry.properties.push(property);
                         return;
                     }
-                    self.abandon_drawer(bytes, begin);
+                    self.abandon_drawer(bytes, begin, Some(line.content));
                 }
                 State::Body => {
                     let t = trimmed(bytes, line.content);
@@ -571,9 +641,13 @@ impl Open {
         }
     }
 
-    /// The candidate property drawer is not one: Emacs reads its lines as body text.
-    fn abandon_drawer(&mut self, bytes: &[u8], begin: Line) {
-        self.entry.ignored_drawer = Some(begin.full.start);
+    /// The candidate property drawer is not one (because of the line `culprit`, or no
+    /// `:END:`): Emacs reads its lines as body text.
+    fn abandon_drawer(&mut self, bytes: &[u8], begin: Line, culprit: Option<Span>) {
+        self.entry.ignored_drawer = Some(IgnoredAt {
+            begin: begin.full.start,
+            culprit,
+        });
         self.entry.body.start = begin.full.start;
         self.state = State::Body;
         let properties = std::mem::take(&mut self.entry.properties);
@@ -590,7 +664,7 @@ impl Open {
 
     fn close(mut self, bytes: &[u8], end: usize) -> Entry {
         if let State::InDrawer { begin } = self.state {
-            self.abandon_drawer(bytes, begin);
+            self.abandon_drawer(bytes, begin, None);
         }
         self.entry.section.end = end;
         self.entry.body.end = end;
@@ -890,7 +964,39 @@ impl Document {
         self.entries
             .iter()
             .filter_map(|e| e.ignored_drawer)
-            .map(|offset| line_at(&self.bytes, offset))
+            .map(|at| line_at(&self.bytes, at.begin))
+            .collect()
+    }
+
+    /// Every `:PROPERTIES:` drawer that Emacs ignores, with the reason: the first line inside
+    /// it that is not a property line, or the missing `:END:`. Their properties are not read.
+    pub fn drawer_problems(&self) -> Vec<IgnoredDrawer> {
+        self.entries
+            .iter()
+            .filter_map(|entry| {
+                let at = entry.ignored_drawer?;
+                let problem = match at.culprit {
+                    None => DrawerProblem::NoEnd {
+                        before_heading: entry.section.end < self.bytes.len(),
+                    },
+                    Some(content) => {
+                        let line = line_at(&self.bytes, content.start);
+                        let text = &self.bytes[trimmed(&self.bytes, content).range()];
+                        if text.is_empty() {
+                            DrawerProblem::BlankLine { line }
+                        } else if text == b":" || text.starts_with(b": ") {
+                            DrawerProblem::ContinuationLine { line }
+                        } else {
+                            DrawerProblem::NotAProperty { line }
+                        }
+                    }
+                };
+                Some(IgnoredDrawer {
+                    line: line_at(&self.bytes, at.begin),
+                    entry_line: entry.line,
+                    problem,
+                })
+            })
             .collect()
     }
 
@@ -1202,5 +1308,42 @@ impl<'a> EntryRef<'a> {
                 (d.whole.start - base)..(d.whole.end - base)
             }),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn drawer_problems_name_the_line_that_breaks_the_drawer() {
+        let problems = |text: &str| {
+            Document::parse(text.as_bytes().to_vec(), &TodoKeywords::empty())
+                .drawer_problems()
+                .into_iter()
+                .map(|d| (d.line, d.entry_line, d.problem.to_string()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            problems("* a\n  :PROPERTIES:\n  :ID: x\n  :   more\n  :END:\n"),
+            [(2, 1, "line 4 is a continuation line `:   …`, as org-workspace 0.4 writes multi-line values; put the value on one line".to_owned())]
+        );
+        assert_eq!(
+            problems("* a\n  :PROPERTIES:\n\n  :END:\n"),
+            [(2, 1, "line 3 is blank".to_owned())]
+        );
+        assert_eq!(
+            problems("* a\n  :PROPERTIES:\n  :ID: x\n* b\n"),
+            [(2, 1, "no :END: before the next heading".to_owned())]
+        );
+        assert_eq!(
+            problems("#+TODO: A | B\n* a\n:PROPERTIES:\n:ID: x"),
+            [(3, 2, "no :END:".to_owned())]
+        );
+        assert_eq!(
+            problems("* a\n  :PROPERTIES:\n  ID: x\n  :END:\n* b\n"),
+            [(2, 1, "line 3 is not a `:KEY: value` line".to_owned())]
+        );
+        assert!(problems("* a\n  :PROPERTIES:\n  :ID: x\n  :END:\n").is_empty());
     }
 }

@@ -6,15 +6,10 @@
 //! relays that have store-and-forward (`ack`, `synced`) and with v0.2.0 relays that have
 //! not.
 
-use msg_relay::protocol::{ClientFrame, ErrorCode, ServerFrame};
+use msg_relay::protocol::{AckStatus, ClientFrame, ErrorCode, ServerFrame};
 use serde_json::Value;
 
-use crate::mailroom::Incoming;
-
-/// The largest frame this client sends: the relay's default `max_frame_bytes`. A message
-/// that does not fit is marked failed here instead of being refused (and the connection
-/// closed) by the relay on every attempt.
-pub(crate) const MAX_FRAME_BYTES: usize = 64 * 1024;
+use super::mailroom::Incoming;
 
 /// The frame types of [`ServerFrame`] this client reads.
 const KNOWN: [&str; 7] = [
@@ -32,8 +27,8 @@ pub(crate) enum FromRelay {
     Ack {
         /// The message ID.
         id: String,
-        /// `delivered` or `queued`.
-        status: String,
+        /// `delivered` or `queued` (or a status of a newer relay).
+        status: AckStatus,
         /// Whether it was a duplicate of one accepted before.
         duplicate: bool,
     },
@@ -106,7 +101,7 @@ pub(crate) fn parse(text: &str) -> Option<FromRelay> {
             ..
         } => FromRelay::Ack {
             id,
-            status: status.as_str().to_owned(),
+            status,
             duplicate,
         },
         ServerFrame::Synced { backlog } => FromRelay::Synced { backlog },
@@ -187,7 +182,7 @@ mod tests {
             parse(r#"{"type":"ack","id":"m1","to":"bob","status":"queued","duplicate":true}"#),
             Some(FromRelay::Ack {
                 id: "m1".into(),
-                status: "queued".into(),
+                status: AckStatus::Queued,
                 duplicate: true
             })
         );

@@ -1,6 +1,6 @@
 //! Bad input gives one clear line and loses nothing.
 
-use crate::common::{Env, deliver, queue_task, task_state};
+use crate::support::{Env, deliver, queue_task, task_state};
 
 #[test]
 fn newlines_in_single_line_arguments_are_refused() {

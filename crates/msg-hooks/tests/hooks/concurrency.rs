@@ -2,7 +2,7 @@
 
 use std::io::Write;
 
-use crate::common::{Env, hook_context, queue_task, task_state};
+use crate::support::{Env, hook_context, queue_task, task_state};
 
 /// Starts `n` copies of `program`, then releases them together by closing their stdin
 /// (each blocks reading it first), and collects their outputs.
@@ -76,7 +76,7 @@ fn four_send_replies_at_once_lose_nothing() {
                 "{}",
                 String::from_utf8_lossy(&output.stderr)
             );
-            ids.push(crate::common::id_in(
+            ids.push(crate::support::id_in(
                 &String::from_utf8(output.stdout).unwrap(),
             ));
         }

@@ -1,6 +1,6 @@
 //! `mark-message`: read, unread, archive by unique prefix or suffix; errors are errors.
 
-use crate::common::{Env, deliver};
+use crate::support::{Env, deliver};
 
 #[test]
 fn marks_by_id_prefix_or_suffix() {

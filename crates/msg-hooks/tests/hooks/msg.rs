@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use crate::common::{Env, deliver, id_in, queue_task, redact, task_state};
+use crate::support::{Env, deliver, id_in, queue_task, redact, task_state};
 
 fn json(text: &str) -> Value {
     serde_json::from_str(text).unwrap_or_else(|err| panic!("{err}: {text}"))
@@ -427,7 +427,7 @@ fn hooks_install_is_idempotent_keeps_other_settings_and_backs_up() {
 }
 "#;
     std::fs::write(&settings, original).unwrap();
-    let watcher = crate::common::exe("inbox-watcher");
+    let watcher = crate::support::exe("inbox-watcher");
     let path = settings.display().to_string();
     let out = env
         .run(

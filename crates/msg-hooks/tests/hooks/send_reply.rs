@@ -1,7 +1,7 @@
 //! `send-reply`: where replies go, completing tasks, the governor, and refusals that write
 //! nothing.
 
-use crate::common::{Env, deliver, id_in, queue_task, redact, task_state};
+use crate::support::{Env, deliver, id_in, queue_task, redact, task_state};
 
 #[test]
 fn a_reply_to_someone_else_waits_in_the_outbox_for_the_relay() {

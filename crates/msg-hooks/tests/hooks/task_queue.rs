@@ -1,7 +1,7 @@
 //! `task-queue`: the original's status block and actions, the documented spellings, and
 //! errors instead of silence.
 
-use crate::common::{Env, queue_task, task_state};
+use crate::support::{Env, queue_task, task_state};
 
 fn submit(env: &Env, from: &str, text: &str) -> String {
     let ctx = env.ctx();

@@ -1,6 +1,6 @@
 //! `inbox-watcher`: the hook contract (JSON, silence, once, untrusted text, size cap).
 
-use crate::common::{Env, deliver, hook_context, queue_task, redact, task_state};
+use crate::support::{Env, deliver, hook_context, queue_task, redact, task_state};
 
 #[test]
 fn an_empty_root_is_left_untouched_and_the_hook_is_silent() {

@@ -30,8 +30,8 @@
 use std::path::Path;
 use std::process::Command;
 
-use crate::common::{Env, copy_tree, exe, fixtures, repo};
 use crate::emacs;
+use crate::support::{Env, copy_tree, exe, fixtures, repo};
 
 const PROGRAMS: [&str; 5] = [
     "msg",

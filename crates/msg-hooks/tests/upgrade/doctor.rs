@@ -1,7 +1,7 @@
 //! `msg doctor`: every problem with its file and line; `--fix` applies only the safe fixes.
 
-use crate::common::{Env, json};
 use crate::emacs;
+use crate::support::{Env, json};
 
 const SETTINGS: &str =
     "identity:\n  name: gregor\nmessaging:\n  trust_overrides:\n    gregor: owner\n";

@@ -4,8 +4,10 @@
 //! (`templates`), and every command the documentation shows (`docs`). The real executables
 //! run in temporary Datacore roots; Emacs reads what they wrote where it is installed.
 
-mod common;
 mod emacs;
+#[path = "../support/mod.rs"]
+#[allow(dead_code, reason = "each test binary uses part of the shared harness")]
+mod support;
 
 mod docs;
 mod doctor;

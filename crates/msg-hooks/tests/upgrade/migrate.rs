@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use msg_inbox::TaskState;
 use msg_store::MessageState;
 
-use crate::common::{Env, copy_tree, fixtures, json};
 use crate::emacs;
+use crate::support::{Env, copy_tree, fixtures, json};
 
 const SETTINGS: &str = "\
 identity:

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use msg_core::config::Settings;
 
-use crate::common::{Env, repo};
+use crate::support::{Env, repo};
 
 fn template(name: &str) -> String {
     std::fs::read_to_string(repo().join("templates").join(name)).unwrap()

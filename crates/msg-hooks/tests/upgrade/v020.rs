@@ -5,8 +5,8 @@
 use msg_governor::ManualClock;
 use time::{Date, Month, UtcOffset};
 
-use crate::common::{Env, fixtures, json};
 use crate::emacs;
+use crate::support::{Env, fixtures, json};
 
 const INBOX: &str = "0-personal/org/messaging/inbox.org";
 const BUDGET: &str = ".datacore/state/messaging/budget-2026-11-24.json";

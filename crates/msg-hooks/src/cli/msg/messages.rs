@@ -1,0 +1,236 @@
+//! Messages: `msg send`, `inbox`, `show`, `read`, `unread`, `archive`, `thread`.
+
+use anyhow::anyhow;
+use argh::FromArgs;
+use msg_store::{Message, MessageState, Priority};
+use serde_json::json;
+
+use super::tasks::submitted_text;
+use crate::cli::{self, json, print, render};
+use crate::context::Context;
+use crate::desk::messages::{Found, MarkAction, find_any, mark, replies_to_task};
+use crate::desk::send::{Outgoing, send};
+use crate::desk::{Submission, TaskDesk};
+
+#[derive(FromArgs, Debug)]
+/// Send a message. To your agent (YOU-claude) it becomes a task, through the governor;
+/// to yourself it lands in your inbox; to anyone else it waits in outbox.org for the relay.
+#[argh(subcommand, name = "send", help_triggers("-h", "--help"))]
+pub(super) struct Send {
+    /// the recipient: an actor ID, or @handle from contacts.yaml
+    #[argh(positional)]
+    to: String,
+    /// the text, one argument (quote it)
+    #[argh(positional)]
+    text: String,
+    /// the message this answers: its ID, or a unique prefix or suffix
+    #[argh(option)]
+    reply_to: Option<String>,
+    /// high, normal (default) or low
+    #[argh(option, default = "String::from(\"normal\")")]
+    priority: String,
+}
+
+impl Send {
+    pub(super) fn run(self, ctx: &Context) -> anyhow::Result<()> {
+        let priority = Priority::parse(&self.priority).ok_or_else(|| {
+            cli::usage(format!(
+                "--priority {:?}: use high, normal or low",
+                self.priority
+            ))
+        })?;
+        let to = ctx.recipient(&self.to)?;
+        if to == ctx.agent() {
+            if self.reply_to.is_some() || priority != Priority::Normal {
+                return Err(cli::usage(
+                    "a message to your agent becomes a task: --reply-to and --priority do not apply",
+                ));
+            }
+            let submitted = TaskDesk::open(ctx, None)?.submit(&Submission {
+                from: ctx.user().to_owned(),
+                text: self.text,
+                tags: vec!["AI".into()],
+                ..Submission::default()
+            })?;
+            return print(&submitted_text(ctx, &submitted));
+        }
+        let sent = send(
+            ctx,
+            &Outgoing {
+                from: ctx.user().to_owned(),
+                to,
+                content: self.text,
+                reply_to: self.reply_to,
+                priority,
+            },
+            None,
+        )?;
+        print(&format!("{}\n", sent.confirmation()))
+    }
+}
+
+#[derive(FromArgs, Debug)]
+/// List the messages in your inbox (not archived ones, unless --all).
+#[argh(subcommand, name = "inbox", help_triggers("-h", "--help"))]
+pub(super) struct Inbox {
+    /// only unread messages
+    #[argh(switch)]
+    unread: bool,
+    /// only messages from this actor
+    #[argh(option)]
+    from: Option<String>,
+    /// archived messages too
+    #[argh(switch)]
+    all: bool,
+    /// print JSON
+    #[argh(switch)]
+    json: bool,
+}
+
+impl Inbox {
+    pub(super) fn run(self, ctx: &Context) -> anyhow::Result<()> {
+        let messages: Vec<Message> = match ctx.existing_store()? {
+            Some(store) => store.all()?,
+            None => Vec::new(),
+        };
+        let messages: Vec<Message> = messages
+            .into_iter()
+            .filter(|m| self.all || m.state != MessageState::Archived)
+            .filter(|m| !self.unread || m.is_unread())
+            .filter(|m| self.from.as_ref().is_none_or(|from| &m.from == from))
+            .collect();
+        if self.json {
+            return print(&json::to_text(&json::messages(&messages)));
+        }
+        print(&render::message_list(&messages))
+    }
+}
+
+#[derive(FromArgs, Debug)]
+/// Show one message (received or sent) or task in full.
+#[argh(subcommand, name = "show", help_triggers("-h", "--help"))]
+pub(super) struct Show {
+    /// the ID, or a unique prefix or suffix of it
+    #[argh(positional)]
+    id: String,
+    /// whose tasks to search (default: your agent)
+    #[argh(option)]
+    agent: Option<String>,
+    /// print JSON
+    #[argh(switch)]
+    json: bool,
+}
+
+impl Show {
+    pub(super) fn run(self, ctx: &Context) -> anyhow::Result<()> {
+        let found = find_any(ctx, self.agent.as_deref(), &self.id)?;
+        let agent = self.agent.as_deref().unwrap_or(ctx.agent());
+        match found {
+            Found::Received(message) | Found::Sent(message) if self.json => {
+                print(&json::to_text(&json::message(&message)))
+            }
+            Found::Received(message) => print(&render::message_detail(&message, "received")),
+            Found::Sent(message) => print(&render::message_detail(&message, "sent")),
+            Found::Task(task) => {
+                let replies = match ctx.existing_store()? {
+                    Some(store) => replies_to_task(&store, task.id())?,
+                    None => Vec::new(),
+                };
+                if self.json {
+                    let mut value = json::task(&task);
+                    value["agent"] = json!(agent);
+                    value["replies"] = json!(replies);
+                    return print(&json::to_text(&value));
+                }
+                print(&render::task_detail(&task, agent, &replies))
+            }
+        }
+    }
+}
+
+/// `msg read|unread|archive ID`: `action` on the inbox message `given`.
+fn mark_message(ctx: &Context, given: &str, action: MarkAction) -> anyhow::Result<()> {
+    let message = mark(&ctx.store()?, given, action)?;
+    print(&format!("{}\n", action.confirmation(&message.id)))
+}
+
+#[derive(FromArgs, Debug)]
+/// Mark a message read.
+#[argh(subcommand, name = "read", help_triggers("-h", "--help"))]
+pub(super) struct Read {
+    /// the ID, or a unique prefix or suffix of it
+    #[argh(positional)]
+    id: String,
+}
+
+impl Read {
+    pub(super) fn run(self, ctx: &Context) -> anyhow::Result<()> {
+        mark_message(ctx, &self.id, MarkAction::Read)
+    }
+}
+
+#[derive(FromArgs, Debug)]
+/// Mark a message unread again.
+#[argh(subcommand, name = "unread", help_triggers("-h", "--help"))]
+pub(super) struct Unread {
+    /// the ID, or a unique prefix or suffix of it
+    #[argh(positional)]
+    id: String,
+}
+
+impl Unread {
+    pub(super) fn run(self, ctx: &Context) -> anyhow::Result<()> {
+        mark_message(ctx, &self.id, MarkAction::Unread)
+    }
+}
+
+#[derive(FromArgs, Debug)]
+/// Archive a message.
+#[argh(subcommand, name = "archive", help_triggers("-h", "--help"))]
+pub(super) struct Archive {
+    /// the ID, or a unique prefix or suffix of it
+    #[argh(positional)]
+    id: String,
+}
+
+impl Archive {
+    pub(super) fn run(self, ctx: &Context) -> anyhow::Result<()> {
+        mark_message(ctx, &self.id, MarkAction::Archive)
+    }
+}
+
+#[derive(FromArgs, Debug)]
+/// Show the conversation a message belongs to, received and sent, in order.
+#[argh(subcommand, name = "thread", help_triggers("-h", "--help"))]
+pub(super) struct Thread {
+    /// any message of the thread: its ID, or a unique prefix or suffix
+    #[argh(positional)]
+    id: String,
+    /// print JSON
+    #[argh(switch)]
+    json: bool,
+}
+
+impl Thread {
+    pub(super) fn run(self, ctx: &Context) -> anyhow::Result<()> {
+        let message = match find_any(ctx, None, &self.id)? {
+            Found::Received(message) | Found::Sent(message) => message,
+            Found::Task(task) => {
+                return Err(anyhow!(
+                    "{} is a task, not a message; `msg show {}` shows it",
+                    task.id(),
+                    task.id()
+                ));
+            }
+        };
+        let root = message.thread_root().to_owned();
+        let messages = ctx.store()?.thread(&root)?;
+        if self.json {
+            return print(&json::to_text(&json!({
+                "root": root,
+                "messages": json::messages(&messages),
+            })));
+        }
+        print(&render::thread_text(&root, &messages, ctx.user()))
+    }
+}

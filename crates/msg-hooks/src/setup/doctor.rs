@@ -1,0 +1,701 @@
+//! `msg doctor`: checks the settings and every messaging file, and says what to fix.
+//!
+//! The settings load, their tiers are defined, you are the owner of your agent; every org
+//! file (inbox, outbox, archives, task files) is valid UTF-8, has a `#+TODO:` header that
+//! declares every keyword it uses, no duplicate IDs and no property drawer that Emacs would
+//! ignore (each reported with its line and why); `contacts.yaml`, the governor's state, the
+//! task admission links and the watcher's state read; no v0.1.0 files wait for `msg migrate`.
+//!
+//! [`check`] changes nothing. [`fix`] applies only fixes that cannot lose or misread
+//! anything, each under the file's lock and written atomically, and says what it did: a
+//! missing `#+TODO:` header is added, undeclared keywords are declared in a new `#+TODO:`
+//! line, a missing inbox or outbox is created. It never guesses: duplicate IDs, drawers
+//! Emacs ignores and invalid UTF-8 are left for the person, with what to do.
+
+use std::path::{Path, PathBuf};
+
+use msg_core::config::Settings;
+use msg_core::figures::counted;
+use msg_core::org::{Document, OrgError, OrgFile, TodoKeywords};
+use msg_core::paths::Paths;
+use msg_core::timestamp::{OffsetSource, local_offset_source};
+use serde_json::{Value, json};
+
+use crate::context::Context;
+use crate::error::HooksError;
+use crate::hook::seen::{SeenState, seen_file};
+
+/// How serious a finding is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Level {
+    /// All is well.
+    Ok,
+    /// Works, but probably not as intended.
+    Warning,
+    /// Something does not work until it is fixed.
+    Error,
+}
+
+impl Level {
+    fn name(self) -> &'static str {
+        match self {
+            Level::Ok => "ok",
+            Level::Warning => "warning",
+            Level::Error => "error",
+        }
+    }
+}
+
+/// One finding.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Finding {
+    /// How serious.
+    pub(crate) level: Level,
+    /// What it is about: a file, or `settings`.
+    pub(crate) subject: String,
+    /// What was found, and what to do.
+    pub(crate) message: String,
+}
+
+/// Everything `msg doctor` found.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Report {
+    /// The findings, in the order checked.
+    pub(crate) findings: Vec<Finding>,
+}
+
+impl Report {
+    fn push(&mut self, level: Level, subject: impl Into<String>, message: impl Into<String>) {
+        self.findings.push(Finding {
+            level,
+            subject: subject.into(),
+            message: message.into(),
+        });
+    }
+
+    /// How many findings have `level`.
+    pub(crate) fn count(&self, level: Level) -> usize {
+        self.findings.iter().filter(|f| f.level == level).count()
+    }
+
+    /// The report for a terminal: one line per finding, then the totals.
+    pub(crate) fn to_text(&self) -> String {
+        let mut out = String::new();
+        for finding in &self.findings {
+            out.push_str(&format!(
+                "{:<8} {}: {}\n",
+                finding.level.name(),
+                finding.subject,
+                finding.message.replace('\n', " ")
+            ));
+        }
+        let errors = self.count(Level::Error);
+        let warnings = self.count(Level::Warning);
+        out.push_str(&format!(
+            "{errors} {}, {warnings} {}\n",
+            if errors == 1 { "error" } else { "errors" },
+            if warnings == 1 { "warning" } else { "warnings" }
+        ));
+        out
+    }
+
+    /// The report as JSON.
+    pub(crate) fn to_json(&self) -> Value {
+        json!({
+            "errors": self.count(Level::Error),
+            "warnings": self.count(Level::Warning),
+            "findings": self.findings.iter().map(|f| json!({
+                "level": f.level.name(),
+                "subject": f.subject,
+                "message": f.message,
+            })).collect::<Vec<_>>(),
+        })
+    }
+}
+
+/// Checks the Datacore root of `paths` and `space` (else the default space).
+pub(crate) fn check(paths: &Paths, space: Option<&str>) -> Report {
+    let mut report = Report::default();
+    let root = paths.root();
+    if !root.is_dir() {
+        report.push(
+            Level::Error,
+            root.display().to_string(),
+            "the Datacore root does not exist: set DATACORE_ROOT or run `msg init`",
+        );
+        return report;
+    }
+    let settings_file = paths.settings_file();
+    let subject = settings_file.display().to_string();
+    let settings = match Settings::load(root) {
+        Ok(settings) => {
+            if settings_file.exists() {
+                report.push(Level::Ok, &subject, "loads");
+            } else {
+                report.push(
+                    Level::Warning,
+                    &subject,
+                    "missing: the defaults apply; `msg init` writes one",
+                );
+            }
+            settings
+        }
+        Err(err) => {
+            report.push(Level::Error, &subject, err.to_string());
+            report.push(
+                Level::Warning,
+                "settings",
+                "the other checks use the defaults until the settings file loads",
+            );
+            Settings::default()
+        }
+    };
+    for (actor, tier) in settings.unknown_tiers_in_overrides() {
+        report.push(
+            Level::Error,
+            "settings",
+            format!(
+                "messaging.trust_overrides gives {actor:?} the tier {tier:?}, which is neither built in (owner, team, trusted, unknown) nor defined under messaging.trust_tiers; it gets the unknown tier's limits: correct the name or define the tier"
+            ),
+        );
+    }
+    let ctx = match Context::new(paths.clone(), settings, space) {
+        Ok(ctx) => ctx,
+        Err(err) => {
+            report.push(Level::Error, "settings", err.to_string());
+            return report;
+        }
+    };
+    let user = ctx.user();
+    if user == "unknown" {
+        report.push(
+            Level::Warning,
+            "settings",
+            "no identity.name and no $USER: you are \"unknown\"; set identity.name",
+        );
+    }
+    if ctx.is_owner(user) {
+        report.push(
+            Level::Ok,
+            "settings",
+            format!("you are {user:?}, owner; your agent is {:?}", ctx.agent()),
+        );
+    } else {
+        report.push(
+            Level::Warning,
+            "settings",
+            format!(
+                "you ({user:?}) are not listed as owner under messaging.trust_overrides: your own tasks wait for approval and the hook frames your text as untrusted; add `{user}: owner`"
+            ),
+        );
+    }
+    let source = match local_offset_source() {
+        OffsetSource::Configured => "from messaging.utc_offset",
+        OffsetSource::Detected => "from the system",
+        OffsetSource::FallbackUtc => "unknown, UTC used: set messaging.utc_offset",
+    };
+    report.push(
+        if local_offset_source() == OffsetSource::FallbackUtc {
+            Level::Warning
+        } else {
+            Level::Ok
+        },
+        "time",
+        format!("local UTC offset {source}"),
+    );
+
+    check_org_files(&ctx, &mut report);
+    check_v010(&ctx, &mut report);
+    check_contacts(&ctx, &mut report);
+    check_state(&ctx, &mut report);
+    report
+}
+
+/// The messaging org files of the context's space: inbox, outbox, task files, archives.
+fn org_files(ctx: &Context) -> Vec<PathBuf> {
+    let Ok(messaging) = ctx.paths().messaging_dir(ctx.space()) else {
+        return Vec::new();
+    };
+    let mut files: Vec<PathBuf> = vec![messaging.join("inbox.org"), messaging.join("outbox.org")];
+    for dir in [messaging.join("agents"), messaging.join("archive")] {
+        if let Ok(entries) = std::fs::read_dir(&dir) {
+            let mut found: Vec<PathBuf> = entries
+                .filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|e| e == "org"))
+                .collect();
+            found.sort();
+            files.extend(found);
+        }
+    }
+    files
+}
+
+fn check_org_files(ctx: &Context, report: &mut Report) {
+    if let Err(err) = ctx.paths().messaging_dir(ctx.space()) {
+        report.push(Level::Error, "space", err.to_string());
+        return;
+    }
+    for path in &org_files(ctx) {
+        if !path.exists() {
+            report.push(
+                Level::Warning,
+                path.display().to_string(),
+                "missing: `msg init` or `msg doctor --fix` creates it",
+            );
+            continue;
+        }
+        check_org_file(path, report);
+    }
+}
+
+/// The keywords the stores write, for files that declare none.
+fn store_states() -> TodoKeywords {
+    TodoKeywords::parse(msg_store::STATES)
+}
+
+fn check_org_file(path: &Path, report: &mut Report) {
+    let subject = path.display().to_string();
+    let file = OrgFile::new(path, store_states());
+    let doc = match file.read() {
+        Ok(doc) => doc,
+        Err(err) => {
+            report.push(Level::Error, &subject, err.to_string());
+            return;
+        }
+    };
+    let mut clean = true;
+    if let Some(bad) = doc.invalid_utf8() {
+        clean = false;
+        report.push(
+            Level::Error,
+            &subject,
+            format!(
+                "line {} is not valid UTF-8: the file is read but never written; re-save it as UTF-8",
+                bad.line
+            ),
+        );
+    }
+    match undeclared(&doc) {
+        Undeclared::Nothing => {}
+        Undeclared::NoHeader => {
+            clean = false;
+            report.push(
+                Level::Error,
+                &subject,
+                format!(
+                    "line 1: no #+TODO: header, so Emacs reads only TODO and DONE as keywords here (`msg doctor --fix` adds `#+TODO: {}`)",
+                    msg_store::STATES
+                ),
+            );
+        }
+        Undeclared::Keywords(found) => {
+            clean = false;
+            for (keyword, line) in found {
+                report.push(
+                    Level::Error,
+                    &subject,
+                    format!(
+                        "line {line}: the keyword {keyword} is not declared by a #+TODO: line, so Emacs reads it as part of the title (`msg doctor --fix` declares it)"
+                    ),
+                );
+            }
+        }
+    }
+    for duplicate in doc.duplicate_ids() {
+        clean = false;
+        report.push(
+            Level::Error,
+            &subject,
+            format!(
+                "{duplicate}: operations on that ID refuse to guess; give one of them a new ID"
+            ),
+        );
+    }
+    for line in doc.ignored_drawers() {
+        clean = false;
+        report.push(
+            Level::Error,
+            &subject,
+            format!(
+                "line {line}: a property drawer Emacs ignores ({}); its properties (the ID too) are not read until it is repaired by hand",
+                drawer_problem(doc.bytes(), line)
+            ),
+        );
+    }
+    if clean {
+        report.push(
+            Level::Ok,
+            &subject,
+            format!(
+                "{} {}",
+                doc.len(),
+                if doc.len() == 1 { "entry" } else { "entries" }
+            ),
+        );
+    }
+}
+
+/// What a file's `#+TODO:` lines lack.
+#[derive(Debug, PartialEq, Eq)]
+enum Undeclared {
+    /// Every keyword used is declared.
+    Nothing,
+    /// The file has no `#+TODO:` line at all.
+    NoHeader,
+    /// These keywords, each with the first line using it, are not declared.
+    Keywords(Vec<(String, usize)>),
+}
+
+fn undeclared(doc: &Document) -> Undeclared {
+    let declared = doc.declared_keywords();
+    if declared.sequences().is_empty() {
+        return Undeclared::NoHeader;
+    }
+    let mut found: Vec<(String, usize)> = Vec::new();
+    for entry in doc.entries() {
+        if let Some(keyword) = entry.keyword()
+            && !declared.contains(&keyword)
+            && !found.iter().any(|(k, _)| *k == keyword)
+        {
+            found.push((keyword.into_owned(), entry.line()));
+        }
+    }
+    if found.is_empty() {
+        Undeclared::Nothing
+    } else {
+        Undeclared::Keywords(found)
+    }
+}
+
+/// Why the drawer starting at 1-based `line` is one Emacs ignores: its first line that is
+/// not a property line, or the missing `:END:`.
+fn drawer_problem(bytes: &[u8], line: usize) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    for (n, raw) in text.lines().enumerate().skip(line) {
+        let number = n + 1;
+        let trimmed = raw.trim();
+        if trimmed.eq_ignore_ascii_case(":END:") {
+            break;
+        }
+        if trimmed.starts_with('*') && raw.starts_with('*') {
+            return "no :END: before the next heading".into();
+        }
+        if trimmed.is_empty() {
+            return format!("line {number} is blank");
+        }
+        let is_property = trimmed
+            .strip_prefix(':')
+            .and_then(|rest| rest.split_once(':'))
+            .is_some_and(|(key, value)| {
+                !key.is_empty()
+                    && !key.contains(char::is_whitespace)
+                    && (value.is_empty() || value.starts_with([' ', '\t']))
+            });
+        if !is_property {
+            if trimmed.starts_with(": ") || trimmed == ":" {
+                return format!(
+                    "line {number} is a continuation line `:   …`, as org-workspace 0.4 writes multi-line values; put the value on one line"
+                );
+            }
+            return format!("line {number} is not a `:KEY: value` line");
+        }
+    }
+    if !text
+        .lines()
+        .skip(line)
+        .any(|l| l.trim().eq_ignore_ascii_case(":END:"))
+    {
+        return "no :END:".into();
+    }
+    "a line inside is not a `:KEY: value` line".into()
+}
+
+/// One fix `msg doctor --fix` applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Fixed {
+    /// The file.
+    pub(crate) path: PathBuf,
+    /// What was done.
+    pub(crate) what: String,
+}
+
+/// Applies the safe fixes below `paths` for `space`, then checks again. Returns what was
+/// fixed and the report of what remains.
+pub(crate) fn fix(paths: &Paths, space: Option<&str>) -> (Vec<Fixed>, Vec<Finding>, Report) {
+    let mut fixed = Vec::new();
+    let mut failed = Vec::new();
+    if let Ok(settings) = Settings::load(paths.root())
+        && let Ok(ctx) = Context::new(paths.clone(), settings, space)
+    {
+        if let (Ok(inbox), Ok(outbox)) = (
+            ctx.inbox_file(),
+            ctx.paths()
+                .outbox_file(ctx.space())
+                .map_err(HooksError::from),
+        ) && (!inbox.exists() || !outbox.exists())
+        {
+            let missing: Vec<PathBuf> = [inbox, outbox]
+                .into_iter()
+                .filter(|p| !p.exists())
+                .collect();
+            match ctx.store() {
+                Ok(_) => fixed.extend(missing.into_iter().map(|path| Fixed {
+                    path,
+                    what: "created it with its #+TODO: header".into(),
+                })),
+                Err(err) => failed.push(Finding {
+                    level: Level::Error,
+                    subject: "fix".into(),
+                    message: err.to_string(),
+                }),
+            }
+        }
+        for path in org_files(&ctx) {
+            if !path.exists() {
+                continue;
+            }
+            match declare_keywords(&path) {
+                Ok(Some(what)) => fixed.push(Fixed { path, what }),
+                Ok(None) => {}
+                Err(err) => failed.push(Finding {
+                    level: Level::Error,
+                    subject: path.display().to_string(),
+                    message: format!("not fixed: {err}"),
+                }),
+            }
+        }
+    }
+    (fixed, failed, check(paths, space))
+}
+
+/// The keyword line `doc` needs, or `None`.
+fn needed_line(doc: &Document) -> Option<String> {
+    match undeclared(doc) {
+        Undeclared::Nothing => None,
+        Undeclared::NoHeader => Some(format!("#+TODO: {}", msg_store::STATES)),
+        Undeclared::Keywords(found) => {
+            let words: Vec<&str> = found.iter().map(|(k, _)| k.as_str()).collect();
+            let missing = doc
+                .declared_keywords()
+                .missing_from(&words, &store_states());
+            Some(format!("#+TODO: {}", missing.to_line_value()))
+        }
+    }
+}
+
+/// How the entries of `doc` read: keyword, title and ID of each, in order.
+fn reading(doc: &Document) -> Vec<(Option<String>, String, Option<String>)> {
+    doc.entries()
+        .map(|e| {
+            (
+                e.keyword().map(|k| k.into_owned()),
+                e.title().into_owned(),
+                e.id().map(|id| id.into_owned()),
+            )
+        })
+        .collect()
+}
+
+/// Adds the `#+TODO:` line `path` needs, in one transaction of the org engine (under the
+/// file's lock, written atomically, refused when another program changed the file
+/// meanwhile); `None` when it needs none. Files that are not UTF-8 are left alone, and a
+/// result that would read differently apart from the keywords is refused.
+fn declare_keywords(path: &Path) -> Result<Option<String>, HooksError> {
+    let file = OrgFile::new(path, store_states());
+    // Set when the closure refuses the result, to say why in doctor's words.
+    let mut refused: Option<(String, usize)> = None;
+    let outcome = file.transaction(|txn| {
+        let doc = txn.document()?;
+        if doc.invalid_utf8().is_some() {
+            return Ok(None);
+        }
+        let Some(line) = needed_line(doc) else {
+            return Ok(None);
+        };
+        let words: Vec<String> = match undeclared(doc) {
+            Undeclared::Keywords(found) => found.into_iter().map(|(k, _)| k).collect(),
+            // No header: any missing keyword makes the engine write the whole sequence.
+            Undeclared::NoHeader | Undeclared::Nothing => msg_store::STATES
+                .split_whitespace()
+                .filter(|w| *w != "|")
+                .map(str::to_owned)
+                .collect(),
+        };
+        let before = reading(doc);
+        let words: Vec<&str> = words.iter().map(String::as_str).collect();
+        let Some(at) = txn.declare_keywords(&words)? else {
+            return Ok(None);
+        };
+        let fixed = txn.document()?;
+        if reading(fixed) != before || undeclared(fixed) != Undeclared::Nothing {
+            refused = Some((line, at));
+            return Err(OrgError::Guard {
+                path: path.to_owned(),
+                line: at,
+                reason: "the entries would read differently".into(),
+            });
+        }
+        Ok(Some(format!("added `{line}` at line {at}")))
+    });
+    match (outcome, refused) {
+        (Err(_), Some((line, at))) => Err(HooksError::BadFile {
+            path: path.to_owned(),
+            line: Some(at),
+            message: format!("adding `{line}` would change how the entries read; add it by hand"),
+        }),
+        (outcome, _) => Ok(outcome?),
+    }
+}
+
+/// v0.1.0 files that `msg migrate` would move.
+fn check_v010(ctx: &Context, report: &mut Report) {
+    let Ok(space_dir) = ctx.paths().space_dir(ctx.space()) else {
+        return;
+    };
+    let old = space_dir.join("org").join(super::migrate::V010_DIR);
+    if old.is_dir() {
+        report.push(
+            Level::Warning,
+            old.display().to_string(),
+            "v0.1.0 files are here: `msg migrate --dry-run` shows what `msg migrate` would do with them",
+        );
+    }
+}
+
+fn check_contacts(ctx: &Context, report: &mut Report) {
+    let Ok(path) = ctx.paths().contacts_file(ctx.space()) else {
+        return;
+    };
+    if !path.exists() {
+        return;
+    }
+    let subject = path.display().to_string();
+    match crate::contacts::load(&path) {
+        Ok(contacts) => {
+            report.push(
+                Level::Ok,
+                &subject,
+                counted(contacts.len(), "actor", "actors"),
+            );
+            for contact in contacts {
+                let effective = ctx.trust_tier(&contact.id);
+                if let Some(noted) = contact.trust_tier.filter(|noted| *noted != effective) {
+                    report.push(
+                        Level::Warning,
+                        &subject,
+                        format!(
+                            "{} is noted as {noted:?} here but is {effective:?} in the settings, which is what counts; add it to messaging.trust_overrides to change it",
+                            contact.id
+                        ),
+                    );
+                }
+            }
+        }
+        Err(err) => report.push(Level::Error, &subject, err.to_string()),
+    }
+}
+
+fn check_state(ctx: &Context, report: &mut Report) {
+    let state_dir = ctx.paths().governor_state_dir();
+    match ctx.governor() {
+        Ok(governor) => match governor.active_admissions() {
+            Ok(active) => report.push(
+                Level::Ok,
+                governor.state_file().display().to_string(),
+                format!(
+                    "governor state reads; {}",
+                    counted(active.len(), "active admission", "active admissions")
+                ),
+            ),
+            Err(err) => report.push(Level::Error, "governor", err.to_string()),
+        },
+        Err(err) => report.push(Level::Error, "governor", err.to_string()),
+    }
+    let links = state_dir.join("task-admissions.jsonl");
+    if links.exists() {
+        match crate::desk::admission_links::AdmissionLinks::new(&state_dir).admission_of("") {
+            Ok(_) => report.push(Level::Ok, links.display().to_string(), "reads"),
+            Err(err) => report.push(Level::Error, "task admission links", err.to_string()),
+        }
+    }
+    let seen = seen_file(&state_dir, ctx.space(), ctx.agent());
+    if seen.exists() {
+        let subject = seen.display().to_string();
+        match SeenState::load(&seen) {
+            Ok((_, None)) => report.push(Level::Ok, subject, "reads"),
+            Ok((_, Some(problem))) => report.push(
+                Level::Warning,
+                "inbox-watcher",
+                format!("{problem}: the hook shows everything once more"),
+            ),
+            Err(err) => report.push(Level::Error, subject, err.to_string()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn doc(text: &str) -> Document {
+        Document::parse(text.as_bytes().to_vec(), &store_states())
+    }
+
+    #[test]
+    fn the_keyword_line_goes_after_the_last_keyword_line_or_before_the_first_heading() {
+        let dir = assert_fs::TempDir::new().unwrap();
+        let path = dir.path().join("agent.org");
+        let fix = |text: &str| {
+            std::fs::write(&path, text).unwrap();
+            let said = declare_keywords(&path).unwrap();
+            (said, std::fs::read_to_string(&path).unwrap())
+        };
+        let text = "#+TITLE: x\n#+TODO: TODO | DONE\nnotes\n* QUEUED a\n";
+        assert_eq!(needed_line(&doc(text)).as_deref(), Some("#+TODO: QUEUED |"));
+        assert_eq!(
+            fix(text),
+            (
+                Some("added `#+TODO: QUEUED |` at line 3".into()),
+                "#+TITLE: x\n#+TODO: TODO | DONE\n#+TODO: QUEUED |\nnotes\n* QUEUED a\n".into()
+            )
+        );
+        let header = format!("#+TODO: {}", msg_store::STATES);
+        let text = "# -*- mode: org -*-\n* WAITING a\n";
+        assert_eq!(needed_line(&doc(text)), Some(header.clone()));
+        assert_eq!(
+            fix(text),
+            (
+                Some(format!("added `{header}` at line 2")),
+                format!("# -*- mode: org -*-\n{header}\n* WAITING a\n")
+            )
+        );
+        assert_eq!(
+            fix("* TODO a\n"),
+            (
+                Some(format!("added `{header}` at line 1")),
+                format!("{header}\n* TODO a\n")
+            )
+        );
+        let fine = "#+TODO: TODO | DONE\n* DONE a\n";
+        assert_eq!(needed_line(&doc(fine)), None);
+        assert_eq!(fix(fine), (None, fine.to_owned()));
+        // Not UTF-8: left alone (the check reports it).
+        std::fs::write(&path, b"* WAITING caf\xe9\n").unwrap();
+        assert_eq!(declare_keywords(&path).unwrap(), None);
+        assert_eq!(std::fs::read(&path).unwrap(), b"* WAITING caf\xe9\n");
+    }
+
+    #[test]
+    fn drawer_problems_are_named() {
+        let text = "* a\n  :PROPERTIES:\n  :ID: x\n  :   more\n  :END:\n";
+        assert!(drawer_problem(text.as_bytes(), 2).starts_with("line 4 is a continuation line"));
+        let text = "* a\n  :PROPERTIES:\n\n  :END:\n";
+        assert_eq!(drawer_problem(text.as_bytes(), 2), "line 3 is blank");
+        let text = "* a\n  :PROPERTIES:\n  :ID: x\n* b\n";
+        assert_eq!(
+            drawer_problem(text.as_bytes(), 2),
+            "no :END: before the next heading"
+        );
+    }
+}
