@@ -92,6 +92,7 @@ enum Delivery {
 }
 
 /// A message as announced to this node.
+#[derive(Clone)]
 struct Announced {
     sender: String,
     id: String,
@@ -623,14 +624,7 @@ impl RedisNode {
             if buffer.len() >= self.sync_buffer {
                 *overflowed = true;
             } else if !*overflowed {
-                buffer.push((
-                    sid,
-                    Announced {
-                        sender: announced.sender.clone(),
-                        id: announced.id.clone(),
-                        frame: announced.frame.clone(),
-                    },
-                ));
+                buffer.push((sid, announced.clone()));
             }
             return false;
         }
