@@ -607,6 +607,29 @@ fn without_acks_nothing_counts_as_delivered_and_a_redelivery_is_stored_once() {
     assert_eq!(outbox[0].property("DELIVERED_AT"), None);
 }
 
+/// Issue 16, item 7: with a token set and no `messaging.relay.url`, `msg relay connect` went
+/// to the settings' default, a public relay, with the token. It stops instead, naming the
+/// setting, and connects nowhere.
+#[test]
+fn without_a_relay_url_the_client_sends_its_token_nowhere() {
+    let relay = TestRelay::start();
+    let (alice, _) = alice_and_bob(&relay, "");
+    alice.configure("", false, "");
+    let run = alice.run("msg", &["relay", "connect", "--once"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    let line = run.stderr.trim_end();
+    assert_eq!(line.lines().count(), 1, "{line}");
+    assert!(
+        line.starts_with("msg: messaging.relay.url is not set in "),
+        "{line}"
+    );
+    assert!(!line.contains("connection to"), "{line}");
+    // Named, the same settings work.
+    alice.configure(&relay.url(), false, "");
+    let run = alice.run("msg", &["relay", "connect", "--once"]);
+    assert_eq!(run.code, 0, "{run:?}");
+}
+
 #[test]
 fn a_client_given_several_relay_urls_fails_over_to_the_next_at_once() {
     let mut first = TestRelay::start();

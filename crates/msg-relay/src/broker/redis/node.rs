@@ -22,7 +22,7 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use tokio_tungstenite::tungstenite::Message;
@@ -32,7 +32,7 @@ use super::store::{Entry, ExpiredEntry, RedisStore};
 use super::{BrokerError, StreamId};
 use crate::config::PresenceMode;
 use crate::protocol::{ErrorCode, ServerFrame, close};
-use crate::session::{CloseReason, ConnId, OutboxPermit, Push, SessionHandle};
+use crate::session::{CloseReason, ConnId, OutboxPermit, Push, QueuedAt, SessionHandle};
 
 /// Backlog messages a login reads from Redis per call.
 const BACKLOG_CHUNK: usize = 64;
@@ -58,6 +58,9 @@ pub(crate) struct RedisNode {
     /// Held while this node changes which names it watches in Redis, so that an `unwatch`
     /// cannot reach Redis after a later `watch` of the same name.
     watch_registration: tokio::sync::Mutex<()>,
+    /// Numbers the messages handed to writers of connections that take them on write (see
+    /// [`LocalConn::on_write`]).
+    next_token: AtomicU64,
 }
 
 #[derive(Default)]
@@ -70,13 +73,18 @@ struct Inner {
 }
 
 struct LocalConn {
-    user: String,
+    user: Arc<str>,
     handle: SessionHandle,
     delivery: Delivery,
     watching: HashSet<String>,
     /// Written to an `acks` connection and not acknowledged: (sender, id, stream ID),
     /// oldest first.
     written: VecDeque<(String, String, StreamId)>,
+    /// Handed to the writer of a connection that takes its messages on write, and not
+    /// flushed yet: the number in the frame's [`QueuedAt`] → the stream ID. Once the writer
+    /// reports it flushed ([`RedisNode::written`]), the message leaves the stream; if the
+    /// connection dies first, it stays there for the next login.
+    on_write: HashMap<u64, StreamId>,
 }
 
 enum Delivery {
@@ -108,14 +116,6 @@ pub(crate) struct Login {
     pub(crate) backlog: u64,
     /// The epoch of the user's queue (see [`super::store::Backlog::epoch`]).
     pub(crate) epoch: String,
-}
-
-/// The end of a login's backlog.
-enum GoLive {
-    /// Announcements were dropped: read the stream again.
-    Again,
-    /// Live; these messages were written to a connection that takes them on write.
-    Live { on_write: Vec<StreamId> },
 }
 
 /// Why a login did not go through.
@@ -162,6 +162,7 @@ impl RedisNode {
             totals: (AtomicU64::new(0), AtomicU64::new(0)),
             beaten: AtomicBool::new(false),
             watch_registration: tokio::sync::Mutex::new(()),
+            next_token: AtomicU64::new(0),
         }
     }
 
@@ -191,7 +192,7 @@ impl RedisNode {
             inner.conns.insert(
                 conn,
                 LocalConn {
-                    user: user.to_owned(),
+                    user: Arc::from(user),
                     handle: handle.clone(),
                     delivery: Delivery::Syncing {
                         buffer: Vec::new(),
@@ -199,6 +200,7 @@ impl RedisNode {
                     },
                     watching: HashSet::new(),
                     written: VecDeque::new(),
+                    on_write: HashMap::new(),
                 },
             );
         }
@@ -250,45 +252,101 @@ impl RedisNode {
                 .map_err(LoginError::Unavailable)?;
             if chunk.entries.is_empty() {
                 let permit = reserve().await?;
-                match self.go_live(conn, after, backlog, permit)? {
-                    GoLive::Again => continue,
-                    GoLive::Live { on_write } => {
-                        self.store
-                            .ack(user, &on_write)
-                            .await
-                            .map_err(LoginError::Unavailable)?;
-                        return Ok(Login {
-                            replaced,
-                            backlog,
-                            epoch: chunk.epoch,
-                        });
-                    }
+                if self.go_live(conn, after, backlog, permit)? {
+                    continue;
                 }
+                return Ok(Login {
+                    replaced,
+                    backlog,
+                    epoch: chunk.epoch,
+                });
             }
-            let mut written = Vec::with_capacity(chunk.entries.len());
             for entry in chunk.entries {
                 let permit = reserve().await?;
-                permit.send(Message::text(entry.frame.clone()));
+                let on_write = self.hand_over(conn, keeps_pending, &entry)?;
+                permit.send(Message::text(entry.frame), on_write);
                 after = Some(entry.sid);
                 backlog += 1;
-                written.push(entry);
             }
-            self.wrote(user, conn, keeps_pending, written)
-                .await
-                .map_err(LoginError::Unavailable)?;
         }
     }
 
+    /// Records that `entry` goes to `conn`: an `acks` connection remembers it until
+    /// acknowledged; for any other the writer reports it once flushed (the returned
+    /// [`QueuedAt`]).
+    fn hand_over(
+        &self,
+        conn: ConnId,
+        keeps_pending: bool,
+        entry: &Entry,
+    ) -> Result<Option<QueuedAt>, LoginError> {
+        let mut inner = self.lock();
+        let Some(local) = inner.conns.get_mut(&conn) else {
+            return Err(LoginError::Closed);
+        };
+        if keeps_pending {
+            remember(
+                local,
+                self.written_cap,
+                entry.sender.clone(),
+                entry.id.clone(),
+                entry.sid,
+            );
+            return Ok(None);
+        }
+        Ok(Some(self.on_write(local, entry.sid)))
+    }
+
+    /// Numbers a message written to `local` that counts as delivered once flushed.
+    fn on_write(&self, local: &mut LocalConn, sid: StreamId) -> QueuedAt {
+        let token = self.next_token.fetch_add(1, Ordering::Relaxed);
+        local.on_write.insert(token, sid);
+        QueuedAt {
+            recipient: Arc::clone(&local.user),
+            seq: token,
+        }
+    }
+
+    /// A connection's writer flushed these messages to its socket: those of this node's
+    /// connections that take messages on write leave their streams. Returns how many did.
+    pub(crate) async fn written(&self, messages: &[QueuedAt]) -> Result<u64, BrokerError> {
+        let mut by_user: HashMap<Arc<str>, Vec<StreamId>> = HashMap::new();
+        {
+            let mut guard = self.lock();
+            let inner = &mut *guard;
+            for at in messages {
+                let conns = inner.users.get(&*at.recipient).cloned().unwrap_or_default();
+                let sid = conns.iter().find_map(|conn| {
+                    inner
+                        .conns
+                        .get_mut(conn)
+                        .and_then(|local| local.on_write.remove(&at.seq))
+                });
+                if let Some(sid) = sid {
+                    by_user
+                        .entry(Arc::clone(&at.recipient))
+                        .or_default()
+                        .push(sid);
+                }
+            }
+        }
+        let mut removed = 0;
+        for (user, sids) in by_user {
+            removed += self.store.ack(&user, &sids).await?;
+        }
+        Ok(removed)
+    }
+
     /// Step 3 of a login: under the lock, `synced` (with `permit`), then the buffered
-    /// announcements after `after`, and the connection is live; `Again` instead when
-    /// announcements were dropped, and the caller reads the stream again after `after`.
+    /// announcements after `after`, and the connection is live. `true` instead when
+    /// announcements were dropped: the caller reads the stream again after `after`.
     fn go_live(
         &self,
         conn: ConnId,
         after: Option<StreamId>,
         backlog: u64,
         permit: OutboxPermit,
-    ) -> Result<GoLive, LoginError> {
+    ) -> Result<bool, LoginError> {
         let mut guard = self.lock();
         let inner = &mut *guard;
         let Some(LocalConn {
@@ -300,47 +358,25 @@ impl RedisNode {
         };
         if std::mem::take(overflowed) {
             buffer.clear();
-            return Ok(GoLive::Again);
+            return Ok(true);
         }
         let buffer = std::mem::take(buffer);
-        permit.send(Message::text(ServerFrame::Synced { backlog }.to_json()));
+        permit.send(
+            Message::text(ServerFrame::Synced { backlog }.to_json()),
+            None,
+        );
         if let Some(local) = inner.conns.get_mut(&conn) {
             local.delivery = Delivery::Live { last: after };
         }
         let mut report = Report::default();
-        let mut on_write = Vec::new();
         for (sid, announced) in buffer {
-            if self.deliver(inner, conn, sid, &announced, &mut report) {
-                on_write.push(sid);
-            }
+            self.deliver(inner, conn, sid, &announced, &mut report);
         }
         if !report.kicked.is_empty() {
             // The only connection written to here is this one.
             return Err(LoginError::SlowConsumer);
         }
-        Ok(GoLive::Live { on_write })
-    }
-
-    /// Records that `entries` were written to `conn`: an `acks` connection remembers them
-    /// until acknowledged; for any other they leave the stream now (delivered on write).
-    async fn wrote(
-        &self,
-        user: &str,
-        conn: ConnId,
-        keeps_pending: bool,
-        entries: Vec<Entry>,
-    ) -> Result<(), BrokerError> {
-        if keeps_pending {
-            let mut inner = self.lock();
-            if let Some(local) = inner.conns.get_mut(&conn) {
-                for entry in entries {
-                    remember(local, self.written_cap, entry.sender, entry.id, entry.sid);
-                }
-            }
-            return Ok(());
-        }
-        let sids: Vec<StreamId> = entries.iter().map(|entry| entry.sid).collect();
-        self.store.ack(user, &sids).await.map(|_| ())
+        Ok(false)
     }
 
     /// Takes `conn` out of the local maps (not out of Redis).
@@ -355,7 +391,7 @@ impl RedisNode {
             if inner
                 .conns
                 .get(&conn)
-                .is_none_or(|local| local.user != user)
+                .is_none_or(|local| &*local.user != user)
             {
                 return false;
             }
@@ -523,18 +559,10 @@ impl RedisNode {
                 frame,
             } => {
                 let announced = Announced { sender, id, frame };
-                let on_write = {
-                    let mut guard = self.lock();
-                    let inner = &mut *guard;
-                    let conns = inner.users.get(&user).cloned().unwrap_or_default();
-                    let mut on_write = false;
-                    for conn in conns {
-                        on_write |= self.take(inner, conn, sid, &announced, &mut report);
-                    }
-                    on_write
-                };
-                if on_write && let Err(err) = self.store.ack(&user, &[sid]).await {
-                    report.errors.push(err);
+                let mut guard = self.lock();
+                let inner = &mut *guard;
+                for conn in inner.users.get(&user).cloned().unwrap_or_default() {
+                    self.take(inner, conn, sid, &announced, &mut report);
                 }
             }
             NodeEvent::Kick { conn, user, reason } => {
@@ -558,7 +586,7 @@ impl RedisNode {
                     let own = inner
                         .conns
                         .get(&conn)
-                        .is_some_and(|local| local.user == user);
+                        .is_some_and(|local| *local.user == *user);
                     if !own {
                         push(inner, conn, frame.clone(), &mut report);
                     }
@@ -607,8 +635,7 @@ impl RedisNode {
     }
 
     /// An announced message for `conn`: buffered while it syncs, written when it is live
-    /// and does not have it yet. Returns whether it was written to a connection whose
-    /// messages count as delivered on write (the caller removes it from the stream).
+    /// and does not have it yet.
     fn take(
         &self,
         inner: &mut Inner,
@@ -616,9 +643,9 @@ impl RedisNode {
         sid: StreamId,
         announced: &Announced,
         report: &mut Report,
-    ) -> bool {
+    ) {
         let Some(local) = inner.conns.get_mut(&conn) else {
-            return false;
+            return;
         };
         if let Delivery::Syncing { buffer, overflowed } = &mut local.delivery {
             if buffer.len() >= self.sync_buffer {
@@ -626,13 +653,14 @@ impl RedisNode {
             } else if !*overflowed {
                 buffer.push((sid, announced.clone()));
             }
-            return false;
+            return;
         }
-        self.deliver(inner, conn, sid, announced, report)
+        self.deliver(inner, conn, sid, announced, report);
     }
 
-    /// Writes an announced message to live connection `conn` unless it has it already.
-    /// Returns whether it counts as delivered on write.
+    /// Writes an announced message to live connection `conn` unless it has it already: an
+    /// `acks` connection remembers it until acknowledged, any other hands it to its writer
+    /// to be removed from the stream once flushed.
     fn deliver(
         &self,
         inner: &mut Inner,
@@ -640,25 +668,27 @@ impl RedisNode {
         sid: StreamId,
         announced: &Announced,
         report: &mut Report,
-    ) -> bool {
+    ) {
         let Some(local) = inner.conns.get_mut(&conn) else {
-            return false;
+            return;
         };
         let Delivery::Live { last } = &mut local.delivery else {
-            return false;
+            return;
         };
         if last.is_some_and(|last| sid <= last) {
-            return false;
+            return;
         }
-        match local
-            .handle
-            .outbox
-            .push(Message::text(announced.frame.clone()))
-        {
+        let keeps_pending = local.handle.keeps_pending;
+        let on_write = (!keeps_pending).then(|| self.on_write(local, sid));
+        let token = on_write.as_ref().map(|at| at.seq);
+        let frame = Message::text(announced.frame.clone());
+        match local.handle.outbox.push_message(frame, on_write) {
             Push::Queued => {
-                *last = Some(sid);
+                if let Delivery::Live { last } = &mut local.delivery {
+                    *last = Some(sid);
+                }
                 report.routed += 1;
-                if local.handle.keeps_pending {
+                if keeps_pending {
                     remember(
                         local,
                         self.written_cap,
@@ -666,16 +696,14 @@ impl RedisNode {
                         announced.id.clone(),
                         sid,
                     );
-                    false
-                } else {
-                    true
                 }
             }
-            Push::Full => {
-                kick(inner, conn, report);
-                false
+            Push::Full => kick(inner, conn, report),
+            Push::Closed => {
+                if let Some(token) = token {
+                    local.on_write.remove(&token);
+                }
             }
-            Push::Closed => false,
         }
     }
 
@@ -710,7 +738,7 @@ impl RedisNode {
             for (conn, local) in &mut inner.conns {
                 match &mut local.delivery {
                     Delivery::Syncing { overflowed, .. } => *overflowed = true,
-                    Delivery::Live { last } => live.push((*conn, local.user.clone(), *last)),
+                    Delivery::Live { last } => live.push((*conn, local.user.to_string(), *last)),
                 }
             }
             live
@@ -727,25 +755,17 @@ impl RedisNode {
                 let Some(newest) = chunk.entries.last().map(|entry| entry.sid) else {
                     break;
                 };
-                let mut on_write = Vec::new();
-                {
-                    let mut guard = self.lock();
-                    let inner = &mut *guard;
-                    for entry in chunk.entries {
-                        let sid = entry.sid;
-                        let announced = Announced {
-                            sender: entry.sender,
-                            id: entry.id,
-                            frame: entry.frame,
-                        };
-                        if self.deliver(inner, conn, sid, &announced, report) {
-                            on_write.push(sid);
-                        }
-                    }
+                let mut guard = self.lock();
+                let inner = &mut *guard;
+                for entry in chunk.entries {
+                    let announced = Announced {
+                        sender: entry.sender,
+                        id: entry.id,
+                        frame: entry.frame,
+                    };
+                    self.deliver(inner, conn, entry.sid, &announced, report);
                 }
-                if let Err(err) = self.store.ack(&user, &on_write).await {
-                    report.errors.push(err);
-                }
+                drop(guard);
                 after = Some(newest);
             }
         }
@@ -834,17 +854,17 @@ fn push(inner: &mut Inner, conn: ConnId, frame: Message, report: &mut Report) ->
 fn kick(inner: &mut Inner, conn: ConnId, report: &mut Report) {
     if let Some(local) = remove_conn(inner, conn) {
         local.handle.closer.close(CloseReason::slow_consumer());
-        report.kicked.push((conn, local.user));
+        report.kicked.push((conn, local.user.to_string()));
     }
 }
 
 /// Takes `conn` out of the local maps.
 fn remove_conn(inner: &mut Inner, conn: ConnId) -> Option<LocalConn> {
     let local = inner.conns.remove(&conn)?;
-    if let Some(conns) = inner.users.get_mut(&local.user) {
+    if let Some(conns) = inner.users.get_mut(&*local.user) {
         conns.retain(|other| *other != conn);
         if conns.is_empty() {
-            inner.users.remove(&local.user);
+            inner.users.remove(&*local.user);
         }
     }
     for name in &local.watching {

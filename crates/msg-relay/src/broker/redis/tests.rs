@@ -13,7 +13,7 @@ use super::store::{Bound, RedisSettings, RedisStore, Sent, SessionRef};
 use super::test_server::RedisServer;
 use crate::config::PresenceMode;
 use crate::limits::Limits;
-use crate::session::{Closer, Outbox, SessionHandle};
+use crate::session::{Closer, Outbox, Outgoing, QueuedAt, SessionHandle};
 
 /// How long a test waits for something that must happen; never reached when it works.
 const GUARD: Duration = Duration::from_secs(20);
@@ -708,7 +708,9 @@ async fn running_node(server: &RedisServer, settings: RedisSettings) -> RunningN
 
 struct Probe {
     handle: SessionHandle,
-    frames: mpsc::Receiver<tokio_tungstenite::tungstenite::Message>,
+    frames: mpsc::Receiver<Outgoing>,
+    /// What the frames taken so far say a writer would report as flushed.
+    flushed: Vec<QueuedAt>,
 }
 
 fn probe(conn: u64, keeps_pending: bool) -> Probe {
@@ -721,17 +723,19 @@ fn probe(conn: u64, keeps_pending: bool) -> Probe {
             closer: Closer::new(),
         },
         frames,
+        flushed: Vec::new(),
     }
 }
 
 impl Probe {
     /// The next frame's text, within the guard.
     async fn next(&mut self) -> String {
-        let frame = tokio::time::timeout(GUARD, self.frames.recv())
+        let outgoing = tokio::time::timeout(GUARD, self.frames.recv())
             .await
             .expect("a frame within the guard")
             .expect("the outbox is open");
-        frame.to_text().unwrap().to_owned()
+        self.flushed.extend(outgoing.on_write);
+        outgoing.frame.to_text().unwrap().to_owned()
     }
 }
 
@@ -859,14 +863,26 @@ async fn a_client_without_acks_takes_its_messages_on_write() {
     bob.next().await; // synced
     assert!(accepted(&sender.send("alice", "bob", "m2", "m2").await).1);
     assert_eq!(bob.next().await, "m2");
-    let deadline = tokio::time::Instant::now() + GUARD;
-    while a.node.store().totals().await.unwrap() != (0, 0) {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "m2 never left the stream"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    // Handed to the writer, not flushed yet: still in the stream.
+    assert_eq!(a.node.store().totals().await.unwrap().0, 2);
+    assert_eq!(bob.flushed.len(), 2);
+    assert_eq!(a.node.written(&bob.flushed).await.unwrap(), 2);
+    assert_eq!(a.node.written(&bob.flushed).await.unwrap(), 0, "once");
+    assert_eq!(a.node.store().totals().await.unwrap(), (0, 0));
+    // A connection that dies with a message unflushed leaves it for the next login.
+    assert!(accepted(&sender.send("alice", "bob", "m3", "m3").await).1);
+    assert_eq!(bob.next().await, "m3");
+    a.node.logout(1).await.unwrap();
+    let mut again = probe(2, false);
+    assert_eq!(
+        a.node
+            .login("bob", again.handle.clone(), GUARD)
+            .await
+            .unwrap()
+            .backlog,
+        1
+    );
+    assert_eq!(again.next().await, "m3");
     assert_counters_match(&server, RedisSettings::PREFIX);
 }
 
