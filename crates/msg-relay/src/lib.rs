@@ -64,9 +64,6 @@
 
 mod accept;
 mod admin;
-// The Redis engine is complete and tested against a real redis-server; the relay starts
-// using it with `serve --redis` once the single-node engine sits behind the same interface.
-#[allow(dead_code)]
 mod broker;
 mod config;
 mod connection;
@@ -86,6 +83,8 @@ mod token;
 mod upgrade;
 
 pub use admin::{AdminError, Revoked, revoke_tokens};
+pub use broker::BrokerError;
+pub use broker::redis::store::RedisEngine;
 pub use config::{LegacyDelivery, LogLevel, PresenceMode, RelayConfig};
 pub use healthcheck::{HealthError, healthcheck};
 pub use limits::{Limits, LimitsError};

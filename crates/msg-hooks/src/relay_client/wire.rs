@@ -104,7 +104,7 @@ pub(crate) fn parse(text: &str) -> Option<FromRelay> {
             status,
             duplicate,
         },
-        ServerFrame::Synced { backlog } => FromRelay::Synced { backlog },
+        ServerFrame::Synced { backlog, .. } => FromRelay::Synced { backlog },
         ServerFrame::Error {
             code,
             message,

@@ -74,7 +74,7 @@ impl FromStr for StreamId {
 /// Why a Redis operation did not happen.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
-pub(crate) enum BrokerError {
+pub enum BrokerError {
     /// Redis did not answer in time, or the connection is down: the operation may or may
     /// not have happened, and is retried by whoever asked (a `send` is answered with a
     /// retryable error, and a repeated send is recognised by the dedupe window).

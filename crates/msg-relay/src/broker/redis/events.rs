@@ -139,9 +139,9 @@ const RECONNECT_MIN: Duration = Duration::from_millis(50);
 const RECONNECT_MAX: Duration = Duration::from_secs(2);
 
 /// Listens on `channels` until `stop` turns `true` or `events`' receiver is dropped, sending
-/// every event there. `ready` is answered once the first subscription is confirmed (or with
-/// the error of the first attempt, which ends the task). After that, a lost connection is
-/// retried with a growing pause, and [`NodeEvent::Resubscribed`] follows each recovery.
+/// every event there. `ready` is answered once the first subscription is confirmed; a
+/// failed or lost connection is retried with a growing pause, and
+/// [`NodeEvent::Resubscribed`] follows each recovery.
 ///
 /// `events` is bounded: a node that falls behind stops reading, Redis buffers for it up to
 /// its `client-output-buffer-limit pubsub` and then drops the connection, which this task
@@ -150,7 +150,7 @@ pub(super) async fn listen(
     client: redis::Client,
     channels: Vec<String>,
     events: mpsc::Sender<NodeEvent>,
-    ready: oneshot::Sender<Result<(), redis::RedisError>>,
+    ready: oneshot::Sender<()>,
     mut stop: watch::Receiver<bool>,
 ) {
     let mut ready = Some(ready);
@@ -167,12 +167,8 @@ pub(super) async fn listen(
         };
         let pubsub = match (pubsub, ready.take()) {
             (Ok(pubsub), Some(ready)) => {
-                let _ = ready.send(Ok(()));
+                let _ = ready.send(());
                 pubsub
-            }
-            (Err(err), Some(ready)) => {
-                let _ = ready.send(Err(err));
-                return;
             }
             (Ok(pubsub), None) => {
                 pause = RECONNECT_MIN;
@@ -181,7 +177,12 @@ pub(super) async fn listen(
                 }
                 pubsub
             }
-            (Err(_), None) => {
+            (Err(_), not_yet) => {
+                // Not answered yet: the first success then counts as a recovery too, since
+                // whoever waited for it went on without it.
+                if not_yet.is_some() {
+                    ready = not_yet;
+                }
                 tokio::select! {
                     _ = stop.wait_for(|stop| *stop) => return,
                     () = tokio::time::sleep(pause) => {}

@@ -114,8 +114,6 @@ pub(crate) struct Login {
     pub(crate) replaced: Vec<ConnId>,
     /// Messages written before `synced`.
     pub(crate) backlog: u64,
-    /// The epoch of the user's queue (see [`super::store::Backlog::epoch`]).
-    pub(crate) epoch: String,
 }
 
 /// Why a login did not go through.
@@ -127,6 +125,8 @@ pub(crate) enum LoginError {
     Closed,
     /// The client did not read its backlog within the write timeout.
     SlowConsumer,
+    /// The user's tokens were revoked since its token was checked.
+    Revoked,
 }
 
 /// What handling an event or a tick did, for the log and the metrics.
@@ -181,6 +181,7 @@ impl RedisNode {
     pub(crate) async fn login(
         &self,
         user: &str,
+        generation: u32,
         handle: SessionHandle,
         write_timeout: Duration,
     ) -> Result<Login, LoginError> {
@@ -204,7 +205,9 @@ impl RedisNode {
                 },
             );
         }
-        let result = self.sync(user, &handle, keeps_pending, write_timeout).await;
+        let result = self
+            .sync(user, generation, &handle, keeps_pending, write_timeout)
+            .await;
         if result.is_err() {
             // Not logged in: undo what is registered (best effort: a session left in Redis
             // is replaced by the user's next login, or swept with this node).
@@ -217,6 +220,7 @@ impl RedisNode {
     async fn sync(
         &self,
         user: &str,
+        generation: u32,
         handle: &SessionHandle,
         keeps_pending: bool,
         write_timeout: Duration,
@@ -224,9 +228,10 @@ impl RedisNode {
         let conn = handle.conn;
         let replaced_refs = self
             .store
-            .claim(user, conn)
+            .claim(user, conn, generation)
             .await
-            .map_err(LoginError::Unavailable)?;
+            .map_err(LoginError::Unavailable)?
+            .ok_or(LoginError::Revoked)?;
         let mut replaced = Vec::new();
         for old in replaced_refs {
             if old.node == self.store.node()
@@ -252,14 +257,10 @@ impl RedisNode {
                 .map_err(LoginError::Unavailable)?;
             if chunk.entries.is_empty() {
                 let permit = reserve().await?;
-                if self.go_live(conn, after, backlog, permit)? {
+                if self.go_live(conn, after, backlog, &chunk.epoch, permit)? {
                     continue;
                 }
-                return Ok(Login {
-                    replaced,
-                    backlog,
-                    epoch: chunk.epoch,
-                });
+                return Ok(Login { replaced, backlog });
             }
             for entry in chunk.entries {
                 let permit = reserve().await?;
@@ -345,6 +346,7 @@ impl RedisNode {
         conn: ConnId,
         after: Option<StreamId>,
         backlog: u64,
+        epoch: &str,
         permit: OutboxPermit,
     ) -> Result<bool, LoginError> {
         let mut guard = self.lock();
@@ -362,7 +364,13 @@ impl RedisNode {
         }
         let buffer = std::mem::take(buffer);
         permit.send(
-            Message::text(ServerFrame::Synced { backlog }.to_json()),
+            Message::text(
+                ServerFrame::Synced {
+                    backlog,
+                    epoch: Some(epoch.to_owned()),
+                }
+                .to_json(),
+            ),
             None,
         );
         if let Some(local) = inner.conns.get_mut(&conn) {

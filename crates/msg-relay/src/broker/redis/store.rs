@@ -180,15 +180,44 @@ struct Epochs {
     next: AtomicU64,
 }
 
-impl RedisStore {
-    /// Connects to Redis at `url`, starts listening for this node's events (ending when
-    /// `stop` turns `true` or the receiver is dropped), and returns once both connections
-    /// are up: the store, and the events to act on.
-    pub(crate) async fn connect(
+/// A connection to the Redis that the nodes of a relay share, opened with
+/// [`RedisEngine::connect`] and handed to [`run`](crate::run) in
+/// [`RelayConfig::redis`](crate::RelayConfig::redis). Clones share it; it reconnects by
+/// itself.
+#[derive(Clone)]
+pub struct RedisEngine {
+    /// For the pub/sub connection each relay opens.
+    client: redis::Client,
+    /// The command connection (RESP3, reconnecting in the background).
+    conn: ConnectionManager,
+    url: String,
+    prefix: String,
+    op_timeout: Duration,
+}
+
+impl std::fmt::Debug for RedisEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisEngine")
+            .field("url", &self.url)
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RedisEngine {
+    /// The key prefix when none is given.
+    pub const DEFAULT_PREFIX: &'static str = RedisSettings::PREFIX;
+    /// How long one Redis operation may take by default.
+    pub const DEFAULT_TIMEOUT: Duration = RedisSettings::OP_TIMEOUT;
+
+    /// Connects to Redis at `url` (`redis://[:PASSWORD@]HOST[:PORT][/DB]`, `rediss://` for
+    /// TLS). Every key and channel starts with `prefix`; an operation that takes longer than
+    /// `op_timeout` counts as Redis being unavailable.
+    pub async fn connect(
         url: &str,
-        settings: RedisSettings,
-        stop: watch::Receiver<bool>,
-    ) -> Result<(RedisStore, mpsc::Receiver<NodeEvent>), BrokerError> {
+        prefix: &str,
+        op_timeout: Duration,
+    ) -> Result<RedisEngine, BrokerError> {
         let connect_error = |reason: String| BrokerError::Connect {
             url: without_password(url),
             reason,
@@ -209,19 +238,68 @@ impl RedisStore {
         let commands = redis::Client::open(info.set_redis_settings(resp3))
             .map_err(|err| connect_error(err.to_string()))?;
         let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(settings.op_timeout))
-            .set_response_timeout(Some(settings.op_timeout))
+            .set_connection_timeout(Some(op_timeout))
+            .set_response_timeout(Some(op_timeout))
             .set_min_delay(Duration::from_millis(50))
             .set_max_delay(Duration::from_secs(1))
             .set_number_of_retries(usize::MAX);
         let conn = tokio::time::timeout(
-            settings.op_timeout,
+            op_timeout,
             ConnectionManager::new_with_config(commands, config),
         )
         .await
-        .map_err(|_| connect_error(format!("no answer within {:?}", settings.op_timeout)))?
+        .map_err(|_| connect_error(format!("no answer within {op_timeout:?}")))?
         .map_err(|err| connect_error(err.to_string()))?;
+        Ok(RedisEngine {
+            client,
+            conn,
+            url: without_password(url),
+            prefix: prefix.to_owned(),
+            op_timeout,
+        })
+    }
 
+    /// The URL, without its password.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The token generation of `username` as the relay's Redis holds it (what
+    /// `msg-relay token --redis` prints a token for).
+    pub async fn token_generation(&self, username: &str) -> Result<u32, BrokerError> {
+        let key = format!("{}tokgen", self.prefix);
+        let mut conn = self.conn.clone();
+        let mut cmd = redis::cmd("HGET");
+        cmd.arg(key).arg(username);
+        let call = cmd.query_async(&mut conn);
+        let generation: Option<u32> = bounded("token_generation", self.op_timeout, call).await?;
+        Ok(generation.unwrap_or(0))
+    }
+}
+
+impl RedisStore {
+    /// Connects to Redis at `url` and starts this node on it (see [`RedisStore::start`]).
+    #[cfg(test)]
+    pub(crate) async fn connect(
+        url: &str,
+        settings: RedisSettings,
+        stop: watch::Receiver<bool>,
+    ) -> Result<(RedisStore, mpsc::Receiver<NodeEvent>), BrokerError> {
+        let engine = RedisEngine::connect(url, &settings.prefix, settings.op_timeout).await?;
+        Ok(RedisStore::start(&engine, settings, stop).await)
+    }
+
+    /// Starts a node on `engine`: a new node ID, and a listener for the node's events
+    /// (ending when `stop` turns `true` or the receiver is dropped). Waits up to the
+    /// operation timeout for the first subscription; the listener keeps trying after that,
+    /// and says [`NodeEvent::Resubscribed`] when it got there.
+    pub(crate) async fn start(
+        engine: &RedisEngine,
+        mut settings: RedisSettings,
+        stop: watch::Receiver<bool>,
+    ) -> (RedisStore, mpsc::Receiver<NodeEvent>) {
+        settings.prefix.clone_from(&engine.prefix);
+        settings.op_timeout = engine.op_timeout;
         let (node, key) = node_identity();
         let mut channels = vec![format!("{}node:{node}", settings.prefix)];
         if settings.broadcast_presence {
@@ -229,15 +307,16 @@ impl RedisStore {
         }
         let (events, receiver) = mpsc::channel(EVENT_BUFFER);
         let (ready, subscribed) = oneshot::channel();
-        tokio::spawn(events::listen(client, channels, events, ready, stop));
-        match tokio::time::timeout(settings.op_timeout, subscribed).await {
-            Ok(Ok(Ok(()))) => {}
-            Ok(Ok(Err(err))) => return Err(connect_error(err.to_string())),
-            Ok(Err(_)) => return Err(connect_error("stopped while subscribing".to_owned())),
-            Err(_) => return Err(connect_error("no subscription confirmed".to_owned())),
-        }
+        tokio::spawn(events::listen(
+            engine.client.clone(),
+            channels,
+            events,
+            ready,
+            stop,
+        ));
+        let _ = tokio::time::timeout(settings.op_timeout, subscribed).await;
         let store = RedisStore {
-            conn,
+            conn: engine.conn.clone(),
             settings: std::sync::Arc::new(settings),
             node: std::sync::Arc::from(node),
             epochs: std::sync::Arc::new(Epochs {
@@ -245,7 +324,7 @@ impl RedisStore {
                 next: AtomicU64::new(0),
             }),
         };
-        Ok((store, receiver))
+        (store, receiver)
     }
 
     /// This node's ID, as other nodes see it in sessions and channels.
@@ -401,15 +480,17 @@ impl RedisStore {
             .collect())
     }
 
-    /// Registers the session of `user` on connection `conn` of this node. Sessions beyond
-    /// the per-user limit, oldest first and on whichever node, are told to close
-    /// ([`NodeEvent::Kick`]) and returned; watchers hear that the user is online if it was
-    /// not.
+    /// Registers the session of `user` on connection `conn` of this node, if the user's
+    /// token generation is still `generation` (the one its token was checked against).
+    /// Sessions beyond the per-user limit, oldest first and on whichever node, are told to
+    /// close ([`NodeEvent::Kick`]) and returned; watchers hear that the user is online if it
+    /// was not. `None` when the user's tokens were revoked meanwhile.
     pub(crate) async fn claim(
         &self,
         user: &str,
         conn: ConnId,
-    ) -> Result<Vec<SessionRef>, BrokerError> {
+        generation: u32,
+    ) -> Result<Option<Vec<SessionRef>>, BrokerError> {
         const OP: &str = "claim";
         let reply: Vec<String> = self
             .run(OP, &scripts().sessions, |call| {
@@ -417,20 +498,26 @@ impl RedisStore {
                     .arg(&*self.node)
                     .arg(conn)
                     .arg(user)
-                    .arg(self.settings.max_sessions_per_user.max(1));
+                    .arg(self.settings.max_sessions_per_user.max(1))
+                    .arg(generation);
             })
             .await?;
-        reply
-            .iter()
-            .map(|member| {
-                let (node, conn) = member.split_once('/')?;
-                Some(SessionRef {
-                    node: node.to_owned(),
-                    conn: conn.parse().ok()?,
+        match reply.split_first() {
+            Some((status, [])) if status == "revoked" => Ok(None),
+            Some((status, members)) if status == "ok" => members
+                .iter()
+                .map(|member| {
+                    let (node, conn) = member.split_once('/')?;
+                    Some(SessionRef {
+                        node: node.to_owned(),
+                        conn: conn.parse().ok()?,
+                    })
                 })
-            })
-            .collect::<Option<Vec<_>>>()
-            .ok_or_else(|| unexpected(OP, &reply))
+                .collect::<Option<Vec<_>>>()
+                .map(Some)
+                .ok_or_else(|| unexpected(OP, &reply)),
+            _ => Err(unexpected(OP, &reply)),
+        }
     }
 
     /// Removes the session of `user` on connection `conn` of this node, if it is still
@@ -530,18 +617,27 @@ impl RedisStore {
     }
 
     /// Invalidates `user`'s tokens: raises its generation and closes its sessions on every
-    /// node. Returns the new generation.
-    pub(crate) async fn revoke(&self, user: &str) -> Result<u64, BrokerError> {
-        self.run("revoke", &scripts().sessions, |call| {
-            call.arg("revoke").arg(user);
-        })
-        .await
+    /// node. Returns the new generation and how many sessions it closed.
+    pub(crate) async fn revoke(&self, user: &str) -> Result<(u32, usize), BrokerError> {
+        const OP: &str = "revoke";
+        let reply: Vec<u64> = self
+            .run(OP, &scripts().sessions, |call| {
+                call.arg(OP).arg(user);
+            })
+            .await?;
+        match reply[..] {
+            [generation, closed] => match (u32::try_from(generation), usize::try_from(closed)) {
+                (Ok(generation), Ok(closed)) => Ok((generation, closed)),
+                _ => Err(unexpected(OP, &reply)),
+            },
+            _ => Err(unexpected(OP, &reply)),
+        }
     }
 
     /// `user`'s token generation: 0 until its tokens are first revoked.
-    pub(crate) async fn token_generation(&self, user: &str) -> Result<u64, BrokerError> {
+    pub(crate) async fn token_generation(&self, user: &str) -> Result<u32, BrokerError> {
         let key = format!("{}tokgen", self.settings.prefix);
-        let generation: Option<u64> = self
+        let generation: Option<u32> = self
             .command("token_generation", redis::cmd("HGET").arg(key).arg(user))
             .await?;
         Ok(generation.unwrap_or(0))
@@ -586,21 +682,7 @@ impl RedisStore {
         op: &'static str,
         call: impl Future<Output = redis::RedisResult<T>>,
     ) -> Result<T, BrokerError> {
-        match tokio::time::timeout(self.settings.op_timeout, call).await {
-            Ok(Ok(value)) => Ok(value),
-            Ok(Err(err)) if err.kind() == redis::ErrorKind::Parse => Err(BrokerError::Unexpected {
-                op,
-                reply: err.to_string(),
-            }),
-            Ok(Err(err)) => Err(BrokerError::Unavailable {
-                op,
-                reason: err.to_string(),
-            }),
-            Err(_) => Err(BrokerError::Unavailable {
-                op,
-                reason: format!("no answer within {:?}", self.settings.op_timeout),
-            }),
-        }
+        bounded(op, self.settings.op_timeout, call).await
     }
 
     /// A fresh epoch, offered to a script that may need to start a queue's metadata.
@@ -608,6 +690,29 @@ impl RedisStore {
         let n = self.epochs.next.fetch_add(1, Ordering::Relaxed);
         let hash = blake3::keyed_hash(&self.epochs.key, &n.to_le_bytes());
         hex(&hash.as_bytes()[..8])
+    }
+}
+
+/// `call`, within `timeout`: a timeout or a failed connection is "unavailable".
+async fn bounded<T>(
+    op: &'static str,
+    timeout: Duration,
+    call: impl Future<Output = redis::RedisResult<T>>,
+) -> Result<T, BrokerError> {
+    match tokio::time::timeout(timeout, call).await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(err)) if err.kind() == redis::ErrorKind::Parse => Err(BrokerError::Unexpected {
+            op,
+            reply: err.to_string(),
+        }),
+        Ok(Err(err)) => Err(BrokerError::Unavailable {
+            op,
+            reason: err.to_string(),
+        }),
+        Err(_) => Err(BrokerError::Unavailable {
+            op,
+            reason: format!("no answer within {timeout:?}"),
+        }),
     }
 }
 

@@ -291,7 +291,7 @@ async fn a_send_reaches_the_node_holding_the_recipients_session_and_no_other() {
     };
     let mut a = node(&server, settings()).await;
     let mut b = node(&server, settings()).await;
-    assert_eq!(b.store.claim("bob", 7).await.unwrap(), []);
+    assert_eq!(b.store.claim("bob", 7, 0).await.unwrap(), Some(vec![]));
     let (sid, delivered) = accepted(&a.send("alice", "bob", "m1", "{\"hi\":1}\n").await);
     assert!(delivered);
     assert_eq!(
@@ -328,7 +328,7 @@ async fn a_login_on_another_node_replaces_the_session() {
     let mut a = node(&server, settings()).await;
     let mut b = node(&server, settings()).await;
     let mut watcher = node(&server, settings()).await;
-    a.store.claim("alice", 1).await.unwrap();
+    a.store.claim("alice", 1, 0).await.unwrap().unwrap();
     watcher.store.watch(5, &["alice"]).await.unwrap();
     assert_eq!(
         watcher.event().await,
@@ -337,7 +337,7 @@ async fn a_login_on_another_node_replaces_the_session() {
             statuses: vec![("alice".to_owned(), "online".to_owned())]
         }
     );
-    let replaced = b.store.claim("alice", 2).await.unwrap();
+    let replaced = b.store.claim("alice", 2, 0).await.unwrap().unwrap();
     assert_eq!(
         replaced,
         [SessionRef {
@@ -385,7 +385,7 @@ async fn presence_crosses_nodes_and_a_dead_node_takes_its_users_offline() {
             statuses: vec![("bob".to_owned(), "offline".to_owned())]
         }
     );
-    b.store.claim("bob", 9).await.unwrap();
+    b.store.claim("bob", 9, 0).await.unwrap().unwrap();
     let presence = |status: &str| NodeEvent::Presence {
         user: "bob".to_owned(),
         status: status.to_owned(),
@@ -415,7 +415,7 @@ async fn presence_crosses_nodes_and_a_dead_node_takes_its_users_offline() {
     assert!(c.store.beat().await.unwrap().was_registered);
     // Unwatching stops the events.
     a.store.unwatch(&["bob"]).await.unwrap();
-    c.store.claim("bob", 1).await.unwrap();
+    c.store.claim("bob", 1, 0).await.unwrap().unwrap();
     a.assert_no_event().await;
 }
 
@@ -455,10 +455,10 @@ async fn revoking_raises_the_generation_and_closes_every_session() {
     };
     let mut a = node(&server, two()).await;
     let mut b = node(&server, two()).await;
-    assert_eq!(a.store.claim("alice", 1).await.unwrap(), []);
-    assert_eq!(b.store.claim("alice", 2).await.unwrap(), []);
+    assert_eq!(a.store.claim("alice", 1, 0).await.unwrap(), Some(vec![]));
+    assert_eq!(b.store.claim("alice", 2, 0).await.unwrap(), Some(vec![]));
     assert_eq!(a.store.token_generation("alice").await.unwrap(), 0);
-    assert_eq!(a.store.revoke("alice").await.unwrap(), 1);
+    assert_eq!(a.store.revoke("alice").await.unwrap(), (1, 2));
     let kick = |conn| NodeEvent::Kick {
         conn,
         user: "alice".to_owned(),
@@ -490,8 +490,8 @@ async fn messages_expire_by_age_and_their_unwritten_senders_hear_of_it() {
     };
     let a = node(&server, short()).await;
     let mut b = node(&server, short()).await;
-    b.store.claim("alice", 3).await.unwrap();
-    a.store.claim("carol", 4).await.unwrap();
+    b.store.claim("alice", 3, 0).await.unwrap().unwrap();
+    a.store.claim("carol", 4, 0).await.unwrap().unwrap();
     assert!(!accepted(&a.send("alice", "bob", "m1", "{1}").await).1);
     assert!(accepted(&a.send("alice", "carol", "m2", "{2}").await).1);
     let mut expired = Vec::new();
@@ -612,7 +612,7 @@ async fn a_node_refuses_while_redis_is_down_and_recovers_when_it_returns() {
     };
     let a = node(&server, settings()).await;
     let mut b = node(&server, settings()).await;
-    b.store.claim("bob", 1).await.unwrap();
+    b.store.claim("bob", 1, 0).await.unwrap().unwrap();
 
     server.kill();
     let started = tokio::time::Instant::now();
@@ -767,7 +767,7 @@ async fn a_login_during_a_flood_gets_every_message_once_in_order() {
     let mut bob = probe(1, true);
     let login = a
         .node
-        .login("bob", bob.handle.clone(), GUARD)
+        .login("bob", 0, bob.handle.clone(), GUARD)
         .await
         .unwrap();
     assert!(login.backlog >= 100, "{}", login.backlog);
@@ -777,10 +777,8 @@ async fn a_login_during_a_flood_gets_every_message_once_in_order() {
     while seen.len() < 500 {
         let text = bob.next().await;
         if text.starts_with('{') {
-            assert_eq!(
-                text,
-                format!(r#"{{"type":"synced","backlog":{}}}"#, login.backlog)
-            );
+            let synced = format!(r#"{{"type":"synced","backlog":{},"epoch":""#, login.backlog);
+            assert!(text.starts_with(&synced), "{text}");
             synced_at = Some(seen.len());
         } else {
             seen.push(text);
@@ -809,7 +807,7 @@ async fn acknowledged_on_one_node_and_not_redelivered_on_another() {
     accepted(&sender.send("alice", "bob", "m1", "m1").await);
     let mut bob = probe(1, true);
     a.node
-        .login("bob", bob.handle.clone(), GUARD)
+        .login("bob", 0, bob.handle.clone(), GUARD)
         .await
         .unwrap();
     assert_eq!(bob.next().await, "m1");
@@ -823,7 +821,7 @@ async fn acknowledged_on_one_node_and_not_redelivered_on_another() {
     let mut bob = probe(2, true);
     let login = b
         .node
-        .login("bob", bob.handle.clone(), GUARD)
+        .login("bob", 0, bob.handle.clone(), GUARD)
         .await
         .unwrap();
     assert_eq!(login.backlog, 1, "m1 was never acknowledged");
@@ -833,7 +831,7 @@ async fn acknowledged_on_one_node_and_not_redelivered_on_another() {
     let bob = probe(3, true);
     assert_eq!(
         a.node
-            .login("bob", bob.handle.clone(), GUARD)
+            .login("bob", 0, bob.handle.clone(), GUARD)
             .await
             .unwrap()
             .backlog,
@@ -853,7 +851,7 @@ async fn a_client_without_acks_takes_its_messages_on_write() {
     let mut bob = probe(1, false);
     assert_eq!(
         a.node
-            .login("bob", bob.handle.clone(), GUARD)
+            .login("bob", 0, bob.handle.clone(), GUARD)
             .await
             .unwrap()
             .backlog,
@@ -876,7 +874,7 @@ async fn a_client_without_acks_takes_its_messages_on_write() {
     let mut again = probe(2, false);
     assert_eq!(
         a.node
-            .login("bob", again.handle.clone(), GUARD)
+            .login("bob", 0, again.handle.clone(), GUARD)
             .await
             .unwrap()
             .backlog,
@@ -894,13 +892,13 @@ async fn a_node_that_lost_redis_catches_its_connections_up() {
     let a = running_node(&server, settings()).await;
     let mut bob = probe(1, true);
     a.node
-        .login("bob", bob.handle.clone(), GUARD)
+        .login("bob", 0, bob.handle.clone(), GUARD)
         .await
         .unwrap();
     bob.next().await; // synced
     let mut watcher = probe(2, true);
     a.node
-        .login("carol", watcher.handle.clone(), GUARD)
+        .login("carol", 0, watcher.handle.clone(), GUARD)
         .await
         .unwrap();
     watcher.next().await; // synced
@@ -926,7 +924,7 @@ async fn a_node_that_lost_redis_catches_its_connections_up() {
     let other = running_node(&server, settings()).await;
     other
         .node
-        .login("dave", dave.handle.clone(), GUARD)
+        .login("dave", 0, dave.handle.clone(), GUARD)
         .await
         .unwrap();
     assert_eq!(
@@ -945,12 +943,12 @@ async fn a_login_on_another_node_closes_the_old_connection() {
     let old = probe(1, true);
     let mut closed = old.handle.closer.subscribe();
     a.node
-        .login("alice", old.handle.clone(), GUARD)
+        .login("alice", 0, old.handle.clone(), GUARD)
         .await
         .unwrap();
     let new = probe(1, true);
     b.node
-        .login("alice", new.handle.clone(), GUARD)
+        .login("alice", 0, new.handle.clone(), GUARD)
         .await
         .unwrap();
     tokio::time::timeout(GUARD, closed.wait_for(Option::is_some))

@@ -13,14 +13,17 @@
 --
 -- ARGV[2] names the operation:
 --
---   claim, node, conn, user, max sessions -> the `<node>/<conn>` sessions it replaced
+--   claim, node, conn, user, max sessions, token generation
+--                                         -> {'ok', the `<node>/<conn>` sessions it replaced...},
+--                                            or {'revoked'} when the user's token generation
+--                                            is no longer the one the login checked
 --   release, node, conn, user             -> 1 if the session was there, else 0
 --   check, node, user, conn...            -> the conns of this node still registered
 --   status, user, status                  -> 1 if the user is online (and watchers told)
 --   watch, node, conn, name...            -> 1 (the snapshot comes as an event)
 --   unwatch, node, name...                -> 1
 --   beat, node, expiry ms, max dead       -> {1 if this node was registered, nodes swept}
---   revoke, user                          -> the user's new token generation
+--   revoke, user                          -> {the user's new token generation, sessions closed}
 local op = ARGV[2]
 
 local function status_of(user)
@@ -68,11 +71,15 @@ end
 
 if op == 'claim' then
   local node, conn, user, max = ARGV[3], ARGV[4], ARGV[5], tonumber(ARGV[6])
+  local generation = tonumber(redis.call('HGET', P .. 'tokgen', user) or '0')
+  if generation ~= tonumber(ARGV[7]) then
+    return { 'revoked' }
+  end
   local sessions = P .. 's:' .. user
   local before = status_of(user)
   redis.call('ZADD', sessions, redis.call('INCR', P .. 'seq'), node .. '/' .. conn)
   redis.call('SADD', P .. 'nu:' .. node, user)
-  local replaced = {}
+  local replaced = { 'ok' }
   local count = redis.call('ZCARD', sessions)
   if count > max then
     for _, member in ipairs(redis.call('ZRANGE', sessions, 0, count - max - 1)) do
@@ -194,7 +201,7 @@ if op == 'revoke' then
   if #members > 0 then
     went_offline(user)
   end
-  return generation
+  return { generation, #members }
 end
 
 return redis.error_reply('unknown sessions operation ' .. tostring(op))
