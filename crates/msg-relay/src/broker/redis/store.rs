@@ -42,8 +42,8 @@ pub(crate) struct RedisSettings {
     pub(crate) sender_max_messages: usize,
     pub(crate) sender_max_bytes: usize,
     pub(crate) max_sessions_per_user: usize,
-    /// A node whose heartbeat stops is dead this long after its last one; the relay beats
-    /// three times per expiry.
+    /// A node's heartbeat keeps it registered this long; a node not registered for another
+    /// such time is dead (its users go offline). The relay beats three times per expiry.
     pub(crate) node_expiry: Duration,
     /// The longest any Redis operation may take before it counts as unavailable.
     pub(crate) op_timeout: Duration,
@@ -59,8 +59,8 @@ impl RedisSettings {
     pub(crate) const OP_TIMEOUT: Duration = Duration::from_secs(2);
 
     /// The settings that follow from the relay's limits: the same bounds as the single
-    /// node, the per-connection rate applied per user, a node dead one heartbeat interval
-    /// after its last beat.
+    /// node, the per-connection rate applied per user, a node dead within one heartbeat
+    /// interval of its last beat (two expiries of half an interval).
     pub(crate) fn new(limits: &Limits, presence: PresenceMode) -> RedisSettings {
         RedisSettings {
             prefix: RedisSettings::PREFIX.to_owned(),
@@ -75,7 +75,7 @@ impl RedisSettings {
             sender_max_messages: usize::MAX,
             sender_max_bytes: usize::MAX,
             max_sessions_per_user: limits.max_sessions_per_user,
-            node_expiry: limits.heartbeat_interval,
+            node_expiry: limits.heartbeat_interval / 2,
             op_timeout: RedisSettings::OP_TIMEOUT,
             broadcast_presence: presence == PresenceMode::Broadcast,
         }

@@ -5,7 +5,8 @@
 -- order; `nu:<node>` is the set of users with a session on that node. A node is alive while
 -- its score in `nodes` (an expiry time, refreshed by its heartbeat) is in the future. A user
 -- is online while `s:<user>` has a member; `st` holds statuses other than `online`.
--- `w:<user>` is the set of nodes with a connection watching that user.
+-- `w:<user>` is the set of nodes with a connection watching that user. A node whose score
+-- is older than one expiry is dead (see `beat`): so one dies within two expiries.
 --
 -- Events go to the node channels `node:<node>` (and presence also to `presence`, which the
 -- nodes of a relay broadcasting presence listen to): `k` closes a session, `p` tells a
@@ -166,9 +167,22 @@ if op == 'beat' then
   local node, expiry, max_dead = ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
   local nodes = P .. 'nodes'
   local now = now_ms()
-  local registered = redis.call('ZSCORE', nodes, node) and 1 or 0
+  local previous = redis.call('ZSCORE', nodes, node)
   redis.call('ZADD', nodes, int(now + expiry), node)
-  local dead = redis.call('ZRANGEBYSCORE', nodes, '-inf', int(now), 'LIMIT', 0, max_dead)
+  local since = P .. 'since'
+  if not previous or tonumber(previous) < now then
+    -- This node's beats did not reach Redis in time either (it just started, or Redis or
+    -- the network was away, and perhaps for every node): its run of beats starts over.
+    redis.call('HSET', since, node, int(now))
+    return { previous and 1 or 0, 0 }
+  end
+  -- A node is declared dead only by one that kept beating for a whole expiry while the
+  -- other did not beat at all: so after an outage of Redis every node first has an expiry's
+  -- time to beat again.
+  if tonumber(redis.call('HGET', since, node) or now) > now - expiry then
+    return { 1, 0 }
+  end
+  local dead = redis.call('ZRANGEBYSCORE', nodes, '-inf', int(now - expiry), 'LIMIT', 0, max_dead)
   for _, gone in ipairs(dead) do
     local users = P .. 'nu:' .. gone
     local prefix = gone .. '/'
@@ -185,8 +199,9 @@ if op == 'beat' then
     end
     redis.call('DEL', users)
     redis.call('ZREM', nodes, gone)
+    redis.call('HDEL', since, gone)
   end
-  return { registered, #dead }
+  return { 1, #dead }
 end
 
 if op == 'revoke' then
