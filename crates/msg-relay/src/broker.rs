@@ -24,10 +24,10 @@ use std::time::Duration;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
 
-pub use self::redis::BrokerError;
 use self::redis::node::{LoginError, RedisNode};
 use self::redis::store::{Bound, Sent};
 use crate::protocol::{AckStatus, ErrorCode, QueueLimit};
+pub(crate) use crate::redis_engine::BrokerError;
 use crate::registry::{Kicked, LoginStep, Registry, SendOutcome};
 use crate::session::{ConnId, OutboxPermit, QueuedAt, SessionHandle};
 

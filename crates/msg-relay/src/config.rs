@@ -1,7 +1,7 @@
 //! What the operator decides: the secret, login and presence policy, limits, logging.
 
-use crate::broker::redis::store::RedisEngine;
 use crate::limits::Limits;
+use crate::redis_engine::RedisEngine;
 use crate::spool::Spool;
 use crate::token::ServerSecret;
 

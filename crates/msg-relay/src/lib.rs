@@ -74,6 +74,7 @@ mod metrics;
 pub mod protocol;
 mod queue;
 mod rate;
+mod redis_engine;
 mod registry;
 mod server;
 mod session;
@@ -83,11 +84,10 @@ mod token;
 mod upgrade;
 
 pub use admin::{AdminError, Revoked, revoke_tokens};
-pub use broker::BrokerError;
-pub use broker::redis::store::RedisEngine;
 pub use config::{LegacyDelivery, LogLevel, PresenceMode, RelayConfig};
 pub use healthcheck::{HealthError, healthcheck};
 pub use limits::{Limits, LimitsError};
+pub use redis_engine::{BrokerError, RedisEngine};
 pub use server::run;
 pub use spool::{Spool, SpoolError};
 pub use token::{

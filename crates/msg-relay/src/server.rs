@@ -86,7 +86,8 @@ pub async fn run(
             (Broker::Local(registry), None)
         }
         Some(engine) => {
-            let settings = RedisSettings::new(&config.limits, config.presence);
+            let broadcast = config.presence == PresenceMode::Broadcast;
+            let settings = RedisSettings::new(&config.limits, broadcast);
             let (store, events) = RedisStore::start(engine, settings, shutdown_rx.clone()).await;
             log.info(
                 "redis",
@@ -94,7 +95,6 @@ pub async fn run(
             );
             let node = RedisNode::new(
                 store,
-                config.presence,
                 config.limits.max_watches,
                 config.limits.outbound_queue_frames,
             );

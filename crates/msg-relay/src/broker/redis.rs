@@ -39,6 +39,8 @@ mod tests;
 use std::fmt;
 use std::str::FromStr;
 
+pub(crate) use crate::redis_engine::BrokerError;
+
 /// A stream entry's ID, `<milliseconds>-<sequence>`: its position in its user's stream and
 /// the Redis time it was accepted at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -69,37 +71,4 @@ impl FromStr for StreamId {
             seq: number(seq)?,
         })
     }
-}
-
-/// Why a Redis operation did not happen.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum BrokerError {
-    /// Redis did not answer in time, or the connection is down: the operation may or may
-    /// not have happened, and is retried by whoever asked (a `send` is answered with a
-    /// retryable error, and a repeated send is recognised by the dedupe window).
-    #[error("redis did not answer {op}: {reason}")]
-    Unavailable {
-        /// The operation (`send`, `ack`, `claim`, …).
-        op: &'static str,
-        /// What the client library said.
-        reason: String,
-    },
-    /// The first connection to Redis failed (a running relay reconnects by itself).
-    #[error("cannot connect to redis at {url}: {reason}")]
-    Connect {
-        /// The URL, without its password.
-        url: String,
-        /// What the client library said.
-        reason: String,
-    },
-    /// Redis answered with something the engine's scripts never answer: another program
-    /// wrote to the engine's keys, or the relay and its scripts disagree.
-    #[error("redis answered {op} with {reply}, which this relay does not understand")]
-    Unexpected {
-        /// The operation.
-        op: &'static str,
-        /// The answer, shortened.
-        reply: String,
-    },
 }

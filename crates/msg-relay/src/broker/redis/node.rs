@@ -30,7 +30,6 @@ use tokio_tungstenite::tungstenite::Message;
 use super::events::{KickReason, NodeEvent};
 use super::store::{Entry, ExpiredEntry, RedisStore};
 use super::{BrokerError, StreamId};
-use crate::config::PresenceMode;
 use crate::protocol::{ErrorCode, ServerFrame, close};
 use crate::session::{CloseReason, ConnId, OutboxPermit, Push, QueuedAt, SessionHandle};
 
@@ -43,7 +42,8 @@ const EXPIRE_USERS: usize = 256;
 pub(crate) struct RedisNode {
     store: RedisStore,
     inner: Mutex<Inner>,
-    presence: PresenceMode,
+    /// Presence goes to every connection (`--presence broadcast`), not only to watchers.
+    broadcast_presence: bool,
     max_watches: usize,
     /// Announcements a syncing connection keeps; beyond it, it reads its stream again.
     sync_buffer: usize,
@@ -147,15 +147,15 @@ pub(crate) struct Report {
 impl RedisNode {
     pub(crate) fn new(
         store: RedisStore,
-        presence: PresenceMode,
         max_watches: usize,
         outbound_queue_frames: usize,
     ) -> RedisNode {
         let written_cap = store.settings().queue_max_messages;
+        let broadcast_presence = store.settings().broadcast_presence;
         RedisNode {
             store,
             inner: Mutex::default(),
-            presence,
+            broadcast_presence,
             max_watches,
             sync_buffer: outbound_queue_frames,
             written_cap,
@@ -582,13 +582,14 @@ impl RedisNode {
                 let frame = presence_frame(&user, &status);
                 let mut guard = self.lock();
                 let inner = &mut *guard;
-                let targets: Vec<ConnId> = match self.presence {
-                    PresenceMode::Watchers => inner
+                let targets: Vec<ConnId> = if self.broadcast_presence {
+                    inner.conns.keys().copied().collect()
+                } else {
+                    inner
                         .watchers
                         .get(&user)
                         .map(|conns| conns.iter().copied().collect())
-                        .unwrap_or_default(),
-                    PresenceMode::Broadcast => inner.conns.keys().copied().collect(),
+                        .unwrap_or_default()
                 };
                 for conn in targets {
                     let own = inner

@@ -6,15 +6,15 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{FromRedisValue, IntoConnectionInfo, ProtocolVersion, Script, ScriptInvocation};
+use redis::aio::ConnectionManager;
+use redis::{FromRedisValue, Script, ScriptInvocation};
 use tokio::sync::{mpsc, oneshot, watch};
 
+use super::StreamId;
 use super::events::{self, NodeEvent};
 use super::scripts::scripts;
-use super::{BrokerError, StreamId};
-use crate::config::PresenceMode;
 use crate::limits::Limits;
+use crate::redis_engine::{BrokerError, RedisEngine, bounded};
 use crate::session::ConnId;
 
 /// Events waiting for the node to take them; beyond it the listener stops reading (see
@@ -61,7 +61,7 @@ impl RedisSettings {
     /// The settings that follow from the relay's limits: the same bounds as the single
     /// node, the per-connection rate applied per user, a node dead within one heartbeat
     /// interval of its last beat (two expiries of half an interval).
-    pub(crate) fn new(limits: &Limits, presence: PresenceMode) -> RedisSettings {
+    pub(crate) fn new(limits: &Limits, broadcast_presence: bool) -> RedisSettings {
         RedisSettings {
             prefix: RedisSettings::PREFIX.to_owned(),
             queue_max_messages: limits.queue_max_messages,
@@ -77,7 +77,7 @@ impl RedisSettings {
             max_sessions_per_user: limits.max_sessions_per_user,
             node_expiry: limits.heartbeat_interval / 2,
             op_timeout: RedisSettings::OP_TIMEOUT,
-            broadcast_presence: presence == PresenceMode::Broadcast,
+            broadcast_presence,
         }
     }
 }
@@ -180,103 +180,6 @@ struct Epochs {
     next: AtomicU64,
 }
 
-/// A connection to the Redis that the nodes of a relay share, opened with
-/// [`RedisEngine::connect`] and handed to [`run`](crate::run) in
-/// [`RelayConfig::redis`](crate::RelayConfig::redis). Clones share it; it reconnects by
-/// itself.
-#[derive(Clone)]
-pub struct RedisEngine {
-    /// For the pub/sub connection each relay opens.
-    client: redis::Client,
-    /// The command connection (RESP3, reconnecting in the background).
-    conn: ConnectionManager,
-    url: String,
-    prefix: String,
-    op_timeout: Duration,
-}
-
-impl std::fmt::Debug for RedisEngine {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RedisEngine")
-            .field("url", &self.url)
-            .field("prefix", &self.prefix)
-            .finish_non_exhaustive()
-    }
-}
-
-impl RedisEngine {
-    /// The key prefix when none is given.
-    pub const DEFAULT_PREFIX: &'static str = RedisSettings::PREFIX;
-    /// How long one Redis operation may take by default.
-    pub const DEFAULT_TIMEOUT: Duration = RedisSettings::OP_TIMEOUT;
-
-    /// Connects to Redis at `url` (`redis://[:PASSWORD@]HOST[:PORT][/DB]`, `rediss://` for
-    /// TLS). Every key and channel starts with `prefix`; an operation that takes longer than
-    /// `op_timeout` counts as Redis being unavailable.
-    pub async fn connect(
-        url: &str,
-        prefix: &str,
-        op_timeout: Duration,
-    ) -> Result<RedisEngine, BrokerError> {
-        let connect_error = |reason: String| BrokerError::Connect {
-            url: without_password(url),
-            reason,
-        };
-        let info = url
-            .into_connection_info()
-            .map_err(|err| connect_error(err.to_string()))?;
-        let client =
-            redis::Client::open(info.clone()).map_err(|err| connect_error(err.to_string()))?;
-        // RESP3 on the command connection: the manager then hears at once when the connection
-        // drops and reconnects in the background, instead of failing the next command after
-        // an outage. It never gives up (one attempt a second at most): an operation during an
-        // outage waits for it up to the operation timeout.
-        let resp3 = info
-            .redis_settings()
-            .clone()
-            .set_protocol(ProtocolVersion::RESP3);
-        let commands = redis::Client::open(info.set_redis_settings(resp3))
-            .map_err(|err| connect_error(err.to_string()))?;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(op_timeout))
-            .set_response_timeout(Some(op_timeout))
-            .set_min_delay(Duration::from_millis(50))
-            .set_max_delay(Duration::from_secs(1))
-            .set_number_of_retries(usize::MAX);
-        let conn = tokio::time::timeout(
-            op_timeout,
-            ConnectionManager::new_with_config(commands, config),
-        )
-        .await
-        .map_err(|_| connect_error(format!("no answer within {op_timeout:?}")))?
-        .map_err(|err| connect_error(err.to_string()))?;
-        Ok(RedisEngine {
-            client,
-            conn,
-            url: without_password(url),
-            prefix: prefix.to_owned(),
-            op_timeout,
-        })
-    }
-
-    /// The URL, without its password.
-    pub fn url(&self) -> &str {
-        &self.url
-    }
-
-    /// The token generation of `username` as the relay's Redis holds it (what
-    /// `msg-relay token --redis` prints a token for).
-    pub async fn token_generation(&self, username: &str) -> Result<u32, BrokerError> {
-        let key = format!("{}tokgen", self.prefix);
-        let mut conn = self.conn.clone();
-        let mut cmd = redis::cmd("HGET");
-        cmd.arg(key).arg(username);
-        let call = cmd.query_async(&mut conn);
-        let generation: Option<u32> = bounded("token_generation", self.op_timeout, call).await?;
-        Ok(generation.unwrap_or(0))
-    }
-}
-
 impl RedisStore {
     /// Connects to Redis at `url` and starts this node on it (see [`RedisStore::start`]).
     #[cfg(test)]
@@ -298,8 +201,8 @@ impl RedisStore {
         mut settings: RedisSettings,
         stop: watch::Receiver<bool>,
     ) -> (RedisStore, mpsc::Receiver<NodeEvent>) {
-        settings.prefix.clone_from(&engine.prefix);
-        settings.op_timeout = engine.op_timeout;
+        settings.prefix = engine.prefix().to_owned();
+        settings.op_timeout = engine.op_timeout();
         let (node, key) = node_identity();
         let mut channels = vec![format!("{}node:{node}", settings.prefix)];
         if settings.broadcast_presence {
@@ -308,7 +211,7 @@ impl RedisStore {
         let (events, receiver) = mpsc::channel(EVENT_BUFFER);
         let (ready, subscribed) = oneshot::channel();
         tokio::spawn(events::listen(
-            engine.client.clone(),
+            engine.client().clone(),
             channels,
             events,
             ready,
@@ -316,7 +219,7 @@ impl RedisStore {
         ));
         let _ = tokio::time::timeout(settings.op_timeout, subscribed).await;
         let store = RedisStore {
-            conn: engine.conn.clone(),
+            conn: engine.commands().clone(),
             settings: std::sync::Arc::new(settings),
             node: std::sync::Arc::from(node),
             epochs: std::sync::Arc::new(Epochs {
@@ -693,29 +596,6 @@ impl RedisStore {
     }
 }
 
-/// `call`, within `timeout`: a timeout or a failed connection is "unavailable".
-async fn bounded<T>(
-    op: &'static str,
-    timeout: Duration,
-    call: impl Future<Output = redis::RedisResult<T>>,
-) -> Result<T, BrokerError> {
-    match tokio::time::timeout(timeout, call).await {
-        Ok(Ok(value)) => Ok(value),
-        Ok(Err(err)) if err.kind() == redis::ErrorKind::Parse => Err(BrokerError::Unexpected {
-            op,
-            reply: err.to_string(),
-        }),
-        Ok(Err(err)) => Err(BrokerError::Unavailable {
-            op,
-            reason: err.to_string(),
-        }),
-        Err(_) => Err(BrokerError::Unavailable {
-            op,
-            reason: format!("no answer within {timeout:?}"),
-        }),
-    }
-}
-
 /// A new node ID (16 hex digits) and the key its epochs are made with: different for every
 /// process and every store in it.
 fn node_identity() -> (String, [u8; 32]) {
@@ -756,41 +636,4 @@ fn unexpected<T: std::fmt::Debug>(op: &'static str, reply: &T) -> BrokerError {
         reply.push('…');
     }
     BrokerError::Unexpected { op, reply }
-}
-
-/// `url` without the password in its user part (`redis://:secret@host` → `redis://:***@host`).
-pub(crate) fn without_password(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    let authority_end = rest.find('/').unwrap_or(rest.len());
-    let Some(at) = rest[..authority_end].rfind('@') else {
-        return url.to_owned();
-    };
-    // A user part without a colon may be a password alone: hidden whole.
-    match rest[..at].split_once(':') {
-        Some((user, _)) => format!("{scheme}://{user}:***{}", &rest[at..]),
-        None => format!("{scheme}://***{}", &rest[at..]),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn passwords_never_reach_an_error_message() {
-        for (url, shown) in [
-            ("redis://127.0.0.1:6379", "redis://127.0.0.1:6379"),
-            ("redis://:hunter2@redis:6379/0", "redis://:***@redis:6379/0"),
-            (
-                "rediss://relay:hunter2@redis/1",
-                "rediss://relay:***@redis/1",
-            ),
-            ("redis://hunter2@redis", "redis://***@redis"),
-            ("not a url", "not a url"),
-        ] {
-            assert_eq!(without_password(url), shown);
-        }
-    }
 }

@@ -11,7 +11,6 @@ use super::events::{KickReason, NodeEvent};
 use super::node::RedisNode;
 use super::store::{Bound, RedisSettings, RedisStore, Sent, SessionRef};
 use super::test_server::RedisServer;
-use crate::config::PresenceMode;
 use crate::limits::Limits;
 use crate::session::{Closer, Outbox, Outgoing, QueuedAt, SessionHandle};
 
@@ -29,7 +28,7 @@ fn settings() -> RedisSettings {
     RedisSettings {
         op_timeout: Duration::from_millis(500),
         sends_per_second: 0,
-        ..RedisSettings::new(&Limits::default(), PresenceMode::Watchers)
+        ..RedisSettings::new(&Limits::default(), false)
     }
 }
 
@@ -696,7 +695,7 @@ async fn running_node(server: &RedisServer, settings: RedisSettings) -> RunningN
         mut events,
         _stop,
     } = node(server, settings).await;
-    let node = std::sync::Arc::new(RedisNode::new(store, PresenceMode::Watchers, 100, 1024));
+    let node = std::sync::Arc::new(RedisNode::new(store, 100, 1024));
     let dispatcher = std::sync::Arc::clone(&node);
     tokio::spawn(async move {
         while let Some(event) = events.recv().await {
