@@ -124,6 +124,11 @@ impl RedisServer {
             && &answer == b"+PONG\r\n"
     }
 
+    /// The server's process ID (for its CPU time).
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.as_ref().expect("the server runs").id()
+    }
+
     /// Kills the server with SIGKILL (no chance to write anything more) and waits for it.
     pub(crate) fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {

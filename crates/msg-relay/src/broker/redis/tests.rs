@@ -589,8 +589,10 @@ async fn acknowledged_sends_survive_a_redis_kill_with_appendfsync_always() {
         let frame = format!("{{\"n\":{n}}}");
         sids.push(accepted(&a.send("alice", "bob", &n.to_string(), &frame).await).0);
     }
+    let before = server.pid();
     server.kill();
     server.restart();
+    assert_ne!(server.pid(), before, "a new process");
     let deadline = tokio::time::Instant::now() + GUARD;
     let backlog = loop {
         match a.store.backlog("bob", None, 1000).await {
