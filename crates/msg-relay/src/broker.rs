@@ -221,12 +221,18 @@ impl Broker {
         }
     }
 
-    /// The recipient `user` on `conn` acknowledged `id`. Returns how many queued messages
-    /// that removed.
-    pub(crate) async fn ack(&self, conn: ConnId, user: &str, id: &str) -> Result<u64, BrokerError> {
+    /// The recipient `user` on `conn` acknowledged `id` of `from` (of any sender when not
+    /// given). Returns how many queued messages that removed.
+    pub(crate) async fn ack(
+        &self,
+        conn: ConnId,
+        user: &str,
+        from: Option<&str>,
+        id: &str,
+    ) -> Result<u64, BrokerError> {
         match self {
-            Broker::Local(registry) => Ok(registry.ack(user, id) as u64),
-            Broker::Redis(node) => node.ack(conn, id).await,
+            Broker::Local(registry) => Ok(registry.ack(user, from, id) as u64),
+            Broker::Redis(node) => node.ack(conn, from, id).await,
         }
     }
 

@@ -43,6 +43,9 @@ const READY_FRAMES: usize = 32;
 const WRITE_BATCH: usize = 64;
 /// What a client refused because the relay's store is not answering is told to wait.
 const UNAVAILABLE_RETRY_AFTER_MS: u64 = 1_000;
+/// How many earlier token generations a refused login is compared with, to say
+/// `token_revoked` rather than `auth_failed`.
+const REVOKED_GENERATIONS_RECOGNISED: u32 = 8;
 /// What a client refused for a full relay is told to wait.
 const FULL_RETRY_AFTER_MS: u64 = 5_000;
 
@@ -454,7 +457,9 @@ impl Connection {
         // unusual in them) goes to serde, which has the last word on what a frame is.
         match fast::parse_hot(text) {
             Some(HotFrame::Send(fields)) => return self.on_send_fields(fields).await,
-            Some(HotFrame::Ack { id }) => return self.on_ack(&id).await,
+            Some(HotFrame::Ack { id, from }) => {
+                return self.on_ack(&id, from.as_deref()).await;
+            }
             None => {}
         }
         match ClientFrame::parse(text) {
@@ -463,11 +468,11 @@ impl Connection {
         }
     }
 
-    async fn on_ack(&mut self, id: &str) -> Flow {
+    async fn on_ack(&mut self, id: &str, from: Option<&str>) -> Flow {
         let Some(user) = self.user.clone() else {
             return self.auth_required();
         };
-        match self.shared.broker.ack(self.id, &user, id).await {
+        match self.shared.broker.ack(self.id, &user, from, id).await {
             Ok(removed) => self.shared.metrics.messages_acked(removed),
             // Not removed: the message comes again at the next login, and is acknowledged
             // then (at-least-once). Nothing to tell the client.
@@ -577,7 +582,7 @@ impl Connection {
                 })
                 .await
             }
-            ClientFrame::Ack { id } => self.on_ack(&id).await,
+            ClientFrame::Ack { id, from } => self.on_ack(&id, from.as_deref()).await,
             ClientFrame::StatusChange { status } => {
                 if self.user.is_none() {
                     return self.auth_required();
@@ -666,8 +671,11 @@ impl Connection {
                 }
                 if !config.secret.verify_token_at(&username, &token, generation) {
                     // A token of an earlier generation: revoked, and saying so helps its
-                    // owner (who holds it anyway) more than it tells anyone else.
-                    if (0..generation)
+                    // owner (who holds it anyway) more than it tells anyone else. Only the
+                    // last few generations are tried, so a failed login costs a few hashes
+                    // however often a name was revoked.
+                    let recent = generation.saturating_sub(REVOKED_GENERATIONS_RECOGNISED);
+                    if (recent..generation)
                         .any(|old| config.secret.verify_token_at(&username, &token, old))
                     {
                         return self.auth_failed(

@@ -91,6 +91,12 @@ pub enum ClientFrame {
     Ack {
         /// The `id` of the `message` frame.
         id: String,
+        /// The `from` of the `message` frame. IDs are chosen by senders, so two senders may
+        /// use the same one: with `from`, only that sender's message is acknowledged; without
+        /// it (clients of before this field), every message with this `id` written to this
+        /// client is.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        from: Option<String>,
     },
     /// Application-level liveness check; answered with `pong`.
     Ping {},

@@ -22,6 +22,7 @@ use tokio_tungstenite::tungstenite::Message;
 
 use crate::limits::Limits;
 use crate::protocol::{AckStatus, QueueLimit};
+use crate::session::QueuedAt;
 use crate::spool::{Record, Recovery, Spool, unix_ms};
 
 /// A message's position in acceptance order, unique for the life of the relay (and, with a
@@ -175,18 +176,23 @@ impl Usage {
 
     /// Books out a message that left its queue, and logs it as `done` to the spool.
     fn release(&mut self, entry: &Pending, spool: Option<&Spool>) {
-        self.bytes -= entry.bytes();
-        self.messages -= 1;
-        if let Entry::Occupied(mut sender) = self.by_sender.entry(Arc::clone(&entry.sender)) {
-            let usage = sender.get_mut();
-            usage.messages -= 1;
-            usage.bytes -= entry.bytes();
-            if usage.messages == 0 {
-                sender.remove();
-            }
-        }
+        self.release_of(&entry.sender, 1, entry.bytes());
         if let Some(spool) = spool {
             spool.append(Record::Done { seq: entry.seq });
+        }
+    }
+
+    /// Books out `messages` messages of `sender` holding `bytes` (their `done` records
+    /// logged by the caller).
+    fn release_of(&mut self, sender: &str, messages: usize, bytes: usize) {
+        self.bytes -= bytes;
+        self.messages -= messages;
+        if let Some(usage) = self.by_sender.get_mut(sender) {
+            usage.messages -= messages;
+            usage.bytes -= bytes;
+            if usage.messages == 0 {
+                self.by_sender.remove(sender);
+            }
         }
     }
 }
@@ -403,36 +409,79 @@ impl Queues {
             .is_some_and(|last| last.seq > after)
     }
 
-    /// A connection wrote the message `seq` of `user`'s queue to its socket: it leaves the
-    /// queue if it counts as delivered on write (an `acks` client may have it too, and then
-    /// its `ack` decides). Returns whether it left.
-    pub(crate) fn remove_written(&mut self, user: &str, seq: Seq) -> bool {
-        let Some(queue) = self.by_user.get_mut(user) else {
-            return false;
-        };
-        // Written in order, so the message is almost always at the front.
-        let index = match queue.entries.front() {
-            Some(front) if front.seq == seq => 0,
-            _ => match queue.entries.binary_search_by_key(&seq, |entry| entry.seq) {
-                Ok(index) => index,
-                Err(_) => return false,
-            },
-        };
-        if queue.entries[index].delivery != Delivery::OnWrite {
-            return false;
+    /// A connection's writer flushed these messages to its socket: those that count as
+    /// delivered on write leave their queues (an `acks` client may have one too, and then
+    /// its `ack` decides). A writer's batch is usually all one recipient's, from one sender,
+    /// in order: the queue is looked up once per run of one recipient, and the sender's
+    /// usage once per run of one sender. Returns how many left.
+    pub(crate) fn remove_written(&mut self, written: &[QueuedAt]) -> usize {
+        let Queues {
+            by_user,
+            usage,
+            spool,
+            ..
+        } = self;
+        let mut removed = 0;
+        let mut queue: Option<(&str, &mut UserQueue)> = None;
+        // The sender whose messages are being released, and how many of them, how large.
+        let mut releasing: Option<(Arc<str>, usize, usize)> = None;
+        for at in written {
+            let same = queue
+                .as_ref()
+                .is_some_and(|(name, _)| **name == *at.recipient);
+            if !same {
+                queue = by_user
+                    .get_mut(&*at.recipient)
+                    .map(|found| (&*at.recipient, found));
+            }
+            let Some((_, user_queue)) = queue.as_mut() else {
+                continue;
+            };
+            // In order, so the message is almost always at the front.
+            let index = match user_queue.entries.front() {
+                Some(front) if front.seq == at.seq => 0,
+                _ => match user_queue
+                    .entries
+                    .binary_search_by_key(&at.seq, |entry| entry.seq)
+                {
+                    Ok(index) => index,
+                    Err(_) => continue,
+                },
+            };
+            if user_queue.entries[index].delivery != Delivery::OnWrite {
+                continue;
+            }
+            let entry = user_queue.entries.remove(index).expect("index is in range");
+            user_queue.bytes -= entry.bytes();
+            shrink_if_empty(user_queue);
+            if let Some(spool) = spool.as_ref() {
+                spool.append(Record::Done { seq: entry.seq });
+            }
+            match &mut releasing {
+                Some((sender, count, bytes)) if *sender == entry.sender => {
+                    *count += 1;
+                    *bytes += entry.bytes();
+                }
+                _ => {
+                    if let Some((sender, count, bytes)) = releasing.take() {
+                        usage.release_of(&sender, count, bytes);
+                    }
+                    releasing = Some((Arc::clone(&entry.sender), 1, entry.bytes()));
+                }
+            }
+            removed += 1;
         }
-        let entry = queue.entries.remove(index).expect("index is in range");
-        queue.bytes -= entry.bytes();
-        shrink_if_empty(queue);
-        self.usage.release(&entry, self.spool.as_ref());
-        true
+        if let Some((sender, count, bytes)) = releasing {
+            usage.release_of(&sender, count, bytes);
+        }
+        removed
     }
 
-    /// The recipient `user` acknowledged `id`: removes every entry with that id that was
-    /// written to it. (IDs are the senders'; two senders may use the same one, and the
-    /// client stores by ID, so it has stored whichever it acknowledges.) Returns how many
-    /// entries it removed.
-    pub(crate) fn ack(&mut self, user: &str, id: &str) -> usize {
+    /// The recipient `user` acknowledged `id` of `from`: removes that sender's entry with
+    /// that id that was written to it. IDs are the senders', and two senders may use the
+    /// same one, so an ack that names no sender (a client of before `from`) removes every
+    /// written entry with that id. Returns how many entries it removed.
+    pub(crate) fn ack(&mut self, user: &str, from: Option<&str>, id: &str) -> usize {
         let Some(queue) = self.by_user.get_mut(user) else {
             return 0;
         };
@@ -441,7 +490,10 @@ impl Queues {
         let mut index = 0;
         while index < queue.entries.len() {
             let entry = &queue.entries[index];
-            if entry.delivery.handed_over() && same_id(entry.id.as_bytes(), id.as_bytes()) {
+            if entry.delivery.handed_over()
+                && same_id(entry.id.as_bytes(), id.as_bytes())
+                && from.is_none_or(|from| *entry.sender == *from)
+            {
                 let entry = queue.entries.remove(index).expect("index is in range");
                 queue.bytes -= entry.bytes();
                 self.usage.release(&entry, self.spool.as_ref());
@@ -732,6 +784,15 @@ mod tests {
         }
     }
 
+    /// A writer's report that it wrote `user`'s message `seq`: whether it left the queue.
+    fn written(queues: &mut Queues, user: &str, seq: Seq) -> bool {
+        let at = QueuedAt {
+            recipient: Arc::from(user),
+            seq,
+        };
+        queues.remove_written(&[at]) == 1
+    }
+
     /// What a login does with the backlog: takes it, handed as `how`.
     fn hand_over(queues: &mut Queues, user: &str, how: Delivery) -> Vec<Seq> {
         let backlog = queues.backlog_after(user, 0, usize::MAX, how);
@@ -793,14 +854,14 @@ mod tests {
         );
         // Acknowledged, written or expired: each gives the sender its room back.
         hand_over(&mut queues, "bob", Delivery::AwaitingAck);
-        assert_eq!(queues.ack("bob", "aaaa"), 1);
+        assert_eq!(queues.ack("bob", None, "aaaa"), 1);
         assert_eq!(
             queues.check_room("alice", "erin", 6),
             Err(QueueLimit::SenderBytes)
         );
         assert_eq!(queues.check_room("alice", "erin", 5), Ok(()));
         hand_over(&mut queues, "carol", Delivery::OnWrite);
-        assert!(queues.remove_written("carol", 2));
+        assert!(written(&mut queues, "carol", 2));
         assert_eq!(queues.expire(now + Duration::from_secs(60)).len(), 1);
         assert!(queues.usage.by_sender.is_empty());
     }
@@ -814,14 +875,14 @@ mod tests {
         queues.push(bob, first);
         let second = pending(&mut queues, "m2", "two", now + Duration::from_secs(1));
         queues.push(bob, second);
-        assert!(queues.ack("bob", "m1") == 0, "not written yet");
+        assert!(queues.ack("bob", None, "m1") == 0, "not written yet");
         assert_eq!(hand_over(&mut queues, "bob", Delivery::AwaitingAck), [1, 2]);
         assert!(
-            !queues.remove_written("bob", 1),
+            !written(&mut queues, "bob", 1),
             "an acks client's: kept until its ack"
         );
-        assert_eq!(queues.ack("bob", "m1"), 1);
-        assert!(queues.ack("bob", "m1") == 0, "idempotent");
+        assert_eq!(queues.ack("bob", None, "m1"), 1);
+        assert!(queues.ack("bob", None, "m1") == 0, "idempotent");
         assert!(queues.expire(now + Duration::from_secs(60)).is_empty());
         let expired = queues.expire(now + Duration::from_secs(61));
         assert_eq!(expired.len(), 1);
@@ -842,9 +903,9 @@ mod tests {
             p.delivery = Delivery::AwaitingAck;
             let seq = p.seq;
             queues.push("bob", p);
-            assert_eq!(queues.ack("bob", &format!("m{n}")), 1);
+            assert_eq!(queues.ack("bob", None, &format!("m{n}")), 1);
             assert_eq!(queues.totals(), (0, 0));
-            assert_eq!(queues.ack("bob", &format!("m{n}")), 0, "seq {seq}");
+            assert_eq!(queues.ack("bob", None, &format!("m{n}")), 0, "seq {seq}");
         }
         assert_eq!(
             queues.expiry.len(),
@@ -886,7 +947,7 @@ mod tests {
         assert_eq!(queues.totals(), (100, 100), "not empty: kept");
         assert_eq!(hand_over(&mut queues, "bob", Delivery::OnWrite).len(), 100);
         for seq in 1..=100 {
-            assert!(queues.remove_written("bob", seq));
+            assert!(written(&mut queues, "bob", seq));
         }
         let capacity = |queues: &Queues| queues.by_user["bob"].entries.capacity();
         assert!(capacity(&queues) <= EMPTY_QUEUE_KEEP);
@@ -906,17 +967,46 @@ mod tests {
             let p = pending(&mut queues, id, id, now);
             queues.push("bob", p);
         }
-        assert!(!queues.remove_written("bob", 2), "not handed over yet");
+        assert!(!written(&mut queues, "bob", 2), "not handed over yet");
         assert_eq!(hand_over(&mut queues, "bob", Delivery::OnWrite), [1, 2, 3]);
-        assert!(queues.remove_written("bob", 2));
-        assert!(!queues.remove_written("bob", 2), "once");
-        assert!(!queues.remove_written("carol", 1));
+        assert!(written(&mut queues, "bob", 2));
+        assert!(!written(&mut queues, "bob", 2), "once");
+        assert!(!written(&mut queues, "carol", 1));
         // The connection died before writing the others: they are the next backlog.
         let left = queues.backlog_after("bob", 0, 10, Delivery::OnWrite);
         let ids: Vec<&str> = left.iter().map(|p| p.id.as_str()).collect();
         assert_eq!(ids, ["a", "c"]);
         assert!(left.iter().all(|p| p.delivery.handed_over()));
         assert_eq!(queues.totals(), (2, 2));
+    }
+
+    #[test]
+    fn a_writers_batch_leaves_its_queues_with_one_lookup_per_recipient_and_sender() {
+        let now = Instant::now();
+        let mut queues = Queues::new(&limits(10, 1000, 1000), None);
+        for (to, id) in [("bob", "a"), ("bob", "b"), ("carol", "c"), ("bob", "d")] {
+            let p = pending(&mut queues, id, id, now);
+            queues.push(to, p);
+        }
+        hand_over(&mut queues, "bob", Delivery::OnWrite);
+        hand_over(&mut queues, "carol", Delivery::OnWrite);
+        let at = |to: &str, seq| QueuedAt {
+            recipient: Arc::from(to),
+            seq,
+        };
+        // Unknown seqs and recipients are skipped; the rest leave, whatever the order.
+        let batch = [
+            at("bob", 1),
+            at("bob", 2),
+            at("dave", 1),
+            at("carol", 3),
+            at("bob", 9),
+        ];
+        assert_eq!(queues.remove_written(&batch), 3);
+        assert_eq!(queues.totals(), (1, 1));
+        assert_eq!(queues.usage.by_sender["alice"].messages, 1);
+        assert_eq!(queues.remove_written(&[at("bob", 4)]), 1);
+        assert!(queues.usage.by_sender.is_empty());
     }
 
     #[test]
@@ -930,7 +1020,7 @@ mod tests {
         for pending in queues.backlog_after("bob", 0, 2, Delivery::AwaitingAck) {
             assert_eq!(pending.delivery, Delivery::Waiting, "as it was");
         }
-        assert_eq!(queues.ack("bob", "a"), 1);
+        assert_eq!(queues.ack("bob", None, "a"), 1);
         let expired = queues.expire(now + Duration::from_secs(65));
         assert_eq!(expired.len(), 1);
         assert_eq!(&*expired[0].id, "b");

@@ -223,11 +223,7 @@ impl Registry {
     /// A connection's writer flushed these messages to its socket: those that count as
     /// delivered on write leave their queues. Returns how many left.
     pub(crate) fn written(&self, messages: &[QueuedAt]) -> usize {
-        let mut guard = self.lock();
-        messages
-            .iter()
-            .filter(|at| guard.queues.remove_written(&at.recipient, at.seq))
-            .count()
+        self.lock().queues.remove_written(messages)
     }
 
     /// The token generation of `user`: 0 until its tokens are first revoked.
@@ -266,10 +262,11 @@ impl Registry {
         (sessions.len(), kicked)
     }
 
-    /// The recipient `user` acknowledged `id`. Returns how many queued messages that removed
-    /// (0 for an unknown or repeated acknowledgement).
-    pub(crate) fn ack(&self, user: &str, id: &str) -> usize {
-        self.lock().queues.ack(user, id)
+    /// The recipient `user` acknowledged `id` of `from` (of any sender when not given).
+    /// Returns how many queued messages that removed (0 for an unknown or repeated
+    /// acknowledgement).
+    pub(crate) fn ack(&self, user: &str, from: Option<&str>, id: &str) -> usize {
+        self.lock().queues.ack(user, from, id)
     }
 
     /// Messages and bytes in all offline queues.
@@ -917,13 +914,13 @@ mod tests {
             accepted(AckStatus::Delivered, false)
         );
         assert_eq!(texts(&mut bob.frames), vec!["alice:m2"]);
-        assert_eq!(registry.ack("bob", "m2"), 1);
-        assert_eq!(registry.ack("bob", "m2"), 0, "acks are idempotent");
-        assert_eq!(registry.ack("bob", "unknown"), 0);
+        assert_eq!(registry.ack("bob", None, "m2"), 1);
+        assert_eq!(registry.ack("bob", None, "m2"), 0, "acks are idempotent");
+        assert_eq!(registry.ack("bob", None, "unknown"), 0);
         registry.logout(1);
         let mut bob = probe_with(2, 8, true);
         assert_eq!(login(&registry, "bob", &mut bob).1, vec!["alice:m1"]);
-        assert_eq!(registry.ack("bob", "m1"), 1);
+        assert_eq!(registry.ack("bob", None, "m1"), 1);
         registry.logout(2);
         let mut bob = probe_with(3, 8, true);
         assert!(login(&registry, "bob", &mut bob).1.is_empty());

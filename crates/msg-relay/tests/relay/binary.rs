@@ -511,12 +511,9 @@ async fn a_send_repeated_after_a_restart_is_recognised_even_once_delivered() {
     let spool = assert_fs::TempDir::new().unwrap();
     let server = serve_with_spool(spool.path());
     let addr = server.listening();
-    let mut bob = Client::connect_to(addr).await;
-    assert!(bob.auth_backlog("bob", true).await.is_empty());
-    let mut carol = Client::connect_to(addr).await;
-    carol.auth("carol").await;
-    let mut alice = Client::connect_to(addr).await;
-    alice.auth("alice").await;
+    let mut bob = Client::logged_in(addr, "bob", true).await;
+    let mut carol = Client::logged_in(addr, "carol", false).await;
+    let mut alice = Client::logged_in(addr, "alice", false).await;
     let content = "z".repeat(60 * 1024);
     let send = |to: &str, n: usize| json!({"type": "send", "to": to, "content": content, "id": format!("{to}-{n}")});
     // 30 × 60 KiB: the log passes 1 MiB with almost nothing live, and is compacted.
@@ -538,12 +535,9 @@ async fn a_send_repeated_after_a_restart_is_recognised_even_once_delivered() {
 
     let server = serve_with_spool(spool.path());
     let addr = server.listening();
-    let mut bob = Client::connect_to(addr).await;
-    assert!(bob.auth_backlog("bob", true).await.is_empty());
-    let mut carol = Client::connect_to(addr).await;
-    carol.auth("carol").await;
-    let mut alice = Client::connect_to(addr).await;
-    alice.auth("alice").await;
+    let mut bob = Client::logged_in(addr, "bob", true).await;
+    let mut carol = Client::logged_in(addr, "carol", false).await;
+    let mut alice = Client::logged_in(addr, "alice", false).await;
     for n in 0..15 {
         for to in ["bob", "carol"] {
             alice.send(send(to, n)).await;
@@ -557,8 +551,7 @@ async fn a_send_repeated_after_a_restart_is_recognised_even_once_delivered() {
     bob.expect_nothing_pending().await;
     carol.expect_nothing_pending().await;
     // Another sender's message with one of those IDs is another message.
-    let mut eve = Client::connect_to(addr).await;
-    eve.auth("eve").await;
+    let mut eve = Client::logged_in(addr, "eve", false).await;
     eve.send(send("bob", 0)).await;
     eve.expect_ack("delivered").await;
     assert_eq!(bob.recv().await["from"], "eve");
@@ -574,10 +567,8 @@ async fn one_users_tokens_are_revoked_on_a_running_relay_and_stay_revoked() {
     let server = serve_with_spool(spool.path());
     let addr = server.listening();
     let old_token = crate::support::token("alice");
-    let mut alice = Client::connect_to(addr).await;
-    alice.auth("alice").await;
-    let mut bob = Client::connect_to(addr).await;
-    bob.auth("bob").await;
+    let mut alice = Client::logged_in(addr, "alice", false).await;
+    let mut bob = Client::logged_in(addr, "bob", false).await;
 
     let revoke = run(relay_command().env("RELAY_SECRET", SECRET).args([
         "token",
@@ -602,31 +593,28 @@ async fn one_users_tokens_are_revoked_on_a_running_relay_and_stay_revoked() {
         .arg(spool.path()));
     assert_eq!(String::from_utf8(printed.stdout).unwrap().trim(), new_token);
 
-    let login = |token: String| async move {
+    // What the relay at `addr` answers alice's login with `token`.
+    let login = |addr: SocketAddr, token: String| async move {
         let mut client = Client::connect_to(addr).await;
         client
             .send(json!({"type": "auth", "username": "alice", "token": token}))
             .await;
         client.recv().await
     };
-    assert_eq!(login(old_token.clone()).await["code"], "token_revoked");
-    assert_eq!(login(new_token.clone()).await["type"], "auth_ok");
+    assert_eq!(
+        login(addr, old_token.clone()).await["code"],
+        "token_revoked"
+    );
+    assert_eq!(login(addr, new_token.clone()).await["type"], "auth_ok");
     assert!(server.terminate().success());
 
     // After a restart too.
     let server = serve_with_spool(spool.path());
     let addr = server.listening();
-    let login = |token: String| async move {
-        let mut client = Client::connect_to(addr).await;
-        client
-            .send(json!({"type": "auth", "username": "alice", "token": token}))
-            .await;
-        client.recv().await
-    };
-    assert_eq!(login(old_token).await["code"], "token_revoked");
-    assert_eq!(login(new_token).await["type"], "auth_ok");
-    let mut bob = Client::connect_to(addr).await;
-    bob.auth("bob").await;
+    assert_eq!(login(addr, old_token).await["code"], "token_revoked");
+    assert_eq!(login(addr, new_token).await["type"], "auth_ok");
+    // Nobody else's token changed.
+    Client::logged_in(addr, "bob", false).await;
 }
 
 /// A revocation needs the operator's secret, and a relay that can keep it.

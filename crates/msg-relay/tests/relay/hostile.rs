@@ -351,23 +351,11 @@ async fn the_opening_handshake_follows_rfc_6455() {
 async fn head_is_answered_like_get_without_a_body() {
     let relay = Relay::default().await;
     for path in ["/status", "/healthz", "/metrics"] {
-        let mut stream = TcpStream::connect(relay.addr).await.unwrap();
-        stream
-            .write_all(
-                format!("HEAD {path} HTTP/1.1\r\nHost: relay\r\nConnection: close\r\n\r\n")
-                    .as_bytes(),
-            )
-            .await
-            .unwrap();
-        let mut response = Vec::new();
-        tokio::time::timeout(GUARD, stream.read_to_end(&mut response))
-            .await
-            .unwrap()
-            .unwrap();
-        let text = String::from_utf8(response).unwrap();
-        assert!(text.starts_with("HTTP/1.1 200"), "{path}: {text}");
-        let (_, body) = text.split_once("\r\n\r\n").unwrap();
-        assert_eq!(body, "", "{path}");
+        assert_eq!(
+            relay.request("HEAD", path).await,
+            (200, String::new()),
+            "{path}"
+        );
     }
     let (status, _) = relay.get("/status").await;
     assert_eq!(status, 200);

@@ -90,10 +90,15 @@ impl Relay {
 
     /// `GET path`: status code and body.
     pub(crate) async fn get(&self, path: &str) -> (u16, String) {
+        self.request("GET", path).await
+    }
+
+    /// `method path` on a connection of its own: status code and body.
+    pub(crate) async fn request(&self, method: &str, path: &str) -> (u16, String) {
         let mut stream = TcpStream::connect(self.addr).await.unwrap();
         stream
             .write_all(
-                format!("GET {path} HTTP/1.1\r\nHost: relay\r\nConnection: close\r\n\r\n")
+                format!("{method} {path} HTTP/1.1\r\nHost: relay\r\nConnection: close\r\n\r\n")
                     .as_bytes(),
             )
             .await
@@ -177,6 +182,15 @@ impl Client {
     pub(crate) async fn connect_to(addr: SocketAddr) -> Client {
         let stream = TcpStream::connect(addr).await.unwrap();
         Client::handshake(addr, stream).await
+    }
+
+    /// Connects to the relay at `addr` and logs in as `username` (with `acks` when asked),
+    /// expecting an empty backlog.
+    pub(crate) async fn logged_in(addr: SocketAddr, username: &str, acks: bool) -> Client {
+        let mut client = Client::connect_to(addr).await;
+        let backlog = client.auth_backlog(username, acks).await;
+        assert!(backlog.is_empty(), "unexpected backlog {backlog:?}");
+        client
     }
 
     async fn handshake(addr: SocketAddr, stream: TcpStream) -> Client {

@@ -429,17 +429,22 @@ impl RedisNode {
         self.store.release(&local.user, conn).await.map(|_| ())
     }
 
-    /// The recipient on `conn` acknowledged `id`: every message with that ID written to it
-    /// leaves its stream. Returns how many did.
-    pub(crate) async fn ack(&self, conn: ConnId, id: &str) -> Result<u64, BrokerError> {
+    /// The recipient on `conn` acknowledged `id` of `from` (of any sender when not given):
+    /// every such message written to it leaves its stream. Returns how many did.
+    pub(crate) async fn ack(
+        &self,
+        conn: ConnId,
+        from: Option<&str>,
+        id: &str,
+    ) -> Result<u64, BrokerError> {
         let (user, sids) = {
             let mut inner = self.lock();
             let Some(local) = inner.conns.get_mut(&conn) else {
                 return Ok(0);
             };
             let mut sids = Vec::new();
-            local.written.retain(|(_, written_id, sid)| {
-                let matches = written_id == id;
+            local.written.retain(|(sender, written_id, sid)| {
+                let matches = written_id == id && from.is_none_or(|from| from == sender);
                 if matches {
                     sids.push(*sid);
                 }

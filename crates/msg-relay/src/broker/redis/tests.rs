@@ -815,8 +815,12 @@ async fn acknowledged_on_one_node_and_not_redelivered_on_another() {
     bob.next().await; // synced
     accepted(&sender.send("alice", "bob", "m2", "m2").await);
     assert_eq!(bob.next().await, "m2");
-    assert_eq!(a.node.ack(1, "m2").await.unwrap(), 1);
-    assert_eq!(a.node.ack(1, "m2").await.unwrap(), 0, "idempotent");
+    assert_eq!(a.node.ack(1, Some("alice"), "m2").await.unwrap(), 1);
+    assert_eq!(
+        a.node.ack(1, Some("alice"), "m2").await.unwrap(),
+        0,
+        "idempotent"
+    );
     a.node.logout(1).await.unwrap();
 
     let mut bob = probe(2, true);
@@ -827,7 +831,7 @@ async fn acknowledged_on_one_node_and_not_redelivered_on_another() {
         .unwrap();
     assert_eq!(login.backlog, 1, "m1 was never acknowledged");
     assert_eq!(bob.next().await, "m1");
-    assert_eq!(b.node.ack(2, "m1").await.unwrap(), 1);
+    assert_eq!(b.node.ack(2, None, "m1").await.unwrap(), 1);
     b.node.logout(2).await.unwrap();
     let bob = probe(3, true);
     assert_eq!(
