@@ -9,7 +9,7 @@ use tokio::sync::{mpsc, watch};
 use super::StreamId;
 use super::events::{KickReason, NodeEvent};
 use super::node::RedisNode;
-use super::store::{Bound, RedisSettings, RedisStore, Sent, SessionRef};
+use super::store::{Bound, Receipt, RedisSettings, RedisStore, Sent, SessionRef};
 use super::test_server::RedisServer;
 use crate::limits::Limits;
 use crate::session::{Closer, Outbox, Outgoing, QueuedAt, SessionHandle};
@@ -967,4 +967,146 @@ async fn a_login_on_another_node_closes_the_old_connection() {
     // The old connection's logout does not take the new session away.
     a.node.logout(1).await.unwrap();
     assert_eq!(b.node.store().check("alice", &[1]).await.unwrap(), [1]);
+}
+
+#[tokio::test]
+async fn receipts_are_kept_once_per_sender_at_most_the_cap_oldest_dropped_first() {
+    // Without `appendfsync always`: a thousand sends, and durability is not the point.
+    let Some(server) = RedisServer::start_with(&[]) else {
+        return;
+    };
+    let total = crate::registry::MAX_RECEIPTS + 3;
+    let a = node(
+        &server,
+        RedisSettings {
+            queue_max_messages: total,
+            ..settings()
+        },
+    )
+    .await;
+    let mut sids = Vec::new();
+    for n in 0..total {
+        let (sid, delivered) = accepted(&a.send("alice", "bob", &format!("m{n}"), "{}").await);
+        assert!(!delivered);
+        sids.push(sid);
+    }
+    assert_eq!(a.store.ack("bob", &sids).await.unwrap(), total as u64);
+    assert_eq!(a.store.ack("bob", &sids).await.unwrap(), 0, "removed once");
+    let receipt = |to: &str, id: String| Receipt {
+        to: to.to_owned(),
+        id,
+    };
+    let kept = a.store.take_receipts("alice", true).await.unwrap();
+    assert_eq!(kept.len(), crate::registry::MAX_RECEIPTS);
+    assert_eq!(kept[0], receipt("bob", "m3".to_owned()));
+    assert_eq!(kept[kept.len() - 1], receipt("bob", format!("m{}", total - 1)));
+    assert!(a.store.take_receipts("alice", true).await.unwrap().is_empty());
+    // Put back ahead of a receipt kept since; dropped by a login without receipts.
+    let (later, _) = accepted(&a.send("alice", "dave", "d:1\n", "{}").await);
+    assert_eq!(a.store.ack("dave", &[later]).await.unwrap(), 1);
+    a.store.keep_receipts("alice", &kept[..2]).await.unwrap();
+    assert_eq!(
+        a.store.take_receipts("alice", true).await.unwrap(),
+        [
+            kept[0].clone(),
+            kept[1].clone(),
+            receipt("dave", "d:1\n".to_owned())
+        ]
+    );
+    a.store.keep_receipts("alice", &kept[..1]).await.unwrap();
+    assert!(a.store.take_receipts("alice", false).await.unwrap().is_empty());
+    assert!(a.store.take_receipts("alice", true).await.unwrap().is_empty());
+}
+
+/// Not a check but a measurement (docs/PERFORMANCE.md, "Delivery receipts on Redis"): what
+/// Redis does for a message that is queued, read at its recipient's login on another node
+/// and acknowledged there one by one, its sender online with `receipts`, from redis-server's
+/// own `INFO commandstats`. Run with
+/// `cargo test -p msg-relay --lib -- --ignored --nocapture redis_cost`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement that prints its figures"]
+async fn redis_cost_of_a_queued_then_delivered_message() {
+    const MESSAGES: usize = 1000;
+    let Some(server) = RedisServer::start_with(&[]) else {
+        return;
+    };
+    let a = running_node(&server, settings()).await;
+    let b = running_node(&server, settings()).await;
+    let mut alice = probe(1, true);
+    alice.handle.receipts = true;
+    a.node
+        .login("alice", 0, alice.handle.clone(), GUARD)
+        .await
+        .unwrap();
+    assert!(alice.next().await.contains("synced"));
+    let mut stats = redis::Client::open(server.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let _: () = redis::cmd("CONFIG")
+        .arg("RESETSTAT")
+        .query_async(&mut stats)
+        .await
+        .unwrap();
+    for n in 0..MESSAGES {
+        let sent = a
+            .node
+            .send("alice", "bob", &format!("m{n}"), "{\"type\":\"message\"}")
+            .await
+            .unwrap();
+        assert!(!accepted(&sent).1, "bob is offline: queued");
+    }
+    let mut bob = probe(2, true);
+    b.node
+        .login("bob", 0, bob.handle.clone(), GUARD)
+        .await
+        .unwrap();
+    for _ in 0..MESSAGES {
+        assert!(bob.next().await.contains("message"));
+    }
+    assert!(bob.next().await.contains("synced"));
+    for n in 0..MESSAGES {
+        assert_eq!(
+            b.node.ack(2, Some("alice"), &format!("m{n}")).await.unwrap(),
+            1
+        );
+    }
+    let mut receipts = 0;
+    while receipts < MESSAGES
+        && let Ok(Some(outgoing)) =
+            tokio::time::timeout(Duration::from_secs(2), alice.frames.recv()).await
+    {
+        if outgoing.frame.to_text().unwrap().contains("\"delivered\"") {
+            receipts += 1;
+        }
+    }
+    let info: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query_async(&mut stats)
+        .await
+        .unwrap();
+    println!("{MESSAGES} messages queued, delivered on another node and acknowledged; {receipts} receipts");
+    println!("command: calls per message, µs per message (a script's time includes its commands)");
+    for line in info.lines() {
+        let Some((name, fields)) = line
+            .strip_prefix("cmdstat_")
+            .and_then(|rest| rest.split_once(':'))
+        else {
+            continue;
+        };
+        let field = |key: &str| -> f64 {
+            fields
+                .split(',')
+                .find_map(|kv| kv.strip_prefix(key)?.strip_prefix('='))
+                .and_then(|value| value.parse().ok())
+                .unwrap_or(0.0)
+        };
+        let per = MESSAGES as f64;
+        println!(
+            "{name}: {:.3} calls, {:.2} µs",
+            field("calls") / per,
+            field("usec") / per
+        );
+    }
 }
