@@ -592,7 +592,8 @@ async fn receipts_for_an_offline_sender(a: SocketAddr, b: SocketAddr) {
     watcher
         .send(json!({"type": "watch", "users": ["alice"]}))
         .await;
-    let presence = |status: &str| json!({"type": "presence", "username": "alice", "status": status});
+    let presence =
+        |status: &str| json!({"type": "presence", "username": "alice", "status": status});
     assert_eq!(watcher.recv().await, presence("offline"));
     let (mut alice, _, _) = login_receipts(a, "alice").await;
     assert_eq!(watcher.recv().await, presence("online"));
@@ -632,7 +633,10 @@ async fn receipts_for_an_offline_sender(a: SocketAddr, b: SocketAddr) {
     assert_eq!(watcher.recv().await, presence("online"));
     assert_eq!(watcher.recv().await, presence("offline"));
     let (_alice, _, notices) = login_receipts(a, "alice").await;
-    assert!(notices.is_empty(), "kept past a login without receipts: {notices:?}");
+    assert!(
+        notices.is_empty(),
+        "kept past a login without receipts: {notices:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

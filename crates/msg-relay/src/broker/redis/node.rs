@@ -19,6 +19,10 @@
 //!    overflowed, or the node lost its pub/sub connection meanwhile, step 2 runs again first.
 //!
 //! A live connection takes announcements in stream order and skips what it already has.
+//!
+//! Receipts (`delivered` frames) wait in Redis until a node takes them for a connection of
+//! their sender that asked for them: at its login, after the backlog and before `synced`,
+//! or when the removal script announces them to the sender's nodes.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

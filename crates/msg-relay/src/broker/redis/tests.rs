@@ -999,8 +999,17 @@ async fn receipts_are_kept_once_per_sender_at_most_the_cap_oldest_dropped_first(
     let kept = a.store.take_receipts("alice", true).await.unwrap();
     assert_eq!(kept.len(), crate::registry::MAX_RECEIPTS);
     assert_eq!(kept[0], receipt("bob", "m3".to_owned()));
-    assert_eq!(kept[kept.len() - 1], receipt("bob", format!("m{}", total - 1)));
-    assert!(a.store.take_receipts("alice", true).await.unwrap().is_empty());
+    assert_eq!(
+        kept[kept.len() - 1],
+        receipt("bob", format!("m{}", total - 1))
+    );
+    assert!(
+        a.store
+            .take_receipts("alice", true)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     // Put back ahead of a receipt kept since; dropped by a login without receipts.
     let (later, _) = accepted(&a.send("alice", "dave", "d:1\n", "{}").await);
     assert_eq!(a.store.ack("dave", &[later]).await.unwrap(), 1);
@@ -1014,18 +1023,37 @@ async fn receipts_are_kept_once_per_sender_at_most_the_cap_oldest_dropped_first(
         ]
     );
     a.store.keep_receipts("alice", &kept[..1]).await.unwrap();
-    assert!(a.store.take_receipts("alice", false).await.unwrap().is_empty());
-    assert!(a.store.take_receipts("alice", true).await.unwrap().is_empty());
+    assert!(
+        a.store
+            .take_receipts("alice", false)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        a.store
+            .take_receipts("alice", true)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 /// Not a check but a measurement (docs/PERFORMANCE.md, "Delivery receipts on Redis"): what
 /// Redis does for a message that is queued, read at its recipient's login on another node
-/// and acknowledged there one by one, its sender online with `receipts`, from redis-server's
-/// own `INFO commandstats`. Run with
+/// and acknowledged there one by one, its sender online with `receipts` (so its node takes
+/// each receipt as announced) or away (its receipts wait in Redis), from redis-server's own
+/// `INFO commandstats`. Run with
 /// `cargo test -p msg-relay --lib -- --ignored --nocapture redis_cost`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "a measurement that prints its figures"]
 async fn redis_cost_of_a_queued_then_delivered_message() {
+    for sender_online in [true, false] {
+        measure_queued_then_delivered(sender_online).await;
+    }
+}
+
+async fn measure_queued_then_delivered(sender_online: bool) {
     const MESSAGES: usize = 1000;
     let Some(server) = RedisServer::start_with(&[]) else {
         return;
@@ -1034,11 +1062,13 @@ async fn redis_cost_of_a_queued_then_delivered_message() {
     let b = running_node(&server, settings()).await;
     let mut alice = probe(1, true);
     alice.handle.receipts = true;
-    a.node
-        .login("alice", 0, alice.handle.clone(), GUARD)
-        .await
-        .unwrap();
-    assert!(alice.next().await.contains("synced"));
+    if sender_online {
+        a.node
+            .login("alice", 0, alice.handle.clone(), GUARD)
+            .await
+            .unwrap();
+        assert!(alice.next().await.contains("synced"));
+    }
     let mut stats = redis::Client::open(server.url())
         .unwrap()
         .get_multiplexed_async_connection()
@@ -1049,6 +1079,7 @@ async fn redis_cost_of_a_queued_then_delivered_message() {
         .query_async(&mut stats)
         .await
         .unwrap();
+    let cpu_before = redis_cpu_us(&mut stats).await;
     for n in 0..MESSAGES {
         let sent = a
             .node
@@ -1068,12 +1099,16 @@ async fn redis_cost_of_a_queued_then_delivered_message() {
     assert!(bob.next().await.contains("synced"));
     for n in 0..MESSAGES {
         assert_eq!(
-            b.node.ack(2, Some("alice"), &format!("m{n}")).await.unwrap(),
+            b.node
+                .ack(2, Some("alice"), &format!("m{n}"))
+                .await
+                .unwrap(),
             1
         );
     }
     let mut receipts = 0;
-    while receipts < MESSAGES
+    while sender_online
+        && receipts < MESSAGES
         && let Ok(Some(outgoing)) =
             tokio::time::timeout(Duration::from_secs(2), alice.frames.recv()).await
     {
@@ -1081,12 +1116,18 @@ async fn redis_cost_of_a_queued_then_delivered_message() {
             receipts += 1;
         }
     }
+    let cpu = redis_cpu_us(&mut stats).await - cpu_before;
     let info: String = redis::cmd("INFO")
         .arg("commandstats")
         .query_async(&mut stats)
         .await
         .unwrap();
-    println!("{MESSAGES} messages queued, delivered on another node and acknowledged; {receipts} receipts");
+    println!(
+        "{MESSAGES} messages queued, delivered on another node and acknowledged, sender \
+         online: {sender_online}; {receipts} receipts written; redis-server CPU {:.1} µs \
+         per message",
+        cpu / MESSAGES as f64
+    );
     println!("command: calls per message, µs per message (a script's time includes its commands)");
     for line in info.lines() {
         let Some((name, fields)) = line
@@ -1109,4 +1150,20 @@ async fn redis_cost_of_a_queued_then_delivered_message() {
             field("usec") / per
         );
     }
+}
+
+/// redis-server's CPU time so far (user and system), in microseconds.
+async fn redis_cpu_us(conn: &mut redis::aio::MultiplexedConnection) -> f64 {
+    let info: String = redis::cmd("INFO")
+        .arg("cpu")
+        .query_async(conn)
+        .await
+        .unwrap();
+    info.lines()
+        .filter_map(|line| {
+            let (key, value) = line.trim().split_once(':')?;
+            matches!(key, "used_cpu_sys" | "used_cpu_user").then(|| value.parse::<f64>().ok())?
+        })
+        .sum::<f64>()
+        * 1e6
 }
