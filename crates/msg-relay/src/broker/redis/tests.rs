@@ -1074,11 +1074,24 @@ async fn measure_queued_then_delivered(sender_online: bool) {
         .get_multiplexed_async_connection()
         .await
         .unwrap();
+    stats.set_response_timeout(GUARD);
     let _: () = redis::cmd("CONFIG")
         .arg("RESETSTAT")
         .query_async(&mut stats)
         .await
         .unwrap();
+    for (key, value) in [
+        ("slowlog-log-slower-than", "0"),
+        ("slowlog-max-len", "100000"),
+    ] {
+        let _: () = redis::cmd("CONFIG")
+            .arg("SET")
+            .arg(key)
+            .arg(value)
+            .query_async(&mut stats)
+            .await
+            .unwrap();
+    }
     let cpu_before = redis_cpu_us(&mut stats).await;
     for n in 0..MESSAGES {
         let sent = a
@@ -1128,6 +1141,35 @@ async fn measure_queued_then_delivered(sender_online: bool) {
          per message",
         cpu / MESSAGES as f64
     );
+    // Each script run by its operation: queue.lua's and sessions.lua's first argument;
+    // send.lua's is the sender, alice.
+    let log: Vec<(i64, i64, i64, Vec<String>, String, String)> = redis::cmd("SLOWLOG")
+        .arg("GET")
+        .arg(-1)
+        .query_async(&mut stats)
+        .await
+        .unwrap();
+    let mut by_op: std::collections::BTreeMap<String, (u64, i64)> = Default::default();
+    for (_, _, micros, args, _, _) in log {
+        if args
+            .first()
+            .is_some_and(|cmd| cmd.eq_ignore_ascii_case("evalsha"))
+        {
+            let op = match args.get(4).map(String::as_str) {
+                Some("alice") => "send".to_owned(),
+                other => other.unwrap_or_default().to_owned(),
+            };
+            let entry = by_op.entry(op).or_default();
+            entry.0 += 1;
+            entry.1 += micros;
+        }
+    }
+    for (op, (calls, micros)) in by_op {
+        println!(
+            "script {op}: {calls} runs, {:.2} µs per message",
+            micros as f64 / MESSAGES as f64
+        );
+    }
     println!("command: calls per message, µs per message (a script's time includes its commands)");
     for line in info.lines() {
         let Some((name, fields)) = line

@@ -31,8 +31,7 @@ local op = ARGV[2]
 -- Keeps `notices` (each `field(to) .. id`) for `sender`, before or after those kept.
 local function keep_receipts(sender, notices, front, max, ttl)
   local kept = P .. 'rc:' .. sender
-  redis.call(front and 'LPUSH' or 'RPUSH', kept, unpack(notices))
-  if redis.call('LLEN', kept) > max then
+  if redis.call(front and 'LPUSH' or 'RPUSH', kept, unpack(notices)) > max then
     redis.call('LTRIM', kept, -max, -1)
   end
   redis.call('PEXPIRE', kept, ttl)
