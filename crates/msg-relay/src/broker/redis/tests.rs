@@ -996,47 +996,46 @@ async fn receipts_are_kept_once_per_sender_at_most_the_cap_oldest_dropped_first(
         to: to.to_owned(),
         id,
     };
-    let kept = a.store.take_receipts("alice", true).await.unwrap();
+    let take = |take: bool| a.store.take_receipts("alice", take);
+    let kept = take(true).await.unwrap();
     assert_eq!(kept.len(), crate::registry::MAX_RECEIPTS);
     assert_eq!(kept[0], receipt("bob", "m3".to_owned()));
     assert_eq!(
         kept[kept.len() - 1],
         receipt("bob", format!("m{}", total - 1))
     );
-    assert!(
-        a.store
-            .take_receipts("alice", true)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(take(true).await.unwrap().is_empty(), "taken once");
     // Put back ahead of a receipt kept since; dropped by a login without receipts.
     let (later, _) = accepted(&a.send("alice", "dave", "d:1\n", "{}").await);
     assert_eq!(a.store.ack("dave", &[later]).await.unwrap(), 1);
     a.store.keep_receipts("alice", &kept[..2]).await.unwrap();
     assert_eq!(
-        a.store.take_receipts("alice", true).await.unwrap(),
+        take(true).await.unwrap(),
         [
             kept[0].clone(),
             kept[1].clone(),
             receipt("dave", "d:1\n".to_owned())
         ]
     );
+    // What another program pushed there is skipped.
+    let mut conn = redis::Client::open(server.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    for junk in ["", "x", "99:short", ":"] {
+        let _: i64 = redis::cmd("RPUSH")
+            .arg("msg-relay:rc:alice")
+            .arg(junk)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+    }
     a.store.keep_receipts("alice", &kept[..1]).await.unwrap();
-    assert!(
-        a.store
-            .take_receipts("alice", false)
-            .await
-            .unwrap()
-            .is_empty()
-    );
-    assert!(
-        a.store
-            .take_receipts("alice", true)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert_eq!(take(true).await.unwrap(), [kept[0].clone()]);
+    a.store.keep_receipts("alice", &kept[..1]).await.unwrap();
+    assert!(take(false).await.unwrap().is_empty());
+    assert!(take(true).await.unwrap().is_empty(), "dropped");
 }
 
 /// Not a check but a measurement (docs/PERFORMANCE.md, "Delivery receipts on Redis"): what

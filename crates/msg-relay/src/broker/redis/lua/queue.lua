@@ -118,8 +118,11 @@ if op == 'receipts' then
     for _, notice in ipairs(redis.call('LRANGE', kept, 0, -1)) do
       local len, rest = string.match(notice, '^(%d+):(.*)$')
       len = tonumber(len)
-      out[#out + 1] = string.sub(rest, 1, len)
-      out[#out + 1] = string.sub(rest, len + 1)
+      -- Anything else was not written by this script: skipped.
+      if len and len <= #rest then
+        out[#out + 1] = string.sub(rest, 1, len)
+        out[#out + 1] = string.sub(rest, len + 1)
+      end
     end
   end
   redis.call('DEL', kept)
