@@ -1,6 +1,7 @@
 //! Several `msg-relay serve --redis` processes sharing one redis-server of the test's own
 //! (started on a free loopback port in a temporary directory): what issue 20 asks to show,
-//! each bounded in time.
+//! and issue 19's delivery receipts across nodes (the same scenarios also on one node), each
+//! bounded in time.
 //!
 //! `.ci/run` installs redis-server and sets `MSG_REQUIRE_REDIS=1`; elsewhere a missing
 //! redis-server skips these tests and says so.
