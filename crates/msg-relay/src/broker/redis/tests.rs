@@ -1090,6 +1090,12 @@ async fn measure_queued_then_delivered(sender_online: bool) {
             .await
             .unwrap();
     }
+    // Only what follows counts: drop what the logins logged before the threshold changed.
+    let _: () = redis::cmd("SLOWLOG")
+        .arg("RESET")
+        .query_async(&mut stats)
+        .await
+        .unwrap();
     let cpu_before = redis_cpu_us(&mut stats).await;
     for n in 0..MESSAGES {
         let sent = a
@@ -1168,12 +1174,17 @@ async fn measure_queued_then_delivered(sender_online: bool) {
             *micros as f64 / MESSAGES as f64
         );
     }
-    // One send and one removal per message (the first send on this fresh Redis may be
-    // refused `NOSCRIPT` and run again); one take of receipts per receipt announced to an
+    // One send and one removal per message (the first sends on this fresh Redis may be
+    // refused `NOSCRIPT` and run again: as many as were in flight when the script was
+    // missing, at most the window of 16 the test keeps); one take of receipts per receipt announced to an
     // online sender, plus bob's login dropping his (none).
     let runs = |op: &str| by_op.get(op).map_or(0, |(calls, _)| *calls);
     let messages = MESSAGES as u64;
-    assert!((messages..=messages + 1).contains(&runs("send")));
+    assert!(
+        (messages..=messages + 16).contains(&runs("send")),
+        "{} sends",
+        runs("send")
+    );
     assert_eq!(runs("ack"), messages);
     assert_eq!(
         runs("receipts"),
