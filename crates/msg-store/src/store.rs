@@ -332,6 +332,26 @@ impl MessageStore {
             .collect())
     }
 
+    /// Unread messages and file deliveries addressed to `actor` (`TO`, exact match), in file
+    /// order: what an agent's hook looks for before every prompt. Only entries tagged
+    /// unread are scanned, and only those whose `TO` is `actor` become snapshots, so the
+    /// person's own unread mail costs a scan of its sections and no copies.
+    pub fn unread_to(&self, actor: &str) -> Result<Vec<Message>, StoreError> {
+        let outline = self.inbox.read_outline()?;
+        Ok((0..outline.len())
+            .filter(|&index| outline.has_tag(index, "unread"))
+            .filter_map(|index| {
+                let scanned = outline.entry(index);
+                let entry = scanned.get();
+                if entry.property("TO").as_deref() != Some(actor) {
+                    return None;
+                }
+                Message::from_entry(&entry, |k| outline.keywords().is_done(k))
+            })
+            .filter(Message::is_unread)
+            .collect())
+    }
+
     /// Text messages in any state.
     pub fn messages(&self) -> Result<Vec<Message>, StoreError> {
         Ok(self
