@@ -11,7 +11,8 @@
 //!   "format": 1,
 //!   "messages": ["msg-20261124-100259-3f2a9c1b7d4e"],
 //!   "approvals": ["task-20261124-100300-77aa00bb11cc"],
-//!   "working": {"task": "task-20261124-100200-0a1b2c3d4e5f", "session": "5f1c…"},
+//!   "in_progress": "task-20261124-100200-0a1b2c3d4e5f",
+//!   "context": {"session": "5f1c…", "task": "task-20261124-100200-0a1b2c3d4e5f", "note": true},
 //!   "files": {
 //!     "agent": {"dev": 2049, "ino": 1234, "len": 4821, "mtime_ns": 1795511379000000000, "ctime_ns": 1795511379000000000, "seen_ns": 1795511390000000000},
 //!     "inbox": null,
@@ -20,11 +21,16 @@
 //! }
 //! ```
 //!
-//! `messages` are the unread messages already shown (pruned to those still unread),
-//! `approvals` the tasks awaiting approval already announced, `working` the task in progress
-//! and the session it was last shown in. `files` are the [`Sighting`]s of the task file,
-//! the inbox and the settings when they were last read: a file whose fingerprint is unchanged
-//! has nothing new, so the watcher does not read it again (see [`Sighting::unchanged`]).
+//! `messages` are the messages to the agent announced as not yet taken in as tasks (pruned
+//! to those still waiting), `approvals` the tasks awaiting approval already announced,
+//! `in_progress` the task that was WORKING when the task file was last read. `context` is
+//! what the agent's context holds now: the session it belongs to, the task in progress
+//! shown in it and whether the note on untrusted text was given; a `SessionStart` (a new,
+//! resumed, cleared or compacted session) or another session starts a new one. `files` are
+//! the [`Sighting`]s of the task file, the inbox and the settings when they were last read:
+//! a file whose fingerprint is unchanged has nothing new, so the watcher does not read it
+//! again (see [`Sighting::unchanged`]). Earlier builds wrote `working` (the task in
+//! progress and its session) instead of `in_progress` and `context`; it is ignored.
 
 use std::path::{Path, PathBuf};
 
@@ -38,11 +44,28 @@ use crate::sighting::Sighting;
 /// shown, not data anyone needs).
 const FORMAT: u64 = 1;
 
-/// The task in progress and the session it was last shown in.
+/// What the agent's context holds: everything shown since the session started, or since
+/// the last `SessionStart` (after which the agent may have lost what came before).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct Working {
-    pub(crate) task: String,
+pub(crate) struct Shown {
+    /// The session (`session_id`; empty when the events carry none).
     pub(crate) session: String,
+    /// The task in progress shown in this context.
+    #[serde(default)]
+    pub(crate) task: Option<String>,
+    /// Whether the note on text from non-owners was given in this context.
+    #[serde(default)]
+    pub(crate) note: bool,
+}
+
+impl Shown {
+    /// A context in which nothing was shown yet.
+    pub(crate) fn new(session: &str) -> Shown {
+        Shown {
+            session: session.to_owned(),
+            ..Shown::default()
+        }
+    }
 }
 
 /// The fingerprints of the files the watcher reads.
@@ -62,7 +85,9 @@ pub(crate) struct SeenState {
     #[serde(default)]
     pub(crate) approvals: Vec<String>,
     #[serde(default)]
-    pub(crate) working: Option<Working>,
+    pub(crate) in_progress: Option<String>,
+    #[serde(default)]
+    pub(crate) context: Option<Shown>,
     #[serde(default)]
     pub(crate) files: Files,
 }
@@ -73,7 +98,8 @@ impl Default for SeenState {
             format: FORMAT,
             messages: Vec::new(),
             approvals: Vec::new(),
-            working: None,
+            in_progress: None,
+            context: None,
             files: Files::default(),
         }
     }
@@ -146,9 +172,11 @@ mod tests {
         );
         let state = SeenState {
             messages: vec!["msg-1".into()],
-            working: Some(Working {
-                task: "task-1".into(),
-                session: "s".into(),
+            in_progress: Some("task-1".into()),
+            context: Some(Shown {
+                task: Some("task-1".into()),
+                note: true,
+                ..Shown::new("s")
             }),
             ..SeenState::default()
         };
@@ -158,5 +186,23 @@ mod tests {
         let (state, warning) = SeenState::load(&path).unwrap();
         assert_eq!(state, SeenState::default());
         assert!(warning.unwrap().contains("is not a valid watcher state"));
+    }
+
+    #[test]
+    fn an_earlier_builds_state_is_read_without_its_working_record() {
+        let dir = assert_fs::TempDir::new().unwrap();
+        let path = dir.path().join("old.json");
+        std::fs::write(
+            &path,
+            r#"{"format":1,"messages":["m"],"approvals":["a"],"working":{"task":"t","session":"s"},"files":{"agent":null,"inbox":null,"settings":null}}"#,
+        )
+        .unwrap();
+        let (state, warning) = SeenState::load(&path).unwrap();
+        assert_eq!(warning, None);
+        assert_eq!(
+            (state.messages, state.approvals),
+            (vec!["m".to_owned()], vec!["a".to_owned()])
+        );
+        assert_eq!((state.in_progress, state.context), (None, None));
     }
 }

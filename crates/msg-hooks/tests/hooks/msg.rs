@@ -465,6 +465,12 @@ fn hooks_install_is_idempotent_keeps_other_settings_and_backs_up() {
         value["hooks"]["SessionStart"][0]["hooks"][0]["type"],
         "command"
     );
+    assert_eq!(
+        value["hooks"]["SessionStart"][0]["matcher"],
+        "startup|resume|clear|compact"
+    );
+    // The Stop hook only when asked.
+    assert!(value["hooks"].get("Stop").is_none(), "{written}");
     let again = env
         .run(
             "msg",
@@ -482,6 +488,25 @@ fn hooks_install_is_idempotent_keeps_other_settings_and_backs_up() {
     assert!(again.ends_with("; nothing changed\n"), "{again}");
     assert_eq!(env.read(&settings), written);
     assert!(!env.home().join(".claude/settings.json.backup.2").exists());
+    let stop = env
+        .run(
+            "msg",
+            &[
+                "hooks",
+                "install",
+                "--settings",
+                &path,
+                "--command",
+                watcher,
+                "--stop",
+            ],
+        )
+        .ok()
+        .to_owned();
+    assert!(stop.starts_with("Stop: added "), "{stop}");
+    let value = json(&env.read(&settings));
+    assert_eq!(value["hooks"]["Stop"][0]["hooks"][0]["command"], watcher);
+    assert_eq!(value["hooks"]["SessionStart"].as_array().unwrap().len(), 1);
     // A new file, and the default path under $HOME.
     let fresh = env.home().join("fresh/settings.json");
     let fresh_path = fresh.display().to_string();

@@ -359,7 +359,10 @@ pub(crate) fn redact(text: &str, env: &Env) -> String {
                 }
             }
         }
-        if rest.starts_with("untrusted-data-") && rest.get(..31).is_some() {
+        let boundary = rest
+            .get(15..31)
+            .is_some_and(|b| b.bytes().all(|c| c.is_ascii_hexdigit()));
+        if rest.starts_with("untrusted-data-") && boundary {
             out.push_str("untrusted-data-BOUNDARY");
             rest = &rest[31..];
             continue;
