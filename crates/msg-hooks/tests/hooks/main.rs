@@ -7,6 +7,7 @@ mod support;
 
 mod bad_input;
 mod concurrency;
+mod digest;
 mod mark_message;
 mod msg;
 mod relay;

@@ -8,6 +8,7 @@
 //! argh sees the rest ([`parse`]).
 
 mod contacts;
+mod digest;
 mod messages;
 mod relay;
 mod setup;
@@ -52,6 +53,7 @@ enum Command {
     Task(tasks::TaskCmd),
     Usage(usage::Usage),
     Contacts(contacts::Contacts),
+    Digest(digest::Digest),
     Init(setup::Init),
     Doctor(setup::Doctor),
     Hooks(setup::Hooks),
@@ -100,6 +102,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Task(args) => args.run(&at.context()?),
         Command::Usage(args) => args.run(&at.context()?),
         Command::Contacts(args) => args.run(&at.context()?),
+        Command::Digest(args) => args.run(&at.context()?),
         // These work without loadable settings: they create or check them.
         Command::Init(args) => args.run(&at),
         Command::Doctor(args) => args.run(&at),
