@@ -6,10 +6,12 @@
 mod support;
 
 mod bad_input;
+mod claude_code;
 mod concurrency;
 mod digest;
 mod mark_message;
 mod msg;
+mod plugin;
 mod relay;
 mod send_reply;
 mod task_queue;
