@@ -125,7 +125,16 @@ pub struct Messaging {
     /// `Z`), validated on load. Unset means: determine the offset from the system.
     #[serde(deserialize_with = "utc_offset")]
     pub utc_offset: Option<String>,
+    /// `messaging.notify_command`: a program and its arguments, run once for each message or
+    /// task that arrives while `msg watch` runs. In each argument `{from}`, `{subject}`, `{id}`
+    /// and `{kind}` are replaced; no shell is involved, so no text of a message can become a
+    /// command. Empty (the default): nothing is run. Validated on load.
+    #[serde(deserialize_with = "notify_command")]
+    pub notify_command: Vec<String>,
 }
+
+/// The placeholders `messaging.notify_command` replaces in its arguments.
+pub const NOTIFY_PLACEHOLDERS: [&str; 4] = ["{from}", "{subject}", "{id}", "{kind}"];
 
 impl Default for Messaging {
     fn default() -> Self {
@@ -138,6 +147,7 @@ impl Default for Messaging {
             trust_overrides: BTreeMap::new(),
             compute: ComputeOverride::default(),
             utc_offset: None,
+            notify_command: Vec::new(),
         }
     }
 }
@@ -642,11 +652,103 @@ fn utc_offset<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Strin
     optional(deserializer, UtcOffset)
 }
 
+/// `messaging.notify_command`: a list whose first element names a program, every `{word}`
+/// in it one of [`NOTIFY_PLACEHOLDERS`].
+fn notify_command<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
+    let value = Option::<serde_yaml::Value>::deserialize(deserializer)?;
+    let Some(value) = value else {
+        return Ok(Vec::new());
+    };
+    let shape = || {
+        de::Error::custom(
+            r#"messaging.notify_command must be a list: the program, then its arguments, e.g. ["notify-send", "{from}", "{subject}"] (no shell is used)"#,
+        )
+    };
+    let serde_yaml::Value::Sequence(items) = value else {
+        return Err(shape());
+    };
+    let mut command = Vec::with_capacity(items.len());
+    for item in items {
+        match item {
+            serde_yaml::Value::String(text) => command.push(text),
+            serde_yaml::Value::Number(number) => command.push(number.to_string()),
+            _ => return Err(shape()),
+        }
+    }
+    if command
+        .first()
+        .is_some_and(|program| program.trim().is_empty())
+    {
+        return Err(de::Error::custom(
+            "messaging.notify_command: the first element is the program to run and must not be empty",
+        ));
+    }
+    for argument in &command {
+        if let Some(unknown) = unknown_placeholder(argument) {
+            return Err(de::Error::custom(format!(
+                "messaging.notify_command: unknown placeholder {unknown} in {argument:?}; use {}",
+                NOTIFY_PLACEHOLDERS.join(", ")
+            )));
+        }
+    }
+    Ok(command)
+}
+
+/// The first `{word}` (ASCII letters and `_`) in `argument` that is not a placeholder.
+fn unknown_placeholder(argument: &str) -> Option<&str> {
+    let mut rest = argument;
+    while let Some(start) = rest.find('{') {
+        let after = &rest[start + 1..];
+        let word = after
+            .find(|c: char| !(c.is_ascii_alphabetic() || c == '_'))
+            .map_or(after, |end| &after[..end]);
+        if !word.is_empty() && after[word.len()..].starts_with('}') {
+            let placeholder = &rest[start..start + word.len() + 2];
+            if !NOTIFY_PLACEHOLDERS.contains(&placeholder) {
+                return Some(placeholder);
+            }
+        }
+        rest = after;
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     const FILE: &str = "/data/.datacore/settings.local.yaml";
+
+    #[test]
+    fn the_notify_command_is_a_list_with_known_placeholders() {
+        assert!(parse("").messaging.notify_command.is_empty());
+        assert!(
+            parse("messaging: {notify_command: null}\n")
+                .messaging
+                .notify_command
+                .is_empty()
+        );
+        assert_eq!(
+            parse("messaging:\n  notify_command: [notify-send, \"{from}\", \"{subject} ({id}, {kind})\", 5]\n")
+                .messaging
+                .notify_command,
+            ["notify-send", "{from}", "{subject} ({id}, {kind})", "5"]
+        );
+        let err = parse_err("messaging: {notify_command: \"notify-send {from}\"}\n");
+        assert!(err.contains("must be a list"), "{err}");
+        let err = parse_err("messaging: {notify_command: [notify-send, \"{sender}\"]}\n");
+        assert!(err.contains("unknown placeholder {sender}"), "{err}");
+        assert!(err.contains("line 1"), "{err}");
+        let err = parse_err("messaging: {notify_command: [\" \", x]}\n");
+        assert!(err.contains("the program to run"), "{err}");
+        // Braces that are not placeholders are text.
+        assert_eq!(
+            parse("messaging: {notify_command: [sh, -c, \"echo {} {1} {a b}\"]}\n")
+                .messaging
+                .notify_command[2],
+            "echo {} {1} {a b}"
+        );
+    }
 
     fn parse(text: &str) -> Settings {
         Settings::from_yaml_str(text, Path::new(FILE)).unwrap()

@@ -81,6 +81,18 @@ pub enum ValidationError {
         /// The rejected keyword.
         keyword: String,
     },
+    /// A single-line field holding `<%%`: Org's agenda evaluates `<%%(…)>` anywhere in an
+    /// entry as Emacs Lisp (a diary sexp timestamp), so a value from someone else could run
+    /// code in the person's Emacs.
+    #[error(
+        "{field} must not contain `<%%`: Org's agenda would evaluate `<%%(…)>` as Emacs Lisp, got {value:?}"
+    )]
+    DiarySexp {
+        /// The field, e.g. a property key or `title`.
+        field: String,
+        /// The rejected value.
+        value: String,
+    },
 }
 
 /// Checks that `value` holds no CR or LF, so it stays one line (a property value, a heading).
@@ -94,15 +106,29 @@ pub fn single_line(field: &str, value: &str) -> Result<(), ValidationError> {
     Ok(())
 }
 
+/// Checks a property value (or any single-line field of an entry): one line, and no `<%%`,
+/// which Org's agenda would evaluate as Emacs Lisp.
+pub fn property_value(field: &str, value: &str) -> Result<(), ValidationError> {
+    single_line(field, value)?;
+    if value.contains("<%%") {
+        return Err(ValidationError::DiarySexp {
+            field: field.to_owned(),
+            value: value.to_owned(),
+        });
+    }
+    Ok(())
+}
+
 /// Checks an actor identifier (`gregor`, `tex@team.example.com`): non-empty, one line, no
-/// control characters. Actors are free-form otherwise and compared exactly.
+/// control characters, no `<%%` (see [`property_value`]). Actors are free-form otherwise and
+/// compared exactly.
 pub fn actor(field: &str, value: &str) -> Result<(), ValidationError> {
     if value.trim().is_empty() {
         return Err(ValidationError::Empty {
             field: field.to_owned(),
         });
     }
-    single_line(field, value)?;
+    property_value(field, value)?;
     if value.chars().any(char::is_control) {
         return Err(ValidationError::ControlCharacter {
             field: field.to_owned(),
@@ -225,6 +251,11 @@ mod tests {
         );
         assert!(actor("from_actor", "a\u{0}b").is_err());
         assert!(actor("from_actor", "a\nb").is_err());
+        assert!(matches!(
+            actor("from_actor", "<%%(shell-command \"x\")>"),
+            Err(ValidationError::DiarySexp { .. })
+        ));
+        assert!(property_value("CUSTOM", "< %% <%").is_ok());
     }
 
     #[test]

@@ -1,61 +1,87 @@
-//! A task's text becomes a heading title and a body, and nothing in it can become structure.
+//! A task's text becomes an entry, and the entry gives the text back.
 //!
-//! The first non-blank line is the title, the rest is the body (the engine indents it and
-//! comma-escapes anything Org would read as a keyword line or a drawer boundary, so no line of
-//! it can start an entry or change a property). Tags are given separately and always kept.
+//! **Writing.** The heading says who and what: msg-core's [`headline`],
+//! `[SUBMITTED] FROM: first line`, shortened to one line and escaped so that nothing in it
+//! reads as a keyword, a priority cookie, tags, a link or a timestamp. The body holds the
+//! **whole** text, first line included (the engine indents it and comma-escapes anything
+//! Org would read as a keyword line or a drawer boundary, so no line of it can start an
+//! entry or change a property). So nothing is lost however the heading shortens or escapes
+//! the first line. Tags are given separately and always kept.
 //!
-//! A title must also read back as itself. Org would misread a first line that ends in a
-//! `:word:` group (as tags, which route tasks), starts with a priority cookie `[#A]`, starts
-//! with `COMMENT` (a commented-out subtree), or contains control characters. Such a task is
-//! not refused, because the text usually comes from someone else (over the relay) who cannot
-//! easily fix it, and nothing may be lost: the **whole** text, first line included, goes into
-//! the body, and the title is the part of the first line Org reads as the title (tags, cookie
-//! and `COMMENT` removed, control characters as spaces), or `(untitled task)` when nothing
-//! is left.
+//! **Reading.** A heading that starts with the [`headline_prefix`] of the task's own
+//! `SUBMITTED` and `FROM` was written this way: the task's title is the body's first
+//! non-blank line and its body the rest. Any other heading (the Python original's tasks,
+//! whose heading is the first line; this crate's before 0.3.0; a task a person wrote in
+//! Emacs) is the title itself, and the body is the rest. Either way a task reads as the
+//! title (its first line) and the body (the lines after it).
+//!
+//! [`headline`]: msg_core::org::headline
+//! [`headline_prefix`]: msg_core::org::headline_prefix
 
-use msg_core::org::{Document, NewEntry, TodoKeywords};
-use msg_core::validate::{self, ValidationError};
+use msg_core::org::{Party, headline, headline_prefix};
+use msg_core::validate::ValidationError;
 
-/// The title given to a task whose first line has nothing Org would read as a title.
-pub(crate) const UNTITLED: &str = "(untitled task)";
-
-/// A task's text split for the file.
+/// A task's text as callers see it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct TaskText {
-    /// The heading title: one line that reads back as itself.
+    /// The first line, trimmed.
     pub(crate) title: String,
-    /// The body, normalised as a read gives it back (see [`normalise_body`]).
+    /// The lines after it, normalised as a read gives them back (see [`normalise_body`]).
     pub(crate) body: String,
 }
 
-/// Splits `content` for a task with `keyword` and `tags` in a file with `keywords`.
-/// Fails only on empty content or an invalid tag.
-pub(crate) fn split(
-    content: &str,
-    keyword: &str,
-    tags: &[String],
-    keywords: &TodoKeywords,
-) -> Result<TaskText, ValidationError> {
-    for tag in tags {
-        validate::tag(tag)?;
-    }
-    let lines = lines(content);
-    let Some(first) = lines.iter().position(|l| !l.trim().is_empty()) else {
+/// The whole text of a new task as its body will read back ([`normalise_body`] over all its
+/// lines). Fails only on text with nothing but blanks.
+pub(crate) fn whole_text(content: &str) -> Result<String, ValidationError> {
+    let whole = normalise_body(&lines(content));
+    if whole.is_empty() {
         return Err(ValidationError::Empty {
             field: "content".to_owned(),
         });
-    };
-    let candidate = lines[first].trim();
-    if reads_back(candidate, keyword, tags, keywords) {
-        return Ok(TaskText {
-            title: candidate.to_owned(),
-            body: normalise_body(&lines[first + 1..]),
-        });
     }
-    Ok(TaskText {
-        title: safe_title(candidate, keyword, tags, keywords),
-        body: normalise_body(&lines[first..]),
-    })
+    Ok(whole)
+}
+
+/// The heading title of a new task from `from`, submitted at `submitted` (an inactive
+/// timestamp), with text `whole`.
+pub(crate) fn heading(submitted: &str, from: &str, whole: &str) -> String {
+    headline(submitted, Party::From(from), whole)
+}
+
+/// The task's text from its entry: the heading `title`, the `body` as read, and the
+/// `SUBMITTED` and `FROM` properties.
+pub(crate) fn read(
+    title: &str,
+    body: &str,
+    submitted: Option<&str>,
+    from: Option<&str>,
+) -> TaskText {
+    let whole_in_body = match (submitted, from) {
+        (Some(submitted), Some(from)) => {
+            let prefix = headline_prefix(submitted, Party::From(from));
+            // With a first line that shows as nothing, the heading is the prefix without `: `.
+            title.starts_with(&prefix) || title == prefix.trim_end_matches(": ")
+        }
+        _ => false,
+    };
+    if !whole_in_body {
+        return TaskText {
+            title: title.to_owned(),
+            body: body.to_owned(),
+        };
+    }
+    let lines = lines(body);
+    let first = lines.iter().position(|l| !l.trim().is_empty());
+    match first {
+        Some(first) => TaskText {
+            title: lines[first].trim().to_owned(),
+            body: normalise_body(&lines[first + 1..]),
+        },
+        None => TaskText {
+            title: String::new(),
+            body: String::new(),
+        },
+    }
 }
 
 /// The lines of `text`: LF, CRLF and a lone CR each end a line (as the engine's body writer
@@ -89,86 +115,18 @@ pub(crate) fn normalise_body(lines: &[&str]) -> String {
         .join("\n")
 }
 
-/// Whether a heading `* KEYWORD title :tags:` reads back with exactly this keyword, title
-/// and tags, no priority cookie, and is not commented out.
-fn reads_back(title: &str, keyword: &str, tags: &[String], keywords: &TodoKeywords) -> bool {
-    let entry = NewEntry {
-        keyword: Some(keyword.to_owned()),
-        title: title.to_owned(),
-        tags: tags.to_vec(),
-        ..NewEntry::default()
-    };
-    if title.is_empty() || entry.validate(keywords).is_err() || starts_with_comment(title) {
-        return false;
-    }
-    let doc = Document::parse(heading_line(keyword, title, tags).into_bytes(), keywords);
-    doc.len() == 1 && {
-        let read = doc.entry(0);
-        read.keyword().as_deref() == Some(keyword)
-            && read.priority().is_none()
-            && read.title() == title
-            && read.tags() == tags
-    }
-}
-
-fn heading_line(keyword: &str, title: &str, tags: &[String]) -> String {
-    let mut line = format!("* {keyword} {title}");
-    if !tags.is_empty() {
-        line.push_str(" :");
-        line.push_str(&tags.join(":"));
-        line.push(':');
-    }
-    line.push('\n');
-    line
-}
-
-/// Org's `org-comment-string`: a heading whose title starts with `COMMENT` is commented out.
-fn starts_with_comment(title: &str) -> bool {
-    title.split_whitespace().next() == Some("COMMENT")
-}
-
-/// What Org reads as the title of `candidate`, repeatedly, until it reads back as itself.
-fn safe_title(candidate: &str, keyword: &str, tags: &[String], keywords: &TodoKeywords) -> String {
-    let mut title: String = candidate
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect::<String>()
-        .trim()
-        .to_owned();
-    // Each round removes at least one character or stops, so this ends.
-    loop {
-        if reads_back(&title, keyword, tags, keywords) {
-            return title;
-        }
-        let doc = Document::parse(heading_line(keyword, &title, &[]).into_bytes(), keywords);
-        let mut next = if doc.len() == 1 {
-            doc.entry(0).title().trim().to_owned()
-        } else {
-            String::new()
-        };
-        if starts_with_comment(&next) {
-            next = next["COMMENT".len()..].trim().to_owned();
-        }
-        if next.is_empty() || next.len() >= title.len() {
-            return UNTITLED.to_owned();
-        }
-        title = next;
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::state::TASK_KEYWORDS;
 
-    fn split_task(content: &str, tags: &[&str]) -> Result<TaskText, ValidationError> {
-        let tags: Vec<String> = tags.iter().map(|t| (*t).to_owned()).collect();
-        split(
-            content,
-            "QUEUED",
-            &tags,
-            &TodoKeywords::parse(TASK_KEYWORDS),
-        )
+    const AT: &str = "[2026-12-07 Mon 10:48]";
+
+    /// What a task written with `content` reads back as.
+    fn round_trip(content: &str) -> (String, TaskText) {
+        let whole = whole_text(content).unwrap();
+        let title = heading(AT, "alice", &whole);
+        let text = read(&title, &whole, Some(AT), Some("alice"));
+        (title, text)
     }
 
     fn text(title: &str, body: &str) -> TaskText {
@@ -179,69 +137,66 @@ mod tests {
     }
 
     #[test]
-    fn the_first_line_is_the_title_and_the_rest_the_body() {
-        assert_eq!(
-            split_task("Line1\nLine2", &[]).unwrap(),
-            text("Line1", "Line2")
-        );
-        assert_eq!(
-            split_task(
-                "\n\n  Research pricing  \r\n\r\n  step 1\r  step 2\n\n",
-                &["AI"]
-            )
-            .unwrap(),
-            text("Research pricing", "  step 1\n  step 2")
-        );
-        assert_eq!(
-            split_task("Title\n  code\n    deeper\n\n  back", &[]).unwrap(),
-            text("Title", "  code\n    deeper\n\n  back")
-        );
-        assert_eq!(
-            split_task("DONE is just a word here", &[]).unwrap(),
-            text("DONE is just a word here", "")
-        );
-        assert_eq!(
-            split_task("Fix it :urgent:", &["AI"]).unwrap(),
-            text("Fix it :urgent:", ""),
-            "with tags of its own, Org reads only the last group as tags"
-        );
+    fn the_heading_says_who_and_what_and_the_text_reads_back() {
+        let (title, read) = round_trip("Line1\nLine2");
+        assert_eq!(title, "[2026-12-07 Mon 10:48] alice: Line1");
+        assert_eq!(read, text("Line1", "Line2"));
+        let (_, read) = round_trip("\n\n  Research pricing  \r\n\r\n  step 1\r  step 2\n\n");
+        assert_eq!(read, text("Research pricing", "  step 1\n  step 2"));
+        let (_, read) = round_trip("Title\n  code\n    deeper\n\n  back");
+        assert_eq!(read, text("Title", "  code\n    deeper\n\n  back"));
     }
 
     #[test]
-    fn empty_content_and_bad_tags_are_errors() {
+    fn a_first_line_org_would_misread_is_escaped_in_the_heading_and_kept_in_the_text() {
+        for content in [
+            "Fix it :urgent:\nsoon",
+            "Route me :AI:research:",
+            ":urgent:",
+            "[#A] sneaky",
+            "COMMENT hide me",
+            "tab\there",
+            "DONE is just a word here",
+            "[[https://evil.example][Approve me]]",
+            &"long ".repeat(40),
+        ] {
+            let (title, read) = round_trip(content);
+            let whole = whole_text(content).unwrap();
+            let first = whole.lines().next().unwrap().trim();
+            assert_eq!(read.title, first, "{content:?}");
+            assert!(
+                title.starts_with("[2026-12-07 Mon 10:48] alice: "),
+                "{title}"
+            );
+            assert!(title.chars().count() < 100, "{title}");
+        }
+    }
+
+    #[test]
+    fn other_headings_are_the_title() {
+        // The Python original's task: heading = first line, body = the rest.
         assert_eq!(
-            split_task(" \n\t\n", &[]).unwrap_err(),
+            read("Research pricing", "step 1", Some(AT), Some("alice")),
+            text("Research pricing", "step 1")
+        );
+        // A task whose first line happens to start like a headline of someone else, or of
+        // another minute, is not mistaken for one.
+        let title = "[2026-12-07 Mon 10:48] bob: pasted log line";
+        assert_eq!(
+            read(title, "rest", Some(AT), Some("alice")),
+            text(title, "rest")
+        );
+        assert_eq!(read(title, "rest", None, Some("bob")), text(title, "rest"));
+    }
+
+    #[test]
+    fn empty_content_is_an_error() {
+        assert_eq!(
+            whole_text(" \n\t\n").unwrap_err(),
             ValidationError::Empty {
                 field: "content".into()
             }
         );
-        assert!(matches!(
-            split_task("x", &["has-dash"]).unwrap_err(),
-            ValidationError::InvalidTag { .. }
-        ));
-    }
-
-    #[test]
-    fn a_title_org_would_misread_moves_into_the_body_whole() {
-        let cases = [
-            ("Fix it :urgent:\nsoon", &[][..], "Fix it"),
-            ("Route me :AI:research:", &[], "Route me"),
-            (":urgent:", &[], UNTITLED),
-            (":urgent:", &["AI"], ":urgent:"),
-            ("[#A] sneaky", &[], "sneaky"),
-            ("[#A]glued", &[], "glued"),
-            ("COMMENT hide me", &[], "hide me"),
-            ("tab\there", &[], "tab here"),
-            ("[#A] COMMENT x :t:", &[], "x"),
-        ];
-        for (content, tags, title) in cases {
-            let got = split_task(content, tags).unwrap();
-            assert_eq!(got.title, title, "{content:?}");
-            if title != content {
-                let whole = normalise_body(&lines(content));
-                assert_eq!(got.body, whole, "{content:?}: nothing may be lost");
-            }
-        }
     }
 
     #[test]

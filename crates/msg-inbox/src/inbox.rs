@@ -50,7 +50,7 @@ pub struct NewTask {
 
 impl NewTask {
     /// A task from `from_actor`, whose tier is `trust_tier`; the first non-blank line of
-    /// `content` becomes the heading.
+    /// `content` is its title (shown in the heading after the time and the sender).
     pub fn new(
         from_actor: impl Into<String>,
         content: impl Into<String>,
@@ -96,7 +96,7 @@ impl NewTask {
             });
         }
         validate::property_key(key)?;
-        validate::single_line(key, value)?;
+        validate::property_value(key, value)?;
         Ok(())
     }
 
@@ -211,11 +211,11 @@ impl AgentInbox {
     /// `APPROVAL: auto_accepted` when the tier auto-accepts (settings `trust_tiers`; `owner`
     /// and `team` by default), else `WAITING` with `AWAITING: owner-approval`.
     ///
-    /// The first non-blank line of `content` is the heading, the rest the body; `tags` are
-    /// kept on the heading. No text can forge an entry or a property: the body is indented
-    /// and escaped, and a first line that Org would read differently (ending in `:tag:`,
-    /// starting with `[#A]` or `COMMENT`) is moved into the body whole, with the part Org
-    /// reads as the title as the heading. `effort` and `estimated_tokens` are written as
+    /// The heading says who and what (`[SUBMITTED] FROM: first line`, shortened and escaped
+    /// by msg-core's `headline`) and the body holds the whole text, so no text can forge
+    /// an entry or a property and nothing is lost; `tags` are kept on the heading. The task
+    /// reads back with the first non-blank line as its title and the rest as its body
+    /// ([`Task::title`], [`Task::body`]). `effort` and `estimated_tokens` are written as
     /// `EFFORT`, `ESTIMATED_TOKENS` and `ESTIMATED_COST` (`$` + tokens / 1000 × 0.015).
     ///
     /// The write is one append (no full read of the file), so its cost does not grow with
@@ -268,7 +268,10 @@ impl AgentInbox {
             TaskState::Waiting
         };
         let tags = task.tags.clone();
-        let text = content::split(content, state.keyword(), &tags, self.file.states())?;
+        for tag in &tags {
+            validate::tag(tag)?;
+        }
+        let whole = content::whole_text(content)?;
         let at = self.now();
         let stamp = format_inactive(at);
         let id = new_id(
@@ -294,23 +297,23 @@ impl AgentInbox {
             properties.push((property::ESTIMATED_COST.into(), estimated_cost(tokens)));
         }
         properties.push((property::ID.into(), id));
-        properties.push((property::CREATED.into(), stamp));
+        properties.push((property::CREATED.into(), stamp.clone()));
         properties.extend(task.extra.iter().cloned());
         let entry = NewEntry {
             keyword: Some(state.keyword().to_owned()),
-            title: text.title,
+            title: content::heading(&stamp, from_actor, &whole),
             tags,
             properties,
-            body: text.body,
+            body: whole,
             ..NewEntry::default()
         };
         self.file.transaction(|txn| txn.append(&entry))?;
         Ok(Task::new_appended(
             state,
-            entry.title,
+            &entry.title,
             entry.tags,
             entry.properties,
-            entry.body,
+            &entry.body,
         ))
     }
 

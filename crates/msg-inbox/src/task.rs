@@ -11,6 +11,7 @@ use msg_core::org::{Document, EntryRef, TodoKeywords};
 use msg_core::timestamp::parse_org_timestamp;
 use time::PrimitiveDateTime;
 
+use crate::content;
 use crate::property;
 use crate::state::TaskState;
 
@@ -31,41 +32,68 @@ impl Task {
     pub(crate) fn from_entry(entry: &EntryRef<'_>) -> Option<Task> {
         let state = TaskState::from_keyword(&entry.keyword()?)?;
         let id = entry.id()?.into_owned();
-        Some(Task {
+        let properties: Vec<(String, String)> = entry
+            .properties()
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        Some(Task::read(
             id,
             state,
-            title: entry.title().into_owned(),
-            tags: entry.tags().into_iter().map(Cow::into_owned).collect(),
-            properties: entry
-                .properties()
-                .map(|(k, v)| (k.into_owned(), v.into_owned()))
-                .collect(),
-            body: body_text(entry),
-            closed: entry.closed().map(Cow::into_owned),
-        })
+            &entry.title(),
+            entry.tags().into_iter().map(Cow::into_owned).collect(),
+            properties,
+            &body_text(entry),
+            entry.closed().map(Cow::into_owned),
+        ))
     }
 
     /// A task just appended, described without reading the file back.
     pub(crate) fn new_appended(
         state: TaskState,
-        title: String,
+        heading: &str,
         tags: Vec<String>,
         properties: Vec<(String, String)>,
-        body: String,
+        body: &str,
     ) -> Task {
         let id = properties
             .iter()
             .find(|(k, _)| k == property::ID)
             .map(|(_, v)| v.clone())
             .expect("create_task always writes an ID");
+        Task::read(id, state, heading, tags, properties, body, None)
+    }
+
+    /// The task from its entry's parts: the text from the heading and the body (see
+    /// `content`), the rest as given.
+    fn read(
+        id: String,
+        state: TaskState,
+        heading: &str,
+        tags: Vec<String>,
+        properties: Vec<(String, String)>,
+        body: &str,
+        closed: Option<String>,
+    ) -> Task {
+        let property = |key: &str| {
+            properties
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(key))
+                .map(|(_, v)| v.as_str())
+        };
+        let text = content::read(
+            heading,
+            body,
+            property(property::SUBMITTED),
+            property(property::FROM),
+        );
         Task {
             id,
             state,
-            title,
+            title: text.title,
             tags,
+            body: text.body,
             properties,
-            body,
-            closed: None,
+            closed,
         }
     }
 
@@ -79,7 +107,9 @@ impl Task {
         self.state
     }
 
-    /// The heading title (the first line of the task text).
+    /// The first line of the task text. (The heading shows it after the time and the sender,
+    /// shortened and escaped: `[2026-12-07 Mon 10:48] alice: Research pricing`; tasks written
+    /// before 0.3.0, by the Python original or by hand have the first line as the heading.)
     pub fn title(&self) -> &str {
         &self.title
     }
@@ -89,7 +119,7 @@ impl Task {
         &self.tags
     }
 
-    /// The body as text: the rest of the task text, without the LOGBOOK, unindented.
+    /// The rest of the task text after [`Task::title`], without the LOGBOOK, unindented.
     pub fn body(&self) -> &str {
         &self.body
     }

@@ -178,7 +178,7 @@ fn non_empty(text: &str) -> Option<String> {
 
 /// A free-text argument: one line, no control characters except tab.
 fn text(field: &str, value: &str) -> Result<(), ValidationError> {
-    validate::single_line(field, value)?;
+    validate::property_value(field, value)?;
     if value.chars().any(|c| c.is_control() && c != '\t') {
         return Err(ValidationError::ControlCharacter {
             field: field.to_owned(),

@@ -10,7 +10,7 @@
 
 use std::collections::HashMap;
 
-use msg_core::org::NewEntry;
+use msg_core::org::{NewEntry, Party, headline};
 use msg_core::timestamp;
 use msg_core::validate;
 
@@ -54,7 +54,8 @@ impl Incoming {
     fn stored_id(&self) -> String {
         let usable = !self.id.is_empty()
             && self.id.len() <= MAX_ID_BYTES
-            && !self.id.chars().any(|c| c.is_control() || c.is_whitespace());
+            && !self.id.chars().any(|c| c.is_control() || c.is_whitespace())
+            && validate::property_value("id", &self.id).is_ok();
         if usable {
             return self.id.clone();
         }
@@ -74,11 +75,7 @@ impl Incoming {
 
     /// The inbox entry of this message, stored as `id`.
     fn entry(&self, id: &str, original: Option<String>, received: &str) -> NewEntry {
-        let created = if self.timestamp.is_empty() || self.timestamp.chars().any(char::is_control) {
-            received.to_owned()
-        } else {
-            self.timestamp.clone()
-        };
+        let created = clean(&Some(self.timestamp.clone())).unwrap_or_else(|| received.to_owned());
         let mut properties = vec![
             ("ID".to_owned(), id.to_owned()),
             ("FROM".to_owned(), self.from.clone()),
@@ -99,7 +96,7 @@ impl Incoming {
         NewEntry {
             keyword: Some("TODO".to_owned()),
             priority: None,
-            title: received.to_owned(),
+            title: headline(received, Party::From(&self.from), &self.content),
             tags: vec!["unread".to_owned(), "message".to_owned()],
             properties,
             body: self.content.clone(),
@@ -107,12 +104,17 @@ impl Incoming {
     }
 }
 
-/// An optional single-line field: kept when it is one line without control characters
-/// (a hostile sender's `reply_to` with a newline is dropped, never written).
+/// An optional single-line field: kept when it is one line without control characters that
+/// Org would not evaluate (a hostile sender's `reply_to` with a newline, or a `thread` holding
+/// a diary sexp `<%%(…)>`, is dropped, never written).
 fn clean(value: &Option<String>) -> Option<String> {
     value
         .as_ref()
-        .filter(|v| !v.is_empty() && !v.chars().any(char::is_control))
+        .filter(|v| {
+            !v.is_empty()
+                && !v.chars().any(char::is_control)
+                && validate::property_value("field", v).is_ok()
+        })
         .cloned()
 }
 

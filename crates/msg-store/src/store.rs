@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use msg_core::id::{IdKind, new_id};
 use msg_core::org::{
-    Document, EntryEditor, NewEntry, OrgError, OrgFile, Outline, TodoKeywords, Transaction,
+    Document, EntryEditor, NewEntry, OrgError, OrgFile, Outline, Party, TodoKeywords, Transaction,
+    headline,
 };
 use msg_core::paths::Paths;
 use msg_core::timestamp;
@@ -162,7 +163,8 @@ impl MessageStore {
         self.outbox.path()
     }
 
-    /// Creates an unread message in the inbox: `* TODO <now> :unread:message:` with ID, FROM,
+    /// Creates an unread message in the inbox: `* TODO <now> <from>: <first line> :unread:message:`
+    /// (the title says who and what: [`msg_core::org::headline`]) with ID, FROM,
     /// TO, the caller's properties, REPLY_TO and THREAD for replies, and CREATED; a priority
     /// becomes the heading's cookie. Without a reply the message is appended without reading
     /// the inbox, so the cost does not grow with its size.
@@ -170,8 +172,9 @@ impl MessageStore {
         self.write_message(message, &self.inbox, "TODO", &["unread", "message"])
     }
 
-    /// Records a message this user sent in `outbox.org` (`* DONE <now> :sent:message:`), with
-    /// the same fields as [`MessageStore::create_message`].
+    /// Records a message this user sent in `outbox.org`
+    /// (`* DONE <now> to <to>: <first line> :sent:message:`), with the same fields as
+    /// [`MessageStore::create_message`].
     pub fn record_sent(&self, message: &NewMessage) -> Result<Message, StoreError> {
         self.write_message(message, &self.outbox, "DONE", &["sent", "message"])
     }
@@ -186,14 +189,14 @@ impl MessageStore {
         validate::actor("from_actor", &message.from)?;
         validate::actor("to_actor", &message.to)?;
         if let Some(reply_to) = &message.reply_to {
-            validate::single_line("reply_to", reply_to)?;
+            validate::property_value("reply_to", reply_to)?;
         }
         for (key, value) in &message.extra {
             if RESERVED.iter().any(|r| r.eq_ignore_ascii_case(key)) {
                 return Err(StoreError::ReservedProperty { key: key.clone() });
             }
             validate::property_key(key)?;
-            validate::single_line(key, value)?;
+            validate::property_value(key, value)?;
         }
         let now = timestamp::now_local();
         let id = new_id(
@@ -207,10 +210,17 @@ impl MessageStore {
             ("TO".to_owned(), message.to.clone()),
         ];
         properties.extend(message.extra.iter().cloned());
+        // The inbox names the sender, the outbox (what this user sent) the recipient.
+        let party = if target.path() == self.inbox.path() {
+            Party::From(&message.from)
+        } else {
+            Party::To(&message.to)
+        };
+        let title = headline(&timestamp::format_inactive(now), party, &message.content);
         let entry = |properties: Vec<(String, String)>| NewEntry {
             keyword: Some(keyword.to_owned()),
             priority: message.priority.cookie(),
-            title: timestamp::format_inactive(now),
+            title: title.clone(),
             tags: tags.iter().map(|t| (*t).to_owned()).collect(),
             properties,
             body: message.content.clone(),
@@ -253,16 +263,16 @@ impl MessageStore {
     /// FILENAME, SIZE, CONTENT_TYPE, SWARM_REF, FAIRDROP_REF, DOWNLOADED, CREATED).
     pub fn create_file_delivery(&self, delivery: &NewFileDelivery) -> Result<Message, StoreError> {
         validate::actor("from_actor", &delivery.from)?;
-        validate::single_line("filename", &delivery.filename)?;
+        validate::property_value("filename", &delivery.filename)?;
         if delivery.filename.trim().is_empty() {
             return Err(validate::ValidationError::Empty {
                 field: "filename".into(),
             }
             .into());
         }
-        validate::single_line("content_type", &delivery.content_type)?;
-        validate::single_line("swarm_ref", &delivery.swarm_ref)?;
-        validate::single_line("fairdrop_ref", &delivery.fairdrop_ref)?;
+        validate::property_value("content_type", &delivery.content_type)?;
+        validate::property_value("swarm_ref", &delivery.swarm_ref)?;
+        validate::property_value("fairdrop_ref", &delivery.fairdrop_ref)?;
         let now = timestamp::now_local();
         let id = new_id(
             IdKind::FileDelivery,
@@ -272,7 +282,11 @@ impl MessageStore {
         let entry = NewEntry {
             keyword: Some("TODO".into()),
             priority: None,
-            title: timestamp::format_inactive(now),
+            title: headline(
+                &timestamp::format_inactive(now),
+                Party::From(&delivery.from),
+                &format!("file {}", delivery.filename),
+            ),
             tags: vec!["unread".into(), "file_delivery".into()],
             properties: vec![
                 ("ID".into(), id),
@@ -455,6 +469,23 @@ impl MessageStore {
             |e, at| {
                 e.set_keyword("ARCHIVED", at)?;
                 set_tag(e, "unread", false)
+            },
+        )
+    }
+
+    /// Takes a message out of the archive: ARCHIVED → DONE (read; CLOSED and a LOGBOOK line
+    /// as for any move). A read message changes nothing; an unread or cancelled one is an
+    /// error. (Messages moved to `archive/inbox-YYYY-MM.org` by `archive_older_than` are in
+    /// another file and not found here.)
+    pub fn unarchive(&self, id: &str) -> Result<Message, StoreError> {
+        self.transition(
+            id,
+            "unarchive",
+            "archived or read messages",
+            |state| matches!(state, MessageState::Archived | MessageState::Read),
+            |e, at| {
+                e.set_keyword("DONE", at)?;
+                Ok(true)
             },
         )
     }

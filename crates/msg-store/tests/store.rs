@@ -605,7 +605,7 @@ fn a_received_message_is_written_in_the_canonical_form() {
     assert_eq!(
         text,
         "#+TODO: TODO WAITING QUEUED WORKING | DONE CANCELLED ARCHIVED\n\
-         * TODO [RECEIVED] :unread:message:\n\
+         * TODO [RECEIVED] alice: hi :unread:message:\n\
          \x20 :PROPERTIES:\n\
          \x20 :ID: msg-20261124-100000-0123456789ab\n\
          \x20 :FROM: alice\n\
@@ -810,4 +810,123 @@ fn delivery_is_recorded_once_on_pending_messages() {
     );
     store.record_attempt_error(&local.id, "x").unwrap();
     assert_eq!(store.sent().unwrap()[1].property("DELIVERY_ERROR"), None);
+}
+
+// --- Headings that say who and what ---
+
+/// The heading lines of `path`, each timestamp `[YYYY-MM-DD Ddd HH:MM]` replaced by `[T]`.
+fn headings(path: &Path) -> Vec<String> {
+    fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .filter(|l| l.starts_with("* "))
+        .map(|l| {
+            let mut out = l.to_owned();
+            while let Some(start) = out.find("[20") {
+                let end = start + out[start..].find(']').unwrap();
+                out.replace_range(start..=end, "[T]");
+            }
+            out
+        })
+        .collect()
+}
+
+#[test]
+fn headings_name_the_sender_or_recipient_and_the_first_line() {
+    let (_dir, store) = store();
+    let hi = store
+        .create_message(&NewMessage::new(
+            "alice",
+            "bob",
+            "Can you review PR #24?\n\nThe OAuth part is the tricky one.",
+        ))
+        .unwrap();
+    store
+        .record_sent(&NewMessage::new("bob", "alice", "On it.").priority(Priority::High))
+        .unwrap();
+    store.create_file_delivery(&report()).unwrap();
+    let mut received = incoming("carol", "msg-1", "\n\n  Lunch at 12?  \nor 1?");
+    received.timestamp = "[2026-11-24 Tue 10:00]".into();
+    store.receive(&received).unwrap();
+    assert_eq!(
+        headings(store.inbox_path()),
+        [
+            "* TODO [T] alice: Can you review PR #24? :unread:message:",
+            "* TODO [T] tex: file report.pdf :unread:file_delivery:",
+            "* TODO [T] carol: Lunch at 12? :unread:message:",
+        ]
+    );
+    assert_eq!(
+        headings(store.outbox_path()),
+        ["* DONE [#A] [T] to alice: On it. :sent:message:"]
+    );
+    // The body keeps the whole text; the heading is only a summary.
+    assert_eq!(
+        store.by_id(&hi.id).unwrap().unwrap().body,
+        "Can you review PR #24?\n\nThe OAuth part is the tricky one."
+    );
+}
+
+#[test]
+fn a_hostile_sender_can_forge_nothing_and_run_nothing() {
+    let (_dir, store) = store();
+    let text = "[[elisp:(kill-emacs)][OK]] [#A] [1/3] <2026-12-08> :urgent:\n\
+                <%%(shell-command \"touch /tmp/x\")>";
+    let mut message = incoming("mallory", "<%%(x)>", text);
+    message.thread = Some("<%%(shell-command \"y\")>".into());
+    message.reply_to = Some("msg-0".into());
+    message.timestamp = "<%%(z)>".into();
+    let receipt = store.receive(&message).unwrap();
+    let file = fs::read_to_string(store.inbox_path()).unwrap();
+    assert!(
+        !file.contains("<%%"),
+        "no diary sexp reaches the file:\n{file}"
+    );
+    let z = '\u{200B}';
+    assert_eq!(
+        headings(store.inbox_path()),
+        [format!(
+            "* TODO [T] mallory: [{z}[elisp:(kill-emacs)][OK]] [{z}#A] [{z}1/3] <{z}2026-12-08> :urgent{z}: :unread:message:"
+        )]
+    );
+    let stored = store.by_id(&receipt.id).unwrap().unwrap();
+    assert_eq!(stored.body, text, "the body reads back exactly");
+    assert_eq!(stored.thread, None, "a sexp thread is dropped");
+    assert_eq!(stored.reply_to.as_deref(), Some("msg-0"));
+    assert_ne!(receipt.id, "<%%(x)>", "a sexp ID is replaced");
+    assert_eq!(
+        stored.created,
+        stored.property("RECEIVED").map(str::to_owned)
+    );
+    let doc = Document::parse(
+        file.into_bytes(),
+        &msg_core::org::TodoKeywords::parse(
+            "TODO WAITING QUEUED WORKING | DONE CANCELLED ARCHIVED",
+        ),
+    );
+    assert_eq!(doc.entry(0).tags(), ["unread", "message"]);
+    assert_eq!(doc.entry(0).priority(), None);
+}
+
+#[test]
+fn an_archived_message_comes_back_read() {
+    let (_dir, store) = store();
+    let m = store
+        .create_message(&NewMessage::new("bob", "alice", "keep this"))
+        .unwrap();
+    assert!(matches!(
+        store.unarchive(&m.id).unwrap_err(),
+        StoreError::Transition { .. }
+    ));
+    store.archive(&m.id).unwrap();
+    let back = store.unarchive(&m.id).unwrap();
+    assert_eq!(back.state, MessageState::Read);
+    assert!(!back.is_unread());
+    let before = fs::read(store.inbox_path()).unwrap();
+    store.unarchive(&m.id).unwrap();
+    assert_eq!(
+        fs::read(store.inbox_path()).unwrap(),
+        before,
+        "a read message changes nothing"
+    );
 }

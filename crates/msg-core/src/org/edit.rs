@@ -185,7 +185,7 @@ impl<'a> EntryEditor<'a> {
     /// drawer's indentation, else creates a two-space-indented drawer.
     pub fn set_property(&mut self, key: &str, value: &str) -> Result<(), OrgError> {
         validate::property_key(key)?;
-        validate::single_line(key, value)?;
+        validate::property_value(key, value)?;
         self.refuse_ignored_drawer()?;
         // Setting the ID is the one edit after which the entry may carry another ID.
         let id = if key.eq_ignore_ascii_case("ID") {

@@ -13,6 +13,13 @@
 //! other than text (a `#+` keyword line, a drawer boundary such as `:END:`, or a line that
 //! already starts with the escape comma) gets Org's comma escape, so a message can never
 //! forge a heading, a keyword line or a drawer.
+//!
+//! Org's agenda also *evaluates* a diary sexp timestamp `<%%(…)>` anywhere in an entry, body
+//! and property drawer included (checked with Org 9.5: `org-agenda-get-timestamps`), so text
+//! from someone else could run Emacs Lisp when the person opens an agenda. In a body, every
+//! `<` directly followed by `%%` (or by zero-width spaces and then `%%`) gets a zero-width
+//! space (U+200B, Org's escape character) after it, which reading removes again, so the
+//! body reads back exactly; titles and property values holding `<%%` are refused.
 
 use super::keywords::TodoKeywords;
 use crate::validate::{self, ValidationError};
@@ -47,7 +54,7 @@ impl NewEntry {
         {
             return Err(ValidationError::InvalidPriority { priority });
         }
-        validate::single_line("title", &self.title)?;
+        validate::property_value("title", &self.title)?;
         if self.title.chars().any(char::is_control) {
             return Err(ValidationError::ControlCharacter {
                 field: "title".into(),
@@ -71,7 +78,7 @@ impl NewEntry {
         }
         for (index, (key, value)) in self.properties.iter().enumerate() {
             validate::property_key(key)?;
-            validate::single_line(key, value)?;
+            validate::property_value(key, value)?;
             if self.properties[..index]
                 .iter()
                 .any(|(k, _)| k.eq_ignore_ascii_case(key))
@@ -141,7 +148,7 @@ fn is_priority_cookie(word: &str) -> bool {
 
 /// Whether Org would read the end of `title` as a tag group. The title always follows a blank
 /// in the heading, so a title that is only `:a:b:` is read as tags too.
-fn ends_like_tags(title: &str) -> bool {
+pub(super) fn ends_like_tags(title: &str) -> bool {
     let Some(last) = title.split([' ', '\t']).next_back() else {
         return false;
     };
@@ -192,19 +199,62 @@ fn escape_line_into(line: &str, out: &mut String) {
         let indent = line.len() - line.trim_start_matches([' ', '\t']).len();
         out.push_str(&line[..indent]);
         out.push(',');
-        out.push_str(&line[indent..]);
+        escape_sexp_into(&line[indent..], out);
     } else {
-        out.push_str(line);
+        escape_sexp_into(line, out);
     }
 }
 
 /// Undoes [`escape_line_into`] for one line (its indentation kept).
 fn unescape_line(line: &str) -> std::borrow::Cow<'_, str> {
     let indent = line.len() - line.trim_start_matches([' ', '\t']).len();
-    match line[indent..].strip_prefix(',') {
+    let line: std::borrow::Cow<'_, str> = match line[indent..].strip_prefix(',') {
         Some(rest) if needs_escape(rest) => format!("{}{rest}", &line[..indent]).into(),
         _ => line.into(),
+    };
+    if line.contains("<\u{200B}") {
+        unescape_sexp(&line).into()
+    } else {
+        line
     }
+}
+
+/// Org's escape character, the zero-width space.
+const ZERO_WIDTH_SPACE: char = '\u{200B}';
+
+/// Whether `rest` (the text after a `<`) would make that `<` open a diary sexp, now or after
+/// one escape character is removed: zero-width spaces, then `%%`.
+fn opens_sexp(rest: &str) -> bool {
+    rest.trim_start_matches(ZERO_WIDTH_SPACE).starts_with("%%")
+}
+
+/// Puts a zero-width space after each `<` that [`opens_sexp`].
+fn escape_sexp_into(line: &str, out: &mut String) {
+    let mut pieces = line.split('<');
+    out.push_str(pieces.next().unwrap_or(""));
+    for piece in pieces {
+        out.push('<');
+        if opens_sexp(piece) {
+            out.push(ZERO_WIDTH_SPACE);
+        }
+        out.push_str(piece);
+    }
+}
+
+/// Undoes [`escape_sexp_into`]: removes one zero-width space after each `<` that has one
+/// and then opens a sexp.
+fn unescape_sexp(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut pieces = line.split('<');
+    out.push_str(pieces.next().unwrap_or(""));
+    for piece in pieces {
+        out.push('<');
+        match piece.strip_prefix(ZERO_WIDTH_SPACE) {
+            Some(rest) if opens_sexp(rest) => out.push_str(rest),
+            _ => out.push_str(piece),
+        }
+    }
+    out
 }
 
 /// The body a person wrote, from an entry's raw body bytes: the LOGBOOK (`logbook`, relative
@@ -275,6 +325,50 @@ mod tests {
         );
         let body_start = text.find('\n').unwrap() + 1;
         assert_eq!(body_from_raw(&text.as_bytes()[body_start..], None), body);
+    }
+
+    #[test]
+    fn diary_sexps_in_bodies_are_escaped_and_read_back_exactly() {
+        let z = ZERO_WIDTH_SPACE;
+        let body = format!(
+            "run <%%(delete-file \"x\")> now\n<{z}%%(already) and <{z}{z}%%x\n,#+X <%%y\n< %% <a> <%"
+        );
+        let entry = NewEntry {
+            title: "t".into(),
+            body: body.clone(),
+            ..NewEntry::default()
+        };
+        let text = entry.render("\n");
+        assert_eq!(
+            text,
+            format!(
+                "* t\n  run <{z}%%(delete-file \"x\")> now\n  <{z}{z}%%(already) and <{z}{z}{z}%%x\n  ,,#+X <{z}%%y\n  < %% <a> <%\n"
+            )
+        );
+        assert!(!text.contains("<%%"));
+        let body_start = text.find('\n').unwrap() + 1;
+        assert_eq!(body_from_raw(&text.as_bytes()[body_start..], None), body);
+    }
+
+    #[test]
+    fn titles_and_properties_holding_a_diary_sexp_are_refused() {
+        let entry = NewEntry {
+            title: "meet <%%(diary-float t 4 2)>".into(),
+            ..NewEntry::default()
+        };
+        assert!(matches!(
+            entry.validate(&states()),
+            Err(ValidationError::DiarySexp { .. })
+        ));
+        let entry = NewEntry {
+            title: "t".into(),
+            properties: vec![("THREAD".into(), "<%%(shell-command \"x\")>".into())],
+            ..NewEntry::default()
+        };
+        assert!(matches!(
+            entry.validate(&states()),
+            Err(ValidationError::DiarySexp { field, .. }) if field == "THREAD"
+        ));
     }
 
     #[test]

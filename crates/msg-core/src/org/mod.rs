@@ -8,6 +8,8 @@
 //! - [`Outline`] reads a file without indexing every entry: only where each heading starts;
 //!   an entry is scanned when asked for (queries and edits that touch few entries).
 //! - [`TodoKeywords`] is the set of keywords in force for a file.
+//! - [`headline`] is the title of a new message or task: who and what, in a form Org reads
+//!   as plain text.
 //! - [`Document::drawer_problems`] says why Emacs ignores a property drawer
 //!   ([`IgnoredDrawer`], [`DrawerProblem`]).
 
@@ -17,6 +19,7 @@ mod error;
 mod file;
 mod guard;
 mod head;
+mod headline;
 mod keywords;
 mod outline;
 mod scan;
@@ -27,6 +30,7 @@ pub use edit::EntryEditor;
 pub use entry::NewEntry;
 pub use error::OrgError;
 pub use file::{DEFAULT_LOCK_TIMEOUT, OrgFile};
+pub use headline::{NAME_CHARS, Party, SUBJECT_CHARS, headline, headline_prefix};
 pub use keywords::{KeywordSequence, TodoKeywords};
 pub use outline::{Outline, OutlineEntry};
 pub use scan::{Document, DrawerProblem, DuplicateId, Entry, EntryRef, IgnoredDrawer, InvalidUtf8};

@@ -12,6 +12,7 @@ use time::format_description::well_known::Rfc3339;
 
 use super::render::message_state;
 use crate::contacts::ContactRow;
+use crate::desk::{Delivery, Sent, Submitted};
 
 fn properties(pairs: &[(String, String)]) -> Value {
     let mut map = Map::new();
@@ -31,11 +32,23 @@ fn kind(message: &Message) -> &'static str {
     }
 }
 
+/// What a message is about: the first line of its text (the body holds the whole text; the
+/// heading of older messages is only the time), else its heading.
+fn subject(message: &Message) -> &str {
+    message
+        .body
+        .lines()
+        .map(str::trim)
+        .find(|line| !line.is_empty())
+        .unwrap_or(&message.title)
+}
+
 /// A message.
 pub(crate) fn message(message: &Message) -> Value {
     json!({
         "id": message.id,
         "kind": kind(message),
+        "subject": subject(message),
         "state": message_state(message),
         "keyword": message.keyword,
         "unread": message.is_unread(),
@@ -62,6 +75,7 @@ pub(crate) fn messages(list: &[Message]) -> Value {
 pub(crate) fn task(task: &Task) -> Value {
     json!({
         "id": task.id(),
+        "kind": "task",
         "state": task.state().keyword(),
         "title": task.title(),
         "body": task.body(),
@@ -73,6 +87,25 @@ pub(crate) fn task(task: &Task) -> Value {
         "revision_count": task.revision_count(),
         "closed": task.closed(),
         "properties": properties(task.properties()),
+    })
+}
+
+/// A message `msg send` wrote, and where it went (`local_inbox` or `pending_relay`).
+pub(crate) fn sent(sent: &Sent) -> Value {
+    json!({
+        "delivery": match sent.delivery {
+            Delivery::LocalInbox => "local_inbox",
+            Delivery::PendingRelay => "pending_relay",
+        },
+        "message": message(&sent.message),
+    })
+}
+
+/// A task submitted through the governor, and its admission.
+pub(crate) fn submitted(submitted: &Submitted) -> Value {
+    json!({
+        "admission": submitted.admission,
+        "task": task(&submitted.task),
     })
 }
 

@@ -19,6 +19,8 @@ pub(crate) enum MarkAction {
     Unread,
     /// → ARCHIVED.
     Archive,
+    /// ARCHIVED → read (DONE); `msg unarchive` only (mark-message keeps the original's three).
+    Unarchive,
 }
 
 impl FromStr for MarkAction {
@@ -43,6 +45,7 @@ impl MarkAction {
             MarkAction::Read => format!("[messaging] Marked read: {id}"),
             MarkAction::Unread => format!("[messaging] Marked unread: {id}"),
             MarkAction::Archive => format!("[messaging] Archived: {id}"),
+            MarkAction::Unarchive => format!("[messaging] Unarchived (read): {id}"),
         }
     }
 }
@@ -73,6 +76,7 @@ pub(crate) fn mark(
         MarkAction::Read => store.mark_read(&id)?,
         MarkAction::Unread => store.mark_unread(&id)?,
         MarkAction::Archive => store.archive(&id)?,
+        MarkAction::Unarchive => store.unarchive(&id)?,
     })
 }
 

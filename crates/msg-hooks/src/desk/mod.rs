@@ -17,6 +17,7 @@
 //! uses `task_news`, which uses `send`; nothing here uses `reply` or `intake`.
 
 pub(crate) mod admission_links;
+pub(crate) mod arrivals;
 pub(crate) mod intake;
 mod lookup;
 pub(crate) mod messages;

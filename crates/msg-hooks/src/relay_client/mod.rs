@@ -17,7 +17,8 @@
 //!   with `DELIVERY_ERROR` and it is sent again later. A message without an ack stays
 //!   pending: a relay without acks never makes a message count as delivered;
 //! - **reports presence**: `status_change online` after the login, and `watch` of the
-//!   space's contacts on the user's connection (their `presence` frames are printed);
+//!   space's contacts on the user's connection: their `presence` frames are printed and,
+//!   in the foreground, recorded for `msg presence` ([`presence`]);
 //! - **reconnects** with exponential backoff and jitter (`backoff.rs`), except after a
 //!   refused login (a wrong token does not fix itself) and after close code 4000
 //!   (`session_replaced`: another client logged in under the name; two clients replacing
@@ -35,6 +36,7 @@
 mod backoff;
 mod error;
 mod mailroom;
+pub(crate) mod presence;
 mod session;
 mod wire;
 
@@ -44,6 +46,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 pub(crate) use error::ClientError;
+use presence::PresenceRecorder;
 use session::Session;
 
 use crate::context::Context;
@@ -258,6 +261,63 @@ fn check_url(url: &str) -> Result<(), ClientError> {
     })
 }
 
+/// The presence record of the user's connection, shared with its sessions (its file is
+/// written on the blocking pool, under this lock).
+pub(super) type SharedPresence = Arc<std::sync::Mutex<PresenceRecorder>>;
+
+/// The presence recorder for `identity` in the foreground: the user's connection records
+/// what it hears for `msg presence`; another client that records for this root already
+/// keeps doing it (said once, not an error).
+async fn presence_recorder(
+    ctx: &Context,
+    identity: &Identity,
+    report: &Report,
+) -> Option<SharedPresence> {
+    if identity.name != ctx.user() {
+        return None;
+    }
+    let owned = ctx.clone();
+    // `msg presence` holds the lock's shared side for a moment while it reads: wait that
+    // out; another client holds the exclusive side for its whole life.
+    let started = tokio::task::spawn_blocking(move || {
+        PresenceRecorder::start(&owned, Duration::from_secs(2))
+    })
+    .await;
+    match started {
+        Ok(Ok(recorder)) => Some(Arc::new(std::sync::Mutex::new(recorder))),
+        Ok(Err(err)) => {
+            report(&format!(
+                "[relay] {}: presence is not recorded for `msg presence` ({err}); is another `msg relay connect` running for this root?",
+                identity.name
+            ));
+            None
+        }
+        Err(_) => None,
+    }
+}
+
+/// Records on the blocking pool that the connection is `up` (or down: nobody's status is
+/// known until the relay tells it again). A failure is said, never fatal: presence is news.
+pub(super) async fn record_presence(
+    presence: Option<&SharedPresence>,
+    report: &Report,
+    change: impl FnOnce(&mut PresenceRecorder) -> Result<(), HooksError> + Send + 'static,
+) {
+    let Some(presence) = presence.cloned() else {
+        return;
+    };
+    let written = tokio::task::spawn_blocking(move || {
+        // A panic while the lock was held leaves a record that is still whole (each change
+        // is one atomic write), so the lock is taken even when poisoned.
+        let mut recorder = presence.lock().unwrap_or_else(|p| p.into_inner());
+        change(&mut recorder)
+    })
+    .await;
+    if let Ok(Err(err)) = written {
+        report(&format!("[relay] presence not recorded: {err}"));
+    }
+}
+
 /// The foreground life of one identity: sessions, with backoff between them.
 async fn foreground(
     ctx: &Context,
@@ -269,15 +329,17 @@ async fn foreground(
 ) -> Result<Summary, ClientError> {
     let mut backoff = backoff::Backoff::new(backoff::seed(&identity.name));
     let mut summary = Summary::default();
+    let presence = presence_recorder(ctx, identity, report).await;
     loop {
         if *shutdown.borrow() {
             return Ok(summary);
         }
-        let result = match Session::open(ctx, url, identity, report).await {
+        let result = match Session::open(ctx, url, identity, report, presence.clone()).await {
             Ok(mut session) => {
                 backoff.reset();
                 let result = session.live(options, &mut shutdown).await;
                 summary.add(&session.summary);
+                record_presence(presence.as_ref(), report, |p| p.connected(false)).await;
                 result
             }
             Err(err) => Err(err),
@@ -308,7 +370,7 @@ async fn once(
     options: &ConnectOptions,
     report: &Report,
 ) -> Result<Summary, ClientError> {
-    let mut session = Session::open(ctx, url, identity, report).await?;
+    let mut session = Session::open(ctx, url, identity, report, None).await?;
     let result = session.drain(options).await;
     session.close().await;
     result.map(|()| session.summary)

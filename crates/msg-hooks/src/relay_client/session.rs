@@ -18,7 +18,9 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use super::mailroom::{self, DeliveryState, Incoming};
 use super::wire::{self, FromRelay};
-use super::{ClientError, ConnectOptions, Identity, Report, Summary};
+use super::{
+    ClientError, ConnectOptions, Identity, Report, SharedPresence, Summary, record_presence,
+};
 use crate::context::Context;
 use crate::desk::intake::{self, IntakeOutcome};
 use crate::error::HooksError;
@@ -56,6 +58,8 @@ pub(super) struct Session {
     /// error): [`Session::next`] deals with it next.
     stashed: Option<Option<Result<WsMessage, tokio_tungstenite::tungstenite::Error>>>,
     synced: bool,
+    /// Where the user's connection records its contacts' presence (foreground only).
+    presence: Option<SharedPresence>,
     pub(super) summary: Summary,
 }
 
@@ -65,6 +69,7 @@ impl Session {
         url: &str,
         identity: &Identity,
         report: &Report,
+        presence: Option<SharedPresence>,
     ) -> Result<Session, ClientError> {
         let connection_error = |reason: String| ClientError::Connection {
             name: identity.name.clone(),
@@ -138,8 +143,10 @@ impl Session {
             buffered: VecDeque::new(),
             stashed: None,
             synced: false,
+            presence,
             summary: Summary::default(),
         };
+        record_presence(session.presence.as_ref(), report, |p| p.connected(true)).await;
         session.write(wire::status("online")).await?;
         if identity.name == ctx.user() {
             let watched = watched_contacts(ctx).await;
@@ -321,7 +328,13 @@ impl Session {
                     .await
             }
             FromRelay::Presence { username, status } => {
-                (self.report)(&format!("[relay] {username} is {status}"));
+                // Said once it is recorded, so that a reader of the line finds it there.
+                let line = format!("[relay] {username} is {status}");
+                record_presence(self.presence.as_ref(), &self.report, move |p| {
+                    p.status(&username, &status)
+                })
+                .await;
+                (self.report)(&line);
                 Ok(())
             }
             FromRelay::AuthOk | FromRelay::Other => Ok(()),

@@ -5,6 +5,7 @@
 #[allow(dead_code, reason = "each test binary uses part of the shared harness")]
 mod support;
 
+mod arrivals;
 mod bad_input;
 mod claude_code;
 mod concurrency;

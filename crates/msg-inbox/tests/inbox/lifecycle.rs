@@ -285,7 +285,7 @@ fn a_keyword_changed_in_emacs_is_what_the_next_operation_sees() {
         )
         .unwrap();
     // The owner approves in Emacs: WAITING → QUEUED by hand, AWAITING left as it was.
-    hand_edit(&inbox, "* WAITING Draft", "* QUEUED Draft");
+    hand_edit(&inbox, "* WAITING [", "* QUEUED [");
     let err = inbox.approve(task.id()).unwrap_err();
     assert_eq!(
         err.to_string(),
@@ -301,7 +301,7 @@ fn a_keyword_changed_in_emacs_is_what_the_next_operation_sees() {
         (task.id(), TaskState::Working)
     );
     // The person marks it done in Emacs; the agent's late retry is refused.
-    hand_edit(&inbox, "* WORKING Draft", "* DONE Draft");
+    hand_edit(&inbox, "* WORKING [", "* DONE [");
     let err = inbox.retry(task.id(), "crashed").unwrap_err();
     assert_eq!(err.found_state(), Some(TaskState::Done));
     assert_eq!(
@@ -386,7 +386,7 @@ fn hostile_text_cannot_forge_an_entry_or_a_property() {
 }
 
 #[test]
-fn a_title_org_would_misread_keeps_every_word_in_the_body() {
+fn a_first_line_org_would_misread_is_escaped_in_the_heading_and_kept_whole() {
     let (_root, inbox, _clock) = setup();
     let task = inbox
         .create_task(
@@ -398,17 +398,28 @@ fn a_title_org_would_misread_keeps_every_word_in_the_body() {
             None,
         )
         .unwrap();
-    assert_eq!(task.title(), "Fix the login");
+    assert_eq!(task.title(), "Fix the login :urgent:security:");
+    assert_eq!(task.body(), "It breaks on Safari.");
     assert!(task.tags().is_empty(), "no tags forged from the text");
-    assert_eq!(
-        task.body(),
-        "Fix the login :urgent:security:\nIt breaks on Safari."
-    );
     assert_eq!(inbox.find_by_id(task.id()).unwrap().unwrap(), task);
     let cookie = owner_task(&inbox, "[#A] jump the queue");
-    assert_eq!(cookie.title(), "jump the queue");
+    assert_eq!(cookie.title(), "[#A] jump the queue");
     let read = inbox.find_by_id(cookie.id()).unwrap().unwrap();
     assert_eq!(read, cookie);
+    // The file: headings say who and what, escaped (U+200B, Org's escape character, where
+    // Org would read tags or a cookie); the bodies keep the text whole.
+    let text = fs::read_to_string(inbox.path()).unwrap();
+    assert!(
+        text.contains(
+            "* WAITING [2026-11-24 Tue 10:02] partner@external.com: Fix the login :urgent:security\u{200B}:\n"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("  Fix the login :urgent:security:\n  It breaks on Safari.\n"));
+    assert!(
+        text.contains("* QUEUED [2026-11-24 Tue 10:02] gregor: [\u{200B}#A] jump the queue :AI:\n"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -516,8 +527,8 @@ fn claim_next_adopts_a_task_written_by_hand_and_skips_duplicate_ids() {
     let text = fs::read_to_string(inbox.path()).unwrap();
     // A copy of the first task under the same ID (a bad paste), then a task typed in Emacs.
     let copy = text
-        .split_once("* QUEUED first")
-        .map(|(_, rest)| format!("* QUEUED pasted copy{rest}"))
+        .split_once("* QUEUED ")
+        .map(|(_, rest)| format!("* QUEUED pasted copy of {rest}"))
         .unwrap();
     fs::write(
         inbox.path(),

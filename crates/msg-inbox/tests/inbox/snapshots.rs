@@ -202,7 +202,7 @@ fn a_new_task_carries_its_callers_properties_from_its_first_write() {
     assert_eq!(
         redact_ids(&text),
         "#+TODO: TODO WAITING QUEUED WORKING | DONE CANCELLED ARCHIVED\n\
-         * QUEUED Review the draft :AI:message:\n\
+         * QUEUED [2026-11-24 Tue 10:02] alice: Review the draft :AI:message:\n\
          \x20 :PROPERTIES:\n\
          \x20 :FROM: alice\n\
          \x20 :TRUST_TIER: team\n\
@@ -215,6 +215,7 @@ fn a_new_task_carries_its_callers_properties_from_its_first_write() {
          \x20 :MESSAGE_ID: msg-20261124-100000-0123456789ab\n\
          \x20 :ADMISSION: adm-7\n\
          \x20 :END:\n\
+         \x20 Review the draft\n\
          \x20 Section 2.\n"
     );
 }

@@ -1,4 +1,5 @@
-//! Messages: `msg send`, `inbox`, `show`, `read`, `unread`, `archive`, `thread`.
+//! Messages: `msg send`, `inbox`, `show`, `read`, `unread`, `archive`, `unarchive`, `thread`.
+//! Every command that changes something prints, with `--json`, what it changed.
 
 use anyhow::anyhow;
 use argh::FromArgs;
@@ -29,6 +30,9 @@ pub(super) struct Send {
     /// high, normal (default) or low
     #[argh(option, default = "String::from(\"normal\")")]
     priority: String,
+    /// print JSON: the message as written and where it went (to your agent: the task)
+    #[argh(switch)]
+    json: bool,
 }
 
 impl Send {
@@ -52,6 +56,9 @@ impl Send {
                 tags: vec!["AI".into()],
                 ..Submission::default()
             })?;
+            if self.json {
+                return print(&json::to_text(&json::submitted(&submitted)));
+            }
             return print(&submitted_text(ctx, &submitted));
         }
         let sent = send(
@@ -65,6 +72,9 @@ impl Send {
             },
             None,
         )?;
+        if self.json {
+            return print(&json::to_text(&json::sent(&sent)));
+        }
         print(&format!("{}\n", sent.confirmation()))
     }
 }
@@ -148,9 +158,13 @@ impl Show {
     }
 }
 
-/// `msg read|unread|archive ID`: `action` on the inbox message `given`.
-fn mark_message(ctx: &Context, given: &str, action: MarkAction) -> anyhow::Result<()> {
+/// `msg read|unread|archive|unarchive ID`: `action` on the inbox message `given`; with
+/// `json`, the message as it is now.
+fn mark_message(ctx: &Context, given: &str, action: MarkAction, json: bool) -> anyhow::Result<()> {
     let message = mark(&ctx.store()?, given, action)?;
+    if json {
+        return print(&json::to_text(&json::message(&message)));
+    }
     print(&format!("{}\n", action.confirmation(&message.id)))
 }
 
@@ -161,11 +175,14 @@ pub(super) struct Read {
     /// the ID, or a unique prefix or suffix of it
     #[argh(positional)]
     id: String,
+    /// print JSON: the message as it is now
+    #[argh(switch)]
+    json: bool,
 }
 
 impl Read {
     pub(super) fn run(self, ctx: &Context) -> anyhow::Result<()> {
-        mark_message(ctx, &self.id, MarkAction::Read)
+        mark_message(ctx, &self.id, MarkAction::Read, self.json)
     }
 }
 
@@ -176,11 +193,14 @@ pub(super) struct Unread {
     /// the ID, or a unique prefix or suffix of it
     #[argh(positional)]
     id: String,
+    /// print JSON: the message as it is now
+    #[argh(switch)]
+    json: bool,
 }
 
 impl Unread {
     pub(super) fn run(self, ctx: &Context) -> anyhow::Result<()> {
-        mark_message(ctx, &self.id, MarkAction::Unread)
+        mark_message(ctx, &self.id, MarkAction::Unread, self.json)
     }
 }
 
@@ -191,11 +211,32 @@ pub(super) struct Archive {
     /// the ID, or a unique prefix or suffix of it
     #[argh(positional)]
     id: String,
+    /// print JSON: the message as it is now
+    #[argh(switch)]
+    json: bool,
 }
 
 impl Archive {
     pub(super) fn run(self, ctx: &Context) -> anyhow::Result<()> {
-        mark_message(ctx, &self.id, MarkAction::Archive)
+        mark_message(ctx, &self.id, MarkAction::Archive, self.json)
+    }
+}
+
+#[derive(FromArgs, Debug)]
+/// Take a message out of the archive: ARCHIVED → read.
+#[argh(subcommand, name = "unarchive", help_triggers("-h", "--help"))]
+pub(super) struct Unarchive {
+    /// the ID, or a unique prefix or suffix of it
+    #[argh(positional)]
+    id: String,
+    /// print JSON: the message as it is now
+    #[argh(switch)]
+    json: bool,
+}
+
+impl Unarchive {
+    pub(super) fn run(self, ctx: &Context) -> anyhow::Result<()> {
+        mark_message(ctx, &self.id, MarkAction::Unarchive, self.json)
     }
 }
 

@@ -10,10 +10,13 @@
 mod contacts;
 mod digest;
 mod messages;
+mod presence;
 mod relay;
 mod setup;
 mod tasks;
 mod usage;
+mod watch;
+mod whoami;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -48,12 +51,16 @@ enum Command {
     Read(messages::Read),
     Unread(messages::Unread),
     Archive(messages::Archive),
+    Unarchive(messages::Unarchive),
     Thread(messages::Thread),
+    Watch(watch::Watch),
     Tasks(tasks::Tasks),
     Task(tasks::TaskCmd),
     Usage(usage::Usage),
     Contacts(contacts::Contacts),
     Digest(digest::Digest),
+    Presence(presence::PresenceCmd),
+    Whoami(whoami::Whoami),
     Init(setup::Init),
     Doctor(setup::Doctor),
     Hooks(setup::Hooks),
@@ -97,12 +104,16 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Read(args) => args.run(&at.context()?),
         Command::Unread(args) => args.run(&at.context()?),
         Command::Archive(args) => args.run(&at.context()?),
+        Command::Unarchive(args) => args.run(&at.context()?),
         Command::Thread(args) => args.run(&at.context()?),
+        Command::Watch(args) => args.run(&at.context()?),
         Command::Tasks(args) => args.run(&at.context()?),
         Command::Task(args) => args.run(&at.context()?),
         Command::Usage(args) => args.run(&at.context()?),
         Command::Contacts(args) => args.run(&at.context()?),
         Command::Digest(args) => args.run(&at.context()?),
+        Command::Presence(args) => args.run(&at.context()?),
+        Command::Whoami(args) => args.run(&at.context()?),
         // These work without loadable settings: they create or check them.
         Command::Init(args) => args.run(&at),
         Command::Doctor(args) => args.run(&at),

@@ -8,7 +8,7 @@ use serde_json::json;
 use crate::cli::{self, json, print, render};
 use crate::context::Context;
 use crate::desk::intake::{self, IntakeOutcome};
-use crate::desk::{Submission, Submitted, TaskDesk};
+use crate::desk::{GovernorNote, Submission, Submitted, TaskDesk};
 
 #[derive(FromArgs, Debug)]
 /// List an agent's tasks.
@@ -127,6 +127,9 @@ struct Submit {
     /// a tag (repeatable; default: AI)
     #[argh(option)]
     tag: Vec<String>,
+    /// print JSON: the task as it is now (and the governor's note)
+    #[argh(switch)]
+    json: bool,
 }
 
 #[derive(FromArgs, Debug)]
@@ -136,6 +139,9 @@ struct Approve {
     /// the task: its ID, or a unique prefix or suffix
     #[argh(positional)]
     id: String,
+    /// print JSON: the task as it is now (and the governor's note)
+    #[argh(switch)]
+    json: bool,
 }
 
 #[derive(FromArgs, Debug)]
@@ -148,6 +154,9 @@ struct Reject {
     /// why, kept as REJECTION_REASON
     #[argh(option, default = "String::new()")]
     reason: String,
+    /// print JSON: the task as it is now (and the governor's note)
+    #[argh(switch)]
+    json: bool,
 }
 
 #[derive(FromArgs, Debug)]
@@ -160,6 +169,9 @@ struct Cancel {
     /// why, kept as CANCELLATION_REASON
     #[argh(option, default = "String::new()")]
     reason: String,
+    /// print JSON: the task as it is now (and the governor's note)
+    #[argh(switch)]
+    json: bool,
 }
 
 #[derive(FromArgs, Debug)]
@@ -169,6 +181,9 @@ struct Claim {
     /// the task: its ID, or a unique prefix or suffix (default: the next)
     #[argh(positional)]
     id: Option<String>,
+    /// print JSON: the task as it is now (and the governor's note)
+    #[argh(switch)]
+    json: bool,
 }
 
 #[derive(FromArgs, Debug)]
@@ -187,6 +202,9 @@ struct Complete {
     /// where the result is
     #[argh(option, default = "String::new()")]
     result: String,
+    /// print JSON: the task as it is now (and the governor's note)
+    #[argh(switch)]
+    json: bool,
 }
 
 #[derive(FromArgs, Debug)]
@@ -199,6 +217,9 @@ struct Retry {
     /// why, kept as RETRY_REASON
     #[argh(option, default = "String::new()")]
     reason: String,
+    /// print JSON: the task as it is now (and the governor's note)
+    #[argh(switch)]
+    json: bool,
 }
 
 #[derive(FromArgs, Debug)]
@@ -211,6 +232,9 @@ struct Revise {
     /// what to change, kept as REVISION_FEEDBACK_N
     #[argh(option, default = "String::new()")]
     feedback: String,
+    /// print JSON: the task as it is now (and the governor's note)
+    #[argh(switch)]
+    json: bool,
 }
 
 #[derive(FromArgs, Debug)]
@@ -220,24 +244,66 @@ struct Accept {
     /// the task: its ID, or a unique prefix or suffix
     #[argh(positional)]
     id: String,
+    /// print JSON: the task as it is now (and the governor's note)
+    #[argh(switch)]
+    json: bool,
+}
+
+impl Submit {
+    /// The submission these arguments describe (from you, tagged `AI`, unless given).
+    fn submission(self, ctx: &Context) -> Submission {
+        Submission {
+            from: self.from.unwrap_or_else(|| ctx.user().to_owned()),
+            text: self.text,
+            tags: if self.tag.is_empty() {
+                vec!["AI".into()]
+            } else {
+                self.tag
+            },
+            effort: self.effort,
+            estimated_tokens: self.tokens,
+        }
+    }
+}
+
+impl TaskCommand {
+    /// Whether `--json` was given to the subcommand.
+    fn json(&self) -> bool {
+        match self {
+            TaskCommand::Submit(args) => args.json,
+            TaskCommand::Approve(args) => args.json,
+            TaskCommand::Reject(args) => args.json,
+            TaskCommand::Cancel(args) => args.json,
+            TaskCommand::Claim(args) => args.json,
+            TaskCommand::Complete(args) => args.json,
+            TaskCommand::Retry(args) => args.json,
+            TaskCommand::Revise(args) => args.json,
+            TaskCommand::Accept(args) => args.json,
+        }
+    }
+}
+
+/// The task a subcommand changed (none: `claim` found nothing queued), and what the
+/// governor recorded.
+fn changed(task: Option<&Task>, note: Option<&GovernorNote>) -> String {
+    let mut value = task.map_or(serde_json::Value::Null, json::task);
+    if let (Some(note), Some(object)) =
+        (note.and_then(render::governor_note), value.as_object_mut())
+    {
+        object.insert("governor".into(), json!(note));
+    }
+    json::to_text(&value)
 }
 
 impl TaskCmd {
     pub(super) fn run(self, ctx: &Context) -> anyhow::Result<()> {
         let desk = TaskDesk::open(ctx, self.agent.as_deref())?;
+        if self.command.json() {
+            return print(&Self::json(ctx, &desk, self.command)?);
+        }
         let out = match self.command {
             TaskCommand::Submit(args) => {
-                let submitted = desk.submit(&Submission {
-                    from: args.from.unwrap_or_else(|| ctx.user().to_owned()),
-                    text: args.text,
-                    tags: if args.tag.is_empty() {
-                        vec!["AI".into()]
-                    } else {
-                        args.tag
-                    },
-                    effort: args.effort,
-                    estimated_tokens: args.tokens,
-                })?;
+                let submitted = desk.submit(&args.submission(ctx))?;
                 submitted_text(ctx, &submitted)
             }
             TaskCommand::Approve(args) => {
@@ -279,6 +345,36 @@ impl TaskCmd {
             }
         };
         print(&out)
+    }
+
+    /// What a subcommand with `--json` prints.
+    fn json(ctx: &Context, desk: &TaskDesk, command: TaskCommand) -> anyhow::Result<String> {
+        Ok(match command {
+            TaskCommand::Submit(args) => {
+                let submitted = desk.submit(&args.submission(ctx))?;
+                json::to_text(&json::submitted(&submitted))
+            }
+            TaskCommand::Approve(args) => changed(Some(&desk.approve(&args.id)?), None),
+            TaskCommand::Reject(args) => {
+                let (task, note) = desk.reject(&args.id, &args.reason)?;
+                changed(Some(&task), Some(&note))
+            }
+            TaskCommand::Cancel(args) => {
+                let (task, note) = desk.cancel(&args.id, &args.reason)?;
+                changed(Some(&task), Some(&note))
+            }
+            TaskCommand::Claim(args) => changed(desk.claim(args.id.as_deref())?.as_ref(), None),
+            TaskCommand::Complete(args) => {
+                let (task, note) =
+                    desk.complete(&args.id, args.tokens, &args.cost, &args.result)?;
+                changed(Some(&task), Some(&note))
+            }
+            TaskCommand::Retry(args) => changed(Some(&desk.retry(&args.id, &args.reason)?), None),
+            TaskCommand::Revise(args) => {
+                changed(Some(&desk.revise(&args.id, &args.feedback)?), None)
+            }
+            TaskCommand::Accept(args) => changed(Some(&desk.accept(&args.id)?), None),
+        })
     }
 }
 
