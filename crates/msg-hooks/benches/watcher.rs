@@ -7,7 +7,9 @@
 //! Each size (1,000 and 10,000 tasks, plus as many messages in the inbox) is measured in
 //! five states, each the median of 21 runs (`--quick`: 5), every run followed by a run of
 //! `inbox-watcher --help`, so that the ratio compares two figures taken under the same
-//! load:
+//! load. Each run gives its wall-clock time and its CPU time (user and system, from
+//! `/proc/PID/schedstat` once the process has exited), which a busy machine disturbs far
+//! less:
 //!
 //! 1. *nothing new*: nothing happened since the last prompt. The watcher compares the
 //!    files' fingerprints with its state and reads no org file.
@@ -33,7 +35,7 @@
 //! files. `-- --keep` keeps the generated roots (for profiling).
 
 use std::fmt::Write as _;
-use std::io::Write as _;
+use std::io::{Read as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
@@ -112,11 +114,13 @@ fn main() {
         (true, false) => (&[1_000, 10_000], 21),
     };
     println!(
-        "inbox-watcher, a fresh process per run, median of {runs} runs (min–max), each run followed by one of the same binary's `--help`; load average {}\n",
+        "inbox-watcher, a fresh process per run, median of {runs} runs (min–max), each run followed by one of the same binary's `--help`; wall-clock time and CPU time (user + system); load average {}\n",
         load_average()
     );
-    println!("| tasks + messages | state | build | state | `--help` | ratio |");
-    println!("|---|---|---|---|---|---|");
+    println!(
+        "| tasks + messages | state | build | wall: state | wall: `--help` | ratio | CPU: state | CPU: `--help` | ratio |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|");
     for &size in sizes {
         let mut subjects = vec![Subject {
             name: "this build".into(),
@@ -135,7 +139,7 @@ fn main() {
             });
         }
         for subject in &subjects {
-            let (_, first) = run(&subject.exe, &subject.root);
+            let first = run(&subject.exe, &subject.root).stdout;
             assert!(first.contains("Task in progress"), "{first}");
         }
         for state in State::ALL {
@@ -144,7 +148,7 @@ fn main() {
             for subject in &subjects {
                 settle(subject, full);
             }
-            let mut times: Vec<(Vec<Duration>, Vec<Duration>)> =
+            let mut times: Vec<(Vec<Sample>, Vec<Sample>)> =
                 subjects.iter().map(|_| (Vec::new(), Vec::new())).collect();
             for n in 0..runs {
                 // Alternate which build goes first.
@@ -156,24 +160,29 @@ fn main() {
                 for at in order {
                     let subject = &mut subjects[at];
                     prepare(subject, state);
-                    let (time, out) = run(&subject.exe, &subject.root);
+                    let hook = run(&subject.exe, &subject.root);
                     if subject.current {
-                        check(state, &out);
+                        check(state, &hook.stdout);
                     }
-                    times[at].0.push(time);
+                    times[at].0.push(hook);
                     times[at].1.push(help(&subject.exe));
                 }
             }
-            for (subject, (state_times, help_times)) in subjects.iter().zip(times) {
-                let (state_median, state_text) = summary(state_times);
-                let (help_median, help_text) = summary(help_times);
+            for (subject, (hooks, helps)) in subjects.iter().zip(times) {
+                let wall = |samples: &[Sample]| summary(samples.iter().map(|s| s.wall).collect());
+                let cpu = |samples: &[Sample]| summary(samples.iter().map(|s| s.cpu).collect());
+                let (hook_wall, hook_wall_text) = wall(&hooks);
+                let (help_wall, help_wall_text) = wall(&helps);
+                let (hook_cpu, hook_cpu_text) = cpu(&hooks);
+                let (help_cpu, help_cpu_text) = cpu(&helps);
                 println!(
-                    "| {} + {} | {} | {} | {state_text} | {help_text} | {:.1}× |",
+                    "| {} + {} | {} | {} | {hook_wall_text} | {help_wall_text} | {:.1}× | {hook_cpu_text} | {help_cpu_text} | {:.1}× |",
                     grouped(size),
                     grouped(size),
                     state.name(),
                     subject.name,
-                    state_median / help_median
+                    hook_wall / help_wall,
+                    hook_cpu / help_cpu,
                 );
             }
         }
@@ -191,43 +200,102 @@ fn main() {
     println!("load average after the runs: {}", load_average());
 }
 
-/// Runs `exe` as the hook once on `root`; returns its wall-clock time and stdout.
-fn run(exe: &Path, root: &Path) -> (Duration, String) {
+/// One run of a program: its wall-clock time (spawn to exit), its CPU time (user and
+/// system, from the kernel's scheduler statistics of the exited process) and its stdout.
+struct Sample {
+    wall: Duration,
+    cpu: Duration,
+    stdout: String,
+}
+
+/// Runs `exe` with `args` (and `root` as the Datacore root), `stdin` on its input.
+fn sample(exe: &Path, args: &[&str], root: Option<&Path>, stdin: &str) -> Sample {
     let start = Instant::now();
-    let mut child = Command::new(exe)
-        .env("DATACORE_ROOT", root)
+    let mut command = Command::new(exe);
+    command
+        .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+        .stderr(Stdio::piped());
+    if let Some(root) = root {
+        command.env("DATACORE_ROOT", root);
+    }
+    let mut child = command.spawn().unwrap();
     child
         .stdin
         .take()
         .unwrap()
-        .write_all(EVENT.as_bytes())
+        .write_all(stdin.as_bytes())
         .unwrap();
-    let output = child.wait_with_output().unwrap();
-    let elapsed = start.elapsed();
+    let mut stdout = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut stdout)
+        .unwrap();
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    // The pipes closed when the process exited; its CPU time is final once it is a zombie,
+    // and readable until it is reaped.
+    let pid = child.id();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !is_zombie(pid) {
+        assert!(Instant::now() < deadline, "{} did not exit", exe.display());
+        std::thread::yield_now();
+    }
+    let wall = start.elapsed();
+    let cpu = cpu_time(pid);
+    let status = child.wait().unwrap();
     assert!(
-        output.status.success() && output.stderr.is_empty(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
+        status.success() && stderr.is_empty(),
+        "{} {args:?}: {status}: {stderr}",
+        exe.display()
     );
-    (elapsed, String::from_utf8(output.stdout).unwrap())
+    Sample { wall, cpu, stdout }
+}
+
+/// Whether process `pid` has exited and waits to be reaped (`/proc/PID/stat` state `Z`).
+fn is_zombie(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| {
+            let after_name = stat.rfind(')')?;
+            stat[after_name + 1..]
+                .split_whitespace()
+                .next()
+                .map(|s| s == "Z")
+        })
+        .unwrap_or(false)
+}
+
+/// The CPU time process `pid` used: the first field of `/proc/PID/schedstat`, nanoseconds
+/// on a CPU (user and kernel: page faults and file copies included, waits for the disk
+/// not).
+fn cpu_time(pid: u32) -> Duration {
+    let schedstat = std::fs::read_to_string(format!("/proc/{pid}/schedstat")).unwrap();
+    let ns: u64 = schedstat
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    Duration::from_nanos(ns)
+}
+
+/// Runs `exe` as the hook once on `root`.
+fn run(exe: &Path, root: &Path) -> Sample {
+    sample(exe, &[], Some(root), EVENT)
 }
 
 /// `exe --help`: the process start the states are compared with.
-fn help(exe: &Path) -> Duration {
-    let start = Instant::now();
-    let output = Command::new(exe)
-        .arg("--help")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    let elapsed = start.elapsed();
-    assert!(output.status.success());
-    elapsed
+fn help(exe: &Path) -> Sample {
+    sample(exe, &["--help"], None, "")
 }
 
 /// The median in milliseconds, and the median with the range as text.
@@ -293,7 +361,7 @@ fn settle(subject: &Subject, full: bool) {
     if full {
         wait_for_margin(&subject.root);
     }
-    let (_, first) = run(&subject.exe, &subject.root);
+    let first = run(&subject.exe, &subject.root).stdout;
     if subject.current {
         assert_eq!(first, "", "nothing new before a state");
     }

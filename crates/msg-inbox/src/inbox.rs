@@ -438,7 +438,10 @@ impl AgentInbox {
     /// ID could reach it; `msg doctor` reports it).
     pub fn claim_next(&self) -> Result<Option<Task>, InboxError> {
         let at = self.now();
-        self.run(|txn| Ok(Ok(self.claim_in(txn, at)?.map(|(_, task)| task))))
+        self.run(|txn| {
+            let queued = schedule::queued(txn.outline()?);
+            Ok(Ok(self.claim_in(txn, at, queued)?.map(|(_, task)| task)))
+        })
     }
 
     /// The agent's open tasks and, when none is `WORKING`, the next queued one claimed (as
@@ -450,18 +453,28 @@ impl AgentInbox {
         let at = self.now();
         self.run(|txn| {
             let outline = txn.outline()?;
-            let open_states = [TaskState::Working, TaskState::Waiting, TaskState::Queued];
-            let mut open: Vec<(usize, Task)> = in_states(outline, &open_states)
-                .filter_map(|scanned| {
-                    let entry = scanned.get();
-                    Task::from_entry(&entry).map(|task| (entry.index(), task))
-                })
-                .collect();
-            let working = open.iter().any(|(_, t)| t.state() == TaskState::Working);
+            // Each heading's keyword is read once, for the open tasks and the queue both.
+            let mut open: Vec<(usize, Task)> = Vec::new();
+            let mut queued = Vec::new();
+            let mut working = false;
+            for index in 0..outline.len() {
+                let state = outline
+                    .keyword(index)
+                    .and_then(|k| TaskState::from_keyword(&k));
+                match state {
+                    Some(TaskState::Working) => working = true,
+                    Some(TaskState::Queued) => queued.push(index),
+                    Some(TaskState::Waiting) => {}
+                    _ => continue,
+                }
+                if let Some(task) = Task::from_entry(&outline.entry(index).get()) {
+                    open.push((index, task));
+                }
+            }
             let claimed = if working {
                 None
             } else {
-                self.claim_in(txn, at)?
+                self.claim_in(txn, at, queued)?
             };
             if let Some((index, task)) = &claimed {
                 match open.iter_mut().find(|(at_index, _)| at_index == index) {
@@ -480,19 +493,20 @@ impl AgentInbox {
         })
     }
 
-    /// Inside `txn`: picks the next queued task (see [`AgentInbox::claim_next`]) and moves
-    /// it to `WORKING`; its index and the task after the change.
+    /// Inside `txn`: picks the next task among `queued` (the `QUEUED` entries, see
+    /// [`AgentInbox::claim_next`]) and moves it to `WORKING`; its index and the task after
+    /// the change.
     fn claim_in(
         &self,
         txn: &mut Transaction<'_>,
         at: OffsetDateTime,
+        mut queued: Vec<usize>,
     ) -> Result<Option<(usize, Task)>, OrgError> {
         let stamp = format_inactive(at);
-        let mut skip = Vec::new();
         loop {
-            // The headings, then the queued tasks' sections: no index of the whole file.
+            // The queued tasks' sections only: no index of the whole file.
             let outline = txn.outline()?;
-            let Some(index) = schedule::next_queued(outline, &self.settings, &skip) else {
+            let Some(index) = schedule::next_queued(outline, &self.settings, &queued) else {
                 return Ok(None);
             };
             let scanned = outline.entry(index);
@@ -501,7 +515,7 @@ impl AgentInbox {
                 Some(id) => match outline.find_by_id(&id) {
                     Ok(_) => None,
                     Err(_) => {
-                        skip.push(index);
+                        queued.retain(|&i| i != index);
                         continue;
                     }
                 },

@@ -347,20 +347,19 @@ impl MessageStore {
     }
 
     /// Unread messages and file deliveries addressed to `actor` (`TO`, exact match), in file
-    /// order: what an agent's hook looks for before every prompt. Only entries tagged
-    /// unread are scanned, and only those whose `TO` is `actor` become snapshots, so the
-    /// person's own unread mail costs a scan of its sections and no copies.
+    /// order: what an agent's hook looks for before every prompt. The file is searched for
+    /// `:TO: <actor>` lines ([`Outline::find_by_property`]) and only those entries whose
+    /// heading is tagged unread are read, so the person's own mail costs a byte search, not
+    /// a scan.
     pub fn unread_to(&self, actor: &str) -> Result<Vec<Message>, StoreError> {
         let outline = self.inbox.read_outline()?;
-        Ok((0..outline.len())
-            .filter(|&index| outline.has_tag(index, "unread"))
+        Ok(outline
+            .find_by_property("TO", actor, |index| outline.has_tag(index, "unread"))
+            .into_iter()
             .filter_map(|index| {
-                let scanned = outline.entry(index);
-                let entry = scanned.get();
-                if entry.property("TO").as_deref() != Some(actor) {
-                    return None;
-                }
-                Message::from_entry(&entry, |k| outline.keywords().is_done(k))
+                Message::from_entry(&outline.entry(index).get(), |k| {
+                    outline.keywords().is_done(k)
+                })
             })
             .filter(Message::is_unread)
             .collect())

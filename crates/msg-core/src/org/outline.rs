@@ -20,8 +20,8 @@ use memchr::{memchr, memchr_iter, memchr2, memmem, memrchr};
 
 use super::keywords::{KeywordSequence, TodoKeywords, keyword_line_value};
 use super::scan::{
-    DuplicateId, Entry, EntryRef, InvalidUtf8, Span, heading_level, is_id_line, line_at,
-    scan_heading, scan_section,
+    DuplicateId, Entry, EntryRef, InvalidUtf8, Span, heading_level, is_id_line, is_property_line,
+    line_at, scan_heading, scan_section,
 };
 
 thread_local! {
@@ -349,6 +349,74 @@ impl Outline {
             }
         }
         Ok(found)
+    }
+
+    /// The entries whose property `key` (any case, as Org compares keys) is exactly
+    /// `value`, in file order, among those `candidate` accepts: the file is searched for the
+    /// value's bytes; for each hit on a `:KEY: value` line, `candidate` is asked about its
+    /// entry (a cheap test, such as a tag read from the heading), and an accepted entry is
+    /// confirmed by scanning its section (its first `key` property must be `value`). Only
+    /// those sections are scanned, so asking which unread messages of 10,000 are addressed
+    /// to one actor costs a search of the file, not a scan of every entry (an empty `value`,
+    /// which cannot be searched for, scans them all).
+    pub fn find_by_property(
+        &self,
+        key: &str,
+        value: &str,
+        mut candidate: impl FnMut(usize) -> bool,
+    ) -> Vec<usize> {
+        let mut found = Vec::new();
+        let Some(&first_heading) = self.starts.first() else {
+            return found;
+        };
+        if value.is_empty() {
+            // Nothing to search for: every entry is scanned.
+            return (0..self.len())
+                .filter(|&index| candidate(index))
+                .filter(|&index| self.entry(index).get().property(key).as_deref() == Some(""))
+                .collect();
+        }
+        let needle = value.as_bytes();
+        let bytes = &self.bytes[..];
+        // As in `find_by_id`: each line is looked at once, whatever it repeats, and each
+        // entry scanned once.
+        let mut line_end = 0;
+        let mut scanned: Option<usize> = None;
+        for hit in memmem::find_iter(bytes, needle) {
+            if hit < first_heading || hit < line_end {
+                continue;
+            }
+            let index = self.starts.partition_point(|&start| start <= hit) - 1;
+            if scanned == Some(index) {
+                continue;
+            }
+            let newline = memchr(b'\n', &bytes[hit..]).map(|p| hit + p);
+            line_end = newline.map_or(bytes.len(), |nl| nl + 1);
+            let line_start = memrchr(b'\n', &bytes[..hit]).map_or(0, |p| p + 1);
+            let (content_end, full_end) = match newline {
+                Some(nl) if nl > line_start && bytes[nl - 1] == b'\r' => (nl - 1, nl + 1),
+                Some(nl) => (nl, nl + 1),
+                None => (bytes.len(), bytes.len()),
+            };
+            if !is_property_line(
+                bytes,
+                line_start..content_end,
+                full_end,
+                key.as_bytes(),
+                needle,
+            ) {
+                continue;
+            }
+            scanned = Some(index);
+            if !candidate(index) {
+                continue;
+            }
+            let entry = self.scan(index);
+            if EntryRef::new(bytes, index, &entry).property(key).as_deref() == Some(value) {
+                found.push(index);
+            }
+        }
+        found
     }
 }
 

@@ -88,7 +88,11 @@ pub(super) fn watch_prompt(ctx: &Context, event: &HookEvent) -> Result<WatchOutp
         .settings_print()
         .is_some_and(|now| Sighting::unchanged(seen.files.settings.as_ref(), now.as_ref()));
     let mut next = seen.clone();
-    next.files.settings = ctx.settings_print().flatten();
+    // A new sighting of unchanged settings would differ from the recorded one only in when
+    // it was taken, and make every run rewrite the record.
+    if !settings_same {
+        next.files.settings = ctx.settings_print().flatten();
+    }
     let mut briefing = Briefing::default();
 
     // Task intake first, so that a message addressed to the agent is shown as the task it

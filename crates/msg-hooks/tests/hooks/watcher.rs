@@ -442,23 +442,38 @@ fn an_unchanged_file_is_not_read_again_and_a_changed_one_is() {
     queue_task(&env, "gregor", "Work");
     deliver(&env, "gregor", "Hello");
     assert!(env.context("s1").is_some());
-    // Pretend the fingerprints were taken 10 s after the files last changed (the watcher
-    // trusts a fingerprint only from 2 s after the change on; no test should sleep).
     let state = env
         .root()
         .join(".datacore/state/messaging/inbox-watcher/0-personal/gregor-claude.json");
-    let mut value: serde_json::Value = serde_json::from_str(&env.read(&state)).unwrap();
-    for file in ["agent", "inbox", "settings"] {
-        let print = &mut value["files"][file];
-        let seen = print["seen_ns"].as_i64().unwrap();
-        print["seen_ns"] = (seen + 10_000_000_000i64).into();
-    }
-    std::fs::write(&state, value.to_string()).unwrap();
+    // Pretend the fingerprints were taken 10 s after the files last changed (the watcher
+    // trusts a fingerprint only from 2 s after the change on; no test should sleep).
+    let trust_fingerprints = || {
+        let mut value: serde_json::Value = serde_json::from_str(&env.read(&state)).unwrap();
+        for file in ["agent", "inbox", "settings"] {
+            let print = &mut value["files"][file];
+            let seen = print["seen_ns"].as_i64().unwrap();
+            print["seen_ns"] = (seen + 10_000_000_000i64).into();
+        }
+        std::fs::write(&state, value.to_string()).unwrap();
+    };
+    trust_fingerprints();
+    // The claim changed the task file after the run had looked at it: the next run reads it
+    // once more (and finds the task shown already).
+    assert_eq!(env.watch("s1").ok(), "");
+    trust_fingerprints();
     // Any read of the inbox now fails: its lock file is a directory.
     let lock = env.messaging().join("inbox.org.lock");
     std::fs::remove_file(&lock).unwrap();
     std::fs::create_dir(&lock).unwrap();
+    let before = std::fs::metadata(&state).unwrap().modified().unwrap();
+    let record = env.read(&state);
     assert_eq!(env.watch("s1").ok(), "", "nothing changed, nothing read");
+    // ...and nothing written: the record is not even rewritten.
+    assert_eq!(env.read(&state), record);
+    assert_eq!(
+        std::fs::metadata(&state).unwrap().modified().unwrap(),
+        before
+    );
     // A change to the inbox (here only its times) makes the watcher read it.
     let inbox = std::fs::File::options()
         .write(true)
