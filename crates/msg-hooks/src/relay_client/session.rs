@@ -446,7 +446,7 @@ impl Session {
             .await?;
         // Every receipt and intake outcome is reported before the first ack: an ack that
         // fails on a dead socket must not hide what is already on disk.
-        for ((receipt, relay_id), from) in receipts.into_iter().zip(&relay_ids).zip(senders) {
+        for ((receipt, relay_id), from) in receipts.into_iter().zip(&relay_ids).zip(&senders) {
             match receipt {
                 Ok(receipt) if receipt.new => {
                     self.summary.received += 1;
@@ -489,8 +489,8 @@ impl Session {
             )),
         }
         // On disk (fdatasync'd) before the relay hears of it.
-        for relay_id in &relay_ids {
-            self.ack(relay_id).await?;
+        for (relay_id, from) in relay_ids.iter().zip(&senders) {
+            self.ack(relay_id, from).await?;
         }
         // A refusal reply is pending now; send it without waiting for the next poll.
         if self.synced {
@@ -499,9 +499,9 @@ impl Session {
         Ok(())
     }
 
-    async fn ack(&mut self, id: &str) -> Result<(), ClientError> {
+    async fn ack(&mut self, id: &str, from: &str) -> Result<(), ClientError> {
         if self.acks_understood && !id.is_empty() {
-            self.write(wire::ack(id)).await?;
+            self.write(wire::ack(id, from)).await?;
         }
         Ok(())
     }
