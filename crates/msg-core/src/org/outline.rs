@@ -321,14 +321,8 @@ impl Outline {
             if scanned == Some(index) {
                 continue; // an entry has one ID: the first ID property, read already
             }
-            let newline = memchr(b'\n', &bytes[hit..]).map(|p| hit + p);
-            line_end = newline.map_or(bytes.len(), |nl| nl + 1);
-            let line_start = memrchr(b'\n', &bytes[..hit]).map_or(0, |p| p + 1);
-            let (content_end, full_end) = match newline {
-                Some(nl) if nl > line_start && bytes[nl - 1] == b'\r' => (nl - 1, nl + 1),
-                Some(nl) => (nl, nl + 1),
-                None => (bytes.len(), bytes.len()),
-            };
+            let (line_start, content_end, full_end) = line_around(bytes, hit);
+            line_end = full_end;
             if !is_id_line(bytes, line_start..content_end, full_end, needle) {
                 continue;
             }
@@ -390,14 +384,8 @@ impl Outline {
             if scanned == Some(index) {
                 continue;
             }
-            let newline = memchr(b'\n', &bytes[hit..]).map(|p| hit + p);
-            line_end = newline.map_or(bytes.len(), |nl| nl + 1);
-            let line_start = memrchr(b'\n', &bytes[..hit]).map_or(0, |p| p + 1);
-            let (content_end, full_end) = match newline {
-                Some(nl) if nl > line_start && bytes[nl - 1] == b'\r' => (nl - 1, nl + 1),
-                Some(nl) => (nl, nl + 1),
-                None => (bytes.len(), bytes.len()),
-            };
+            let (line_start, content_end, full_end) = line_around(bytes, hit);
+            line_end = full_end;
             if !is_property_line(
                 bytes,
                 line_start..content_end,
@@ -418,6 +406,19 @@ impl Outline {
         }
         found
     }
+}
+
+/// The line holding byte `at`: its start, the end of its content (before `\r\n` or `\n`)
+/// and its end with the line break.
+fn line_around(bytes: &[u8], at: usize) -> (usize, usize, usize) {
+    let newline = memchr(b'\n', &bytes[at..]).map(|p| at + p);
+    let line_start = memrchr(b'\n', &bytes[..at]).map_or(0, |p| p + 1);
+    let (content_end, full_end) = match newline {
+        Some(nl) if nl > line_start && bytes[nl - 1] == b'\r' => (nl - 1, nl + 1),
+        Some(nl) => (nl, nl + 1),
+        None => (bytes.len(), bytes.len()),
+    };
+    (line_start, content_end, full_end)
 }
 
 #[cfg(test)]

@@ -33,11 +33,53 @@
 //! progress and its session) instead of `in_progress` and `context`; it is ignored.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
+use msg_core::durable::FileLock;
 use serde::{Deserialize, Serialize};
 
+use crate::context::Context;
 use crate::error::HooksError;
 use crate::sighting::Sighting;
+
+/// How long a run waits for another run for the same agent. Runs take milliseconds; a
+/// longer wait means something is stuck, and the prompt should not wait for it.
+const LOCK_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// An agent's record, read under its lock, which is held until the value is dropped: a
+/// run's read, decision and save are one step across runs.
+pub(crate) struct Record {
+    path: PathBuf,
+    _lock: FileLock,
+    /// What the record said when it was read.
+    pub(crate) seen: SeenState,
+}
+
+impl Record {
+    /// Locks and reads the record of `ctx`'s agent; the second value says why it was read
+    /// as empty, if it was (see [`SeenState::load`]).
+    pub(crate) fn open(ctx: &Context) -> Result<(Record, Option<String>), HooksError> {
+        let path = seen_file(&ctx.paths().governor_state_dir(), ctx.space(), ctx.agent());
+        let lock = FileLock::exclusive(&path, LOCK_TIMEOUT)?;
+        let (seen, warning) = SeenState::load(&path)?;
+        Ok((
+            Record {
+                path,
+                _lock: lock,
+                seen,
+            },
+            warning,
+        ))
+    }
+
+    /// Replaces the record with `next` when it differs from what was read.
+    pub(crate) fn save(&self, next: &SeenState) -> Result<(), HooksError> {
+        if *next != self.seen {
+            next.save(&self.path)?;
+        }
+        Ok(())
+    }
+}
 
 /// The format written; a file with another is read as empty (it is a record of what was
 /// shown, not data anyone needs).

@@ -18,15 +18,14 @@
 //! --stop`, or the plugin `msg-keep-working`), because it lets queued work continue without
 //! a prompt from the person.
 
-use msg_core::durable::FileLock;
 use msg_inbox::{InboxError, TaskState};
 use serde_json::json;
 
 use super::briefing::{Briefing, TaskShown};
 use super::hook_event::HookEvent;
-use super::seen::{SeenState, seen_file};
+use super::seen::Record;
 use super::untrusted::Boundary;
-use super::watcher::{LOCK_TIMEOUT, WatchOutput, context_now, task_item};
+use super::watcher::{WatchOutput, context_now, task_item};
 use crate::context::Context;
 use crate::desk::URGENT_TAG;
 use crate::error::HooksError;
@@ -41,9 +40,8 @@ pub(super) fn keep_working(ctx: &Context, event: &HookEvent) -> Result<WatchOutp
     if !agent_path.exists() {
         return Ok(WatchOutput::default());
     }
-    let seen_path = seen_file(&ctx.paths().governor_state_dir(), ctx.space(), ctx.agent());
-    let _lock = FileLock::exclusive(&seen_path, LOCK_TIMEOUT)?;
-    let (seen, warning) = SeenState::load(&seen_path)?;
+    let (record, warning) = Record::open(ctx)?;
+    let seen = &record.seen;
     let mut output = WatchOutput::default();
     output.warnings.extend(warning);
 
@@ -65,7 +63,7 @@ pub(super) fn keep_working(ctx: &Context, event: &HookEvent) -> Result<WatchOutp
         Err(err) => return Err(err.into()),
     };
 
-    let (mut shown, _) = context_now(&seen, event);
+    let (mut shown, _) = context_now(seen, event);
     shown.task = Some(task.id().to_owned());
     let briefing = Briefing {
         task: Some(task_item(ctx, task.clone(), TaskShown::Claimed, 0)),
@@ -78,7 +76,7 @@ pub(super) fn keep_working(ctx: &Context, event: &HookEvent) -> Result<WatchOutp
     next.context = Some(shown);
     // The claim changed the file: the next prompt reads it again and finds the task shown.
     next.files.agent = Sighting::of(&agent_path);
-    next.save(&seen_path)?;
+    record.save(&next)?;
     let reason = format!(
         "[messaging] An urgent task is waiting, so you go on with it.\n\n{}",
         briefing.render(&Boundary::random(), note)

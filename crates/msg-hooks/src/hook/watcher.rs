@@ -35,26 +35,20 @@
 //! creates nothing.
 
 use std::collections::HashSet;
-use std::time::Duration;
 
 use msg_core::config::OWNER_TIER;
-use msg_core::durable::FileLock;
 use msg_inbox::{Task, TaskState};
 use msg_store::Message;
 use serde_json::json;
 
 use super::briefing::{Approvals, Briefing, NotTaken, TaskItem, TaskShown};
 use super::hook_event::{EventKind, HookEvent};
-use super::seen::{SeenState, Shown, seen_file};
+use super::seen::{Record, SeenState, Shown};
 use super::untrusted::Boundary;
 use crate::context::Context;
 use crate::desk::intake;
 use crate::error::HooksError;
 use crate::sighting::Sighting;
-
-/// How long a run waits for another run for the same agent. Runs take milliseconds; a
-/// longer wait means something is stuck, and the prompt should not wait for it.
-pub(super) const LOCK_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// What a run of the watcher produced.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -76,14 +70,12 @@ pub(super) fn watch_prompt(ctx: &Context, event: &HookEvent) -> Result<WatchOutp
     if agent_print.is_none() && inbox_print.is_none() {
         return Ok(WatchOutput::default());
     }
-    let seen_path = seen_file(&ctx.paths().governor_state_dir(), ctx.space(), ctx.agent());
-    // Held to the end: the read-decide-save of the seen state is one step across runs.
-    let _lock = FileLock::exclusive(&seen_path, LOCK_TIMEOUT)?;
-    let (seen, warning) = SeenState::load(&seen_path)?;
+    let (record, warning) = Record::open(ctx)?;
+    let seen = &record.seen;
     let mut output = WatchOutput::default();
     output.warnings.extend(warning);
 
-    let (mut shown, new_context) = context_now(&seen, event);
+    let (mut shown, new_context) = context_now(seen, event);
     let settings_same = ctx
         .settings_print()
         .is_some_and(|now| Sighting::unchanged(seen.files.settings.as_ref(), now.as_ref()));
@@ -131,7 +123,7 @@ pub(super) fn watch_prompt(ctx: &Context, event: &HookEvent) -> Result<WatchOutp
     let mut new_approvals = Vec::new();
     if read_tasks {
         let tasks = match agent_print {
-            Some(_) => watch_tasks(ctx, &seen, &shown)?,
+            Some(_) => watch_tasks(ctx, seen, &shown)?,
             None => TaskNews::default(),
         };
         next.files.agent = agent_print;
@@ -156,9 +148,7 @@ pub(super) fn watch_prompt(ctx: &Context, event: &HookEvent) -> Result<WatchOutp
     let note = briefing.has_frame() && !shown.note;
     shown.note |= briefing.has_frame();
     next.context = Some(shown);
-    if next != seen {
-        next.save(&seen_path)?;
-    }
+    record.save(&next)?;
     if !briefing.is_empty() {
         let context = briefing.render(&Boundary::random(), note);
         let hook_output = json!({

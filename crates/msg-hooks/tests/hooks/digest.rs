@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 
 use msg_store::{MessageStore, NewMessage, Priority};
 
-use crate::support::{Env, json, queue_task};
+use crate::support::{Env, json, queue_task, submit_task};
 
 #[test]
 fn messages_are_grouped_by_sender_high_priority_first_with_tasks_and_the_days_figures() {
@@ -27,15 +27,7 @@ fn messages_are_grouped_by_sender_high_priority_first_with_tasks_and_the_days_fi
     let read = send("tex@team.example.com", "Old news", Priority::Normal);
     store.mark_read(&read).unwrap();
     // A task awaiting approval, and one done awaiting acceptance.
-    let ctx = env.ctx();
-    let desk = msg_hooks::TaskDesk::open(&ctx, None).unwrap();
-    let waiting = desk
-        .submit(&msg_hooks::Submission {
-            from: "partner@external.com".into(),
-            text: "Draft a blog post".into(),
-            ..Default::default()
-        })
-        .unwrap();
+    let waiting = submit_task(&env, "partner@external.com", "Draft a blog post");
     let done = queue_task(&env, "gregor", "Summarise the notes");
     env.run("msg", &["task", "claim", &done]).ok();
     env.run("msg", &["task", "complete", &done, "--tokens", "1200"])
@@ -68,7 +60,7 @@ fn messages_are_grouped_by_sender_high_priority_first_with_tasks_and_the_days_fi
     assert!(
         text.contains(&format!(
             "  {}  from partner@external.com: Draft a blog post",
-            waiting.task.id()
+            waiting
         )),
         "{text}"
     );
@@ -127,15 +119,9 @@ fn the_digest_stays_short_whatever_the_inbox_holds() {
     }
     let store = MessageStore::open(&env.root().join("0-personal")).unwrap();
     std::fs::write(store.inbox_path(), inbox).unwrap();
-    let ctx = env.ctx();
-    let desk = msg_hooks::TaskDesk::open(&ctx, None).unwrap();
     for n in 0..40 {
-        desk.submit(&msg_hooks::Submission {
-            from: "partner@external.com".into(),
-            text: format!("Task {n} {}", "with a long title ".repeat(20)),
-            ..Default::default()
-        })
-        .unwrap();
+        let title = format!("Task {n} {}", "with a long title ".repeat(20));
+        submit_task(&env, "partner@external.com", &title);
     }
     let text = env.run("msg", &["digest"]).ok().to_owned();
     assert!(

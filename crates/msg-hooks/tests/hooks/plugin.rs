@@ -9,16 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::support::{Env, json, repo};
-
-/// The programs this crate installs.
-const PROGRAMS: [&str; 5] = [
-    "msg",
-    "inbox-watcher",
-    "send-reply",
-    "mark-message",
-    "task-queue",
-];
+use crate::support::{Env, PROGRAMS, json, repo};
 
 fn read_json(path: &Path) -> Value {
     json(&std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())))

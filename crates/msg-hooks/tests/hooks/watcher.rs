@@ -1,7 +1,9 @@
 //! `inbox-watcher`: the hook contract (JSON, silence, once, only what is addressed to the
 //! agent, untrusted text with its note once per context, size cap, the optional Stop hook).
 
-use crate::support::{Env, Run, deliver, hook_context, queue_task, redact, task_state};
+use crate::support::{
+    Env, Run, deliver, hook_context, queue_task, redact, submit_task, task_state,
+};
 
 /// The watcher answering `event` (JSON).
 fn event(env: &Env, event: &str) -> Run {
@@ -308,16 +310,8 @@ fn the_task_in_progress_is_shown_once_per_context_and_at_session_start() {
 #[test]
 fn tasks_awaiting_approval_are_announced_once() {
     let env = Env::new();
-    let ctx = env.ctx();
-    let desk = msg_hooks::TaskDesk::open(&ctx, None).unwrap();
-    let waiting = desk
-        .submit(&msg_hooks::Submission {
-            from: "partner@external.com".into(),
-            text: "Draft a blog post".into(),
-            ..Default::default()
-        })
-        .unwrap();
-    assert_eq!(waiting.task.state().to_string(), "WAITING");
+    let waiting = submit_task(&env, "partner@external.com", "Draft a blog post");
+    assert_eq!(task_state(&env, &waiting), "WAITING");
     let context = env.context("s1").unwrap();
     assert!(
         context.contains("[messaging] 1 task awaits your owner's approval"),
@@ -325,12 +319,12 @@ fn tasks_awaiting_approval_are_announced_once() {
     );
     assert!(context.contains(&format!(
         "- new: {} from partner@external.com (trusted)",
-        waiting.task.id()
+        &waiting
     )));
     // The title of an untrusted task is not shown outside a frame.
     assert!(!context.contains("Draft a blog post"), "{context}");
     assert_eq!(env.context("s1"), None);
-    assert_eq!(task_state(&env, waiting.task.id()), "WAITING");
+    assert_eq!(task_state(&env, &waiting), "WAITING");
     // With other news, the count comes along.
     queue_task(&env, "gregor", "Anything new?");
     let context = env.context("s1").unwrap();

@@ -303,6 +303,15 @@ pub(crate) fn json(text: &str) -> serde_json::Value {
     serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}: {text}"))
 }
 
+/// This package's executables.
+pub(crate) const PROGRAMS: [&str; 5] = [
+    "msg",
+    "inbox-watcher",
+    "send-reply",
+    "mark-message",
+    "task-queue",
+];
+
 /// The path of one of this package's executables.
 pub(crate) fn exe(program: &str) -> &'static str {
     match program {
@@ -410,6 +419,22 @@ pub(crate) fn queue_task(env: &Env, from: &str, text: &str) -> String {
         desk.approve(submitted.task.id()).unwrap();
     }
     submitted.task.id().to_owned()
+}
+
+/// Submits a task from `from` through the governor (in process) and leaves it as it is
+/// (WAITING for a sender whose tier does not auto-accept); returns its ID.
+pub(crate) fn submit_task(env: &Env, from: &str, text: &str) -> String {
+    let ctx = env.ctx();
+    let desk = msg_hooks::TaskDesk::open(&ctx, None).unwrap();
+    desk.submit(&msg_hooks::Submission {
+        from: from.into(),
+        text: text.into(),
+        ..Default::default()
+    })
+    .unwrap()
+    .task
+    .id()
+    .to_owned()
 }
 
 /// Writes an unread message from `from` to gregor into the inbox (in process, as the relay
