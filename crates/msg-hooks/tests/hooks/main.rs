@@ -7,13 +7,18 @@ mod support;
 
 mod arrivals;
 mod bad_input;
+mod broadcast;
 mod claude_code;
+mod cli;
 mod concurrency;
+mod contacts;
+mod defects;
 mod digest;
 mod mark_message;
 mod msg;
 mod plugin;
 mod relay;
 mod send_reply;
+mod sent;
 mod task_queue;
 mod watcher;

@@ -15,6 +15,15 @@ use std::process::{Child, Command, Stdio};
 use assert_fs::TempDir;
 use msg_hooks::Context;
 
+/// The programs of this crate.
+pub(crate) const PROGRAMS: [&str; 5] = [
+    "msg",
+    "inbox-watcher",
+    "send-reply",
+    "mark-message",
+    "task-queue",
+];
+
 /// The settings most tests use: gregor is the owner, tex is team, partner is trusted, and the
 /// limits do not get in the way of tests that submit many tasks.
 pub(crate) const SETTINGS: &str = "\
@@ -302,15 +311,6 @@ pub(crate) fn copy_tree(from: &Path, to: &Path) {
 pub(crate) fn json(text: &str) -> serde_json::Value {
     serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}: {text}"))
 }
-
-/// This package's executables.
-pub(crate) const PROGRAMS: [&str; 5] = [
-    "msg",
-    "inbox-watcher",
-    "send-reply",
-    "mark-message",
-    "task-queue",
-];
 
 /// The path of one of this package's executables.
 pub(crate) fn exe(program: &str) -> &'static str {

@@ -16,7 +16,7 @@
 
 use std::collections::BTreeMap;
 
-use argh::FromArgs;
+use argh::{ArgsInfo, FromArgs};
 use msg_governor::DailySummary;
 use msg_inbox::{Task, TaskState};
 use msg_store::{Message, Priority};
@@ -41,7 +41,7 @@ const MAX_LINE_CHARS: usize = 60;
 /// The most characters of a sender's or tier's name.
 const MAX_NAME_CHARS: usize = 40;
 
-#[derive(FromArgs, Debug)]
+#[derive(FromArgs, ArgsInfo, Debug)]
 /// What waits for you, in brief: unread messages by sender (high priority first), your
 /// agent's tasks awaiting your approval or your acceptance, today's governor figures. At
 /// most 4,000 characters whatever the size of your files; reads only, changes nothing.
