@@ -1,8 +1,8 @@
 //! The Claude Code plugin (`.claude-plugin/marketplace.json`, `plugins/`) and the Datacore
 //! manifest (`module.yaml`) against the programs they call, without Claude Code (which
 //! `claude_code.rs` runs): every file parses, every program and `msg` command they name
-//! exists, the plugin's hooks are the ones `msg hooks install` writes, and `today` is the
-//! digest.
+//! exists with the options they use (asked of `msg … --help`), the plugin's hooks are the
+//! ones `msg hooks install` writes, and `today` is the digest.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -76,11 +76,92 @@ fn front_matter(path: &Path) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// Whether `msg <words> --help` succeeds.
-fn msg_has(env: &Env, words: &[&str]) -> bool {
-    let mut args = words.to_vec();
-    args.push("--help");
-    env.run("msg", &args).code == 0
+/// The body of a skill or agent file, after its front matter.
+fn body(path: &Path) -> String {
+    let text = std::fs::read_to_string(path).unwrap();
+    let rest = &text[4..];
+    rest[rest.find("\n---\n").unwrap() + 5..].to_owned()
+}
+
+/// The `msg …` commands a Markdown text shows: each line of a fenced block and each inline
+/// code span (which may go over a line break) that starts with `msg `.
+fn msg_commands(markdown: &str) -> Vec<String> {
+    let mut commands = Vec::new();
+    let mut prose = String::new();
+    let mut fenced = false;
+    for line in markdown.lines() {
+        if line.trim_start().starts_with("```") {
+            fenced = !fenced;
+        } else if fenced {
+            commands.push(line.trim().to_owned());
+        } else {
+            prose.push_str(line.trim());
+            prose.push(' ');
+        }
+    }
+    commands.extend(prose.split('`').skip(1).step_by(2).map(str::to_owned));
+    commands.retain(|c| c.starts_with("msg "));
+    commands
+}
+
+/// `msg`'s help texts, each asked for once.
+struct MsgHelp<'a> {
+    env: &'a Env,
+    texts: BTreeMap<Vec<String>, String>,
+}
+
+impl MsgHelp<'_> {
+    /// The `--help` text of `msg <words>`, or a panic naming `of`.
+    fn text(&mut self, words: &[String], of: &str) -> &str {
+        let env = self.env;
+        self.texts.entry(words.to_vec()).or_insert_with(|| {
+            let mut args: Vec<&str> = words.iter().map(String::as_str).collect();
+            args.push("--help");
+            let run = env.run("msg", &args);
+            assert_eq!(
+                run.code,
+                0,
+                "{of}: `msg {}` does not exist",
+                words.join(" ")
+            );
+            run.stdout
+        })
+    }
+
+    /// Checks that `command` (`msg` and its words) names a command of `msg` and that every
+    /// option it uses is one of that command's; returns the command's words.
+    fn check(&mut self, command: &str, of: &str) -> Vec<String> {
+        let mut tokens = command.split_whitespace().skip(1).peekable();
+        let mut words: Vec<String> = Vec::new();
+        while let Some(&token) = tokens.peek() {
+            let help = self.text(&words, of);
+            // The `Commands:` section lists each subcommand, indented by two spaces.
+            let known = help
+                .lines()
+                .skip_while(|line| *line != "Commands:")
+                .filter_map(|line| line.strip_prefix("  "))
+                .filter(|line| !line.starts_with(' '))
+                .any(|line| line.split_whitespace().next() == Some(token));
+            if !known {
+                break;
+            }
+            words.push(token.to_owned());
+            tokens.next();
+        }
+        assert!(!words.is_empty(), "{of}: `{command}` names no msg command");
+        let help = self.text(&words, of).to_owned();
+        for token in tokens {
+            let option = token.split('=').next().unwrap();
+            if option.len() > 2 && option.starts_with("--") {
+                assert!(
+                    help.contains(&format!("  {option} ")) || help.contains(&format!("[{option}")),
+                    "{of}: `{command}`: `msg {}` has no {option}",
+                    words.join(" ")
+                );
+            }
+        }
+        words
+    }
 }
 
 #[test]
@@ -126,12 +207,16 @@ fn the_plugin_calls_only_programs_and_commands_that_exist() {
         (server["command"].as_str(), &server["args"]),
         (Some("msg"), &serde_json::json!(["mcp"]))
     );
-    if !msg_has(&env, &["mcp"]) {
+    if env.run("msg", &["mcp", "--help"]).code != 0 {
         eprintln!(
             "NOT CHECKED: `msg mcp` (the plugin's MCP server) is not in this msg yet (issue 17 item 1, branch mcp)"
         );
     }
 
+    let mut help = MsgHelp {
+        env: &env,
+        texts: BTreeMap::new(),
+    };
     let mut skills = Vec::new();
     for entry in std::fs::read_dir(dir.join("skills")).unwrap() {
         let skill = entry.unwrap().path().join("SKILL.md");
@@ -144,18 +229,26 @@ fn the_plugin_calls_only_programs_and_commands_that_exist() {
         );
         // Skills act on the person's own mail: only the person invokes them.
         assert_eq!(meta["disable-model-invocation"], "true", "{name}");
-        // Every command a skill may run exists, or is the person's CLI of issue 19.
+        // Every command a skill may run is a whole `msg` command (a prefix of one would
+        // allow more than meant).
         for tool in meta["allowed-tools"].split(", ") {
             let command = tool
                 .strip_prefix("Bash(")
                 .and_then(|t| t.strip_suffix(":*)"))
                 .unwrap_or_else(|| panic!("{name}: {tool}"));
-            let words: Vec<&str> = command.split(' ').collect();
-            assert!(PROGRAMS.contains(&words[0]), "{name}: {command}");
-            if words[0] == "msg" && !msg_has(&env, &words[1..]) {
-                assert_eq!(words[1], "broadcast", "{name}: `{command}` does not exist");
-                eprintln!("NOT CHECKED: `{command}` (issue 19, helper cli) is not in this msg yet");
-            }
+            assert!(command.starts_with("msg "), "{name}: {command}");
+            let words = help.check(command, &name);
+            assert_eq!(
+                words.len() + 1,
+                command.split(' ').count(),
+                "{name}: `{command}`"
+            );
+        }
+        // Every command it shows exists, with the options it uses.
+        let shown = msg_commands(&body(&skill));
+        assert!(!shown.is_empty(), "{name}");
+        for command in shown {
+            help.check(&command, &name);
         }
         skills.push(name);
     }
@@ -171,15 +264,16 @@ fn the_plugin_calls_only_programs_and_commands_that_exist() {
             "today"
         ]
     );
-    if !msg_has(&env, &["contacts", "add"]) {
-        eprintln!("NOT CHECKED: `msg contacts add` (issue 19, helper cli) is not in this msg yet");
-    }
 
     let mut agents: Vec<String> = std::fs::read_dir(dir.join("agents"))
         .unwrap()
         .map(|entry| {
-            let meta = front_matter(&entry.unwrap().path());
+            let path = entry.unwrap().path();
+            let meta = front_matter(&path);
             assert_eq!(meta["tools"], "Bash");
+            for command in msg_commands(&body(&path)) {
+                help.check(&command, &meta["name"]);
+            }
             meta["name"].clone()
         })
         .collect();
