@@ -14,6 +14,7 @@ mod concurrency;
 mod contacts;
 mod defects;
 mod digest;
+mod faults;
 mod mark_message;
 mod msg;
 mod plugin;
