@@ -44,18 +44,13 @@ use msg_core::config::Settings;
 use msg_core::paths::Paths;
 use msg_inbox::{AgentInbox, NewTask, TaskState};
 
+mod support;
+
+use support::{load_average, summary};
+
 const SETTINGS: &str = "identity:\n  name: bench\nmessaging:\n  utc_offset: \"+01:00\"\n  trust_overrides:\n    bench: owner\n    \"tex@team.example.com\": team\n  compute:\n    max_queue_depth: 100000\n";
 const HEADER: &str = "#+TODO: TODO WAITING QUEUED WORKING | DONE CANCELLED ARCHIVED\n";
 const EVENT: &str = r#"{"session_id":"bench","transcript_path":"/t.jsonl","cwd":"/w","hook_event_name":"UserPromptSubmit","prompt":"go on"}"#;
-
-/// The 1-minute load average (`/proc/loadavg`): the machine is shared, so every run says
-/// how busy it was.
-fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .ok()
-        .and_then(|l| l.split_whitespace().next().map(str::to_owned))
-        .unwrap_or_else(|| "?".into())
-}
 
 /// The states measured, in order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -169,8 +164,8 @@ fn main() {
                 }
             }
             for (subject, (hooks, helps)) in subjects.iter().zip(times) {
-                let wall = |samples: &[Sample]| summary(samples.iter().map(|s| s.wall).collect());
-                let cpu = |samples: &[Sample]| summary(samples.iter().map(|s| s.cpu).collect());
+                let wall = |samples: &[Sample]| timed(samples.iter().map(|s| s.wall).collect());
+                let cpu = |samples: &[Sample]| timed(samples.iter().map(|s| s.cpu).collect());
                 let (hook_wall, hook_wall_text) = wall(&hooks);
                 let (help_wall, help_wall_text) = wall(&helps);
                 let (hook_cpu, hook_cpu_text) = cpu(&hooks);
@@ -299,18 +294,10 @@ fn help(exe: &Path) -> Sample {
 }
 
 /// The median in milliseconds, and the median with the range as text.
-fn summary(mut times: Vec<Duration>) -> (f64, String) {
-    times.sort();
-    let ms = |d: Duration| d.as_secs_f64() * 1e3;
-    let median = ms(times[times.len() / 2]);
-    (
-        median,
-        format!(
-            "{median:.2} ms ({:.2}–{:.2})",
-            ms(times[0]),
-            ms(times[times.len() - 1])
-        ),
-    )
+fn timed(times: Vec<Duration>) -> (f64, String) {
+    let mut sorted = times.clone();
+    sorted.sort();
+    (sorted[sorted.len() / 2].as_secs_f64() * 1e3, summary(times))
 }
 
 /// What changes before a run of `state` (not timed).

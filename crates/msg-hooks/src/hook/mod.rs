@@ -19,7 +19,7 @@ mod briefing;
 mod hook_event;
 pub(crate) mod seen;
 mod stop;
-mod untrusted;
+pub(crate) mod untrusted;
 mod watcher;
 
 pub use briefing::MAX_CONTEXT_CHARS;

@@ -40,6 +40,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::context::Context;
 use crate::error::HooksError;
+use crate::record::{self, Record};
 use crate::sighting::Sighting;
 
 /// How long a run waits for another run for the same agent. Runs take milliseconds; a
@@ -48,22 +49,22 @@ const LOCK_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// An agent's record, read under its lock, which is held until the value is dropped: a
 /// run's read, decision and save are one step across runs.
-pub(crate) struct Record {
+pub(crate) struct Held {
     path: PathBuf,
     _lock: FileLock,
     /// What the record said when it was read.
     pub(crate) seen: SeenState,
 }
 
-impl Record {
+impl Held {
     /// Locks and reads the record of `ctx`'s agent; the second value says why it was read
-    /// as empty, if it was (see [`SeenState::load`]).
-    pub(crate) fn open(ctx: &Context) -> Result<(Record, Option<String>), HooksError> {
+    /// as empty, if it was (see [`Record::load`]).
+    pub(crate) fn open(ctx: &Context) -> Result<(Held, Option<String>), HooksError> {
         let path = seen_file(&ctx.paths().governor_state_dir(), ctx.space(), ctx.agent());
         let lock = FileLock::exclusive(&path, LOCK_TIMEOUT)?;
         let (seen, warning) = SeenState::load(&path)?;
         Ok((
-            Record {
+            Held {
                 path,
                 _lock: lock,
                 seen,
@@ -146,6 +147,14 @@ impl Default for SeenState {
     }
 }
 
+impl Record for SeenState {
+    const FORMAT: u64 = FORMAT;
+    const WHAT: &'static str = "a valid watcher state";
+    fn format(&self) -> u64 {
+        self.format
+    }
+}
+
 /// Where the seen state of `agent` in `space` lives below the governor's state directory.
 pub(crate) fn seen_file(state_dir: &Path, space: &str, agent: &str) -> PathBuf {
     state_dir
@@ -155,37 +164,6 @@ pub(crate) fn seen_file(state_dir: &Path, space: &str, agent: &str) -> PathBuf {
 }
 
 impl SeenState {
-    /// Reads the state at `path`. A missing file is an empty state. A file that is not valid
-    /// JSON of this format is reported in the second value and read as empty: at worst the
-    /// agent is shown what it was shown before, once.
-    pub(crate) fn load(path: &Path) -> Result<(SeenState, Option<String>), HooksError> {
-        let bytes = match std::fs::read(path) {
-            Ok(bytes) => bytes,
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
-                return Ok((SeenState::default(), None));
-            }
-            Err(err) => return Err(HooksError::io("read", path)(err)),
-        };
-        match serde_json::from_slice::<SeenState>(&bytes) {
-            Ok(state) if state.format == FORMAT => Ok((state, None)),
-            Ok(state) => Ok((
-                SeenState::default(),
-                Some(format!(
-                    "{} has format {}, not {FORMAT}; starting afresh",
-                    path.display(),
-                    state.format
-                )),
-            )),
-            Err(err) => Ok((
-                SeenState::default(),
-                Some(format!(
-                    "{} is not a valid watcher state ({err}); starting afresh",
-                    path.display()
-                )),
-            )),
-        }
-    }
-
     /// Replaces the file at `path` atomically: a temporary file renamed over it, so a
     /// reader sees the old record or the new one, never half of one. Hold its lock.
     ///
@@ -197,10 +175,7 @@ impl SeenState {
     pub(crate) fn save(&self, path: &Path) -> Result<(), HooksError> {
         let mut bytes = serde_json::to_vec_pretty(self).expect("the state serialises");
         bytes.push(b'\n');
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)
-                .map_err(HooksError::io("create the directory of", path))?;
-        }
+        record::create_dir_of(path)?;
         let name = path.file_name().unwrap_or_default().to_string_lossy();
         let temp = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
         let replaced = std::fs::write(&temp, &bytes)

@@ -23,7 +23,7 @@ use serde_json::json;
 
 use super::briefing::{Briefing, TaskShown};
 use super::hook_event::HookEvent;
-use super::seen::Record;
+use super::seen::Held;
 use super::untrusted::Boundary;
 use super::watcher::{WatchOutput, context_now, task_item};
 use crate::context::Context;
@@ -40,7 +40,7 @@ pub(super) fn keep_working(ctx: &Context, event: &HookEvent) -> Result<WatchOutp
     if !agent_path.exists() {
         return Ok(WatchOutput::default());
     }
-    let (record, warning) = Record::open(ctx)?;
+    let (record, warning) = Held::open(ctx)?;
     let seen = &record.seen;
     let mut output = WatchOutput::default();
     output.warnings.extend(warning);

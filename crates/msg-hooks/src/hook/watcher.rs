@@ -43,7 +43,7 @@ use serde_json::json;
 
 use super::briefing::{Approvals, Briefing, NotTaken, TaskItem, TaskShown};
 use super::hook_event::{EventKind, HookEvent};
-use super::seen::{Record, SeenState, Shown};
+use super::seen::{Held, SeenState, Shown};
 use super::untrusted::Boundary;
 use crate::context::Context;
 use crate::desk::intake;
@@ -70,7 +70,7 @@ pub(super) fn watch_prompt(ctx: &Context, event: &HookEvent) -> Result<WatchOutp
     if agent_print.is_none() && inbox_print.is_none() {
         return Ok(WatchOutput::default());
     }
-    let (record, warning) = Record::open(ctx)?;
+    let (record, warning) = Held::open(ctx)?;
     let seen = &record.seen;
     let mut output = WatchOutput::default();
     output.warnings.extend(warning);

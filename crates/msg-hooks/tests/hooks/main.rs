@@ -16,6 +16,8 @@ mod defects;
 mod digest;
 mod faults;
 mod mark_message;
+mod mcp;
+mod mcp_inspector;
 mod msg;
 mod plugin;
 mod relay;

@@ -207,11 +207,7 @@ fn the_plugin_calls_only_programs_and_commands_that_exist() {
         (server["command"].as_str(), &server["args"]),
         (Some("msg"), &serde_json::json!(["mcp"]))
     );
-    if env.run("msg", &["mcp", "--help"]).code != 0 {
-        eprintln!(
-            "NOT CHECKED: `msg mcp` (the plugin's MCP server) is not in this msg yet (issue 17 item 1, branch mcp)"
-        );
-    }
+    env.run("msg", &["mcp", "--help"]).ok();
 
     let mut help = MsgHelp {
         env: &env,
