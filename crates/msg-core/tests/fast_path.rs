@@ -150,6 +150,43 @@ fn an_outline_finds_every_id_as_the_full_scan_does() {
     assert!(found >= 30, "{found}");
 }
 
+#[test]
+fn an_outline_finds_entries_by_property_as_the_full_scan_does() {
+    let mut found = 0;
+    for (name, bytes) in all_files() {
+        let doc = Document::parse(bytes.clone(), &states());
+        let outline = Outline::parse(bytes.clone(), &states());
+        let mut pairs: Vec<(String, String)> = doc
+            .entries()
+            .flat_map(|e| {
+                e.properties()
+                    .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        pairs.sort();
+        pairs.dedup();
+        pairs.push(("TO".into(), "nobody-at-all".into()));
+        for (key, value) in pairs {
+            for key in [key.clone(), key.to_lowercase()] {
+                let full: Vec<usize> = doc
+                    .entries()
+                    .filter(|e| e.property(&key).as_deref() == Some(value.as_str()))
+                    .map(|e| e.index())
+                    .collect();
+                let fast = outline.find_by_property(&key, &value, |_| true);
+                assert_eq!(fast, full, "{name}: {key}: {value:?}");
+                found += fast.len();
+                // The candidate test narrows the result and nothing else.
+                let odd = outline.find_by_property(&key, &value, |index| index % 2 == 1);
+                let full_odd: Vec<usize> = full.iter().copied().filter(|i| i % 2 == 1).collect();
+                assert_eq!(odd, full_odd, "{name}: {key}: {value:?}");
+            }
+        }
+    }
+    assert!(found >= 100, "{found}");
+}
+
 type Edit = fn(&mut EntryEditor<'_>) -> Result<(), OrgError>;
 
 fn edits() -> Vec<(&'static str, Edit)> {

@@ -109,6 +109,16 @@ impl NewTask {
     }
 }
 
+/// What [`AgentInbox::claim_next_if_idle`] found and did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OpenTasks {
+    /// The task claimed now: none was `WORKING`, and this one was next in the queue.
+    pub claimed: Option<Task>,
+    /// Every `WORKING`, `WAITING` and `QUEUED` task, in file order, as the file is after
+    /// the claim.
+    pub open: Vec<Task>,
+}
+
 /// One agent's task file and the task state machine on it.
 ///
 /// Cheap to clone; holds no open file. Every method reads or locks the file anew, so any
@@ -433,38 +443,99 @@ impl AgentInbox {
     /// ID could reach it; `msg doctor` reports it).
     pub fn claim_next(&self) -> Result<Option<Task>, InboxError> {
         let at = self.now();
-        let stamp = format_inactive(at);
         self.run(|txn| {
-            let mut skip = Vec::new();
-            loop {
-                // The headings, then the queued tasks' sections: no index of the whole file.
-                let outline = txn.outline()?;
-                let Some(index) = schedule::next_queued(outline, &self.settings, &skip) else {
-                    return Ok(Ok(None));
-                };
-                let scanned = outline.entry(index);
-                let entry = scanned.get();
-                let new_id = match entry.id() {
-                    Some(id) => match outline.find_by_id(&id) {
-                        Ok(_) => None,
-                        Err(_) => {
-                            skip.push(index);
-                            continue;
-                        }
-                    },
-                    None => Some(new_id(IdKind::Task, entry.title().as_bytes(), at)),
-                };
-                let task = txn.edit_at(index, |editor| {
-                    if let Some(id) = &new_id {
-                        editor.set_property(property::ID, id)?;
-                    }
-                    let changes = [Change::Set(property::STARTED.into(), stamp.clone())];
-                    change(editor, TaskState::Working, at, &changes)?;
-                    Ok(edited_task(editor))
-                })?;
-                return Ok(Ok(Some(task)));
-            }
+            let queued = schedule::queued(txn.outline()?);
+            Ok(Ok(self.claim_in(txn, at, queued)?.map(|(_, task)| task)))
         })
+    }
+
+    /// The agent's open tasks and, when none is `WORKING`, the next queued one claimed (as
+    /// [`AgentInbox::claim_next`] claims it), in one transaction: one read of the file for
+    /// what a hook needs before a prompt. Nothing is written when a task is working or none
+    /// is queued. [`OpenTasks::open`] holds the `WORKING`, `WAITING` and `QUEUED` tasks as the
+    /// file is after the claim, in file order; only their sections are scanned.
+    pub fn claim_next_if_idle(&self) -> Result<OpenTasks, InboxError> {
+        let at = self.now();
+        self.run(|txn| {
+            let outline = txn.outline()?;
+            // Each heading's keyword is read once, for the open tasks and the queue both.
+            let mut open: Vec<(usize, Task)> = Vec::new();
+            let mut queued = Vec::new();
+            let mut working = false;
+            for index in 0..outline.len() {
+                let state = outline
+                    .keyword(index)
+                    .and_then(|k| TaskState::from_keyword(&k));
+                match state {
+                    Some(TaskState::Working) => working = true,
+                    Some(TaskState::Queued) => queued.push(index),
+                    Some(TaskState::Waiting) => {}
+                    _ => continue,
+                }
+                if let Some(task) = Task::from_entry(&outline.entry(index).get()) {
+                    open.push((index, task));
+                }
+            }
+            let claimed = if working {
+                None
+            } else {
+                self.claim_in(txn, at, queued)?
+            };
+            if let Some((index, task)) = &claimed {
+                match open.iter_mut().find(|(at_index, _)| at_index == index) {
+                    Some(slot) => slot.1 = task.clone(),
+                    // A task queued by hand without an ID got one with the claim.
+                    None => {
+                        let at = open.partition_point(|(i, _)| i < index);
+                        open.insert(at, (*index, task.clone()));
+                    }
+                }
+            }
+            Ok(Ok(OpenTasks {
+                claimed: claimed.map(|(_, task)| task),
+                open: open.into_iter().map(|(_, task)| task).collect(),
+            }))
+        })
+    }
+
+    /// Inside `txn`: picks the next task among `queued` (the `QUEUED` entries, see
+    /// [`AgentInbox::claim_next`]) and moves it to `WORKING`; its index and the task after
+    /// the change.
+    fn claim_in(
+        &self,
+        txn: &mut Transaction<'_>,
+        at: OffsetDateTime,
+        mut queued: Vec<usize>,
+    ) -> Result<Option<(usize, Task)>, OrgError> {
+        let stamp = format_inactive(at);
+        loop {
+            // The queued tasks' sections only: no index of the whole file.
+            let outline = txn.outline()?;
+            let Some(index) = schedule::next_queued(outline, &self.settings, &queued) else {
+                return Ok(None);
+            };
+            let scanned = outline.entry(index);
+            let entry = scanned.get();
+            let new_id = match entry.id() {
+                Some(id) => match outline.find_by_id(&id) {
+                    Ok(_) => None,
+                    Err(_) => {
+                        queued.retain(|&i| i != index);
+                        continue;
+                    }
+                },
+                None => Some(new_id(IdKind::Task, entry.title().as_bytes(), at)),
+            };
+            let task = txn.edit_at(index, |editor| {
+                if let Some(id) = &new_id {
+                    editor.set_property(property::ID, id)?;
+                }
+                let changes = [Change::Set(property::STARTED.into(), stamp.clone())];
+                change(editor, TaskState::Working, at, &changes)?;
+                Ok(edited_task(editor))
+            })?;
+            return Ok(Some((index, task)));
+        }
     }
 
     /// The `WORKING` tasks that have been working longer than

@@ -13,22 +13,31 @@ use time::PrimitiveDateTime;
 use crate::property;
 use crate::state::TaskState;
 
-/// Picks the next task to claim: a `QUEUED` entry, not in `skip`, with the highest
-/// `priority_boost` of its `TRUST_TIER` (a missing tier ranks as `unknown`), then the oldest
-/// (`SUBMITTED`, else `CREATED`; tasks whose age cannot be read come after those whose age
-/// can), then the first in the file. Returns its index in `outline`.
-///
-/// Only the headings are read to find the queued tasks; each queued task's section is then
-/// scanned for its tier and age (memory for one entry at a time, not an index of the file).
-pub(crate) fn next_queued(outline: &Outline, settings: &Settings, skip: &[usize]) -> Option<usize> {
+/// The `QUEUED` entries of `outline`, from the headings alone.
+pub(crate) fn queued(outline: &Outline) -> Vec<usize> {
     let queued = TaskState::Queued.keyword();
+    (0..outline.len())
+        .filter(|&index| outline.keyword(index).as_deref() == Some(queued))
+        .collect()
+}
+
+/// Picks the next task to claim among `queued` (`QUEUED` entries, see [`queued`]): the one
+/// with the highest `priority_boost` of its `TRUST_TIER` (a missing tier ranks as
+/// `unknown`), then the oldest (`SUBMITTED`, else `CREATED`; tasks whose age cannot be read
+/// come after those whose age can), then the first in the file. Returns its index in
+/// `outline`.
+///
+/// Only the queued tasks' sections are scanned, for their tier and age (memory for one
+/// entry at a time, not an index of the file).
+pub(crate) fn next_queued(
+    outline: &Outline,
+    settings: &Settings,
+    queued: &[usize],
+) -> Option<usize> {
     // A file holds few distinct tiers: a short list beats hashing every task's tier.
     let mut boosts: Vec<(String, f64)> = Vec::new();
     let mut best: Option<(f64, Option<u64>, usize)> = None;
-    for index in 0..outline.len() {
-        if outline.keyword(index).as_deref() != Some(queued) || skip.contains(&index) {
-            continue;
-        }
+    for &index in queued {
         let scanned = outline.entry(index);
         let entry = scanned.get();
         let tier = entry.property(property::TRUST_TIER);
@@ -193,11 +202,11 @@ mod tests {
 * QUEUED no tier at all
 ");
         let settings = Settings::default();
-        let mut skip = Vec::new();
+        let mut candidates = queued(&d);
         let mut order = Vec::new();
-        while let Some(index) = next_queued(&d, &settings, &skip) {
+        while let Some(index) = next_queued(&d, &settings, &candidates) {
             order.push(d.entry(index).get().title().into_owned());
-            skip.push(index);
+            candidates.retain(|&i| i != index);
         }
         assert_eq!(
             order,

@@ -362,6 +362,25 @@ impl MessageStore {
             .collect())
     }
 
+    /// Unread messages and file deliveries addressed to `actor` (`TO`, exact match), in file
+    /// order: what an agent's hook looks for before every prompt. The file is searched for
+    /// `:TO: <actor>` lines ([`Outline::find_by_property`]) and only those entries whose
+    /// heading is tagged unread are read, so the person's own mail costs a byte search, not
+    /// a scan.
+    pub fn unread_to(&self, actor: &str) -> Result<Vec<Message>, StoreError> {
+        let outline = self.inbox.read_outline()?;
+        Ok(outline
+            .find_by_property("TO", actor, |index| outline.has_tag(index, "unread"))
+            .into_iter()
+            .filter_map(|index| {
+                Message::from_entry(&outline.entry(index).get(), |k| {
+                    outline.keywords().is_done(k)
+                })
+            })
+            .filter(Message::is_unread)
+            .collect())
+    }
+
     /// Text messages in any state.
     pub fn messages(&self) -> Result<Vec<Message>, StoreError> {
         Ok(self

@@ -148,6 +148,38 @@ fn unread_counts_follow_mark_read() {
 }
 
 #[test]
+fn unread_to_keeps_only_unread_mail_addressed_to_the_actor() {
+    let (_dir, store) = store();
+    let to_agent = store
+        .create_message(&NewMessage::new("tex", "gz-claude", "for the agent"))
+        .unwrap();
+    store
+        .create_message(&NewMessage::new(
+            "tex",
+            "gz",
+            "for the person, naming gz-claude",
+        ))
+        .unwrap();
+    store
+        .create_message(&NewMessage::new("gz-claude", "gz", "the agent's reply"))
+        .unwrap();
+    let read = store
+        .create_message(&NewMessage::new("bob", "gz-claude", "read already"))
+        .unwrap();
+    store.mark_read(&read.id).unwrap();
+    let found: Vec<String> = store
+        .unread_to("gz-claude")
+        .unwrap()
+        .into_iter()
+        .map(|m| m.id)
+        .collect();
+    assert_eq!(found, vec![to_agent.id]);
+    // Exact match, as actors are compared everywhere.
+    assert!(store.unread_to("gz-claud").unwrap().is_empty());
+    assert_eq!(store.unread_to("gz").unwrap().len(), 2);
+}
+
+#[test]
 fn mark_read_then_archive() {
     let (_dir, store) = store();
     let m = store

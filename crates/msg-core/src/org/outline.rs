@@ -23,7 +23,8 @@ use super::eol::{Eol, bom_len, mac_as_unix};
 use super::keywords::{KeywordLines, TodoKeywords};
 use super::ranges::{Entry, Span};
 use super::scan::{
-    DuplicateId, InvalidUtf8, heading_level, is_id_line, line_at, scan_heading, scan_section,
+    DuplicateId, InvalidUtf8, heading_level, is_id_line, is_property_line, line_at, scan_heading,
+    scan_section,
 };
 
 thread_local! {
@@ -364,16 +365,8 @@ impl Outline {
             if scanned == Some(index) {
                 continue; // an entry has one ID: the first ID property, read already
             }
-            let newline = memchr(b'\n', &bytes[hit..]).map(|p| hit + p);
-            line_end = newline.map_or(bytes.len(), |nl| nl + 1);
-            let line_start = memrchr(b'\n', &bytes[..hit]).map_or(0, |p| p + 1);
-            let (content_end, full_end) = match newline {
-                Some(nl) if self.eol == Eol::Dos && nl > line_start && bytes[nl - 1] == b'\r' => {
-                    (nl - 1, nl + 1)
-                }
-                Some(nl) => (nl, nl + 1),
-                None => (bytes.len(), bytes.len()),
-            };
+            let (line_start, content_end, full_end) = self.line_around(hit);
+            line_end = full_end;
             if !is_id_line(bytes, line_start..content_end, full_end, needle) {
                 continue;
             }
@@ -394,6 +387,84 @@ impl Outline {
             }
         }
         Ok(found)
+    }
+
+    /// The line holding byte `at`: its start, the end of its content (before its line
+    /// break, `\r\n` in a DOS file) and its end with the line break.
+    fn line_around(&self, at: usize) -> (usize, usize, usize) {
+        let bytes = &self.bytes[..];
+        let newline = memchr(b'\n', &bytes[at..]).map(|p| at + p);
+        let line_start = memrchr(b'\n', &bytes[..at]).map_or(0, |p| p + 1);
+        let (content_end, full_end) = match newline {
+            Some(nl) if self.eol == Eol::Dos && nl > line_start && bytes[nl - 1] == b'\r' => {
+                (nl - 1, nl + 1)
+            }
+            Some(nl) => (nl, nl + 1),
+            None => (bytes.len(), bytes.len()),
+        };
+        (line_start, content_end, full_end)
+    }
+
+    /// The entries whose property `key` (any case, as Org compares keys) is exactly
+    /// `value`, in file order, among those `candidate` accepts: the file is searched for the
+    /// value's bytes; for each hit on a `:KEY: value` line, `candidate` is asked about its
+    /// entry (a cheap test, such as a tag read from the heading), and an accepted entry is
+    /// confirmed by scanning its section (its first `key` property must be `value`). Only
+    /// those sections are scanned, so asking which unread messages of 10,000 are addressed
+    /// to one actor costs a search of the file, not a scan of every entry (an empty `value`,
+    /// which cannot be searched for, scans them all).
+    pub fn find_by_property(
+        &self,
+        key: &str,
+        value: &str,
+        mut candidate: impl FnMut(usize) -> bool,
+    ) -> Vec<usize> {
+        let mut found = Vec::new();
+        let Some(&first_heading) = self.starts.first() else {
+            return found;
+        };
+        if value.is_empty() {
+            // Nothing to search for: every entry is scanned.
+            return (0..self.len())
+                .filter(|&index| candidate(index))
+                .filter(|&index| self.entry(index).get().property(key).as_deref() == Some(""))
+                .collect();
+        }
+        let needle = value.as_bytes();
+        let bytes = &self.bytes[..];
+        // As in `find_by_id`: each line is looked at once, whatever it repeats, and each
+        // entry scanned once.
+        let mut line_end = 0;
+        let mut scanned: Option<usize> = None;
+        for hit in memmem::find_iter(bytes, needle) {
+            if hit < first_heading || hit < line_end {
+                continue;
+            }
+            let index = self.starts.partition_point(|&start| start <= hit) - 1;
+            if scanned == Some(index) {
+                continue;
+            }
+            let (line_start, content_end, full_end) = self.line_around(hit);
+            line_end = full_end;
+            if !is_property_line(
+                bytes,
+                line_start..content_end,
+                full_end,
+                key.as_bytes(),
+                needle,
+            ) {
+                continue;
+            }
+            scanned = Some(index);
+            if !candidate(index) {
+                continue;
+            }
+            let entry = self.scan(index);
+            if EntryRef::new(bytes, index, &entry).property(key).as_deref() == Some(value) {
+                found.push(index);
+            }
+        }
+        found
     }
 }
 

@@ -768,12 +768,24 @@ pub(crate) fn heading_level(bytes: &[u8], start: usize) -> usize {
 /// Whether the line `content` (without its line ending) is a property line whose key is
 /// `ID` (any case) and whose value is `id`: a cheap test before scanning a whole section.
 pub(crate) fn is_id_line(bytes: &[u8], content: Range<usize>, full_end: usize, id: &[u8]) -> bool {
+    is_property_line(bytes, content, full_end, b"ID", id)
+}
+
+/// Whether the line at `content` (ending at `full_end` with its line break) is a property
+/// line `:KEY: value` with `key` (any case) and exactly `value`, as the scanner reads one.
+pub(crate) fn is_property_line(
+    bytes: &[u8],
+    content: Range<usize>,
+    full_end: usize,
+    key: &[u8],
+    value: &[u8],
+) -> bool {
     let line = Line {
         content: Span::new(content.start, content.end),
         full: Span::new(content.start, full_end),
     };
     property_line(bytes, line.content, line.full).is_some_and(|p| {
-        bytes[p.key.range()].eq_ignore_ascii_case(b"ID") && &bytes[p.value.range()] == id
+        bytes[p.key.range()].eq_ignore_ascii_case(key) && &bytes[p.value.range()] == value
     })
 }
 

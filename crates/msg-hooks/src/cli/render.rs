@@ -26,12 +26,12 @@ pub(crate) fn printable(text: &str) -> String {
 }
 
 /// One line of `text`: control characters, line breaks included, escaped.
-fn one_line(text: &str) -> String {
+pub(crate) fn one_line(text: &str) -> String {
     printable(&text.replace(['\n', '\r'], " "))
 }
 
 /// `text` cut to `max` characters, with `…` when cut.
-fn clip(text: &str, max: usize) -> String {
+pub(crate) fn clip(text: &str, max: usize) -> String {
     if text.chars().count() <= max {
         return text.to_owned();
     }

@@ -34,9 +34,9 @@ use msg_governor::Rejection;
 use msg_inbox::Task;
 use msg_store::{Message, Priority};
 
-use super::MESSAGE_ID_PROPERTY;
 use super::send::{Outgoing, send_with_properties};
 use super::tasks::{Submission, TaskDesk};
+use super::{MESSAGE_ID_PROPERTY, URGENT_TAG};
 use crate::context::Context;
 use crate::error::HooksError;
 
@@ -265,7 +265,7 @@ fn take_in(
         &Submission {
             from: message.from.clone(),
             text: task_text(message),
-            tags: vec!["AI".to_owned(), INTAKE_TAG.to_owned()],
+            tags: intake_tags(message),
             effort: None,
             estimated_tokens: None,
         },
@@ -291,6 +291,16 @@ fn take_in(
     };
     mark_read_if_unread(&store, id)?;
     Ok(Some(outcome))
+}
+
+/// The tags of a task taken in from `message`: `urgent` too when it was sent with priority
+/// `high` (the sender's tier already decided whether it is queued at all).
+fn intake_tags(message: &Message) -> Vec<String> {
+    let mut tags = vec!["AI".to_owned(), INTAKE_TAG.to_owned()];
+    if message.priority == Priority::High {
+        tags.push(URGENT_TAG.to_owned());
+    }
+    tags
 }
 
 /// The task's text: the message's text, or a line saying it was empty.

@@ -43,3 +43,7 @@ pub const MESSAGE_ID_PROPERTY: &str = "MESSAGE_ID";
 /// The message property naming the task a message is about: the reply that completes it,
 /// or the news of it sent to its sender.
 pub const TASK_PROPERTY: &str = "TASK";
+/// The task tag that makes a task urgent: the optional Stop hook keeps the agent working
+/// while one is queued. Task intake gives it to tasks from messages sent with priority
+/// `high`; the owner gives it with `msg task submit --tag urgent`.
+pub(crate) const URGENT_TAG: &str = "urgent";

@@ -1,21 +1,21 @@
 //! The text the inbox watcher puts in front of the agent: the task it claimed or has in
-//! progress, tasks awaiting approval, new messages; each with the exact commands to act on
-//! it, text from non-owners framed as data, and the whole under [`MAX_CONTEXT_CHARS`].
+//! progress, tasks awaiting approval, messages to the agent that could not become tasks;
+//! each with the exact commands to act on it, text from non-owners framed as data (with
+//! the note on what the frame means when the context does not hold it yet), and the whole
+//! under [`MAX_CONTEXT_CHARS`].
 
 use msg_inbox::Task;
-use msg_store::{Message, MessageKind};
 
-use super::untrusted::{Boundary, wrap};
-use msg_core::figures::{grouped, plural};
+use super::untrusted::{Boundary, NOTE, wrap};
+use crate::desk::URGENT_TAG;
+use msg_core::figures::{counted, grouped, plural};
 
 /// Claude Code cuts `additionalContext` at 10,000 characters; the briefing stays below.
 pub const MAX_CONTEXT_CHARS: usize = 9_500;
 /// The most of a task's text shown; the rest is behind `msg show <ID>`.
 const MAX_TASK_TEXT_CHARS: usize = 6_000;
-/// The most of one message's text shown.
-const MAX_MESSAGE_TEXT_CHARS: usize = 1_200;
-/// Room kept for the line that summarises messages left out.
-const SUMMARY_RESERVE_CHARS: usize = 400;
+/// The most messages listed when intake could not take them in; the rest are counted.
+const MAX_LISTED: usize = 10;
 /// Actor and tier names are free-form; beyond this they are cut.
 const MAX_NAME_CHARS: usize = 120;
 
@@ -24,7 +24,7 @@ const MAX_NAME_CHARS: usize = 120;
 pub(crate) enum TaskShown {
     /// The watcher just claimed it.
     Claimed,
-    /// It was already WORKING; shown once per session.
+    /// It was already WORKING; shown once per context.
     InProgress,
 }
 
@@ -41,14 +41,6 @@ pub(crate) struct TaskItem {
     pub(crate) other_working: usize,
 }
 
-/// A new message to show.
-#[derive(Debug, Clone)]
-pub(crate) struct MessageItem {
-    pub(crate) message: Message,
-    pub(crate) tier: String,
-    pub(crate) trusted: bool,
-}
-
 /// Tasks awaiting the owner's approval.
 #[derive(Debug, Clone)]
 pub(crate) struct Approvals {
@@ -59,79 +51,51 @@ pub(crate) struct Approvals {
     pub(crate) total: usize,
 }
 
+/// Messages to the agent that task intake could not take in.
+#[derive(Debug, Clone)]
+pub(crate) struct NotTaken {
+    /// Why, as intake said.
+    pub(crate) error: String,
+    /// The messages not announced before: (ID, sender, tier).
+    pub(crate) new: Vec<(String, String, String)>,
+}
+
 /// Everything new for the agent.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Briefing {
     pub(crate) task: Option<TaskItem>,
     pub(crate) approvals: Option<Approvals>,
-    pub(crate) messages: Vec<MessageItem>,
+    pub(crate) not_taken: Option<NotTaken>,
 }
 
 impl Briefing {
     /// Whether there is nothing to show.
     pub(crate) fn is_empty(&self) -> bool {
-        self.task.is_none() && self.approvals.is_none() && self.messages.is_empty()
+        self.task.is_none() && self.approvals.is_none() && self.not_taken.is_none()
     }
 
-    /// The text, at most [`MAX_CONTEXT_CHARS`] characters.
-    pub(crate) fn render(&self, boundary: &Boundary) -> String {
+    /// Whether the text holds a frame of untrusted text.
+    pub(crate) fn has_frame(&self) -> bool {
+        self.task.as_ref().is_some_and(|item| !item.trusted)
+    }
+
+    /// The text, at most [`MAX_CONTEXT_CHARS`] characters; with `note`, the note on what a
+    /// frame means comes first (give it when the context does not hold it yet).
+    pub(crate) fn render(&self, boundary: &Boundary, note: bool) -> String {
         let mut sections: Vec<String> = Vec::new();
+        if note && self.has_frame() {
+            sections.push(NOTE.to_owned());
+        }
         if let Some(item) = &self.task {
             sections.push(task_section(item, boundary));
         }
         if let Some(approvals) = &self.approvals {
             sections.push(approvals_section(approvals));
         }
-        let mut text = sections.join("\n\n");
-        if !self.messages.is_empty() {
-            text.push_str(&self.messages_section(chars(&text), boundary));
+        if let Some(not_taken) = &self.not_taken {
+            sections.push(not_taken_section(not_taken));
         }
-        cap(text)
-    }
-
-    /// The messages that fit after `used` characters, and a line for the rest.
-    fn messages_section(&self, used: usize, boundary: &Boundary) -> String {
-        let count = self.messages.len();
-        let mut text = String::new();
-        if used > 0 {
-            text.push_str("\n\n");
-        }
-        text.push_str(&format!(
-            "[messaging] {} new {} (shown once; mark one read with `mark-message <ID> read`, answer with `send-reply <SENDER> '<text>' --reply-to <ID>`):",
-            count,
-            plural(count, "message", "messages")
-        ));
-        let budget = MAX_CONTEXT_CHARS.saturating_sub(used + SUMMARY_RESERVE_CHARS);
-        let mut shown = 0;
-        for item in &self.messages {
-            let entry = format!("\n{}", message_entry(item, boundary));
-            if chars(&text) + chars(&entry) > budget {
-                break;
-            }
-            text.push_str(&entry);
-            shown += 1;
-        }
-        if shown < count {
-            let mut senders: Vec<&str> = Vec::new();
-            for item in &self.messages[shown..] {
-                if !senders.contains(&item.message.from.as_str()) {
-                    senders.push(&item.message.from);
-                }
-            }
-            let names: Vec<String> = senders.iter().take(5).map(|s| short(s)).collect();
-            let more = if senders.len() > 5 {
-                format!(" and {} others", senders.len() - 5)
-            } else {
-                String::new()
-            };
-            text.push_str(&format!(
-                "\n[messaging] {} more new {} (from {}{more}) not shown here: run `msg inbox --unread` to read them.",
-                count - shown,
-                plural(count - shown, "message", "messages"),
-                names.join(", "),
-            ));
-        }
-        text
+        cap(sections.join("\n\n"))
     }
 }
 
@@ -156,6 +120,9 @@ fn task_section(item: &TaskItem, boundary: &Boundary) -> String {
         short(&item.tier)
     ));
     let mut details = Vec::new();
+    if task.tags().iter().any(|tag| tag == URGENT_TAG) {
+        details.push("urgent".to_owned());
+    }
     if let Some(effort) = task.property("EFFORT") {
         details.push(format!("effort {}", short(effort)));
     }
@@ -234,37 +201,22 @@ fn approvals_section(approvals: &Approvals) -> String {
     text
 }
 
-fn message_entry(item: &MessageItem, boundary: &Boundary) -> String {
-    let message = &item.message;
-    let from = short(&message.from);
-    let mut head = format!("- {} from {from} ({})", message.id, short(&item.tier));
-    if let Some(created) = &message.created {
-        head.push_str(&format!(", {created}"));
+fn not_taken_section(not_taken: &NotTaken) -> String {
+    let count = not_taken.new.len();
+    let mut text = format!(
+        "[messaging] {} to you {} not a task yet: task intake failed ({}). {} taken in on a later prompt once that is fixed; tell your owner (`msg doctor` checks the files).",
+        counted(count, "message", "messages"),
+        plural(count, "is", "are"),
+        short_text(&not_taken.error, 400),
+        plural(count, "It is", "They are"),
+    );
+    for (id, from, tier) in not_taken.new.iter().take(MAX_LISTED) {
+        text.push_str(&format!("\n- {id} from {} ({})", short(from), short(tier)));
     }
-    if let Some(to) = &message.to {
-        head.push_str(&format!(", to {}", short(to)));
+    if count > MAX_LISTED {
+        text.push_str(&format!("\n- and {} more", count - MAX_LISTED));
     }
-    if let Some(reply_to) = &message.reply_to {
-        head.push_str(&format!(", in reply to {reply_to}"));
-    }
-    let body = match message.kind {
-        MessageKind::FileDelivery => format!(
-            "File delivery: {} ({} bytes, {})",
-            message.property("FILENAME").unwrap_or("?"),
-            message.property("SIZE").unwrap_or("?"),
-            message.property("CONTENT_TYPE").unwrap_or("unknown type"),
-        ),
-        _ => message.body.clone(),
-    };
-    let body = truncate(&body, MAX_MESSAGE_TEXT_CHARS, &message.id);
-    if item.trusted {
-        format!("{head}:\n{body}")
-    } else {
-        format!(
-            "{head}:\n{}",
-            wrap(&body, &from, &short(&item.tier), boundary)
-        )
-    }
+    text
 }
 
 /// At most `max` characters of `text`, with a note on where the rest is.
@@ -282,10 +234,15 @@ fn truncate(text: &str, max: usize, id: &str) -> String {
 
 /// A name cut to [`MAX_NAME_CHARS`].
 fn short(name: &str) -> String {
-    if chars(name) <= MAX_NAME_CHARS {
-        return name.to_owned();
+    short_text(name, MAX_NAME_CHARS)
+}
+
+/// `text` cut to `max` characters.
+fn short_text(text: &str, max: usize) -> String {
+    if chars(text) <= max {
+        return text.to_owned();
     }
-    let cut: String = name.chars().take(MAX_NAME_CHARS).collect();
+    let cut: String = text.chars().take(max).collect();
     format!("{cut}…")
 }
 

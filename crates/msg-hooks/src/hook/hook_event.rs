@@ -2,9 +2,10 @@
 //!
 //! For `UserPromptSubmit` Claude Code sends `{"session_id", "transcript_path", "cwd",
 //! "hook_event_name", "prompt"}`; for `SessionStart` also `source` (`startup`, `resume`,
-//! `clear`, `compact`). Fields may be missing or new ones added, the hook may be run by hand
-//! with nothing on stdin, or from a terminal: none of that is an error, the hook just knows
-//! less.
+//! `clear`, `compact`); for `Stop`, `stop_hook_active` (true when the agent is already
+//! going on because a Stop hook said so). Fields may be missing or new ones added, the hook
+//! may be run by hand with nothing on stdin, or from a terminal: none of that is an error,
+//! the hook just knows less.
 
 use std::io::{IsTerminal, Read};
 
@@ -21,6 +22,8 @@ pub enum EventKind {
     /// `SessionStart`: a new, resumed, cleared or compacted session. The agent may have lost
     /// what it was shown before, so the task in progress is shown again.
     SessionStart,
+    /// `Stop`: the agent is about to stop; the hook may keep it working on an urgent task.
+    Stop,
 }
 
 impl EventKind {
@@ -29,6 +32,7 @@ impl EventKind {
         match self {
             EventKind::UserPromptSubmit => "UserPromptSubmit",
             EventKind::SessionStart => "SessionStart",
+            EventKind::Stop => "Stop",
         }
     }
 }
@@ -46,6 +50,8 @@ pub struct HookEvent {
     pub cwd: Option<String>,
     /// `source` (SessionStart).
     pub source: Option<String>,
+    /// `stop_hook_active` (Stop): the agent already goes on because a Stop hook said so.
+    pub stop_hook_active: bool,
 }
 
 impl HookEvent {
@@ -85,14 +91,16 @@ impl HookEvent {
             prompt: text("prompt"),
             cwd: text("cwd"),
             source: text("source"),
+            stop_hook_active: map.get("stop_hook_active") == Some(&Value::Bool(true)),
         }
     }
 
-    /// The event being answered: `SessionStart` when the event says so, else
+    /// The event being answered: `SessionStart` or `Stop` when the event says so, else
     /// `UserPromptSubmit`.
     pub fn kind(&self) -> EventKind {
         match self.hook_event_name.as_deref() {
             Some("SessionStart") => EventKind::SessionStart,
+            Some("Stop") => EventKind::Stop,
             _ => EventKind::UserPromptSubmit,
         }
     }
@@ -115,6 +123,14 @@ mod tests {
         );
         assert_eq!(event.kind(), EventKind::SessionStart);
         assert_eq!(event.session_id, None);
+        let event = HookEvent::parse(br#"{"hook_event_name":"Stop","stop_hook_active":true}"#);
+        assert_eq!(
+            (event.kind(), event.stop_hook_active),
+            (EventKind::Stop, true)
+        );
+        // Anything but the JSON `true` is false.
+        let event = HookEvent::parse(br#"{"hook_event_name":"Stop","stop_hook_active":"true"}"#);
+        assert!(!event.stop_hook_active);
     }
 
     #[test]

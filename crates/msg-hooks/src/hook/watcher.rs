@@ -1,17 +1,25 @@
-//! The `inbox-watcher` hook: what is new for the agent, before every prompt.
+//! The `inbox-watcher` hook: what is new for the agent, before every prompt and when a
+//! session starts.
 //!
-//! Each run, for the user's agent (`<user>-claude`) in the space:
+//! The agent sees only what is addressed to it: its own tasks, the tasks awaiting its
+//! owner's approval, and messages to it that could not become tasks. The person's own
+//! messages in `inbox.org` are never shown. Each run, for the user's agent (`<user>-claude`)
+//! in the space:
 //!
-//! 1. If a task is WORKING, it is shown once per session (and again on `SessionStart`, when
-//!    the agent may have lost it); otherwise the next QUEUED task is claimed, atomically
-//!    (`AgentInbox::claim_next`: two runs never get the same task), and shown with its ID,
-//!    sender, trust tier, full text and the exact command that completes it.
-//! 2. Tasks awaiting the owner's approval are announced once each, with the count.
-//! 3. Unread messages (not the agent's own) are shown once each.
+//! 1. When the inbox changed and an unread message is addressed to the agent, task intake
+//!    turns it into a task ([`crate::desk::intake`]). If intake fails, the agent is told once
+//!    per message that it is waiting (ID and sender, not its text: it has not been through
+//!    the governor).
+//! 2. When the task file changed, or a new context needs the task in progress: if a task is
+//!    WORKING it is shown once per context; otherwise the next QUEUED task is claimed,
+//!    atomically (`AgentInbox::claim_next_if_idle`: one transaction that reads the file
+//!    once, and two runs never get the same task), and shown with its ID, sender, trust
+//!    tier, full text and the exact command that completes it.
+//! 3. Tasks awaiting the owner's approval are announced once each, with the count.
 //!
-//! Before that, when the inbox changed and an unread message is addressed to the agent, task
-//! intake turns it into a task ([`crate::desk::intake`]): the message is shown as the task
-//! it became (claimed at once when it is QUEUED).
+//! A *context* is what the agent has been shown since its session started, or since the
+//! last `SessionStart` (a resume, `/clear` or a compaction may have dropped what it was
+//! shown). The task in progress and the note on untrusted text are given once per context.
 //!
 //! Text from senders below the owner tier is framed as data, in tags with a random boundary
 //! the sender cannot guess, so it cannot close the frame and go on as the owner; the
@@ -20,33 +28,27 @@
 //!
 //! What was shown is kept per agent (in
 //! `<root>/.datacore/state/messaging/inbox-watcher/<space>/<agent>.json`), under a lock held
-//! for the whole run, so concurrent runs take turns and never show one item twice. The run also records the
-//! fingerprints of the files it read; a file unchanged since has nothing new, so the common
-//! case (nothing happened since the last prompt) reads no org file at all. A Datacore root
-//! without the task file and the inbox is left untouched: the hook creates nothing.
+//! for the whole run, so concurrent runs take turns and never show one item twice. The run
+//! also records the fingerprints of the files it read; a file unchanged since has nothing
+//! new, so the common case (nothing happened since the last prompt) reads no org file at
+//! all. A Datacore root without the task file and the inbox is left untouched: the hook
+//! creates nothing.
 
 use std::collections::HashSet;
-use std::time::Duration;
 
-use msg_core::durable::FileLock;
+use msg_core::config::OWNER_TIER;
 use msg_inbox::{Task, TaskState};
 use msg_store::Message;
 use serde_json::json;
 
-use super::briefing::{Approvals, Briefing, MessageItem, TaskItem, TaskShown};
+use super::briefing::{Approvals, Briefing, NotTaken, TaskItem, TaskShown};
 use super::hook_event::{EventKind, HookEvent};
-use super::seen::{SeenState, Working, seen_file};
+use super::seen::{Held, SeenState, Shown};
 use super::untrusted::Boundary;
 use crate::context::Context;
 use crate::desk::intake;
 use crate::error::HooksError;
-use crate::record::Record as _;
 use crate::sighting::Sighting;
-use msg_core::config::OWNER_TIER;
-
-/// How long a run waits for another run for the same agent. Runs take milliseconds; a
-/// longer wait means something is stuck, and the prompt should not wait for it.
-const LOCK_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// What a run of the watcher produced.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -58,8 +60,8 @@ pub struct WatchOutput {
     pub warnings: Vec<String>,
 }
 
-/// Runs the watcher for the event and returns the hook's JSON output.
-pub fn watch(ctx: &Context, event: &HookEvent) -> Result<WatchOutput, HooksError> {
+/// Answers a `UserPromptSubmit` or `SessionStart` event: the hook's JSON output.
+pub(super) fn watch_prompt(ctx: &Context, event: &HookEvent) -> Result<WatchOutput, HooksError> {
     let agent_path = ctx.agent_file(None)?;
     let inbox_path = ctx.inbox_file()?;
     // Sightings come before any read: a change made while reading shows up next time.
@@ -68,76 +70,74 @@ pub fn watch(ctx: &Context, event: &HookEvent) -> Result<WatchOutput, HooksError
     if agent_print.is_none() && inbox_print.is_none() {
         return Ok(WatchOutput::default());
     }
-    let seen_path = seen_file(&ctx.paths().governor_state_dir(), ctx.space(), ctx.agent());
-    // Held to the end: the read-decide-save of the seen state is one step across runs.
-    let _lock = FileLock::exclusive(&seen_path, LOCK_TIMEOUT)?;
-    let (seen, warning) = SeenState::load(&seen_path)?;
+    let (record, warning) = Held::open(ctx)?;
+    let seen = &record.seen;
     let mut output = WatchOutput::default();
     output.warnings.extend(warning);
 
-    let session = event.session_id.clone().unwrap_or_default();
-    let session_start = event.kind() == EventKind::SessionStart;
+    let (mut shown, new_context) = context_now(seen, event);
     let settings_same = ctx
         .settings_print()
         .is_some_and(|now| Sighting::unchanged(seen.files.settings.as_ref(), now.as_ref()));
     let mut next = seen.clone();
-    next.files.settings = ctx.settings_print().flatten();
+    // A new sighting of unchanged settings would differ from the recorded one only in when
+    // it was taken, and make every run rewrite the record.
+    if !settings_same {
+        next.files.settings = ctx.settings_print().flatten();
+    }
     let mut briefing = Briefing::default();
 
     // Task intake first, so that a message addressed to the agent is shown as the task it
-    // becomes. Only when the inbox changed, and it reads the unread messages the messages
-    // section reads anyway.
-    let mut unread = None;
-    let inbox_changed =
-        !(settings_same && Sighting::unchanged(seen.files.inbox.as_ref(), inbox_print.as_ref()));
-    if inbox_changed && inbox_print.is_some() {
-        match take_in(ctx) {
-            Ok(Intake::Nothing(messages)) => unread = Some(messages),
-            Ok(Intake::Done) => {
-                agent_print = Sighting::of(&agent_path);
-                inbox_print = Sighting::of(&inbox_path);
-            }
-            Err(err) => output.warnings.push(format!("task intake: {err}")),
+    // becomes. Only when the inbox changed.
+    let inbox_same =
+        settings_same && Sighting::unchanged(seen.files.inbox.as_ref(), inbox_print.as_ref());
+    if !inbox_same {
+        let waiting = match inbox_print {
+            Some(_) => take_in(ctx, &mut output.warnings)?,
+            None => Waiting::default(),
+        };
+        if waiting.took_in {
+            agent_print = Sighting::of(&agent_path);
+            inbox_print = Sighting::of(&inbox_path);
+        }
+        next.files.inbox = inbox_print;
+        let announced: HashSet<&str> = seen.messages.iter().map(String::as_str).collect();
+        let new: Vec<(String, String, String)> = waiting
+            .messages
+            .iter()
+            .filter(|m| !announced.contains(m.id.as_str()))
+            .map(|m| (m.id.clone(), m.from.clone(), ctx.trust_tier(&m.from)))
+            .collect();
+        next.messages = waiting.messages.into_iter().map(|m| m.id).collect();
+        if let (false, Some(error)) = (new.is_empty(), waiting.error) {
+            briefing.not_taken = Some(NotTaken { error, new });
         }
     }
 
     let agent_same =
         settings_same && Sighting::unchanged(seen.files.agent.as_ref(), agent_print.as_ref());
-    let new_session = seen.working.as_ref().is_some_and(|w| w.session != session);
-    let read_tasks = !agent_same || new_session || session_start;
-    let read_messages =
-        !(settings_same && Sighting::unchanged(seen.files.inbox.as_ref(), inbox_print.as_ref()));
-    // Each section reads and scans its own file only when it changed. (Running the two on
-    // two threads was tried: a fresh process spends most of a scan faulting in memory, and
-    // two threads of one process fault in its memory no faster than one; see
-    // docs/PERFORMANCE.md.)
-    let tasks = read_tasks.then(|| match agent_print {
-        Some(_) => watch_tasks(ctx, &seen, &session, session_start),
-        None => Ok(TaskNews::default()),
-    });
-    let messages = read_messages.then(|| match inbox_print {
-        Some(_) => watch_messages(ctx, &seen, unread),
-        None => Ok(MessageNews::default()),
-    });
+    // A new context needs the task in progress shown again, which takes its text (a state
+    // without a context, from an earlier build, may not know the task in progress).
+    let read_tasks =
+        !agent_same || (new_context && (seen.in_progress.is_some() || seen.context.is_none()));
     let mut new_approvals = Vec::new();
-    if let Some(tasks) = tasks {
-        let tasks = tasks?;
+    if read_tasks {
+        let tasks = match agent_print {
+            Some(_) => watch_tasks(ctx, seen, &shown)?,
+            None => TaskNews::default(),
+        };
         next.files.agent = agent_print;
-        next.working = tasks.working;
+        next.in_progress = tasks.in_progress;
         next.approvals = tasks.awaiting;
+        if let Some(item) = &tasks.task {
+            shown.task = Some(item.task.id().to_owned());
+        }
         briefing.task = tasks.task;
         new_approvals = tasks.new_approvals;
     }
-    if let Some(messages) = messages {
-        let messages = messages?;
-        next.files.inbox = inbox_print;
-        next.messages = messages.still_unread;
-        briefing.messages = messages.new;
-    }
     // With anything to say, the count of tasks awaiting approval goes with it (from the
     // record when the task file was not read this time).
-    let news =
-        briefing.task.is_some() || !briefing.messages.is_empty() || !new_approvals.is_empty();
+    let news = briefing.task.is_some() || briefing.not_taken.is_some() || !new_approvals.is_empty();
     if news && !next.approvals.is_empty() {
         briefing.approvals = Some(Approvals {
             new: new_approvals,
@@ -145,11 +145,12 @@ pub fn watch(ctx: &Context, event: &HookEvent) -> Result<WatchOutput, HooksError
         });
     }
 
-    if next != seen {
-        next.save(&seen_path)?;
-    }
+    let note = briefing.has_frame() && !shown.note;
+    shown.note |= briefing.has_frame();
+    next.context = Some(shown);
+    record.save(&next)?;
     if !briefing.is_empty() {
-        let context = briefing.render(&Boundary::random());
+        let context = briefing.render(&Boundary::random(), note);
         let hook_output = json!({
             "hookSpecificOutput": {
                 "hookEventName": event.kind().name(),
@@ -161,9 +162,21 @@ pub fn watch(ctx: &Context, event: &HookEvent) -> Result<WatchOutput, HooksError
     Ok(output)
 }
 
+/// The agent's context as of `event`, and whether it is a new one: a `SessionStart` always
+/// starts one (the agent may have lost what it was shown), and so does another session.
+pub(super) fn context_now(seen: &SeenState, event: &HookEvent) -> (Shown, bool) {
+    let session = event.session_id.as_deref().unwrap_or_default();
+    match &seen.context {
+        Some(shown) if shown.session == session && event.kind() != EventKind::SessionStart => {
+            (shown.clone(), false)
+        }
+        _ => (Shown::new(session), true),
+    }
+}
+
 /// The tier that decides how far a task's text is trusted: the sender's tier in the
 /// settings now, unless the task was submitted with a lower one.
-fn task_tier(ctx: &Context, task: &Task) -> (String, bool) {
+pub(super) fn task_tier(ctx: &Context, task: &Task) -> (String, bool) {
     let from = task.from().unwrap_or("");
     let tier_now = ctx.trust_tier(from);
     let trusted = !from.is_empty()
@@ -178,6 +191,23 @@ fn task_tier(ctx: &Context, task: &Task) -> (String, bool) {
     (tier, trusted)
 }
 
+/// `task` as the briefing shows it.
+pub(super) fn task_item(
+    ctx: &Context,
+    task: Task,
+    news: TaskShown,
+    other_working: usize,
+) -> TaskItem {
+    let (tier, trusted) = task_tier(ctx, &task);
+    TaskItem {
+        task,
+        news,
+        tier,
+        trusted,
+        other_working,
+    }
+}
+
 /// What the task file holds for the agent now.
 #[derive(Debug, Default)]
 struct TaskNews {
@@ -185,69 +215,43 @@ struct TaskNews {
     task: Option<TaskItem>,
     /// Tasks awaiting approval not announced before: (ID, sender, tier).
     new_approvals: Vec<(String, String, String)>,
-    /// The task in progress now, with this session.
-    working: Option<Working>,
+    /// The task WORKING now.
+    in_progress: Option<String>,
     /// Every task awaiting approval now.
     awaiting: Vec<String>,
 }
 
-/// What the inbox holds for the agent now.
-#[derive(Debug, Default)]
-struct MessageNews {
-    /// Unread messages not shown before.
-    new: Vec<MessageItem>,
-    /// Every unread message now (the agent's own left out).
-    still_unread: Vec<String>,
-}
-
-fn watch_tasks(
-    ctx: &Context,
-    seen: &SeenState,
-    session: &str,
-    session_start: bool,
-) -> Result<TaskNews, HooksError> {
-    let inbox = ctx.agent_inbox(None)?;
-    let tasks =
-        inbox.find_by_state(&[TaskState::Working, TaskState::Waiting, TaskState::Queued])?;
-    let working: Vec<&Task> = tasks
+fn watch_tasks(ctx: &Context, seen: &SeenState, shown: &Shown) -> Result<TaskNews, HooksError> {
+    // One transaction: the open tasks, and the next one claimed when none is working.
+    let open = ctx.agent_inbox(None)?.claim_next_if_idle()?;
+    let working: Vec<&Task> = open
+        .open
         .iter()
         .filter(|t| t.state() == TaskState::Working)
         .collect();
-    let any_queued = tasks.iter().any(|t| t.state() == TaskState::Queued);
-    let item = |task: Task, news: TaskShown, other_working: usize| {
-        let (tier, trusted) = task_tier(ctx, &task);
-        TaskItem {
-            task,
-            news,
-            tier,
-            trusted,
-            other_working,
-        }
-    };
     let mut news = TaskNews::default();
-    if let Some(&task) = working.first() {
-        let current = Working {
-            task: task.id().to_owned(),
-            session: session.to_owned(),
-        };
-        if session_start || seen.working.as_ref() != Some(&current) {
-            news.task = Some(item(task.clone(), TaskShown::InProgress, working.len() - 1));
-        }
-        news.working = Some(current);
-    } else if any_queued {
-        // Atomic across processes: two watchers never claim the same task.
-        if let Some(task) = inbox.claim_next()? {
-            news.working = Some(Working {
-                task: task.id().to_owned(),
-                session: session.to_owned(),
-            });
-            news.task = Some(item(task, TaskShown::Claimed, 0));
+    if let Some(task) = open.claimed {
+        news.in_progress = Some(task.id().to_owned());
+        news.task = Some(task_item(ctx, task, TaskShown::Claimed, 0));
+    } else if let Some(&task) = working.first() {
+        news.in_progress = Some(task.id().to_owned());
+        if shown.task.as_deref() != Some(task.id()) {
+            news.task = Some(task_item(
+                ctx,
+                task.clone(),
+                TaskShown::InProgress,
+                working.len() - 1,
+            ));
         }
     }
 
-    let awaiting: Vec<&Task> = tasks.iter().filter(|t| t.is_awaiting_approval()).collect();
+    let awaiting: Vec<&Task> = open
+        .open
+        .iter()
+        .filter(|t| t.is_awaiting_approval())
+        .collect();
     let announced: HashSet<&str> = seen.approvals.iter().map(String::as_str).collect();
-    let new: Vec<(String, String, String)> = awaiting
+    news.new_approvals = awaiting
         .iter()
         .filter(|t| !announced.contains(t.id()))
         .map(|t| {
@@ -256,61 +260,46 @@ fn watch_tasks(
             (t.id().to_owned(), from, tier)
         })
         .collect();
-    news.new_approvals = new;
     news.awaiting = awaiting.iter().map(|t| t.id().to_owned()).collect();
     Ok(news)
 }
 
-/// What the watcher's intake step did.
-enum Intake {
-    /// No unread message for the agent: the unread messages, for the messages section.
-    Nothing(Vec<Message>),
-    /// Messages were taken in (or tried): the files changed.
-    Done,
+/// Messages to the agent that are still waiting after intake.
+#[derive(Debug, Default)]
+struct Waiting {
+    /// Whether intake ran (and so may have changed both files).
+    took_in: bool,
+    /// The messages still waiting to be taken in.
+    messages: Vec<Message>,
+    /// Why they are still waiting.
+    error: Option<String>,
 }
 
-/// Runs task intake for the agent when an unread message is addressed to it.
-fn take_in(ctx: &Context) -> Result<Intake, HooksError> {
-    let unread = ctx.store()?.unread()?;
-    if !intake::any_for(&unread, ctx.agent()) {
-        return Ok(Intake::Nothing(unread));
+/// Runs task intake on the unread messages addressed to the agent. An intake error is a
+/// warning (the prompt goes on), and the messages still waiting are then read again.
+fn take_in(ctx: &Context, warnings: &mut Vec<String>) -> Result<Waiting, HooksError> {
+    let store = ctx.store()?;
+    let mine = store.unread_to(ctx.agent())?;
+    if !intake::any_for(&mine, ctx.agent()) {
+        return Ok(Waiting::default());
     }
-    let mine: Vec<Message> = unread
-        .into_iter()
-        .filter(|m| m.to.as_deref() == Some(ctx.agent()))
-        .collect();
-    intake::run_on(ctx, &mine)?;
-    Ok(Intake::Done)
-}
-
-fn watch_messages(
-    ctx: &Context,
-    seen: &SeenState,
-    unread: Option<Vec<Message>>,
-) -> Result<MessageNews, HooksError> {
-    let unread = match unread {
-        Some(unread) => unread,
-        None => ctx.store()?.unread()?,
-    };
-    let shown: HashSet<&str> = seen.messages.iter().map(String::as_str).collect();
-    let mut news = MessageNews::default();
-    for message in unread {
-        // The agent's own replies to the user are for the user.
-        if message.from == ctx.agent() {
-            continue;
-        }
-        news.still_unread.push(message.id.clone());
-        if shown.contains(message.id.as_str()) {
-            continue;
-        }
-        let tier = ctx.trust_tier(&message.from);
-        news.new.push(MessageItem {
-            trusted: ctx.is_owner(&message.from),
-            tier,
-            message,
+    let Err(err) = intake::run_on(ctx, &mine) else {
+        return Ok(Waiting {
+            took_in: true,
+            ..Waiting::default()
         });
-    }
-    Ok(news)
+    };
+    warnings.push(format!("task intake: {err}"));
+    let messages = store
+        .unread_to(ctx.agent())?
+        .into_iter()
+        .filter(|m| intake::any_for(std::slice::from_ref(m), ctx.agent()))
+        .collect();
+    Ok(Waiting {
+        took_in: true,
+        messages,
+        error: Some(err.to_string()),
+    })
 }
 
 /// The `--plain` output: the v0.2.0 text lines (`[messaging] Task in progress: <heading>`,

@@ -1,8 +1,9 @@
 //! How the tools and the pushes write for the model: short lines, IDs in full, and text
-//! from anyone but the owner framed as data (the hook's frame, [`crate::hook::untrusted`]:
-//! a label naming the sender and tags with a boundary the sender cannot guess).
+//! from anyone but the owner framed as data (the hook's frame with its label,
+//! [`crate::hook::untrusted::wrap_labelled`]: a label naming the sender and tags with a
+//! boundary the sender cannot guess; a tool result cannot count on the hook's note).
 
-use crate::hook::untrusted::{Boundary, wrap};
+use crate::hook::untrusted::{Boundary, wrap_labelled};
 
 /// The most of one message's or task's text a tool shows; the rest is cut with a note.
 pub(crate) const MAX_TEXT_CHARS: usize = 16_000;
@@ -53,7 +54,7 @@ pub(crate) fn framed(
     if trusted {
         text.trim_end_matches('\n').to_owned()
     } else {
-        wrap(text, sender, tier, boundary)
+        wrap_labelled(text, sender, tier, boundary)
     }
 }
 
@@ -77,7 +78,7 @@ pub(crate) fn listing(lines: &[Line], boundary: &Boundary) -> String {
     let mut out: Vec<String> = owners.iter().map(|l| l.text.clone()).collect();
     if !others.is_empty() {
         let text: Vec<&str> = others.iter().map(|l| l.text.as_str()).collect();
-        out.push(wrap(
+        out.push(wrap_labelled(
             &text.join("\n"),
             &each_once(others.iter().map(|l| l.sender.as_str())),
             &each_once(others.iter().map(|l| l.tier.as_str())),

@@ -1,22 +1,26 @@
 //! `msg hooks install`: registers `inbox-watcher` in Claude Code's `settings.json`.
 //!
-//! The entry is the one Claude Code documents for command hooks, under both events the
-//! watcher answers:
+//! The entry is the one Claude Code documents for command hooks, under the events the
+//! watcher answers; `SessionStart` with a matcher naming the four ways a context starts (a
+//! new session, a resumed one, `/clear`, a compaction), and `Stop` only when asked
+//! ([`STOP`]):
 //!
 //! ```json
 //! {
 //!   "hooks": {
 //!     "UserPromptSubmit": [{"hooks": [{"type": "command", "command": "/home/me/.cargo/bin/inbox-watcher"}]}],
-//!     "SessionStart": [{"hooks": [{"type": "command", "command": "/home/me/.cargo/bin/inbox-watcher"}]}]
+//!     "SessionStart": [{"matcher": "startup|resume|clear|compact", "hooks": [{"type": "command", "command": "/home/me/.cargo/bin/inbox-watcher"}]}]
 //!   }
 //! }
 //! ```
 //!
 //! Installing is idempotent: an entry whose command runs `inbox-watcher` is kept (its path
-//! updated when it differs), the Python original's `inbox-watcher.py` entries are replaced
-//! (both would claim tasks), and everything else in the file, key order included, stays as
-//! it was. Before a change the file is copied to `settings.json.backup` (or `.backup.2`, …,
-//! never overwriting an earlier backup) and then replaced atomically.
+//! updated when it differs, its group and matcher as they are), the Python original's
+//! `inbox-watcher.py` entries are replaced (both would claim tasks), and everything else in
+//! the file, key order included, stays as it was. Before a change the file is copied to
+//! `settings.json.backup` (or `.backup.2`, …, never overwriting an earlier backup) and then
+//! replaced atomically. The Claude Code plugin (`plugins/msg/hooks/hooks.json`) registers
+//! the same events; use one or the other.
 
 use std::path::{Path, PathBuf};
 
@@ -25,8 +29,32 @@ use serde_json::{Map, Value, json};
 
 use crate::error::HooksError;
 
-/// The events the watcher is registered for.
-pub(crate) const EVENTS: [&str; 2] = ["UserPromptSubmit", "SessionStart"];
+/// An event the watcher is registered for, with the matcher of the group it is added in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Event {
+    pub(crate) name: &'static str,
+    pub(crate) matcher: Option<&'static str>,
+}
+
+/// The events the watcher is always registered for: every prompt, and every start of a
+/// context (the task in progress is shown again after a resume, `/clear` or compaction).
+pub(crate) const EVENTS: [Event; 2] = [
+    Event {
+        name: "UserPromptSubmit",
+        matcher: None,
+    },
+    Event {
+        name: "SessionStart",
+        matcher: Some("startup|resume|clear|compact"),
+    },
+];
+
+/// The optional `Stop` registration (`msg hooks install --stop`): keeps the agent working
+/// when an urgent task waits.
+pub(crate) const STOP: Event = Event {
+    name: "Stop",
+    matcher: None,
+};
 
 /// What [`install`] did, or would do.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,11 +76,12 @@ pub(crate) fn hook_command(executable: &Path) -> String {
     crate::hook::shell_word(&executable.display().to_string())
 }
 
-/// Registers `command` for [`EVENTS`] in the Claude Code settings file `path`; with
-/// `dry_run`, only says what would change.
+/// Registers `command` for `events` ([`EVENTS`], and [`STOP`] when asked) in the Claude Code
+/// settings file `path`; with `dry_run`, only says what would change.
 pub(crate) fn install(
     path: &Path,
     command: &str,
+    events: &[Event],
     dry_run: bool,
 ) -> Result<InstallReport, HooksError> {
     let bad = |message: String| HooksError::BadFile {
@@ -87,13 +116,14 @@ pub(crate) fn install(
         ));
     };
     let mut changes = Vec::new();
-    for event in EVENTS {
+    for event in events {
         let groups = hooks
-            .entry(event)
+            .entry(event.name)
             .or_insert_with(|| Value::Array(Vec::new()));
         let Some(groups) = groups.as_array_mut() else {
             return Err(bad(format!(
-                "\"hooks.{event}\" is not a list; fix it by hand, nothing was changed"
+                "\"hooks.{}\" is not a list; fix it by hand, nothing was changed",
+                event.name
             )));
         };
         register(event, groups, command, &mut changes);
@@ -151,8 +181,10 @@ fn program(command: &str) -> &str {
 }
 
 /// Makes `groups` (the matcher groups of `event`) run `command` once, replacing Python
-/// entries and updating the path of an existing one.
-fn register(event: &str, groups: &mut Vec<Value>, command: &str, changes: &mut Vec<String>) {
+/// entries and updating the path of an existing one; a new entry gets a group of its own
+/// with the event's matcher.
+fn register(event: &Event, groups: &mut Vec<Value>, command: &str, changes: &mut Vec<String>) {
+    let event_name = event.name;
     let mut present = false;
     for group in groups.iter_mut() {
         let Some(handlers) = group.get_mut("hooks").and_then(Value::as_array_mut) else {
@@ -165,7 +197,7 @@ fn register(event: &str, groups: &mut Vec<Value>, command: &str, changes: &mut V
                 .is_some_and(runs_python_watcher);
             if python {
                 changes.push(format!(
-                    "{event}: removed the Python hook {}",
+                    "{event_name}: removed the Python hook {}",
                     handler["command"].as_str().unwrap_or("")
                 ));
             }
@@ -183,7 +215,7 @@ fn register(event: &str, groups: &mut Vec<Value>, command: &str, changes: &mut V
             }
             present = true;
             if existing != command {
-                changes.push(format!("{event}: changed {existing} to {command}"));
+                changes.push(format!("{event_name}: changed {existing} to {command}"));
                 handler["command"] = Value::String(command.to_owned());
             }
         }
@@ -195,8 +227,12 @@ fn register(event: &str, groups: &mut Vec<Value>, command: &str, changes: &mut V
             .is_none_or(|handlers| !handlers.is_empty())
     });
     if !present {
-        groups.push(json!({"hooks": [{"type": "command", "command": command}]}));
-        changes.push(format!("{event}: added {command}"));
+        let handlers = json!([{"type": "command", "command": command}]);
+        groups.push(match event.matcher {
+            Some(matcher) => json!({"matcher": matcher, "hooks": handlers}),
+            None => json!({"hooks": handlers}),
+        });
+        changes.push(format!("{event_name}: added {command}"));
     }
 }
 

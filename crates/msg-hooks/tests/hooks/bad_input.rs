@@ -88,7 +88,7 @@ fn an_unwritable_directory_is_one_line_and_loses_nothing() {
     // is a regular file stops everyone.
     let env = Env::new();
     let task = queue_task(&env, "gregor", "Do not lose me");
-    deliver(&env, "tex@team.example.com", "Do not lose me either");
+    let message = deliver(&env, "tex@team.example.com", "Do not lose me either");
     let state = env.root().join(".datacore/state");
     std::fs::rename(&state, env.dir.path().join("state-aside")).unwrap();
     std::fs::write(&state, "a file where the state directory should be").unwrap();
@@ -102,10 +102,11 @@ fn an_unwritable_directory_is_one_line_and_loses_nothing() {
     std::fs::remove_file(&state).unwrap();
     std::fs::rename(env.dir.path().join("state-aside"), &state).unwrap();
     let context = env.context("s1").unwrap();
-    assert!(
-        context.contains("Do not lose me") && context.contains("Do not lose me either"),
-        "{context}"
-    );
+    assert!(context.contains("Do not lose me"), "{context}");
+    // The person's message is theirs: never shown to the agent, still unread.
+    assert!(!context.contains("Do not lose me either"), "{context}");
+    let store = env.ctx().store().unwrap();
+    assert!(store.by_id(&message).unwrap().unwrap().is_unread());
 
     let blocked = Env::new();
     std::fs::write(

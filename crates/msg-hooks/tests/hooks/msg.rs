@@ -429,20 +429,13 @@ fn hooks_install_is_idempotent_keeps_other_settings_and_backs_up() {
     std::fs::write(&settings, original).unwrap();
     let watcher = crate::support::exe("inbox-watcher");
     let path = settings.display().to_string();
-    let out = env
-        .run(
-            "msg",
-            &[
-                "hooks",
-                "install",
-                "--settings",
-                &path,
-                "--command",
-                watcher,
-            ],
-        )
-        .ok()
-        .to_owned();
+    // `msg hooks install --settings FILE --command <the watcher> EXTRA…`.
+    let install = |file: &str, extra: &[&str]| {
+        let mut args = vec!["hooks", "install", "--settings", file, "--command", watcher];
+        args.extend_from_slice(extra);
+        env.run("msg", &args)
+    };
+    let out = install(&path, &[]).ok().to_owned();
     let out = redact(&out, &env).replace(watcher, "<WATCHER>");
     insta::assert_snapshot!("hooks_install", out);
     assert_eq!(
@@ -465,52 +458,27 @@ fn hooks_install_is_idempotent_keeps_other_settings_and_backs_up() {
         value["hooks"]["SessionStart"][0]["hooks"][0]["type"],
         "command"
     );
-    let again = env
-        .run(
-            "msg",
-            &[
-                "hooks",
-                "install",
-                "--settings",
-                &path,
-                "--command",
-                watcher,
-            ],
-        )
-        .ok()
-        .to_owned();
+    assert_eq!(
+        value["hooks"]["SessionStart"][0]["matcher"],
+        "startup|resume|clear|compact"
+    );
+    // The Stop hook only when asked.
+    assert!(value["hooks"].get("Stop").is_none(), "{written}");
+    let again = install(&path, &[]).ok().to_owned();
     assert!(again.ends_with("; nothing changed\n"), "{again}");
     assert_eq!(env.read(&settings), written);
     assert!(!env.home().join(".claude/settings.json.backup.2").exists());
+    let stop = install(&path, &["--stop"]).ok().to_owned();
+    assert!(stop.starts_with("Stop: added "), "{stop}");
+    let value = json(&env.read(&settings));
+    assert_eq!(value["hooks"]["Stop"][0]["hooks"][0]["command"], watcher);
+    assert_eq!(value["hooks"]["SessionStart"].as_array().unwrap().len(), 1);
     // A new file, and the default path under $HOME.
     let fresh = env.home().join("fresh/settings.json");
     let fresh_path = fresh.display().to_string();
-    env.run(
-        "msg",
-        &[
-            "hooks",
-            "install",
-            "--settings",
-            &fresh_path,
-            "--command",
-            watcher,
-            "--dry-run",
-        ],
-    )
-    .ok();
+    install(&fresh_path, &["--dry-run"]).ok();
     assert!(!fresh.exists());
-    env.run(
-        "msg",
-        &[
-            "hooks",
-            "install",
-            "--settings",
-            &fresh_path,
-            "--command",
-            watcher,
-        ],
-    )
-    .ok();
+    install(&fresh_path, &[]).ok();
     assert_eq!(
         json(&env.read(&fresh))["hooks"]["UserPromptSubmit"][0]["hooks"][0]["command"],
         watcher
@@ -538,20 +506,7 @@ fn hooks_install_is_idempotent_keeps_other_settings_and_backs_up() {
         "{line}"
     );
     std::fs::write(&settings, "[1, 2]").unwrap();
-    let line = env
-        .run(
-            "msg",
-            &[
-                "hooks",
-                "install",
-                "--settings",
-                &path,
-                "--command",
-                watcher,
-            ],
-        )
-        .fails(1, "msg")
-        .to_owned();
+    let line = install(&path, &[]).fails(1, "msg").to_owned();
     assert!(
         line.ends_with("settings.json: not a JSON object; fix it by hand, nothing was changed"),
         "{line}"

@@ -369,7 +369,10 @@ pub(crate) fn redact(text: &str, env: &Env) -> String {
                 }
             }
         }
-        if rest.starts_with("untrusted-data-") && rest.get(..31).is_some() {
+        let boundary = rest
+            .get(15..31)
+            .is_some_and(|b| b.bytes().all(|c| c.is_ascii_hexdigit()));
+        if rest.starts_with("untrusted-data-") && boundary {
             out.push_str("untrusted-data-BOUNDARY");
             rest = &rest[31..];
             continue;
@@ -417,6 +420,22 @@ pub(crate) fn queue_task(env: &Env, from: &str, text: &str) -> String {
         desk.approve(submitted.task.id()).unwrap();
     }
     submitted.task.id().to_owned()
+}
+
+/// Submits a task from `from` through the governor (in process) and leaves it as it is
+/// (WAITING for a sender whose tier does not auto-accept); returns its ID.
+pub(crate) fn submit_task(env: &Env, from: &str, text: &str) -> String {
+    let ctx = env.ctx();
+    let desk = msg_hooks::TaskDesk::open(&ctx, None).unwrap();
+    desk.submit(&msg_hooks::Submission {
+        from: from.into(),
+        text: text.into(),
+        ..Default::default()
+    })
+    .unwrap()
+    .task
+    .id()
+    .to_owned()
 }
 
 /// Writes an unread message from `from` to gregor into the inbox (in process, as the relay

@@ -699,6 +699,50 @@ fn a_callers_property_cannot_override_the_inboxs_or_forge_one() {
     assert_eq!(fine.property("IDEA"), Some("y"));
 }
 
+#[test]
+fn claim_next_if_idle_claims_only_when_nothing_is_working() {
+    let (_root, inbox, _clock) = setup();
+    assert_eq!(inbox.claim_next_if_idle().unwrap(), Default::default());
+    let first = owner_task(&inbox, "First");
+    let second = owner_task(&inbox, "Second");
+    let waiting = inbox
+        .create_task("stranger", "Needs approval", "unknown", &[], None, None)
+        .unwrap();
+    let turn = inbox.claim_next_if_idle().unwrap();
+    let claimed = turn.claimed.expect("nothing was working");
+    assert_eq!(
+        (claimed.id(), claimed.state()),
+        (first.id(), TaskState::Working)
+    );
+    let open: Vec<(&str, TaskState)> = turn.open.iter().map(|t| (t.id(), t.state())).collect();
+    assert_eq!(
+        open,
+        [
+            (first.id(), TaskState::Working),
+            (second.id(), TaskState::Queued),
+            (waiting.id(), TaskState::Waiting),
+        ]
+    );
+    // While one works, nothing is claimed and nothing is written.
+    let before = fs::read(inbox.path()).unwrap();
+    let turn = inbox.claim_next_if_idle().unwrap();
+    assert_eq!(turn.claimed, None);
+    assert_eq!(turn.open.len(), 3);
+    assert_eq!(fs::read(inbox.path()).unwrap(), before);
+    // A task queued by hand without an ID is claimed, gets its ID and is listed.
+    inbox.complete(first.id(), Some(10), "", "", None).unwrap();
+    inbox.cancel(second.id(), "not needed").unwrap();
+    let mut text = fs::read_to_string(inbox.path()).unwrap();
+    text.push_str("* QUEUED Typed by hand\n");
+    fs::write(inbox.path(), text).unwrap();
+    let turn = inbox.claim_next_if_idle().unwrap();
+    let claimed = turn.claimed.expect("the hand-written task");
+    assert_eq!(claimed.title(), "Typed by hand");
+    assert!(claimed.id().starts_with("task-"), "{}", claimed.id());
+    let open: Vec<&str> = turn.open.iter().map(|t| t.id()).collect();
+    assert_eq!(open, [waiting.id(), claimed.id()]);
+}
+
 /// A full disk (simulated by msg-core's test hook): creating a task and every transition
 /// fail with an error naming the task file, which stays exactly as it was (no QUEUED task
 /// whose drawer stops half way). With room again, the same calls work.

@@ -12,6 +12,7 @@
 
 mod broadcast;
 mod contacts;
+mod digest;
 mod mcp;
 mod messages;
 mod presence;
@@ -69,6 +70,7 @@ enum Command {
     Task(tasks::TaskCmd),
     Usage(usage::Usage),
     Contacts(contacts::Contacts),
+    Digest(digest::Digest),
     Presence(presence::PresenceCmd),
     Whoami(whoami::Whoami),
     Init(setup::Init),
@@ -140,6 +142,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Task(args) => args.run(&at.context()?),
         Command::Usage(args) => args.run(&at.context()?),
         Command::Contacts(args) => args.run(&at.context()?),
+        Command::Digest(args) => args.run(&at.context()?),
         Command::Presence(args) => args.run(&at.context()?),
         Command::Whoami(args) => args.run(&at.context()?),
         // These work without loadable settings: they create or check them.

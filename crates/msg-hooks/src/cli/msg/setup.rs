@@ -108,9 +108,10 @@ enum HooksCommand {
 }
 
 #[derive(FromArgs, ArgsInfo, Debug)]
-/// Register inbox-watcher in Claude Code's settings (UserPromptSubmit and SessionStart),
-/// keeping everything else; a changed file is backed up first. Running it again changes
-/// nothing.
+/// Register inbox-watcher in Claude Code's settings (UserPromptSubmit, and SessionStart on
+/// startup, resume, clear and compact), keeping everything else; a changed file is backed
+/// up first. Running it again changes nothing. For people who do not use the Claude Code
+/// plugin (plugins/msg), which registers the same hooks.
 #[argh(subcommand, name = "install", help_triggers("-h", "--help"))]
 struct Install {
     /// the settings file (default: ~/.claude/settings.json)
@@ -122,6 +123,9 @@ struct Install {
     /// show the result without writing
     #[argh(switch)]
     dry_run: bool,
+    /// also register it for Stop: the agent keeps working when a task tagged urgent waits
+    #[argh(switch)]
+    stop: bool,
 }
 
 impl Hooks {
@@ -148,7 +152,11 @@ impl Hooks {
             ));
         }
         let command = claude_settings::hook_command(&watcher);
-        let report = claude_settings::install(&settings, &command, install.dry_run)?;
+        let mut events = claude_settings::EVENTS.to_vec();
+        if install.stop {
+            events.push(claude_settings::STOP);
+        }
+        let report = claude_settings::install(&settings, &command, &events, install.dry_run)?;
         let mut out = String::new();
         if install.dry_run {
             out.push_str(&report.text);
