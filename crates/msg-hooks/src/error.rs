@@ -96,6 +96,9 @@ pub enum HooksError {
         /// What is wrong and what to do.
         message: String,
     },
+    /// A key, a key file or a signature could not be used.
+    #[error(transparent)]
+    Trust(#[from] crate::trust::TrustError),
     /// An operating system error outside the org engine.
     #[error("cannot {action} {}: {source}", path.display())]
     Io {

@@ -1,0 +1,56 @@
+//! Trust that does not rest on the relay (DESIGN.md §12): keys, signatures, sealing.
+//!
+//! - [`keys`]: each local identity's secret keys under `.datacore/keys/` and public keys
+//!   in their text forms (key card, fingerprint);
+//! - [`canonical`]: the canonical form of a message, the bytes a signature covers;
+//! - [`signature`]: the signature token that travels in the frame;
+//! - [`seal`]: content sealed to the recipient and the sender (HPKE-wrapped content key).
+//!
+//! Nothing here knows the wire or the files of the stores: the relay client signs and
+//! seals what it sends and checks what it receives with these, and `msg-store` only keeps
+//! the results as properties.
+
+pub(crate) mod canonical;
+pub(crate) mod keys;
+pub(crate) mod seal;
+pub(crate) mod signature;
+
+use std::path::PathBuf;
+
+use thiserror::Error;
+
+/// Why a key or a key file cannot be used.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum TrustError {
+    /// A public key as given (a key card, a key in `contacts.yaml`) is not one.
+    #[error("{given:?} is not a public key: {reason}")]
+    BadKey {
+        /// The start of what was given.
+        given: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A key file is not what it should be.
+    #[error("{}: {message}", path.display())]
+    BadKeyFile {
+        /// The key file.
+        path: PathBuf,
+        /// What is wrong and what to do.
+        message: String,
+    },
+    /// A key file could not be read or written.
+    #[error("cannot use key file {}: {source}", path.display())]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// A name that cannot become a file name.
+    #[error(transparent)]
+    Invalid(#[from] msg_core::validate::ValidationError),
+    /// The atomic write of a key file failed.
+    #[error(transparent)]
+    Durable(#[from] msg_core::durable::DurableError),
+}
