@@ -20,7 +20,7 @@ use tokio_tungstenite::tungstenite;
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::config::LegacyDelivery;
-use crate::protocol::fast::{self, HotFrame, SendFields};
+use crate::protocol::fast::{self, HotFrame, PassedOn, SendFields};
 use crate::protocol::{AckStatus, ClientFrame, ErrorCode, QueueLimit, ServerFrame, close};
 use crate::rate::RateLimiter;
 use crate::registry::{Kicked, LoginStep, SendOutcome};
@@ -424,6 +424,7 @@ impl Connection {
                 fields.thread.as_deref(),
                 fields.reply_to.as_deref(),
                 timestamp,
+                &fields.passed_on,
             )
         };
         let json = match fields.timestamp.as_deref() {
@@ -456,6 +457,9 @@ impl Connection {
                 thread,
                 reply_to,
                 timestamp,
+                priority,
+                signature,
+                sealed,
             } => self.on_send_fields(SendFields {
                 to: to.map(Cow::Owned),
                 content: content.map(Cow::Owned),
@@ -463,6 +467,11 @@ impl Connection {
                 thread: thread.map(Cow::Owned),
                 reply_to: reply_to.map(Cow::Owned),
                 timestamp: timestamp.map(Cow::Owned),
+                passed_on: PassedOn {
+                    priority: priority.map(Cow::Owned),
+                    signature: signature.map(Cow::Owned),
+                    sealed: sealed.map(Cow::Owned),
+                },
             }),
             ClientFrame::Ack { id } => self.on_ack(&id),
             ClientFrame::StatusChange { status } => {

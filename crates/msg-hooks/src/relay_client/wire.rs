@@ -85,6 +85,7 @@ pub(crate) fn parse(text: &str) -> Option<FromRelay> {
             thread,
             reply_to,
             timestamp,
+            ..
         } => FromRelay::Message(Incoming {
             from,
             to,
@@ -165,6 +166,9 @@ pub(crate) fn send(message: &msg_store::Message) -> String {
         thread: message.thread.clone(),
         reply_to: message.reply_to.clone(),
         timestamp: message.created.clone(),
+        priority: None,
+        signature: None,
+        sealed: None,
     })
 }
 

@@ -170,16 +170,25 @@ mod tests {
             hex,
             concat!(
                 "64617461636f72652d6d6573736167696e672f6d65737361676500", // context
-                "01",                                                       // version
-                "00000005", "616c696365",                                   // from
-                "0000000a", "626f622d636c61756465",                         // to
-                "0000001c", "6d73672d32303236313132342d3130303235392d3161326233633464", // id
-                "00000016", "5b323032362d31312d3234205475652031303a30325d", // created
-                "00",                                                       // reply_to: none
-                "01", "0000001c", "6d73672d32303236313132342d3039353930302d3030666630306666", // thread
-                "0000001d", "43616e20796f7520726576696577205052202332343f0a5468616e6b73", // content
-                "00000004", "68696768",                                     // priority
-                "00000020", "0707070707070707070707070707070707070707070707070707070707070707", // key
+                "01",                                                     // version
+                "00000005",
+                "616c696365", // from
+                "0000000a",
+                "626f622d636c61756465", // to
+                "0000001c",
+                "6d73672d32303236313132342d3130303235392d3161326233633464", // id
+                "00000016",
+                "5b323032362d31312d3234205475652031303a30325d", // created
+                "00",                                           // reply_to: none
+                "01",
+                "0000001c",
+                "6d73672d32303236313132342d3039353930302d3030666630306666", // thread
+                "0000001d",
+                "43616e20796f7520726576696577205052202332343f0a5468616e6b73", // content
+                "00000004",
+                "68696768", // priority
+                "00000020",
+                "0707070707070707070707070707070707070707070707070707070707070707", // key
             )
         );
     }
@@ -189,13 +198,36 @@ mod tests {
         let base = sample();
         let key = [7; 32];
         let variants = [
-            Signable { from: "alic", to: "ebob-claude", ..base },
-            Signable { reply_to: Some(""), ..base },
-            Signable { reply_to: Some("msg-20261124-095900-00ff00ff"), thread: None, ..base },
-            Signable { content: "Can you review PR #24?\nThanks ", ..base },
-            Signable { priority: "normal", ..base },
-            Signable { created: "[2026-11-24 Tue 10:03]", ..base },
-            Signable { id: "msg-20261124-100259-1a2b3c4e", ..base },
+            Signable {
+                from: "alic",
+                to: "ebob-claude",
+                ..base
+            },
+            Signable {
+                reply_to: Some(""),
+                ..base
+            },
+            Signable {
+                reply_to: Some("msg-20261124-095900-00ff00ff"),
+                thread: None,
+                ..base
+            },
+            Signable {
+                content: "Can you review PR #24?\nThanks ",
+                ..base
+            },
+            Signable {
+                priority: "normal",
+                ..base
+            },
+            Signable {
+                created: "[2026-11-24 Tue 10:03]",
+                ..base
+            },
+            Signable {
+                id: "msg-20261124-100259-1a2b3c4e",
+                ..base
+            },
         ];
         let original = base.canonical(&key);
         for variant in variants {

@@ -61,7 +61,10 @@ impl PublicKeys {
 
     /// `x25519:<base64url>`.
     pub(crate) fn encryption_text(&self) -> String {
-        format!("{ENCRYPTION_PREFIX}{}", URL_SAFE_NO_PAD.encode(self.encryption))
+        format!(
+            "{ENCRYPTION_PREFIX}{}",
+            URL_SAFE_NO_PAD.encode(self.encryption)
+        )
     }
 
     /// The key card: `dck1.<base64url of the signing key and the encryption key>`.
@@ -321,8 +324,8 @@ impl KeyRing {
                 path.display()
             )));
         }
-        let file: KeyFile = serde_yaml::from_str(&text)
-            .map_err(|err| bad(format!("not a key file: {err}")))?;
+        let file: KeyFile =
+            serde_yaml::from_str(&text).map_err(|err| bad(format!("not a key file: {err}")))?;
         if file.identity != identity {
             return Err(bad(format!(
                 "it holds the keys of {:?}, not {identity:?}",
@@ -370,11 +373,7 @@ impl KeyRing {
             created: self.created.clone(),
             signing: current.signing,
             encryption: current.encryption,
-            retired: self
-                .retired
-                .iter()
-                .map(|keys| keys.to_file(None))
-                .collect(),
+            retired: self.retired.iter().map(|keys| keys.to_file(None)).collect(),
         };
         let mut text = format!(
             "# The secret keys of {} for datacore-messaging. Never share this file:\n\
@@ -447,8 +446,8 @@ mod tests {
         for bad in ["", "dck1.", "dck1.!!!", "dck2.AAAA", &keys.card()[..60]] {
             assert!(PublicKeys::from_card(bad).is_err(), "{bad:?}");
         }
-        let err = PublicKeys::from_texts(&keys.encryption_text(), &keys.encryption_text())
-            .unwrap_err();
+        let err =
+            PublicKeys::from_texts(&keys.encryption_text(), &keys.encryption_text()).unwrap_err();
         assert!(err.to_string().contains("`ed25519:`"), "{err}");
     }
 

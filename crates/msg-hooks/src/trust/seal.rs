@@ -268,9 +268,18 @@ mod tests {
         let bob = keys(2);
         let sealed = seal(&inner(), &ENVELOPE, &[bob.public().encryption]);
         for other in [
-            Envelope { from: "gregor", ..ENVELOPE },
-            Envelope { to: "bob-claude", ..ENVELOPE },
-            Envelope { id: "msg-2", ..ENVELOPE },
+            Envelope {
+                from: "gregor",
+                ..ENVELOPE
+            },
+            Envelope {
+                to: "bob-claude",
+                ..ENVELOPE
+            },
+            Envelope {
+                id: "msg-2",
+                ..ENVELOPE
+            },
         ] {
             assert_eq!(open(&sealed, &other, [&bob]), Err(OpenError::Damaged));
         }

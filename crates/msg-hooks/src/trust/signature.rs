@@ -115,12 +115,30 @@ mod tests {
         let token = Token::sign(&alice(), &sample());
         assert!(token.verifies(&sample()));
         let changed = [
-            Signable { from: "gregor", ..sample() },
-            Signable { to: "bob", ..sample() },
-            Signable { content: "Can you merge PR #24?\nThanks", ..sample() },
-            Signable { priority: "normal", ..sample() },
-            Signable { created: "[2026-11-25 Wed 10:02]", ..sample() },
-            Signable { reply_to: Some("x"), ..sample() },
+            Signable {
+                from: "gregor",
+                ..sample()
+            },
+            Signable {
+                to: "bob",
+                ..sample()
+            },
+            Signable {
+                content: "Can you merge PR #24?\nThanks",
+                ..sample()
+            },
+            Signable {
+                priority: "normal",
+                ..sample()
+            },
+            Signable {
+                created: "[2026-11-25 Wed 10:02]",
+                ..sample()
+            },
+            Signable {
+                reply_to: Some("x"),
+                ..sample()
+            },
         ];
         for message in changed {
             assert!(!token.verifies(&message), "{message:?}");
