@@ -98,6 +98,16 @@ pub(crate) struct Contact {
     /// When the actor was added, as written.
     #[serde(deserialize_with = "text")]
     pub(crate) added: Option<String>,
+    /// `public_key`: the actor's signing key (`ed25519:…`), recorded on first use or given
+    /// to `msg contacts add --key`.
+    pub(crate) public_key: Option<String>,
+    /// `encryption_key`: the actor's key to seal messages to (`x25519:…`).
+    pub(crate) encryption_key: Option<String>,
+    /// `key_verified`: when the person confirmed the keys' fingerprint; absent: not yet.
+    #[serde(deserialize_with = "text")]
+    pub(crate) key_verified: Option<String>,
+    /// `seal: false`: messages to the actor are sent unsealed even when its key is known.
+    pub(crate) seal: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -63,6 +63,19 @@ pub(crate) fn message(message: &Message) -> Value {
         "body": message.body,
         "line": message.line,
         "properties": properties(&message.properties),
+        "signature": signature(message),
+    })
+}
+
+/// What the relay client found of a received message's signature (`null` fields for a
+/// message it did not check: sent, local, or from before keys).
+fn signature(message: &Message) -> Value {
+    use crate::trust::verdict::{ENCRYPTED, SIGNATURE_CHECK, SIGNATURE_NOTE, SIGNED_BY};
+    json!({
+        "check": message.property(SIGNATURE_CHECK),
+        "note": message.property(SIGNATURE_NOTE),
+        "signed_by": message.property(SIGNED_BY),
+        "encrypted": message.property(ENCRYPTED) == Some("yes"),
     })
 }
 

@@ -135,7 +135,22 @@ pub(crate) fn message_detail(message: &Message, where_from: &str) -> String {
     if !message.tags.is_empty() {
         out.push_str(&format!("  Tags: {}\n", one_line(&message.tags.join(" "))));
     }
+    if let Some(check) = message.property(crate::trust::verdict::SIGNATURE_CHECK) {
+        let note = message
+            .property(crate::trust::verdict::SIGNATURE_NOTE)
+            .map(|note| format!(": {}", one_line(note)))
+            .unwrap_or_default();
+        out.push_str(&format!("  Signature: {}{note}\n", one_line(check)));
+    }
     for (key, value) in &message.properties {
+        if [
+            crate::trust::verdict::SIGNATURE_CHECK,
+            crate::trust::verdict::SIGNATURE_NOTE,
+        ]
+        .contains(&key.as_str())
+        {
+            continue; // said above
+        }
         out.push_str(&format!("  {}: {}\n", one_line(key), one_line(value)));
     }
     if message.priority != msg_store::Priority::Normal {

@@ -41,7 +41,9 @@ use crate::context::Context;
 use crate::desk::intake;
 use crate::error::HooksError;
 use crate::sighting::Sighting;
-use msg_core::config::OWNER_TIER;
+use crate::trust::pins::Pins;
+use crate::trust::verdict;
+use msg_core::config::{OWNER_TIER, UNKNOWN_TIER};
 
 /// How long a run waits for another run for the same agent. Runs take milliseconds; a
 /// longer wait means something is stuck, and the prompt should not wait for it.
@@ -168,12 +170,15 @@ fn task_tier(ctx: &Context, task: &Task) -> (String, bool) {
     let trusted = !from.is_empty()
         && ctx.is_owner(from)
         && task.trust_tier().is_none_or(|tier| tier == OWNER_TIER);
-    let tier = match task.trust_tier() {
+    let mut tier = match task.trust_tier() {
         Some(recorded) if recorded != tier_now && !trusted => {
             format!("{tier_now}, submitted as {recorded}")
         }
         _ => tier_now,
     };
+    if let Some(reason) = task.property(verdict::TIER_WITHHELD) {
+        tier.push_str(&format!("; signature: {reason}"));
+    }
     (tier, trusted)
 }
 
@@ -293,6 +298,8 @@ fn watch_messages(
     };
     let shown: HashSet<&str> = seen.messages.iter().map(String::as_str).collect();
     let mut news = MessageNews::default();
+    let policy = ctx.settings().messaging.require_signatures;
+    let mut pins = None;
     for message in unread {
         // The agent's own replies to the user are for the user.
         if message.from == ctx.agent() {
@@ -302,9 +309,16 @@ fn watch_messages(
         if shown.contains(message.id.as_str()) {
             continue;
         }
-        let tier = ctx.trust_tier(&message.from);
+        // A message from the relay whose signature does not vouch for its sender is shown
+        // as tier `unknown`, with the reason, and framed as data.
+        let pins = pins.get_or_insert_with(|| Pins::load(ctx).map_err(|err| err.to_string()));
+        let withheld = verdict::withheld(&message, policy, pins.as_ref().map_err(String::as_str));
+        let (tier, trusted) = match withheld {
+            Some(reason) => (format!("{UNKNOWN_TIER}; signature: {reason}"), false),
+            None => (ctx.trust_tier(&message.from), ctx.is_owner(&message.from)),
+        };
         news.new.push(MessageItem {
-            trusted: ctx.is_owner(&message.from),
+            trusted,
             tier,
             message,
         });

@@ -229,6 +229,11 @@ impl SecretKeys {
     }
 }
 
+/// Now, as key files write it (an org timestamp).
+pub(crate) fn now_text() -> String {
+    msg_core::timestamp::format_inactive(msg_core::timestamp::now_local())
+}
+
 /// What an old key signs when it hands over to a new one: the identity and both public
 /// keys of each, so the statement cannot be moved to another identity or pair.
 pub(crate) fn rotation_statement(identity: &str, old: &PublicKeys, new: &PublicKeys) -> Vec<u8> {
@@ -394,6 +399,17 @@ impl KeyRing {
         fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).map_err(io(&path))?;
         durable::write_atomically(&path, text.as_bytes())?;
         Ok(path)
+    }
+
+    /// The keys of `identity`, created (and saved) now when it has none; `true` when
+    /// created.
+    pub(crate) fn ensure(paths: &Paths, identity: &str) -> Result<(KeyRing, bool), TrustError> {
+        if let Some(ring) = KeyRing::load(paths, identity)? {
+            return Ok((ring, false));
+        }
+        let ring = KeyRing::generate(identity, now_text());
+        ring.save(paths)?;
+        Ok((ring, true))
     }
 
     /// New keys for `identity`, created now.

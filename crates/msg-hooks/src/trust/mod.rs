@@ -4,7 +4,13 @@
 //!   in their text forms (key card, fingerprint);
 //! - [`canonical`]: the canonical form of a message, the bytes a signature covers;
 //! - [`signature`]: the signature token that travels in the frame;
-//! - [`seal`]: content sealed to the recipient and the sender (HPKE-wrapped content key).
+//! - [`seal`]: content sealed to the recipient and the sender (HPKE-wrapped content key);
+//! - [`pins`]: whose key is whose (`contacts.yaml`, this machine's identities);
+//! - [`outgoing`]: a message signed and sealed on its way out;
+//! - [`receive`]: a batch of received messages opened and checked, with the [`replay`]
+//!   window held until it is stored; [`verdict`]: the check, its words, the entry's
+//!   properties and whether the sender's tier applies;
+//! - [`rotation`]: a key change announced with the old keys vouching for the new.
 //!
 //! Nothing here knows the wire or the files of the stores: the relay client signs and
 //! seals what it sends and checks what it receives with these, and `msg-store` only keeps
@@ -12,8 +18,14 @@
 
 pub(crate) mod canonical;
 pub(crate) mod keys;
+pub(crate) mod outgoing;
+pub(crate) mod pins;
+pub(crate) mod receive;
+pub(crate) mod replay;
+pub(crate) mod rotation;
 pub(crate) mod seal;
 pub(crate) mod signature;
+pub(crate) mod verdict;
 
 use std::path::PathBuf;
 

@@ -8,6 +8,7 @@
 //! argh sees the rest ([`parse`]).
 
 mod contacts;
+mod keys;
 mod messages;
 mod presence;
 mod relay;
@@ -57,6 +58,7 @@ enum Command {
     Task(tasks::TaskCmd),
     Usage(usage::Usage),
     Contacts(contacts::Contacts),
+    Keys(keys::Keys),
     Presence(presence::PresenceCmd),
     Whoami(whoami::Whoami),
     Init(setup::Init),
@@ -109,6 +111,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Task(args) => args.run(&at.context()?),
         Command::Usage(args) => args.run(&at.context()?),
         Command::Contacts(args) => args.run(&at.context()?),
+        Command::Keys(args) => args.run(&at.context()?),
         Command::Presence(args) => args.run(&at.context()?),
         Command::Whoami(args) => args.run(&at.context()?),
         // These work without loadable settings: they create or check them.
