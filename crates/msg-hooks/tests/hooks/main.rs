@@ -13,4 +13,5 @@ mod msg;
 mod relay;
 mod send_reply;
 mod task_queue;
+mod trust;
 mod watcher;
