@@ -91,3 +91,6 @@ pub use desk::{
 };
 pub use error::HooksError;
 pub use hook::{EventKind, HookEvent, MAX_CONTEXT_CHARS, WatchOutput, watch};
+/// For `benches/trust.rs` only: not part of the library's interface.
+#[doc(hidden)]
+pub use trust::bench as trust_bench;

@@ -520,7 +520,9 @@ impl Session {
         let line = match &checked.check {
             Check::Verified | Check::Unsigned => return,
             Check::UnverifiedKey { first_use: false } => return,
-            Check::UnverifiedKey { first_use: true } => format!("[trust] {from}: {note}"),
+            Check::UnverifiedKey { first_use: true } | Check::Rotated { .. } => {
+                format!("[trust] {from}: {note}")
+            }
             _ => format!("[trust] WARNING {id} from {from}: {note}; it counts as tier unknown"),
         };
         (self.report)(&line);

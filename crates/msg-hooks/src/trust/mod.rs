@@ -16,6 +16,8 @@
 //! seals what it sends and checks what it receives with these, and `msg-store` only keeps
 //! the results as properties.
 
+#[doc(hidden)]
+pub mod bench;
 pub(crate) mod canonical;
 pub(crate) mod keys;
 pub(crate) mod outgoing;

@@ -13,6 +13,7 @@ use super::canonical::Signable;
 use super::keys::{KeyRing, PublicKeys};
 use super::pins::Pins;
 use super::replay::{Refusal, Window};
+use super::rotation::Rotation;
 use super::seal::{self, Envelope};
 use super::signature::Token;
 use super::verdict::{self, Check};
@@ -183,7 +184,7 @@ fn check_one(arrived: Arrived, ring: Option<&KeyRing>, pins: Result<&Pins, &Stri
                     Err(reason) => Check::BadPin {
                         reason: reason.clone(),
                     },
-                    Ok(pins) => against_pins(pins, &from, &token.signer),
+                    Ok(pins) => against_pins(pins, &from, &token.signer, &content),
                 }
             }
         }
@@ -211,8 +212,8 @@ fn check_one(arrived: Arrived, ring: Option<&KeyRing>, pins: Result<&Pins, &Stri
     }
 }
 
-/// A valid signature by `signer`: is it `from`'s key?
-fn against_pins(pins: &Pins, from: &str, signer: &PublicKeys) -> Check {
+/// A valid signature by `signer` of a message saying `content`: is it `from`'s key?
+fn against_pins(pins: &Pins, from: &str, signer: &PublicKeys, content: &str) -> Check {
     match pins.of(from) {
         Some(Ok(pin)) if pin.keys == *signer => {
             if pin.verified {
@@ -221,8 +222,18 @@ fn against_pins(pins: &Pins, from: &str, signer: &PublicKeys) -> Check {
                 Check::UnverifiedKey { first_use: false }
             }
         }
-        Some(Ok(pin)) => Check::KeyChanged {
-            pinned: pin.keys.fingerprint(),
+        Some(Ok(pin)) => match Rotation::parse(content) {
+            Some(rotation) if rotation.moves(from, &pin.keys, signer) => Check::Rotated {
+                confirmed: pin.verified,
+            },
+            _ => match pins.holder_of(signer, from) {
+                Some(holder) => Check::KeyOfAnother {
+                    holder: holder.to_owned(),
+                },
+                None => Check::KeyChanged {
+                    pinned: pin.keys.fingerprint(),
+                },
+            },
         },
         Some(Err(reason)) => Check::BadPin {
             reason: reason.clone(),

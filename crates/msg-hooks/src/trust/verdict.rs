@@ -35,6 +35,9 @@ pub(crate) enum Check {
     Unsigned,
     /// A signature that does not match the message.
     Invalid,
+    /// A valid signature from new keys that the sender's pinned keys vouch for in the
+    /// message itself (`msg keys rotate`): the pin moves to them, still `confirmed` or not.
+    Rotated { confirmed: bool },
     /// A valid signature from a key other than the one pinned for the sender.
     KeyChanged { pinned: String },
     /// A valid signature from the key pinned for someone else.
@@ -54,7 +57,8 @@ impl Check {
     pub(crate) fn code(&self) -> &'static str {
         match self {
             Check::Verified => "verified",
-            Check::UnverifiedKey { .. } => "unverified-key",
+            Check::UnverifiedKey { .. } | Check::Rotated { confirmed: false } => "unverified-key",
+            Check::Rotated { confirmed: true } => "verified",
             Check::Unsigned => "unsigned",
             Check::Invalid => "invalid",
             Check::KeyChanged { .. } => "key-changed",
@@ -72,6 +76,7 @@ impl Check {
             self,
             Check::Verified
                 | Check::UnverifiedKey { .. }
+                | Check::Rotated { .. }
                 | Check::KeyChanged { .. }
                 | Check::KeyOfAnother { .. }
         )
@@ -87,6 +92,10 @@ impl Check {
             ),
             Check::UnverifiedKey { first_use: false } => format!(
                 "signed with {from}'s key ({fingerprint}), not confirmed: compare the fingerprint with {from} and run `msg contacts verify {from}`"
+            ),
+            Check::Rotated { confirmed } => format!(
+                "{from} moved to new keys ({fingerprint}); the keys pinned for {from}{} vouch for them in this message",
+                if *confirmed { ", which you confirmed," } else { "" }
             ),
             Check::Unsigned => "not signed".to_owned(),
             Check::Invalid => "the signature does not match the message: sender, recipient, time or text changed on the way".to_owned(),
