@@ -798,8 +798,8 @@ mod tests {
                 (n % 2 == 0).then_some(text.as_str()),
                 text,
                 &PassedOn {
-                    priority: (n % 4 == 1).then(|| Cow::Borrowed(other.as_str())),
-                    signature: (n % 3 == 1).then(|| Cow::Borrowed(text.as_str())),
+                    priority: (n % 4 == 1).then_some(Cow::Borrowed(other.as_str())),
+                    signature: (n % 3 == 1).then_some(Cow::Borrowed(text.as_str())),
                     sealed: (n % 5 != 0).then(|| Cow::Owned(other.repeat(2))),
                 },
             );
