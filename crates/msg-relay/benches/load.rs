@@ -13,6 +13,14 @@
 //! - **spool**: like flood, but every message goes to a name that is offline, on a relay
 //!   with `--spool`: durable queuing, where each `queued` ack waits for the spool's
 //!   `fdatasync` (group commit). Its "delivered" column counts acknowledged sends.
+//! - **hostile**: issue 16's soak, on a relay with its default limits: honest clients with
+//!   `acks` send paced messages in a ring, once alone and once among hostile clients (ping
+//!   floods with and without a login, slowloris upgrade requests, oversized frames, sends to
+//!   junk and to many offline names), interleaved over several rounds; reports the relay's
+//!   peak RSS against a stated bound, the honest p99 against twice the clean run's, and
+//!   acknowledged messages lost (must be 0). The hostile clients run in a child process of
+//!   this binary (`--attack`) at `--hostile-nice` (19); `--hostiles P,S,O,J` sets how many
+//!   of each kind (10 ping flooders, 200 slowloris, 4 oversized, 4 junk senders).
 //!
 //! Every run is bounded in time (`--seconds`) and in messages (`--messages`). With `--acks`
 //! the clients log in with `acks` and acknowledge every message, so that each one is also
@@ -25,6 +33,7 @@
 //! cargo bench -p msg-relay --bench load                  # everything, about a minute
 //! cargo bench -p msg-relay --bench load -- --quick       # shorter runs, about 20 s
 //! cargo bench -p msg-relay --bench load -- flood --clients 10 --seconds 5
+//! cargo bench -p msg-relay --bench load -- hostile --hostiles 10,0,0,0   # ping floods only
 //! ```
 //!
 //! Without `--bench` on the command line (`cargo test --benches`, `--all-targets`) it runs a
@@ -52,6 +61,10 @@ const SECRET: &str = "load-generator-secret-0123456789abcdef";
 const TARGET_CPU_US_PER_MESSAGE: f64 = 4.0;
 const TARGET_PACED_P99_MS: f64 = 5.0;
 const TARGET_IDLE_RSS_MB: f64 = 150.0;
+/// The soak's bound on the relay's RSS: its own baseline (about 5 MB), the junk senders'
+/// queued messages (each sender holds at most `--sender-queue-max-bytes`, 16 MiB, and the
+/// soak has 4 of them), and the bounded buffers of a few hundred connections.
+const TARGET_SOAK_RSS_MB: f64 = 128.0;
 
 #[derive(Debug, Clone)]
 struct Options {
@@ -64,6 +77,10 @@ struct Options {
     messages: Option<u64>,
     quick: bool,
     smoke: bool,
+    /// `--hostiles P,S,O,J`: the soak's hostile clients of each kind.
+    hostiles: Option<Hostiles>,
+    /// `--hostile-nice N`: the scheduling priority of the soak's hostile clients.
+    hostile_nice: u8,
 }
 
 fn options() -> Options {
@@ -78,6 +95,8 @@ fn options() -> Options {
         messages: None,
         quick: std::env::var_os("MSG_BENCH_QUICK").is_some(),
         smoke: !args.iter().any(|arg| arg == "--bench"),
+        hostiles: None,
+        hostile_nice: 19,
     };
     let mut args = args.into_iter();
     let value = |args: &mut std::vec::IntoIter<String>, flag: &str| -> String {
@@ -95,13 +114,17 @@ fn options() -> Options {
             "--idle" => options.idle = Some(value(&mut args, "--idle").parse().unwrap()),
             "--window" => options.window = value(&mut args, "--window").parse().unwrap(),
             "--seconds" => options.seconds = Some(value(&mut args, "--seconds").parse().unwrap()),
+            "--hostiles" => options.hostiles = Some(hostiles(&value(&mut args, "--hostiles"))),
+            "--hostile-nice" => {
+                options.hostile_nice = value(&mut args, "--hostile-nice").parse().unwrap();
+            }
             "--messages" => {
                 options.messages = Some(value(&mut args, "--messages").parse().unwrap());
             }
-            "flood" | "paced" | "idle" | "spool" => options.scenarios.push(arg),
+            "flood" | "paced" | "idle" | "spool" | "hostile" => options.scenarios.push(arg),
             // libtest flags that `cargo bench` may pass along.
             other if other.starts_with('-') => {}
-            other => panic!("unknown scenario {other:?}: flood, paced, idle or spool"),
+            other => panic!("unknown scenario {other:?}: flood, paced, idle, spool or hostile"),
         }
     }
     if options.scenarios.is_empty() {
@@ -110,6 +133,7 @@ fn options() -> Options {
             "paced".into(),
             "idle".into(),
             "spool".into(),
+            "hostile".into(),
         ];
     }
     options
@@ -128,6 +152,29 @@ impl RelayProcess {
     /// through (the defaults protect a public relay from exactly this: 20 frames/s per
     /// connection, 10,000 connections, 256 queued frames per connection).
     fn start(extra: &[&str]) -> RelayProcess {
+        let mut args = vec![
+            "--messages-per-second",
+            "1000000",
+            "--burst",
+            "1000000",
+            "--max-connections",
+            "30000",
+            "--outbound-queue-frames",
+            "4096",
+            "--outbound-queue-bytes",
+            "4194304",
+        ];
+        args.extend_from_slice(extra);
+        RelayProcess::spawn(&args, Stdio::inherit())
+    }
+
+    /// Starts `msg-relay serve` with its default limits (the hostile soak), its log (warnings
+    /// about every refused client) discarded.
+    fn start_defended(extra: &[&str]) -> RelayProcess {
+        RelayProcess::spawn(extra, Stdio::null())
+    }
+
+    fn spawn(args: &[&str], log: Stdio) -> RelayProcess {
         let port = TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -146,25 +193,10 @@ impl RelayProcess {
         };
         let child = command
             .env("RELAY_SECRET", SECRET)
-            .args([
-                "serve",
-                "--port",
-                &port.to_string(),
-                "--log-level",
-                "warn",
-                "--messages-per-second",
-                "1000000",
-                "--burst",
-                "1000000",
-                "--max-connections",
-                "30000",
-                "--outbound-queue-frames",
-                "4096",
-                "--outbound-queue-bytes",
-                "4194304",
-            ])
-            .args(extra)
+            .args(["serve", "--port", &port.to_string(), "--log-level", "warn"])
+            .args(args)
             .stdin(Stdio::null())
+            .stderr(log)
             .spawn()
             .expect("start msg-relay");
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
@@ -396,6 +428,8 @@ struct Run {
     clients: usize,
     sent: u64,
     delivered: u64,
+    /// `ack`s the senders received from the relay.
+    acked: u64,
     wall: Duration,
     relay_cpu_us: u64,
     latencies: Vec<u32>,
@@ -429,6 +463,31 @@ async fn traffic(
     seconds: f64,
     max_messages: u64,
     offline: bool,
+) -> Run {
+    traffic_draining(
+        relay,
+        clients,
+        rate,
+        window,
+        seconds,
+        max_messages,
+        offline,
+        1.0,
+    )
+    .await
+}
+
+/// [`traffic`], waiting at most `drain_seconds` at the end for what is in flight.
+#[allow(clippy::too_many_arguments)]
+async fn traffic_draining(
+    relay: &RelayProcess,
+    clients: usize,
+    rate: Option<u64>,
+    window: usize,
+    seconds: f64,
+    max_messages: u64,
+    offline: bool,
+    drain_seconds: f64,
 ) -> Run {
     let sockets = login_all(relay.addr, clients, 200).await;
     let epoch = Instant::now();
@@ -512,9 +571,9 @@ async fn traffic(
     for sender in senders {
         sinks.push(sender.await.unwrap());
     }
-    // Let what is in flight arrive (bounded: at most a second).
+    // Let what is in flight arrive (bounded).
     let sent = sent_total.load(Ordering::Relaxed);
-    let drain_deadline = Instant::now() + Duration::from_secs(1);
+    let drain_deadline = Instant::now() + Duration::from_secs_f64(drain_seconds);
     let done = |tally: &Tally| {
         if offline {
             tally.acks.load(Ordering::Relaxed)
@@ -540,6 +599,7 @@ async fn traffic(
         clients,
         sent,
         delivered: done(&tally),
+        acked: tally.acks.load(Ordering::Relaxed),
         wall,
         relay_cpu_us,
         latencies,
@@ -602,7 +662,399 @@ fn print_run(name: &str, run: &Run, target: &str) {
     );
 }
 
+// ---------------------------------------------------------------------------------------------
+// The hostile soak (issue 16)
+
+/// How many hostile clients of each kind run during the soak.
+#[derive(Debug, Clone, Copy)]
+struct Hostiles {
+    /// Connections sending WebSocket pings as fast as they can, never reading; half of them
+    /// log in first.
+    ping_flooders: usize,
+    /// Connections sending an upgrade request one byte every half second.
+    slowloris: usize,
+    /// Logged-in connections sending a frame over the size limit.
+    oversize: usize,
+    /// Logged-in senders writing, at their rate limit, to names nobody can log in as and to
+    /// many offline names with 60 KiB messages (the per-sender quota's work).
+    junk: usize,
+}
+
+/// What the hostile clients did.
+#[derive(Default)]
+struct HostileTally {
+    /// Connections they opened.
+    opened: AtomicU64,
+    /// Connections the relay ended.
+    cut: AtomicU64,
+    /// Error frames the junk senders got.
+    refused: AtomicU64,
+}
+
+/// Connects and, given a name, logs in (without checking the answer beyond `auth_ok`).
+async fn hostile_socket(addr: SocketAddr, name: Option<&str>) -> Option<Socket> {
+    let stream = TcpStream::connect(addr).await.ok()?;
+    let config = WebSocketConfig::default().read_buffer_size(8 * 1024);
+    let (mut socket, _) = tokio_tungstenite::client_async_with_config(
+        format!("ws://{addr}/ws"),
+        stream,
+        Some(config),
+    )
+    .await
+    .ok()?;
+    if let Some(name) = name {
+        let secret = ServerSecret::new(SECRET).unwrap();
+        let auth = format!(
+            r#"{{"type":"auth","username":"{name}","token":"{}"}}"#,
+            secret.token_for(name)
+        );
+        socket.send(Message::text(auth)).await.ok()?;
+        loop {
+            match socket.next().await? {
+                Ok(Message::Text(text)) if text.contains(r#""type":"synced""#) => break,
+                Ok(_) => {}
+                Err(_) => return None,
+            }
+        }
+    }
+    Some(socket)
+}
+
+/// A pause between one hostile connection and the next, so that the soak measures the
+/// relay's defence and not how fast this process can reconnect.
+const RECONNECT_PAUSE: Duration = Duration::from_millis(100);
+
+async fn ping_flooder(
+    addr: SocketAddr,
+    name: Option<String>,
+    stop: Arc<AtomicBool>,
+    tally: Arc<HostileTally>,
+) {
+    while !stop.load(Ordering::Relaxed) {
+        tally.opened.fetch_add(1, Ordering::Relaxed);
+        if let Some(mut socket) = hostile_socket(addr, name.as_deref()).await {
+            // 100 pings a millisecond (5,000 times the relay's rate limit), never a read,
+            // until the relay has had enough (or the soak ends). Not faster: on loopback a
+            // tighter loop only measures this process's CPU taken from the two cores the
+            // relay and the honest clients share.
+            'flood: while !stop.load(Ordering::Relaxed) {
+                for _ in 0..100 {
+                    if socket
+                        .feed(Message::Ping(Default::default()))
+                        .await
+                        .is_err()
+                    {
+                        break 'flood;
+                    }
+                }
+                if socket.flush().await.is_err() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            if !stop.load(Ordering::Relaxed) {
+                tally.cut.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        tokio::time::sleep(RECONNECT_PAUSE).await;
+    }
+}
+
+async fn slowloris(addr: SocketAddr, stop: Arc<AtomicBool>, tally: Arc<HostileTally>) {
+    let head = b"GET /ws HTTP/1.1\r\nHost: relay\r\nUpgrade: websocket\r\nX-Slow: ";
+    while !stop.load(Ordering::Relaxed) {
+        tally.opened.fetch_add(1, Ordering::Relaxed);
+        let Ok(mut stream) = TcpStream::connect(addr).await else {
+            tokio::time::sleep(RECONNECT_PAUSE).await;
+            continue;
+        };
+        // The request never ends: a header value that grows by a byte every half second.
+        let mut bytes = head.iter().copied().chain(std::iter::repeat(b'a'));
+        let cut = loop {
+            if stop.load(Ordering::Relaxed) {
+                break false;
+            }
+            let byte = bytes.next().expect("endless");
+            if tokio::io::AsyncWriteExt::write_all(&mut stream, &[byte])
+                .await
+                .is_err()
+            {
+                break true;
+            }
+            let mut probe = [0u8; 256];
+            let read = tokio::io::AsyncReadExt::read(&mut stream, &mut probe);
+            if let Ok(Ok(0) | Err(_)) = tokio::time::timeout(Duration::from_millis(500), read).await
+            {
+                break true;
+            }
+        };
+        if cut {
+            tally.cut.fetch_add(1, Ordering::Relaxed);
+        }
+        tokio::time::sleep(RECONNECT_PAUSE).await;
+    }
+}
+
+async fn oversize(addr: SocketAddr, name: String, stop: Arc<AtomicBool>, tally: Arc<HostileTally>) {
+    let frame = format!(
+        r#"{{"type":"send","to":"u0","content":"{}"}}"#,
+        "o".repeat(100 * 1024)
+    );
+    while !stop.load(Ordering::Relaxed) {
+        tally.opened.fetch_add(1, Ordering::Relaxed);
+        if let Some(mut socket) = hostile_socket(addr, Some(&name)).await {
+            let _ = socket.send(Message::text(frame.clone())).await;
+            // The relay answers frame_too_large and closes with 1009.
+            let until_closed = async { while let Some(Ok(_)) = socket.next().await {} };
+            if tokio::time::timeout(Duration::from_secs(5), until_closed)
+                .await
+                .is_ok()
+            {
+                tally.cut.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        tokio::time::sleep(RECONNECT_PAUSE).await;
+    }
+}
+
+async fn junk_sender(
+    addr: SocketAddr,
+    index: usize,
+    stop: Arc<AtomicBool>,
+    tally: Arc<HostileTally>,
+) {
+    let name = format!("junk{index}");
+    tally.opened.fetch_add(1, Ordering::Relaxed);
+    let Some(socket) = hostile_socket(addr, Some(&name)).await else {
+        return;
+    };
+    let (mut sink, mut stream) = socket.split();
+    let reader_tally = Arc::clone(&tally);
+    let reader = tokio::spawn(async move {
+        while let Some(Ok(frame)) = stream.next().await {
+            if frame
+                .to_text()
+                .is_ok_and(|text| text.contains(r#""type":"error""#))
+            {
+                reader_tally.refused.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    });
+    let bad_names = [
+        "bad\\nname".to_owned(),
+        "x".repeat(5_000),
+        "\\u0000".to_owned(),
+        " ".to_owned(),
+    ];
+    let big = "j".repeat(60 * 1024);
+    // The default rate: 20 frames per second.
+    let mut ticks = tokio::time::interval(Duration::from_millis(50));
+    let mut n = 0usize;
+    while !stop.load(Ordering::Relaxed) {
+        ticks.tick().await;
+        n += 1;
+        // One in four to a name nobody can log in as, the rest to offline names with the
+        // largest content the frame limit allows: the sender reaches its byte quota
+        // (16 MiB) in about 18 s.
+        let frame = if n.is_multiple_of(4) {
+            format!(
+                r#"{{"type":"send","to":"{}","content":"x"}}"#,
+                bad_names[n / 4 % bad_names.len()]
+            )
+        } else {
+            format!(r#"{{"type":"send","to":"offline-{index}-{n}","content":"{big}"}}"#)
+        };
+        if sink.send(Message::text(frame)).await.is_err() {
+            tally.cut.fetch_add(1, Ordering::Relaxed);
+            break;
+        }
+    }
+    let _ = sink.close().await;
+    reader.abort();
+}
+
+/// Samples the relay's RSS every 100 ms until `stop`; the highest value.
+async fn peak_rss(pid: u32, stop: Arc<AtomicBool>) -> u64 {
+    let mut peak = 0;
+    while !stop.load(Ordering::Relaxed) {
+        if let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status"))
+            && let Some(kib) = status
+                .lines()
+                .find_map(|line| line.strip_prefix("VmRSS:"))
+                .and_then(|rest| rest.split_whitespace().next()?.parse::<u64>().ok())
+        {
+            peak = peak.max(kib * 1024);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    peak
+}
+
+/// Runs `hostiles` against the relay at `addr` until `stop`.
+async fn attack(
+    addr: SocketAddr,
+    hostiles: Hostiles,
+    stop: Arc<AtomicBool>,
+    tally: Arc<HostileTally>,
+) {
+    type Task = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+    let mut hostile: Vec<Task> = Vec::new();
+    for i in 0..hostiles.ping_flooders {
+        let name = i.is_multiple_of(2).then(|| format!("flood{i}"));
+        hostile.push(Box::pin(ping_flooder(
+            addr,
+            name,
+            Arc::clone(&stop),
+            Arc::clone(&tally),
+        )));
+    }
+    for _ in 0..hostiles.slowloris {
+        hostile.push(Box::pin(slowloris(
+            addr,
+            Arc::clone(&stop),
+            Arc::clone(&tally),
+        )));
+    }
+    for i in 0..hostiles.oversize {
+        let name = format!("big{i}");
+        hostile.push(Box::pin(oversize(
+            addr,
+            name,
+            Arc::clone(&stop),
+            Arc::clone(&tally),
+        )));
+    }
+    for i in 0..hostiles.junk {
+        hostile.push(Box::pin(junk_sender(
+            addr,
+            i,
+            Arc::clone(&stop),
+            Arc::clone(&tally),
+        )));
+    }
+    let tasks: Vec<_> = hostile.into_iter().map(tokio::spawn).collect();
+    for task in tasks {
+        let _ = task.await;
+    }
+}
+
+/// The child process that runs the hostile clients (`--attack ADDR --hostiles P,S,O,J`):
+/// they stop when the parent closes this process's stdin, and the last line of stdout is
+/// the tally (`opened cut refused`).
+fn attack_main(addr: SocketAddr, hostiles: Hostiles) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let tally = Arc::new(HostileTally::default());
+    let stdin_closed = Arc::clone(&stop);
+    std::thread::spawn(move || {
+        let _ = std::io::Read::read_to_end(&mut std::io::stdin(), &mut Vec::new());
+        stdin_closed.store(true, Ordering::Relaxed);
+    });
+    runtime.block_on(attack(addr, hostiles, stop, Arc::clone(&tally)));
+    println!(
+        "{} {} {}",
+        tally.opened.load(Ordering::Relaxed),
+        tally.cut.load(Ordering::Relaxed),
+        tally.refused.load(Ordering::Relaxed)
+    );
+}
+
+/// One soak run: honest paced traffic with `acks` on a fresh relay with its default limits,
+/// with `hostiles` running alongside (or not). The hostile clients run in a child process at
+/// `nice` (19 by default): on the internet they would be other machines; here they share the
+/// two cores with the relay and the honest clients, and the relay's work for them (which is
+/// what is measured) keeps its priority. The honest run, the relay's peak RSS, and the hostile
+/// clients' tally (`opened cut refused`).
+async fn soak(
+    clients: usize,
+    rate: u64,
+    seconds: f64,
+    hostiles: Option<Hostiles>,
+    nice: u8,
+) -> (Run, u64, String) {
+    let relay = RelayProcess::start_defended(&[]);
+    let stop_sampling = Arc::new(AtomicBool::new(false));
+    let sampler = tokio::spawn(peak_rss(relay.pid(), Arc::clone(&stop_sampling)));
+    let mut attackers = hostiles.map(|hostiles| {
+        Command::new("nice")
+            .args(["-n", &nice.to_string()])
+            .arg(std::env::current_exe().expect("the bench binary"))
+            .args([
+                "--attack",
+                &relay.addr.to_string(),
+                "--hostiles",
+                &format!(
+                    "{},{},{},{}",
+                    hostiles.ping_flooders, hostiles.slowloris, hostiles.oversize, hostiles.junk
+                ),
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start the hostile clients")
+    });
+    if attackers.is_some() {
+        // Let them take hold before the honest clients start (the junk senders reach their
+        // quota during the run).
+        tokio::time::sleep(Duration::from_secs(3)).await;
+    }
+    let run = traffic_draining(
+        &relay,
+        clients,
+        Some(rate),
+        16,
+        seconds,
+        u64::MAX,
+        false,
+        10.0,
+    )
+    .await;
+    let tally = match attackers.take() {
+        Some(mut child) => {
+            drop(child.stdin.take());
+            let output = tokio::task::spawn_blocking(move || child.wait_with_output())
+                .await
+                .unwrap()
+                .expect("the hostile clients' tally");
+            String::from_utf8_lossy(&output.stdout).trim().to_owned()
+        }
+        None => String::new(),
+    };
+    stop_sampling.store(true, Ordering::Relaxed);
+    let peak = sampler.await.unwrap();
+    (run, peak, tally)
+}
+
+/// `P,S,O,J`: how many ping flooders, slowloris connections, oversized-frame senders and
+/// junk senders.
+fn hostiles(counts: &str) -> Hostiles {
+    let counts: Vec<usize> = counts
+        .split(',')
+        .map(|count| count.parse().expect("--hostiles P,S,O,J: four counts"))
+        .collect();
+    let [ping_flooders, slowloris, oversize, junk] = counts[..] else {
+        panic!("--hostiles P,S,O,J: four counts");
+    };
+    Hostiles {
+        ping_flooders,
+        slowloris,
+        oversize,
+        junk,
+    }
+}
+
 fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(at) = args.iter().position(|arg| arg == "--attack") {
+        let addr = args[at + 1].parse().expect("--attack ADDR");
+        let counts = &args[args.iter().position(|arg| arg == "--hostiles").unwrap() + 1];
+        attack_main(addr, hostiles(counts));
+        return;
+    }
     let options = options();
     SMOKE.store(options.smoke, Ordering::Relaxed);
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -638,6 +1090,7 @@ fn main() {
     };
     let max_messages = options.messages.unwrap_or(u64::MAX);
     let mut idle_line = None;
+    let mut soak_line = None;
     runtime.block_on(async {
         for scenario in &options.scenarios {
             // A fresh relay per run: one's leftovers do not weigh on the next.
@@ -720,6 +1173,10 @@ fn main() {
                         "4000000000",
                         "--queue-total-bytes",
                         "4000000000",
+                        "--sender-queue-max-messages",
+                        "100000000",
+                        "--sender-queue-max-bytes",
+                        "4000000000",
                     ]);
                     let clients = options
                         .clients
@@ -764,11 +1221,76 @@ fn main() {
                         per_connection / 1024.0,
                     ));
                 }
+                "hostile" => {
+                    // Honest clients log in with `acks` and acknowledge what they store.
+                    let acks_before = ACKS.swap(true, Ordering::Relaxed);
+                    let clients = options.clients.unwrap_or(if options.smoke { 10 } else { 50 });
+                    let rate = options.rate.unwrap_or(if options.smoke { 50 } else { 200 });
+                    let seconds = seconds(15.0, 5.0, 1.0);
+                    let hostiles = if let Some(hostiles) = options.hostiles {
+                        hostiles
+                    } else if options.smoke {
+                        Hostiles { ping_flooders: 2, slowloris: 4, oversize: 1, junk: 1 }
+                    } else {
+                        Hostiles { ping_flooders: 10, slowloris: 200, oversize: 4, junk: 4 }
+                    };
+                    // Interleaved, so that the machine's load weighs on both alike.
+                    let rounds = if options.smoke { 1 } else { 5 };
+                    let mut worst_rss = 0;
+                    let mut lost = 0;
+                    let mut ratios = Vec::new();
+                    let mut tallies = Vec::new();
+                    let (mut clean, mut hostile) = (None, None);
+                    for _ in 0..rounds {
+                        let (clean_run, clean_rss, _) =
+                            soak(clients, rate, seconds, None, options.hostile_nice).await;
+                        let (hostile_run, hostile_rss, tally) =
+                            soak(clients, rate, seconds, Some(hostiles), options.hostile_nice)
+                                .await;
+                        for (name, run, rss) in [
+                            ("clean", &clean_run, clean_rss),
+                            ("hostile", &hostile_run, hostile_rss),
+                        ] {
+                            let run_lost = run.acked.saturating_sub(run.delivered);
+                            lost += run_lost;
+                            print_run(
+                                &format!("soak {rate}/s, {name}"),
+                                run,
+                                &format!(
+                                    "peak RSS {:.1} MiB; acknowledged {}, lost {run_lost}",
+                                    mib(rss),
+                                    run.acked
+                                ),
+                            );
+                        }
+                        worst_rss = worst_rss.max(hostile_rss);
+                        ratios.push(hostile_run.percentile_ms(0.99) / clean_run.percentile_ms(0.99));
+                        tallies.push(tally);
+                        clean = Some(clean_run);
+                        hostile = Some(hostile_run);
+                    }
+                    ACKS.store(acks_before, Ordering::Relaxed);
+                    ratios.sort_by(f64::total_cmp);
+                    let median = ratios[ratios.len() / 2];
+                    soak_line = Some(format!(
+                        "hostile soak ({hostiles:?}, in a child process at nice {}): per round the hostile clients opened / had cut / had refused {}. \
+                         Relay peak RSS {:.1} MiB at most — ≤ {TARGET_SOAK_RSS_MB} MB: {}; honest p99 hostile/clean per round {:?}, median {median:.2} — ≤ 2: {}; acknowledged messages lost: {lost} — 0: {}",
+                        options.hostile_nice,
+                        tallies.join(" | "),
+                        mib(worst_rss),
+                        verdict(worst_rss as f64 <= TARGET_SOAK_RSS_MB * 1e6),
+                        ratios.iter().map(|ratio| format!("{ratio:.2}")).collect::<Vec<_>>(),
+                        verdict(median <= 2.0),
+                        verdict(lost == 0),
+                    ));
+                    let (clean, hostile) = (clean.unwrap(), hostile.unwrap());
+                    assert!(hostile.delivered > 0 && clean.delivered > 0, "nothing was delivered");
+                }
                 other => unreachable!("{other}"),
             }
         }
     });
-    if let Some(line) = idle_line {
+    for line in [idle_line, soak_line].into_iter().flatten() {
         println!();
         println!("{line}");
     }

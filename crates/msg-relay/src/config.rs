@@ -42,7 +42,8 @@ pub struct RelayConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LegacyDelivery {
     /// Once written to its socket (the default): v0.2.0 clients never acknowledge, so keeping
-    /// their messages would deliver them again at every login until they expire.
+    /// their messages would deliver them again at every login until they expire. Until it is
+    /// written it stays queued: a connection that dies first leaves it for the next login.
     OnWrite,
     /// Only when acknowledged, like an `acks` client: a client that never acknowledges gets
     /// every message again at each login until the message expires.

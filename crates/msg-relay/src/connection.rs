@@ -25,10 +25,11 @@ use crate::protocol::{AckStatus, ClientFrame, ErrorCode, QueueLimit, ServerFrame
 use crate::rate::RateLimiter;
 use crate::registry::{Kicked, LoginStep, SendOutcome};
 use crate::session::{
-    CloseReason, Closer, ConnId, Outbox, OutboxPermit, Push, SessionHandle, close_message,
+    CloseReason, Closer, ConnId, Outbox, OutboxPermit, Outgoing, Push, QueuedAt, SessionHandle,
+    close_message,
 };
 use crate::shared::Shared;
-use crate::token::{UsernameError, validate_username};
+use crate::token::{MAX_USERNAME_BYTES, UsernameError, validate_username};
 
 /// Statuses are short words (`online`, `busy`, `away`, `focusing`).
 const MAX_STATUS_BYTES: usize = 64;
@@ -40,6 +41,9 @@ const MAX_ID_BYTES: usize = 128;
 const READY_FRAMES: usize = 32;
 /// Frames the writer sends in one batch before it flushes.
 const WRITE_BATCH: usize = 64;
+/// How many earlier token generations a refused login is compared with, to say
+/// `token_revoked` rather than `auth_failed`.
+const REVOKED_GENERATIONS_RECOGNISED: u32 = 8;
 /// What a client refused for a full relay is told to wait.
 const FULL_RETRY_AFTER_MS: u64 = 5_000;
 
@@ -62,7 +66,14 @@ struct Connection {
     /// The authenticated name, once `auth` succeeded: one allocation per login, shared by
     /// every message of this sender that waits in a queue.
     user: Option<Arc<str>>,
+    /// The frame rate of text and binary frames: over it, a frame is refused with
+    /// `rate_limited` and the connection goes on.
     limiter: RateLimiter,
+    /// The same rate for control frames (pings and pongs), kept apart so that a client's
+    /// keepalive ping never competes with its messages. Over it the connection is closed:
+    /// the WebSocket library answers every ping with a pong, so a ping cannot be refused,
+    /// and no client has a reason to ping faster.
+    control_limiter: RateLimiter,
     /// When the frame being handled arrived.
     frame_time: Instant,
 }
@@ -114,6 +125,7 @@ async fn serve_halves<R, W, E>(
         closer: closer.clone(),
         user: None,
         limiter: RateLimiter::new(limits.messages_per_second, limits.burst, Instant::now()),
+        control_limiter: RateLimiter::new(limits.messages_per_second, limits.burst, Instant::now()),
         frame_time: Instant::now(),
     };
     let writer = write_loop(
@@ -202,6 +214,27 @@ impl Connection {
                     break;
                 }
                 () = &mut auth_deadline, if self.user.is_none() => {
+                    // An `auth` may have arrived in time and not been read yet (the relay was
+                    // stopped or busy): what is already there is read first. Yielding once
+                    // lets the runtime poll the socket's readiness, which the timer can
+                    // otherwise beat after a pause.
+                    tokio::task::yield_now().await;
+                    let mut flow = Flow::Continue;
+                    for _ in 0..READY_FRAMES {
+                        if flow == Flow::Stop || self.user.is_some() {
+                            break;
+                        }
+                        let Some(item) = stream.next().now_or_never() else {
+                            break;
+                        };
+                        flow = self.on_item(item, &mut last_heard).await;
+                    }
+                    if flow == Flow::Stop {
+                        break;
+                    }
+                    if self.user.is_some() {
+                        continue;
+                    }
                     self.refuse(
                         ErrorCode::AuthTimeout,
                         format!(
@@ -289,16 +322,40 @@ impl Connection {
         let tungstenite_error = err
             .downcast_ref::<tungstenite::Error>()
             .or_else(|| err.source()?.downcast_ref::<tungstenite::Error>());
-        let too_long = tungstenite_error.and_then(|err| match err {
-            tungstenite::Error::Capacity(tungstenite::error::CapacityError::MessageTooLong {
-                size,
-                max_size,
-            }) => Some((*size, *max_size)),
-            _ => None,
-        });
-        let Some((size, max_size)) = too_long else {
-            self.closer.close(CloseReason::peer_gone("read_error"));
-            return;
+        let (size, max_size) = match tungstenite_error {
+            Some(tungstenite::Error::Capacity(
+                tungstenite::error::CapacityError::MessageTooLong { size, max_size },
+            )) => (*size, *max_size),
+            // The peer went away without a close frame: nothing to answer.
+            Some(tungstenite::Error::Protocol(
+                tungstenite::error::ProtocolError::ResetWithoutClosingHandshake,
+            )) => {
+                self.closer.close(CloseReason::peer_gone("peer_gone"));
+                return;
+            }
+            // RFC 6455 §7.1.7: fail the connection with the code that says why.
+            Some(tungstenite::Error::Protocol(violation)) => {
+                self.protocol_failure(
+                    "protocol_error",
+                    &violation.to_string(),
+                    close::PROTOCOL_ERROR,
+                    "protocol error",
+                );
+                return;
+            }
+            Some(tungstenite::Error::Utf8(reason)) => {
+                self.protocol_failure(
+                    "invalid_utf8",
+                    reason,
+                    close::INVALID_PAYLOAD,
+                    "invalid UTF-8",
+                );
+                return;
+            }
+            _ => {
+                self.closer.close(CloseReason::peer_gone("read_error"));
+                return;
+            }
         };
         self.shared.metrics.rejected(ErrorCode::FrameTooLarge);
         self.shared.log.warn(
@@ -330,13 +387,46 @@ impl Connection {
         });
     }
 
+    /// Closes the connection after a frame that breaks the WebSocket protocol: a close frame
+    /// with `code`, no `error` frame (the client's WebSocket library is at fault, not its
+    /// JSON).
+    fn protocol_failure(
+        &mut self,
+        label: &'static str,
+        detail: &str,
+        code: u16,
+        reason: &'static str,
+    ) {
+        self.shared.log.warn(
+            label,
+            &[("conn", self.id.into()), ("detail", detail.into())],
+        );
+        self.closer.close(CloseReason {
+            label,
+            error: None,
+            close: Some((code, reason)),
+            drain: false,
+        });
+    }
+
     async fn on_message(&mut self, message: Message) -> Flow {
         if message.is_close() {
             self.closer.close(CloseReason::peer_gone("peer_closed"));
             return Flow::Stop;
         }
         if message.is_ping() || message.is_pong() {
-            // The WebSocket library answers pings itself; either counts as a sign of life.
+            // The WebSocket library answers pings itself; either counts as a sign of life,
+            // within the rate (a flood of pings once kept the relay writing pongs).
+            if self.control_limiter.try_take(self.frame_time).is_err() {
+                let limits = &self.shared.config.limits;
+                let text = format!(
+                    "Too many WebSocket pings or pongs: at most {} per second (bursts of {}); \
+                     this connection is closed",
+                    limits.messages_per_second, limits.burst
+                );
+                self.refuse(ErrorCode::RateLimited, text, close::POLICY, "ping flood");
+                return Flow::Stop;
+            }
             return Flow::Continue;
         }
         self.shared.metrics.frame_in();
@@ -365,7 +455,7 @@ impl Connection {
         // unusual in them) goes to serde, which has the last word on what a frame is.
         match fast::parse_hot(text) {
             Some(HotFrame::Send(fields)) => return self.on_send_fields(fields),
-            Some(HotFrame::Ack { id }) => return self.on_ack(&id),
+            Some(HotFrame::Ack { id, from }) => return self.on_ack(&id, from.as_deref()),
             None => {}
         }
         match ClientFrame::parse(text) {
@@ -374,11 +464,11 @@ impl Connection {
         }
     }
 
-    fn on_ack(&mut self, id: &str) -> Flow {
+    fn on_ack(&mut self, id: &str, from: Option<&str>) -> Flow {
         let Some(user) = &self.user else {
             return self.auth_required();
         };
-        let removed = self.shared.registry.ack(user, id);
+        let removed = self.shared.registry.ack(user, from, id);
         self.shared.metrics.messages_acked(removed as u64);
         Flow::Continue
     }
@@ -408,6 +498,23 @@ impl Connection {
             return self.reply_error(ServerFrame::Error {
                 code: ErrorCode::RecipientRequired,
                 message: "send needs a recipient in `to`".to_owned(),
+                retry_after_ms: None,
+                id: Some(id.into_owned()),
+                max_bytes: None,
+                to: None,
+                limit: None,
+            });
+        }
+        // A name nobody can log in as would wait in a queue for nobody until it expires.
+        // The name itself is not repeated: it may be the size of a frame.
+        if validate_username(&to).is_err() {
+            return self.reply_error(ServerFrame::Error {
+                code: ErrorCode::InvalidRecipient,
+                message: format!(
+                    "`to` must be a user name: one line, not only whitespace, no control \
+                     characters, at most {MAX_USERNAME_BYTES} bytes; the message was not \
+                     accepted"
+                ),
                 retry_after_ms: None,
                 id: Some(id.into_owned()),
                 max_bytes: None,
@@ -473,7 +580,7 @@ impl Connection {
                     sealed: sealed.map(Cow::Owned),
                 },
             }),
-            ClientFrame::Ack { id } => self.on_ack(&id),
+            ClientFrame::Ack { id, from } => self.on_ack(&id, from.as_deref()),
             ClientFrame::StatusChange { status } => {
                 if self.user.is_none() {
                     return self.auth_required();
@@ -544,12 +651,27 @@ impl Connection {
         }
         let shared = Arc::clone(&self.shared);
         let config = &shared.config;
+        let generation = shared.registry.token_generation(&username);
         let shared_secret_login = match (token, secret) {
             (Some(token), _) => {
                 if let Some(flow) = self.check_username(&username) {
                     return flow;
                 }
-                if !config.secret.verify_token(&username, &token) {
+                if !config.secret.verify_token_at(&username, &token, generation) {
+                    // A token of an earlier generation: revoked, and saying so helps its
+                    // owner (who holds it anyway) more than it tells anyone else. Only the
+                    // last few generations are tried, so a failed login costs a few hashes
+                    // however often a name was revoked.
+                    let recent = generation.saturating_sub(REVOKED_GENERATIONS_RECOGNISED);
+                    if (recent..generation)
+                        .any(|old| config.secret.verify_token_at(&username, &token, old))
+                    {
+                        return self.auth_failed(
+                            ErrorCode::TokenRevoked,
+                            "This token was revoked; ask the relay's operator for the new one",
+                            &username,
+                        );
+                    }
                     return self.auth_failed(ErrorCode::AuthFailed, "Invalid token", &username);
                 }
                 false
@@ -600,16 +722,29 @@ impl Connection {
         self.shared.expire_due(Instant::now());
         let mut after = 0;
         let mut backlog = 0u64;
+        // The queue the backlog comes from, named in each frame whose writing delivers it.
+        let recipient: Arc<str> = Arc::from(username.as_str());
         let (replaced, kicked) = loop {
             let Some(permit) = self.reserve().await else {
                 return Flow::Stop;
             };
-            match self
-                .shared
-                .registry
-                .login(&username, handle.clone(), after, backlog, permit)
-            {
+            match self.shared.registry.login(
+                &username,
+                generation,
+                handle.clone(),
+                after,
+                backlog,
+                permit,
+            ) {
                 LoginStep::Registered { replaced, kicked } => break (replaced, kicked),
+                LoginStep::Revoked => {
+                    return self.auth_failed(
+                        ErrorCode::TokenRevoked,
+                        "The relay's operator revoked the tokens of this name while it logged \
+                         in; ask for the new one",
+                        &username,
+                    );
+                }
                 LoginStep::Backlog(chunk, permit) => {
                     let mut permit = Some(permit);
                     for pending in chunk {
@@ -620,17 +755,18 @@ impl Connection {
                                 None => return Flow::Stop,
                             },
                         };
-                        permit.send(pending.frame);
+                        let on_write = (!keeps_pending).then(|| QueuedAt {
+                            recipient: Arc::clone(&recipient),
+                            seq: pending.seq,
+                        });
+                        permit.send(pending.frame, on_write);
                         after = pending.seq;
                         backlog += 1;
                         self.shared.metrics.message_routed();
-                        if pending.written {
+                        if pending.delivery.handed_over() {
                             self.shared.metrics.message_redelivered();
                         }
                     }
-                    self.shared
-                        .registry
-                        .backlog_written(&username, after, keeps_pending);
                 }
             }
         };
@@ -690,12 +826,11 @@ impl Connection {
                 }
                 let ack = Message::text(fast::ack_json(id, to, status, duplicate));
                 match &self.shared.config.spool {
-                    // Accepted means durable: every ack (`queued`, and `delivered` to an
-                    // `acks` client, whose message stays in its queue until acknowledged)
-                    // goes out after the sync of the message's record, so a relay killed
-                    // before the recipient stored it still has it. A duplicate waits too:
-                    // its first copy may not be on disk yet. Nothing appended (a v0.2.0
-                    // recipient, delivered on write): the ack leaves with the next batch.
+                    // Accepted means durable: every ack (`queued` and `delivered`: the message
+                    // stays in its queue until written or acknowledged) goes out after the
+                    // sync of the message's record, so a relay killed before the recipient
+                    // had it still has it. A duplicate waits too: its first copy may not be
+                    // on disk yet.
                     Some(spool) => {
                         spool.after_sync(self.outbox.clone(), ack);
                         Flow::Continue
@@ -715,6 +850,16 @@ impl Connection {
                         "The queue of {to} would exceed {} bytes, its limit; the message was \
                          not accepted",
                         limits.queue_max_bytes
+                    ),
+                    QueueLimit::SenderCount => format!(
+                        "Your messages waiting in the relay's queues number {}, the limit for \
+                         one sender; the message to {to} was not accepted",
+                        limits.sender_queue_max_messages
+                    ),
+                    QueueLimit::SenderBytes => format!(
+                        "Your messages waiting in the relay's queues would exceed {} bytes, the \
+                         limit for one sender; the message to {to} was not accepted",
+                        limits.sender_queue_max_bytes
                     ),
                     _ => format!(
                         "The relay's queues hold {} bytes, their limit; the message to {to} was \
@@ -842,16 +987,25 @@ impl Connection {
 }
 
 /// Drains the outbox into the socket until the connection closes, then sends the closing
-/// frames the reason asks for.
+/// frames the reason asks for. After each flush it tells the registry which messages it
+/// wrote (those that count as delivered on write then leave their queues); what it fed and
+/// did not flush stays queued.
 async fn write_loop<W: Sink<Message> + Unpin>(
     mut sink: W,
-    mut frames: mpsc::Receiver<Message>,
+    mut frames: mpsc::Receiver<Outgoing>,
     queued_bytes: Arc<AtomicUsize>,
     closer: Closer,
     mut closed: watch::Receiver<Option<CloseReason>>,
     shared: Arc<Shared>,
 ) {
     let write_timeout = shared.config.limits.write_timeout;
+    // Messages fed since the last flush that are delivered once written.
+    let mut written: Vec<QueuedAt> = Vec::new();
+    let feed = |outgoing: Outgoing, written: &mut Vec<QueuedAt>| {
+        queued_bytes.fetch_sub(outgoing.frame.len(), Ordering::AcqRel);
+        written.extend(outgoing.on_write);
+        outgoing.frame
+    };
     loop {
         let first = tokio::select! {
             biased;
@@ -863,25 +1017,30 @@ async fn write_loop<W: Sink<Message> + Unpin>(
         };
         // Take what else is queued and flush once: fewer syscalls under load.
         let batch = async {
-            let mut written = 0u64;
+            let mut count = 0u64;
             let mut next = Some(first);
-            while let Some(frame) = next.take() {
-                queued_bytes.fetch_sub(frame.len(), Ordering::AcqRel);
-                sink.feed(frame).await?;
-                written += 1;
-                if written < WRITE_BATCH as u64 {
+            while let Some(outgoing) = next.take() {
+                sink.feed(feed(outgoing, &mut written)).await?;
+                count += 1;
+                if count < WRITE_BATCH as u64 {
                     next = frames.try_recv().ok();
                 }
             }
             sink.flush().await?;
-            Ok::<u64, W::Error>(written)
+            Ok::<u64, W::Error>(count)
         };
         tokio::select! {
             biased;
             // A kick (replaced, too slow, shutdown) interrupts a write stuck on a full socket.
             _ = closed.changed() => break,
             result = tokio::time::timeout(write_timeout, batch) => match result {
-                Ok(Ok(written)) => shared.metrics.frames_out(written),
+                Ok(Ok(count)) => {
+                    shared.metrics.frames_out(count);
+                    if !written.is_empty() {
+                        shared.registry.written(&written);
+                        written.clear();
+                    }
+                }
                 Ok(Err(_)) => {
                     closer.close(CloseReason::peer_gone("write_error"));
                     break;
@@ -894,33 +1053,38 @@ async fn write_loop<W: Sink<Message> + Unpin>(
             },
         }
     }
+    // Fed and perhaps not written: those stay queued (delivered again at the next login).
+    written.clear();
     let reason = closed
         .borrow()
         .clone()
         .unwrap_or_else(|| CloseReason::peer_gone("closed"));
     let closing = async {
-        let mut written = 0u64;
+        let mut count = 0u64;
         if reason.drain {
-            while let Ok(frame) = frames.try_recv() {
-                sink.feed(frame).await?;
-                written += 1;
+            while let Ok(outgoing) = frames.try_recv() {
+                sink.feed(feed(outgoing, &mut written)).await?;
+                count += 1;
             }
         }
         if let Some(error) = &reason.error {
             sink.feed(Message::text(error.to_json())).await?;
-            written += 1;
+            count += 1;
         }
         if let Some((code, text)) = reason.close {
             sink.feed(close_message(code, text)).await?;
         }
         // Flushes, and completes the closing handshake a client started.
         sink.close().await?;
-        Ok::<u64, W::Error>(written)
+        Ok::<u64, W::Error>(count)
     };
     // Best effort within the write timeout: a client that is gone or not reading does not
     // keep the connection (and its slot in the connection limit) for longer.
-    if let Ok(Ok(written)) = tokio::time::timeout(write_timeout, closing).await {
-        shared.metrics.frames_out(written);
+    if let Ok(Ok(count)) = tokio::time::timeout(write_timeout, closing).await {
+        shared.metrics.frames_out(count);
+        if !written.is_empty() {
+            shared.registry.written(&written);
+        }
     }
 }
 

@@ -1,4 +1,5 @@
-//! `msg-relay healthcheck`: asks a running relay for `GET /healthz` over plain TCP.
+//! `msg-relay healthcheck`: asks a running relay for `GET /healthz` over plain TCP; and the
+//! one-shot HTTP exchange it is made of, which the operator's requests use too.
 //!
 //! Container images run it as their `HEALTHCHECK`, so the runtime image needs no curl. It is
 //! blocking std code on purpose: it starts, asks once, and exits.
@@ -32,38 +33,62 @@ pub enum HealthError {
 
 /// Sends `GET /healthz` to `addr` and succeeds on `200`. Every step is bounded by `timeout`.
 pub fn healthcheck(addr: SocketAddr, timeout: Duration) -> Result<(), HealthError> {
-    let unreachable = |source| HealthError::Unreachable { addr, source };
-    let mut stream = TcpStream::connect_timeout(&addr, timeout).map_err(unreachable)?;
-    stream
-        .set_read_timeout(Some(timeout))
-        .map_err(unreachable)?;
-    stream
-        .set_write_timeout(Some(timeout))
-        .map_err(unreachable)?;
-    stream
-        .write_all(
-            format!("GET /healthz HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n")
-                .as_bytes(),
-        )
-        .map_err(unreachable)?;
-    // The status line fits in the first read; a relay that sends more is still fine.
-    let mut head = [0u8; 256];
-    let mut len = 0;
-    while len < head.len() {
-        let read = stream.read(&mut head[len..]).map_err(unreachable)?;
-        if read == 0 {
-            break;
-        }
-        len += read;
-        if head[..len].contains(&b'\n') {
-            break;
-        }
+    let request = format!("GET /healthz HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    let response = exchange(addr, request.as_bytes(), timeout)
+        .map_err(|source| HealthError::Unreachable { addr, source })?;
+    match response.status {
+        Some(200) => Ok(()),
+        _ => Err(HealthError::Unhealthy {
+            addr,
+            status_line: response.status_line,
+        }),
     }
-    let text = String::from_utf8_lossy(&head[..len]);
-    let status_line = text.lines().next().unwrap_or("").trim().to_owned();
+}
+
+/// What a relay answered.
+#[derive(Debug)]
+pub(crate) struct Answer {
+    /// The first line, as sent.
+    pub(crate) status_line: String,
+    /// The status code, when the first line is an HTTP status line.
+    pub(crate) status: Option<u16>,
+    pub(crate) body: Vec<u8>,
+}
+
+/// The most of an answer [`exchange`] reads.
+const MAX_ANSWER_BYTES: usize = 64 * 1024;
+
+/// One HTTP/1.1 request to a running relay on a connection of its own (`request` asks for
+/// `Connection: close`), and its answer, read to the end of the connection (at most
+/// [`MAX_ANSWER_BYTES`]). Every step is bounded by `timeout`. Used by the health check and by
+/// the operator's requests (`msg-relay token --revoke`).
+pub(crate) fn exchange(
+    addr: SocketAddr,
+    request: &[u8],
+    timeout: Duration,
+) -> std::io::Result<Answer> {
+    let mut stream = TcpStream::connect_timeout(&addr, timeout)?;
+    stream.set_read_timeout(Some(timeout))?;
+    stream.set_write_timeout(Some(timeout))?;
+    stream.write_all(request)?;
+    let mut bytes = Vec::new();
+    stream
+        .take(MAX_ANSWER_BYTES as u64)
+        .read_to_end(&mut bytes)?;
+    let (head, body) = match bytes.windows(4).position(|window| window == b"\r\n\r\n") {
+        Some(end) => (&bytes[..end], bytes[end + 4..].to_vec()),
+        None => (&bytes[..], Vec::new()),
+    };
+    let head = String::from_utf8_lossy(head);
+    let status_line = head.lines().next().unwrap_or("").trim().to_owned();
     let mut parts = status_line.split(' ');
-    match (parts.next(), parts.next()) {
-        (Some(version), Some("200")) if version.starts_with("HTTP/") => Ok(()),
-        _ => Err(HealthError::Unhealthy { addr, status_line }),
-    }
+    let status = match (parts.next(), parts.next()) {
+        (Some(version), Some(code)) if version.starts_with("HTTP/") => code.parse().ok(),
+        _ => None,
+    };
+    Ok(Answer {
+        status_line,
+        status,
+        body,
+    })
 }

@@ -6,15 +6,18 @@
 //! use and fixes what the Python relay got wrong:
 //!
 //! - **identity**: per-user tokens derived from the server secret ([`ServerSecret`],
-//!   `msg-relay token <name>`), checked in constant time; `from` is always the authenticated
-//!   name. The v0.2.0 shared-secret login only when the operator enables it.
+//!   `msg-relay token <name>`), checked in constant time and revocable one name at a time
+//!   ([`revoke_tokens`]); `from` is always the authenticated name. The v0.2.0 shared-secret
+//!   login only when the operator enables it.
 //! - **sessions**: a second login under a name replaces the first cleanly, and the old
 //!   socket's cleanup never removes the new session.
 //! - **presence** only to connections that `watch` a user ([`PresenceMode`]).
-//! - **limits** ([`Limits`]): frame size, frames per second, connections in total and per
-//!   user, authentication and idle timeouts with a heartbeat, and a bounded outbound queue
-//!   per connection, so a reader that stops reading is disconnected instead of stalling
-//!   senders. Every refusal is an `error` frame with a [`protocol::ErrorCode`].
+//! - **limits** ([`Limits`]): frame size, frames per second (pings too), connections in
+//!   total (counted from the first byte, with a handshake deadline) and per user,
+//!   authentication and idle timeouts with a heartbeat, bounded buffers and a bounded
+//!   outbound queue per connection, so a reader that stops reading is disconnected instead
+//!   of stalling senders, and per-sender queue quotas. Every refusal is an `error` frame
+//!   with a [`protocol::ErrorCode`].
 //! - **operations**: `GET /status`, `GET /healthz`, Prometheus `GET /metrics`, key=value logs
 //!   on stderr, graceful shutdown ([`run`] closes every socket with 1001).
 //! - **store-and-forward**: a message for someone offline waits in a per-recipient queue,
@@ -59,6 +62,8 @@
 //! [`Spool`] (`--spool DIR`): then the offline queues are an append-only log in that
 //! directory, synced before a message is acknowledged as queued, and recovered at start.
 
+mod accept;
+mod admin;
 mod config;
 mod connection;
 mod healthcheck;
@@ -74,7 +79,9 @@ mod session;
 mod shared;
 mod spool;
 mod token;
+mod upgrade;
 
+pub use admin::{AdminError, Revoked, revoke_tokens};
 pub use config::{LegacyDelivery, LogLevel, PresenceMode, RelayConfig};
 pub use healthcheck::{HealthError, healthcheck};
 pub use limits::{Limits, LimitsError};

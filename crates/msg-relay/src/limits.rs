@@ -2,10 +2,10 @@
 //! defaults: [`Limits::default`] is the one place where each default is written (the
 //! `msg-relay serve --help` text shows them from there).
 //!
-//! They are enforced where they apply: the frame size in the WebSocket codec and the
-//! connection count in `server.rs`, the frame rate with the token bucket of `rate.rs`,
-//! sessions per user and watches in the registry, queue bounds in `queue.rs`, timeouts and
-//! the outbound queue in `connection.rs` and `session.rs`.
+//! They are enforced where they apply: the connection count and the handshake deadline in
+//! `accept.rs`, the frame size in the WebSocket codec (`upgrade.rs`), the frame rate with the
+//! token buckets of `rate.rs`, sessions per user and watches in the registry, queue bounds in
+//! `queue.rs`, timeouts and the outbound queue in `connection.rs` and `session.rs`.
 
 use std::time::Duration;
 
@@ -22,7 +22,8 @@ pub struct Limits {
     pub messages_per_second: u32,
     /// Frames a connection may send in a burst above the sustained rate.
     pub burst: u32,
-    /// WebSocket connections the relay holds at once; more are answered with
+    /// Connections the relay holds at once, WebSockets and the TCP connections not upgraded
+    /// yet (HTTP requests, handshakes in progress); a WebSocket beyond it is answered with
     /// `too_many_connections` and closed with 1013.
     pub max_connections: usize,
     /// Concurrent sessions per user name. A login beyond it replaces the oldest session, which is closed with `session_replaced` (close code 4000): refusing the new
@@ -30,7 +31,12 @@ pub struct Limits {
     pub max_sessions_per_user: usize,
     /// Users one connection may watch.
     pub max_watches: usize,
-    /// Time from connect to a successful `auth`.
+    /// Time from the TCP connection to a completed WebSocket upgrade. A connection that is
+    /// still not upgraded then (it sends nothing, or its request one byte at a time) is
+    /// closed; it counted against [`Limits::max_connections`] until then. A plain HTTP
+    /// connection (`/status`, `/metrics`) is closed then too, after its requests.
+    pub handshake_timeout: Duration,
+    /// Time from the upgrade to a successful `auth`.
     pub auth_timeout: Duration,
     /// Interval of the relay's WebSocket pings.
     pub heartbeat_interval: Duration,
@@ -58,6 +64,13 @@ pub struct Limits {
     /// Bytes all queues together hold, so that writing to many names cannot exhaust
     /// memory; beyond it: `queue_full`, `limit: total_bytes`.
     pub queue_total_bytes: usize,
+    /// Messages of one sender waiting in all queues together (unacknowledged ones
+    /// included), so that one user cannot fill the relay for everyone; beyond it:
+    /// `queue_full`, `limit: sender_count`.
+    pub sender_queue_max_messages: usize,
+    /// Bytes of one sender's messages in all queues together; beyond it: `queue_full`,
+    /// `limit: sender_bytes`.
+    pub sender_queue_max_bytes: usize,
     /// How long a message waits for its recipient. Then it is dropped and the sender, if
     /// online, gets an `expired` error.
     pub queue_ttl: Duration,
@@ -77,6 +90,7 @@ impl Default for Limits {
             max_connections: 10_000,
             max_sessions_per_user: 1,
             max_watches: 1_000,
+            handshake_timeout: Duration::from_secs(10),
             auth_timeout: Duration::from_secs(10),
             heartbeat_interval: Duration::from_secs(30),
             idle_timeout: Duration::from_secs(90),
@@ -87,6 +101,8 @@ impl Default for Limits {
             queue_max_messages: 1_000,
             queue_max_bytes: 4 * 1024 * 1024,
             queue_total_bytes: 256 * 1024 * 1024,
+            sender_queue_max_messages: 2_000,
+            sender_queue_max_bytes: 16 * 1024 * 1024,
             queue_ttl: Duration::from_secs(7 * 24 * 3600),
             dedupe_window: Duration::from_secs(3600),
             dedupe_max_entries: 100_000,
@@ -109,8 +125,11 @@ impl Limits {
             ("queue_max_messages", self.queue_max_messages),
             ("queue_max_bytes", self.queue_max_bytes),
             ("queue_total_bytes", self.queue_total_bytes),
+            ("sender_queue_max_messages", self.sender_queue_max_messages),
+            ("sender_queue_max_bytes", self.sender_queue_max_bytes),
         ];
         let durations = [
+            ("handshake_timeout", self.handshake_timeout),
             ("auth_timeout", self.auth_timeout),
             ("heartbeat_interval", self.heartbeat_interval),
             ("idle_timeout", self.idle_timeout),

@@ -65,7 +65,7 @@ struct ServeArgs {
     /// frames per connection in a burst above that rate
     #[argh(option)]
     burst: Option<u32>,
-    /// most WebSocket connections held at once
+    /// most connections held at once, WebSockets and those not upgraded yet
     #[argh(option)]
     max_connections: Option<usize>,
     /// concurrent sessions per user; a login beyond it replaces the oldest
@@ -74,7 +74,11 @@ struct ServeArgs {
     /// users one connection may watch
     #[argh(option)]
     max_watches: Option<usize>,
-    /// seconds from connect to a successful auth
+    /// seconds from connect to a completed WebSocket upgrade (or the end of a plain HTTP
+    /// connection)
+    #[argh(option)]
+    handshake_timeout_secs: Option<u64>,
+    /// seconds from the upgrade to a successful auth
     #[argh(option)]
     auth_timeout_secs: Option<u64>,
     /// seconds between the relay's WebSocket pings
@@ -107,6 +111,12 @@ struct ServeArgs {
     /// bytes all offline queues together hold
     #[argh(option)]
     queue_total_bytes: Option<usize>,
+    /// messages of one sender waiting in all queues together
+    #[argh(option)]
+    sender_queue_max_messages: Option<usize>,
+    /// bytes of one sender's messages in all queues together
+    #[argh(option)]
+    sender_queue_max_bytes: Option<usize>,
     /// seconds a queued message waits for its recipient before it expires
     #[argh(option)]
     queue_ttl_secs: Option<u64>,
@@ -127,7 +137,8 @@ struct ServeArgs {
 }
 
 #[derive(FromArgs, Debug)]
-/// Print the token that USERNAME logs in with (the `token` of its `auth` frame). Uses the
+/// Print the token that USERNAME logs in with (the `token` of its `auth` frame), or with
+/// --revoke make a running relay refuse USERNAME's tokens and print the new one. Uses the
 /// same secret as `serve`: --secret-file, $RELAY_SECRET_FILE or $RELAY_SECRET.
 #[argh(subcommand, name = "token", help_triggers("-h", "--help", "help"))]
 struct TokenArgs {
@@ -137,6 +148,24 @@ struct TokenArgs {
     /// read the secret from this file (trailing newline ignored)
     #[argh(option)]
     secret_file: Option<PathBuf>,
+    /// the relay's spool directory: once a name's tokens were revoked, its token depends on
+    /// how often (recorded there), so give it to print the token that works now
+    #[argh(option)]
+    spool: Option<PathBuf>,
+    /// revoke USERNAME's tokens on the running relay at --address and --port: its sessions
+    /// are closed and its old tokens refused from now on (the relay needs --spool); prints
+    /// the new token
+    #[argh(switch)]
+    revoke: bool,
+    /// with --revoke: the relay's address (default 127.0.0.1)
+    #[argh(option, default = "IpAddr::V4(Ipv4Addr::LOCALHOST)")]
+    address: IpAddr,
+    /// with --revoke: the relay's port (default $PORT, else 8080)
+    #[argh(option)]
+    port: Option<u16>,
+    /// with --revoke: seconds to wait for the answer (default 10)
+    #[argh(option, default = "10")]
+    timeout_secs: u64,
 }
 
 #[derive(FromArgs, Debug)]
@@ -215,12 +244,7 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => serve(args),
-        Command::Token(args) => {
-            let secret = load_secret(args.secret_file.as_deref())?;
-            msg_relay::validate_username(&args.username).map_err(|err| usage(err.to_string()))?;
-            println!("{}", secret.token_for(&args.username));
-            Ok(())
-        }
+        Command::Token(args) => token(&args),
         Command::Healthcheck(args) => {
             let port = port(args.port)?;
             let addr = SocketAddr::new(args.address, port);
@@ -228,6 +252,39 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// `msg-relay token`: the token of a name, from the secret and the name's token generation;
+/// with `--revoke`, after moving the name to its next generation on the running relay.
+fn token(args: &TokenArgs) -> anyhow::Result<()> {
+    let secret = load_secret(args.secret_file.as_deref())?;
+    let username = &args.username;
+    msg_relay::validate_username(username).map_err(|err| usage(err.to_string()))?;
+    if !args.revoke {
+        let generation = match &args.spool {
+            Some(dir) => msg_relay::Spool::token_generation(dir, username)
+                .with_context(|| format!("cannot read the spool {}", dir.display()))?,
+            None => 0,
+        };
+        println!("{}", secret.token_at(username, generation));
+        return Ok(());
+    }
+    if args.spool.is_some() {
+        return Err(usage(
+            "--spool is for printing a token; --revoke asks the running relay, which knows \
+             its spool",
+        ));
+    }
+    let addr = SocketAddr::new(args.address, port(args.port)?);
+    let timeout = Duration::from_secs(args.timeout_secs.max(1));
+    let revoked = msg_relay::revoke_tokens(addr, &secret, username, timeout)?;
+    println!("{}", secret.token_at(username, revoked.generation));
+    eprintln!(
+        "Revoked every earlier token of {username} (now at generation {}) and closed {} of \
+         its sessions; the line above is its new token.",
+        revoked.generation, revoked.sessions_closed
+    );
+    Ok(())
 }
 
 fn serve(args: ServeArgs) -> anyhow::Result<()> {
@@ -269,6 +326,7 @@ fn config(args: &ServeArgs) -> anyhow::Result<RelayConfig> {
             .max_sessions_per_user
             .unwrap_or(defaults.max_sessions_per_user),
         max_watches: args.max_watches.unwrap_or(defaults.max_watches),
+        handshake_timeout: secs(args.handshake_timeout_secs, defaults.handshake_timeout),
         auth_timeout: secs(args.auth_timeout_secs, defaults.auth_timeout),
         heartbeat_interval: secs(args.heartbeat_secs, defaults.heartbeat_interval),
         idle_timeout: secs(args.idle_timeout_secs, defaults.idle_timeout),
@@ -285,6 +343,12 @@ fn config(args: &ServeArgs) -> anyhow::Result<RelayConfig> {
             .unwrap_or(defaults.queue_max_messages),
         queue_max_bytes: args.queue_max_bytes.unwrap_or(defaults.queue_max_bytes),
         queue_total_bytes: args.queue_total_bytes.unwrap_or(defaults.queue_total_bytes),
+        sender_queue_max_messages: args
+            .sender_queue_max_messages
+            .unwrap_or(defaults.sender_queue_max_messages),
+        sender_queue_max_bytes: args
+            .sender_queue_max_bytes
+            .unwrap_or(defaults.sender_queue_max_bytes),
         queue_ttl: secs(args.queue_ttl_secs, defaults.queue_ttl),
         dedupe_window: secs(args.dedupe_window_secs, defaults.dedupe_window),
         dedupe_max_entries: args
@@ -341,7 +405,7 @@ fn config(args: &ServeArgs) -> anyhow::Result<RelayConfig> {
 
 /// The limit flags of `serve` with the default each shows in `--help`, read from
 /// [`Limits::default`]: a default is written once, in msg-relay's `limits.rs`.
-fn limit_defaults() -> [(&'static str, String); 19] {
+fn limit_defaults() -> [(&'static str, String); 22] {
     let defaults = Limits::default();
     let secs = |duration: Duration| duration.as_secs().to_string();
     [
@@ -357,6 +421,7 @@ fn limit_defaults() -> [(&'static str, String); 19] {
             defaults.max_sessions_per_user.to_string(),
         ),
         ("--max-watches", defaults.max_watches.to_string()),
+        ("--handshake-timeout-secs", secs(defaults.handshake_timeout)),
         ("--auth-timeout-secs", secs(defaults.auth_timeout)),
         ("--heartbeat-secs", secs(defaults.heartbeat_interval)),
         ("--idle-timeout-secs", secs(defaults.idle_timeout)),
@@ -378,6 +443,14 @@ fn limit_defaults() -> [(&'static str, String); 19] {
         (
             "--queue-total-bytes",
             defaults.queue_total_bytes.to_string(),
+        ),
+        (
+            "--sender-queue-max-messages",
+            defaults.sender_queue_max_messages.to_string(),
+        ),
+        (
+            "--sender-queue-max-bytes",
+            defaults.sender_queue_max_bytes.to_string(),
         ),
         ("--queue-ttl-secs", secs(defaults.queue_ttl)),
         ("--dedupe-window-secs", secs(defaults.dedupe_window)),
@@ -500,13 +573,14 @@ mod tests {
     }
 
     /// Every limit flag with a value that is not its default.
-    const LIMIT_ARGS: [(&str, &str); 19] = [
+    const LIMIT_ARGS: [(&str, &str); 22] = [
         ("--max-frame-bytes", "1000"),
         ("--messages-per-second", "5"),
         ("--burst", "7"),
         ("--max-connections", "9"),
         ("--max-sessions-per-user", "2"),
         ("--max-watches", "3"),
+        ("--handshake-timeout-secs", "3"),
         ("--auth-timeout-secs", "4"),
         ("--heartbeat-secs", "6"),
         ("--idle-timeout-secs", "100"),
@@ -517,6 +591,8 @@ mod tests {
         ("--queue-max-messages", "15"),
         ("--queue-max-bytes", "16000"),
         ("--queue-total-bytes", "17000"),
+        ("--sender-queue-max-messages", "21"),
+        ("--sender-queue-max-bytes", "22000"),
         ("--queue-ttl-secs", "18"),
         ("--dedupe-window-secs", "19"),
         ("--dedupe-max-entries", "20"),
@@ -577,6 +653,7 @@ mod tests {
             max_connections: 9,
             max_sessions_per_user: 2,
             max_watches: 3,
+            handshake_timeout: Duration::from_secs(3),
             auth_timeout: Duration::from_secs(4),
             heartbeat_interval: Duration::from_secs(6),
             idle_timeout: Duration::from_secs(100),
@@ -587,6 +664,8 @@ mod tests {
             queue_max_messages: 15,
             queue_max_bytes: 16000,
             queue_total_bytes: 17000,
+            sender_queue_max_messages: 21,
+            sender_queue_max_bytes: 22000,
             queue_ttl: Duration::from_secs(18),
             dedupe_window: Duration::from_secs(19),
             dedupe_max_entries: 20,

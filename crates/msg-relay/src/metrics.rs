@@ -14,6 +14,8 @@ use crate::protocol::ErrorCode;
 pub(crate) struct Metrics {
     connections_open: AtomicU64,
     connections_total: AtomicU64,
+    http_connections_open: AtomicU64,
+    handshake_timeouts: AtomicU64,
     frames_in: AtomicU64,
     frames_out: AtomicU64,
     messages_routed: AtomicU64,
@@ -34,6 +36,18 @@ impl Metrics {
 
     pub(crate) fn connection_closed(&self) {
         self.connections_open.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn http_connection_opened(&self) {
+        self.http_connections_open.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn http_connection_closed(&self) {
+        self.http_connections_open.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn handshake_timed_out(&self) {
+        self.handshake_timeouts.fetch_add(1, Ordering::Relaxed);
     }
 
     pub(crate) fn frame_in(&self) {
@@ -107,6 +121,19 @@ impl Metrics {
             "counter",
             "WebSocket connections accepted since start.",
             get(&self.connections_total),
+        );
+        series(
+            "msg_relay_http_connections",
+            "gauge",
+            "TCP connections not upgraded to a WebSocket: HTTP requests and handshakes in \
+             progress (they count against the connection limit too).",
+            get(&self.http_connections_open),
+        );
+        series(
+            "msg_relay_handshake_timeouts_total",
+            "counter",
+            "Connections closed for not completing their upgrade (or HTTP exchange) in time.",
+            get(&self.handshake_timeouts),
         );
         series(
             "msg_relay_frames_in_total",

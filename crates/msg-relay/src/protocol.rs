@@ -106,6 +106,12 @@ pub enum ClientFrame {
     Ack {
         /// The `id` of the `message` frame.
         id: String,
+        /// The `from` of the `message` frame. IDs are chosen by senders, so two senders may
+        /// use the same one: with `from`, only that sender's message is acknowledged; without
+        /// it (clients of before this field), every message with this `id` written to this
+        /// client is.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        from: Option<String>,
     },
     /// Application-level liveness check; answered with `pong`.
     Ping {},
@@ -204,7 +210,9 @@ pub enum ServerFrame {
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum AckStatus {
-    /// Written to at least one of the recipient's connections.
+    /// Handed to at least one of the recipient's connections; the relay keeps it until that
+    /// connection has written it to its socket (a client without `acks`) or the client has
+    /// acknowledged it, and delivers it again at the next login otherwise.
     Delivered,
     /// The recipient is offline; the message is in its queue (with `--spool`, on disk).
     Queued,
@@ -235,6 +243,12 @@ pub enum QueueLimit {
     Bytes,
     /// All queues together hold `--queue-total-bytes` bytes.
     TotalBytes,
+    /// The sender's messages waiting in all queues number `--sender-queue-max-messages`
+    /// (new): one user cannot fill the relay for everyone by writing to many names.
+    SenderCount,
+    /// The sender's messages waiting in all queues hold `--sender-queue-max-bytes` bytes
+    /// (new).
+    SenderBytes,
     /// A bound this version does not know (sent by a newer relay).
     #[serde(other)]
     Unknown,
@@ -247,6 +261,8 @@ impl QueueLimit {
             QueueLimit::Count => "count",
             QueueLimit::Bytes => "bytes",
             QueueLimit::TotalBytes => "total_bytes",
+            QueueLimit::SenderCount => "sender_count",
+            QueueLimit::SenderBytes => "sender_bytes",
             QueueLimit::Unknown => "unknown",
         }
     }
@@ -270,6 +286,10 @@ pub enum ErrorCode {
     /// The token (or shared secret) does not prove the name. The socket is closed.
     /// Permanent.
     AuthFailed,
+    /// The operator revoked this name's tokens (`msg-relay token --revoke`): a login with
+    /// an old token, or a session that was open at that moment, is closed (new). Ask the
+    /// operator for the new token. Permanent: the same token is refused again.
+    TokenRevoked,
     /// A v0.2.0 shared-secret login on a relay that accepts tokens only. The socket is closed.
     /// Permanent.
     SharedSecretDisabled,
@@ -288,6 +308,9 @@ pub enum ErrorCode {
     NotOnline,
     /// `send` without a recipient. Permanent.
     RecipientRequired,
+    /// `send` to a name nobody can log in as (line breaks, control characters, only
+    /// whitespace, over 128 bytes): refused rather than queued for nobody (new). Permanent.
+    InvalidRecipient,
     /// The recipient stopped reading and was disconnected. No longer sent: the message is
     /// queued for the recipient's next login instead. Retryable.
     RecipientTooSlow,
@@ -317,8 +340,9 @@ pub enum ErrorCode {
     /// Nothing arrived (not even a pong) within the idle timeout; the socket is closed.
     /// Neither.
     IdleTimeout,
-    /// The recipient's offline queue (or the relay's total queue memory) is at the bound
-    /// named in `limit`; the message was not accepted (new). Retryable.
+    /// The recipient's offline queue, the sender's messages in all queues, or the relay's
+    /// total queue memory is at the bound named in `limit`; the message was not accepted
+    /// (new). Retryable.
     QueueFull,
     /// A queued message passed its time to live before the recipient came online; it was
     /// dropped (new). Sent to the sender if it is online at that moment. Permanent: the
@@ -334,6 +358,7 @@ impl ErrorCode {
     pub fn as_str(self) -> &'static str {
         match self {
             ErrorCode::AuthFailed => "auth_failed",
+            ErrorCode::TokenRevoked => "token_revoked",
             ErrorCode::SharedSecretDisabled => "shared_secret_disabled",
             ErrorCode::UsernameRequired => "username_required",
             ErrorCode::InvalidUsername => "invalid_username",
@@ -341,6 +366,7 @@ impl ErrorCode {
             ErrorCode::AuthRequired => "auth_required",
             ErrorCode::NotOnline => "not_online",
             ErrorCode::RecipientRequired => "recipient_required",
+            ErrorCode::InvalidRecipient => "invalid_recipient",
             ErrorCode::RecipientTooSlow => "recipient_too_slow",
             ErrorCode::FrameTooLarge => "frame_too_large",
             ErrorCode::RateLimited => "rate_limited",
@@ -365,10 +391,12 @@ impl ErrorCode {
         matches!(
             self,
             ErrorCode::AuthFailed
+                | ErrorCode::TokenRevoked
                 | ErrorCode::SharedSecretDisabled
                 | ErrorCode::UsernameRequired
                 | ErrorCode::InvalidUsername
                 | ErrorCode::RecipientRequired
+                | ErrorCode::InvalidRecipient
                 | ErrorCode::FrameTooLarge
                 | ErrorCode::TooManyWatches
                 | ErrorCode::InvalidStatus
@@ -393,8 +421,9 @@ impl ErrorCode {
     }
 
     /// Every code the relay sends, in a stable order (the metrics list them all, even at 0).
-    pub const ALL: [ErrorCode; 22] = [
+    pub const ALL: [ErrorCode; 24] = [
         ErrorCode::AuthFailed,
+        ErrorCode::TokenRevoked,
         ErrorCode::SharedSecretDisabled,
         ErrorCode::UsernameRequired,
         ErrorCode::InvalidUsername,
@@ -402,6 +431,7 @@ impl ErrorCode {
         ErrorCode::AuthRequired,
         ErrorCode::NotOnline,
         ErrorCode::RecipientRequired,
+        ErrorCode::InvalidRecipient,
         ErrorCode::RecipientTooSlow,
         ErrorCode::FrameTooLarge,
         ErrorCode::RateLimited,
@@ -430,7 +460,13 @@ pub mod close {
     pub const AUTH_FAILED: u16 = 1000;
     /// The relay is shutting down (SIGTERM, Ctrl-C).
     pub const GOING_AWAY: u16 = 1001;
-    /// Authentication timeout, idle timeout, or a reader too slow for its queue.
+    /// A frame that breaks RFC 6455 (reserved bits, an unknown opcode, a fragmented or
+    /// oversized control frame, an unmasked frame, a continuation without a start).
+    pub const PROTOCOL_ERROR: u16 = 1002;
+    /// A text frame or a close reason that is not UTF-8.
+    pub const INVALID_PAYLOAD: u16 = 1007;
+    /// Authentication timeout, idle timeout, a flood of pings, or a reader too slow for its
+    /// queue.
     pub const POLICY: u16 = 1008;
     /// A frame over the size limit.
     pub const TOO_BIG: u16 = 1009;
@@ -557,6 +593,8 @@ mod tests {
             ErrorCode::Expired,
             ErrorCode::InvalidUsername,
             ErrorCode::AuthFailed,
+            ErrorCode::TokenRevoked,
+            ErrorCode::InvalidRecipient,
         ] {
             assert!(code.is_permanent(), "{code:?}");
         }

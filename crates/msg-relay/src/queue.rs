@@ -1,11 +1,14 @@
-//! Store-and-forward state: each recipient's queue of messages not yet acknowledged, the
-//! bounds on it, expiry by age, and the dedupe window of (sender, id, recipient) triples.
+//! Store-and-forward state: each recipient's queue of messages the relay is responsible for,
+//! the bounds on it, expiry by age, and the dedupe window of (sender, id, recipient) triples.
 //!
-//! A queue holds two kinds of entries, in the order the relay accepted them: messages never
-//! written to the recipient (it was offline) and messages written to an `acks` client that
-//! has not acknowledged them yet. At the next login both are the backlog, oldest first. The
-//! queue lives inside the registry's mutex (`registry.rs`), so deciding "online or queued"
-//! and acting on it is one step. Nothing here waits or does I/O.
+//! Every message the relay accepts enters its recipient's queue and stays there until the
+//! relay is done with it, in the order the relay accepted them ([`Delivery`]): never written
+//! (the recipient was offline), handed to a connection that counts it delivered once it is
+//! written to the socket (a v0.2.0 client), or written to an `acks` client that has not
+//! acknowledged it yet. At the next login whatever is left is the backlog, oldest first, so
+//! a connection that dies loses nothing the relay acknowledged. The queue lives inside the
+//! registry's mutex (`registry.rs`), so deciding "online or queued" and acting on it is one
+//! step. Nothing here waits or does I/O.
 
 use std::cmp::Reverse;
 use std::collections::hash_map::Entry;
@@ -19,7 +22,8 @@ use tokio_tungstenite::tungstenite::Message;
 
 use crate::limits::Limits;
 use crate::protocol::{AckStatus, QueueLimit};
-use crate::spool::{Record, Recovered, Spool};
+use crate::session::QueuedAt;
+use crate::spool::{Record, Recovery, Spool, unix_ms};
 
 /// A message's position in acceptance order, unique for the life of the relay (and, with a
 /// spool, across restarts).
@@ -35,8 +39,27 @@ pub(crate) struct Pending {
     pub(crate) frame: Message,
     /// When the relay accepted it; the time to live counts from here.
     pub(crate) accepted: Instant,
-    /// Written to a connection of the recipient at least once (and not acknowledged yet).
-    pub(crate) written: bool,
+    pub(crate) delivery: Delivery,
+}
+
+/// Where a queued message stands with its recipient.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Delivery {
+    /// Not handed to any connection of the recipient yet.
+    Waiting,
+    /// In the outbox of a connection whose messages count as delivered once written (a
+    /// v0.2.0 client): it leaves the queue when that connection's writer has flushed it.
+    OnWrite,
+    /// Written to a connection that acknowledges what it stores (an `acks` client): it
+    /// leaves the queue with the client's `ack`.
+    AwaitingAck,
+}
+
+impl Delivery {
+    /// Handed to a connection at least once.
+    pub(crate) fn handed_over(self) -> bool {
+        self != Delivery::Waiting
+    }
 }
 
 impl Pending {
@@ -93,7 +116,8 @@ pub(crate) struct Expired {
     pub(crate) sender: Arc<str>,
     pub(crate) id: Arc<str>,
     pub(crate) to: Arc<str>,
-    /// It had been written to the recipient (who never acknowledged it).
+    /// It had been handed to a connection of the recipient (which never acknowledged it or
+    /// never wrote it).
     pub(crate) written: bool,
 }
 
@@ -123,15 +147,66 @@ impl UserQueue {
 /// An empty queue keeps at most this many entries' worth of memory until it is dropped.
 const EMPTY_QUEUE_KEEP: usize = 64;
 
+/// What the queues hold in all, and for each sender across its recipients.
+#[derive(Default)]
+struct Usage {
+    bytes: usize,
+    messages: usize,
+    /// Only senders with at least one message queued.
+    by_sender: HashMap<Arc<str>, SenderUsage>,
+}
+
+#[derive(Default)]
+struct SenderUsage {
+    messages: usize,
+    bytes: usize,
+}
+
+impl Usage {
+    fn add(&mut self, entry: &Pending) {
+        self.bytes += entry.bytes();
+        self.messages += 1;
+        let sender = match self.by_sender.get_mut(&entry.sender) {
+            Some(sender) => sender,
+            None => self.by_sender.entry(Arc::clone(&entry.sender)).or_default(),
+        };
+        sender.messages += 1;
+        sender.bytes += entry.bytes();
+    }
+
+    /// Books out a message that left its queue, and logs it as `done` to the spool.
+    fn release(&mut self, entry: &Pending, spool: Option<&Spool>) {
+        self.release_of(&entry.sender, 1, entry.bytes());
+        if let Some(spool) = spool {
+            spool.append(Record::Done { seq: entry.seq });
+        }
+    }
+
+    /// Books out `messages` messages of `sender` holding `bytes` (their `done` records
+    /// logged by the caller).
+    fn release_of(&mut self, sender: &str, messages: usize, bytes: usize) {
+        self.bytes -= bytes;
+        self.messages -= messages;
+        if let Some(usage) = self.by_sender.get_mut(sender) {
+            usage.messages -= messages;
+            usage.bytes -= bytes;
+            if usage.messages == 0 {
+                self.by_sender.remove(sender);
+            }
+        }
+    }
+}
+
 pub(crate) struct Queues {
     max_messages: usize,
     max_bytes: usize,
     total_bytes_limit: usize,
+    sender_max_messages: usize,
+    sender_max_bytes: usize,
     ttl: Duration,
     /// Every queue here has exactly one entry in `expiry`, and only the expiry removes it.
     by_user: HashMap<Arc<str>, UserQueue>,
-    total_bytes: usize,
-    total_messages: usize,
+    usage: Usage,
     next_seq: Seq,
     /// One (deadline, recipient) per queue in `by_user`, earliest first: the deadline of the
     /// queue's oldest entry when it was scheduled, or earlier (that entry was acknowledged
@@ -148,42 +223,78 @@ pub(crate) struct Queues {
 
 impl Queues {
     pub(crate) fn new(limits: &Limits, spool: Option<Spool>) -> Queues {
+        if let Some(spool) = &spool {
+            spool.remember_sends(limits.dedupe_window, limits.dedupe_max_entries);
+        }
         Queues {
             spool,
             max_messages: limits.queue_max_messages,
             max_bytes: limits.queue_max_bytes,
             total_bytes_limit: limits.queue_total_bytes,
+            sender_max_messages: limits.sender_queue_max_messages,
+            sender_max_bytes: limits.sender_queue_max_bytes,
             ttl: limits.queue_ttl,
             by_user: HashMap::new(),
-            total_bytes: 0,
-            total_messages: 0,
+            usage: Usage::default(),
             next_seq: 1,
             expiry: BinaryHeap::new(),
             dedupe: Dedupe::new(limits.dedupe_window, limits.dedupe_max_entries),
         }
     }
 
-    /// Puts back what a spool held at start (oldest first), without logging it again. Each
-    /// message keeps its age: one accepted a day ago expires a day earlier. The dedupe window
-    /// learns them too, so a sender repeating a send after the restart is recognised.
-    pub(crate) fn restore(&mut self, recovered: Vec<Recovered>, max_seq: Seq, now: Instant) {
-        self.next_seq = self.next_seq.max(max_seq + 1);
+    /// Puts back what a spool held at start, without logging it again. Each message keeps
+    /// its age: one accepted a day ago expires a day earlier. The dedupe window learns every
+    /// send the log remembers within it, queued or not, so a sender repeating a send after
+    /// the restart is answered as before it.
+    pub(crate) fn restore(&mut self, recovery: Recovery, now: Instant) {
+        self.next_seq = self.next_seq.max(recovery.max_seq + 1);
         let now_ms = unix_ms();
-        for record in recovered {
-            let age = Duration::from_millis(now_ms.saturating_sub(record.at_ms));
-            let accepted = now.checked_sub(age).unwrap_or(now);
+        let at = |at_ms: u64| {
+            let age = Duration::from_millis(now_ms.saturating_sub(at_ms));
+            (age, now.checked_sub(age).unwrap_or(now))
+        };
+        // Oldest first, so that the window forgets them in order.
+        let mut sends: Vec<(u64, &str, &str, &str, bool)> = recovery
+            .seen
+            .iter()
+            .map(|seen| {
+                (
+                    seen.at_ms,
+                    &*seen.from,
+                    &*seen.id,
+                    &*seen.to,
+                    seen.delivered,
+                )
+            })
+            .chain(recovery.queued.iter().map(|queued| {
+                let (from, id, to) = (&*queued.from, &*queued.id, &*queued.to);
+                (queued.at_ms, from, id, to, queued.delivered)
+            }))
+            .collect();
+        sends.sort_by_key(|send| send.0);
+        for (at_ms, from, id, to, delivered) in sends {
+            let (age, accepted) = at(at_ms);
+            if age >= self.dedupe.window {
+                continue;
+            }
+            let status = if delivered {
+                AckStatus::Delivered
+            } else {
+                AckStatus::Queued
+            };
+            let key = self.dedupe.key(from, id, to);
+            self.dedupe.record(key, status, accepted);
+        }
+        for record in recovery.queued {
+            let (_, accepted) = at(record.at_ms);
             let to = record.to;
-            let sender: Arc<str> = Arc::from(record.from);
-            let key = self.dedupe.key(&sender, &record.id, &to);
-            let id = MessageId::new(&record.id);
-            self.dedupe.record(key, AckStatus::Queued, now);
             let pending = Pending {
                 seq: record.seq,
-                sender,
-                id,
+                sender: Arc::from(record.from),
+                id: MessageId::new(&record.id),
                 frame: Message::text(record.frame),
                 accepted,
-                written: false,
+                delivery: Delivery::Waiting,
             };
             self.insert(&to, pending);
         }
@@ -195,7 +306,7 @@ impl Queues {
 
     /// Messages and bytes in all queues (the metrics gauges).
     pub(crate) fn totals(&self) -> (usize, usize) {
-        (self.total_messages, self.total_bytes)
+        (self.usage.messages, self.usage.bytes)
     }
 
     /// The next sequence number (taken only when a message is accepted).
@@ -205,8 +316,9 @@ impl Queues {
         seq
     }
 
-    /// Whether `to`'s queue can take `bytes` more; otherwise the bound that refuses it.
-    pub(crate) fn check_room(&self, to: &str, bytes: usize) -> Result<(), QueueLimit> {
+    /// Whether `to`'s queue, `from`'s messages in all queues and all queues together can
+    /// take a message of `bytes` more; otherwise the bound that refuses it.
+    pub(crate) fn check_room(&self, from: &str, to: &str, bytes: usize) -> Result<(), QueueLimit> {
         if let Some(queue) = self.by_user.get(to) {
             if queue.entries.len() >= self.max_messages {
                 return Err(QueueLimit::Count);
@@ -217,7 +329,17 @@ impl Queues {
         } else if bytes > self.max_bytes {
             return Err(QueueLimit::Bytes);
         }
-        if self.total_bytes + bytes > self.total_bytes_limit {
+        if let Some(sender) = self.usage.by_sender.get(from) {
+            if sender.messages >= self.sender_max_messages {
+                return Err(QueueLimit::SenderCount);
+            }
+            if sender.bytes + bytes > self.sender_max_bytes {
+                return Err(QueueLimit::SenderBytes);
+            }
+        } else if bytes > self.sender_max_bytes {
+            return Err(QueueLimit::SenderBytes);
+        }
+        if self.usage.bytes + bytes > self.total_bytes_limit {
             return Err(QueueLimit::TotalBytes);
         }
         Ok(())
@@ -233,6 +355,7 @@ impl Queues {
                 to: to.to_string(),
                 id: pending.id.as_str().to_owned(),
                 at_ms: unix_ms(),
+                delivered: pending.delivery.handed_over(),
                 frame: pending.frame.to_text().unwrap_or_default().to_owned(),
             });
         }
@@ -241,8 +364,7 @@ impl Queues {
 
     fn insert(&mut self, to: &str, pending: Pending) {
         let bytes = pending.bytes();
-        self.total_bytes += bytes;
-        self.total_messages += 1;
+        self.usage.add(&pending);
         // One lookup when the queue exists (the common case), and a new queue is scheduled
         // for expiry at its first entry's deadline.
         if let Some(queue) = self.by_user.get_mut(to) {
@@ -257,13 +379,26 @@ impl Queues {
         self.by_user.insert(name, queue);
     }
 
-    /// Up to `max` entries of `user`'s queue after `after` (a login's backlog, in chunks).
-    pub(crate) fn backlog_after(&self, user: &str, after: Seq, max: usize) -> Vec<Pending> {
-        let Some(queue) = self.by_user.get(user) else {
+    /// Up to `max` entries of `user`'s queue after `after` (a login's backlog, in chunks),
+    /// as they were; in the queue they are now marked `handed` (the connection writes them
+    /// next).
+    pub(crate) fn backlog_after(
+        &mut self,
+        user: &str,
+        after: Seq,
+        max: usize,
+        handed: Delivery,
+    ) -> Vec<Pending> {
+        let Some(queue) = self.by_user.get_mut(user) else {
             return Vec::new();
         };
         let start = queue.entries.partition_point(|entry| entry.seq <= after);
-        queue.entries.range(start..).take(max).cloned().collect()
+        let mut chunk = Vec::with_capacity(max.min(queue.entries.len() - start));
+        for entry in queue.entries.range_mut(start..).take(max) {
+            chunk.push(entry.clone());
+            entry.delivery = handed;
+        }
+        chunk
     }
 
     /// Whether `user` has entries after `after`.
@@ -274,41 +409,79 @@ impl Queues {
             .is_some_and(|last| last.seq > after)
     }
 
-    /// Marks `user`'s entries up to `up_to` as written (the client acknowledges them later).
-    pub(crate) fn mark_written(&mut self, user: &str, up_to: Seq) {
-        if let Some(queue) = self.by_user.get_mut(user) {
-            for entry in queue
-                .entries
-                .iter_mut()
-                .take_while(|entry| entry.seq <= up_to)
-            {
-                entry.written = true;
+    /// A connection's writer flushed these messages to its socket: those that count as
+    /// delivered on write leave their queues (an `acks` client may have one too, and then
+    /// its `ack` decides). A writer's batch is usually all one recipient's, from one sender,
+    /// in order: the queue is looked up once per run of one recipient, and the sender's
+    /// usage once per run of one sender. Returns how many left.
+    pub(crate) fn remove_written(&mut self, written: &[QueuedAt]) -> usize {
+        let Queues {
+            by_user,
+            usage,
+            spool,
+            ..
+        } = self;
+        let mut removed = 0;
+        let mut queue: Option<(&str, &mut UserQueue)> = None;
+        // The sender whose messages are being released, and how many of them, how large.
+        let mut releasing: Option<(Arc<str>, usize, usize)> = None;
+        for at in written {
+            let same = queue
+                .as_ref()
+                .is_some_and(|(name, _)| **name == *at.recipient);
+            if !same {
+                queue = by_user
+                    .get_mut(&*at.recipient)
+                    .map(|found| (&*at.recipient, found));
             }
+            let Some((_, user_queue)) = queue.as_mut() else {
+                continue;
+            };
+            // In order, so the message is almost always at the front.
+            let index = match user_queue.entries.front() {
+                Some(front) if front.seq == at.seq => 0,
+                _ => match user_queue
+                    .entries
+                    .binary_search_by_key(&at.seq, |entry| entry.seq)
+                {
+                    Ok(index) => index,
+                    Err(_) => continue,
+                },
+            };
+            if user_queue.entries[index].delivery != Delivery::OnWrite {
+                continue;
+            }
+            let entry = user_queue.entries.remove(index).expect("index is in range");
+            user_queue.bytes -= entry.bytes();
+            shrink_if_empty(user_queue);
+            if let Some(spool) = spool.as_ref() {
+                spool.append(Record::Done { seq: entry.seq });
+            }
+            match &mut releasing {
+                Some((sender, count, bytes)) if *sender == entry.sender => {
+                    *count += 1;
+                    *bytes += entry.bytes();
+                }
+                _ => {
+                    if let Some((sender, count, bytes)) = releasing.take() {
+                        usage.release_of(&sender, count, bytes);
+                    }
+                    releasing = Some((Arc::clone(&entry.sender), 1, entry.bytes()));
+                }
+            }
+            removed += 1;
         }
-    }
-
-    /// Removes `user`'s entries up to `up_to`: written to a client whose messages count as
-    /// delivered on write. Returns the removed entries.
-    pub(crate) fn remove_through(&mut self, user: &str, up_to: Seq) -> Vec<Pending> {
-        let Some(queue) = self.by_user.get_mut(user) else {
-            return Vec::new();
-        };
-        let end = queue.entries.partition_point(|entry| entry.seq <= up_to);
-        let removed: Vec<Pending> = queue.entries.drain(..end).collect();
-        let bytes: usize = removed.iter().map(Pending::bytes).sum();
-        queue.bytes -= bytes;
-        shrink_if_empty(queue);
-        self.total_bytes -= bytes;
-        self.total_messages -= removed.len();
-        self.log_done(&removed);
+        if let Some((sender, count, bytes)) = releasing {
+            usage.release_of(&sender, count, bytes);
+        }
         removed
     }
 
-    /// The recipient `user` acknowledged `id`: removes every entry with that id that was
-    /// written to it. (IDs are the senders'; two senders may use the same one, and the
-    /// client stores by ID, so it has stored whichever it acknowledges.) Returns how many
-    /// entries it removed.
-    pub(crate) fn ack(&mut self, user: &str, id: &str) -> usize {
+    /// The recipient `user` acknowledged `id` of `from`: removes that sender's entry with
+    /// that id that was written to it. IDs are the senders', and two senders may use the
+    /// same one, so an ack that names no sender (a client of before `from`) removes every
+    /// written entry with that id. Returns how many entries it removed.
+    pub(crate) fn ack(&mut self, user: &str, from: Option<&str>, id: &str) -> usize {
         let Some(queue) = self.by_user.get_mut(user) else {
             return 0;
         };
@@ -317,29 +490,20 @@ impl Queues {
         let mut index = 0;
         while index < queue.entries.len() {
             let entry = &queue.entries[index];
-            if entry.written && same_id(entry.id.as_bytes(), id.as_bytes()) {
+            if entry.delivery.handed_over()
+                && same_id(entry.id.as_bytes(), id.as_bytes())
+                && from.is_none_or(|from| *entry.sender == *from)
+            {
                 let entry = queue.entries.remove(index).expect("index is in range");
                 queue.bytes -= entry.bytes();
-                self.total_bytes -= entry.bytes();
-                self.total_messages -= 1;
+                self.usage.release(&entry, self.spool.as_ref());
                 removed += 1;
-                if let Some(spool) = &self.spool {
-                    spool.append(Record::Done { seq: entry.seq });
-                }
             } else {
                 index += 1;
             }
         }
         shrink_if_empty(queue);
         removed
-    }
-
-    fn log_done(&self, removed: &[Pending]) {
-        if let Some(spool) = &self.spool {
-            for entry in removed {
-                spool.append(Record::Done { seq: entry.seq });
-            }
-        }
     }
 
     /// Drops every message whose time to live ended at `now`.
@@ -360,16 +524,12 @@ impl Queues {
                 }
                 let entry = queue.entries.pop_front().expect("front exists");
                 queue.bytes -= entry.bytes();
-                self.total_bytes -= entry.bytes();
-                self.total_messages -= 1;
-                if let Some(spool) = &self.spool {
-                    spool.append(Record::Done { seq: entry.seq });
-                }
+                self.usage.release(&entry, self.spool.as_ref());
                 expired.push(Expired {
                     sender: entry.sender,
                     id: Arc::from(entry.id.as_str()),
                     to: Arc::clone(&user),
-                    written: entry.written,
+                    written: entry.delivery.handed_over(),
                 });
             }
             match queue.entries.front() {
@@ -438,16 +598,6 @@ fn shrink_if_empty(queue: &mut UserQueue) {
     if queue.entries.is_empty() && queue.entries.capacity() > EMPTY_QUEUE_KEEP {
         queue.entries.shrink_to(EMPTY_QUEUE_KEEP);
     }
-}
-
-/// Wall-clock milliseconds since the Unix epoch: a message's age survives a restart only on
-/// the wall clock (tokio's clock starts over with the process).
-fn unix_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |since| {
-            u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
-        })
 }
 
 /// (sender, id, recipient) triples accepted recently, bounded in time and in count.
@@ -630,8 +780,23 @@ mod tests {
             id: MessageId::new(id),
             frame: Message::text(text.to_owned()),
             accepted: now,
-            written: false,
+            delivery: Delivery::Waiting,
         }
+    }
+
+    /// A writer's report that it wrote `user`'s message `seq`: whether it left the queue.
+    fn written(queues: &mut Queues, user: &str, seq: Seq) -> bool {
+        let at = QueuedAt {
+            recipient: Arc::from(user),
+            seq,
+        };
+        queues.remove_written(&[at]) == 1
+    }
+
+    /// What a login does with the backlog: takes it, handed as `how`.
+    fn hand_over(queues: &mut Queues, user: &str, how: Delivery) -> Vec<Seq> {
+        let backlog = queues.backlog_after(user, 0, usize::MAX, how);
+        backlog.iter().map(|pending| pending.seq).collect()
     }
 
     #[test]
@@ -639,18 +804,66 @@ mod tests {
         let now = Instant::now();
         let (bob, carol) = ("bob", "carol");
         let mut queues = Queues::new(&limits(2, 10, 15), None);
-        assert_eq!(queues.check_room("bob", 11), Err(QueueLimit::Bytes));
+        assert_eq!(
+            queues.check_room("alice", "bob", 11),
+            Err(QueueLimit::Bytes)
+        );
         let p = pending(&mut queues, "1", "aaaaa", now);
         queues.push(bob, p);
         let p = pending(&mut queues, "2", "bbbb", now);
         queues.push(bob, p);
-        assert_eq!(queues.check_room("bob", 1), Err(QueueLimit::Count));
+        assert_eq!(queues.check_room("alice", "bob", 1), Err(QueueLimit::Count));
         let p = pending(&mut queues, "3", "ccccc", now);
         queues.push(carol, p);
-        assert_eq!(queues.check_room("carol", 6), Err(QueueLimit::Bytes));
-        assert_eq!(queues.check_room("carol", 2), Err(QueueLimit::TotalBytes));
-        assert_eq!(queues.check_room("carol", 1), Ok(()));
+        assert_eq!(
+            queues.check_room("alice", "carol", 6),
+            Err(QueueLimit::Bytes)
+        );
+        assert_eq!(
+            queues.check_room("alice", "carol", 2),
+            Err(QueueLimit::TotalBytes)
+        );
+        assert_eq!(queues.check_room("alice", "carol", 1), Ok(()));
         assert_eq!(queues.totals(), (3, 14));
+    }
+
+    #[test]
+    fn a_senders_messages_are_bounded_across_recipients_and_released_however_they_leave() {
+        let now = Instant::now();
+        let mut queues = Queues::new(
+            &Limits {
+                sender_queue_max_messages: 3,
+                sender_queue_max_bytes: 10,
+                ..limits(100, 1000, 1000)
+            },
+            None,
+        );
+        for (to, text) in [("bob", "aaaa"), ("carol", "bbbb"), ("dave", "c")] {
+            assert_eq!(queues.check_room("alice", to, text.len()), Ok(()));
+            let p = pending(&mut queues, text, text, now);
+            queues.push(to, p);
+        }
+        assert_eq!(
+            queues.check_room("alice", "erin", 1),
+            Err(QueueLimit::SenderCount)
+        );
+        assert_eq!(queues.check_room("mallory", "erin", 10), Ok(()));
+        assert_eq!(
+            queues.check_room("mallory", "erin", 11),
+            Err(QueueLimit::SenderBytes)
+        );
+        // Acknowledged, written or expired: each gives the sender its room back.
+        hand_over(&mut queues, "bob", Delivery::AwaitingAck);
+        assert_eq!(queues.ack("bob", None, "aaaa"), 1);
+        assert_eq!(
+            queues.check_room("alice", "erin", 6),
+            Err(QueueLimit::SenderBytes)
+        );
+        assert_eq!(queues.check_room("alice", "erin", 5), Ok(()));
+        hand_over(&mut queues, "carol", Delivery::OnWrite);
+        assert!(written(&mut queues, "carol", 2));
+        assert_eq!(queues.expire(now + Duration::from_secs(60)).len(), 1);
+        assert!(queues.usage.by_sender.is_empty());
     }
 
     #[test]
@@ -662,15 +875,19 @@ mod tests {
         queues.push(bob, first);
         let second = pending(&mut queues, "m2", "two", now + Duration::from_secs(1));
         queues.push(bob, second);
-        assert!(queues.ack("bob", "m1") == 0, "not written yet");
-        queues.mark_written("bob", 1);
-        assert_eq!(queues.ack("bob", "m1"), 1);
-        assert!(queues.ack("bob", "m1") == 0, "idempotent");
+        assert!(queues.ack("bob", None, "m1") == 0, "not written yet");
+        assert_eq!(hand_over(&mut queues, "bob", Delivery::AwaitingAck), [1, 2]);
+        assert!(
+            !written(&mut queues, "bob", 1),
+            "an acks client's: kept until its ack"
+        );
+        assert_eq!(queues.ack("bob", None, "m1"), 1);
+        assert!(queues.ack("bob", None, "m1") == 0, "idempotent");
         assert!(queues.expire(now + Duration::from_secs(60)).is_empty());
         let expired = queues.expire(now + Duration::from_secs(61));
         assert_eq!(expired.len(), 1);
         assert_eq!(&*expired[0].id, "m2");
-        assert!(!expired[0].written);
+        assert!(expired[0].written);
         assert_eq!(queues.totals(), (0, 0));
         assert!(queues.by_user.is_empty());
     }
@@ -683,12 +900,12 @@ mod tests {
         for n in 0..10_000u64 {
             let at = start + Duration::from_millis(n);
             let mut p = pending(&mut queues, &format!("m{n}"), "x", at);
-            p.written = true;
+            p.delivery = Delivery::AwaitingAck;
             let seq = p.seq;
             queues.push("bob", p);
-            assert_eq!(queues.ack("bob", &format!("m{n}")), 1);
+            assert_eq!(queues.ack("bob", None, &format!("m{n}")), 1);
             assert_eq!(queues.totals(), (0, 0));
-            assert_eq!(queues.ack("bob", &format!("m{n}")), 0, "seq {seq}");
+            assert_eq!(queues.ack("bob", None, &format!("m{n}")), 0, "seq {seq}");
         }
         assert_eq!(
             queues.expiry.len(),
@@ -728,7 +945,10 @@ mod tests {
         }
         queues.release_if_empty("bob");
         assert_eq!(queues.totals(), (100, 100), "not empty: kept");
-        assert_eq!(queues.remove_through("bob", 100).len(), 100);
+        assert_eq!(hand_over(&mut queues, "bob", Delivery::OnWrite).len(), 100);
+        for seq in 1..=100 {
+            assert!(written(&mut queues, "bob", seq));
+        }
         let capacity = |queues: &Queues| queues.by_user["bob"].entries.capacity();
         assert!(capacity(&queues) <= EMPTY_QUEUE_KEEP);
         queues.release_if_empty("bob");
@@ -740,6 +960,56 @@ mod tests {
     }
 
     #[test]
+    fn a_message_delivered_on_write_leaves_only_when_written_and_only_itself() {
+        let now = Instant::now();
+        let mut queues = Queues::new(&limits(10, 1000, 1000), None);
+        for id in ["a", "b", "c"] {
+            let p = pending(&mut queues, id, id, now);
+            queues.push("bob", p);
+        }
+        assert!(!written(&mut queues, "bob", 2), "not handed over yet");
+        assert_eq!(hand_over(&mut queues, "bob", Delivery::OnWrite), [1, 2, 3]);
+        assert!(written(&mut queues, "bob", 2));
+        assert!(!written(&mut queues, "bob", 2), "once");
+        assert!(!written(&mut queues, "carol", 1));
+        // The connection died before writing the others: they are the next backlog.
+        let left = queues.backlog_after("bob", 0, 10, Delivery::OnWrite);
+        let ids: Vec<&str> = left.iter().map(|p| p.id.as_str()).collect();
+        assert_eq!(ids, ["a", "c"]);
+        assert!(left.iter().all(|p| p.delivery.handed_over()));
+        assert_eq!(queues.totals(), (2, 2));
+    }
+
+    #[test]
+    fn a_writers_batch_leaves_its_queues_with_one_lookup_per_recipient_and_sender() {
+        let now = Instant::now();
+        let mut queues = Queues::new(&limits(10, 1000, 1000), None);
+        for (to, id) in [("bob", "a"), ("bob", "b"), ("carol", "c"), ("bob", "d")] {
+            let p = pending(&mut queues, id, id, now);
+            queues.push(to, p);
+        }
+        hand_over(&mut queues, "bob", Delivery::OnWrite);
+        hand_over(&mut queues, "carol", Delivery::OnWrite);
+        let at = |to: &str, seq| QueuedAt {
+            recipient: Arc::from(to),
+            seq,
+        };
+        // Unknown seqs and recipients are skipped; the rest leave, whatever the order.
+        let batch = [
+            at("bob", 1),
+            at("bob", 2),
+            at("dave", 1),
+            at("carol", 3),
+            at("bob", 9),
+        ];
+        assert_eq!(queues.remove_written(&batch), 3);
+        assert_eq!(queues.totals(), (1, 1));
+        assert_eq!(queues.usage.by_sender["alice"].messages, 1);
+        assert_eq!(queues.remove_written(&[at("bob", 4)]), 1);
+        assert!(queues.usage.by_sender.is_empty());
+    }
+
+    #[test]
     fn written_unacknowledged_messages_still_expire_and_say_so() {
         let now = Instant::now();
         let mut queues = Queues::new(&limits(10, 1000, 1000), None);
@@ -747,14 +1017,16 @@ mod tests {
             let p = pending(&mut queues, id, id, now + Duration::from_secs(after));
             queues.push("bob", p);
         }
-        queues.mark_written("bob", 2);
-        assert_eq!(queues.ack("bob", "a"), 1);
+        for pending in queues.backlog_after("bob", 0, 2, Delivery::AwaitingAck) {
+            assert_eq!(pending.delivery, Delivery::Waiting, "as it was");
+        }
+        assert_eq!(queues.ack("bob", None, "a"), 1);
         let expired = queues.expire(now + Duration::from_secs(65));
         assert_eq!(expired.len(), 1);
         assert_eq!(&*expired[0].id, "b");
         assert!(expired[0].written);
         assert_eq!(queues.totals(), (1, 1));
-        let left = queues.backlog_after("bob", 0, 10);
+        let left = queues.backlog_after("bob", 0, 10, Delivery::OnWrite);
         assert_eq!(left.len(), 1);
         assert_eq!(left[0].id.as_str(), "c");
     }

@@ -11,7 +11,7 @@
 //! chunks and registers the session only when no queued message is left, so a message is
 //! either in the backlog or delivered live, never lost between the two.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
@@ -21,8 +21,8 @@ use tokio_tungstenite::tungstenite::Message;
 use crate::config::PresenceMode;
 use crate::limits::Limits;
 use crate::protocol::{AckStatus, ErrorCode, QueueLimit, ServerFrame};
-use crate::queue::{Expired, MessageId, Pending, Queues, Seq};
-use crate::session::{CloseReason, ConnId, OutboxPermit, Push, SessionHandle};
+use crate::queue::{Delivery, Expired, MessageId, Pending, Queues, Seq};
+use crate::session::{CloseReason, ConnId, OutboxPermit, Push, QueuedAt, SessionHandle};
 use crate::spool::Spool;
 
 /// Backlog messages a login takes from its queue per step (the lock is released between).
@@ -47,9 +47,16 @@ struct Inner {
     /// Watched name → the connections watching it (Watchers mode).
     watchers: HashMap<String, HashSet<ConnId>>,
     queues: Queues,
+    /// The token generation of each name whose tokens were revoked (the others are at 0).
+    /// Under the same lock as the sessions: a login checks it when it registers, so none
+    /// can slip in with a token revoked while it was logging in.
+    token_generations: BTreeMap<String, u32>,
 }
 
 struct UserEntry {
+    /// The name (the map's key), shared by every message frame that tells a writer which
+    /// queue it came from.
+    name: Arc<str>,
     status: String,
     /// Oldest first, so the oldest session is the one a new login replaces.
     sessions: Vec<ConnId>,
@@ -108,6 +115,9 @@ pub(crate) enum LoginStep {
         replaced: Vec<ConnId>,
         kicked: Kicked,
     },
+    /// The name's tokens were revoked since this login's token was checked: nothing more is
+    /// written to it, and it is not registered.
+    Revoked,
 }
 
 /// A message dropped at the end of its time to live, and whether its sender was told.
@@ -124,9 +134,13 @@ impl Registry {
     /// A registry whose queues log to `spool` and start with what it recovered.
     pub(crate) fn new(presence: PresenceMode, limits: &Limits, spool: Option<Spool>) -> Registry {
         let recovered = spool.as_ref().and_then(Spool::take_recovered);
+        let token_generations = spool
+            .as_ref()
+            .map(Spool::token_generations)
+            .unwrap_or_default();
         let mut queues = Queues::new(limits, spool);
-        if let Some((recovered, max_seq)) = recovered {
-            queues.restore(recovered, max_seq, Instant::now());
+        if let Some(recovery) = recovered {
+            queues.restore(recovery, Instant::now());
         }
         Registry {
             inner: Mutex::new(Inner {
@@ -134,6 +148,7 @@ impl Registry {
                 conns: HashMap::default(),
                 watchers: HashMap::new(),
                 queues,
+                token_generations,
             }),
             presence,
             max_sessions_per_user: limits.max_sessions_per_user.max(1),
@@ -153,13 +168,18 @@ impl Registry {
     /// and any watcher disconnected for being too slow.
     ///
     /// First, while `user` has queued messages after `after` (the last one this login
-    /// wrote), returns the next chunk of them instead: the caller writes them, reports them
-    /// with [`Registry::backlog_written`] and asks again. Only when none is left is the
+    /// wrote), returns the next chunk of them instead, marked as handed to this session
+    /// (delivered once written, or awaiting an `ack` when the session keeps its messages
+    /// pending): the caller writes them and asks again. Only when none is left is the
     /// session registered and `synced {backlog}` pushed with `permit`, under the lock, so
     /// every message sent meanwhile is either in the backlog or comes live after `synced`.
+    ///
+    /// `generation` is the token generation the login's token was checked against: once
+    /// the name's tokens are revoked, every further step answers [`LoginStep::Revoked`].
     pub(crate) fn login(
         &self,
         user: &str,
+        generation: u32,
         handle: SessionHandle,
         after: Seq,
         backlog: u64,
@@ -167,34 +187,77 @@ impl Registry {
     ) -> LoginStep {
         let mut guard = self.lock();
         let inner = &mut *guard;
+        if inner.generation(user) != generation {
+            return LoginStep::Revoked;
+        }
         if inner.queues.has_after(user, after) {
+            let handed = if handle.keeps_pending {
+                Delivery::AwaitingAck
+            } else {
+                Delivery::OnWrite
+            };
             return LoginStep::Backlog(
-                inner.queues.backlog_after(user, after, BACKLOG_CHUNK),
+                inner
+                    .queues
+                    .backlog_after(user, after, BACKLOG_CHUNK, handed),
                 permit,
             );
         }
-        permit.send(Message::text(ServerFrame::Synced { backlog }.to_json()));
+        permit.send(
+            Message::text(ServerFrame::Synced { backlog }.to_json()),
+            None,
+        );
         let (replaced, kicked) = self.register(inner, user, handle);
         LoginStep::Registered { replaced, kicked }
     }
 
-    /// Reports that a login wrote `user`'s backlog up to `up_to`. When its messages count as
-    /// delivered on write (`keeps_pending` false) they leave the queue; otherwise they wait
-    /// for the client's `ack`. Returns the messages that left the queue.
-    pub(crate) fn backlog_written(&self, user: &str, up_to: Seq, keeps_pending: bool) -> usize {
-        let mut guard = self.lock();
-        if keeps_pending {
-            guard.queues.mark_written(user, up_to);
-            0
-        } else {
-            guard.queues.remove_through(user, up_to).len()
-        }
+    /// A connection's writer flushed these messages to its socket: those that count as
+    /// delivered on write leave their queues. Returns how many left.
+    pub(crate) fn written(&self, messages: &[QueuedAt]) -> usize {
+        self.lock().queues.remove_written(messages)
     }
 
-    /// The recipient `user` acknowledged `id`. Returns how many queued messages that removed
-    /// (0 for an unknown or repeated acknowledgement).
-    pub(crate) fn ack(&self, user: &str, id: &str) -> usize {
-        self.lock().queues.ack(user, id)
+    /// The token generation of `user`: 0 until its tokens are first revoked.
+    pub(crate) fn token_generation(&self, user: &str) -> u32 {
+        self.lock().generation(user)
+    }
+
+    /// The generation of every name whose tokens were revoked (what the spool records).
+    pub(crate) fn token_generations(&self) -> BTreeMap<String, u32> {
+        self.lock().token_generations.clone()
+    }
+
+    /// Moves `user` to token `generation`: tokens of earlier generations stop working, and
+    /// every session of `user` is closed with `token_revoked` (whichever token it logged in
+    /// with, since the leaked one cannot be told apart). Returns how many sessions it closed,
+    /// and the watchers disconnected for being too slow for the `offline` frame.
+    pub(crate) fn revoke_tokens(&self, user: &str, generation: u32) -> (usize, Kicked) {
+        let mut guard = self.lock();
+        let inner = &mut *guard;
+        inner.token_generations.insert(user.to_owned(), generation);
+        let sessions = inner
+            .users
+            .get(user)
+            .map(|entry| entry.sessions.clone())
+            .unwrap_or_default();
+        let mut kicked = Kicked::new();
+        let mut too_slow = Vec::new();
+        for conn in &sessions {
+            if let Some(entry) = self.remove_session_collect(inner, *conn, &mut too_slow) {
+                entry.handle.closer.close(CloseReason::token_revoked());
+            }
+        }
+        for slow in too_slow {
+            self.kick(inner, slow, &mut kicked);
+        }
+        (sessions.len(), kicked)
+    }
+
+    /// The recipient `user` acknowledged `id` of `from` (of any sender when not given).
+    /// Returns how many queued messages that removed (0 for an unknown or repeated
+    /// acknowledgement).
+    pub(crate) fn ack(&self, user: &str, from: Option<&str>, id: &str) -> usize {
+        self.lock().queues.ack(user, from, id)
     }
 
     /// Messages and bytes in all offline queues.
@@ -272,6 +335,7 @@ impl Registry {
             .users
             .entry(user.to_owned())
             .or_insert_with(|| UserEntry {
+                name: Arc::from(user),
                 status: OFFLINE.to_owned(),
                 sessions: Vec::new(),
             });
@@ -316,11 +380,12 @@ impl Registry {
 
     /// Accepts a message from `from` to `to` with `id` (`frame` is the serialised `message`):
     /// a (sender, id) to the same recipient seen within the dedupe window is answered with
-    /// its first outcome and not delivered again; otherwise the message is pushed to every
-    /// session of `to`, and kept in `to`'s queue until acknowledged when a session
-    /// acknowledges messages. Without
-    /// a session that takes it (offline, or every session too slow and disconnected), it is
-    /// queued. A queue at one of its bounds refuses it.
+    /// its first outcome and not delivered again; a queue at one of its bounds refuses it;
+    /// otherwise it enters `to`'s queue and is pushed to every session of `to`. It stays in
+    /// the queue until a session's writer has written it (a v0.2.0 client) or a session has
+    /// acknowledged it (an `acks` client), so a connection that dies with it does not lose
+    /// it. Without a session that takes it (offline, or every session too slow and
+    /// disconnected), it waits for the next login.
     pub(crate) fn send(
         &self,
         from: &Arc<str>,
@@ -341,28 +406,28 @@ impl Registry {
             return (outcome, kicked);
         }
         let bytes = frame.len();
-        let mut delivered = false;
-        let mut keeps_pending = false;
+        if let Err(limit) = inner.queues.check_room(from, to, bytes) {
+            return (SendOutcome::Refused(limit), kicked);
+        }
+        let seq = inner.queues.take_seq();
+        let mut delivery = Delivery::Waiting;
         let mut too_slow = Vec::new();
         if let Some(user) = inner.users.get(to) {
-            let keep = user.sessions.iter().any(|conn| {
-                inner
-                    .conns
-                    .get(conn)
-                    .is_some_and(|entry| entry.handle.keeps_pending)
-            });
-            if keep && let Err(limit) = inner.queues.check_room(to, bytes) {
-                return (SendOutcome::Refused(limit), kicked);
-            }
             for conn in &user.sessions {
                 let Some(entry) = inner.conns.get(conn) else {
                     continue;
                 };
-                match entry.handle.outbox.push(frame.clone()) {
-                    Push::Queued => {
-                        delivered = true;
-                        keeps_pending |= entry.handle.keeps_pending;
+                let keeps_pending = entry.handle.keeps_pending;
+                let on_write = (!keeps_pending).then(|| QueuedAt {
+                    recipient: Arc::clone(&user.name),
+                    seq,
+                });
+                match entry.handle.outbox.push_message(frame.clone(), on_write) {
+                    Push::Queued if keeps_pending => delivery = Delivery::AwaitingAck,
+                    Push::Queued if delivery == Delivery::Waiting => {
+                        delivery = Delivery::OnWrite;
                     }
+                    Push::Queued => {}
                     Push::Full => too_slow.push(*conn),
                     // The connection is ending and will log out in a moment.
                     Push::Closed => {}
@@ -372,25 +437,22 @@ impl Registry {
         for conn in &too_slow {
             self.kick(inner, *conn, &mut kicked);
         }
-        let status = if delivered {
+        let status = if delivery.handed_over() {
             AckStatus::Delivered
         } else {
-            if let Err(limit) = inner.queues.check_room(to, bytes) {
-                return (SendOutcome::Refused(limit), kicked);
-            }
             AckStatus::Queued
         };
-        if !delivered || keeps_pending {
-            let pending = Pending {
-                seq: inner.queues.take_seq(),
-                sender: Arc::clone(from),
-                id: MessageId::new(id),
-                frame,
-                accepted: now,
-                written: delivered,
-            };
-            inner.queues.push(to, pending);
-        }
+        // In the queue whatever happened: until it is written (or acknowledged), a message
+        // handed to a connection that dies is delivered at the next login.
+        let pending = Pending {
+            seq,
+            sender: Arc::clone(from),
+            id: MessageId::new(id),
+            frame,
+            accepted: now,
+            delivery,
+        };
+        inner.queues.push(to, pending);
         inner.queues.dedupe_record(dedupe_key, status, now);
         let outcome = SendOutcome::Accepted {
             status,
@@ -573,6 +635,10 @@ impl Registry {
 }
 
 impl Inner {
+    fn generation(&self, user: &str) -> u32 {
+        self.token_generations.get(user).copied().unwrap_or(0)
+    }
+
     /// Takes a connection out of `conns` and `watchers` (not out of its user's sessions).
     fn remove_conn(&mut self, conn: ConnId) -> Option<ConnEntry> {
         let entry = self.conns.remove(&conn)?;
@@ -595,12 +661,12 @@ impl Inner {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::session::{Closer, Outbox};
+    use crate::session::{Closer, Outbox, Outgoing};
     use tokio::sync::mpsc;
 
     struct Probe {
         handle: SessionHandle,
-        frames: mpsc::Receiver<Message>,
+        frames: mpsc::Receiver<Outgoing>,
         closed: tokio::sync::watch::Receiver<Option<CloseReason>>,
     }
 
@@ -648,7 +714,15 @@ mod tests {
         let mut written = Vec::new();
         loop {
             let permit = futures::executor::block_on(probe.handle.outbox.reserve()).unwrap();
-            match registry.login(user, probe.handle.clone(), after, backlog, permit) {
+            let generation = registry.token_generation(user);
+            match registry.login(
+                user,
+                generation,
+                probe.handle.clone(),
+                after,
+                backlog,
+                permit,
+            ) {
                 LoginStep::Registered { replaced, kicked } => {
                     assert!(kicked.is_empty());
                     assert_eq!(
@@ -660,14 +734,19 @@ mod tests {
                 LoginStep::Backlog(chunk, permit) => {
                     drop(permit);
                     for pending in chunk {
-                        assert_eq!(probe.handle.outbox.push(pending.frame), Push::Queued);
+                        let on_write = (!probe.handle.keeps_pending).then(|| QueuedAt {
+                            recipient: Arc::from(user),
+                            seq: pending.seq,
+                        });
+                        let push = probe.handle.outbox.push_message(pending.frame, on_write);
+                        assert_eq!(push, Push::Queued);
                         // The client reads as fast as the relay writes.
-                        written.extend(texts(&mut probe.frames));
+                        written.extend(write_out(registry, &mut probe.frames));
                         after = pending.seq;
                         backlog += 1;
                     }
-                    registry.backlog_written(user, after, probe.handle.keeps_pending);
                 }
+                LoginStep::Revoked => panic!("{user}'s tokens were revoked"),
             }
         }
     }
@@ -682,11 +761,25 @@ mod tests {
         )
     }
 
-    fn texts(frames: &mut mpsc::Receiver<Message>) -> Vec<String> {
+    /// What a connection's writer would send now, without telling the registry (a writer
+    /// that has not flushed yet).
+    fn texts(frames: &mut mpsc::Receiver<Outgoing>) -> Vec<String> {
         let mut out = Vec::new();
-        while let Ok(frame) = frames.try_recv() {
-            out.push(frame.to_text().unwrap().to_owned());
+        while let Ok(outgoing) = frames.try_recv() {
+            out.push(outgoing.frame.to_text().unwrap().to_owned());
         }
+        out
+    }
+
+    /// What a connection's writer sends now, reported to the registry once flushed.
+    fn write_out(registry: &Registry, frames: &mut mpsc::Receiver<Outgoing>) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut written = Vec::new();
+        while let Ok(outgoing) = frames.try_recv() {
+            out.push(outgoing.frame.to_text().unwrap().to_owned());
+            written.extend(outgoing.on_write);
+        }
+        registry.written(&written);
         out
     }
 
@@ -812,16 +905,79 @@ mod tests {
             accepted(AckStatus::Delivered, false)
         );
         assert_eq!(texts(&mut bob.frames), vec!["alice:m2"]);
-        assert_eq!(registry.ack("bob", "m2"), 1);
-        assert_eq!(registry.ack("bob", "m2"), 0, "acks are idempotent");
-        assert_eq!(registry.ack("bob", "unknown"), 0);
+        assert_eq!(registry.ack("bob", None, "m2"), 1);
+        assert_eq!(registry.ack("bob", None, "m2"), 0, "acks are idempotent");
+        assert_eq!(registry.ack("bob", None, "unknown"), 0);
         registry.logout(1);
         let mut bob = probe_with(2, 8, true);
         assert_eq!(login(&registry, "bob", &mut bob).1, vec!["alice:m1"]);
-        assert_eq!(registry.ack("bob", "m1"), 1);
+        assert_eq!(registry.ack("bob", None, "m1"), 1);
         registry.logout(2);
         let mut bob = probe_with(3, 8, true);
         assert!(login(&registry, "bob", &mut bob).1.is_empty());
+    }
+
+    /// Issue 16, item 3: `delivered` to a v0.2.0 client was a promise nobody kept once its
+    /// connection died with the message still in its outbox.
+    #[test]
+    fn a_legacy_clients_message_not_yet_written_when_its_connection_dies_comes_again() {
+        let registry = registry(PresenceMode::Watchers, 1, 10);
+        let mut bob = probe(1, 8);
+        login(&registry, "bob", &mut bob);
+        for id in ["m1", "m2"] {
+            assert_eq!(
+                send(&registry, "alice", "bob", id).0,
+                accepted(AckStatus::Delivered, false)
+            );
+        }
+        // The writer flushes m1; m2 is still in the outbox when the connection dies.
+        let first = bob.frames.try_recv().unwrap();
+        assert_eq!(registry.written(&[first.on_write.unwrap()]), 1);
+        assert_eq!(registry.queue_totals().0, 1);
+        registry.logout(1);
+        drop(bob);
+        let mut bob = probe(2, 8);
+        assert_eq!(login(&registry, "bob", &mut bob).1, vec!["alice:m2"]);
+        assert_eq!(registry.queue_totals(), (0, 0), "written this time");
+    }
+
+    /// Issue 16, item 6: a revocation closes the name's sessions and no others, and a login
+    /// whose token was checked before it cannot register after it.
+    #[test]
+    fn revoking_a_names_tokens_closes_its_sessions_and_stops_its_logins_in_progress() {
+        let registry = registry(PresenceMode::Watchers, 2, 10);
+        let (mut alice1, mut alice2, mut bob) = (probe(1, 8), probe(2, 8), probe(3, 8));
+        login(&registry, "alice", &mut alice1);
+        login(&registry, "alice", &mut alice2);
+        login(&registry, "bob", &mut bob);
+        send(&registry, "bob", "carol", "m1");
+        // A login of carol in progress: its token was checked at generation 0.
+        let carol = probe(4, 8);
+        let permit = futures::executor::block_on(carol.handle.outbox.reserve()).unwrap();
+        assert!(matches!(
+            registry.login("carol", 0, carol.handle.clone(), 0, 0, permit),
+            LoginStep::Backlog(..)
+        ));
+        assert_eq!(registry.revoke_tokens("alice", 1).0, 2);
+        for closed in [&alice1, &alice2] {
+            assert_eq!(
+                closed.closed.borrow().as_ref().unwrap().label,
+                "token_revoked"
+            );
+        }
+        assert!(bob.closed.borrow().is_none());
+        assert_eq!(registry.users_online(), 1);
+        assert_eq!(registry.token_generation("alice"), 1);
+        assert_eq!(registry.revoke_tokens("carol", 1).0, 0);
+        let permit = futures::executor::block_on(carol.handle.outbox.reserve()).unwrap();
+        assert!(matches!(
+            registry.login("carol", 0, carol.handle.clone(), 1, 1, permit),
+            LoginStep::Revoked
+        ));
+        assert_eq!(
+            registry.token_generations(),
+            BTreeMap::from([("alice".to_owned(), 1), ("carol".to_owned(), 1)])
+        );
     }
 
     #[test]

@@ -1,29 +1,23 @@
-//! The HTTP side: routes, the connection limit, and [`run`] with its graceful shutdown.
+//! The HTTP side: [`run`] with its graceful shutdown, and the routes.
 
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use hyper_util::rt::TokioIo;
-use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{OwnedSemaphorePermit, mpsc, oneshot, watch};
-use tokio_tungstenite::WebSocketStream;
-use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
-use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, watch};
 use warp::Filter;
-use warp::http::{HeaderMap, HeaderValue, StatusCode, header};
+use warp::http::{HeaderMap, StatusCode};
 use warp::reply::Reply;
 
+use crate::accept::{Peer, Routes, Slot, accept_loop};
+use crate::admin;
 use crate::config::{PresenceMode, RelayConfig};
-use crate::connection;
 use crate::limits::LimitsError;
 use crate::log::Logger;
 use crate::shared::{Shared, expire_loop};
-
-/// The read buffer of each WebSocket: most frames fit, and an idle connection keeps little.
-const READ_BUFFER_BYTES: usize = 4 * 1024;
+use crate::upgrade;
 
 /// Serves the relay on `listener` until `shutdown` completes, then shuts down gracefully:
 /// stops accepting, closes every WebSocket with 1001 after writing what was queued for it
@@ -95,15 +89,12 @@ pub async fn run(
         );
     }
 
-    // The receiver is held by warp's accept loop, which stops accepting when it fires.
-    let (stop_accepting, stop_accepting_rx) = oneshot::channel::<()>();
-    let server = warp::serve(routes(Arc::clone(&shared)))
-        .incoming(listener)
-        .graceful(async {
-            let _ = stop_accepting_rx.await;
-        })
-        .run();
-    let server = tokio::spawn(server);
+    // Ends at shutdown (it watches the same signal as every connection).
+    let server = tokio::spawn(accept_loop(
+        listener,
+        routes(Arc::clone(&shared)),
+        Arc::clone(&shared),
+    ));
     // Ends at shutdown, so it does not keep `Shared` alive past the connections.
     let expiry = tokio::spawn(expire_loop(Arc::clone(&shared)));
     // From here on only the routes, the connections and the expiry task hold `Shared`.
@@ -124,12 +115,12 @@ pub async fn run(
         }
     }
     log.info("shutdown", &[("phase", "begin".into())]);
-    let _ = stop_accepting.send(());
-    // Every connection sees this and closes with 1001 after writing what is queued.
+    // The accept loop stops, HTTP connections finish their request, and every WebSocket
+    // closes with 1001 after writing what is queued.
     let _ = shutdown_tx.send(true);
     let finished = async {
-        // The accept loop ends once in-flight HTTP requests are answered, dropping the routes'
-        // `Shared`; then the channel closes when the last connection drops its own.
+        // The channel closes when the last connection (HTTP or WebSocket) drops its
+        // `Shared`.
         let _ = server.await;
         let _ = expiry.await;
         let _ = alive_rx.recv().await;
@@ -146,31 +137,35 @@ pub async fn run(
     Ok(())
 }
 
-fn routes(
-    shared: Arc<Shared>,
-) -> impl Filter<Extract = (impl Reply,), Error = Infallible> + Clone + Send + Sync + 'static {
+/// `GET` (and `HEAD`) `/status`, `/healthz`, `/metrics` and `/ws`, `POST /admin/revoke`;
+/// anything else 404.
+fn routes(shared: Arc<Shared>) -> Routes {
     let with_shared = {
         let shared = Arc::clone(&shared);
         warp::any().map(move || Arc::clone(&shared))
     };
+    // HEAD gets the headers of GET and no body (hyper leaves it out).
+    let get_or_head = || warp::get().or(warp::head()).unify();
 
     // v0.2.0: {"status":"ok","connected":N}, the number of names online and never the names.
     let status = warp::path!("status")
-        .and(warp::get())
+        .and(get_or_head())
         .and(with_shared.clone())
         .map(|shared: Arc<Shared>| {
             warp::reply::json(&serde_json::json!({
                 "status": "ok",
                 "connected": shared.registry.users_online(),
             }))
+            .into_response()
         });
 
-    let healthz = warp::path!("healthz")
-        .and(warp::get())
-        .map(|| warp::reply::with_header("ok\n", "content-type", "text/plain; charset=utf-8"));
+    let healthz = warp::path!("healthz").and(get_or_head()).map(|| {
+        warp::reply::with_header("ok\n", "content-type", "text/plain; charset=utf-8")
+            .into_response()
+    });
 
     let metrics = warp::path!("metrics")
-        .and(warp::get())
+        .and(get_or_head())
         .and(with_shared.clone())
         .map(|shared: Arc<Shared>| {
             warp::reply::with_header(
@@ -181,136 +176,56 @@ fn routes(
                 "content-type",
                 "text/plain; version=0.0.4; charset=utf-8",
             )
+            .into_response()
         });
 
-    // The WebSocket upgrade, done here rather than with warp's `ws()` filter: warp 0.4 offers
-    // no way to set tungstenite's read buffer, whose default (128 KiB, zero-filled on the first
-    // read) would cost every idle connection 128 KiB of resident memory.
+    // The operator's revocation of one name's tokens (`msg-relay token --revoke`).
+    let revoke = warp::path!("admin" / "revoke")
+        .and(warp::post())
+        .and(warp::header::optional::<String>("authorization"))
+        .and(warp::body::content_length_limit(admin::MAX_BODY_BYTES))
+        .and(warp::body::bytes())
+        .and(with_shared.clone())
+        .then(
+            |authorization: Option<String>, body: hyper::body::Bytes, shared: Arc<Shared>| {
+                admin::revoke(shared, authorization, body)
+            },
+        );
+
     let ws = warp::path!("ws")
         .and(warp::get())
         .and(warp::header::headers_cloned())
         .and(warp::ext::optional::<hyper::upgrade::OnUpgrade>())
-        .and(warp::addr::remote())
+        .and(warp::ext::optional::<Slot>())
+        .and(warp::ext::optional::<Peer>())
         .and(with_shared)
         .map(
             |headers: HeaderMap,
              on_upgrade: Option<hyper::upgrade::OnUpgrade>,
-             peer: Option<SocketAddr>,
+             slot: Option<Slot>,
+             peer: Option<Peer>,
              shared: Arc<Shared>| {
-                let (Some(key), Some(on_upgrade)) = (websocket_key(&headers), on_upgrade) else {
-                    return warp::reply::with_status(
-                        "Bad Request: a WebSocket upgrade is expected here\n",
-                        StatusCode::BAD_REQUEST,
-                    )
-                    .into_response();
-                };
-                // Taken before the upgrade completes, so the limit holds however many
-                // handshakes race; a refused client still gets a frame saying why.
-                let permit = Arc::clone(&shared.connections).try_acquire_owned().ok();
-                let config = websocket_config(shared.config.limits.max_frame_bytes);
-                tokio::spawn(async move {
-                    // The client may give up between the 101 and the upgrade: nothing to do.
-                    let Ok(upgraded) = on_upgrade.await else {
-                        return;
-                    };
-                    // The TCP stream itself, to turn Nagle's algorithm off: a chat message is
-                    // one small write, and waiting for the peer's delayed ACK added up to 40 ms.
-                    match hyper_util::server::conn::auto::upgrade::downcast::<TokioIo<TcpStream>>(
-                        upgraded,
-                    ) {
-                        Ok(parts) => {
-                            let stream = parts.io.into_inner();
-                            let _ = stream.set_nodelay(true);
-                            // Bytes the client sent right behind its upgrade request (a
-                            // client may pipeline its `auth`). Copied and released at once:
-                            // `read_buf` shares hyper's 8 KiB read buffer, which would
-                            // otherwise stay allocated for the life of the connection.
-                            let pipelined = parts.read_buf.to_vec();
-                            drop(parts.read_buf);
-                            let socket = WebSocketStream::from_partially_read(
-                                stream,
-                                pipelined,
-                                Role::Server,
-                                Some(config),
-                            )
-                            .await;
-                            serve_or_refuse(socket, shared, permit, peer).await;
-                        }
-                        Err(upgraded) => {
-                            let socket = WebSocketStream::from_raw_socket(
-                                TokioIo::new(upgraded),
-                                Role::Server,
-                                Some(config),
-                            )
-                            .await;
-                            serve_or_refuse(socket, shared, permit, peer).await;
-                        }
-                    }
-                });
-                let mut response =
-                    warp::reply::with_status(warp::reply(), StatusCode::SWITCHING_PROTOCOLS)
-                        .into_response();
-                let headers = response.headers_mut();
-                headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
-                headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
-                if let Ok(accept) = HeaderValue::from_str(&derive_accept_key(key.as_bytes())) {
-                    headers.insert(header::SEC_WEBSOCKET_ACCEPT, accept);
-                }
-                response
+                let peer: Option<SocketAddr> = peer.map(|Peer(addr)| addr);
+                upgrade::websocket(&headers, on_upgrade, slot, peer, shared)
             },
         );
 
-    status.or(healthz).or(metrics).or(ws).recover(not_found)
+    status
+        .or(healthz)
+        .unify()
+        .or(metrics)
+        .unify()
+        .or(revoke)
+        .unify()
+        .or(ws)
+        .unify()
+        .recover(not_found)
+        .unify()
+        .boxed()
 }
 
-async fn serve_or_refuse<S: AsyncRead + AsyncWrite + Unpin>(
-    socket: WebSocketStream<S>,
-    shared: Arc<Shared>,
-    permit: Option<OwnedSemaphorePermit>,
-    peer: Option<SocketAddr>,
-) {
-    match permit {
-        Some(permit) => connection::serve(socket, shared, permit, peer).await,
-        None => connection::refuse_full(socket, shared).await,
-    }
-}
-
-/// The `Sec-WebSocket-Key` of a valid upgrade request (RFC 6455 §4.2.1: `Upgrade:
-/// websocket`, `Connection: upgrade`, version 13), or `None`.
-fn websocket_key(headers: &HeaderMap) -> Option<&HeaderValue> {
-    let has_token = |name: header::HeaderName, token: &str| {
-        headers.get_all(name).iter().any(|value| {
-            value.to_str().is_ok_and(|text| {
-                text.split(',')
-                    .any(|part| part.trim().eq_ignore_ascii_case(token))
-            })
-        })
-    };
-    let version_13 = headers
-        .get(header::SEC_WEBSOCKET_VERSION)
-        .is_some_and(|version| version.as_bytes() == b"13");
-    (has_token(header::UPGRADE, "websocket")
-        && has_token(header::CONNECTION, "upgrade")
-        && version_13)
-        .then(|| headers.get(header::SEC_WEBSOCKET_KEY))
-        .flatten()
-}
-
-/// tungstenite's settings for one connection: frames and messages up to the frame limit, and
-/// a read buffer sized for chat messages instead of its bulk-transfer default (128 KiB,
-/// zero-filled at the first read). A larger message still arrives: the buffer grows to the
-/// frame's size while reading it. The write buffer keeps its default: it is an empty `Vec`
-/// that grows with what one flush sends, and it lets a batch of frames leave in one write
-/// (writing each frame on its own would meet Nagle's algorithm and delayed ACKs).
-fn websocket_config(max_frame_bytes: usize) -> WebSocketConfig {
-    WebSocketConfig::default()
-        .read_buffer_size(READ_BUFFER_BYTES)
-        .max_frame_size(Some(max_frame_bytes))
-        .max_message_size(Some(max_frame_bytes))
-}
-
-/// Every other request: a plain 404 (a `GET /ws` without upgrade headers: 400).
-async fn not_found(rejection: warp::Rejection) -> Result<impl Reply, Infallible> {
+/// Every other request: a plain 404 (a method other than GET or HEAD on a route: 405).
+async fn not_found(rejection: warp::Rejection) -> Result<warp::reply::Response, Infallible> {
     let status = if rejection.is_not_found() {
         StatusCode::NOT_FOUND
     } else if rejection.find::<warp::reject::MethodNotAllowed>().is_some() {
@@ -321,43 +236,6 @@ async fn not_found(rejection: warp::Rejection) -> Result<impl Reply, Infallible>
     Ok(warp::reply::with_status(
         status.canonical_reason().unwrap_or("error").to_owned() + "\n",
         status,
-    ))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
-        let mut map = HeaderMap::new();
-        for (name, value) in pairs {
-            map.append(*name, HeaderValue::from_static(value));
-        }
-        map
-    }
-
-    #[test]
-    fn only_a_complete_version_13_upgrade_is_a_websocket_handshake() {
-        let valid = [
-            ("upgrade", "websocket"),
-            ("connection", "keep-alive, Upgrade"),
-            ("sec-websocket-version", "13"),
-            ("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ=="),
-        ];
-        assert_eq!(
-            websocket_key(&headers(&valid)).unwrap(),
-            "dGhlIHNhbXBsZSBub25jZQ=="
-        );
-        for missing in 0..valid.len() {
-            let mut partial = valid.to_vec();
-            partial.remove(missing);
-            assert!(websocket_key(&headers(&partial)).is_none(), "{partial:?}");
-        }
-        let mut old_version = valid.to_vec();
-        old_version[2] = ("sec-websocket-version", "8");
-        assert!(websocket_key(&headers(&old_version)).is_none());
-        let mut h2c = valid.to_vec();
-        h2c[0] = ("upgrade", "h2c");
-        assert!(websocket_key(&headers(&h2c)).is_none());
-    }
+    )
+    .into_response())
 }

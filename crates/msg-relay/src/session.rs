@@ -28,11 +28,29 @@ pub(crate) fn close_message(code: u16, reason: &'static str) -> Message {
 /// that an old connection's cleanup never removes a newer session under the same name.
 pub(crate) type ConnId = u64;
 
+/// A frame in a connection's outbox.
+#[derive(Debug)]
+pub(crate) struct Outgoing {
+    pub(crate) frame: Message,
+    /// Set for a message that counts as delivered once written to this socket: it waits in
+    /// its recipient's queue until the writer has flushed it, so a connection that dies with
+    /// it unsent leaves it queued for the next login.
+    pub(crate) on_write: Option<QueuedAt>,
+}
+
+/// Where a message waits in its recipient's queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct QueuedAt {
+    pub(crate) recipient: Arc<str>,
+    /// Its sequence number in the queue (`queue::Seq`).
+    pub(crate) seq: u64,
+}
+
 /// The sending side of a connection's outbound queue, bounded in frames and in bytes.
 #[derive(Debug, Clone)]
 pub(crate) struct Outbox {
     /// The receiver is held by this connection's writer (`connection::write_loop`).
-    frames: mpsc::Sender<Message>,
+    frames: mpsc::Sender<Outgoing>,
     /// Bytes pushed and not yet taken by the writer; shared with the writer, which subtracts.
     queued_bytes: Arc<AtomicUsize>,
     max_bytes: usize,
@@ -54,7 +72,7 @@ impl Outbox {
     pub(crate) fn new(
         max_frames: usize,
         max_bytes: usize,
-    ) -> (Outbox, mpsc::Receiver<Message>, Arc<AtomicUsize>) {
+    ) -> (Outbox, mpsc::Receiver<Outgoing>, Arc<AtomicUsize>) {
         let (frames, receiver) = mpsc::channel(max_frames);
         let queued_bytes = Arc::new(AtomicUsize::new(0));
         let outbox = Outbox {
@@ -76,6 +94,12 @@ impl Outbox {
 
     /// Queues a frame without waiting.
     pub(crate) fn push(&self, frame: Message) -> Push {
+        self.push_message(frame, None)
+    }
+
+    /// Queues a frame without waiting; `on_write` tells the writer which queued message it
+    /// delivers (see [`Outgoing::on_write`]).
+    pub(crate) fn push_message(&self, frame: Message, on_write: Option<QueuedAt>) -> Push {
         let len = frame.len();
         // Reserve the bytes first, so concurrent pushers cannot both slip under the limit.
         // A single frame larger than the limit still passes when the queue is empty:
@@ -85,7 +109,7 @@ impl Outbox {
             self.queued_bytes.fetch_sub(len, Ordering::AcqRel);
             return Push::Full;
         }
-        match self.frames.try_send(frame) {
+        match self.frames.try_send(Outgoing { frame, on_write }) {
             Ok(()) => Push::Queued,
             Err(err) => {
                 self.queued_bytes.fetch_sub(len, Ordering::AcqRel);
@@ -102,16 +126,17 @@ impl Outbox {
 /// writes its backlog at the pace the client reads instead of overflowing the outbox.
 #[derive(Debug)]
 pub(crate) struct OutboxPermit {
-    permit: mpsc::OwnedPermit<Message>,
+    permit: mpsc::OwnedPermit<Outgoing>,
     queued_bytes: Arc<AtomicUsize>,
 }
 
 impl OutboxPermit {
-    /// Queues `frame` in the reserved place. The byte bound is not checked: the frame count
-    /// bounds a backlog, and waiting for room is already how a slow reader is handled.
-    pub(crate) fn send(self, frame: Message) {
+    /// Queues `frame` in the reserved place (`on_write` as for [`Outbox::push_message`]).
+    /// The byte bound is not checked: the frame count bounds a backlog, and waiting for room
+    /// is already how a slow reader is handled.
+    pub(crate) fn send(self, frame: Message, on_write: Option<QueuedAt>) {
         self.queued_bytes.fetch_add(frame.len(), Ordering::AcqRel);
-        self.permit.send(frame);
+        self.permit.send(Outgoing { frame, on_write });
     }
 }
 
@@ -174,6 +199,15 @@ impl CloseReason {
             "This connection stopped reading its frames and is closed",
             close::POLICY,
             "outbound queue full",
+        )
+    }
+
+    pub(crate) fn token_revoked() -> CloseReason {
+        CloseReason::refused(
+            ErrorCode::TokenRevoked,
+            "The relay's operator revoked the tokens of this name; ask for the new one",
+            close::POLICY,
+            "token revoked",
         )
     }
 

@@ -31,6 +31,9 @@ pub(crate) struct Shared {
     pub(crate) connections: Arc<Semaphore>,
     /// Turns `true` when the relay shuts down; the sender is held by [`run`].
     pub(crate) shutdown: watch::Receiver<bool>,
+    /// Held by a token revocation (`admin.rs`) from reading the generations to applying
+    /// them, so that two revocations cannot lose one another's generation.
+    pub(crate) revoking: tokio::sync::Mutex<()>,
     next_conn: AtomicU64,
     /// Keys the IDs the relay generates for sends without one: different for every process
     /// (start time and pid), so IDs do not repeat across restarts.
@@ -55,6 +58,7 @@ impl Shared {
             log: Logger::new(config.log_level),
             connections: Arc::new(Semaphore::new(config.limits.max_connections)),
             shutdown,
+            revoking: tokio::sync::Mutex::new(()),
             next_conn: AtomicU64::new(1),
             id_key: {
                 let mut hasher = blake3::Hasher::new_derive_key(

@@ -3,9 +3,10 @@
 //!
 //! One file, `DIR/queue.log`: an 8-byte magic, then records, each `length: u32 LE`,
 //! `checksum: u32 LE` (the first four bytes of the payload's blake3 hash) and a JSON payload:
-//! `accept` (a queued message, with everything needed to deliver it) or `done` (acknowledged,
-//! delivered on write, or expired). `DIR/queue.log.lock` is held (`flock`) while the relay
-//! runs, so two relays cannot share a spool.
+//! `accept` (a queued message, with everything needed to deliver it), `done` (acknowledged,
+//! written to a v0.2.0 client, or expired) or `seen` (a send that left its queue but is still
+//! in the dedupe window, kept by compaction). `DIR/queue.log.lock` is held (`flock`) while
+//! the relay runs, so two relays cannot share a spool.
 //!
 //! One writer thread owns the file. Under the registry lock the queues hand it records
 //! through a channel, so the log's order is the order of the changes. It takes whatever has
@@ -14,9 +15,12 @@
 //! those records: accepted means durable. `done` records wait for nobody; losing the last
 //! ones in a crash only means delivering those messages once more (at-least-once).
 //!
-//! When live records are less than a quarter of a file over 1 MiB, the writer compacts it:
-//! the live `accept` records go to a temporary file, synced, renamed over the log, directory
-//! synced ([`msg_core::durable::write_atomically`]).
+//! When live records are less than a quarter of a file over 1 MiB (and the file has doubled
+//! since the last compaction), the writer compacts it: the live `accept` records, and a `seen`
+//! record for each send still in the dedupe window (at most its number of entries), go to a
+//! temporary file, synced, renamed over the log, directory synced
+//! ([`msg_core::durable::write_atomically`]). So a relay restarted within the window still
+//! recognises a repeated send of a message it delivered and let go.
 //!
 //! Recovery reads the log front to back. A last record cut short (the relay died in the
 //! middle of an append) is dropped and the file truncated to the records before it; a record
@@ -74,9 +78,48 @@ pub enum SpoolError {
         /// What is wrong with it.
         reason: String,
     },
+    /// The token generations file cannot be read as one.
+    #[error(
+        "token generations file {path} is not valid: {reason}; restore it from a backup (every \
+         name it lists would otherwise accept its revoked tokens again), or rotate the secret"
+    )]
+    BadTokens {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// A file operation failed.
     #[error(transparent)]
     Io(#[from] DurableError),
+}
+
+/// The file of a spool directory that holds the token generations of the names whose tokens
+/// were revoked.
+const TOKENS_FILE: &str = "tokens.json";
+
+/// `tokens.json`: `{"generations":{"alice":2}}`.
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TokensFile {
+    generations: BTreeMap<String, u32>,
+}
+
+/// The token generations recorded in the spool directory `dir` (none when it has no
+/// `tokens.json`).
+fn read_token_generations(dir: &Path) -> Result<BTreeMap<String, u32>, SpoolError> {
+    let path = dir.join(TOKENS_FILE);
+    let text = match std::fs::read(&path) {
+        Ok(text) => text,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(BTreeMap::new()),
+        Err(err) => return Err(durable::io_error("read", &path)(err).into()),
+    };
+    serde_json::from_slice::<TokensFile>(&text)
+        .map(|file| file.generations)
+        .map_err(|err| SpoolError::BadTokens {
+            path,
+            reason: err.to_string(),
+        })
 }
 
 /// One record of the log.
@@ -92,11 +135,24 @@ pub(crate) enum Record {
         /// When it was accepted, in milliseconds since the Unix epoch (its age after a
         /// restart counts from here).
         at_ms: u64,
+        /// The sender's ack said `delivered` (else `queued`): what a repeated send is told.
+        /// Absent in logs written before it existed: `queued`.
+        #[serde(default)]
+        delivered: bool,
         /// The `message` frame as written to the recipient.
         frame: String,
     },
     /// The message left its queue.
     Done { seq: u64 },
+    /// A send no longer queued that is still in the dedupe window (written by compaction in
+    /// place of its `accept`).
+    Seen {
+        from: String,
+        to: String,
+        id: String,
+        at_ms: u64,
+        delivered: bool,
+    },
 }
 
 /// A queued message found in the log at start.
@@ -107,7 +163,31 @@ pub(crate) struct Recovered {
     pub(crate) to: String,
     pub(crate) id: String,
     pub(crate) at_ms: u64,
+    pub(crate) delivered: bool,
     pub(crate) frame: String,
+}
+
+/// A send the log remembers, for the dedupe window: (sender, id, recipient), when, and what
+/// the sender was told.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SeenSend {
+    pub(crate) from: String,
+    pub(crate) to: String,
+    pub(crate) id: String,
+    pub(crate) at_ms: u64,
+    pub(crate) delivered: bool,
+}
+
+/// What the log held at start.
+#[derive(Debug, Default)]
+pub(crate) struct Recovery {
+    /// The queued messages, oldest first.
+    pub(crate) queued: Vec<Recovered>,
+    /// Every send that left its queue, as far back as the log remembers, oldest first (the
+    /// relay keeps those still in its dedupe window).
+    pub(crate) seen: Vec<SeenSend>,
+    /// The highest sequence number the log used.
+    pub(crate) max_seq: u64,
 }
 
 enum Request {
@@ -116,6 +196,11 @@ enum Request {
     AfterSync(Outbox, Message),
     /// Answer once everything sent before is on disk (shutdown).
     Sync(tokio::sync::oneshot::Sender<()>),
+    /// How long, and how many, sends a compaction keeps for the dedupe window.
+    Remember {
+        window: Duration,
+        max_entries: usize,
+    },
 }
 
 /// The durable spool of a relay, opened with [`Spool::open`] and handed to
@@ -133,7 +218,9 @@ struct Inner {
     /// Joined on drop, so the directory lock is released only after the last write.
     writer: Option<std::thread::JoinHandle<()>>,
     /// What the log held at start; taken once by the relay that uses this spool.
-    recovered: Mutex<Option<(Vec<Recovered>, u64)>>,
+    recovered: Mutex<Option<Recovery>>,
+    /// `tokens.json` as found at open.
+    token_generations: BTreeMap<String, u32>,
     failure: Arc<Failure>,
     _lock: FileLock,
 }
@@ -169,7 +256,8 @@ impl Spool {
             }
             Err(err) => return Err(err.into()),
         };
-        let (recovered, max_seq, valid_len) = recover(&path)?;
+        let (recovery, valid_len) = recover(&path)?;
+        let token_generations = read_token_generations(dir)?;
         let mut file = OpenOptions::new()
             .read(true)
             .write(true)
@@ -193,7 +281,8 @@ impl Spool {
         };
         file.seek(SeekFrom::End(0))
             .map_err(durable::io_error("seek to the end of", &path))?;
-        let live = recovered
+        let live: HashMap<u64, u64> = recovery
+            .queued
             .iter()
             .map(|record| (record.seq, encoded_len_of_recovered(record)))
             .collect();
@@ -203,7 +292,11 @@ impl Spool {
             path: path.clone(),
             file,
             file_len,
+            live_bytes: live.values().sum(),
             live,
+            next_compaction: COMPACT_MIN_BYTES,
+            window: Duration::ZERO,
+            window_entries: 0,
             failure: Arc::clone(&failure),
         };
         let writer = std::thread::Builder::new()
@@ -215,7 +308,8 @@ impl Spool {
                 dir: dir.to_owned(),
                 requests: Some(requests),
                 writer: Some(writer),
-                recovered: Mutex::new(Some((recovered, max_seq))),
+                recovered: Mutex::new(Some(recovery)),
+                token_generations,
                 failure,
                 _lock: lock,
             }),
@@ -249,9 +343,38 @@ impl Spool {
         }
     }
 
-    /// The queued messages found at open (oldest first) and the highest sequence number the
-    /// log used; `None` after the first call.
-    pub(crate) fn take_recovered(&self) -> Option<(Vec<Recovered>, u64)> {
+    /// The token generation of every name whose tokens were revoked, as recorded at open.
+    pub(crate) fn token_generations(&self) -> BTreeMap<String, u32> {
+        self.inner.token_generations.clone()
+    }
+
+    /// Records `generations` durably (a temporary file, synced and renamed over
+    /// `tokens.json`), before the relay acts on them: a revocation survives a restart.
+    pub(crate) fn store_token_generations(
+        &self,
+        generations: &BTreeMap<String, u32>,
+    ) -> Result<(), SpoolError> {
+        let file = TokensFile {
+            generations: generations.clone(),
+        };
+        // A map of strings to numbers always serialises.
+        let text = serde_json::to_vec_pretty(&file).expect("token generations serialise");
+        durable::write_atomically(&self.inner.dir.join(TOKENS_FILE), &text)?;
+        Ok(())
+    }
+
+    /// The token generation of `username` recorded in the spool directory `dir`: 0 unless
+    /// its tokens were revoked. Reads without taking the spool, which a running relay holds
+    /// (`msg-relay token NAME --spool DIR` uses it to print the token that works now).
+    pub fn token_generation(dir: &Path, username: &str) -> Result<u32, SpoolError> {
+        Ok(read_token_generations(dir)?
+            .get(username)
+            .copied()
+            .unwrap_or(0))
+    }
+
+    /// What the log held at open; `None` after the first call.
+    pub(crate) fn take_recovered(&self) -> Option<Recovery> {
         self.inner
             .recovered
             .lock()
@@ -269,6 +392,15 @@ impl Spool {
 
     pub(crate) fn append(&self, record: Record) {
         self.request(Request::Append(record));
+    }
+
+    /// Tells compaction to keep, for each send that left its queue within `window` (at most
+    /// `max_entries`, the newest), a `seen` record: the relay's dedupe window.
+    pub(crate) fn remember_sends(&self, window: Duration, max_entries: usize) {
+        self.request(Request::Remember {
+            window,
+            max_entries,
+        });
     }
 
     /// Pushes `frame` to `outbox` once every record appended so far is on disk.
@@ -303,6 +435,14 @@ struct Writer {
     file_len: u64,
     /// Live `accept` records: seq → encoded length.
     live: HashMap<u64, u64>,
+    /// The sum of `live`.
+    live_bytes: u64,
+    /// The file length below which it is not compacted: twice what the last compaction left
+    /// (the `seen` records it keeps are not live, and must not make it compact every batch).
+    next_compaction: u64,
+    /// What compaction keeps of sends that left their queues ([`Request::Remember`]).
+    window: Duration,
+    window_entries: usize,
     failure: Arc<Failure>,
 }
 
@@ -322,12 +462,25 @@ impl Writer {
                         let len = (buffer.len() - start) as u64;
                         match record {
                             Record::Accept { seq, .. } => {
-                                self.live.insert(seq, len);
+                                self.live_bytes += len;
+                                if let Some(old) = self.live.insert(seq, len) {
+                                    self.live_bytes -= old;
+                                }
                             }
                             Record::Done { seq } => {
-                                self.live.remove(&seq);
+                                if let Some(old) = self.live.remove(&seq) {
+                                    self.live_bytes -= old;
+                                }
                             }
+                            Record::Seen { .. } => {}
                         }
+                    }
+                    Request::Remember {
+                        window,
+                        max_entries,
+                    } => {
+                        self.window = window;
+                        self.window_entries = max_entries;
                     }
                     other => waiting.push(other),
                 }
@@ -362,7 +515,9 @@ impl Writer {
                     Request::Sync(done) => {
                         let _ = done.send(());
                     }
-                    Request::Append(_) => unreachable!("appends are not kept waiting"),
+                    Request::Append(_) | Request::Remember { .. } => {
+                        unreachable!("appends and settings are not kept waiting")
+                    }
                 }
             }
         }
@@ -377,37 +532,83 @@ impl Writer {
         self.failure.notify.notify_waiters();
     }
 
-    /// Rewrites the log with the live records only, when they are a small part of a large
-    /// file.
+    /// Rewrites the log with the live records (and the sends still in the dedupe window)
+    /// only, when they are a small part of a large file.
     fn maybe_compact(&mut self) -> Result<(), DurableError> {
-        let live_bytes: u64 = self.live.values().sum();
-        if self.file_len < COMPACT_MIN_BYTES || live_bytes * 4 > self.file_len {
+        if self.file_len < self.next_compaction || self.live_bytes * 4 > self.file_len {
             return Ok(());
         }
         let mut old = Vec::new();
         File::open(&self.path)
             .and_then(|mut file| file.read_to_end(&mut old))
             .map_err(durable::io_error("read for compaction", &self.path))?;
-        let mut new = Vec::with_capacity(live_bytes as usize + MAGIC.len());
-        new.extend_from_slice(MAGIC);
+        let window_ms = u64::try_from(self.window.as_millis()).unwrap_or(u64::MAX);
+        let since_ms = unix_ms().saturating_sub(window_ms);
+        let keeps = |at_ms: u64| self.window_entries > 0 && window_ms > 0 && at_ms >= since_ms;
+        let mut live = Vec::with_capacity(self.live_bytes as usize);
+        // Encoded `seen` records, oldest first; the oldest go beyond the window's size.
+        let mut seen: std::collections::VecDeque<Vec<u8>> = std::collections::VecDeque::new();
         let mut offset = MAGIC.len();
         // Everything in the file was written by this writer or recovered, so it parses.
         while let Some((record, len)) = parse_at(&old, offset).ok().flatten() {
-            if let Record::Accept { seq, .. } = &record
-                && self.live.contains_key(seq)
-            {
-                new.extend_from_slice(&old[offset..offset + len]);
+            let bytes = &old[offset..offset + len];
+            match record {
+                Record::Accept { seq, .. } if self.live.contains_key(&seq) => {
+                    live.extend_from_slice(bytes);
+                }
+                Record::Accept {
+                    from,
+                    to,
+                    id,
+                    at_ms,
+                    delivered,
+                    ..
+                } if keeps(at_ms) => {
+                    let mut encoded = Vec::new();
+                    encode(
+                        &Record::Seen {
+                            from,
+                            to,
+                            id,
+                            at_ms,
+                            delivered,
+                        },
+                        &mut encoded,
+                    );
+                    seen.push_back(encoded);
+                }
+                Record::Seen { at_ms, .. } if keeps(at_ms) => seen.push_back(bytes.to_vec()),
+                _ => {}
+            }
+            if seen.len() > self.window_entries {
+                seen.pop_front();
             }
             offset += len;
         }
+        let mut new = Vec::with_capacity(MAGIC.len() + live.len() + seen.len() * 128);
+        new.extend_from_slice(MAGIC);
+        for record in &seen {
+            new.extend_from_slice(record);
+        }
+        new.extend_from_slice(&live);
         durable::write_atomically(&self.path, &new)?;
         self.file = OpenOptions::new()
             .append(true)
             .open(&self.path)
             .map_err(durable::io_error("reopen after compaction", &self.path))?;
         self.file_len = new.len() as u64;
+        self.next_compaction = COMPACT_MIN_BYTES.max(2 * self.file_len);
         Ok(())
     }
+}
+
+/// Wall-clock milliseconds since the Unix epoch: what `at_ms` counts.
+pub(crate) fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| {
+            u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
+        })
 }
 
 fn encode(record: &Record, out: &mut Vec<u8>) {
@@ -428,6 +629,7 @@ fn encoded_len_of_recovered(record: &Recovered) -> u64 {
             to: record.to.clone(),
             id: record.id.clone(),
             at_ms: record.at_ms,
+            delivered: record.delivered,
             frame: record.frame.clone(),
         },
         &mut out,
@@ -468,33 +670,30 @@ enum Damage {
     Bad(String),
 }
 
-/// Reads the log at `path`: the live `accept` records in order, the highest sequence number
-/// used, and the length of the whole records (where new ones go).
-fn recover(path: &Path) -> Result<(Vec<Recovered>, u64, u64), SpoolError> {
+/// Reads the log at `path`: what it holds, and the length of the whole records (where new
+/// ones go).
+fn recover(path: &Path) -> Result<(Recovery, u64), SpoolError> {
     let data = match std::fs::read(path) {
         Ok(data) => data,
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => Vec::new(),
         Err(err) => return Err(durable::io_error("read", path)(err).into()),
     };
+    let not_a_spool = || SpoolError::Corrupt {
+        path: path.to_owned(),
+        offset: 0,
+        reason: "not a msg-relay spool log (no MRSPOOL1 header)".to_owned(),
+    };
     if data.len() < MAGIC.len() {
         if !MAGIC.starts_with(&data) {
-            return Err(SpoolError::Corrupt {
-                path: path.to_owned(),
-                offset: 0,
-                reason: "not a msg-relay spool log (no MRSPOOL1 header)".to_owned(),
-            });
+            return Err(not_a_spool());
         }
-        return Ok((Vec::new(), 0, 0));
+        return Ok((Recovery::default(), 0));
     }
     if &data[..MAGIC.len()] != MAGIC {
-        return Err(SpoolError::Corrupt {
-            path: path.to_owned(),
-            offset: 0,
-            reason: "not a msg-relay spool log (no MRSPOOL1 header)".to_owned(),
-        });
+        return Err(not_a_spool());
     }
     let mut live: BTreeMap<u64, Recovered> = BTreeMap::new();
-    let mut max_seq = 0;
+    let mut recovery = Recovery::default();
     let mut offset = MAGIC.len();
     loop {
         match parse_at(&data, offset) {
@@ -507,9 +706,10 @@ fn recover(path: &Path) -> Result<(Vec<Recovered>, u64, u64), SpoolError> {
                         to,
                         id,
                         at_ms,
+                        delivered,
                         frame,
                     } => {
-                        max_seq = max_seq.max(seq);
+                        recovery.max_seq = recovery.max_seq.max(seq);
                         live.insert(
                             seq,
                             Recovered {
@@ -518,14 +718,36 @@ fn recover(path: &Path) -> Result<(Vec<Recovered>, u64, u64), SpoolError> {
                                 to,
                                 id,
                                 at_ms,
+                                delivered,
                                 frame,
                             },
                         );
                     }
                     Record::Done { seq } => {
-                        max_seq = max_seq.max(seq);
-                        live.remove(&seq);
+                        recovery.max_seq = recovery.max_seq.max(seq);
+                        if let Some(done) = live.remove(&seq) {
+                            recovery.seen.push(SeenSend {
+                                from: done.from,
+                                to: done.to,
+                                id: done.id,
+                                at_ms: done.at_ms,
+                                delivered: done.delivered,
+                            });
+                        }
                     }
+                    Record::Seen {
+                        from,
+                        to,
+                        id,
+                        at_ms,
+                        delivered,
+                    } => recovery.seen.push(SeenSend {
+                        from,
+                        to,
+                        id,
+                        at_ms,
+                        delivered,
+                    }),
                 }
                 offset += len;
             }
@@ -546,7 +768,10 @@ fn recover(path: &Path) -> Result<(Vec<Recovered>, u64, u64), SpoolError> {
             }
         }
     }
-    Ok((live.into_values().collect(), max_seq, offset as u64))
+    // Done in the order they left their queues; the dedupe window wants them by age.
+    recovery.seen.sort_by_key(|seen| seen.at_ms);
+    recovery.queued = live.into_values().collect();
+    Ok((recovery, offset as u64))
 }
 
 /// Whether the record at `offset` reaches (or claims to reach past) the end of `data`.
@@ -570,6 +795,7 @@ mod tests {
             to: to.to_owned(),
             id: format!("m{seq}"),
             at_ms: 1_700_000_000_000 + seq,
+            delivered: false,
             frame: format!(r#"{{"type":"message","id":"m{seq}"}}"#),
         }
     }
@@ -597,10 +823,13 @@ mod tests {
             accept(3, "carol"),
         ]);
         std::fs::write(&path, &data).unwrap();
-        let (recovered, max_seq, len) = recover(&path).unwrap();
-        assert_eq!(seqs(&recovered), [2, 3]);
-        assert_eq!(recovered[1].to, "carol");
-        assert_eq!(max_seq, 3);
+        let (recovery, len) = recover(&path).unwrap();
+        assert_eq!(seqs(&recovery.queued), [2, 3]);
+        assert_eq!(recovery.queued[1].to, "carol");
+        assert_eq!(recovery.max_seq, 3);
+        // The one that left its queue is remembered for the dedupe window.
+        assert_eq!(recovery.seen.len(), 1);
+        assert_eq!(recovery.seen[0].id, "m1");
         assert_eq!(len, data.len() as u64);
     }
 
@@ -613,8 +842,8 @@ mod tests {
         // Cut the second record at every byte: the first always survives.
         for cut in whole.len()..full.len() {
             std::fs::write(&path, &full[..cut]).unwrap();
-            let (recovered, _, len) = recover(&path).unwrap();
-            assert_eq!(seqs(&recovered), [1], "cut at {cut}");
+            let (recovery, len) = recover(&path).unwrap();
+            assert_eq!(seqs(&recovery.queued), [1], "cut at {cut}");
             assert_eq!(len, whole.len() as u64);
         }
         // A whole-length last record whose payload did not reach the disk (zeros).
@@ -622,7 +851,7 @@ mod tests {
         let payload_start = whole.len() + HEADER;
         zeroed[payload_start..].fill(0);
         std::fs::write(&path, &zeroed).unwrap();
-        assert_eq!(seqs(&recover(&path).unwrap().0), [1]);
+        assert_eq!(seqs(&recover(&path).unwrap().0.queued), [1]);
     }
 
     #[test]
@@ -660,9 +889,9 @@ mod tests {
             Spool::open(dir.path()),
             Err(SpoolError::Locked { .. })
         ));
-        let (recovered, max_seq) = spool.take_recovered().unwrap();
-        assert_eq!(seqs(&recovered), [1]);
-        assert_eq!(max_seq, 1);
+        let recovery = spool.take_recovered().unwrap();
+        assert_eq!(seqs(&recovery.queued), [1]);
+        assert_eq!(recovery.max_seq, 1);
         spool.append(accept(3, "carol"));
         spool.append(Record::Done { seq: 1 });
         spool.sync().await;
@@ -678,7 +907,33 @@ mod tests {
         drop(spool);
         // The lock is released with the spool (the writer thread ends on its own).
         let spool = Spool::open(dir.path()).unwrap();
-        assert_eq!(seqs(&spool.take_recovered().unwrap().0), [3]);
+        assert_eq!(seqs(&spool.take_recovered().unwrap().queued), [3]);
+    }
+
+    #[test]
+    fn token_generations_are_stored_durably_and_read_back_without_the_lock() {
+        let dir = assert_fs::TempDir::new().unwrap();
+        let spool = Spool::open(dir.path()).unwrap();
+        assert!(spool.token_generations().is_empty());
+        assert_eq!(Spool::token_generation(dir.path(), "alice").unwrap(), 0);
+        let generations = BTreeMap::from([("alice".to_owned(), 2)]);
+        spool.store_token_generations(&generations).unwrap();
+        // Read while the relay holds the spool.
+        assert_eq!(Spool::token_generation(dir.path(), "alice").unwrap(), 2);
+        assert_eq!(Spool::token_generation(dir.path(), "bob").unwrap(), 0);
+        drop(spool);
+        let spool = Spool::open(dir.path()).unwrap();
+        assert_eq!(spool.token_generations(), generations);
+        drop(spool);
+        // A damaged file stops the relay rather than let revoked tokens back in.
+        std::fs::write(
+            dir.path().join(TOKENS_FILE),
+            "{\"generations\":{\"alice\":-1}}",
+        )
+        .unwrap();
+        let err = Spool::open(dir.path()).unwrap_err();
+        assert!(matches!(err, SpoolError::BadTokens { .. }), "{err}");
+        assert!(err.to_string().contains("tokens.json"), "{err}");
     }
 
     #[tokio::test]
@@ -694,6 +949,7 @@ mod tests {
                 to: "bob".to_owned(),
                 id: format!("m{seq}"),
                 at_ms: 0,
+                delivered: false,
                 frame: big.clone(),
             });
             if seq != 7 {
@@ -705,6 +961,45 @@ mod tests {
         assert!(len < COMPACT_MIN_BYTES, "not compacted: {len} bytes");
         drop(spool);
         let spool = Spool::open(dir.path()).unwrap();
-        assert_eq!(seqs(&spool.take_recovered().unwrap().0), [7]);
+        let recovery = spool.take_recovered().unwrap();
+        assert_eq!(seqs(&recovery.queued), [7]);
+        assert!(recovery.seen.is_empty(), "no dedupe window asked for");
+    }
+
+    /// Issue 16, item 5: a compaction kept only the queued messages, so a send delivered and
+    /// acknowledged before a restart was delivered again when repeated after it.
+    #[tokio::test]
+    async fn compaction_keeps_the_sends_in_the_dedupe_window_and_no_more() {
+        let dir = assert_fs::TempDir::new().unwrap();
+        let path = dir.path().join("queue.log");
+        let spool = Spool::open(dir.path()).unwrap();
+        spool.remember_sends(Duration::from_secs(3600), 150);
+        let now = unix_ms();
+        let big = "x".repeat(10_000);
+        for seq in 1..=200u64 {
+            spool.append(Record::Accept {
+                seq,
+                from: "alice".to_owned(),
+                to: "bob".to_owned(),
+                id: format!("m{seq}"),
+                // The first 20 are older than the window.
+                at_ms: if seq <= 20 { now - 7_200_000 } else { now },
+                delivered: seq % 2 == 0,
+                frame: big.clone(),
+            });
+            spool.append(Record::Done { seq });
+        }
+        spool.sync().await;
+        let len = std::fs::metadata(&path).unwrap().len();
+        assert!(len < COMPACT_MIN_BYTES, "not compacted: {len} bytes");
+        drop(spool);
+        let spool = Spool::open(dir.path()).unwrap();
+        let recovery = spool.take_recovered().unwrap();
+        assert!(recovery.queued.is_empty());
+        // The newest 150 of the 180 in the window, with what their senders were told.
+        let ids: Vec<&str> = recovery.seen.iter().map(|seen| &*seen.id).collect();
+        let expected: Vec<String> = (51..=200).map(|seq| format!("m{seq}")).collect();
+        assert_eq!(ids, expected);
+        assert!(recovery.seen[1].delivered && !recovery.seen[0].delivered);
     }
 }

@@ -6,13 +6,23 @@
 //! anyone speak as Bob (the Python relay let every holder of the shared secret log in as
 //! anyone). Comparisons go through [`blake3::Hash`]'s `PartialEq`, which is constant-time.
 //!
-//! Revoking one token means rotating the secret and reissuing the others: the relay keeps no
-//! per-user state on disk.
+//! Each name has a token generation, 0 until the operator revokes its tokens
+//! (`msg-relay token --revoke NAME`); generation `g > 0` hashes the name followed by a NUL
+//! byte (which no name contains) and `g`, so a new generation's token shares nothing with the
+//! old ones and generation 0 is the token issued before generations existed. The relay keeps
+//! the generations in its spool (`tokens.json`); without a spool no token can be revoked one
+//! at a time, only all of them by rotating the secret.
+//!
+//! The operator's requests to a running relay (`POST /admin/revoke`) carry the operator
+//! token, derived from the secret with its own context: it is not any user's token.
 
 use std::fmt;
 
 /// Domain separation for the token key: a token is useless for any other purpose.
 const TOKEN_CONTEXT: &str = "datacore-messaging msg-relay 2026-01 per-user auth token v1";
+
+/// Domain separation for the operator token.
+const OPERATOR_CONTEXT: &str = "datacore-messaging msg-relay 2026-12 operator token v1";
 
 /// The shortest secret the relay accepts. A token and its name let an attacker test guesses
 /// of the secret offline, so a short secret would let them mint tokens for every name.
@@ -22,6 +32,8 @@ pub const MIN_SECRET_CHARS: usize = 16;
 #[derive(Clone)]
 pub struct ServerSecret {
     token_key: [u8; 32],
+    /// The operator token itself (it is compared, never used as a key).
+    operator: blake3::Hash,
     /// The secret's hash, for the v0.2.0 shared-secret login: comparing hashes keeps the
     /// comparison constant-time whatever the candidate's length.
     shared_hash: blake3::Hash,
@@ -65,22 +77,52 @@ impl ServerSecret {
         }
         Ok(ServerSecret {
             token_key: blake3::derive_key(TOKEN_CONTEXT, secret.as_bytes()),
+            operator: blake3::Hash::from(blake3::derive_key(OPERATOR_CONTEXT, secret.as_bytes())),
             shared_hash: blake3::hash(secret.as_bytes()),
         })
     }
 
-    /// The token that proves `username` to this relay.
+    /// The token that proves `username` to this relay while its tokens were never revoked
+    /// (generation 0).
     pub fn token_for(&self, username: &str) -> UserToken {
-        UserToken(blake3::keyed_hash(&self.token_key, username.as_bytes()))
+        self.token_at(username, 0)
     }
 
-    /// Whether `token` (64 hex digits) proves `username`, compared in constant time.
+    /// The token that proves `username` at token generation `generation`.
+    pub fn token_at(&self, username: &str, generation: u32) -> UserToken {
+        if generation == 0 {
+            return UserToken(blake3::keyed_hash(&self.token_key, username.as_bytes()));
+        }
+        let mut hasher = blake3::Hasher::new_keyed(&self.token_key);
+        hasher.update(username.as_bytes());
+        hasher.update(&[0]);
+        hasher.update(&generation.to_le_bytes());
+        UserToken(hasher.finalize())
+    }
+
+    /// Whether `token` (64 hex digits) proves `username` at generation 0, compared in
+    /// constant time.
     pub fn verify_token(&self, username: &str, token: &str) -> bool {
+        self.verify_token_at(username, token, 0)
+    }
+
+    /// Whether `token` proves `username` at `generation`, compared in constant time.
+    pub fn verify_token_at(&self, username: &str, token: &str, generation: u32) -> bool {
         match blake3::Hash::from_hex(token.trim()) {
             // `Hash == Hash` is constant-time (blake3 uses constant_time_eq).
-            Ok(presented) => presented == self.token_for(username).0,
+            Ok(presented) => presented == self.token_at(username, generation).0,
             Err(_) => false,
         }
+    }
+
+    /// The token of the relay's operator, for its administrative requests.
+    pub fn operator_token(&self) -> UserToken {
+        UserToken(self.operator)
+    }
+
+    /// Whether `token` is the operator token, compared in constant time.
+    pub fn verify_operator_token(&self, token: &str) -> bool {
+        blake3::Hash::from_hex(token.trim()).is_ok_and(|presented| presented == self.operator)
     }
 
     /// Whether `candidate` is the shared secret (the v0.2.0 login), compared in constant
@@ -170,6 +212,37 @@ mod tests {
         assert!(!secret.verify_token("alice ", &alice));
         assert!(!secret.verify_token("alice", "not hex"));
         assert!(!secret.verify_token("alice", ""));
+    }
+
+    #[test]
+    fn each_generation_has_its_own_token_and_generation_0_is_the_original() {
+        let secret = secret();
+        let original = secret.token_for("alice").to_string();
+        assert_eq!(secret.token_at("alice", 0).to_string(), original);
+        let second = secret.token_at("alice", 1).to_string();
+        assert_ne!(second, original);
+        assert!(secret.verify_token_at("alice", &second, 1));
+        assert!(!secret.verify_token_at("alice", &second, 0));
+        assert!(!secret.verify_token_at("alice", &original, 1));
+        assert!(!secret.verify_token_at("alice", &second, 2));
+        // The bytes hashed for a later generation would be a name with a NUL in it, which
+        // no name may have: no generation's token is another name's.
+        assert_eq!(
+            secret.token_at("alice", 1).to_string(),
+            secret.token_for("alice\0\x01\0\0\0").to_string()
+        );
+        assert!(validate_username("alice\0\x01\0\0\0").is_err());
+    }
+
+    #[test]
+    fn the_operator_token_is_no_users_token() {
+        let secret = secret();
+        let operator = secret.operator_token().to_string();
+        assert!(secret.verify_operator_token(&operator));
+        assert!(!secret.verify_operator_token(&secret.token_for("").to_string()));
+        assert!(!secret.verify_operator_token("not hex"));
+        let other = ServerSecret::new("another secret that is long enough").unwrap();
+        assert!(!other.verify_operator_token(&operator));
     }
 
     #[test]

@@ -16,6 +16,14 @@ pub(crate) enum ClientError {
         /// The local user.
         user: String,
     },
+    /// No relay named: the client sends tokens only to a relay the person chose.
+    #[error(
+        "messaging.relay.url is not set in {settings}: `msg relay connect` sends your tokens only to a relay you name; set it to your relay's address (wss://HOST/ws)"
+    )]
+    NoUrl {
+        /// The settings file to set it in.
+        settings: String,
+    },
     /// The URL cannot be used.
     #[error("messaging.relay.url {url:?}: {reason}")]
     Url {

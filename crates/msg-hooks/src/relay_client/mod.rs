@@ -200,7 +200,7 @@ pub(crate) async fn connect(
     report: Report,
     shutdown: watch::Receiver<bool>,
 ) -> Result<Summary, ClientError> {
-    let url = ctx.settings().relay_url().to_owned();
+    let url = named_url(&ctx)?;
     check_url(&url)?;
     let identities = identities(&ctx)?;
     let mut runs = Vec::new();
@@ -243,6 +243,18 @@ pub(crate) async fn connect(
     match first_error {
         Some(err) => Err(err),
         None => Ok(summary),
+    }
+}
+
+/// `messaging.relay.url`, which must be set: the settings' fallback (a public relay) is
+/// never where a token goes unless the person wrote it there (issue 16).
+fn named_url(ctx: &Context) -> Result<String, ClientError> {
+    let named = ctx.settings().messaging.relay.url.as_deref().map(str::trim);
+    match named {
+        Some(url) if !url.is_empty() => Ok(url.to_owned()),
+        _ => Err(ClientError::NoUrl {
+            settings: ctx.paths().settings_file().display().to_string(),
+        }),
     }
 }
 
@@ -416,5 +428,25 @@ mod tests {
         assert!(check_url("wss://relay.example/ws").is_ok());
         let err = check_url("http://x").unwrap_err();
         assert!(err.to_string().contains("wss://HOST/ws"), "{err}");
+    }
+
+    /// Issue 16, item 7: with a token and no `messaging.relay.url`, the client went to the
+    /// settings' default (a public relay) and sent the token there.
+    #[test]
+    fn a_token_goes_only_to_a_relay_the_person_named() {
+        for yaml in [
+            "identity: {name: bob}\nmessaging: {relay: {token: t1}}\n",
+            "identity: {name: bob}\nmessaging: {relay: {token: t1, url: '  '}}\n",
+        ] {
+            let err = named_url(&ctx(yaml)).unwrap_err();
+            assert!(matches!(err, ClientError::NoUrl { .. }), "{err}");
+            assert!(
+                err.to_string().contains("messaging.relay.url is not set"),
+                "{err}"
+            );
+        }
+        let named =
+            "identity: {name: bob}\nmessaging: {relay: {token: t1, url: 'ws://relay:1/ws'}}\n";
+        assert_eq!(named_url(&ctx(named)).unwrap(), "ws://relay:1/ws");
     }
 }

@@ -457,7 +457,7 @@ impl Session {
         for (((receipt, relay_id), from), checked) in receipts
             .into_iter()
             .zip(&relay_ids)
-            .zip(senders)
+            .zip(&senders)
             .zip(&checked)
         {
             match receipt {
@@ -503,8 +503,8 @@ impl Session {
             )),
         }
         // On disk (fdatasync'd) before the relay hears of it.
-        for relay_id in &relay_ids {
-            self.ack(relay_id).await?;
+        for (relay_id, from) in relay_ids.iter().zip(&senders) {
+            self.ack(relay_id, from).await?;
         }
         // A refusal reply is pending now; send it without waiting for the next poll.
         if self.synced {
@@ -528,9 +528,9 @@ impl Session {
         (self.report)(&line);
     }
 
-    async fn ack(&mut self, id: &str) -> Result<(), ClientError> {
+    async fn ack(&mut self, id: &str, from: &str) -> Result<(), ClientError> {
         if self.acks_understood && !id.is_empty() {
-            self.write(wire::ack(id)).await?;
+            self.write(wire::ack(id, from)).await?;
         }
         Ok(())
     }

@@ -145,9 +145,13 @@ pub(crate) fn auth(username: &str, token: Option<&str>, secret: Option<&str>) ->
     })
 }
 
-/// `ack` of a received message, once it is on disk.
-pub(crate) fn ack(id: &str) -> String {
-    to_text(&ClientFrame::Ack { id: id.to_owned() })
+/// `ack` of a received message, once it is on disk, naming its sender: IDs are the
+/// senders', and another sender's message with the same ID is another message.
+pub(crate) fn ack(id: &str, from: &str) -> String {
+    to_text(&ClientFrame::Ack {
+        id: id.to_owned(),
+        from: Some(from.to_owned()),
+    })
 }
 
 /// `status_change`.
@@ -249,6 +253,15 @@ mod tests {
         assert_eq!(
             frame,
             serde_json::json!({"type":"auth","username":"bob","token":"t0k","acks":true})
+        );
+    }
+
+    #[test]
+    fn an_ack_names_the_messages_sender() {
+        let frame: Value = serde_json::from_str(&ack("sec-1", "alice")).unwrap();
+        assert_eq!(
+            frame,
+            serde_json::json!({"type":"ack","id":"sec-1","from":"alice"})
         );
     }
 }

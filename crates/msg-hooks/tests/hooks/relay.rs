@@ -606,3 +606,90 @@ fn without_acks_nothing_counts_as_delivered_and_a_redelivery_is_stored_once() {
     assert_eq!(outbox[0].property("DELIVERY"), Some("pending"));
     assert_eq!(outbox[0].property("DELIVERED_AT"), None);
 }
+
+/// Issue 16, item 7: with a token set and no `messaging.relay.url`, `msg relay connect` went
+/// to the settings' default, a public relay, with the token. It stops instead, naming the
+/// setting, and connects nowhere.
+#[test]
+fn without_a_relay_url_the_client_sends_its_token_nowhere() {
+    let relay = TestRelay::start();
+    let (alice, _) = alice_and_bob(&relay, "");
+    alice.configure("", false, "");
+    let run = alice.run("msg", &["relay", "connect", "--once"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    let line = run.stderr.trim_end();
+    assert_eq!(line.lines().count(), 1, "{line}");
+    assert!(
+        line.starts_with("msg: messaging.relay.url is not set in "),
+        "{line}"
+    );
+    assert!(!line.contains("connection to"), "{line}");
+    // Named, the same settings work.
+    alice.configure(&relay.url(), false, "");
+    let run = alice.run("msg", &["relay", "connect", "--once"]);
+    assert_eq!(run.code, 0, "{run:?}");
+}
+
+/// Sends one message as `from` (with its own token) straight over the relay protocol, under
+/// the message ID `id`, and waits for the relay's ack.
+fn send_raw(relay: &TestRelay, from: &str, to: &str, id: &str, content: &str) {
+    use futures::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let (mut socket, _) = tokio_tungstenite::connect_async(relay.url()).await.unwrap();
+        let frames = [
+            serde_json::json!({"type": "auth", "username": from, "token": token(from)}),
+            serde_json::json!({"type": "send", "to": to, "id": id, "content": content}),
+        ];
+        for frame in frames {
+            socket.send(Message::text(frame.to_string())).await.unwrap();
+        }
+        let wait_for_ack = async {
+            while let Some(Ok(frame)) = socket.next().await {
+                if frame.to_text().unwrap().contains(r#""type":"ack""#) {
+                    return;
+                }
+            }
+            panic!("the relay closed before acknowledging");
+        };
+        tokio::time::timeout(DEADLINE, wait_for_ack).await.unwrap();
+    });
+}
+
+/// Issue 16, item 5: message IDs are chosen by senders. eve sends bob a message under the
+/// ID of alice's; bob's client keeps both (eve's under `ORIGINAL_ID`), and acknowledges each
+/// by (sender, id), so the relay lets both go and delivers neither again.
+#[test]
+fn a_message_under_another_senders_id_is_kept_apart_and_both_are_acknowledged() {
+    let relay = TestRelay::start();
+    let (alice, bob) = alice_and_bob(&relay, "");
+    let id = id_in(alice.run("msg", &["send", "bob", "the real one"]).ok());
+    let sent = alice.run("msg", &["relay", "connect", "--once"]);
+    assert!(sent.ok().contains(&id), "{sent:?}");
+    send_raw(&relay, "eve", "bob", &id, "the forged one");
+
+    let first = bob.run("msg", &["relay", "connect", "--once"]);
+    let first = first.ok();
+    assert_eq!(first.matches("bob: received ").count(), 2, "{first}");
+    let inbox = bob.inbox();
+    assert_eq!(inbox.len(), 2, "{inbox:?}");
+    let real = inbox.iter().find(|m| m.from == "alice").unwrap();
+    assert_eq!(real.id, id);
+    assert_eq!(real.body, "the real one", "{real:?}");
+    let forged = inbox.iter().find(|m| m.from == "eve").unwrap();
+    assert_ne!(forged.id, id);
+    assert_eq!(forged.property("ORIGINAL_ID"), Some(id.as_str()));
+    assert_eq!(forged.body, "the forged one", "{forged:?}");
+
+    // Both were acknowledged: the next login brings neither again.
+    let second = bob.run("msg", &["relay", "connect", "--once"]);
+    let second = second.ok();
+    assert!(
+        !second.contains("bob: received ") && !second.contains(" again ("),
+        "{second}"
+    );
+}

@@ -23,10 +23,12 @@ use super::AckStatus;
 pub(crate) enum HotFrame<'a> {
     /// `{"type":"send", ...}`, each field `None` when absent or `null`.
     Send(SendFields<'a>),
-    /// `{"type":"ack","id":...}`.
+    /// `{"type":"ack","id":...,"from":...}`.
     Ack {
         /// The acknowledged message ID.
         id: Cow<'a, str>,
+        /// Its sender, when the client names it.
+        from: Option<Cow<'a, str>>,
     },
 }
 
@@ -84,6 +86,8 @@ struct Slots<'a> {
     priority: Option<Option<Cow<'a, str>>>,
     signature: Option<Option<Cow<'a, str>>>,
     sealed: Option<Option<Cow<'a, str>>>,
+    /// An `ack`'s sender (a `send` has none: the relay sets it, and ignores this one).
+    from: Option<Option<Cow<'a, str>>>,
     /// `id` was present with a value that is not a string (or `null`).
     id_not_string: bool,
 }
@@ -133,6 +137,7 @@ pub(crate) fn parse_hot(text: &str) -> Option<HotFrame<'_>> {
             "priority" => Some(&mut slots.priority),
             "signature" => Some(&mut slots.signature),
             "sealed" => Some(&mut slots.sealed),
+            "from" => Some(&mut slots.from),
             _ => None, // an unknown field: ignored, whatever its (simple) value
         };
         if let Some(slot) = slot {
@@ -191,6 +196,7 @@ pub(crate) fn parse_hot(text: &str) -> Option<HotFrame<'_>> {
             // Other fields of `send` are unknown fields of `ack`, ignored by serde too.
             Some(HotFrame::Ack {
                 id: slots.id.flatten()?,
+                from: slots.from.flatten(),
             })
         }
         _ => None,
@@ -519,8 +525,15 @@ mod tests {
                     && fields.timestamp.as_deref() == timestamp.as_deref();
                 assert!(same, "{text:?}: fast {fields:?}");
             }
-            (HotFrame::Ack { id }, ClientFrame::Ack { id: serde_id }) => {
+            (
+                HotFrame::Ack { id, from },
+                ClientFrame::Ack {
+                    id: serde_id,
+                    from: serde_from,
+                },
+            ) => {
                 assert_eq!(id, serde_id, "{text:?}");
+                assert_eq!(from.as_deref(), serde_from.as_deref(), "{text:?}");
             }
             (hot, serde) => panic!("{text:?}: fast {hot:?}, serde {serde:?}"),
         }
@@ -548,6 +561,9 @@ mod tests {
             r#"{"id":"m-1","type":"ack"}"#,
             r#"{"type":"ack","id":"m-1","to":"x","content":null,"more":false}"#,
             r#"{"type":"ack","id":""}"#,
+            r#"{"type":"ack","id":"m-1","from":"alice"}"#,
+            r#"{"type":"ack","from":null,"id":"m-1"}"#,
+            r#"{"type":"send","to":"bob","from":"carol"}"#,
         ];
         for text in taken {
             assert!(agree(text), "not taken: {text}");
@@ -585,6 +601,8 @@ mod tests {
             r#"{"type":"ack"}"#,
             r#"{"type":"ack","id":null}"#,
             r#"{"type":"ack","id":7}"#,
+            r#"{"type":"ack","id":"m-1","from":true}"#,
+            r#"{"type":"ack","id":"m-1","from":"a","from":"b"}"#,
             r#"{"type":"send","id":true}"#,
             r#"{"type":null}"#,
             r#"{"type":"send","to":"bob","flag":tru}"#,
@@ -627,6 +645,7 @@ mod tests {
         r#""priority""#,
         r#""signature""#,
         r#""sealed""#,
+        r#""from""#,
         r#""extra""#,
         r#""t\u006f""#,
         r#""""#,

@@ -420,4 +420,230 @@ fn the_documented_defaults_are_the_ones_serve_uses() {
         let documented = documented.split('`').nth(1).unwrap_or(documented);
         assert_eq!(documented, default, "--{flag} in docs/relay.md: {row}");
     }
+    // "What the relay defends against": each row names its flags and their defaults in the
+    // same order.
+    let defences = docs
+        .split("## What the relay defends against")
+        .nth(1)
+        .and_then(|rest| rest.split("\n## ").next())
+        .expect("docs/relay.md has the defences section");
+    let backticked = |cell: &str| -> Vec<String> {
+        cell.split('`')
+            .skip(1)
+            .step_by(2)
+            .map(str::to_owned)
+            .collect()
+    };
+    let mut checked = 0;
+    for row in defences.lines().filter(|line| line.starts_with("| ")) {
+        let cells: Vec<&str> = row.split('|').collect();
+        let (flags, defaults) = (backticked(cells[3]), backticked(cells[4]));
+        for (flag, documented) in flags.iter().zip(&defaults) {
+            if let Some((_, default)) = shown.iter().find(|(name, _)| format!("--{name}") == *flag)
+            {
+                assert_eq!(documented, default, "{flag} in the defences table: {row}");
+                checked += 1;
+            }
+        }
+    }
+    assert!(
+        checked >= 15,
+        "{checked} defaults checked in the defences table"
+    );
+}
+
+fn signal(server: &Server, name: &str) {
+    let status = Command::new("kill")
+        .args([&format!("-{name}"), &server.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+/// Issue 16, item 8: an `auth` that reached the relay before the auth deadline but was read
+/// after it (the process was stopped) is served, not refused with `auth_timeout`.
+#[tokio::test]
+async fn an_auth_that_arrived_in_time_is_served_even_when_read_after_the_deadline() {
+    let server = Server::start(relay_command().env("RELAY_SECRET", SECRET).args([
+        "serve",
+        "--port",
+        "0",
+        "--auth-timeout-secs",
+        "1",
+    ]));
+    let mut alice = Client::connect_to(server.listening()).await;
+    signal(&server, "STOP");
+    alice
+        .send(json!({"type": "auth", "username": "alice", "token": crate::support::token("alice")}))
+        .await;
+    // Well past the deadline while the relay cannot read.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    signal(&server, "CONT");
+    assert_eq!(alice.recv().await["type"], "auth_ok");
+    assert!(alice.backlog().await.is_empty());
+    alice.expect_nothing_pending().await;
+}
+
+/// Issue 16, item 8: a refused user name was logged whole, a 60 KB line per attempt.
+#[tokio::test]
+async fn a_huge_refused_user_name_is_logged_cut_short() {
+    let server = Server::start(
+        relay_command()
+            .env("RELAY_SECRET", SECRET)
+            .args(["serve", "--port", "0"]),
+    );
+    let mut eve = Client::connect_to(server.listening()).await;
+    let name = "e".repeat(60_000);
+    eve.send(json!({"type": "auth", "username": name, "token": "00"}))
+        .await;
+    eve.expect_error("invalid_username").await;
+    let line = server.line("event=auth_failed");
+    assert!(line.len() < 500, "{} bytes: {}", line.len(), &line[..500]);
+    assert!(line.contains("(+59800 bytes)"), "{line}");
+}
+
+/// Issue 16, item 5: the dedupe window forgot, across a restart, the messages it had
+/// delivered and let go (only queued ones were remembered): a repeated send after a clean
+/// restart was delivered again with `duplicate: false`. Enough traffic passes for the spool
+/// to compact its log, which keeps what the window needs.
+#[tokio::test]
+async fn a_send_repeated_after_a_restart_is_recognised_even_once_delivered() {
+    let spool = assert_fs::TempDir::new().unwrap();
+    let server = serve_with_spool(spool.path());
+    let addr = server.listening();
+    let mut bob = Client::logged_in(addr, "bob", true).await;
+    let mut carol = Client::logged_in(addr, "carol", false).await;
+    let mut alice = Client::logged_in(addr, "alice", false).await;
+    let content = "z".repeat(60 * 1024);
+    let send = |to: &str, n: usize| json!({"type": "send", "to": to, "content": content, "id": format!("{to}-{n}")});
+    // 30 × 60 KiB: the log passes 1 MiB with almost nothing live, and is compacted.
+    for n in 0..15 {
+        alice.send(send("bob", n)).await;
+        alice.expect_ack("delivered").await;
+        let message = bob.recv().await;
+        bob.ack(&message["id"]).await;
+        alice.send(send("carol", n)).await;
+        alice.expect_ack("delivered").await;
+        assert_eq!(carol.recv().await["id"], format!("carol-{n}"));
+    }
+    bob.expect_nothing_pending().await;
+    let log = std::fs::metadata(spool.path().join("queue.log"))
+        .unwrap()
+        .len();
+    assert!(log < 1024 * 1024, "the log was not compacted: {log} bytes");
+    assert!(server.terminate().success());
+
+    let server = serve_with_spool(spool.path());
+    let addr = server.listening();
+    let mut bob = Client::logged_in(addr, "bob", true).await;
+    let mut carol = Client::logged_in(addr, "carol", false).await;
+    let mut alice = Client::logged_in(addr, "alice", false).await;
+    for n in 0..15 {
+        for to in ["bob", "carol"] {
+            alice.send(send(to, n)).await;
+            let ack = alice.recv().await;
+            assert_eq!(
+                ack,
+                json!({"type": "ack", "id": format!("{to}-{n}"), "to": to, "status": "delivered", "duplicate": true})
+            );
+        }
+    }
+    bob.expect_nothing_pending().await;
+    carol.expect_nothing_pending().await;
+    // Another sender's message with one of those IDs is another message.
+    let mut eve = Client::logged_in(addr, "eve", false).await;
+    eve.send(send("bob", 0)).await;
+    eve.expect_ack("delivered").await;
+    assert_eq!(bob.recv().await["from"], "eve");
+}
+
+/// Issue 16, item 6: tokens derive from the secret, so a leaked one meant rotating the
+/// secret for everyone. `msg-relay token --revoke NAME` on a running relay refuses that
+/// name's tokens at once (its sessions are closed), keeps the revocation across a restart,
+/// and touches no one else.
+#[tokio::test]
+async fn one_users_tokens_are_revoked_on_a_running_relay_and_stay_revoked() {
+    let spool = assert_fs::TempDir::new().unwrap();
+    let server = serve_with_spool(spool.path());
+    let addr = server.listening();
+    let old_token = crate::support::token("alice");
+    let mut alice = Client::logged_in(addr, "alice", false).await;
+    let mut bob = Client::logged_in(addr, "bob", false).await;
+
+    let revoke = run(relay_command().env("RELAY_SECRET", SECRET).args([
+        "token",
+        "alice",
+        "--revoke",
+        "--port",
+        &addr.port().to_string(),
+    ]));
+    assert_eq!(revoke.status.code(), Some(0), "{}", stderr(&revoke));
+    let new_token = String::from_utf8_lossy(&revoke.stdout).trim().to_owned();
+    assert_eq!(new_token.len(), 64);
+    assert_ne!(new_token, old_token);
+    assert!(stderr(&revoke).contains("closed 1"), "{}", stderr(&revoke));
+    // At once: alice's session is closed, bob's is not.
+    alice.expect_error("token_revoked").await;
+    alice.expect_close(1008).await;
+    bob.expect_nothing_pending().await;
+    // The token command prints the token that works now, given the spool.
+    let printed = run(relay_command()
+        .env("RELAY_SECRET", SECRET)
+        .args(["token", "alice", "--spool"])
+        .arg(spool.path()));
+    assert_eq!(String::from_utf8(printed.stdout).unwrap().trim(), new_token);
+
+    // What the relay at `addr` answers alice's login with `token`.
+    let login = |addr: SocketAddr, token: String| async move {
+        let mut client = Client::connect_to(addr).await;
+        client
+            .send(json!({"type": "auth", "username": "alice", "token": token}))
+            .await;
+        client.recv().await
+    };
+    assert_eq!(
+        login(addr, old_token.clone()).await["code"],
+        "token_revoked"
+    );
+    assert_eq!(login(addr, new_token.clone()).await["type"], "auth_ok");
+    assert!(server.terminate().success());
+
+    // After a restart too.
+    let server = serve_with_spool(spool.path());
+    let addr = server.listening();
+    assert_eq!(login(addr, old_token).await["code"], "token_revoked");
+    assert_eq!(login(addr, new_token).await["type"], "auth_ok");
+    // Nobody else's token changed.
+    Client::logged_in(addr, "bob", false).await;
+}
+
+/// A revocation needs the operator's secret, and a relay that can keep it.
+#[test]
+fn a_revocation_is_refused_without_the_secret_or_without_a_spool() {
+    let server = Server::start(
+        relay_command()
+            .env("RELAY_SECRET", SECRET)
+            .args(["serve", "--port", "0"]),
+    );
+    let port = server.listening().port().to_string();
+    let no_spool = run(relay_command()
+        .env("RELAY_SECRET", SECRET)
+        .args(["token", "alice", "--revoke", "--port", &port]));
+    assert_eq!(no_spool.status.code(), Some(1));
+    let text = stderr(&no_spool);
+    assert!(text.contains("--spool"), "{text}");
+    assert_eq!(text.lines().count(), 1, "{text}");
+    let wrong_secret = run(relay_command()
+        .env("RELAY_SECRET", "another-secret-0123456789abcdef")
+        .args(["token", "alice", "--revoke", "--port", &port]));
+    assert_eq!(wrong_secret.status.code(), Some(1));
+    assert!(
+        stderr(&wrong_secret).contains("operator token"),
+        "{}",
+        stderr(&wrong_secret)
+    );
+    let both = run(relay_command()
+        .env("RELAY_SECRET", SECRET)
+        .args(["token", "alice", "--revoke", "--spool", "/tmp"]));
+    assert_eq!(both.status.code(), Some(2));
 }

@@ -164,7 +164,8 @@ async fn an_oversized_frame_is_answered_with_the_limit_before_the_socket_closes(
 
 /// Python: a client that stopped reading stalled whoever sent to it. Now its bounded queue
 /// fills, it is disconnected, and the message that found it full waits in its offline queue
-/// (the sender's ack says `queued`); the sender's own replies never wait.
+/// (the sender's ack says `queued`); the sender's own replies never wait. What was in its
+/// outbox waits too.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reader_that_stops_reading_cannot_stall_the_sender() {
     let relay = Relay::start(RelayConfig {
@@ -217,10 +218,12 @@ async fn a_reader_that_stops_reading_cannot_stall_the_sender() {
     alice.expect_ack("queued").await;
 
     // Bob gets what was already on its way, then the reason, then the close frame.
-    let mut delivered = 0;
+    let mut received: Vec<String> = Vec::new();
     loop {
         match bob.event().await {
-            Event::Frame(frame) if frame["type"] == "message" => delivered += 1,
+            Event::Frame(frame) if frame["type"] == "message" => {
+                received.push(frame["id"].as_str().unwrap().to_owned());
+            }
             Event::Frame(frame) => {
                 assert_eq!(frame["code"], "slow_consumer", "{frame}");
                 break;
@@ -228,7 +231,7 @@ async fn a_reader_that_stops_reading_cannot_stall_the_sender() {
             other => panic!("expected frames, got {other:?}"),
         }
     }
-    assert!(delivered < sent, "the relay kept buffering for bob");
+    assert!(received.len() < sent, "the relay kept buffering for bob");
     bob.expect_close(1008).await;
     assert_eq!(
         relay
@@ -236,12 +239,25 @@ async fn a_reader_that_stops_reading_cannot_stall_the_sender() {
             .await,
         1
     );
-    // What found him gone is waiting for his next login, in order.
+    // Issue 16, item 3: every message acknowledged `delivered` that had not reached him when
+    // he was cut waits for his next login, with what found him gone: nothing acknowledged is
+    // lost (a message whose write was cut short may come twice: at least once).
     let (_bob, backlog) = relay.login_acks("bob").await;
-    let ids: Vec<&str> = backlog.iter().map(|m| m["id"].as_str().unwrap()).collect();
-    assert_eq!(ids.len(), 2, "{ids:?}");
-    assert_eq!(ids[0], format!("m{}", sent - 1));
-    assert_eq!(backlog[1]["content"], "are you back?");
+    assert_eq!(backlog.last().unwrap()["content"], "are you back?");
+    received.extend(
+        backlog[..backlog.len() - 1]
+            .iter()
+            .map(|m| m["id"].as_str().unwrap().to_owned()),
+    );
+    let mut once = Vec::new();
+    for id in &received {
+        if !once.contains(id) {
+            once.push(id.clone());
+        }
+    }
+    let expected: Vec<String> = (0..sent).map(|n| format!("m{n}")).collect();
+    assert_eq!(once, expected);
+    assert!(received.len() - once.len() <= 8, "{received:?}");
 }
 
 /// A socket that never logged in receives nothing, whatever others do.

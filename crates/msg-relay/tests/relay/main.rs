@@ -3,6 +3,7 @@
 
 mod binary;
 mod defects;
+mod hostile;
 mod limits;
 mod operations;
 mod protocol;

@@ -253,3 +253,32 @@ async fn with_ack_required_a_legacy_client_gets_its_messages_again_until_it_ackn
         bob.close().await;
     }
 }
+
+/// Issue 16, item 5: IDs are chosen by senders, so eve can send `sec-1` next to alice's
+/// `sec-1`. Both are delivered (the dedupe window keys by sender), and an `ack` that names
+/// its sender acknowledges that sender's message only.
+#[tokio::test]
+async fn an_ack_names_the_sender_whose_message_it_confirms() {
+    let relay = Relay::default().await;
+    for sender in ["alice", "eve"] {
+        let mut client = relay.login(sender).await;
+        client
+            .send(json!({"type": "send", "to": "bob", "content": format!("from {sender}"), "id": "sec-1"}))
+            .await;
+        client.expect_ack("queued").await;
+    }
+    let (mut bob, backlog) = relay.login_acks("bob").await;
+    assert_eq!(contents(&backlog), ["from alice", "from eve"]);
+    bob.send(json!({"type": "ack", "id": "sec-1", "from": "alice"}))
+        .await;
+    bob.expect_nothing_pending().await;
+    bob.close().await;
+    // Eve's was not acknowledged: it comes again, alone.
+    let (mut bob, backlog) = relay.login_acks("bob").await;
+    assert_eq!(contents(&backlog), ["from eve"]);
+    bob.send(json!({"type": "ack", "id": "sec-1", "from": "eve"}))
+        .await;
+    bob.expect_nothing_pending().await;
+    assert_eq!(relay.metric("msg_relay_queue_messages").await, 0);
+    assert_eq!(relay.metric("msg_relay_messages_acked_total").await, 2);
+}

@@ -90,10 +90,15 @@ impl Relay {
 
     /// `GET path`: status code and body.
     pub(crate) async fn get(&self, path: &str) -> (u16, String) {
+        self.request("GET", path).await
+    }
+
+    /// `method path` on a connection of its own: status code and body.
+    pub(crate) async fn request(&self, method: &str, path: &str) -> (u16, String) {
         let mut stream = TcpStream::connect(self.addr).await.unwrap();
         stream
             .write_all(
-                format!("GET {path} HTTP/1.1\r\nHost: relay\r\nConnection: close\r\n\r\n")
+                format!("{method} {path} HTTP/1.1\r\nHost: relay\r\nConnection: close\r\n\r\n")
                     .as_bytes(),
             )
             .await
@@ -179,6 +184,15 @@ impl Client {
         Client::handshake(addr, stream).await
     }
 
+    /// Connects to the relay at `addr` and logs in as `username` (with `acks` when asked),
+    /// expecting an empty backlog.
+    pub(crate) async fn logged_in(addr: SocketAddr, username: &str, acks: bool) -> Client {
+        let mut client = Client::connect_to(addr).await;
+        let backlog = client.auth_backlog(username, acks).await;
+        assert!(backlog.is_empty(), "unexpected backlog {backlog:?}");
+        client
+    }
+
     async fn handshake(addr: SocketAddr, stream: TcpStream) -> Client {
         let (ws, _response) = tokio_tungstenite::client_async(format!("ws://{addr}/ws"), stream)
             .await
@@ -193,6 +207,11 @@ impl Client {
     /// Sends a text frame; errors are ignored (the relay may have closed the socket).
     pub(crate) async fn send_text(&mut self, text: impl Into<String>) {
         let _ = self.ws.send(Message::text(text.into())).await;
+    }
+
+    /// Queues a WebSocket ping without flushing (errors ignored, as in `send_text`).
+    pub(crate) async fn feed_ping(&mut self) {
+        let _ = self.ws.feed(Message::Ping(Default::default())).await;
     }
 
     pub(crate) async fn send_binary(&mut self, bytes: Vec<u8>) {
@@ -339,5 +358,140 @@ impl Client {
     pub(crate) async fn close(mut self) {
         let _ = self.ws.close(None).await;
         while let Some(Ok(_)) = self.ws.next().await {}
+    }
+}
+
+/// An HTTP response head: the status code and the headers (names in lower case).
+#[derive(Debug)]
+pub(crate) struct Head {
+    pub(crate) status: u16,
+    pub(crate) headers: Vec<(String, String)>,
+}
+
+impl Head {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
+    }
+}
+
+/// Reads an HTTP response head (up to the blank line) from `stream`.
+pub(crate) async fn read_head(stream: &mut TcpStream) -> Head {
+    let mut bytes = Vec::new();
+    let read = async {
+        while !bytes.ends_with(b"\r\n\r\n") {
+            let mut byte = [0u8; 1];
+            if stream.read(&mut byte).await.unwrap() == 0 {
+                panic!("the connection ended inside the response head: {bytes:?}");
+            }
+            bytes.push(byte[0]);
+        }
+    };
+    tokio::time::timeout(GUARD, read)
+        .await
+        .expect("a response head within the guard");
+    let text = String::from_utf8(bytes).unwrap();
+    let mut lines = text.split("\r\n");
+    let status = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let headers = lines
+        .filter_map(|line| line.split_once(':'))
+        .map(|(name, value)| (name.trim().to_ascii_lowercase(), value.trim().to_owned()))
+        .collect();
+    Head { status, headers }
+}
+
+/// A WebSocket spoken by hand, for frames no WebSocket library would send.
+pub(crate) struct RawSocket {
+    stream: TcpStream,
+}
+
+/// A valid `Sec-WebSocket-Key` (RFC 6455's example).
+pub(crate) const KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
+
+impl RawSocket {
+    /// Connects and upgrades with a valid handshake.
+    pub(crate) async fn upgrade(addr: SocketAddr) -> RawSocket {
+        let mut stream = TcpStream::connect(addr).await.unwrap();
+        stream
+            .write_all(
+                format!(
+                    "GET /ws HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\n\
+                     Connection: Upgrade\r\nSec-WebSocket-Key: {KEY}\r\n\
+                     Sec-WebSocket-Version: 13\r\n\r\n"
+                )
+                .as_bytes(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(read_head(&mut stream).await.status, 101);
+        RawSocket { stream }
+    }
+
+    /// Writes one masked frame: `first` is the first byte (FIN, RSV bits, opcode).
+    pub(crate) async fn write_frame(&mut self, first: u8, payload: &[u8]) {
+        let mask = [0x12u8, 0x34, 0x56, 0x78];
+        let mut frame = vec![first];
+        match payload.len() {
+            len @ 0..=125 => frame.push(0x80 | len as u8),
+            len @ 126..=65535 => {
+                frame.push(0x80 | 126);
+                frame.extend_from_slice(&(len as u16).to_be_bytes());
+            }
+            len => {
+                frame.push(0x80 | 127);
+                frame.extend_from_slice(&(len as u64).to_be_bytes());
+            }
+        }
+        frame.extend_from_slice(&mask);
+        frame.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+        let _ = self.stream.write_all(&frame).await;
+    }
+
+    /// The next frame from the relay (opcode and payload), or `None` when the connection
+    /// ends.
+    pub(crate) async fn read_frame(&mut self) -> Option<(u8, Vec<u8>)> {
+        let read = async {
+            let mut head = [0u8; 2];
+            self.stream.read_exact(&mut head).await.ok()?;
+            let len = match head[1] & 0x7f {
+                126 => {
+                    let mut len = [0u8; 2];
+                    self.stream.read_exact(&mut len).await.ok()?;
+                    usize::from(u16::from_be_bytes(len))
+                }
+                127 => {
+                    let mut len = [0u8; 8];
+                    self.stream.read_exact(&mut len).await.ok()?;
+                    usize::try_from(u64::from_be_bytes(len)).ok()?
+                }
+                len => usize::from(len),
+            };
+            let mut payload = vec![0u8; len];
+            self.stream.read_exact(&mut payload).await.ok()?;
+            Some((head[0] & 0x0f, payload))
+        };
+        tokio::time::timeout(GUARD, read)
+            .await
+            .expect("a frame or the end within the guard")
+    }
+
+    /// The code of the relay's close frame, other frames skipped; `None` when the
+    /// connection ends without one.
+    pub(crate) async fn close_code(&mut self) -> Option<u16> {
+        while let Some((opcode, payload)) = self.read_frame().await {
+            if opcode == 0x8 {
+                return (payload.len() >= 2).then(|| u16::from_be_bytes([payload[0], payload[1]]));
+            }
+        }
+        None
     }
 }
