@@ -98,7 +98,7 @@ pub enum HooksError {
     },
     /// A key, a key file or a signature could not be used.
     #[error(transparent)]
-    Trust(#[from] crate::trust::TrustError),
+    Trust(#[from] TrustError),
     /// An operating system error outside the org engine.
     #[error("cannot {action} {}: {source}", path.display())]
     Io {
@@ -109,6 +109,42 @@ pub enum HooksError {
         /// The OS error.
         source: io::Error,
     },
+}
+
+/// Why a key or a key file cannot be used.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum TrustError {
+    /// A public key as given (a key card, a key in `contacts.yaml`) is not one.
+    #[error("{given:?} is not a public key: {reason}")]
+    BadKey {
+        /// The start of what was given.
+        given: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A key file is not what it should be.
+    #[error("{}: {message}", path.display())]
+    BadKeyFile {
+        /// The key file.
+        path: PathBuf,
+        /// What is wrong and what to do.
+        message: String,
+    },
+    /// A key file could not be read or written.
+    #[error("cannot use key file {}: {source}", path.display())]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// A name that cannot become a file name.
+    #[error(transparent)]
+    Invalid(#[from] msg_core::validate::ValidationError),
+    /// The atomic write of a key file failed.
+    #[error(transparent)]
+    Durable(#[from] msg_core::durable::DurableError),
 }
 
 impl HooksError {

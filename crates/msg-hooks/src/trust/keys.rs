@@ -25,7 +25,7 @@ use msg_core::paths::Paths;
 use rand_core::{OsRng, RngCore, TryRngCore};
 use serde::{Deserialize, Serialize};
 
-use super::TrustError;
+use crate::error::TrustError;
 
 /// The KEM of every sealed message (see `seal.rs`).
 pub(crate) type Kem = hpke::kem::X25519HkdfSha256;
