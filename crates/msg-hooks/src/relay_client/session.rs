@@ -467,7 +467,7 @@ impl Session {
                         "[relay] {}: received {} from {from}",
                         self.name, receipt.id
                     ));
-                    self.report_check(&from, &receipt.id, checked);
+                    self.report_check(from, &receipt.id, checked);
                 }
                 Ok(receipt) => {
                     self.summary.duplicates += 1;
