@@ -256,7 +256,8 @@ fn watch_tasks(
         .filter(|t| !announced.contains(t.id()))
         .map(|t| {
             let from = t.from().unwrap_or("unknown").to_owned();
-            let tier = ctx.trust_tier(&from);
+            // As the task was admitted (a forged sender's task says `unknown` and why).
+            let (tier, _) = task_tier(ctx, t);
             (t.id().to_owned(), from, tier)
         })
         .collect();

@@ -14,7 +14,7 @@ use std::time::Instant;
 use serde_json::{Value, json};
 
 use crate::support::relay::{DEADLINE, Person, TestRelay};
-use crate::support::{id_in, json};
+use crate::support::{hook_context, id_in, json};
 
 /// bob's agent takes more than the `team` tier's 5 tasks an hour here.
 const MANY_TASKS: &str = "  compute:\n    rate_limits:\n      tasks_per_hour: 1000\n";
@@ -453,14 +453,31 @@ fn a_hostile_relay_gets_no_task_auto_accepted_and_every_entry_says_why() {
     assert_eq!(entry(&bob, &id(&swapped)).body, "Delete the backups");
     // The rewritten sender is what the relay claimed, and it gets nothing from it.
     assert_eq!(entry(&bob, &id(&rewritten)).from, "bob");
-    // The hook tells the agent: nothing claimed, the approvals say who and why not.
-    let hook = bob.run("inbox-watcher", &["--plain"]);
-    assert_eq!(hook.code, 0, "{hook:?}");
-    assert!(
-        bob.tasks()
-            .iter()
-            .filter(|t| t.state().keyword() == "WORKING")
-            .count()
-            == 0
+    // The hook tells the agent: nothing claimed; the tasks await bob's approval, each as
+    // tier unknown with the reason (never as alice's `team`).
+    let hook = bob.run_with_stdin(
+        "inbox-watcher",
+        &[],
+        r#"{"session_id":"s1","transcript_path":"/t.jsonl","cwd":"/w","hook_event_name":"UserPromptSubmit","prompt":"hi"}"#,
     );
+    let context = hook_context(hook.ok(), "UserPromptSubmit").unwrap();
+    assert!(!context.contains("You claimed task"), "{context}");
+    assert!(
+        context.contains("5 tasks await your owner's approval"),
+        "{context}"
+    );
+    for (frame, _, _) in expectations {
+        let task = task_of(&bob, &id(frame));
+        let line = context
+            .lines()
+            .find(|line| line.contains(task.id()))
+            .unwrap_or_else(|| panic!("{} not announced: {context}", task.id()));
+        // alice's tier is team; the rewritten one claims bob, who has none here.
+        assert!(
+            line.contains("(team, submitted as unknown; signature: ")
+                || line.contains("from bob (unknown; signature: "),
+            "{line}"
+        );
+    }
+    assert!(bob.tasks().iter().all(|t| t.state().keyword() != "WORKING"));
 }
