@@ -144,10 +144,11 @@ impl<'a> Reader<'a> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn sample() -> Signable<'static> {
+    /// The message of the golden vectors (`signature.rs`'s too).
+    pub(crate) fn sample() -> Signable<'static> {
         Signable {
             from: "alice",
             to: "bob-claude",

@@ -76,19 +76,7 @@ impl Token {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn sample() -> Signable<'static> {
-        Signable {
-            from: "alice",
-            to: "bob-claude",
-            id: "msg-20261124-100259-1a2b3c4d",
-            created: "[2026-11-24 Tue 10:02]",
-            reply_to: None,
-            thread: Some("msg-20261124-095900-00ff00ff"),
-            content: "Can you review PR #24?\nThanks",
-            priority: "high",
-        }
-    }
+    use crate::trust::canonical::tests::sample;
 
     fn alice() -> SecretKeys {
         SecretKeys::from_bytes(&[1; 32], &[2; 32]).unwrap()

@@ -8,12 +8,12 @@
 //! a message or moves a sealed payload gets every such task held for approval, with the
 //! reason in the entry, and nothing crashes.
 
-use std::sync::mpsc::{Receiver, channel};
+use std::sync::mpsc::Receiver;
 use std::time::Instant;
 
 use serde_json::{Value, json};
 
-use crate::support::relay::{DEADLINE, Person, TestRelay};
+use crate::support::relay::{DEADLINE, Person, TestRelay, scripted};
 use crate::support::{hook_context, id_in, json};
 
 /// bob's agent takes more than the `team` tier's 5 tasks an hour here.
@@ -79,17 +79,23 @@ fn task_of(person: &Person, id: &str) -> msg_inbox::Task {
         .unwrap_or_else(|| panic!("no task from {id} in {:?}", person.tasks()))
 }
 
+/// alice and bob (with his agent) on `relay`, each with keys: alice's, and bob's agent's.
+fn keyed_pair(relay: &TestRelay) -> (Person, Person, Keys, Keys) {
+    let alice = Person::new("alice", relay, false, "");
+    let bob = Person::new("bob", relay, true, MANY_TASKS);
+    let alice_keys = keys_of(&alice).remove(0);
+    let bob_agent = keys_of(&bob)
+        .into_iter()
+        .find(|k| k.identity == "bob-claude")
+        .unwrap();
+    (alice, bob, alice_keys, bob_agent)
+}
+
 #[test]
 fn round_trips_with_keys_verified_unverified_changed_and_absent() {
     let relay = TestRelay::start();
-    let alice = Person::new("alice", &relay, false, "");
-    let bob = Person::new("bob", &relay, true, MANY_TASKS);
-    let alice_keys = keys_of(&alice).remove(0);
-    let bob_keys = keys_of(&bob);
-    let bob_agent = bob_keys
-        .iter()
-        .find(|k| k.identity == "bob-claude")
-        .unwrap();
+    let (alice, bob, alice_keys, bob_agent) = keyed_pair(&relay);
+    let bob_agent = &bob_agent;
     let send = |text: &str| id_in(alice.run("msg", &["send", "bob-claude", text]).ok());
 
     // Verified, and sealed: alice pinned bob's agent's keys, bob confirmed alice's.
@@ -235,61 +241,26 @@ fn round_trips_with_keys_verified_unverified_changed_and_absent() {
 }
 
 /// A relay under the test's control: answers every `auth` with `auth_ok`, then writes the
-/// `message` frames addressed to that name and `synced`; acknowledges every `send` as
-/// queued. The client frames it reads arrive on the channel.
+/// `message` frames of `deliveries` addressed to that name and `synced`; acknowledges every
+/// `send` as queued. The client frames it reads arrive on the channel.
 fn scripted_relay(deliveries: Vec<Value>) -> (String, Receiver<Value>) {
-    use futures::{SinkExt, StreamExt};
-    use tokio_tungstenite::tungstenite::Message;
-    let (ready_tx, ready_rx) = channel();
-    let (frames_tx, frames_rx) = channel();
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap();
-        runtime.block_on(async move {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            ready_tx
-                .send(listener.local_addr().unwrap().port())
-                .unwrap();
-            while let Ok((stream, _)) = listener.accept().await {
-                let deliveries = deliveries.clone();
-                let frames_tx = frames_tx.clone();
-                tokio::spawn(async move {
-                    let Ok(mut socket) = tokio_tungstenite::accept_async(stream).await else {
-                        return;
-                    };
-                    while let Some(Ok(Message::Text(text))) = socket.next().await {
-                        let Ok(frame) = serde_json::from_str::<Value>(&text) else {
-                            continue;
-                        };
-                        let _ = frames_tx.send(frame.clone());
-                        let mut replies = Vec::new();
-                        match frame["type"].as_str() {
-                            Some("auth") => {
-                                let name = frame["username"].clone();
-                                replies.push(json!({"type": "auth_ok", "username": name}));
-                                let mine: Vec<&Value> =
-                                    deliveries.iter().filter(|m| m["to"] == name).collect();
-                                replies.extend(mine.iter().map(|m| (*m).clone()));
-                                replies.push(json!({"type": "synced", "backlog": mine.len()}));
-                            }
-                            Some("send") => replies.push(json!({"type": "ack",
-                                "id": frame["id"], "to": frame["to"],
-                                "status": "queued", "duplicate": false})),
-                            _ => {}
-                        }
-                        for reply in replies {
-                            let _ = socket.send(Message::text(reply.to_string())).await;
-                        }
-                    }
-                });
-            }
-        });
-    });
-    let port = ready_rx.recv().unwrap();
-    (format!("ws://127.0.0.1:{port}/ws"), frames_rx)
+    scripted(move |frame| match frame["type"].as_str() {
+        Some("auth") => {
+            let name = frame["username"].clone();
+            let mine: Vec<Value> = deliveries
+                .iter()
+                .filter(|m| m["to"] == name)
+                .cloned()
+                .collect();
+            let mut replies = vec![json!({"type": "auth_ok", "username": name})];
+            replies.push(json!({"type": "synced", "backlog": mine.len()}));
+            replies.splice(1..1, mine);
+            replies
+        }
+        Some("send") => vec![json!({"type": "ack", "id": frame["id"], "to": frame["to"],
+            "status": "queued", "duplicate": false})],
+        _ => Vec::new(),
+    })
 }
 
 /// What the relay makes of `send` from `from`: the `message` frame.
@@ -334,14 +305,8 @@ fn sends_of(alice: &Person, texts: &[&str]) -> Vec<Value> {
 fn a_hostile_relay_gets_no_task_auto_accepted_and_every_entry_says_why() {
     // The URL is replaced below: the people only need a relay address to start with.
     let relay = TestRelay::start();
-    let alice = Person::new("alice", &relay, false, "");
-    let bob = Person::new("bob", &relay, true, MANY_TASKS);
-    let alice_keys = keys_of(&alice).remove(0);
-    let bob_keys = keys_of(&bob);
-    let bob_agent = bob_keys
-        .iter()
-        .find(|k| k.identity == "bob-claude")
-        .unwrap();
+    let (alice, bob, alice_keys, bob_agent) = keyed_pair(&relay);
+    let bob_agent = &bob_agent;
     bob.write_contacts(&format!(
         "actors:\n{}",
         contact("alice", "team", Some(&alice_keys), true)
