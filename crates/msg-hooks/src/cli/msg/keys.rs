@@ -1,6 +1,6 @@
 //! `msg keys init|show|rotate`: this machine's keys, for the person and each local agent.
 
-use argh::FromArgs;
+use argh::{ArgsInfo, FromArgs};
 use serde_json::{Value, json};
 
 use crate::cli::{json, print, usage};
@@ -10,7 +10,7 @@ use crate::trust::keys::{self, KeyRing, PublicKeys};
 use crate::trust::rotation;
 use msg_store::Priority;
 
-#[derive(FromArgs, Debug)]
+#[derive(FromArgs, ArgsInfo, Debug)]
 /// Your keys and your agents': create them, show their public halves to give to others,
 /// replace them.
 #[argh(subcommand, name = "keys", help_triggers("-h", "--help"))]
@@ -19,7 +19,7 @@ pub(super) struct Keys {
     command: KeysCommand,
 }
 
-#[derive(FromArgs, Debug)]
+#[derive(FromArgs, ArgsInfo, Debug)]
 #[argh(subcommand)]
 enum KeysCommand {
     Init(Init),
@@ -27,7 +27,7 @@ enum KeysCommand {
     Rotate(Rotate),
 }
 
-#[derive(FromArgs, Debug)]
+#[derive(FromArgs, ArgsInfo, Debug)]
 /// Create the keys of each local identity that has none (you and your agents); existing keys
 /// are kept.
 #[argh(subcommand, name = "init", help_triggers("-h", "--help"))]
@@ -37,7 +37,7 @@ struct Init {
     json: bool,
 }
 
-#[derive(FromArgs, Debug)]
+#[derive(FromArgs, ArgsInfo, Debug)]
 /// Show each local identity's public keys: the key card to give to contacts (`msg contacts
 /// add NAME --key CARD`) and the fingerprint to read to them.
 #[argh(subcommand, name = "show", help_triggers("-h", "--help"))]
@@ -50,7 +50,7 @@ struct Show {
     json: bool,
 }
 
-#[derive(FromArgs, Debug)]
+#[derive(FromArgs, ArgsInfo, Debug)]
 /// Replace an identity's keys (default: yours). The old keys sign the new ones, so contacts
 /// who confirmed the old fingerprint can take the new keys without a new check; the old
 /// keys are kept to open messages sealed to them on the way.
@@ -226,6 +226,7 @@ fn announce(
                 to: contact.id.clone(),
                 content: text.clone(),
                 reply_to: None,
+                thread: None,
                 priority: Priority::Normal,
             },
             None,
