@@ -382,6 +382,9 @@ pub(crate) fn contact_list(
             if !row.in_contacts_file {
                 note.push("only in the settings".to_owned());
             }
+            if let Some(key) = &row.key_note {
+                note.push(one_line(key));
+            }
             let handles: Vec<String> = row.handles.iter().map(|h| one_line(h)).collect();
             vec![
                 one_line(&row.id),

@@ -21,7 +21,7 @@
 //! it under the file's lock, checks that the result reads back as exactly the intended
 //! change, and writes it atomically.
 
-mod edit;
+pub(crate) mod edit;
 pub(crate) mod update;
 
 use std::collections::BTreeMap;
@@ -57,6 +57,8 @@ pub(crate) struct ContactRow {
     pub(crate) in_contacts_file: bool,
     /// The groups it is a member of.
     pub(crate) groups: Vec<String>,
+    /// What its keys are (`msg contacts` fills it in: a fingerprint is cryptography).
+    pub(crate) key_note: Option<String>,
 }
 
 /// The actor ID that `given` names: an ID as it is, or `@handle` (also `handle` without the

@@ -27,7 +27,7 @@ use crate::error::HooksError;
 use crate::trust::keys::KeyRing;
 use crate::trust::outgoing::Outgoing;
 use crate::trust::pins::Pins;
-use crate::trust::receive::{Arrived, Reception};
+use crate::trust::receive::{Arrived, Reception, learn_pins};
 use crate::trust::verdict::Check;
 use msg_core::fingerprint::Fingerprint;
 
@@ -442,14 +442,15 @@ impl Session {
             message.to = self.name.clone();
         }
         let name = self.name.clone();
-        let (receipts, checked, outcomes) = self
+        let (receipts, checked, learned, outcomes) = self
             .files(move |ctx| {
                 // Opened and checked; the replay window stays locked until it is stored.
                 let reception = Reception::check(&ctx, &name, batch)?;
                 let receipts = mailroom::receive_all(&ctx, &reception.incoming())?;
                 let checked = reception.stored(&receipts)?;
+                let learned = learn_pins(&ctx, &checked, &receipts);
                 if !ctx.local_agents().contains(&name) {
-                    return Ok((receipts, checked, Ok(Vec::new())));
+                    return Ok((receipts, checked, learned, Ok(Vec::new())));
                 }
                 let stored: HashSet<&str> = receipts
                     .iter()
@@ -464,7 +465,7 @@ impl Session {
                     .filter(|m| stored.contains(m.id.as_str()))
                     .collect();
                 let outcomes = intake::run_on(&ctx, &unread).map_err(|e| e.to_string());
-                Ok((receipts, checked, outcomes))
+                Ok((receipts, checked, learned, outcomes))
             })
             .await?;
         // Every receipt and intake outcome is reported before the first ack: an ack that
@@ -500,6 +501,9 @@ impl Session {
                     ));
                 }
             }
+        }
+        for line in learned {
+            (self.report)(&format!("[trust] {line}"));
         }
         match outcomes {
             Ok(outcomes) => {

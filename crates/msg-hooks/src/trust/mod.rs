@@ -6,6 +6,8 @@
 //! - [`signature`]: the signature token that travels in the frame;
 //! - [`seal`]: content sealed to the recipient and the sender (HPKE-wrapped content key);
 //! - [`pins`]: whose key is whose (`contacts.yaml`, this machine's identities);
+//! - [`pinning`]: pins written to `contacts.yaml` (first use, a key given, a confirmation,
+//!   a rotation);
 //! - [`outgoing`]: a message signed and sealed on its way out;
 //! - [`receive`]: a batch of received messages opened and checked, with the [`replay`]
 //!   window held until it is stored; [`verdict`]: the check, its words, the entry's
@@ -21,6 +23,7 @@ pub mod bench;
 pub(crate) mod canonical;
 pub(crate) mod keys;
 pub(crate) mod outgoing;
+pub(crate) mod pinning;
 pub(crate) mod pins;
 pub(crate) mod receive;
 pub(crate) mod replay;

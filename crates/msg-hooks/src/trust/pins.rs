@@ -52,37 +52,17 @@ impl Pins {
     pub(crate) fn from_contacts(contacts: &[Contact]) -> Pins {
         let mut by_actor = HashMap::new();
         for contact in contacts {
-            let (Some(signing), Some(encryption)) = (
-                contact
-                    .public_key
-                    .as_deref()
-                    .filter(|k| !k.trim().is_empty()),
-                contact
-                    .encryption_key
-                    .as_deref()
-                    .filter(|k| !k.trim().is_empty()),
-            ) else {
-                if contact.public_key.is_some() || contact.encryption_key.is_some() {
-                    by_actor.insert(
-                        contact.id.clone(),
-                        Err(
-                            "contacts.yaml gives only one of `public_key` and `encryption_key`"
-                                .to_owned(),
-                        ),
-                    );
-                }
+            let Some(keys) = contact_keys(contact) else {
                 continue;
             };
-            let pin = PublicKeys::from_texts(signing, encryption)
-                .map(|keys| Pin {
-                    keys,
-                    verified: contact
-                        .key_verified
-                        .as_deref()
-                        .is_some_and(|v| !v.trim().is_empty()),
-                    seal: contact.seal != Some(false),
-                })
-                .map_err(|err| format!("contacts.yaml: {err}"));
+            let pin = keys.map(|keys| Pin {
+                keys,
+                verified: contact
+                    .key_verified
+                    .as_deref()
+                    .is_some_and(|v| !v.trim().is_empty()),
+                seal: contact.seal != Some(false),
+            });
             by_actor.insert(contact.id.clone(), pin);
         }
         Pins { by_actor }
@@ -104,5 +84,21 @@ impl Pins {
             Ok(pin) if actor != besides && pin.keys.signing == keys.signing => Some(actor.as_str()),
             _ => None,
         })
+    }
+}
+
+/// The keys `contacts.yaml` pins for `contact`: `None` when it gives none, an error when
+/// they cannot be used (one of the two missing, not a key).
+pub(crate) fn contact_keys(contact: &Contact) -> Option<Result<PublicKeys, String>> {
+    let given = |key: &Option<String>| key.clone().filter(|k| !k.trim().is_empty());
+    match (given(&contact.public_key), given(&contact.encryption_key)) {
+        (None, None) => None,
+        (Some(signing), Some(encryption)) => Some(
+            PublicKeys::from_texts(&signing, &encryption)
+                .map_err(|err| format!("contacts.yaml: {err}")),
+        ),
+        _ => Some(Err(
+            "contacts.yaml gives only one of `public_key` and `encryption_key`".to_owned(),
+        )),
     }
 }

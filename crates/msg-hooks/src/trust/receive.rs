@@ -11,6 +11,7 @@ use msg_store::{Incoming, Priority, Receipt, StoreError};
 
 use super::canonical::Signable;
 use super::keys::{KeyRing, PublicKeys};
+use super::pinning;
 use super::pins::Pins;
 use super::replay::{Refusal, Window};
 use super::rotation::Rotation;
@@ -116,6 +117,63 @@ impl Reception {
         self.window.close()?;
         Ok(self.checked)
     }
+}
+
+/// Records in `contacts.yaml` what the messages stored now (one receipt each, in order)
+/// showed of their senders' keys: a key seen for the first time, for a listed contact
+/// without keys (pinned unconfirmed), and a pin moved by a rotation announcement. Returns a
+/// line for each change and each failure, for the client's report; a failure changes
+/// nothing and costs no message.
+pub(crate) fn learn_pins(
+    ctx: &Context,
+    checked: &[Checked],
+    receipts: &[Result<Receipt, StoreError>],
+) -> Vec<String> {
+    let mut said = Vec::new();
+    let path = match ctx.contacts_file() {
+        Ok(path) => path,
+        Err(err) => return vec![format!("keys not recorded: {err}")],
+    };
+    for (checked, receipt) in checked.iter().zip(receipts) {
+        if !matches!(receipt, Ok(receipt) if receipt.new) {
+            continue;
+        }
+        let from = &checked.incoming.from;
+        let (Some(signer), check) = (checked.signer.as_ref(), &checked.check) else {
+            continue;
+        };
+        let outcome = match check {
+            Check::UnverifiedKey { first_use: true } => {
+                pinning::record_first_use(&path, from, signer).map(|recorded| {
+                    recorded.then(|| {
+                        format!(
+                            "{from}: recorded the key {} in {} as first used, not confirmed: compare the fingerprint with {from}, then `msg contacts verify {from}`",
+                            signer.fingerprint(),
+                            path.display()
+                        )
+                    })
+                })
+            }
+            Check::Rotated { .. } => match Rotation::parse(&checked.incoming.content) {
+                Some(rotation) => pinning::move_pin(&path, from, &rotation.old, signer).map(|()| {
+                    Some(format!(
+                        "{from}: moved the pin in {} from {} to {} (the old keys vouch for the new)",
+                        path.display(),
+                        rotation.old.fingerprint(),
+                        signer.fingerprint()
+                    ))
+                }),
+                None => Ok(None),
+            },
+            _ => Ok(None),
+        };
+        match outcome {
+            Ok(Some(line)) => said.push(line),
+            Ok(None) => {}
+            Err(err) => said.push(format!("{from}: keys not recorded: {err}")),
+        }
+    }
+    said
 }
 
 /// Opens and verifies one message.

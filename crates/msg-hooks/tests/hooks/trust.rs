@@ -26,6 +26,7 @@ struct Keys {
     public_key: String,
     encryption_key: String,
     fingerprint: String,
+    card: String,
 }
 
 /// `msg keys init`, then each identity's public keys.
@@ -41,6 +42,7 @@ fn keys_of(person: &Person) -> Vec<Keys> {
             public_key: k["public_key"].as_str().unwrap().to_owned(),
             encryption_key: k["encryption_key"].as_str().unwrap().to_owned(),
             fingerprint: k["fingerprint"].as_str().unwrap().to_owned(),
+            card: k["card"].as_str().unwrap().to_owned(),
         })
         .collect()
 }
@@ -238,6 +240,204 @@ fn round_trips_with_keys_verified_unverified_changed_and_absent() {
     alice.drain();
     bob.drain();
     assert_eq!(task_of(&bob, &old_style).state().keyword(), "QUEUED");
+}
+
+/// bob's `msg contacts --json` entry for alice: `key` (fingerprint, verified, problem).
+fn pinned_for_alice(bob: &Person) -> Value {
+    let list = json(bob.run("msg", &["contacts", "--json"]).ok());
+    list.as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "alice")
+        .unwrap()["key"]
+        .clone()
+}
+
+#[test]
+fn pins_are_recorded_on_first_use_confirmed_moved_by_rotation_and_never_silently_replaced() {
+    let relay = TestRelay::start();
+    let (alice, bob, alice_keys, bob_agent) = keyed_pair(&relay);
+    let send = |text: &str| id_in(alice.run("msg", &["send", "bob-claude", text]).ok());
+    // Each side adds the other with the commands; alice has bob's agent's key card.
+    let out = alice
+        .run(
+            "msg",
+            &[
+                "contacts",
+                "add",
+                "bob-claude",
+                "--tier",
+                "team",
+                "--key",
+                &bob_agent.card,
+            ],
+        )
+        .ok()
+        .to_owned();
+    assert!(
+        out.contains(&format!("with the key {}", bob_agent.fingerprint)),
+        "{out}"
+    );
+    assert!(out.contains("msg contacts verify bob-claude"), "{out}");
+    bob.run("msg", &["contacts", "add", "alice", "--tier", "team"])
+        .ok();
+    assert_eq!(pinned_for_alice(&bob), Value::Null);
+
+    // First use: alice's key is recorded for her, not confirmed; her task runs (default
+    // policy: nothing confirmed yet).
+    let first = send("First signed message");
+    alice.drain();
+    let out = bob.drain();
+    assert!(
+        out.contains(&format!(
+            "[trust] alice: recorded the key {} in ",
+            alice_keys.fingerprint
+        )),
+        "{out}"
+    );
+    let contacts_file = bob.root().join("0-personal/contacts.yaml");
+    let text = std::fs::read_to_string(&contacts_file).unwrap();
+    assert!(text.contains(&alice_keys.public_key), "{text}");
+    assert!(!text.contains("key_verified"), "{text}");
+    let key = pinned_for_alice(&bob);
+    assert_eq!(key["fingerprint"], alice_keys.fingerprint.as_str());
+    assert_eq!(key["verified"], Value::Null);
+    assert_eq!(task_of(&bob, &first).state().keyword(), "QUEUED");
+    let listed = bob.run("msg", &["contacts"]).ok().to_owned();
+    assert!(
+        listed.contains(&format!("key {}, not confirmed", alice_keys.fingerprint)),
+        "{listed}"
+    );
+
+    // Confirming: not on a terminal without the fingerprint, not with another one.
+    let run = bob.run("msg", &["contacts", "verify", "alice"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stdout.contains(&alice_keys.fingerprint), "{run:?}");
+    assert!(run.stderr.contains("--fingerprint"), "{run:?}");
+    let err = bob
+        .run(
+            "msg",
+            &[
+                "contacts",
+                "verify",
+                "alice",
+                "--fingerprint",
+                &bob_agent.fingerprint,
+            ],
+        )
+        .fails(1, "msg")
+        .to_owned();
+    assert!(err.contains("not confirmed"), "{err}");
+    assert_eq!(pinned_for_alice(&bob)["verified"], Value::Null);
+    let typed = alice_keys.fingerprint.to_uppercase().replace(' ', "");
+    let out = bob
+        .run(
+            "msg",
+            &["contacts", "verify", "@alice", "--fingerprint", &typed],
+        )
+        .ok()
+        .to_owned();
+    assert!(
+        out.contains(&format!(
+            "Confirmed the key {} of alice",
+            alice_keys.fingerprint
+        )),
+        "{out}"
+    );
+    assert!(pinned_for_alice(&bob)["verified"].is_string());
+    let confirmed = send("Now confirmed");
+    alice.drain();
+    bob.drain();
+    assert_eq!(
+        entry(&bob, &confirmed).property("SIGNATURE_CHECK"),
+        Some("verified")
+    );
+
+    // Rotation: alice's old keys vouch for her new ones; bob's pin moves, still confirmed.
+    let rotated = json(alice.run("msg", &["keys", "rotate", "--json"]).ok());
+    assert_eq!(rotated["announced_to"], json!(["bob-claude"]));
+    let new_fingerprint = rotated["fingerprint"].as_str().unwrap().to_owned();
+    alice.drain();
+    let out = bob.drain();
+    assert!(
+        out.contains(&format!(
+            "[trust] alice: moved the pin in {} from {} to {new_fingerprint}",
+            contacts_file.display(),
+            alice_keys.fingerprint
+        )),
+        "{out}"
+    );
+    let key = pinned_for_alice(&bob);
+    assert_eq!(key["fingerprint"], new_fingerprint.as_str());
+    assert!(key["verified"].is_string(), "{key}");
+    let after = send("Signed with the new keys");
+    alice.drain();
+    bob.drain();
+    assert_eq!(
+        entry(&bob, &after).property("SIGNATURE_CHECK"),
+        Some("verified")
+    );
+    assert_eq!(task_of(&bob, &after).state().keyword(), "QUEUED");
+
+    // A changed key nobody vouched for (alice lost her keys and made new ones): refused
+    // loudly, and the pin stays.
+    std::fs::remove_file(alice.root().join(".datacore/keys/alice.yaml")).unwrap();
+    let fresh = keys_of(&alice).remove(0);
+    let before = std::fs::read_to_string(&contacts_file).unwrap();
+    let changed = send("Signed with keys bob never saw");
+    alice.drain();
+    let out = bob.drain();
+    assert!(
+        out.contains(&format!(
+            "[trust] WARNING {changed} from alice: KEY CHANGED"
+        )),
+        "{out}"
+    );
+    assert_eq!(std::fs::read_to_string(&contacts_file).unwrap(), before);
+    assert_eq!(task_of(&bob, &changed).state().keyword(), "WAITING");
+    // Giving the new key is refused too, unless bob says to replace the pin.
+    let err = bob
+        .run("msg", &["contacts", "add", "alice", "--key", &fresh.card])
+        .fails(1, "msg")
+        .to_owned();
+    assert!(
+        err.contains("refused") && err.contains("--replace"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read_to_string(&contacts_file).unwrap(), before);
+    let out = bob
+        .run(
+            "msg",
+            &[
+                "contacts",
+                "add",
+                "alice",
+                "--key",
+                &fresh.card,
+                "--replace",
+            ],
+        )
+        .ok()
+        .to_owned();
+    assert!(
+        out.contains(&format!(
+            "Replaced the key {new_fingerprint} of alice with {}",
+            fresh.fingerprint
+        )),
+        "{out}"
+    );
+    let key = pinned_for_alice(&bob);
+    assert_eq!(key["fingerprint"], fresh.fingerprint.as_str());
+    assert_eq!(
+        key["verified"],
+        Value::Null,
+        "a replaced key starts unconfirmed"
+    );
+    let again = bob
+        .run("msg", &["contacts", "add", "alice", "--key", &fresh.card])
+        .ok()
+        .to_owned();
+    assert!(again.contains("nothing changed"), "{again}");
 }
 
 /// A relay under the test's control: answers every `auth` with `auth_ok`, then writes the

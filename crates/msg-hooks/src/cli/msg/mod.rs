@@ -22,6 +22,7 @@ mod sent;
 mod setup;
 mod tasks;
 mod usage;
+mod verify;
 mod watch;
 mod whoami;
 
