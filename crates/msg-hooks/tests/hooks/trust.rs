@@ -72,6 +72,21 @@ fn entry(person: &Person, id: &str) -> msg_store::Message {
         .unwrap_or_else(|| panic!("no {id} in {:?}", person.inbox()))
 }
 
+/// `SIGNATURE_CHECK` of the inbox entry with this ID.
+fn check_of(person: &Person, id: &str) -> Option<String> {
+    entry(person, id)
+        .property("SIGNATURE_CHECK")
+        .map(str::to_owned)
+}
+
+/// alice sends `text` to bob's agent, her client sends it, bob's receives it: the message's
+/// ID and what bob's client printed.
+fn carry(alice: &Person, bob: &Person, text: &str) -> (String, String) {
+    let id = id_in(alice.run("msg", &["send", "bob-claude", text]).ok());
+    alice.drain();
+    (id, bob.drain())
+}
+
 /// The state of the task taken in from message `id`.
 fn task_of(person: &Person, id: &str) -> msg_inbox::Task {
     person
@@ -137,11 +152,9 @@ fn round_trips_with_keys_verified_unverified_changed_and_absent() {
         "actors:\n{}",
         contact("alice", "team", Some(&alice_keys), false)
     ));
-    let unverified = send("Unverified but pinned");
-    alice.drain();
-    bob.drain();
+    let (unverified, _) = carry(&alice, &bob, "Unverified but pinned");
     assert_eq!(
-        entry(&bob, &unverified).property("SIGNATURE_CHECK"),
+        check_of(&bob, &unverified).as_deref(),
         Some("unverified-key")
     );
     assert_eq!(task_of(&bob, &unverified).state().keyword(), "QUEUED");
@@ -151,9 +164,7 @@ fn round_trips_with_keys_verified_unverified_changed_and_absent() {
         true,
         &format!("{MANY_TASKS}  require_signatures: always\n"),
     );
-    let strict = send("Unverified, strict");
-    alice.drain();
-    bob.drain();
+    let (strict, _) = carry(&alice, &bob, "Unverified, strict");
     let task = task_of(&bob, &strict);
     assert_eq!(task.state().keyword(), "WAITING");
     assert_eq!(task.trust_tier(), Some("unknown"));
@@ -166,9 +177,11 @@ fn round_trips_with_keys_verified_unverified_changed_and_absent() {
         "actors:\n{}",
         contact("alice", "team", Some(bob_agent), true)
     ));
-    let changed = send("Signed with a key bob does not know for alice");
-    alice.drain();
-    let out = bob.drain();
+    let (changed, out) = carry(
+        &alice,
+        &bob,
+        "Signed with a key bob does not know for alice",
+    );
     assert!(
         out.contains(&format!(
             "[trust] WARNING {changed} from alice: KEY CHANGED"
@@ -195,17 +208,12 @@ fn round_trips_with_keys_verified_unverified_changed_and_absent() {
         "actors:\n{}",
         contact("alice", "team", None, false)
     ));
-    let first = send("First time bob sees this key");
-    alice.drain();
-    let out = bob.drain();
+    let (first, out) = carry(&alice, &bob, "First time bob sees this key");
     assert!(
         out.contains("[trust] alice: signed with a key alice used for the first time"),
         "{out}"
     );
-    assert_eq!(
-        entry(&bob, &first).property("SIGNATURE_CHECK"),
-        Some("unverified-key")
-    );
+    assert_eq!(check_of(&bob, &first).as_deref(), Some("unverified-key"));
     assert_eq!(task_of(&bob, &first).state().keyword(), "QUEUED");
 
     // Absent: alice loses her keys. Unsigned from a sender whose key bob confirmed: held.
@@ -236,9 +244,7 @@ fn round_trips_with_keys_verified_unverified_changed_and_absent() {
         "actors:\n{}",
         contact("alice", "team", None, false)
     ));
-    let old_style = send("Like a v0.2.0 client");
-    alice.drain();
-    bob.drain();
+    let (old_style, _) = carry(&alice, &bob, "Like a v0.2.0 client");
     assert_eq!(task_of(&bob, &old_style).state().keyword(), "QUEUED");
 }
 
@@ -257,7 +263,6 @@ fn pinned_for_alice(bob: &Person) -> Value {
 fn pins_are_recorded_on_first_use_confirmed_moved_by_rotation_and_never_silently_replaced() {
     let relay = TestRelay::start();
     let (alice, bob, alice_keys, bob_agent) = keyed_pair(&relay);
-    let send = |text: &str| id_in(alice.run("msg", &["send", "bob-claude", text]).ok());
     // Each side adds the other with the commands; alice has bob's agent's key card.
     let out = alice
         .run(
@@ -285,9 +290,7 @@ fn pins_are_recorded_on_first_use_confirmed_moved_by_rotation_and_never_silently
 
     // First use: alice's key is recorded for her, not confirmed; her task runs (default
     // policy: nothing confirmed yet).
-    let first = send("First signed message");
-    alice.drain();
-    let out = bob.drain();
+    let (first, out) = carry(&alice, &bob, "First signed message");
     assert!(
         out.contains(&format!(
             "[trust] alice: recorded the key {} in ",
@@ -345,13 +348,8 @@ fn pins_are_recorded_on_first_use_confirmed_moved_by_rotation_and_never_silently
         "{out}"
     );
     assert!(pinned_for_alice(&bob)["verified"].is_string());
-    let confirmed = send("Now confirmed");
-    alice.drain();
-    bob.drain();
-    assert_eq!(
-        entry(&bob, &confirmed).property("SIGNATURE_CHECK"),
-        Some("verified")
-    );
+    let (confirmed, _) = carry(&alice, &bob, "Now confirmed");
+    assert_eq!(check_of(&bob, &confirmed).as_deref(), Some("verified"));
 
     // Rotation: alice's old keys vouch for her new ones; bob's pin moves, still confirmed.
     let rotated = json(alice.run("msg", &["keys", "rotate", "--json"]).ok());
@@ -370,13 +368,8 @@ fn pins_are_recorded_on_first_use_confirmed_moved_by_rotation_and_never_silently
     let key = pinned_for_alice(&bob);
     assert_eq!(key["fingerprint"], new_fingerprint.as_str());
     assert!(key["verified"].is_string(), "{key}");
-    let after = send("Signed with the new keys");
-    alice.drain();
-    bob.drain();
-    assert_eq!(
-        entry(&bob, &after).property("SIGNATURE_CHECK"),
-        Some("verified")
-    );
+    let (after, _) = carry(&alice, &bob, "Signed with the new keys");
+    assert_eq!(check_of(&bob, &after).as_deref(), Some("verified"));
     assert_eq!(task_of(&bob, &after).state().keyword(), "QUEUED");
 
     // A changed key nobody vouched for (alice lost her keys and made new ones): refused
@@ -384,9 +377,7 @@ fn pins_are_recorded_on_first_use_confirmed_moved_by_rotation_and_never_silently
     std::fs::remove_file(alice.root().join(".datacore/keys/alice.yaml")).unwrap();
     let fresh = keys_of(&alice).remove(0);
     let before = std::fs::read_to_string(&contacts_file).unwrap();
-    let changed = send("Signed with keys bob never saw");
-    alice.drain();
-    let out = bob.drain();
+    let (changed, out) = carry(&alice, &bob, "Signed with keys bob never saw");
     assert!(
         out.contains(&format!(
             "[trust] WARNING {changed} from alice: KEY CHANGED"
