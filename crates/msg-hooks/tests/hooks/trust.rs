@@ -431,6 +431,68 @@ fn pins_are_recorded_on_first_use_confirmed_moved_by_rotation_and_never_silently
     assert!(again.contains("nothing changed"), "{again}");
 }
 
+/// On a terminal, `msg contacts verify` shows the fingerprint and asks: `y` records the
+/// confirmation, anything else records nothing. `script` (util-linux, on every Debian)
+/// gives the command its terminal.
+#[test]
+fn verify_asks_on_a_terminal_and_records_only_a_yes() {
+    let env = crate::support::Env::new();
+    const CARD: &str = "dck1.iojj3XQJ8ZX9UtstPLpdcspnCb8dlBIb83SIAbQPb1zOjTrRzLYz7HtwwXgUpcduzQKWhQUNNEdFugWHDlh9WQ";
+    env.run("msg", &["contacts", "add", "bob", "--key", CARD])
+        .ok();
+    let on_a_terminal = |answer: &str| {
+        use std::io::Write;
+        use std::process::{Command, Stdio};
+        // The environment `msg` gets in every test, given to `script`, which passes it on.
+        let msg = env.command("msg", &["contacts", "verify", "bob"]);
+        let mut child = Command::new("script")
+            .args([
+                "-qec",
+                &format!("{} contacts verify bob", crate::support::exe("msg")),
+            ])
+            .arg("/dev/null")
+            .envs(
+                msg.get_envs()
+                    .filter_map(|(key, value)| Some((key, value?))),
+            )
+            .current_dir(msg.get_current_dir().unwrap())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("`script` (util-linux) runs");
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(answer.as_bytes())
+            .unwrap();
+        let output = child.wait_with_output().unwrap();
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+        )
+    };
+    let key = |env: &crate::support::Env| {
+        let list = json(env.run("msg", &["contacts", "--json"]).ok());
+        list[0]["key"].clone()
+    };
+    let (code, out) = on_a_terminal("n\n");
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("bob: key fingerprint dde3 9c15 464b 8228 6b19"),
+        "{out}"
+    );
+    assert!(out.contains("nothing was recorded"), "{out}");
+    assert_eq!(key(&env)["verified"], Value::Null);
+    let (code, out) = on_a_terminal("y\n");
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains("Confirmed the key dde3 9c15 464b 8228 6b19 of bob"),
+        "{out}"
+    );
+    assert!(key(&env)["verified"].is_string());
+}
+
 /// A relay under the test's control: answers every `auth` with `auth_ok`, then writes the
 /// `message` frames of `deliveries` addressed to that name and `synced`; acknowledges every
 /// `send` as queued. The client frames it reads arrive on the channel.
