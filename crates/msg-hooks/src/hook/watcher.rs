@@ -40,6 +40,7 @@ use super::untrusted::Boundary;
 use crate::context::Context;
 use crate::desk::intake;
 use crate::error::HooksError;
+use crate::record::Record as _;
 use crate::sighting::Sighting;
 use crate::trust::pins::Pins;
 use crate::trust::verdict;
