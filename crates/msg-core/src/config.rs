@@ -131,6 +131,25 @@ pub struct Messaging {
     /// command. Empty (the default): nothing is run. Validated on load.
     #[serde(deserialize_with = "notify_command")]
     pub notify_command: Vec<String>,
+    /// `messaging.require_signatures`: which senders need a valid signature from a key the
+    /// person confirmed for their tier to apply to a message that came through a relay
+    /// (else it counts as tier `unknown`). Default `verified-keys`.
+    pub require_signatures: SignaturePolicy,
+}
+
+/// `messaging.require_signatures`: when a message from the relay needs a signature from a
+/// confirmed key for its sender's tier to apply.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum SignaturePolicy {
+    /// `verified-keys`: senders whose key the person confirmed (`msg contacts verify`);
+    /// other senders keep their tier unsigned, as before keys existed. A signature that does
+    /// not hold, a changed key or a replay lowers any sender to `unknown`.
+    #[default]
+    VerifiedKeys,
+    /// `always`: every sender above `unknown` (DESIGN.md §12's rule without exceptions).
+    Always,
 }
 
 /// The placeholders `messaging.notify_command` replaces in its arguments.
@@ -148,6 +167,7 @@ impl Default for Messaging {
             compute: ComputeOverride::default(),
             utc_offset: None,
             notify_command: Vec::new(),
+            require_signatures: SignaturePolicy::default(),
         }
     }
 }
@@ -747,6 +767,26 @@ mod tests {
                 .messaging
                 .notify_command[2],
             "echo {} {1} {a b}"
+        );
+    }
+
+    #[test]
+    fn signatures_are_required_from_verified_keys_unless_always() {
+        assert_eq!(
+            parse("").messaging.require_signatures,
+            SignaturePolicy::VerifiedKeys
+        );
+        assert_eq!(
+            parse("messaging: {require_signatures: always}\n")
+                .messaging
+                .require_signatures,
+            SignaturePolicy::Always
+        );
+        let err = parse_err("messaging:\n  require_signatures: sometimes\n");
+        assert!(err.contains("require_signatures"), "{err}");
+        assert!(
+            err.contains("`verified-keys`, `always`") || err.contains("verified-keys"),
+            "{err}"
         );
     }
 

@@ -133,6 +133,7 @@ fn message(id: &str, n: usize) -> Incoming {
         thread: None,
         reply_to: None,
         timestamp: "[2026-11-24 Tue 10:00]".into(),
+        ..Incoming::default()
     }
 }
 

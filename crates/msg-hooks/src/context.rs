@@ -235,6 +235,7 @@ impl Context {
                 added: contact.added.clone(),
                 in_contacts_file: true,
                 groups: groups_of(&contact.id),
+                key_note: None,
             })
             .collect();
         for (actor, tier) in &self.settings.messaging.trust_overrides {
@@ -248,6 +249,7 @@ impl Context {
                     added: None,
                     in_contacts_file: false,
                     groups: groups_of(actor),
+                    key_note: None,
                 });
             }
         }

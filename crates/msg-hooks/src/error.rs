@@ -121,6 +121,9 @@ pub enum HooksError {
         /// What is wrong and what to do.
         message: String,
     },
+    /// A key, a key file or a signature could not be used.
+    #[error(transparent)]
+    Trust(#[from] TrustError),
     /// An operating system error outside the org engine.
     #[error("cannot {action} {}: {source}", path.display())]
     Io {
@@ -131,6 +134,91 @@ pub enum HooksError {
         /// The OS error.
         source: io::Error,
     },
+}
+
+/// Why a key or a key file cannot be used.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum TrustError {
+    /// A public key as given (a key card, a key in `contacts.yaml`) is not one.
+    #[error("{given:?} is not a public key: {reason}")]
+    BadKey {
+        /// The start of what was given.
+        given: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A key file is not what it should be.
+    #[error("{}: {message}", path.display())]
+    BadKeyFile {
+        /// The key file.
+        path: PathBuf,
+        /// What is wrong and what to do.
+        message: String,
+    },
+    /// A key file could not be read or written.
+    #[error("cannot use key file {}: {source}", path.display())]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// A key given for an actor who has other keys pinned.
+    #[error(
+        "{}: the key pinned for {actor} has fingerprint {pinned}, not {given}: refused. If {actor} has new keys, confirm the new fingerprint with them, then `msg contacts add {actor} --key CARD --replace`",
+        path.display()
+    )]
+    KeyChanged {
+        /// `contacts.yaml`.
+        path: PathBuf,
+        /// The actor.
+        actor: String,
+        /// The fingerprint of the pinned keys.
+        pinned: String,
+        /// The fingerprint of the keys given.
+        given: String,
+    },
+    /// An actor with no keys pinned, where a command needs them.
+    #[error(
+        "{}: no key is pinned for {actor} yet: `msg contacts add {actor} --key CARD` with the key card of their `msg keys show`, or wait for their first signed message",
+        path.display()
+    )]
+    NoKey {
+        /// `contacts.yaml`.
+        path: PathBuf,
+        /// The actor.
+        actor: String,
+    },
+    /// A fingerprint read out by a contact that is not the one of the pinned keys.
+    #[error(
+        "the key pinned for {actor} has fingerprint {pinned}, not {given}: not confirmed. Someone may have put their key in {actor}'s place; ask {actor} for `msg keys show` again"
+    )]
+    FingerprintMismatch {
+        /// The actor.
+        actor: String,
+        /// The fingerprint of the pinned keys.
+        pinned: String,
+        /// The fingerprint given.
+        given: String,
+    },
+    /// The pin changed between the decision and the change.
+    #[error(
+        "{}: the keys pinned for {actor} changed meanwhile; nothing was changed",
+        path.display()
+    )]
+    PinMoved {
+        /// `contacts.yaml`.
+        path: PathBuf,
+        /// The actor.
+        actor: String,
+    },
+    /// A name that cannot become a file name.
+    #[error(transparent)]
+    Invalid(#[from] msg_core::validate::ValidationError),
+    /// The atomic write of a key file failed.
+    #[error(transparent)]
+    Durable(#[from] msg_core::durable::DurableError),
 }
 
 impl HooksError {

@@ -87,6 +87,7 @@ mod relay_client;
 mod setup;
 mod sighting;
 mod suggest;
+mod trust;
 
 pub use cli::{inbox_watcher_main, mark_message_main, msg_main, send_reply_main, task_queue_main};
 pub use context::{AGENT_SUFFIX, Context, utc_offset};
@@ -96,3 +97,6 @@ pub use desk::{
 };
 pub use error::HooksError;
 pub use hook::{EventKind, HookEvent, MAX_CONTEXT_CHARS, WatchOutput, watch};
+/// For `benches/trust.rs` only: not part of the library's interface.
+#[doc(hidden)]
+pub use trust::bench as trust_bench;

@@ -24,8 +24,11 @@
 //! If the test process itself dies, the relay child sees its stdin closed and exits, so no
 //! relay outlives a crashed test run.
 //!
-//! Run without arguments (or with a filter that matches) it runs the test and prints
-//! libtest's lines; `--list` lists it. SIGKILL needs unix: elsewhere it does nothing.
+//! The same relay process (with its log on, to a file) shows that sealed messages leave no
+//! plaintext at the relay: neither in its spool nor in its log (issue 21).
+//!
+//! Run without arguments (or with a filter that matches) it runs the tests and prints
+//! libtest's lines; `--list` lists them. SIGKILL needs unix: elsewhere it does nothing.
 
 #[cfg(unix)]
 #[allow(dead_code, reason = "each test binary uses part of the shared harness")]
@@ -56,48 +59,68 @@ mod crash {
     use crate::support::relay::{Client, DEADLINE, Person, bind, relay_config};
 
     /// The first argument that makes this binary the relay child process; the spool directory
-    /// and the port (0: any) follow.
+    /// and the port (0: any) follow, then `log` when the relay logs (to its stderr).
     const RELAY_PROCESS: &str = "--relay-process";
     /// What the child prints, followed by the port, once it listens.
     const LISTENING: &str = "test-relay-process listening on ";
-    /// The one test.
-    const TEST: &str = "a_relay_killed_mid_flow_loses_and_duplicates_nothing";
+    /// The tests, in the order they run.
+    const TESTS: [(&str, fn()); 2] = [
+        (
+            "a_relay_killed_mid_flow_loses_and_duplicates_nothing",
+            a_relay_killed_mid_flow_loses_and_duplicates_nothing,
+        ),
+        (
+            "sealed_messages_leave_no_plaintext_in_the_spool_or_the_log",
+            sealed_messages_leave_no_plaintext_in_the_spool_or_the_log,
+        ),
+    ];
 
     pub(crate) fn main() -> ExitCode {
         let args: Vec<String> = std::env::args().skip(1).collect();
         if args.first().map(String::as_str) == Some(RELAY_PROCESS) {
-            relay_process(Path::new(&args[1]), args[2].parse().unwrap());
+            let log = args.get(3).map(String::as_str) == Some("log");
+            relay_process(Path::new(&args[1]), args[2].parse().unwrap(), log);
             return ExitCode::SUCCESS;
         }
         if args.iter().any(|arg| arg == "--list") {
-            println!("{TEST}: test");
+            for (name, _) in TESTS {
+                println!("{name}: test");
+            }
             return ExitCode::SUCCESS;
         }
         // `--ignored` asks for ignored tests only: there are none.
         let filter = args.iter().find(|arg| !arg.starts_with('-'));
-        if args.iter().any(|arg| arg == "--ignored")
-            || filter.is_some_and(|f| !TEST.contains(f.as_str()))
-        {
-            println!("\nrunning 0 tests\n\ntest result: ok. 0 passed; 0 failed");
-            return ExitCode::SUCCESS;
-        }
-        println!("\nrunning 1 test");
+        let chosen: Vec<(&str, fn())> = TESTS
+            .into_iter()
+            .filter(|(name, _)| {
+                !args.iter().any(|arg| arg == "--ignored")
+                    && filter.is_none_or(|f| name.contains(f.as_str()))
+            })
+            .collect();
+        println!("\nrunning {} tests", chosen.len());
         // A failing assertion panics: the process exits 101 with the message, as libtest's
         // binaries do.
-        a_relay_killed_mid_flow_loses_and_duplicates_nothing();
-        println!("test {TEST} ... ok\n\ntest result: ok. 1 passed; 0 failed");
+        for (name, test) in &chosen {
+            test();
+            println!("test {name} ... ok");
+        }
+        println!("\ntest result: ok. {} passed; 0 failed", chosen.len());
         ExitCode::SUCCESS
     }
 
     /// The relay child process (see the module docs): serves `msg_relay::run` with its spool in
-    /// `spool` on `port` until killed, or until its stdin closes.
-    fn relay_process(spool: &Path, port: u16) {
+    /// `spool` on `port` until killed, or until its stdin closes; with `log`, logging at the
+    /// info level (everything it logs) to stderr.
+    fn relay_process(spool: &Path, port: u16, log: bool) {
         // The parent holds our stdin open; when it ends (even killed), so does this relay.
         std::thread::spawn(|| {
             let _ = std::io::copy(&mut std::io::stdin().lock(), &mut std::io::sink());
             std::process::exit(0);
         });
-        let config = relay_config(Some(spool));
+        let mut config = relay_config(Some(spool));
+        if log {
+            config.log_level = msg_relay::LogLevel::Info;
+        }
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()
@@ -121,15 +144,33 @@ mod crash {
     impl RelayProcess {
         /// A relay on `port` (0: any) with its spool in `spool`, once it listens.
         fn start(spool: &Path, port: u16) -> RelayProcess {
-            let mut child = Command::new(std::env::current_exe().unwrap())
+            RelayProcess::spawn(spool, port, None)
+        }
+
+        /// [`RelayProcess::start`] on any port, logging everything it logs to `log`.
+        fn start_logging(spool: &Path, log: &Path) -> RelayProcess {
+            RelayProcess::spawn(spool, 0, Some(log))
+        }
+
+        fn spawn(spool: &Path, port: u16, log: Option<&Path>) -> RelayProcess {
+            let mut command = Command::new(std::env::current_exe().unwrap());
+            command
                 .arg(RELAY_PROCESS)
                 .arg(spool)
                 .arg(port.to_string())
                 .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::inherit())
-                .spawn()
-                .unwrap();
+                .stdout(Stdio::piped());
+            match log {
+                Some(log) => {
+                    command
+                        .arg("log")
+                        .stderr(std::fs::File::create(log).unwrap());
+                }
+                None => {
+                    command.stderr(Stdio::inherit());
+                }
+            }
+            let mut child = command.spawn().unwrap();
             let lines = read_lines(child.stdout.take().unwrap());
             let deadline = Instant::now() + DEADLINE;
             let mut seen = Vec::new();
@@ -424,5 +465,118 @@ mod crash {
         exactly_once(&bob, &to_bob);
         exactly_once(&alice, &to_alice);
         exactly_once(&carol, &for_carol);
+    }
+
+    /// Every file below `dir`, with its bytes.
+    fn files_below(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+        let mut files = Vec::new();
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                files.extend(files_below(&path));
+            } else {
+                files.push((path.clone(), std::fs::read(&path).unwrap()));
+            }
+        }
+        files
+    }
+
+    /// Keys for everyone, each side holding the other's; returns nothing: the roots have it.
+    fn exchange_keys(alice: &Person, bob: &Person) {
+        let keys = |person: &Person| -> Vec<serde_json::Value> {
+            person.run("msg", &["keys", "init"]).ok();
+            let shown = person.run("msg", &["keys", "show", "--json"]);
+            serde_json::from_str::<serde_json::Value>(shown.ok())
+                .unwrap()
+                .as_array()
+                .unwrap()
+                .clone()
+        };
+        let entry = |keys: &serde_json::Value| {
+            format!(
+                "  - id: {}\n    trust_tier: team\n    public_key: {}\n    encryption_key: {}\n    key_verified: 2026-11-24\n",
+                keys["identity"].as_str().unwrap(),
+                keys["public_key"].as_str().unwrap(),
+                keys["encryption_key"].as_str().unwrap()
+            )
+        };
+        let alice_keys = keys(alice);
+        let bob_keys = keys(bob);
+        alice.write_contacts(&format!(
+            "actors:\n{}",
+            bob_keys.iter().map(entry).collect::<String>()
+        ));
+        bob.write_contacts(&format!(
+            "actors:\n{}",
+            alice_keys.iter().map(entry).collect::<String>()
+        ));
+    }
+
+    fn sealed_messages_leave_no_plaintext_in_the_spool_or_the_log() {
+        let dir = TempDir::new().unwrap();
+        let spool = dir.path().join("spool");
+        std::fs::create_dir(&spool).unwrap();
+        let log = dir.path().join("relay.log");
+        let mut relay = RelayProcess::start_logging(&spool, &log);
+        let url = relay.url();
+        let alice = Person::on_url("alice", &url, false, "");
+        let bob = Person::on_url("bob", &url, true, "");
+        exchange_keys(&alice, &bob);
+
+        // bob is offline: both wait in the relay's spool (synced before the `queued` ack).
+        let secret = "The vault code is 7419, and the meeting moved to Thursday";
+        let to_bob = id_in(alice.run("msg", &["send", "bob", secret]).ok());
+        let to_agent = id_in(
+            alice
+                .run("msg", &["send", "bob-claude", &format!("Task: {secret}")])
+                .ok(),
+        );
+        let out = alice.drain();
+        for id in [&to_bob, &to_agent] {
+            assert!(out.contains(&format!("sent sealed {id}")), "{out}");
+            assert!(out.contains(&format!("{id} queued")), "{out}");
+        }
+        let leaks = |what: &str| {
+            let mut found = Vec::new();
+            for (path, bytes) in files_below(&spool)
+                .into_iter()
+                .chain([(log.clone(), std::fs::read(&log).unwrap())])
+            {
+                for needle in [secret, "vault code", "7419", "Thursday"] {
+                    if bytes.windows(needle.len()).any(|w| w == needle.as_bytes()) {
+                        found.push(format!("{needle:?} in {}", path.display()));
+                    }
+                }
+            }
+            assert!(
+                found.is_empty(),
+                "{what}: plaintext at the relay: {found:?}"
+            );
+        };
+        let spooled: usize = files_below(&spool).iter().map(|(_, b)| b.len()).sum();
+        assert!(
+            spooled > 1000,
+            "the spool holds the two messages ({spooled} bytes)"
+        );
+        leaks("queued");
+
+        // bob reads them: plain org on his side, marked as sealed on the way.
+        bob.drain();
+        let inbox = bob.inbox();
+        let message = inbox.iter().find(|m| m.id == to_bob).unwrap();
+        assert_eq!(message.body, secret);
+        assert_eq!(message.property("ENCRYPTED"), Some("yes"));
+        assert_eq!(message.property("SIGNATURE_CHECK"), Some("verified"));
+        let task = bob
+            .tasks()
+            .into_iter()
+            .find(|t| t.property("MESSAGE_ID") == Some(to_agent.as_str()))
+            .unwrap();
+        assert_eq!(task.state(), msg_inbox::TaskState::Queued);
+        leaks("delivered");
+        relay.kill();
+        let logged = std::fs::read_to_string(&log).unwrap();
+        assert!(logged.contains("event=login"), "the log is on: {logged}");
+        leaks("after the relay stopped");
     }
 }

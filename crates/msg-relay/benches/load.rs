@@ -24,7 +24,10 @@
 //!
 //! Every run is bounded in time (`--seconds`) and in messages (`--messages`). With `--acks`
 //! the clients log in with `acks` and acknowledge every message, so that each one is also
-//! kept in (and removed from) its recipient's queue.
+//! kept in (and removed from) its recipient's queue. With `--sealed` every `send` carries
+//! what a signed and sealed message of the relay client carries (issue 21): a `signature`
+//! token (176 characters), a `sealed` payload (600 characters: a 200-byte message sealed to
+//! two readers) and `priority`, which the relay passes on untouched.
 //!
 //! ```sh
 //! cargo bench -p msg-relay --bench load                  # everything, about a minute
@@ -105,6 +108,7 @@ fn options() -> Options {
             "--bench" => {}
             "--quick" => options.quick = true,
             "--acks" => ACKS.store(true, Ordering::Relaxed),
+            "--sealed" => SEALED.store(true, Ordering::Relaxed),
             "--clients" => options.clients = Some(value(&mut args, "--clients").parse().unwrap()),
             "--rate" => options.rate = Some(value(&mut args, "--rate").parse().unwrap()),
             "--idle" => options.idle = Some(value(&mut args, "--idle").parse().unwrap()),
@@ -427,6 +431,20 @@ async fn receive(
 }
 
 fn send_frame(from: usize, to: &str, seq: u64, epoch: Instant) -> Message {
+    if SEALED.load(Ordering::Relaxed) {
+        // The sizes of the relay client's frames (see the module docs); the content stays
+        // the send time, which the receiver reads for the latency.
+        const SIGNATURE: &str = concat!(
+            "sig1.iojj3XQJ8ZX9UtstPLpdcspnCb8dlBIb83SIAbQPb1w",
+            ".zo060cy2M-x7cMF4FKXHbs0CloUFDTRHRboFhw5YfVk",
+            ".7U4lOp-FpieUqvsmyLkEeAF2ERLGCqqjjDL0KRE7lA-H-tfAkHwjOXwc7nEv4AukhZmQ-vzlRem2Qr9dUJ6ECA"
+        );
+        let sealed = "AQKd3gR7x_-9".repeat(50);
+        return Message::text(format!(
+            r#"{{"type":"send","to":"{to}","id":"m-{from}-{seq}","content":"{}","priority":"normal","signature":"{SIGNATURE}","sealed":"{sealed}"}}"#,
+            stamp(epoch)
+        ));
+    }
     Message::text(format!(
         r#"{{"type":"send","to":"{to}","id":"m-{from}-{seq}","content":"{}"}}"#,
         stamp(epoch)
@@ -675,6 +693,8 @@ static SMOKE: AtomicBool = AtomicBool::new(false);
 /// `--acks`: clients log in with `acks` and acknowledge every message, so each one also
 /// passes through the recipient's queue (kept until its ack arrives).
 static ACKS: AtomicBool = AtomicBool::new(false);
+/// `--sealed`: every `send` carries a signature and a sealed payload of realistic size.
+static SEALED: AtomicBool = AtomicBool::new(false);
 
 fn print_run(name: &str, run: &Run, target: &str) {
     let latency = match run.latencies.last() {

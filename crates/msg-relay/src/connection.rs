@@ -21,7 +21,7 @@ use tokio_tungstenite::tungstenite::Message;
 
 use crate::broker::{BrokerError, LoginFailure};
 use crate::config::LegacyDelivery;
-use crate::protocol::fast::{self, HotFrame, SendFields};
+use crate::protocol::fast::{self, HotFrame, PassedOn, SendFields};
 use crate::protocol::{AckStatus, ClientFrame, ErrorCode, QueueLimit, ServerFrame, close};
 use crate::rate::RateLimiter;
 use crate::registry::{Kicked, SendOutcome};
@@ -539,6 +539,7 @@ impl Connection {
                 fields.thread.as_deref(),
                 fields.reply_to.as_deref(),
                 timestamp,
+                &fields.passed_on,
             )
         };
         let json = match fields.timestamp.as_deref() {
@@ -573,6 +574,9 @@ impl Connection {
                 thread,
                 reply_to,
                 timestamp,
+                priority,
+                signature,
+                sealed,
             } => {
                 self.on_send_fields(SendFields {
                     to: to.map(Cow::Owned),
@@ -581,6 +585,11 @@ impl Connection {
                     thread: thread.map(Cow::Owned),
                     reply_to: reply_to.map(Cow::Owned),
                     timestamp: timestamp.map(Cow::Owned),
+                    passed_on: PassedOn {
+                        priority: priority.map(Cow::Owned),
+                        signature: signature.map(Cow::Owned),
+                        sealed: sealed.map(Cow::Owned),
+                    },
                 })
                 .await
             }

@@ -10,6 +10,10 @@
 //! `synced` after a login's backlog, `to` and `limit` in `error`, and the codes `queue_full`
 //! and `expired`.
 //!
+//! End-to-end trust (issue 21) adds `priority`, `signature` and `sealed` to `send` and
+//! `message`: optional strings the relay passes on untouched (and counts in the frame
+//! size), for the recipient's client to check and open.
+//!
 //! Both enums derive `Serialize` and `Deserialize`, so a Rust client (`msg-hooks`) speaks the
 //! protocol through these types instead of hand-written JSON.
 
@@ -72,6 +76,17 @@ pub enum ClientFrame {
         /// The client's timestamp, forwarded as given; the relay's local time when absent.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         timestamp: Option<String>,
+        /// `high`, `normal` or `low` (new): passed on untouched.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        priority: Option<String>,
+        /// The sender's signature of the message (new): passed on untouched; only the
+        /// recipient's client checks it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        signature: Option<String>,
+        /// The content sealed to the recipient (new): passed on untouched; the relay cannot
+        /// read it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sealed: Option<String>,
     },
     /// Change the sender's status (`online`, `busy`, `away`, `focusing`, or another short
     /// word); watchers receive a `presence` frame.
@@ -155,6 +170,15 @@ pub enum ServerFrame {
         reply_to: Option<String>,
         /// The sender's timestamp, or the relay's local time (`YYYY-MM-DDTHH:MM:SS`).
         timestamp: String,
+        /// The sender's `priority`, when it gave one (new).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        priority: Option<String>,
+        /// The sender's `signature`, when it gave one (new).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        signature: Option<String>,
+        /// The sender's `sealed` content, when it gave one (new).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sealed: Option<String>,
     },
     /// A watched user connected, disconnected or changed status.
     Presence {
@@ -655,6 +679,9 @@ mod tests {
             thread: None,
             reply_to: None,
             timestamp: "2026-01-02T03:04:05".into(),
+            priority: None,
+            signature: None,
+            sealed: None,
         };
         assert_eq!(
             message.to_json(),

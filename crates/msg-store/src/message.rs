@@ -36,11 +36,12 @@ pub enum MessageState {
 
 /// How urgent a message is. Written as Org's priority cookie, which Emacs reads (the
 /// original's `:PRIORITY:` drawer line, which Emacs ignores, is still read).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Priority {
     /// `[#A]`, `high`.
     High,
     /// No cookie (or `[#B]`), `normal`.
+    #[default]
     Normal,
     /// `[#C]`, `low`.
     Low,

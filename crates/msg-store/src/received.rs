@@ -15,7 +15,8 @@ use msg_core::timestamp;
 use msg_core::validate;
 
 use crate::error::StoreError;
-use crate::store::MessageStore;
+use crate::message::Priority;
+use crate::store::{MessageStore, RESERVED};
 
 /// The longest ID kept as the sender gave it (the relay's limit).
 const MAX_ID_BYTES: usize = 128;
@@ -37,6 +38,13 @@ pub struct Incoming {
     pub reply_to: Option<String>,
     /// The sender's timestamp, as given (kept as `CREATED`; the time of receipt when empty).
     pub timestamp: String,
+    /// The priority the sender gave (normal when none).
+    pub priority: Priority,
+    /// What the receiver found out about the message, kept as properties after `VIA`
+    /// (the relay client's signature check: `SIGNATURE`, `SIGNED_BY`, `ENCRYPTED`, …).
+    /// This store does not read them; a key that is reserved or not a property name, or a
+    /// value that is not one line, is left out.
+    pub properties: Vec<(String, String)>,
 }
 
 /// What [`MessageStore::receive`] did with one message.
@@ -93,9 +101,18 @@ impl Incoming {
         properties.push(("CREATED".to_owned(), created));
         properties.push(("RECEIVED".to_owned(), received.to_owned()));
         properties.push(("VIA".to_owned(), "relay".to_owned()));
+        for (key, value) in &self.properties {
+            let usable = !RESERVED.iter().any(|r| r.eq_ignore_ascii_case(key))
+                && !properties.iter().any(|(k, _)| k.eq_ignore_ascii_case(key))
+                && validate::property_key(key).is_ok()
+                && validate::property_value(key, value).is_ok();
+            if usable {
+                properties.push((key.clone(), value.clone()));
+            }
+        }
         NewEntry {
             keyword: Some("TODO".to_owned()),
-            priority: None,
+            priority: self.priority.cookie(),
             title: headline(received, Party::From(&self.from), &self.content),
             tags: vec!["unread".to_owned(), "message".to_owned()],
             properties,

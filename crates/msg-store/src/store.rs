@@ -20,7 +20,7 @@ use crate::message::{Message, MessageKind, MessageState, Priority};
 pub const STATES: &str = "TODO WAITING QUEUED WORKING | DONE CANCELLED ARCHIVED";
 
 /// Properties the store sets itself; callers cannot pass them as extras.
-const RESERVED: [&str; 7] = [
+pub(crate) const RESERVED: [&str; 7] = [
     "ID", "FROM", "TO", "CREATED", "REPLY_TO", "THREAD", "PRIORITY",
 ];
 

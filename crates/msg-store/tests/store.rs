@@ -621,6 +621,53 @@ fn a_received_message_is_written_in_the_canonical_form() {
     );
 }
 
+/// What the receiver found out is kept after `VIA`; the priority becomes the cookie.
+/// Properties that would change what the store itself writes, or that are not one line, are
+/// left out.
+#[test]
+fn a_received_message_keeps_its_priority_and_the_receivers_properties() {
+    let (_dir, store) = store();
+    let mut message = incoming("alice", "msg-p1", "urgent");
+    message.priority = Priority::High;
+    message.properties = vec![
+        ("SIGNATURE_CHECK".into(), "verified".into()),
+        ("ENCRYPTED".into(), "yes".into()),
+        ("FROM".into(), "gregor".into()),
+        ("Priority".into(), "low".into()),
+        ("NOTE".into(), "two\nlines".into()),
+        ("bad key".into(), "x".into()),
+        ("ENCRYPTED".into(), "again".into()),
+    ];
+    store.receive(&message).unwrap();
+    let received = &store.all().unwrap()[0];
+    assert_eq!(received.priority, Priority::High);
+    assert_eq!(received.from, "alice");
+    let keys: Vec<&str> = received
+        .properties
+        .iter()
+        .map(|(k, _)| k.as_str())
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "ID",
+            "FROM",
+            "TO",
+            "CREATED",
+            "RECEIVED",
+            "VIA",
+            "SIGNATURE_CHECK",
+            "ENCRYPTED"
+        ]
+    );
+    assert_eq!(received.property("ENCRYPTED"), Some("yes"));
+    assert!(
+        fs::read_to_string(store.inbox_path())
+            .unwrap()
+            .contains("* TODO [#A] ")
+    );
+}
+
 #[test]
 fn another_sender_cannot_suppress_a_message_by_reusing_its_id() {
     let (_dir, store) = store();

@@ -91,6 +91,19 @@ pub(crate) fn message(message: &Message) -> Value {
         "delivery_error": message.property("DELIVERY_ERROR"),
         "queued_at": iso(message.property("QUEUED_AT")),
         "delivered_at": iso(message.property("DELIVERED_AT")),
+        "signature": signature(message),
+    })
+}
+
+/// What the relay client found of a received message's signature (`null` fields for a
+/// message it did not check: sent, local, or from before keys).
+fn signature(message: &Message) -> Value {
+    use crate::trust::verdict::{ENCRYPTED, SIGNATURE_CHECK, SIGNATURE_NOTE, SIGNED_BY};
+    json!({
+        "check": message.property(SIGNATURE_CHECK),
+        "note": message.property(SIGNATURE_NOTE),
+        "signed_by": message.property(SIGNED_BY),
+        "encrypted": message.property(ENCRYPTED) == Some("yes"),
     })
 }
 

@@ -125,7 +125,22 @@ pub(crate) fn message_detail(message: &Message, where_from: &str) -> String {
     if !message.tags.is_empty() {
         out.push_str(&format!("  Tags: {}\n", one_line(&message.tags.join(" "))));
     }
+    if let Some(check) = message.property(crate::trust::verdict::SIGNATURE_CHECK) {
+        let note = message
+            .property(crate::trust::verdict::SIGNATURE_NOTE)
+            .map(|note| format!(": {}", one_line(note)))
+            .unwrap_or_default();
+        out.push_str(&format!("  Signature: {}{note}\n", one_line(check)));
+    }
     for (key, value) in &message.properties {
+        if [
+            crate::trust::verdict::SIGNATURE_CHECK,
+            crate::trust::verdict::SIGNATURE_NOTE,
+        ]
+        .contains(&key.as_str())
+        {
+            continue; // said above
+        }
         out.push_str(&format!("  {}: {}\n", one_line(key), one_line(value)));
     }
     if message.priority != msg_store::Priority::Normal {
@@ -352,6 +367,9 @@ pub(crate) fn contact_list(
             }
             if !row.in_contacts_file {
                 note.push("only in the settings".to_owned());
+            }
+            if let Some(key) = &row.key_note {
+                note.push(one_line(key));
             }
             let handles: Vec<String> = row.handles.iter().map(|h| one_line(h)).collect();
             vec![

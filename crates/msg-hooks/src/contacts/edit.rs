@@ -316,6 +316,43 @@ pub(crate) fn set_field(
     let lines = Lines::new(text);
     let actors = find_actors(&lines)?;
     let item = find_item(&actors, id)?;
+    let new_value = render(value);
+    let Some((start, end)) = field_lines(&lines, item, id, key)? else {
+        let new = format!("{}{key}: {new_value}", " ".repeat(item.key_column));
+        return Ok(lines.splice(item.end, item.end, &[new]));
+    };
+    let line = lines.content(start);
+    let head = &line[..item.key_column + key.len() + 1];
+    let (_, comment) = split_comment(&line[item.key_column + key.len() + 1..]);
+    let new = format!("{head} {new_value}{comment}");
+    Ok(lines.splice(start, end, &[new]))
+}
+
+/// `text` without `key` of actor `id` (its line and the lines of a block value under it);
+/// as it is when the actor has no such key. The actor's first key (`- id: …`) cannot go.
+pub(crate) fn remove_field(text: &str, id: &str, key: &str) -> Result<String, EditError> {
+    let lines = Lines::new(text);
+    let actors = find_actors(&lines)?;
+    let item = find_item(&actors, id)?;
+    match field_lines(&lines, item, id, key)? {
+        Some((start, _)) if start == item.start => Err(refuse(
+            Some(start + 1),
+            format!("{key:?} is the first key of the actor {id:?}; it cannot be removed alone"),
+        )),
+        Some((start, end)) => Ok(lines.splice(start, end, &[])),
+        None => Ok(text.to_owned()),
+    }
+}
+
+/// The lines `[start, end)` of `key` in `item` (the key's line and those of a block value
+/// under it), `None` when the actor has no such key; an actor written as a one-line
+/// `{…}` is refused.
+fn field_lines(
+    lines: &Lines<'_>,
+    item: &Item,
+    id: &str,
+    key: &str,
+) -> Result<Option<(usize, usize)>, EditError> {
     if item.flow {
         return Err(refuse(
             Some(item.start + 1),
@@ -324,7 +361,6 @@ pub(crate) fn set_field(
             ),
         ));
     }
-    let new_value = render(value);
     // The lines that start a key: the dash line (after `- `) and those at the key column.
     let key_lines: Vec<usize> = (item.start..item.end)
         .filter(|&i| {
@@ -338,22 +374,16 @@ pub(crate) fn set_field(
             .is_some_and(|after| after.starts_with(':'))
     });
     let Some(position) = position else {
-        let new = format!("{}{key}: {new_value}", " ".repeat(item.key_column));
-        return Ok(lines.splice(item.end, item.end, &[new]));
+        return Ok(None);
     };
     let start = key_lines[position];
     // The value's own lines end at the next key of the item.
-    let end = key_lines.get(position + 1).copied().unwrap_or(item.end);
+    let mut end = key_lines.get(position + 1).copied().unwrap_or(item.end);
     // Trailing comment lines before the next key belong to what follows, not to the value.
-    let mut end = end;
     while end > start + 1 && is_blank_or_comment(lines.content(end - 1)) {
         end -= 1;
     }
-    let line = lines.content(start);
-    let head = &line[..item.key_column + key.len() + 1];
-    let (_, comment) = split_comment(&line[item.key_column + key.len() + 1..]);
-    let new = format!("{head} {new_value}{comment}");
-    Ok(lines.splice(start, end, &[new]))
+    Ok(Some((start, end)))
 }
 
 #[cfg(test)]
@@ -449,6 +479,27 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(err.line, Some(2));
+    }
+
+    #[test]
+    fn a_field_is_removed_with_its_block_and_nothing_else() {
+        let text = "actors:\n- id: a\n  key_verified: \"2026-12-07\"  # read on the phone\n  handles:\n    - x\n  # notes\n  added: 2026-01-01\n- id: b\n";
+        assert_eq!(
+            remove_field(text, "a", "key_verified").unwrap(),
+            "actors:\n- id: a\n  handles:\n    - x\n  # notes\n  added: 2026-01-01\n- id: b\n"
+        );
+        assert_eq!(
+            remove_field(text, "a", "handles").unwrap(),
+            "actors:\n- id: a\n  key_verified: \"2026-12-07\"  # read on the phone\n  # notes\n  added: 2026-01-01\n- id: b\n"
+        );
+        assert_eq!(remove_field(text, "b", "key_verified").unwrap(), text);
+        assert_eq!(remove_field(text, "a", "id").unwrap_err().line, Some(2));
+        assert_eq!(
+            remove_field("actors:\n  - {id: a, name: A}\n", "a", "name")
+                .unwrap_err()
+                .line,
+            Some(2)
+        );
     }
 
     #[test]

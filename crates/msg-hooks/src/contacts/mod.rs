@@ -21,7 +21,7 @@
 //! it under the file's lock, checks that the result reads back as exactly the intended
 //! change, and writes it atomically.
 
-mod edit;
+pub(crate) mod edit;
 pub(crate) mod update;
 
 use std::collections::BTreeMap;
@@ -57,6 +57,8 @@ pub(crate) struct ContactRow {
     pub(crate) in_contacts_file: bool,
     /// The groups it is a member of.
     pub(crate) groups: Vec<String>,
+    /// What its keys are (`msg contacts` fills it in: a fingerprint is cryptography).
+    pub(crate) key_note: Option<String>,
 }
 
 /// The actor ID that `given` names: an ID as it is, or `@handle` (also `handle` without the
@@ -118,6 +120,16 @@ pub(crate) struct Contact {
     /// When the actor was added, as written.
     #[serde(deserialize_with = "text")]
     pub(crate) added: Option<String>,
+    /// `public_key`: the actor's signing key (`ed25519:…`), recorded on first use or given
+    /// to `msg contacts add --key`.
+    pub(crate) public_key: Option<String>,
+    /// `encryption_key`: the actor's key to seal messages to (`x25519:…`).
+    pub(crate) encryption_key: Option<String>,
+    /// `key_verified`: when the person confirmed the keys' fingerprint; absent: not yet.
+    #[serde(deserialize_with = "text")]
+    pub(crate) key_verified: Option<String>,
+    /// `seal: false`: messages to the actor are sent unsealed even when its key is known.
+    pub(crate) seal: Option<bool>,
     /// Every other key of the actor, as written (kept through edits of other fields).
     #[serde(flatten)]
     pub(crate) other: BTreeMap<String, serde_yaml::Value>,

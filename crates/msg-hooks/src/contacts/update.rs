@@ -31,6 +31,9 @@ pub(crate) struct NewContact {
     pub(crate) tier: Option<String>,
     /// The date it is added (`2026-12-07`).
     pub(crate) added: String,
+    /// Its keys, `public_key` and `encryption_key` in their text forms (`ed25519:…`,
+    /// `x25519:…`), pinned unconfirmed.
+    pub(crate) keys: Option<(String, String)>,
 }
 
 /// An actor ID as the relay accepts names ([`msg_relay::validate_username`]: one line, no
@@ -108,7 +111,9 @@ pub(crate) fn add(path: &Path, new: &NewContact, tiers: &[String]) -> Result<Con
         handles: new.handles.clone(),
         trust_tier: new.tier.clone(),
         added: Some(new.added.clone()),
-        other: Default::default(),
+        public_key: new.keys.as_ref().map(|(signing, _)| signing.clone()),
+        encryption_key: new.keys.as_ref().map(|(_, encryption)| encryption.clone()),
+        ..Contact::default()
     };
     change(path, |text, book| {
         if book.actor(&new.id).is_some() {
@@ -134,6 +139,10 @@ pub(crate) fn add(path: &Path, new: &NewContact, tiers: &[String]) -> Result<Con
             fields.push(("trust_tier", Value::Text(tier.clone())));
         }
         fields.push(("added", Value::Text(new.added.clone())));
+        if let Some((signing, encryption)) = &new.keys {
+            fields.push(("public_key", Value::Text(signing.clone())));
+            fields.push(("encryption_key", Value::Text(encryption.clone())));
+        }
         let text = edit::add_actor(text, &fields).map_err(|e| cannot(path, e))?;
         let mut expected = book.clone();
         expected.actors.push(contact.clone());
@@ -179,51 +188,94 @@ pub(crate) fn set_field(
     key: &str,
     value: &Value,
 ) -> Result<Contact, HooksError> {
-    if key == "id" {
-        return Err(HooksError::InvalidName {
-            field: "key".into(),
-            value: key.to_owned(),
-            reason: "an actor's id is how it is found; remove it and add it again".into(),
-        });
-    }
-    match value {
-        Value::Text(text) => validate::single_line(key, text)?,
-        Value::List(items) => {
-            for item in items {
-                validate::single_line(key, item)?;
+    set_fields(path, given, &[(key, Some(value.clone()))], |_| Ok(()))
+}
+
+/// Sets (`Some`) or removes (`None`) several fields of the actor `given` (ID or `@handle`) in
+/// one change, once `check` accepts the actor as it is under the lock (so that a change
+/// decided on an earlier reading is not made over another one). Returns the actor as it is
+/// now.
+pub(crate) fn set_fields(
+    path: &Path,
+    given: &str,
+    fields: &[(&str, Option<Value>)],
+    check: impl FnOnce(&Contact) -> Result<(), HooksError>,
+) -> Result<Contact, HooksError> {
+    for (key, value) in fields {
+        if *key == "id" {
+            return Err(HooksError::InvalidName {
+                field: "key".into(),
+                value: (*key).to_owned(),
+                reason: "an actor's id is how it is found; remove it and add it again".into(),
+            });
+        }
+        match value {
+            Some(Value::Text(text)) => validate::single_line(key, text)?,
+            Some(Value::List(items)) => {
+                for item in items {
+                    validate::single_line(key, item)?;
+                }
             }
+            None => {}
         }
     }
     let mut changed = None;
     change(path, |text, book| {
         let id = listed(book, given, path)?;
-        if key == "handles"
-            && let Value::List(handles) = value
-        {
-            check_handles(book, &id, handles)?;
-        }
-        let text = edit::set_field(text, &id, key, value).map_err(|e| cannot(path, e))?;
+        check(book.actor(&id).expect("listed"))?;
+        let mut text = text.to_owned();
         let mut expected = book.clone();
         let contact = expected
             .actors
             .iter_mut()
             .find(|c| c.id == id)
             .expect("listed");
-        let text_value = || match value {
-            Value::Text(text) => Some(text.clone()),
-            Value::List(_) => None,
-        };
-        match key {
-            "name" => contact.name = text_value(),
-            "trust_tier" => contact.trust_tier = text_value(),
-            "added" => contact.added = text_value(),
-            "handles" => {
-                contact.handles = match value {
-                    Value::List(items) => items.clone(),
-                    Value::Text(text) => vec![text.clone()],
+        for (key, value) in fields {
+            text = match value {
+                Some(value) => {
+                    if *key == "handles"
+                        && let Value::List(handles) = value
+                    {
+                        check_handles(book, &id, handles)?;
+                    }
+                    edit::set_field(&text, &id, key, value)
                 }
+                None => edit::remove_field(&text, &id, key),
             }
-            other => {
+            .map_err(|e| cannot(path, e))?;
+            apply(contact, key, value.as_ref());
+        }
+        changed = Some(contact.clone());
+        Ok((text, expected))
+    })?;
+    Ok(changed.expect("set by the change"))
+}
+
+/// `contact` as it reads once `key` is set to `value` (or removed).
+fn apply(contact: &mut Contact, key: &str, value: Option<&Value>) {
+    let text = value.map(|value| match value {
+        Value::Text(text) => text.clone(),
+        Value::List(items) => items.join(", "),
+    });
+    match key {
+        "name" => contact.name = text,
+        "trust_tier" => contact.trust_tier = text,
+        "added" => contact.added = text,
+        "public_key" => contact.public_key = text,
+        "encryption_key" => contact.encryption_key = text,
+        "key_verified" => contact.key_verified = text,
+        "handles" => {
+            contact.handles = match value {
+                Some(Value::List(items)) => items.clone(),
+                Some(Value::Text(text)) => vec![text.clone()],
+                None => Vec::new(),
+            }
+        }
+        other => match value {
+            None => {
+                contact.other.remove(other);
+            }
+            Some(value) => {
                 contact.other.insert(
                     other.to_owned(),
                     match value {
@@ -237,11 +289,8 @@ pub(crate) fn set_field(
                     },
                 );
             }
-        }
-        changed = Some(contact.clone());
-        Ok((text, expected))
-    })?;
-    Ok(changed.expect("set by the change"))
+        },
+    }
 }
 
 /// The ID of the listed actor `given` names (its ID, or `@handle`).
@@ -348,14 +397,14 @@ mod tests {
         set_field(
             &path,
             "tex@team.example.com",
-            "public_key",
-            &Value::Text("ed25519:AAAA".into()),
+            "timezone",
+            &Value::Text("Europe/Vienna".into()),
         )
         .unwrap();
         let book = super::super::load_book(&path).unwrap();
         assert_eq!(
-            book.actors[0].other["public_key"],
-            serde_yaml::Value::String("ed25519:AAAA".into())
+            book.actors[0].other["timezone"],
+            serde_yaml::Value::String("Europe/Vienna".into())
         );
         set_tier(&path, "tex@team.example.com", "team", &tiers()).unwrap();
         let book = super::super::load_book(&path).unwrap();

@@ -39,6 +39,8 @@ use super::tasks::{Submission, TaskDesk};
 use super::{MESSAGE_ID_PROPERTY, URGENT_TAG};
 use crate::context::Context;
 use crate::error::HooksError;
+use crate::trust::pins::Pins;
+use crate::trust::verdict;
 
 /// The property that marks an agent's reply refusing a message as a task.
 pub(crate) const INTAKE_PROPERTY: &str = "INTAKE";
@@ -208,10 +210,17 @@ fn lock_path(ctx: &Context, agent: &str) -> PathBuf {
         .join(agent)
 }
 
-/// The context intake submits with: the sender's tier as the governor resolves it, except
-/// that `unknown` never auto-accepts.
-fn intake_context(ctx: &Context) -> Context {
+/// The context intake submits with: the sender's tier as the governor resolves it (or
+/// `unknown` for a sender whose tier is `withheld`, see [`verdict::withheld`]), except that
+/// `unknown` never auto-accepts.
+fn intake_context(ctx: &Context, withheld: Option<&str>) -> Context {
     let mut settings = ctx.settings().clone();
+    if let Some(from) = withheld {
+        settings
+            .messaging
+            .trust_overrides
+            .insert(from.to_owned(), UNKNOWN_TIER.to_owned());
+    }
     settings
         .messaging
         .trust_tiers
@@ -260,7 +269,22 @@ fn take_in(
         return Ok(None);
     }
 
-    let intake_ctx = intake_context(ctx);
+    // A message from the relay whose signature does not vouch for its sender counts as
+    // tier `unknown`, and the task says why.
+    let pins = Pins::load(ctx).map_err(|err| err.to_string());
+    let withheld = verdict::withheld(
+        message,
+        ctx.settings().messaging.require_signatures,
+        pins.as_ref().map_err(String::as_str),
+    );
+    let intake_ctx = intake_context(ctx, withheld.as_ref().map(|_| message.from.as_str()));
+    let mut properties = vec![(MESSAGE_ID_PROPERTY, id)];
+    if let Some(check) = message.property(verdict::SIGNATURE_CHECK) {
+        properties.push((verdict::SIGNATURE_CHECK, check));
+    }
+    if let Some(reason) = &withheld {
+        properties.push((verdict::TIER_WITHHELD, reason));
+    }
     let submitted = TaskDesk::open(&intake_ctx, Some(agent))?.submit_with(
         &Submission {
             from: message.from.clone(),
@@ -269,7 +293,7 @@ fn take_in(
             effort: None,
             estimated_tokens: None,
         },
-        &[(MESSAGE_ID_PROPERTY, id)],
+        &properties,
     );
     let outcome = match submitted {
         Ok(submitted) => IntakeOutcome::Task {

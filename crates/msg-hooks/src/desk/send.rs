@@ -98,7 +98,7 @@ pub(crate) fn send_with_properties(
     }
     if to != ctx.user() {
         check_relay_recipient(&to)?;
-        check_frame_size(&to, &outgoing.content)?;
+        check_frame_size(ctx, &outgoing.from, &to, &outgoing.content)?;
     }
     let outgoing = &Outgoing {
         to,
@@ -153,17 +153,46 @@ pub(crate) fn check_relay_recipient(to: &str) -> Result<(), HooksError> {
 
 /// A message whose `send` frame fits in a relay's default frame limit
 /// ([`msg_relay::protocol::MAX_FRAME_BYTES`]): refused now, with the limit, rather than
-/// accepted and failed at the next connection. The frame is measured as the client will
-/// write it, with the longest ID and timestamp this client writes.
-fn check_frame_size(to: &str, content: &str) -> Result<(), HooksError> {
-    use msg_relay::protocol::{ClientFrame, MAX_FRAME_BYTES};
-    let frame = ClientFrame::Send {
+/// accepted and failed at the next connection. The frame is built as the relay client will
+/// build it (signed with `from`'s keys, sealed when `to`'s key is pinned: a sealed text
+/// takes about a third more), with the longest ID and timestamp this client writes.
+fn check_frame_size(ctx: &Context, from: &str, to: &str, content: &str) -> Result<(), HooksError> {
+    use msg_relay::protocol::MAX_FRAME_BYTES;
+    let longest_id = "msg-20261207-120000-0123456789abcdef";
+    let message = Message {
+        id: longest_id.to_owned(),
+        kind: msg_store::MessageKind::Message,
+        state: msg_store::MessageState::Unread,
+        keyword: None,
+        tags: Vec::new(),
+        from: from.to_owned(),
         to: Some(to.to_owned()),
-        content: Some(content.to_owned()),
-        id: Some("msg-20261207-120000-0123456789abcdef".to_owned()),
-        thread: Some("msg-20261207-120000-0123456789abcdef".to_owned()),
-        reply_to: Some("msg-20261207-120000-0123456789abcdef".to_owned()),
-        timestamp: Some("[2026-12-07 Mon 12:00]".to_owned()),
+        reply_to: Some(longest_id.to_owned()),
+        thread: Some(longest_id.to_owned()),
+        priority: Priority::Normal,
+        created: Some("[2026-12-07 Mon 12:00]".to_owned()),
+        title: String::new(),
+        body: content.to_owned(),
+        properties: Vec::new(),
+        line: None,
+    };
+    // Keys or contacts that cannot be read here are reported by the relay client, which
+    // needs them; the text is measured as it would go without them.
+    let ring = crate::trust::keys::KeyRing::load(ctx.paths(), from)
+        .ok()
+        .flatten();
+    let pins = crate::trust::pins::Pins::load(ctx).unwrap_or_default();
+    let outgoing = crate::trust::outgoing::Outgoing::prepare(&message, from, ring.as_ref(), &pins);
+    let frame = msg_relay::protocol::ClientFrame::Send {
+        to: message.to,
+        content: Some(outgoing.content),
+        id: Some(message.id),
+        thread: outgoing.thread,
+        reply_to: outgoing.reply_to,
+        timestamp: message.created,
+        priority: outgoing.priority,
+        signature: outgoing.signature,
+        sealed: outgoing.sealed,
     }
     .to_json();
     if frame.len() <= MAX_FRAME_BYTES {

@@ -36,7 +36,9 @@
 
 use std::collections::HashSet;
 
-use msg_core::config::OWNER_TIER;
+use crate::trust::pins::Pins;
+use crate::trust::verdict;
+use msg_core::config::{OWNER_TIER, UNKNOWN_TIER};
 use msg_inbox::{Task, TaskState};
 use msg_store::Message;
 use serde_json::json;
@@ -106,7 +108,7 @@ pub(super) fn watch_prompt(ctx: &Context, event: &HookEvent) -> Result<WatchOutp
             .messages
             .iter()
             .filter(|m| !announced.contains(m.id.as_str()))
-            .map(|m| (m.id.clone(), m.from.clone(), ctx.trust_tier(&m.from)))
+            .map(|m| (m.id.clone(), m.from.clone(), message_tier(ctx, m)))
             .collect();
         next.messages = waiting.messages.into_iter().map(|m| m.id).collect();
         if let (false, Some(error)) = (new.is_empty(), waiting.error) {
@@ -182,13 +184,27 @@ pub(super) fn task_tier(ctx: &Context, task: &Task) -> (String, bool) {
     let trusted = !from.is_empty()
         && ctx.is_owner(from)
         && task.trust_tier().is_none_or(|tier| tier == OWNER_TIER);
-    let tier = match task.trust_tier() {
+    let mut tier = match task.trust_tier() {
         Some(recorded) if recorded != tier_now && !trusted => {
             format!("{tier_now}, submitted as {recorded}")
         }
         _ => tier_now,
     };
+    if let Some(reason) = task.property(verdict::TIER_WITHHELD) {
+        tier.push_str(&format!("; signature: {reason}"));
+    }
     (tier, trusted)
+}
+
+/// The tier a message from the relay is shown with: its sender's, unless its signature does
+/// not vouch for the sender (then `unknown`, with the reason).
+fn message_tier(ctx: &Context, message: &Message) -> String {
+    let pins = Pins::load(ctx).map_err(|err| err.to_string());
+    let policy = ctx.settings().messaging.require_signatures;
+    match verdict::withheld(message, policy, pins.as_ref().map_err(String::as_str)) {
+        Some(reason) => format!("{UNKNOWN_TIER}; signature: {reason}"),
+        None => ctx.trust_tier(&message.from),
+    }
 }
 
 /// `task` as the briefing shows it.
@@ -256,7 +272,8 @@ fn watch_tasks(ctx: &Context, seen: &SeenState, shown: &Shown) -> Result<TaskNew
         .filter(|t| !announced.contains(t.id()))
         .map(|t| {
             let from = t.from().unwrap_or("unknown").to_owned();
-            let tier = ctx.trust_tier(&from);
+            // As the task was admitted (a forged sender's task says `unknown` and why).
+            let (tier, _) = task_tier(ctx, t);
             (t.id().to_owned(), from, tier)
         })
         .collect();

@@ -16,7 +16,7 @@ use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-use super::mailroom::{self, DeliveryState, Incoming};
+use super::mailroom::{self, DeliveryState};
 use super::wire::{self, FromRelay};
 use super::{
     ClientError, ConnectOptions, Identity, Report, SharedPresence, Summary, record_presence,
@@ -24,6 +24,11 @@ use super::{
 use crate::context::Context;
 use crate::desk::intake::{self, IntakeOutcome};
 use crate::error::HooksError;
+use crate::trust::keys::KeyRing;
+use crate::trust::outgoing::Outgoing;
+use crate::trust::pins::Pins;
+use crate::trust::receive::{Arrived, Reception, learn_pins};
+use crate::trust::verdict::Check;
 use msg_core::fingerprint::Fingerprint;
 
 /// How long the login may take.
@@ -285,7 +290,7 @@ impl Session {
 
     async fn handle(&mut self, frame: FromRelay) -> Result<(), ClientError> {
         match frame {
-            FromRelay::Message(message) => self.receive(message).await,
+            FromRelay::Message(message) => self.receive(*message).await,
             FromRelay::Ack {
                 id,
                 status,
@@ -410,13 +415,13 @@ impl Session {
     /// Stores a received message, with every further message the socket already holds (a
     /// backlog arrives as a burst: one inbox transaction for all of it), acknowledges each
     /// once on disk, and runs intake on those for an agent.
-    async fn receive(&mut self, first: Incoming) -> Result<(), ClientError> {
+    async fn receive(&mut self, first: Arrived) -> Result<(), ClientError> {
         let mut batch = vec![first];
         while batch.len() < BATCH {
             match self.socket.next().now_or_never() {
                 None => break,
                 Some(Some(Ok(WsMessage::Text(text)))) => match wire::parse(&text) {
-                    Some(FromRelay::Message(message)) => batch.push(message),
+                    Some(FromRelay::Message(message)) => batch.push(*message),
                     Some(other) => {
                         self.buffered.push_back(other);
                         break;
@@ -437,11 +442,15 @@ impl Session {
             message.to = self.name.clone();
         }
         let name = self.name.clone();
-        let (receipts, outcomes) = self
+        let (receipts, checked, learned, outcomes) = self
             .files(move |ctx| {
-                let receipts = mailroom::receive_all(&ctx, &batch)?;
+                // Opened and checked; the replay window stays locked until it is stored.
+                let reception = Reception::check(&ctx, &name, batch)?;
+                let receipts = mailroom::receive_all(&ctx, &reception.incoming())?;
+                let checked = reception.stored(&receipts)?;
+                let learned = learn_pins(&ctx, &checked, &receipts);
                 if !ctx.local_agents().contains(&name) {
-                    return Ok((receipts, Ok(Vec::new())));
+                    return Ok((receipts, checked, learned, Ok(Vec::new())));
                 }
                 let stored: HashSet<&str> = receipts
                     .iter()
@@ -456,12 +465,17 @@ impl Session {
                     .filter(|m| stored.contains(m.id.as_str()))
                     .collect();
                 let outcomes = intake::run_on(&ctx, &unread).map_err(|e| e.to_string());
-                Ok((receipts, outcomes))
+                Ok((receipts, checked, learned, outcomes))
             })
             .await?;
         // Every receipt and intake outcome is reported before the first ack: an ack that
         // fails on a dead socket must not hide what is already on disk.
-        for ((receipt, relay_id), from) in receipts.into_iter().zip(&relay_ids).zip(&senders) {
+        for (((receipt, relay_id), from), checked) in receipts
+            .into_iter()
+            .zip(&relay_ids)
+            .zip(&senders)
+            .zip(&checked)
+        {
             match receipt {
                 Ok(receipt) if receipt.new => {
                     self.summary.received += 1;
@@ -469,6 +483,7 @@ impl Session {
                         "[relay] {}: received {} from {from}",
                         self.name, receipt.id
                     ));
+                    self.report_check(from, &receipt.id, checked);
                 }
                 Ok(receipt) => {
                     self.summary.duplicates += 1;
@@ -486,6 +501,9 @@ impl Session {
                     ));
                 }
             }
+        }
+        for line in learned {
+            (self.report)(&format!("[trust] {line}"));
         }
         match outcomes {
             Ok(outcomes) => {
@@ -514,6 +532,21 @@ impl Session {
         Ok(())
     }
 
+    /// Says what the check found when it matters: loudly for a changed key or a message
+    /// changed on the way, quietly for a first-use key.
+    fn report_check(&self, from: &str, id: &str, checked: &crate::trust::receive::Checked) {
+        let note = checked.check.note(from, checked.signer.as_ref());
+        let line = match &checked.check {
+            Check::Verified | Check::Unsigned => return,
+            Check::UnverifiedKey { first_use: false } => return,
+            Check::UnverifiedKey { first_use: true } | Check::Rotated { .. } => {
+                format!("[trust] {from}: {note}")
+            }
+            _ => format!("[trust] WARNING {id} from {from}: {note}; it counts as tier unknown"),
+        };
+        (self.report)(&line);
+    }
+
     async fn ack(&mut self, id: &str, from: &str) -> Result<(), ClientError> {
         if self.acks_understood && !id.is_empty() {
             self.write(wire::ack(id, from)).await?;
@@ -524,8 +557,16 @@ impl Session {
     /// Sends this identity's pending messages not already on their way.
     async fn send_pending(&mut self) -> Result<(), ClientError> {
         let name = self.name.clone();
-        let pending = self
-            .files(move |ctx| mailroom::pending(&ctx, &[name]))
+        let (pending, ring, pins) = self
+            .files(move |ctx| {
+                let pending = mailroom::pending(&ctx, std::slice::from_ref(&name))?;
+                if pending.is_empty() {
+                    return Ok((pending, None, Pins::default()));
+                }
+                // Read for each round: a rotation or a new contact applies to the next send.
+                let ring = KeyRing::load(ctx.paths(), &name)?;
+                Ok((pending, ring, Pins::load(&ctx)?))
+            })
             .await?;
         let now = Instant::now();
         for message in pending {
@@ -534,7 +575,13 @@ impl Session {
             {
                 continue;
             }
-            let frame = wire::send(&message);
+            let outgoing = Outgoing::prepare(&message, &self.name, ring.as_ref(), &pins);
+            let sealed = if outgoing.sealed.is_some() {
+                " sealed"
+            } else {
+                ""
+            };
+            let frame = wire::send(&message, outgoing);
             let id = message.id.clone();
             // The largest frame a relay takes by default: a message that does not fit is
             // marked failed here, instead of being refused (and the connection closed) by
@@ -555,7 +602,7 @@ impl Session {
             self.not_before.remove(&id);
             self.summary.sent += 1;
             (self.report)(&format!(
-                "[relay] {}: sent {id} to {}",
+                "[relay] {}: sent{sealed} {id} to {}",
                 self.name,
                 message.to.as_deref().unwrap_or("?")
             ));

@@ -9,7 +9,8 @@
 use msg_relay::protocol::{AckStatus, ClientFrame, ErrorCode, ServerFrame};
 use serde_json::Value;
 
-use super::mailroom::Incoming;
+use crate::trust::outgoing::Outgoing;
+use crate::trust::receive::Arrived;
 
 /// The frame types of [`ServerFrame`] this client reads.
 const KNOWN: [&str; 8] = [
@@ -28,8 +29,9 @@ const KNOWN: [&str; 8] = [
 pub(crate) enum FromRelay {
     /// The login succeeded.
     AuthOk,
-    /// A message for this connection's user.
-    Message(Incoming),
+    /// A message for this connection's user, as it came (the trust wing opens and checks
+    /// it).
+    Message(Box<Arrived>),
     /// The relay accepted a sent message.
     Ack {
         /// The message ID.
@@ -97,7 +99,10 @@ pub(crate) fn parse(text: &str) -> Option<FromRelay> {
             thread,
             reply_to,
             timestamp,
-        } => FromRelay::Message(Incoming {
+            priority,
+            signature,
+            sealed,
+        } => FromRelay::Message(Box::new(Arrived {
             from,
             to,
             content,
@@ -105,7 +110,10 @@ pub(crate) fn parse(text: &str) -> Option<FromRelay> {
             thread,
             reply_to,
             timestamp,
-        }),
+            priority,
+            signature,
+            sealed,
+        })),
         ServerFrame::Ack {
             id,
             status,
@@ -174,15 +182,19 @@ pub(crate) fn watch(users: &[String]) -> String {
     })
 }
 
-/// `send` of a message from the outbox.
-pub(crate) fn send(message: &msg_store::Message) -> String {
+/// `send` of a message from the outbox, with the fields trust decided (text, signature,
+/// seal).
+pub(crate) fn send(message: &msg_store::Message, outgoing: Outgoing) -> String {
     to_text(&ClientFrame::Send {
         to: Some(message.to.clone().unwrap_or_default()),
-        content: Some(message.body.clone()),
+        content: Some(outgoing.content),
         id: Some(message.id.clone()),
-        thread: message.thread.clone(),
-        reply_to: message.reply_to.clone(),
+        thread: outgoing.thread,
+        reply_to: outgoing.reply_to,
         timestamp: message.created.clone(),
+        priority: outgoing.priority,
+        signature: outgoing.signature,
+        sealed: outgoing.sealed,
     })
 }
 

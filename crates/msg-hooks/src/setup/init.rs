@@ -9,6 +9,7 @@ use msg_core::paths::Paths;
 
 use crate::context::Context;
 use crate::error::HooksError;
+use crate::trust::keys::{self, KeyRing};
 
 /// `templates/settings.local.yaml.example`: every setting with its default.
 pub(crate) const SETTINGS_TEMPLATE: &str =
@@ -105,6 +106,18 @@ pub(crate) fn init(
             Step::Kept(path)
         } else {
             Step::Created(path)
+        });
+    }
+    // Keys for the person and each local agent (DESIGN.md §12): what they send is signed.
+    let mut identities = vec![context.user().to_owned()];
+    identities.extend(context.local_agents());
+    for identity in identities {
+        let (_, created) = KeyRing::ensure(context.paths(), &identity)?;
+        let path = keys::key_file(context.paths(), &identity)?;
+        steps.push(if created {
+            Step::Created(path)
+        } else {
+            Step::Kept(path)
         });
     }
     Ok(InitReport {

@@ -24,4 +24,5 @@ mod relay;
 mod send_reply;
 mod sent;
 mod task_queue;
+mod trust;
 mod watcher;

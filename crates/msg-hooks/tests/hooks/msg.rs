@@ -18,7 +18,7 @@ fn init_creates_what_is_missing_and_keeps_what_exists() {
     assert!(settings.contains("    \"gregor\": owner"), "{settings}");
     let again = env.run("msg", &["init", "--name", "someone"]);
     let out = redact(again.ok(), &env);
-    assert_eq!(out.matches("kept    ").count(), 5, "{out}");
+    assert_eq!(out.matches("kept    ").count(), 7, "{out}");
     assert!(
         out.contains("note: the settings file names you \"gregor\", not \"someone\""),
         "{out}"

@@ -13,7 +13,7 @@ use msg_core::config::Settings;
 use msg_core::paths::Paths;
 use msg_hooks::Context;
 
-use crate::support::relay::{DEADLINE, Person, TestRelay, token};
+use crate::support::relay::{DEADLINE, Person, TestRelay, scripted, token};
 use crate::support::{exe, hook_context, id_in};
 
 /// alice (owner of her root) and bob (owner of his, with his agent's token; alice is `team`
@@ -529,52 +529,25 @@ fn a_wrong_token_and_a_replaced_session_end_the_client_without_retrying() {
 
 /// A relay of the v0.2.0 kind, scripted: it answers any `auth` with `auth_ok`, then sends
 /// `frames`, and never acknowledges or sends `synced`. What clients send arrives on the
-/// returned channel.
+/// returned channel (as JSON text).
 fn scripted_relay(frames: Vec<String>) -> (String, Receiver<String>) {
-    use futures::{SinkExt, StreamExt};
-    use tokio_tungstenite::tungstenite::Message;
-    let (ready_tx, ready_rx) = channel();
-    let (frames_tx, frames_rx) = channel();
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap();
-        runtime.block_on(async move {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            ready_tx
-                .send(listener.local_addr().unwrap().port())
-                .unwrap();
-            while let Ok((stream, _)) = listener.accept().await {
-                let frames = frames.clone();
-                let frames_tx = frames_tx.clone();
-                tokio::spawn(async move {
-                    let Ok(mut socket) = tokio_tungstenite::accept_async(stream).await else {
-                        return;
-                    };
-                    while let Some(Ok(message)) = socket.next().await {
-                        let Message::Text(text) = message else {
-                            continue;
-                        };
-                        let text = text.to_string();
-                        let is_auth = text.contains(r#""type":"auth""#);
-                        let _ = frames_tx.send(text);
-                        if is_auth {
-                            let _ = socket
-                                .send(Message::text(r#"{"type":"auth_ok","username":"bob"}"#))
-                                .await;
-                            for frame in &frames {
-                                let _ = socket.send(Message::text(frame.clone())).await;
-                            }
-                        }
-                    }
-                });
-            }
-        });
+    let (url, json_frames) = scripted(move |frame| {
+        if frame["type"] != "auth" {
+            return Vec::new();
+        }
+        let mut replies = vec![serde_json::json!({"type": "auth_ok", "username": "bob"})];
+        replies.extend(frames.iter().map(|f| serde_json::from_str(f).unwrap()));
+        replies
     });
-    let port = ready_rx.recv().unwrap();
-    (format!("ws://127.0.0.1:{port}/ws"), frames_rx)
+    let (tx, rx) = channel();
+    std::thread::spawn(move || {
+        for frame in json_frames {
+            if tx.send(frame.to_string()).is_err() {
+                break;
+            }
+        }
+    });
+    (url, rx)
 }
 
 #[test]

@@ -378,3 +378,52 @@ impl Drop for Client {
         let _ = self.child.wait();
     }
 }
+
+/// A relay scripted by the test, on `127.0.0.1:0` in a thread of its own: every text frame a
+/// client sends that is JSON arrives on the returned channel, and `respond` says what to
+/// write back to that client (in order). Returns the `ws://` URL.
+pub(crate) fn scripted(
+    respond: impl Fn(&serde_json::Value) -> Vec<serde_json::Value> + Clone + Send + 'static,
+) -> (String, Receiver<serde_json::Value>) {
+    use futures::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    let (ready_tx, ready_rx) = channel();
+    let (frames_tx, frames_rx) = channel();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            ready_tx
+                .send(listener.local_addr().unwrap().port())
+                .unwrap();
+            while let Ok((stream, _)) = listener.accept().await {
+                let respond = respond.clone();
+                let frames_tx = frames_tx.clone();
+                tokio::spawn(async move {
+                    let Ok(mut socket) = tokio_tungstenite::accept_async(stream).await else {
+                        return;
+                    };
+                    while let Some(Ok(message)) = socket.next().await {
+                        let Message::Text(text) = message else {
+                            continue;
+                        };
+                        let Ok(frame) = serde_json::from_str::<serde_json::Value>(&text) else {
+                            continue;
+                        };
+                        let replies = respond(&frame);
+                        let _ = frames_tx.send(frame);
+                        for reply in replies {
+                            let _ = socket.send(Message::text(reply.to_string())).await;
+                        }
+                    }
+                });
+            }
+        });
+    });
+    let port = ready_rx.recv().unwrap();
+    (format!("ws://127.0.0.1:{port}/ws"), frames_rx)
+}

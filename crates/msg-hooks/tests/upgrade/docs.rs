@@ -285,6 +285,12 @@ fn the_readme_commands_run() {
 }
 
 #[test]
+fn the_trust_page_commands_run() {
+    let skipped = run_document("docs/trust.md");
+    assert!(skipped.is_empty(), "{skipped:?}");
+}
+
+#[test]
 fn the_claude_code_commands_run() {
     let skipped = run_document("docs/claude-code.md");
     eprintln!("not run: {skipped:#?}");
@@ -465,6 +471,7 @@ fn the_readme_links_every_doc_and_no_link_is_broken() {
         "docs/guide.md",
         "docs/claude-code.md",
         "docs/relay.md",
+        "docs/trust.md",
         "docs/PERFORMANCE.md",
         "UPGRADING.md",
     ] {
@@ -478,6 +485,7 @@ fn the_readme_links_every_doc_and_no_link_is_broken() {
         "UPGRADING.md",
         "docs/guide.md",
         "docs/claude-code.md",
+        "docs/trust.md",
     ] {
         let text = std::fs::read_to_string(repo().join(doc)).unwrap();
         let base = repo().join(doc).parent().unwrap().to_owned();

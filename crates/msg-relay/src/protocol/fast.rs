@@ -8,6 +8,8 @@
 //! field's value, a repeated key, an escaped key, a `\u` escape of a surrogate, text after the
 //! object — and the caller then parses the frame with serde. Whatever it accepts, serde
 //! accepts with the same values (tests compare the two on many inputs, hostile ones included).
+//! `priority`, `signature` and `sealed` ([`PassedOn`]) are read like the other strings and
+//! written into the `message` frame as they came: the relay never looks inside them.
 //! The writers produce byte for byte what [`ServerFrame::to_json`](super::ServerFrame::to_json)
 //! produces (tested too).
 
@@ -39,6 +41,28 @@ pub(crate) struct SendFields<'a> {
     pub(crate) thread: Option<Cow<'a, str>>,
     pub(crate) reply_to: Option<Cow<'a, str>>,
     pub(crate) timestamp: Option<Cow<'a, str>>,
+    /// The fields the relay passes on untouched (`priority`, `signature`, `sealed`).
+    pub(crate) passed_on: PassedOn<'a>,
+}
+
+/// The optional fields of a `send` that only the recipient's client reads: the relay copies
+/// them into the `message` frame as they came, after `timestamp`, in this order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct PassedOn<'a> {
+    pub(crate) priority: Option<Cow<'a, str>>,
+    pub(crate) signature: Option<Cow<'a, str>>,
+    pub(crate) sealed: Option<Cow<'a, str>>,
+}
+
+impl PassedOn<'_> {
+    /// Each field with its name, in the order `message` frames carry them.
+    fn fields(&self) -> [(&'static str, Option<&str>); 3] {
+        [
+            ("priority", self.priority.as_deref()),
+            ("signature", self.signature.as_deref()),
+            ("sealed", self.sealed.as_deref()),
+        ]
+    }
 }
 
 /// A value this reader understands: a string or `null` (`true` and `false` are skipped as
@@ -59,6 +83,9 @@ struct Slots<'a> {
     thread: Option<Option<Cow<'a, str>>>,
     reply_to: Option<Option<Cow<'a, str>>>,
     timestamp: Option<Option<Cow<'a, str>>>,
+    priority: Option<Option<Cow<'a, str>>>,
+    signature: Option<Option<Cow<'a, str>>>,
+    sealed: Option<Option<Cow<'a, str>>>,
     /// An `ack`'s sender (a `send` has none: the relay sets it, and ignores this one).
     from: Option<Option<Cow<'a, str>>>,
     /// `id` was present with a value that is not a string (or `null`).
@@ -107,6 +134,9 @@ pub(crate) fn parse_hot(text: &str) -> Option<HotFrame<'_>> {
             "thread" => Some(&mut slots.thread),
             "reply_to" => Some(&mut slots.reply_to),
             "timestamp" => Some(&mut slots.timestamp),
+            "priority" => Some(&mut slots.priority),
+            "signature" => Some(&mut slots.signature),
+            "sealed" => Some(&mut slots.sealed),
             "from" => Some(&mut slots.from),
             _ => None, // an unknown field: ignored, whatever its (simple) value
         };
@@ -152,6 +182,11 @@ pub(crate) fn parse_hot(text: &str) -> Option<HotFrame<'_>> {
                 thread: slots.thread.flatten(),
                 reply_to: slots.reply_to.flatten(),
                 timestamp: slots.timestamp.flatten(),
+                passed_on: PassedOn {
+                    priority: slots.priority.flatten(),
+                    signature: slots.signature.flatten(),
+                    sealed: slots.sealed.flatten(),
+                },
             }))
         }
         "ack" => {
@@ -320,9 +355,16 @@ pub(crate) fn message_json(
     thread: Option<&str>,
     reply_to: Option<&str>,
     timestamp: &str,
+    passed_on: &PassedOn<'_>,
 ) -> String {
+    let passed = passed_on.fields();
     let strings = from.len() + to.len() + content.len() + id.len() + timestamp.len();
-    let options = thread.map_or(0, str::len) + reply_to.map_or(0, str::len);
+    let options = thread.map_or(0, str::len)
+        + reply_to.map_or(0, str::len)
+        + passed
+            .iter()
+            .map(|(_, value)| value.map_or(0, |v| v.len() + 16))
+            .sum::<usize>();
     let mut out = String::with_capacity(110 + strings + strings / 8 + options);
     out.push_str(r#"{"type":"message","from":"#);
     escape_into(&mut out, from);
@@ -338,6 +380,14 @@ pub(crate) fn message_json(
     optional_into(&mut out, reply_to);
     out.push_str(r#","timestamp":"#);
     escape_into(&mut out, timestamp);
+    for (name, value) in passed {
+        if let Some(value) = value {
+            out.push_str(",\"");
+            out.push_str(name);
+            out.push_str("\":");
+            escape_into(&mut out, value);
+        }
+    }
     out.push('}');
     out
 }
@@ -459,9 +509,15 @@ mod tests {
                     thread,
                     reply_to,
                     timestamp,
+                    priority,
+                    signature,
+                    sealed,
                 },
             ) => {
                 let same = fields.to.as_deref() == to.as_deref()
+                    && fields.passed_on.priority.as_deref() == priority.as_deref()
+                    && fields.passed_on.signature.as_deref() == signature.as_deref()
+                    && fields.passed_on.sealed.as_deref() == sealed.as_deref()
                     && fields.content.as_deref() == content.as_deref()
                     && fields.id.as_deref() == id.as_deref()
                     && fields.thread.as_deref() == thread.as_deref()
@@ -495,6 +551,8 @@ mod tests {
             r#"{"type":"send","to":"bob","content":"line\nbreak \"quoted\" back\\slash \/ \u00e9 \u0000 \b\f\r\t"}"#,
             r#"{"type":"send","to":"bob","content":"é 日本 🎉"}"#,
             r#"{"type":"send","to":"bob","thread":null,"reply_to":"m-0","timestamp":"2026-01-02T03:04:05"}"#,
+            r#"{"type":"send","to":"bob","priority":"high","signature":"sig1.a.b.c","sealed":"AQI"}"#,
+            r#"{"type":"send","to":"bob","sealed":null,"signature":"s\u0069g"}"#,
             r#"{"type":"send","to":"bob","extra":"x","flag":true,"none":null,"extra":"again"}"#,
             r#"{"type":"send"}"#,
             r#"{"type":"send","to":"","id":""}"#,
@@ -526,6 +584,9 @@ mod tests {
             r#"{"type":"send","to":"bob","count":1}"#,
             r#"{"type":"send","to":"bob","nested":{"a":[1]}}"#,
             r#"{"type":"send","to":"a","to":"b"}"#,
+            r#"{"type":"send","to":"a","sealed":"x","sealed":"y"}"#,
+            r#"{"type":"send","to":"a","signature":{"v":1}}"#,
+            r#"{"type":"send","to":"a","priority":1}"#,
             r#"{"type":"send","type":"send"}"#,
             r#"{"typ\u0065":"send","to":"bob"}"#,
             r#"{"type":"send","to":"bob",}"#,
@@ -581,6 +642,9 @@ mod tests {
         r#""thread""#,
         r#""reply_to""#,
         r#""timestamp""#,
+        r#""priority""#,
+        r#""signature""#,
+        r#""sealed""#,
         r#""from""#,
         r#""extra""#,
         r#""t\u006f""#,
@@ -739,6 +803,9 @@ mod tests {
                 thread: option.map(str::to_owned),
                 reply_to: (n % 2 == 0).then(|| text.clone()),
                 timestamp: text.clone(),
+                priority: (n % 4 == 1).then(|| other.clone()),
+                signature: (n % 3 == 1).then(|| text.clone()),
+                sealed: (n % 5 != 0).then(|| other.repeat(2)),
             }
             .to_json();
             let written = message_json(
@@ -749,6 +816,11 @@ mod tests {
                 option,
                 (n % 2 == 0).then_some(text.as_str()),
                 text,
+                &PassedOn {
+                    priority: (n % 4 == 1).then_some(Cow::Borrowed(other.as_str())),
+                    signature: (n % 3 == 1).then_some(Cow::Borrowed(text.as_str())),
+                    sealed: (n % 5 != 0).then(|| Cow::Owned(other.repeat(2))),
+                },
             );
             assert_eq!(written, expected);
             for status in [AckStatus::Delivered, AckStatus::Queued] {

@@ -126,6 +126,66 @@ async fn messages_cross_nodes_live_and_queued_and_an_ack_holds_everywhere() {
     );
 }
 
+/// Issue 21 on Redis: a signed and sealed message (the `priority`, `signature` and `sealed`
+/// fields a relay client writes, the sealed payload near its real size for a long text)
+/// reaches a recipient on another node exactly as it was sent, live and from the queue:
+/// the nodes and the Lua scripts carry the frame as an opaque string.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signed_and_sealed_message_crosses_nodes_untouched() {
+    let Some((_redis, nodes)) = cluster(2, &[]) else {
+        return;
+    };
+    let sealed: String = "AQKd3gR7x_-9zo060cy2M-x7cMF4FKXHbs0CloUFDTRHRboFhw5YfVk"
+        .repeat(700)
+        .chars()
+        .take(38_000)
+        .collect();
+    let trust = json!({
+        "priority": "high",
+        "signature": "sig1.iojj3XQJ8ZX9UtstPLpdcspnCb8dlBIb83SIAbQPb1w.zo060cy2M-x7cMF4FKXHbs0CloUFDTRHRboFhw5YfVk.7U4lOp-FpieUqvsmyLkEeAF2ERLGCqqjjDL0KRE7lA-H-tfAkHwjOXwc7nEv4AukhZmQ-vzlRem2Qr9dUJ6ECA",
+        "sealed": sealed,
+    });
+    let frame = |to: &str, id: &str| {
+        let mut frame = json!({"type": "send", "to": to, "id": id, "timestamp": "2026-12-07T12:00:00",
+            "content": "(A sealed message: it opens only with the recipient's keys, \"quoted\" \u{e9})"});
+        for (key, value) in trust.as_object().unwrap() {
+            frame[key] = value.clone();
+        }
+        frame
+    };
+    let expect_intact = |message: &Value, sent: &Value| {
+        assert_eq!(message["type"], "message");
+        assert_eq!(message["from"], "alice");
+        for key in [
+            "to",
+            "id",
+            "content",
+            "timestamp",
+            "priority",
+            "signature",
+            "sealed",
+        ] {
+            assert_eq!(message[key], sent[key], "{key} changed on the way");
+        }
+    };
+    let (mut alice, _) = nodes[0].login("alice", true).await;
+    let (mut bob, _) = nodes[1].login("bob", true).await;
+    // Live, from node 0 to node 1.
+    let live = frame("bob", "s1");
+    alice.send(live.clone()).await;
+    alice.expect_ack("delivered").await;
+    let message = bob.recv().await;
+    expect_intact(&message, &live);
+    bob.ack(&message["id"]).await;
+    // Queued in Redis for someone offline, delivered at a login on the other node.
+    let queued = frame("carol", "s2");
+    alice.send(queued.clone()).await;
+    alice.expect_ack("queued").await;
+    let (_carol, backlog) = nodes[1].login("carol", true).await;
+    assert_eq!(backlog.len(), 1, "{backlog:?}");
+    expect_intact(&backlog[0], &queued);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dedupe_holds_across_nodes() {
     let Some((_redis, nodes)) = cluster(2, &[]) else {

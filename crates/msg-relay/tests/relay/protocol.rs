@@ -1,6 +1,6 @@
 //! Every frame and every reply of the protocol, v0.2.0 and new.
 
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::support::{Relay, config, token};
 use msg_relay::{Limits, PresenceMode, RelayConfig};
@@ -56,6 +56,55 @@ async fn send_delivers_every_field_and_the_sender_gets_an_ack() {
         json!({"type": "ack", "id": "msg-20260101-120000-abcdef12", "to": "bob", "status": "delivered", "duplicate": false})
     );
     alice.expect_nothing_pending().await;
+}
+
+/// `priority`, `signature` and `sealed` (issue 21) reach the recipient as they were sent,
+/// live and from the queue, through the fast reader and through serde; a send without them
+/// gives the v0.2.0 frame (the test above).
+#[tokio::test]
+async fn the_fields_for_the_recipients_client_are_passed_on_untouched() {
+    let relay = Relay::default().await;
+    let mut alice = relay.login("alice").await;
+    let mut bob = relay.login("bob").await;
+    let passed = json!({
+        "priority": "high",
+        "signature": "sig1.c2lnbmluZw.ZW5jcnlwdGlvbg.c2lnbmF0dXJl",
+        "sealed": "AQI\u{e9} not even base64: the relay does not look",
+    });
+    let send = |id: &str, extra: Value| {
+        let mut frame = json!({"type": "send", "to": "bob", "content": "", "id": id,
+            "timestamp": "2026-01-01T12:00:00"});
+        for (key, value) in passed
+            .as_object()
+            .unwrap()
+            .iter()
+            .chain(extra.as_object().unwrap())
+        {
+            frame[key] = value.clone();
+        }
+        frame
+    };
+    // The first takes the fast reader; a number in an unknown field sends the second to serde.
+    alice.send(send("m-fast", json!({}))).await;
+    alice.send(send("m-serde", json!({"n": 1}))).await;
+    for id in ["m-fast", "m-serde"] {
+        let message = bob.recv().await;
+        assert_eq!(message["id"], id);
+        for (key, value) in passed.as_object().unwrap() {
+            assert_eq!(&message[key], value, "{key} of {id}");
+        }
+        alice.expect_ack("delivered").await;
+    }
+    // Queued for someone offline, and delivered at their login.
+    alice
+        .send(json!({"type": "send", "to": "carol", "id": "m-q", "sealed": "AQ"}))
+        .await;
+    alice.expect_ack("queued").await;
+    let mut carol = relay.connect().await;
+    let backlog = carol.auth_backlog("carol", true).await;
+    assert_eq!(backlog.len(), 1, "{backlog:?}");
+    assert_eq!(backlog[0]["sealed"], "AQ");
+    assert!(backlog[0].get("signature").is_none(), "absent stays absent");
 }
 
 #[tokio::test]

@@ -141,10 +141,25 @@ impl Show {
         let found = find_any(ctx, self.agent.as_deref(), &self.id)?;
         let agent = self.agent.as_deref().unwrap_or(ctx.agent());
         match found {
-            Found::Received(message) | Found::Sent(message) if self.json => {
-                print(&json::to_text(&json::message(&message)))
+            Found::Received(message) if self.json => {
+                let mut value = json::message(&message);
+                value["signature"]["tier_withheld"] = serde_json::json!(withheld(ctx, &message));
+                print(&json::to_text(&value))
             }
-            Found::Received(message) => print(&render::message_detail(&message, "received")),
+            Found::Sent(message) if self.json => print(&json::to_text(&json::message(&message))),
+            Found::Received(message) => {
+                let mut text = render::message_detail(&message, "received");
+                if let Some(reason) = withheld(ctx, &message) {
+                    // Said before the text: the person decides what to do with the message
+                    // knowing it.
+                    let at = text.find("\n\n").unwrap_or(text.len());
+                    text.insert_str(
+                        at,
+                        &format!("\n  COUNTS AS TIER unknown: {}", render::printable(&reason)),
+                    );
+                }
+                print(&text)
+            }
             Found::Sent(message) => print(&render::message_detail(&message, "sent")),
             Found::Task(task) => {
                 let replies = match ctx.existing_store()? {
@@ -301,4 +316,15 @@ impl Thread {
         }
         print(&render::thread_text(&root, &messages, ctx.user()))
     }
+}
+
+/// Why the sender's tier does not apply to a received message (see
+/// [`crate::trust::verdict::withheld`]).
+fn withheld(ctx: &Context, message: &msg_store::Message) -> Option<String> {
+    let pins = crate::trust::pins::Pins::load(ctx).map_err(|err| err.to_string());
+    crate::trust::verdict::withheld(
+        message,
+        ctx.settings().messaging.require_signatures,
+        pins.as_ref().map_err(String::as_str),
+    )
 }

@@ -13,6 +13,7 @@
 mod broadcast;
 mod contacts;
 mod digest;
+mod keys;
 mod mcp;
 mod messages;
 mod presence;
@@ -23,6 +24,7 @@ mod sent;
 mod setup;
 mod tasks;
 mod usage;
+mod verify;
 mod watch;
 mod whoami;
 
@@ -71,6 +73,7 @@ enum Command {
     Usage(usage::Usage),
     Contacts(contacts::Contacts),
     Digest(digest::Digest),
+    Keys(keys::Keys),
     Presence(presence::PresenceCmd),
     Whoami(whoami::Whoami),
     Init(setup::Init),
@@ -143,6 +146,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Usage(args) => args.run(&at.context()?),
         Command::Contacts(args) => args.run(&at.context()?),
         Command::Digest(args) => args.run(&at.context()?),
+        Command::Keys(args) => args.run(&at.context()?),
         Command::Presence(args) => args.run(&at.context()?),
         Command::Whoami(args) => args.run(&at.context()?),
         // These work without loadable settings: they create or check them.
