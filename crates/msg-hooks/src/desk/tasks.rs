@@ -91,7 +91,18 @@ impl TaskDesk {
     pub fn find(&self, given: &str) -> Result<Task, HooksError> {
         let path = self.ctx.agent_file(Some(&self.agent))?;
         let tasks = match self.ctx.existing_agent_inbox(Some(&self.agent))? {
-            Some(inbox) => inbox.tasks()?,
+            Some(inbox) => {
+                // An exact ID wins (see `lookup`), and it is what programs give: a byte
+                // search for it scans one section instead of a snapshot of every task.
+                let exact = match given.trim() {
+                    "" => None,
+                    id => inbox.find_by_id(id)?,
+                };
+                if let Some(task) = exact {
+                    return Ok(task);
+                }
+                inbox.tasks()?
+            }
             None => Vec::new(),
         };
         let id = lookup::resolve(given, tasks.iter().map(Task::id), "task", &path)?;
