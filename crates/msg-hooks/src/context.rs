@@ -11,7 +11,7 @@ use msg_inbox::AgentInbox;
 use msg_store::MessageStore;
 use time::UtcOffset;
 
-use crate::contacts::{self, ContactRow};
+use crate::contacts::{self, ContactBook, ContactRow};
 use crate::error::HooksError;
 use crate::sighting::Sighting;
 use msg_core::config::OWNER_TIER;
@@ -199,9 +199,32 @@ impl Context {
 
     /// The space's contacts, then the actors only the settings name, with the tier of each
     /// (`msg contacts`).
-    pub(crate) fn contact_rows(&self) -> Result<Vec<ContactRow>, HooksError> {
-        let listed = contacts::load(&self.paths.contacts_file(&self.space)?)?;
-        let mut rows: Vec<ContactRow> = listed
+    pub(crate) fn contact_rows(&self) -> Result<(Vec<ContactRow>, ContactBook), HooksError> {
+        let path = self.contacts_file()?;
+        let book = contacts::load_book(&path)?;
+        // Each group's members as actor IDs (a member no handle resolves stays as written).
+        let groups: Vec<(&String, Vec<String>)> = book
+            .groups
+            .iter()
+            .map(|(name, members)| {
+                let ids = members
+                    .iter()
+                    .map(|m| {
+                        contacts::resolve(&book.actors, m, &path).unwrap_or_else(|_| m.clone())
+                    })
+                    .collect();
+                (name, ids)
+            })
+            .collect();
+        let groups_of = |id: &str| -> Vec<String> {
+            groups
+                .iter()
+                .filter(|(_, ids)| ids.iter().any(|m| m == id))
+                .map(|(name, _)| (*name).clone())
+                .collect()
+        };
+        let mut rows: Vec<ContactRow> = book
+            .actors
             .iter()
             .map(|contact| ContactRow {
                 id: contact.id.clone(),
@@ -211,10 +234,11 @@ impl Context {
                 noted_tier: contact.trust_tier.clone(),
                 added: contact.added.clone(),
                 in_contacts_file: true,
+                groups: groups_of(&contact.id),
             })
             .collect();
         for (actor, tier) in &self.settings.messaging.trust_overrides {
-            if !listed.iter().any(|contact| &contact.id == actor) {
+            if book.actor(actor).is_none() {
                 rows.push(ContactRow {
                     id: actor.clone(),
                     name: None,
@@ -223,10 +247,30 @@ impl Context {
                     noted_tier: None,
                     added: None,
                     in_contacts_file: false,
+                    groups: groups_of(actor),
                 });
             }
         }
-        Ok(rows)
+        Ok((rows, book))
+    }
+
+    /// Whether `actor` is someone this root knows of: the user, a local agent, an actor
+    /// with a tier in the settings, or a contact. A message to anyone else is sent all the
+    /// same, with a warning: the name may be mistyped.
+    pub(crate) fn knows(&self, actor: &str) -> bool {
+        actor == self.user
+            || self.local_agents().iter().any(|a| a == actor)
+            || self.settings.messaging.trust_overrides.contains_key(actor)
+            || self
+                .contacts_file()
+                .ok()
+                .and_then(|path| contacts::load(&path).ok())
+                .is_some_and(|actors| actors.iter().any(|c| c.id == actor))
+    }
+
+    /// The space's `contacts.yaml`.
+    pub(crate) fn contacts_file(&self) -> Result<PathBuf, HooksError> {
+        Ok(self.paths.contacts_file(&self.space)?)
     }
 
     /// `<space>/org/messaging/inbox.org`.

@@ -40,7 +40,7 @@ pub enum HooksError {
     #[error(transparent)]
     Org(#[from] OrgError),
     /// No entry has an ID equal to, starting with or ending with what was given.
-    #[error("no {what} in {} has an ID equal to, starting with or ending with {given:?}", path.display())]
+    #[error("no {what} in {}{} has an ID equal to, starting with or ending with {given:?}", path.display(), and_in(also))]
     NotFound {
         /// `message`, `task`, or `message or task`.
         what: &'static str,
@@ -48,6 +48,8 @@ pub enum HooksError {
         given: String,
         /// The file searched (the first one, when several were).
         path: PathBuf,
+        /// The other files searched.
+        also: Vec<PathBuf>,
     },
     /// Several IDs start or end with what was given.
     #[error("{given:?} matches {} {what} IDs: {}; give more of the ID", matches.len(), list(matches))]
@@ -58,6 +60,29 @@ pub enum HooksError {
         given: String,
         /// The IDs it matches.
         matches: Vec<String>,
+    },
+    /// A name given on the command line that cannot be used (an actor ID too long for the
+    /// relay, a tier the settings do not define, a handle another actor has).
+    #[error("{field} {value:?}: {reason}")]
+    InvalidName {
+        /// What it was given as, e.g. `tier`.
+        field: String,
+        /// What was given.
+        value: String,
+        /// Why it cannot be used, and what to do.
+        reason: String,
+    },
+    /// A message too long for a relay's frame limit: refused before anything is written.
+    #[error(
+        "the message is {bytes} bytes; as a relay frame it would be {frame} bytes, and a relay takes {limit} at most: shorten it"
+    )]
+    TooLong {
+        /// The text's length in bytes.
+        bytes: usize,
+        /// The `send` frame's length.
+        frame: usize,
+        /// The relay's default frame limit.
+        limit: usize,
     },
     /// A task's result addressed to someone other than the task's sender.
     #[error(
@@ -132,6 +157,20 @@ impl HooksError {
     }
 }
 
+/// `, b.org and c.org` for the other files searched.
+fn and_in(also: &[PathBuf]) -> String {
+    match also {
+        [] => String::new(),
+        [.., last] => {
+            let mut text = String::new();
+            for path in &also[..also.len() - 1] {
+                text.push_str(&format!(", {}", path.display()));
+            }
+            format!("{text} or {}", last.display())
+        }
+    }
+}
+
 /// At most five IDs, then how many more.
 fn list(ids: &[String]) -> String {
     const SHOWN: usize = 5;
@@ -170,6 +209,7 @@ mod tests {
             what: "task",
             given: "x".into(),
             path: "/a.org".into(),
+            also: Vec::new(),
         }
         .after("the reply msg-1 was sent", "completing task x failed");
         assert_eq!(

@@ -81,6 +81,7 @@ mod hook;
 mod relay_client;
 mod setup;
 mod sighting;
+mod suggest;
 
 pub use cli::{inbox_watcher_main, mark_message_main, msg_main, send_reply_main, task_queue_main};
 pub use context::{AGENT_SUFFIX, Context, utc_offset};

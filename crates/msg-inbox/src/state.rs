@@ -114,7 +114,8 @@ impl Operation {
         Operation::RequestRevision,
     ];
 
-    /// The method name, e.g. `request_revision`.
+    /// The operation as people call it, the word of `msg task …` and `task-queue …`:
+    /// `approve`, …, and `revise` for [`AgentInbox::request_revision`](crate::AgentInbox::request_revision).
     pub fn name(self) -> &'static str {
         match self {
             Operation::Approve => "approve",
@@ -124,7 +125,7 @@ impl Operation {
             Operation::Complete => "complete",
             Operation::Retry => "retry",
             Operation::Accept => "accept",
-            Operation::RequestRevision => "request_revision",
+            Operation::RequestRevision => "revise",
         }
     }
 

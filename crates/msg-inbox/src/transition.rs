@@ -106,6 +106,16 @@ impl Transition<'_> {
     pub(crate) fn changes(&self, task: &Task, stamp: &str) -> Result<Vec<Change>, BadCount> {
         let count = |key: &'static str| task.count(key).map_err(|value| BadCount { key, value });
         let mut changes = Vec::new();
+        // A task a person approved in Emacs (WAITING → QUEUED by hand) still says it awaits
+        // approval; the first operation after that records the approval as `approve` would
+        // have (the task counts as approved from the moment it is QUEUED: see
+        // `Task::is_awaiting_approval`).
+        if !matches!(self, Transition::Approve | Transition::Reject { .. })
+            && task.property(property::AWAITING).is_some()
+        {
+            changes.push(set(property::APPROVAL, property::OWNER_APPROVED));
+            changes.push(Change::Remove(property::AWAITING));
+        }
         match self {
             Transition::Approve => {
                 changes.push(set(property::APPROVAL, property::OWNER_APPROVED));

@@ -547,12 +547,14 @@ impl Connection {
                 token,
                 secret,
                 acks,
+                receipts,
             } => {
                 self.on_auth(
                     username.unwrap_or_default(),
                     token,
                     secret,
                     acks.unwrap_or(false),
+                    receipts.unwrap_or(false),
                 )
                 .await
             }
@@ -630,6 +632,7 @@ impl Connection {
         token: Option<String>,
         secret: Option<String>,
         acks: bool,
+        receipts: bool,
     ) -> Flow {
         // A second `auth` on one socket starts over: the earlier name is removed first, so
         // no stale name stays mapped to this socket whatever the outcome.
@@ -706,6 +709,7 @@ impl Connection {
         let handle = SessionHandle {
             conn: self.id,
             keeps_pending,
+            receipts,
             outbox: self.outbox.clone(),
             closer: self.closer.clone(),
         };

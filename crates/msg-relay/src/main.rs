@@ -207,6 +207,10 @@ fn main() -> ExitCode {
     // Decided before the runtime starts threads (msg-core's timestamp rules).
     msg_core::timestamp::init_local_offset(None);
     let args: Vec<String> = std::env::args().collect();
+    if matches!(&args[1..], [only] if only == "--version" || only == "-V") {
+        println!("msg-relay {}", env!("CARGO_PKG_VERSION"));
+        return ExitCode::SUCCESS;
+    }
     let cli = match Cli::from_args(
         &["msg-relay"],
         &args.iter().skip(1).map(String::as_str).collect::<Vec<_>>(),

@@ -45,6 +45,11 @@ pub enum ClientFrame {
         /// `--legacy-delivery ack-required`).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         acks: Option<bool>,
+        /// `true` (new): this client wants a `delivered` frame when a message it sent that
+        /// the relay queued later reaches its recipient. Absent or `false`: no such frame is
+        /// ever sent to it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        receipts: Option<bool>,
     },
     /// Deliver a message to the user `to`. The relay sets `from` to the authenticated name.
     Send {
@@ -178,6 +183,18 @@ pub enum ServerFrame {
     Synced {
         /// How many backlog messages came before this frame.
         backlog: u64,
+    },
+    /// A message this user sent, which the relay had queued (`ack` status `queued`), has
+    /// reached its recipient (new): acknowledged by it, or written to a client without
+    /// `acks`. Only for clients that logged in with `receipts: true`: sent to each such
+    /// session of the sender online at that moment; a sender offline then gets it at its
+    /// next such login, before `synced` (kept in memory, so a relay restart loses it and the
+    /// sender's copy stays `queued`: the weaker claim, never a false one).
+    Delivered {
+        /// The message ID, as in the `ack`.
+        id: String,
+        /// The recipient.
+        to: String,
     },
 }
 
@@ -529,6 +546,7 @@ mod tests {
                 token: None,
                 secret: Some("s".into()),
                 acks: None,
+                receipts: None,
             }
         );
         assert_eq!(

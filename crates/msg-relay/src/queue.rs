@@ -40,6 +40,18 @@ pub(crate) struct Pending {
     /// When the relay accepted it; the time to live counts from here.
     pub(crate) accepted: Instant,
     pub(crate) delivery: Delivery,
+    /// Its sender was told `queued` (nobody took it when it was sent): when it leaves the
+    /// queue delivered, the sender is told so ([`Receipt`]).
+    pub(crate) told_queued: bool,
+}
+
+/// A message its sender was told was `queued` that has now reached its recipient: the
+/// registry tells the sender `delivered` (the `receipts` of docs/relay.md).
+#[derive(Debug)]
+pub(crate) struct Receipt {
+    pub(crate) sender: Arc<str>,
+    pub(crate) id: MessageId,
+    pub(crate) to: Arc<str>,
 }
 
 /// Where a queued message stands with its recipient.
@@ -295,6 +307,7 @@ impl Queues {
                 frame: Message::text(record.frame),
                 accepted,
                 delivery: Delivery::Waiting,
+                told_queued: !record.delivered,
             };
             self.insert(&to, pending);
         }
@@ -413,8 +426,13 @@ impl Queues {
     /// delivered on write leave their queues (an `acks` client may have one too, and then
     /// its `ack` decides). A writer's batch is usually all one recipient's, from one sender,
     /// in order: the queue is looked up once per run of one recipient, and the sender's
-    /// usage once per run of one sender. Returns how many left.
-    pub(crate) fn remove_written(&mut self, written: &[QueuedAt]) -> usize {
+    /// usage once per run of one sender. Returns how many left; those whose sender was told
+    /// `queued` are added to `receipts`.
+    pub(crate) fn remove_written(
+        &mut self,
+        written: &[QueuedAt],
+        receipts: &mut Vec<Receipt>,
+    ) -> usize {
         let Queues {
             by_user,
             usage,
@@ -457,6 +475,13 @@ impl Queues {
             if let Some(spool) = spool.as_ref() {
                 spool.append(Record::Done { seq: entry.seq });
             }
+            if entry.told_queued {
+                receipts.push(Receipt {
+                    sender: Arc::clone(&entry.sender),
+                    id: entry.id.clone(),
+                    to: Arc::clone(&at.recipient),
+                });
+            }
             match &mut releasing {
                 Some((sender, count, bytes)) if *sender == entry.sender => {
                     *count += 1;
@@ -480,8 +505,15 @@ impl Queues {
     /// The recipient `user` acknowledged `id` of `from`: removes that sender's entry with
     /// that id that was written to it. IDs are the senders', and two senders may use the
     /// same one, so an ack that names no sender (a client of before `from`) removes every
-    /// written entry with that id. Returns how many entries it removed.
-    pub(crate) fn ack(&mut self, user: &str, from: Option<&str>, id: &str) -> usize {
+    /// written entry with that id. Returns how many entries it removed; those whose sender
+    /// was told `queued` are added to `receipts`.
+    pub(crate) fn ack(
+        &mut self,
+        user: &str,
+        from: Option<&str>,
+        id: &str,
+        receipts: &mut Vec<Receipt>,
+    ) -> usize {
         let Some(queue) = self.by_user.get_mut(user) else {
             return 0;
         };
@@ -497,6 +529,13 @@ impl Queues {
                 let entry = queue.entries.remove(index).expect("index is in range");
                 queue.bytes -= entry.bytes();
                 self.usage.release(&entry, self.spool.as_ref());
+                if entry.told_queued {
+                    receipts.push(Receipt {
+                        sender: Arc::clone(&entry.sender),
+                        id: entry.id,
+                        to: Arc::from(user),
+                    });
+                }
                 removed += 1;
             } else {
                 index += 1;
@@ -781,6 +820,7 @@ mod tests {
             frame: Message::text(text.to_owned()),
             accepted: now,
             delivery: Delivery::Waiting,
+            told_queued: true,
         }
     }
 
@@ -790,7 +830,7 @@ mod tests {
             recipient: Arc::from(user),
             seq,
         };
-        queues.remove_written(&[at]) == 1
+        queues.remove_written(&[at], &mut Vec::new()) == 1
     }
 
     /// What a login does with the backlog: takes it, handed as `how`.
@@ -854,7 +894,7 @@ mod tests {
         );
         // Acknowledged, written or expired: each gives the sender its room back.
         hand_over(&mut queues, "bob", Delivery::AwaitingAck);
-        assert_eq!(queues.ack("bob", None, "aaaa"), 1);
+        assert_eq!(queues.ack("bob", None, "aaaa", &mut Vec::new()), 1);
         assert_eq!(
             queues.check_room("alice", "erin", 6),
             Err(QueueLimit::SenderBytes)
@@ -875,14 +915,20 @@ mod tests {
         queues.push(bob, first);
         let second = pending(&mut queues, "m2", "two", now + Duration::from_secs(1));
         queues.push(bob, second);
-        assert!(queues.ack("bob", None, "m1") == 0, "not written yet");
+        assert!(
+            queues.ack("bob", None, "m1", &mut Vec::new()) == 0,
+            "not written yet"
+        );
         assert_eq!(hand_over(&mut queues, "bob", Delivery::AwaitingAck), [1, 2]);
         assert!(
             !written(&mut queues, "bob", 1),
             "an acks client's: kept until its ack"
         );
-        assert_eq!(queues.ack("bob", None, "m1"), 1);
-        assert!(queues.ack("bob", None, "m1") == 0, "idempotent");
+        assert_eq!(queues.ack("bob", None, "m1", &mut Vec::new()), 1);
+        assert!(
+            queues.ack("bob", None, "m1", &mut Vec::new()) == 0,
+            "idempotent"
+        );
         assert!(queues.expire(now + Duration::from_secs(60)).is_empty());
         let expired = queues.expire(now + Duration::from_secs(61));
         assert_eq!(expired.len(), 1);
@@ -903,9 +949,16 @@ mod tests {
             p.delivery = Delivery::AwaitingAck;
             let seq = p.seq;
             queues.push("bob", p);
-            assert_eq!(queues.ack("bob", None, &format!("m{n}")), 1);
+            assert_eq!(
+                queues.ack("bob", None, &format!("m{n}"), &mut Vec::new()),
+                1
+            );
             assert_eq!(queues.totals(), (0, 0));
-            assert_eq!(queues.ack("bob", None, &format!("m{n}")), 0, "seq {seq}");
+            assert_eq!(
+                queues.ack("bob", None, &format!("m{n}"), &mut Vec::new()),
+                0,
+                "seq {seq}"
+            );
         }
         assert_eq!(
             queues.expiry.len(),
@@ -1002,10 +1055,10 @@ mod tests {
             at("carol", 3),
             at("bob", 9),
         ];
-        assert_eq!(queues.remove_written(&batch), 3);
+        assert_eq!(queues.remove_written(&batch, &mut Vec::new()), 3);
         assert_eq!(queues.totals(), (1, 1));
         assert_eq!(queues.usage.by_sender["alice"].messages, 1);
-        assert_eq!(queues.remove_written(&[at("bob", 4)]), 1);
+        assert_eq!(queues.remove_written(&[at("bob", 4)], &mut Vec::new()), 1);
         assert!(queues.usage.by_sender.is_empty());
     }
 
@@ -1020,7 +1073,7 @@ mod tests {
         for pending in queues.backlog_after("bob", 0, 2, Delivery::AwaitingAck) {
             assert_eq!(pending.delivery, Delivery::Waiting, "as it was");
         }
-        assert_eq!(queues.ack("bob", None, "a"), 1);
+        assert_eq!(queues.ack("bob", None, "a", &mut Vec::new()), 1);
         let expired = queues.expire(now + Duration::from_secs(65));
         assert_eq!(expired.len(), 1);
         assert_eq!(&*expired[0].id, "b");

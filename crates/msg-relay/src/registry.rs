@@ -21,7 +21,7 @@ use tokio_tungstenite::tungstenite::Message;
 use crate::config::PresenceMode;
 use crate::limits::Limits;
 use crate::protocol::{AckStatus, ErrorCode, QueueLimit, ServerFrame};
-use crate::queue::{Delivery, Expired, MessageId, Pending, Queues, Seq};
+use crate::queue::{Delivery, Expired, MessageId, Pending, Queues, Receipt, Seq};
 use crate::session::{CloseReason, ConnId, OutboxPermit, Push, QueuedAt, SessionHandle};
 use crate::spool::Spool;
 
@@ -51,7 +51,14 @@ struct Inner {
     /// Under the same lock as the sessions: a login checks it when it registers, so none
     /// can slip in with a token revoked while it was logging in.
     token_generations: BTreeMap<String, u32>,
+    /// `delivered` notices for senders that were offline when their queued message reached
+    /// its recipient, pushed at the sender's next login (at most [`MAX_RECEIPTS`] each).
+    receipts: HashMap<Arc<str>, Vec<Message>>,
 }
+
+/// The most `delivered` notices kept for one offline sender (the oldest go first): the
+/// notices only correct a sender's record from `queued` to `delivered`.
+const MAX_RECEIPTS: usize = 1024;
 
 struct UserEntry {
     /// The name (the map's key), shared by every message frame that tells a writer which
@@ -149,6 +156,7 @@ impl Registry {
                 watchers: HashMap::new(),
                 queues,
                 token_generations,
+                receipts: HashMap::new(),
             }),
             presence,
             max_sessions_per_user: limits.max_sessions_per_user.max(1),
@@ -203,6 +211,22 @@ impl Registry {
                 permit,
             );
         }
+        // `delivered` notices kept while this user was offline come before `synced`, so a
+        // `--once` client that stops at `synced` has them; a login that did not ask for
+        // them drops them (its client would not know the frame).
+        if let Some(notices) = inner.receipts.remove(user)
+            && handle.receipts
+        {
+            let mut unsent = Vec::new();
+            for notice in notices {
+                if !matches!(handle.outbox.push(notice.clone()), Push::Queued) {
+                    unsent.push(notice);
+                }
+            }
+            if !unsent.is_empty() {
+                inner.receipts.insert(Arc::from(user), unsent);
+            }
+        }
         permit.send(
             Message::text(ServerFrame::Synced { backlog }.to_json()),
             None,
@@ -214,7 +238,11 @@ impl Registry {
     /// A connection's writer flushed these messages to its socket: those that count as
     /// delivered on write leave their queues. Returns how many left.
     pub(crate) fn written(&self, messages: &[QueuedAt]) -> usize {
-        self.lock().queues.remove_written(messages)
+        let mut guard = self.lock();
+        let mut receipts = Vec::new();
+        let removed = guard.queues.remove_written(messages, &mut receipts);
+        Self::tell_delivered_all(&mut guard, receipts);
+        removed
     }
 
     /// The token generation of `user`: 0 until its tokens are first revoked.
@@ -255,9 +283,61 @@ impl Registry {
 
     /// The recipient `user` acknowledged `id` of `from` (of any sender when not given).
     /// Returns how many queued messages that removed (0 for an unknown or repeated
-    /// acknowledgement).
+    /// acknowledgement). The sender of a message it had been told was `queued` is told it
+    /// is `delivered`.
     pub(crate) fn ack(&self, user: &str, from: Option<&str>, id: &str) -> usize {
-        self.lock().queues.ack(user, from, id)
+        let mut guard = self.lock();
+        let mut receipts = Vec::new();
+        let removed = guard.queues.ack(user, from, id, &mut receipts);
+        Self::tell_delivered_all(&mut guard, receipts);
+        removed
+    }
+
+    /// [`Registry::tell_delivered`] for each message that left a queue after its sender was
+    /// told `queued` (none for messages delivered live: their sender was told `delivered`).
+    fn tell_delivered_all(inner: &mut Inner, receipts: Vec<Receipt>) {
+        for receipt in receipts {
+            Self::tell_delivered(inner, &receipt.sender, receipt.id.as_str(), &receipt.to);
+        }
+    }
+
+    /// Tells `sender` that its message `id` reached `to`, unless the sender's `ack` for it
+    /// already said `delivered` (the dedupe window remembers; outside it, a repeat notice
+    /// does no harm: a client records `delivered` once). Online: pushed to each session
+    /// that asked for receipts; otherwise kept for its next login. Later sends of the same message are answered
+    /// `delivered`.
+    fn tell_delivered(inner: &mut Inner, sender: &Arc<str>, id: &str, to: &str) {
+        let now = Instant::now();
+        let key = inner.queues.dedupe_key(sender, id, to);
+        if inner.queues.dedupe_lookup(key, now) == Some(AckStatus::Delivered) {
+            return;
+        }
+        inner.queues.dedupe_record(key, AckStatus::Delivered, now);
+        let notice = Message::text(
+            ServerFrame::Delivered {
+                id: id.to_owned(),
+                to: to.to_owned(),
+            }
+            .to_json(),
+        );
+        let mut told = false;
+        if let Some(entry) = inner.users.get(&**sender) {
+            for conn in &entry.sessions {
+                if let Some(conn) = inner.conns.get(conn)
+                    && conn.handle.receipts
+                    && matches!(conn.handle.outbox.push(notice.clone()), Push::Queued)
+                {
+                    told = true;
+                }
+            }
+        }
+        if !told {
+            let kept = inner.receipts.entry(Arc::clone(sender)).or_default();
+            if kept.len() >= MAX_RECEIPTS {
+                kept.remove(0);
+            }
+            kept.push(notice);
+        }
     }
 
     /// Messages and bytes in all offline queues.
@@ -451,6 +531,7 @@ impl Registry {
             frame,
             accepted: now,
             delivery,
+            told_queued: status == AckStatus::Queued,
         };
         inner.queues.push(to, pending);
         inner.queues.dedupe_record(dedupe_key, status, now);
@@ -682,6 +763,7 @@ mod tests {
             handle: SessionHandle {
                 conn,
                 keeps_pending,
+                receipts: false,
                 outbox,
                 closer,
             },
@@ -781,6 +863,61 @@ mod tests {
         }
         registry.written(&written);
         out
+    }
+
+    #[test]
+    fn a_queued_message_reaching_its_recipient_is_reported_to_a_sender_that_asked() {
+        let registry = registry(PresenceMode::Watchers, 4, 10);
+        let mut alice = probe_with(1, 64, true);
+        alice.handle.receipts = true;
+        login(&registry, "alice", &mut alice);
+        let mut carol = probe_with(3, 64, true); // no receipts asked for
+        login(&registry, "carol", &mut carol);
+        assert_eq!(
+            send(&registry, "alice", "bob", "m1").0,
+            accepted(AckStatus::Queued, false)
+        );
+        send(&registry, "carol", "bob", "m2");
+        let mut bob = probe_with(2, 64, true);
+        let (_, backlog) = login(&registry, "bob", &mut bob);
+        assert_eq!(backlog.len(), 2);
+        assert!(texts(&mut alice.frames).is_empty(), "written is not stored");
+        assert_eq!(registry.ack("bob", None, "m1"), 1);
+        assert_eq!(registry.ack("bob", None, "m2"), 1);
+        assert_eq!(
+            texts(&mut alice.frames),
+            [r#"{"type":"delivered","id":"m1","to":"bob"}"#]
+        );
+        assert!(texts(&mut carol.frames).is_empty());
+        assert_eq!(registry.ack("bob", None, "m1"), 0);
+        assert!(texts(&mut alice.frames).is_empty(), "once");
+        // A repeated send is answered delivered now.
+        assert_eq!(
+            send(&registry, "alice", "bob", "m1").0,
+            accepted(AckStatus::Delivered, true)
+        );
+
+        // Offline when its message arrives (dave reads without acks: delivered on write):
+        // told at its next login, before `synced`.
+        send(&registry, "alice", "dave", "m3");
+        registry.logout(1);
+        let mut dave = probe(4, 64);
+        login(&registry, "dave", &mut dave);
+        write_out(&registry, &mut dave.frames);
+        let mut again = probe_with(5, 64, true);
+        again.handle.receipts = true;
+        let permit = futures::executor::block_on(again.handle.outbox.reserve()).unwrap();
+        assert!(matches!(
+            registry.login("alice", 0, again.handle.clone(), 0, 0, permit),
+            LoginStep::Registered { .. }
+        ));
+        assert_eq!(
+            texts(&mut again.frames),
+            [
+                r#"{"type":"delivered","id":"m3","to":"dave"}"#,
+                r#"{"type":"synced","backlog":0}"#
+            ]
+        );
     }
 
     #[test]

@@ -261,6 +261,8 @@ pub(crate) struct SessionHandle {
     /// Messages written to this session stay queued until it acknowledges them (an `acks`
     /// client, or any client under `--legacy-delivery ack-required`).
     pub(crate) keeps_pending: bool,
+    /// The client asked for `delivered` frames (`auth` with `receipts: true`).
+    pub(crate) receipts: bool,
     pub(crate) outbox: Outbox,
     pub(crate) closer: Closer,
 }

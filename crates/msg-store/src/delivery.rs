@@ -2,8 +2,11 @@
 //!
 //! A message for someone elsewhere is recorded as sent with `:DELIVERY: pending`
 //! ([`DELIVERY_PROPERTY`], [`DELIVERY_PENDING`]); the relay connection then records
-//! `delivered`, `queued` or `failed` with `DELIVERED_AT` or `DELIVERY_ERROR`. Each record is
-//! one locked transaction on the outbox, deciding from the entry as it is now.
+//! `queued` with `QUEUED_AT` (the relay holds it for an offline recipient), `delivered` with
+//! `DELIVERED_AT` (the recipient has it: at once, or later when the relay says a queued one
+//! arrived), or `failed` with `DELIVERY_ERROR`. Each record is one locked transaction on the
+//! outbox, deciding from the entry as it is now. A failed message can be sent again
+//! ([`MessageStore::resend`]).
 
 use msg_core::org::OrgError;
 use msg_core::timestamp;
@@ -18,8 +21,10 @@ pub const DELIVERY_PROPERTY: &str = "DELIVERY";
 pub const DELIVERY_PENDING: &str = "pending";
 /// Why a delivery failed, or why the last attempt did not go through.
 const DELIVERY_ERROR: &str = "DELIVERY_ERROR";
-/// When the relay delivered or queued the message.
+/// When the relay said the recipient has the message.
 const DELIVERED_AT: &str = "DELIVERED_AT";
+/// When the relay queued the message for an offline recipient.
+const QUEUED_AT: &str = "QUEUED_AT";
 
 /// What the relay said about a sent message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,10 +61,11 @@ impl MessageStore {
     }
 
     /// Records `state` on the sent message `id`: [`DELIVERY_PROPERTY`] and the time
-    /// (`DELIVERED_AT`), or `DELIVERY_ERROR` for a failure. A pending message changes, and a
-    /// queued one may still fail (the relay drops it when it expires before the recipient
-    /// logs in); any other answer about a message already marked is a repeat and changes
-    /// nothing, as does an ID not in the outbox. Returns whether the entry changed.
+    /// (`QUEUED_AT` or `DELIVERED_AT`), or `DELIVERY_ERROR` for a failure. A pending message
+    /// changes; a queued one may still be delivered (the relay says so when the recipient
+    /// takes it) or fail (it expired first); any other answer about a message already
+    /// marked is a repeat and changes nothing, as does an ID not in the outbox. Returns
+    /// whether the entry changed.
     pub fn record_delivery(&self, id: &str, state: &DeliveryState) -> Result<bool, StoreError> {
         let at = timestamp::format_inactive(timestamp::now_local());
         let path = self.outbox.path();
@@ -71,7 +77,7 @@ impl MessageStore {
             };
             let open = match current.as_deref() {
                 Some(DELIVERY_PENDING) => true,
-                Some("queued") => matches!(state, DeliveryState::Failed(_)),
+                Some("queued") => !matches!(state, DeliveryState::Queued),
                 _ => false,
             };
             if !open {
@@ -81,12 +87,55 @@ impl MessageStore {
                 e.set_property(DELIVERY_PROPERTY, state.as_str())?;
                 match state {
                     DeliveryState::Failed(code) => e.set_property(DELIVERY_ERROR, code),
-                    _ => e.set_property(DELIVERED_AT, &at),
+                    DeliveryState::Queued => e.set_property(QUEUED_AT, &at),
+                    DeliveryState::Delivered => e.set_property(DELIVERED_AT, &at),
                 }
             })?;
             Ok::<bool, OrgError>(true)
         })?;
         Ok(changed)
+    }
+
+    /// Makes the failed sent message `id` pending again, so that the relay connection sends
+    /// it once more; `DELIVERY_ERROR` is removed. Returns the message as it is now. A message in any other delivery
+    /// state is refused: pending and queued ones are on their way, delivered ones arrived.
+    pub fn resend(&self, id: &str) -> Result<Message, StoreError> {
+        let path = self.outbox.path().to_owned();
+        let outcome: Result<Result<Message, StoreError>, OrgError> =
+            self.outbox.transaction(|txn| {
+                txn.edit(id, |e| {
+                    let state = e
+                        .entry()
+                        .property(DELIVERY_PROPERTY)
+                        .map(|v| v.into_owned())
+                        .unwrap_or_default();
+                    if state != "failed" {
+                        return Ok(Err(StoreError::Transition {
+                            action: "resend",
+                            id: id.to_owned(),
+                            state: if state.is_empty() {
+                                "without a delivery state".to_owned()
+                            } else {
+                                state
+                            },
+                            allowed: "failed messages",
+                            path: path.clone(),
+                            line: e.line(),
+                        }));
+                    }
+                    e.set_property(DELIVERY_PROPERTY, DELIVERY_PENDING)?;
+                    e.remove_property(DELIVERY_ERROR)?;
+                    let keywords = e.keywords();
+                    let message = Message::from_entry(&e.entry(), |k| keywords.is_done(k))
+                        .expect("found by its ID");
+                    Ok(Ok(message))
+                })
+            });
+        match outcome {
+            Ok(result) => result,
+            Err(OrgError::NotFound { path, id }) => Err(StoreError::NotFound { path, id }),
+            Err(err) => Err(err.into()),
+        }
     }
 
     /// Records on the pending message `id` why the last attempt did not go through

@@ -13,11 +13,19 @@ pub enum MessageKind {
     Other,
 }
 
-/// Where a message is in its life, read from its keyword (and the `unread` tag).
+/// Where a message is in its life, read from its keyword and the `unread` tag.
+///
+/// Unread has one definition, used everywhere (the listings, `--unread`, `--json`, the hook,
+/// intake): a not-done keyword **and** the `unread` tag, as in the original's
+/// `find_unread`. A not-done keyword without the tag is [`MessageState::ToDo`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MessageState {
-    /// `TODO` (or another not-done keyword a person set): not handled yet.
+    /// `TODO` (or another not-done keyword) with the `unread` tag: not read yet.
     Unread,
+    /// A not-done keyword without the `unread` tag: read, but kept as something to do
+    /// (v0.1.0's `:todo:` messages after `msg migrate`, or a keyword a person set again in
+    /// Emacs). Its keyword is [`Message::keyword`].
+    ToDo,
     /// `DONE`: read.
     Read,
     /// `ARCHIVED`.
@@ -122,7 +130,8 @@ impl Message {
         let state = match keyword.as_deref() {
             Some("DONE") => MessageState::Read,
             Some("ARCHIVED") => MessageState::Archived,
-            Some(k) if !done(k) => MessageState::Unread,
+            Some(k) if !done(k) && tags.iter().any(|t| t == "unread") => MessageState::Unread,
+            Some(k) if !done(k) => MessageState::ToDo,
             other => MessageState::Other(other.map(str::to_owned)),
         };
         let property = |key: &str| {
@@ -161,9 +170,10 @@ impl Message {
         })
     }
 
-    /// Whether the message is unread: a not-done keyword and the `unread` tag.
+    /// Whether the message is unread: a not-done keyword and the `unread` tag
+    /// ([`MessageState::Unread`]).
     pub fn is_unread(&self) -> bool {
-        self.state == MessageState::Unread && self.tags.iter().any(|t| t == "unread")
+        self.state == MessageState::Unread
     }
 
     /// The value of property `key` (case-insensitive).

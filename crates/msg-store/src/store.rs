@@ -34,6 +34,7 @@ pub struct NewMessage {
     to: String,
     content: String,
     reply_to: Option<String>,
+    thread: Option<String>,
     priority: Priority,
     extra: Vec<(String, String)>,
 }
@@ -46,6 +47,7 @@ impl NewMessage {
             to: to.into(),
             content: content.into(),
             reply_to: None,
+            thread: None,
             priority: Priority::Normal,
             extra: Vec::new(),
         }
@@ -55,6 +57,14 @@ impl NewMessage {
     /// no reply, as in the original.
     pub fn reply_to(mut self, id: impl Into<String>) -> Self {
         self.reply_to = Some(id.into()).filter(|id: &String| !id.is_empty());
+        self
+    }
+
+    /// Puts the message in thread `root` without answering a message: the copies of a
+    /// broadcast after the first share its thread. A reply's thread comes from its parent
+    /// instead; an empty ID means none.
+    pub fn thread(mut self, root: impl Into<String>) -> Self {
+        self.thread = Some(root.into()).filter(|root: &String| !root.is_empty());
         self
     }
 
@@ -191,6 +201,9 @@ impl MessageStore {
         if let Some(reply_to) = &message.reply_to {
             validate::property_value("reply_to", reply_to)?;
         }
+        if let Some(thread) = &message.thread {
+            validate::property_value("thread", thread)?;
+        }
         for (key, value) in &message.extra {
             if RESERVED.iter().any(|r| r.eq_ignore_ascii_case(key)) {
                 return Err(StoreError::ReservedProperty { key: key.clone() });
@@ -226,6 +239,9 @@ impl MessageStore {
             body: message.content.clone(),
         };
         let Some(reply_to) = &message.reply_to else {
+            if let Some(thread) = &message.thread {
+                properties.push(("THREAD".to_owned(), thread.clone()));
+            }
             properties.push(("CREATED".to_owned(), timestamp::format_inactive(now)));
             let entry = entry(properties);
             target.transaction(|txn| txn.append(&entry))?;
@@ -411,7 +427,12 @@ impl MessageStore {
             id,
             "mark read",
             "unread or read messages",
-            |state| matches!(state, MessageState::Unread | MessageState::Read),
+            |state| {
+                matches!(
+                    state,
+                    MessageState::Unread | MessageState::ToDo | MessageState::Read
+                )
+            },
             |e, at| {
                 e.set_keyword("DONE", at)?;
                 set_tag(e, "unread", false)
@@ -425,7 +446,12 @@ impl MessageStore {
             id,
             "mark unread",
             "unread or read messages",
-            |state| matches!(state, MessageState::Unread | MessageState::Read),
+            |state| {
+                matches!(
+                    state,
+                    MessageState::Unread | MessageState::ToDo | MessageState::Read
+                )
+            },
             |e, at| {
                 e.set_keyword("TODO", at)?;
                 set_tag(e, "unread", true)
@@ -443,7 +469,10 @@ impl MessageStore {
             |state| {
                 matches!(
                     state,
-                    MessageState::Unread | MessageState::Read | MessageState::Archived
+                    MessageState::Unread
+                        | MessageState::ToDo
+                        | MessageState::Read
+                        | MessageState::Archived
                 )
             },
             |e, at| {
@@ -468,6 +497,34 @@ impl MessageStore {
                 Ok(true)
             },
         )
+    }
+
+    /// Marks every unread message and file delivery read, as [`MessageStore::mark_read`]
+    /// does each, in one transaction (one read of the inbox, one write). Returns the IDs,
+    /// in file order.
+    pub fn mark_all_read(&self) -> Result<Vec<String>, StoreError> {
+        let at = timestamp::now_local();
+        let marked = self.inbox.transaction(|txn| {
+            let outline = txn.outline()?;
+            let ids: Vec<String> = (0..outline.len())
+                .filter(|&index| outline.has_tag(index, "unread"))
+                .filter_map(|index| {
+                    Message::from_entry(&outline.entry(index).get(), |k| {
+                        outline.keywords().is_done(k)
+                    })
+                })
+                .filter(Message::is_unread)
+                .map(|m| m.id)
+                .collect();
+            for id in &ids {
+                txn.edit(id, |e| {
+                    e.set_keyword("DONE", at)?;
+                    set_tag(e, "unread", false)
+                })?;
+            }
+            Ok(ids)
+        })?;
+        Ok(marked)
     }
 
     /// Marks a file delivery downloaded (`DOWNLOADED: true`).

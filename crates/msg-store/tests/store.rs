@@ -739,32 +739,61 @@ fn delivery_is_recorded_once_on_pending_messages() {
         "a repeat writes nothing"
     );
     assert!(store.record_delivery(&id, &DeliveryState::Queued).unwrap());
-    assert!(
-        !store
-            .record_delivery(&id, &DeliveryState::Delivered)
-            .unwrap()
-    );
+    assert!(!store.record_delivery(&id, &DeliveryState::Queued).unwrap());
     let sent = store.sent().unwrap();
     assert_eq!(sent[0].property("DELIVERY"), Some("queued"));
-    assert!(sent[0].property("DELIVERED_AT").is_some());
+    // Queued is not delivered (issue 19, defect 14): only QUEUED_AT.
+    assert!(sent[0].property("QUEUED_AT").is_some());
+    assert_eq!(sent[0].property("DELIVERED_AT"), None);
     assert_eq!(pending("bob"), 0);
     assert!(
         !store
             .record_delivery("msg-unknown", &DeliveryState::Queued)
             .unwrap()
     );
-    // Queued, then expired at the relay: failed after all.
+    // Queued, then the relay says the recipient took it: delivered, once.
     assert!(
         store
-            .record_delivery(&id, &DeliveryState::Failed("expired".into()))
+            .record_delivery(&id, &DeliveryState::Delivered)
             .unwrap()
     );
-    let sent = store.sent().unwrap();
-    assert_eq!(sent[0].property("DELIVERY"), Some("failed"));
-    assert_eq!(sent[0].property("DELIVERY_ERROR"), Some("expired"));
     assert!(
         !store
             .record_delivery(&id, &DeliveryState::Delivered)
+            .unwrap()
+    );
+    let sent = store.sent().unwrap();
+    assert_eq!(sent[0].property("DELIVERY"), Some("delivered"));
+    assert!(sent[0].property("DELIVERED_AT").is_some());
+    // Delivered is final: a late `expired` changes nothing.
+    assert!(
+        !store
+            .record_delivery(&id, &DeliveryState::Failed("expired".into()))
+            .unwrap()
+    );
+    // Queued, then expired at the relay: failed after all.
+    let other = store
+        .record_sent(
+            &NewMessage::new("bob", "alice", "again").property(DELIVERY_PROPERTY, DELIVERY_PENDING),
+        )
+        .unwrap()
+        .id;
+    assert!(
+        store
+            .record_delivery(&other, &DeliveryState::Queued)
+            .unwrap()
+    );
+    assert!(
+        store
+            .record_delivery(&other, &DeliveryState::Failed("expired".into()))
+            .unwrap()
+    );
+    let sent = store.sent().unwrap();
+    assert_eq!(sent[1].property("DELIVERY"), Some("failed"));
+    assert_eq!(sent[1].property("DELIVERY_ERROR"), Some("expired"));
+    assert!(
+        !store
+            .record_delivery(&other, &DeliveryState::Delivered)
             .unwrap()
     );
     // A message sent without the pending mark (to the local user) is never touched.
@@ -777,7 +806,7 @@ fn delivery_is_recorded_once_on_pending_messages() {
             .unwrap()
     );
     store.record_attempt_error(&local.id, "x").unwrap();
-    assert_eq!(store.sent().unwrap()[1].property("DELIVERY_ERROR"), None);
+    assert_eq!(store.sent().unwrap()[2].property("DELIVERY_ERROR"), None);
 }
 
 // --- Headings that say who and what ---

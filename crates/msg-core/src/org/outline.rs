@@ -213,6 +213,19 @@ impl Outline {
         self.lines[index]
     }
 
+    /// The entry whose section holds byte `offset` (from its heading line to the next
+    /// heading), or `None` for the text before the first heading.
+    pub fn entry_at(&self, offset: usize) -> Option<usize> {
+        self.starts
+            .partition_point(|&start| start <= offset)
+            .checked_sub(1)
+    }
+
+    /// Where the section of entry `index` ends: the next heading's start, else the file's end.
+    pub fn section_end(&self, index: usize) -> usize {
+        self.section(index).end
+    }
+
     pub(crate) fn section(&self, index: usize) -> Span {
         let end = self
             .starts

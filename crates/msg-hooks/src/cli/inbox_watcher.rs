@@ -5,13 +5,13 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use argh::FromArgs;
+use argh::{ArgsInfo, FromArgs};
 
 use crate::cli::{self, print};
 use crate::context::Context;
 use crate::hook::{self, HookEvent};
 
-#[derive(FromArgs, Debug)]
+#[derive(FromArgs, ArgsInfo, Debug)]
 /// Shows Claude Code what is new for your agent before each prompt: claims the next queued
 /// task (with its ID and the command to complete it), announces new messages and tasks
 /// awaiting approval, each once. Register it with `msg hooks install`.
@@ -26,6 +26,14 @@ struct Args {
     /// the space (default: messaging.default_space, else 0-personal)
     #[argh(option)]
     space: Option<String>,
+}
+
+/// The arguments as argh knows them (completions and man pages).
+pub(crate) fn args_info() -> argh::CommandInfoWithArgs {
+    argh::CommandInfoWithArgs {
+        name: "inbox-watcher",
+        ..Args::get_args_info()
+    }
 }
 
 /// The `inbox-watcher` executable.

@@ -1,7 +1,9 @@
 //! Machine output (`--json`): messages, tasks and the governor's reports as JSON values.
 //!
 //! Field names are snake_case and stable; text fields hold what the files say (timestamps
-//! as Org writes them, `[2026-11-24 Tue 10:02]`); absent values are `null`.
+//! as Org writes them, `[2026-11-24 Tue 10:02]`); absent values are `null`. Beside each Org
+//! timestamp is the same time in ISO 8601 (`created_at: "2026-11-24T10:02:00"`, local time
+//! as the file has it, which carries no offset), for programs.
 
 use msg_governor::{ActiveAdmission, DailySummary, Explanation, RuleCheck, Usage};
 use msg_inbox::Task;
@@ -43,6 +45,27 @@ fn subject(message: &Message) -> &str {
         .unwrap_or(&message.title)
 }
 
+/// An Org timestamp (`[2026-11-24 Tue 10:02]`) in ISO 8601 (`2026-11-24T10:02:00`), or
+/// `null` when there is none or it does not read.
+fn iso(org: Option<&str>) -> Value {
+    org.and_then(msg_core::timestamp::parse_org_timestamp)
+        .map_or(Value::Null, iso_local)
+}
+
+fn iso_local(at: time::PrimitiveDateTime) -> Value {
+    const FORMAT: &[time::format_description::FormatItem<'static>] =
+        time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]");
+    at.format(FORMAT).map_or(Value::Null, Value::String)
+}
+
+/// When a message or task was written: the time in its ID (to the second), else `CREATED`.
+fn created_at(id: &str, created: Option<&str>) -> Value {
+    match msg_core::id::parse_id(id).created {
+        Some(at) => iso_local(at),
+        None => iso(created),
+    }
+}
+
 /// A message.
 pub(crate) fn message(message: &Message) -> Value {
     json!({
@@ -63,6 +86,11 @@ pub(crate) fn message(message: &Message) -> Value {
         "body": message.body,
         "line": message.line,
         "properties": properties(&message.properties),
+        "created_at": created_at(&message.id, message.created.as_deref()),
+        "delivery": message.property("DELIVERY"),
+        "delivery_error": message.property("DELIVERY_ERROR"),
+        "queued_at": iso(message.property("QUEUED_AT")),
+        "delivered_at": iso(message.property("DELIVERED_AT")),
     })
 }
 
@@ -87,6 +115,11 @@ pub(crate) fn task(task: &Task) -> Value {
         "revision_count": task.revision_count(),
         "closed": task.closed(),
         "properties": properties(task.properties()),
+        "created_at": created_at(task.id(), task.property("CREATED")),
+        "submitted_at": iso(task.property("SUBMITTED")),
+        "started_at": iso(task.property("STARTED")),
+        "completed_at": iso(task.property("COMPLETED")),
+        "closed_at": iso(task.closed()),
     })
 }
 
@@ -212,6 +245,7 @@ pub(crate) fn contacts(rows: &[ContactRow]) -> Value {
                     "noted_tier": row.noted_tier,
                     "added": row.added,
                     "in_contacts_file": row.in_contacts_file,
+                    "groups": row.groups,
                 })
             })
             .collect(),

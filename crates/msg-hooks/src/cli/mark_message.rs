@@ -4,13 +4,13 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use argh::FromArgs;
+use argh::{ArgsInfo, FromArgs};
 
 use crate::cli::{self, print};
 use crate::context::Context;
 use crate::desk::messages::{MarkAction, mark};
 
-#[derive(FromArgs, Debug)]
+#[derive(FromArgs, ArgsInfo, Debug)]
 /// Marks a message in your inbox read, unread or archived.
 #[argh(help_triggers("-h", "--help"))]
 struct Args {
@@ -26,6 +26,14 @@ struct Args {
     /// the space (default: messaging.default_space, else 0-personal)
     #[argh(option)]
     space: Option<String>,
+}
+
+/// The arguments as argh knows them (completions and man pages).
+pub(crate) fn args_info() -> argh::CommandInfoWithArgs {
+    argh::CommandInfoWithArgs {
+        name: "mark-message",
+        ..Args::get_args_info()
+    }
 }
 
 /// The `mark-message` executable.

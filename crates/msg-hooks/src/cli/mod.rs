@@ -7,20 +7,25 @@
 //!   hook and helper commands;
 //! - `render.rs` (human) and `json.rs` (`--json`): the two output forms. The hook's JSON is
 //!   not here: it is the hook's contract, built in `hook/watcher.rs`.
+//! - `completions.rs` and `man.rs`: shell completions and man pages for every program, made
+//!   from the programs' argh definitions ([`programs`]).
 //!
 //! This file holds the conventions every executable shares: how arguments are parsed, how
 //! results are printed, and which exit status means what.
 //!
 //! - exit 0: done (including "nothing to do");
 //! - exit 1: failure, with one line on stderr: `<program>: <what went wrong>`;
-//! - exit 2: a usage mistake (unknown flag, missing argument), with the usage hint. The
+//! - exit 2: a usage mistake (unknown flag, missing argument), naming the command it is
+//!   about, what was probably meant ("did you mean"), and that command's `--help`. The
 //!   `inbox-watcher` hook never exits 2, because Claude Code would block the person's prompt.
 //!
 //! Output goes to stdout in one write; a reader that closed the pipe early (`msg inbox |
 //! head -1`) is not an error.
 
+mod completions;
 mod inbox_watcher;
 mod json;
+mod man;
 mod mark_message;
 mod msg;
 mod render;
@@ -32,7 +37,9 @@ use std::io::{self, Write};
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use argh::{EarlyExit, FromArgs};
+use argh::{ArgsInfo, CommandInfoWithArgs, EarlyExit, FlagInfoKind, FromArgs};
+
+use crate::error::HooksError;
 
 pub use inbox_watcher::inbox_watcher_main;
 pub use mark_message::mark_message_main;
@@ -98,16 +105,131 @@ pub(crate) fn args() -> Result<Vec<String>, EarlyOut> {
         .collect()
 }
 
-/// Parses `args` (without the program name) into `T`.
-pub(crate) fn parse<T: FromArgs>(program: &str, args: &[String]) -> Result<T, EarlyOut> {
+/// The version every program prints for `--version`.
+pub(crate) const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Parses `args` (without the program name) into `T`. `--version` alone prints the version;
+/// a usage error names the command it is about and points to that command's `--help`, with
+/// the closest command or flag when a word is not one.
+pub(crate) fn parse<T: FromArgs + ArgsInfo>(program: &str, args: &[String]) -> Result<T, EarlyOut> {
+    if matches!(args, [only] if only == "--version" || only == "-V") {
+        return Err(EarlyOut::Help(version(program)));
+    }
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     T::from_args(&[program], &args).map_err(|EarlyExit { output, status }| match status {
-        Ok(()) => EarlyOut::Help(output.trim_end().to_owned()),
-        Err(()) => EarlyOut::Usage(format!(
-            "{program}: {}; run `{program} --help` for usage",
-            output.trim_end().replace('\n', " ")
-        )),
+        Ok(()) => EarlyOut::Help(with_version_line(&args, output.trim_end())),
+        Err(()) => EarlyOut::Usage(usage_message(program, &T::get_args_info(), &args, &output)),
     })
+}
+
+/// The top-level help lists `--version` with `--help` (argh knows only its own flags).
+fn with_version_line(args: &[&str], help: &str) -> String {
+    const HELP_LINE: &str = "  -h, --help        display usage information";
+    if args.len() != 1 || !help.contains(HELP_LINE) {
+        return help.to_owned();
+    }
+    help.replacen(
+        HELP_LINE,
+        &format!("{HELP_LINE}\n  -V, --version     print the version and exit"),
+        1,
+    )
+}
+
+/// The subcommands `args` name from the top, and the command they lead to: options are
+/// skipped (with their values), the first other word that is not a subcommand ends it.
+fn command_path<'i>(
+    info: &'i CommandInfoWithArgs,
+    args: &[&str],
+) -> (Vec<&'static str>, &'i CommandInfoWithArgs, Option<usize>) {
+    let mut path = Vec::new();
+    let mut level = info;
+    let mut index = 0;
+    while index < args.len() {
+        let arg = args[index];
+        if arg == "--" {
+            break;
+        }
+        if arg.starts_with('-') {
+            let takes_value = level
+                .flags
+                .iter()
+                .any(|flag| flag.long == arg && matches!(flag.kind, FlagInfoKind::Option { .. }));
+            index += if takes_value { 2 } else { 1 };
+            continue;
+        }
+        match level.commands.iter().find(|c| c.name == arg) {
+            Some(sub) => {
+                path.push(sub.name);
+                level = &sub.command;
+                index += 1;
+            }
+            None => return (path, level, Some(index)),
+        }
+    }
+    (path, level, None)
+}
+
+/// argh's usage error on one line, with the command it is about, what was probably meant,
+/// and that command's `--help`.
+fn usage_message(program: &str, info: &CommandInfoWithArgs, args: &[&str], output: &str) -> String {
+    let (path, level, stopped_at) = command_path(info, args);
+    let mut command = program.to_owned();
+    for name in &path {
+        command.push(' ');
+        command.push_str(name);
+    }
+    // argh lists names one per indented line: `…not provided:\n    to\n    text`.
+    let mut lines = output.trim_end().lines();
+    let first = lines.next().unwrap_or("").trim_end();
+    let listed: Vec<&str> = lines.map(str::trim).filter(|l| !l.is_empty()).collect();
+    let mut message = if listed.is_empty() {
+        first.to_owned()
+    } else {
+        format!("{} {}", first, listed.join(", "))
+    };
+    if let Some(given) = first.strip_prefix("Unrecognized argument: ") {
+        let given = given.trim().trim_matches('"');
+        if given.starts_with('-') {
+            let flags = level
+                .flags
+                .iter()
+                .map(|f| f.long)
+                .chain(["--help"])
+                .filter(|f| !f.is_empty());
+            message.push_str(&crate::suggest::did_you_mean(given, flags, ""));
+        } else if !level.commands.is_empty()
+            && stopped_at.is_some_and(|at| args.get(at) == Some(&given))
+        {
+            message = if path.is_empty() {
+                format!("unknown command {given:?}")
+            } else {
+                format!("`{command}` has no command {given:?}")
+            };
+            let names = level.commands.iter().map(|c| c.name);
+            message.push_str(&crate::suggest::did_you_mean(
+                given,
+                names,
+                &format!("{command} "),
+            ));
+        }
+    }
+    format!("{program}: {message}; run `{command} --help` for usage")
+}
+
+/// The version line for `program`.
+pub(crate) fn version(program: &str) -> String {
+    format!("{program} {VERSION}")
+}
+
+/// Every program's arguments as argh knows them, for completions and man pages.
+pub(crate) fn programs() -> Vec<CommandInfoWithArgs> {
+    vec![
+        msg::args_info(),
+        inbox_watcher::args_info(),
+        send_reply::args_info(),
+        mark_message::args_info(),
+        task_queue::args_info(),
+    ]
 }
 
 /// Removes every `--name VALUE` and `--name=VALUE` before a `--` from `args` and returns the
@@ -197,10 +319,56 @@ pub(crate) fn one_line(err: &anyhow::Error) -> String {
     line.replace(['\n', '\r'], " ")
 }
 
+/// For a task in a state the operation does not start from, the commands of `program` that
+/// do move it on from there: ` (next: `msg task accept ID`, `msg task revise ID`)`.
+fn next_steps(program: &str, err: &anyhow::Error) -> String {
+    use msg_inbox::{InboxError, Operation, TaskState};
+    let found = err
+        .chain()
+        .find_map(|cause| match cause.downcast_ref::<HooksError>()? {
+            HooksError::Inbox(InboxError::WrongState { id, keyword, .. }) => {
+                Some((id.clone(), keyword.clone()))
+            }
+            _ => None,
+        });
+    let Some((id, Some(keyword))) = found else {
+        return String::new();
+    };
+    let Some(state) = TaskState::from_keyword(&keyword) else {
+        return String::new();
+    };
+    let commands: Vec<String> = state
+        .operations()
+        .into_iter()
+        .map(|op| {
+            let word = op.name();
+            match (program, op) {
+                (
+                    "task-queue",
+                    Operation::Approve
+                    | Operation::Reject
+                    | Operation::Cancel
+                    | Operation::Accept
+                    | Operation::RequestRevision
+                    | Operation::Retry,
+                ) => format!("`task-queue {word} {id}`"),
+                ("send-reply", Operation::Complete) => {
+                    format!("`send-reply TO TEXT --complete-task {id}`")
+                }
+                _ => format!("`msg task {word} {id}`"),
+            }
+        })
+        .collect();
+    if commands.is_empty() {
+        return String::new();
+    }
+    format!(" (next: {})", commands.join(", "))
+}
+
 /// Prints `program: <error on one line>` to stderr and returns exit status 2 for a
 /// [`UsageError`], else 1.
 pub(crate) fn fail(program: &str, err: &anyhow::Error) -> ExitCode {
-    eprintln!("{program}: {}", one_line(err));
+    eprintln!("{program}: {}{}", one_line(err), next_steps(program, err));
     if err.downcast_ref::<UsageError>().is_some() {
         ExitCode::from(2)
     } else {
@@ -264,7 +432,7 @@ mod tests {
         );
     }
 
-    #[derive(FromArgs, Debug)]
+    #[derive(FromArgs, ArgsInfo, Debug)]
     /// Test.
     struct Args {
         /// a flag

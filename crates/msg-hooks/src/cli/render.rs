@@ -43,6 +43,10 @@ fn clip(text: &str, max: usize) -> String {
 pub(crate) fn message_state(message: &Message) -> String {
     match &message.state {
         MessageState::Unread => "unread".into(),
+        MessageState::ToDo => message
+            .keyword
+            .as_deref()
+            .map_or_else(|| "todo".into(), str::to_lowercase),
         MessageState::Read => "read".into(),
         MessageState::Archived => "archived".into(),
         MessageState::Other(Some(keyword)) => keyword.to_lowercase(),
@@ -149,6 +153,85 @@ pub(crate) fn message_detail(message: &Message, where_from: &str) -> String {
     out
 }
 
+/// What became of a sent message: `pending`, `pending (last try: rate_limited)`, `queued`,
+/// `delivered`, `failed: frame_too_large`; `-` without a delivery state.
+pub(crate) fn delivery(message: &Message) -> String {
+    let error = message.property("DELIVERY_ERROR").map(one_line);
+    match (message.property("DELIVERY"), error) {
+        (Some("pending"), Some(error)) => format!("pending (last try: {error})"),
+        (Some("failed"), Some(error)) => format!("failed: {error}"),
+        (Some(state), _) => one_line(state),
+        (None, _) => "-".into(),
+    }
+}
+
+/// The sent messages, one per line: delivery state, ID, recipient, time, first line.
+pub(crate) fn sent_list(messages: &[Message]) -> String {
+    if messages.is_empty() {
+        return "Nothing sent.\n".into();
+    }
+    let rows: Vec<Vec<String>> = messages
+        .iter()
+        .map(|m| {
+            vec![
+                delivery(m),
+                m.id.clone(),
+                clip(&one_line(m.to.as_deref().unwrap_or("?")), 30),
+                m.created.clone().unwrap_or_default(),
+                clip(&one_line(&message_summary(m)), 50),
+            ]
+        })
+        .collect();
+    let failed = messages
+        .iter()
+        .filter(|m| m.property("DELIVERY") == Some("failed"))
+        .count();
+    let mut out = columns(&rows);
+    out.push_str(&format!(
+        "{}, {failed} failed{}\n",
+        msg_core::figures::counted(messages.len(), "message", "messages"),
+        if failed > 0 {
+            " (`msg resend ID` sends one again)"
+        } else {
+            ""
+        }
+    ));
+    out
+}
+
+/// Search results: where, ID, sender, the matching line; then the count.
+pub(crate) fn search_results(found: &crate::desk::search::Found) -> String {
+    let rows: Vec<Vec<String>> = found
+        .hits
+        .iter()
+        .map(|hit| {
+            vec![
+                hit.place.name(),
+                hit.id
+                    .clone()
+                    .unwrap_or_else(|| format!("line {}", hit.line)),
+                clip(&one_line(hit.from.as_deref().unwrap_or("-")), 30),
+                clip(
+                    &one_line(&format!("{}: {}", hit.field.to_lowercase(), hit.snippet)),
+                    70,
+                ),
+            ]
+        })
+        .collect();
+    let mut out = columns(&rows);
+    let shown = if found.total > found.hits.len() {
+        format!(" ({} shown; --limit N shows more)", found.hits.len())
+    } else {
+        String::new()
+    };
+    out.push_str(&format!(
+        "{} in {}{shown}\n",
+        msg_core::figures::counted(found.total, "match", "matches"),
+        msg_core::figures::counted(found.files, "file", "files")
+    ));
+    out
+}
+
 /// A thread in conversation order.
 pub(crate) fn thread_text(root: &str, messages: &[Message], user: &str) -> String {
     let mut out = format!(
@@ -163,7 +246,10 @@ pub(crate) fn thread_text(root: &str, messages: &[Message], user: &str) -> Strin
     for message in messages {
         let to = message.to.as_deref().unwrap_or("?");
         let state = if message.tags.iter().any(|t| t == "sent") {
-            "sent".to_owned()
+            match message.property("DELIVERY") {
+                Some(_) => format!("sent, {}", delivery(message)),
+                None => "sent".to_owned(),
+            }
         } else {
             message_state(message)
         };
@@ -255,12 +341,16 @@ pub(crate) fn queue_status(agent: &str, counts: &TaskCounts) -> String {
     )
 }
 
-/// The contacts, one per line: ID, tier in the settings, name, and where the contacts file
-/// disagrees.
-pub(crate) fn contact_list(rows: &[ContactRow], file: &std::path::Path) -> String {
-    if rows.is_empty() {
+/// The contacts, one per line: ID, the tier that counts, name, handles, and where the
+/// contacts file disagrees; then the groups.
+pub(crate) fn contact_list(
+    rows: &[ContactRow],
+    groups: &std::collections::BTreeMap<String, Vec<String>>,
+    file: &std::path::Path,
+) -> String {
+    if rows.is_empty() && groups.is_empty() {
         return format!(
-            "No contacts: add actors to {} and their tiers under messaging.trust_overrides.\n",
+            "No contacts: `msg contacts add NAME` adds one to {}.\n",
             file.display()
         );
     }
@@ -277,15 +367,30 @@ pub(crate) fn contact_list(rows: &[ContactRow], file: &std::path::Path) -> Strin
             if !row.in_contacts_file {
                 note.push("only in the settings".to_owned());
             }
+            let handles: Vec<String> = row.handles.iter().map(|h| one_line(h)).collect();
             vec![
                 one_line(&row.id),
                 one_line(&row.tier),
                 one_line(row.name.as_deref().unwrap_or("-")),
+                if handles.is_empty() {
+                    "-".to_owned()
+                } else {
+                    handles.join(" ")
+                },
                 note.join("; "),
             ]
         })
         .collect();
-    columns(&table)
+    let mut out = columns(&table);
+    for (name, members) in groups {
+        let members: Vec<String> = members.iter().map(|m| one_line(m)).collect();
+        out.push_str(&format!(
+            "group {}: {}\n",
+            one_line(name),
+            members.join(", ")
+        ));
+    }
+    out
 }
 
 /// What the governor did, as a `[messaging]` line; `None` when it did nothing.

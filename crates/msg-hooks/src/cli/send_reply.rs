@@ -6,13 +6,13 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use argh::FromArgs;
+use argh::{ArgsInfo, FromArgs};
 
 use crate::cli::{self, print, render};
 use crate::context::Context;
 use crate::desk::{Reply, send_reply};
 
-#[derive(FromArgs, Debug)]
+#[derive(FromArgs, ArgsInfo, Debug)]
 /// Sends your agent's reply. To the local user it lands in the local inbox; to anyone else it
 /// is recorded in outbox.org, pending delivery by the relay. With --complete-task, the task
 /// (which must be WORKING) is completed and the governor told the tokens used.
@@ -46,6 +46,14 @@ struct Args {
     /// the space (default: messaging.default_space, else 0-personal)
     #[argh(option)]
     space: Option<String>,
+}
+
+/// The arguments as argh knows them (completions and man pages).
+pub(crate) fn args_info() -> argh::CommandInfoWithArgs {
+    argh::CommandInfoWithArgs {
+        name: "send-reply",
+        ..Args::get_args_info()
+    }
 }
 
 /// The `send-reply` executable.

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::str::FromStr;
 
-use argh::FromArgs;
+use argh::{ArgsInfo, FromArgs};
 
 use crate::cli::{self, print, render};
 use crate::context::Context;
@@ -24,6 +24,11 @@ enum Action {
     Retry,
 }
 
+/// The actions, as typed.
+pub(crate) const ACTIONS: [&str; 7] = [
+    "status", "approve", "reject", "cancel", "accept", "revise", "retry",
+];
+
 impl FromStr for Action {
     type Err = String;
 
@@ -38,14 +43,15 @@ impl FromStr for Action {
             "retry" => Action::Retry,
             other => {
                 return Err(format!(
-                    "unknown action {other:?}: use status, approve, reject, cancel, accept, revise or retry"
+                    "unknown action {other:?}{}: use status, approve, reject, cancel, accept, revise or retry",
+                    crate::suggest::did_you_mean(other, ACTIONS, "")
                 ));
             }
         })
     }
 }
 
-#[derive(FromArgs, Debug)]
+#[derive(FromArgs, ArgsInfo, Debug)]
 /// Shows your agent's task queue, or moves a task: approve or reject one that waits for
 /// you, cancel a queued or working one, accept a done one, ask for a revision, or put a
 /// working one back in the queue (retry).
@@ -69,6 +75,14 @@ struct Args {
     /// the space (default: messaging.default_space, else 0-personal)
     #[argh(option)]
     space: Option<String>,
+}
+
+/// The arguments as argh knows them (completions and man pages).
+pub(crate) fn args_info() -> argh::CommandInfoWithArgs {
+    argh::CommandInfoWithArgs {
+        name: "task-queue",
+        ..Args::get_args_info()
+    }
 }
 
 /// The `task-queue` executable.

@@ -337,6 +337,7 @@ fn refuse(
     let sent = send_with_properties(
         ctx,
         &Outgoing {
+            thread: None,
             from: agent.to_owned(),
             to: message.from.clone(),
             content: text,

@@ -22,6 +22,7 @@ pub(crate) fn resolve<'a>(
         what,
         given: given.to_owned(),
         path: path.to_owned(),
+        also: Vec::new(),
     };
     if given_trimmed.is_empty() {
         return Err(not_found());

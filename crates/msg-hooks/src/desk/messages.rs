@@ -111,7 +111,16 @@ pub(crate) fn find_any(
         .map(|m| m.id.as_str())
         .chain(sent.iter().map(|m| m.id.as_str()))
         .chain(tasks.iter().map(Task::id));
-    let id = lookup::resolve(given, ids, "message or task", &ctx.inbox_file()?)?;
+    let id = lookup::resolve(given, ids, "message or task", &ctx.inbox_file()?).map_err(|err| {
+        // Said with every file searched, not only the inbox.
+        also_searched(
+            err,
+            [
+                ctx.paths().outbox_file(ctx.space()).ok(),
+                ctx.agent_file(agent).ok(),
+            ],
+        )
+    })?;
     if let Some(message) = received.into_iter().find(|m| m.id == id) {
         return Ok(Found::Received(message));
     }
@@ -124,6 +133,30 @@ pub(crate) fn find_any(
             .find(|t| t.id() == id)
             .expect("resolved among these"),
     ))
+}
+
+/// A [`HooksError::NotFound`] naming `more` files searched too.
+pub(crate) fn also_searched(
+    err: HooksError,
+    more: impl IntoIterator<Item = Option<std::path::PathBuf>>,
+) -> HooksError {
+    match err {
+        HooksError::NotFound {
+            what,
+            given,
+            path,
+            mut also,
+        } => {
+            also.extend(more.into_iter().flatten());
+            HooksError::NotFound {
+                what,
+                given,
+                path,
+                also,
+            }
+        }
+        other => other,
+    }
 }
 
 /// The messages (received or sent) that answer task `task_id` (their `TASK` property).

@@ -4,24 +4,29 @@
 //!   complete, …), each task carrying its governor admission from its first write
 //!   ([`admission_links`] reads the links of earlier builds);
 //! - [`intake`]: a message to a local agent becomes at most one task, through the governor;
-//! - [`send`]: a message into the local inbox or the outbox; [`reply`]: the agent's reply,
+//! - [`send`]: a message into the local inbox or the outbox; [`broadcast`]: one message to
+//!   several recipients, a copy each, in one thread; [`reply`]: the agent's reply,
 //!   which may complete its task; [`task_news`]: the sender of a task that came as a message
 //!   hears what becomes of it;
+//! - [`search`]: every message and task holding a text, across the space's files;
 //! - [`messages`]: messages and tasks by the IDs people type ([`lookup`]: whole, or a unique
 //!   prefix or suffix), marked read, unread or archived.
 //!
 //! The properties below link tasks and messages in the files; they are written with the
 //! entry they belong to, in its first append.
 //!
-//! Edges inside the wing point one way: `reply` and `intake` use `tasks` and `send`; `tasks`
+//! Edges inside the wing point one way: `reply`, `intake` and `broadcast` use `tasks` and
+//! `send`; `tasks`
 //! uses `task_news`, which uses `send`; nothing here uses `reply` or `intake`.
 
 pub(crate) mod admission_links;
 pub(crate) mod arrivals;
+pub(crate) mod broadcast;
 pub(crate) mod intake;
-mod lookup;
+pub(crate) mod lookup;
 pub(crate) mod messages;
 mod reply;
+pub(crate) mod search;
 pub(crate) mod send;
 mod task_news;
 pub(crate) mod tasks;

@@ -70,6 +70,7 @@ pub fn send_reply(ctx: &Context, reply: &Reply) -> Result<ReplyReport, HooksErro
         None => None,
     };
     let outgoing = Outgoing {
+        thread: None,
         from: sender.to_owned(),
         to: reply.to.clone(),
         content: reply.content.clone(),

@@ -39,6 +39,8 @@ pub(crate) struct Outgoing {
     pub(crate) content: String,
     /// The message answered: its ID, or a unique prefix or suffix of it.
     pub(crate) reply_to: Option<String>,
+    /// The thread to join without answering a message (a broadcast's later copies).
+    pub(crate) thread: Option<String>,
     /// The priority.
     pub(crate) priority: Priority,
 }
@@ -88,6 +90,16 @@ pub(crate) fn send_with_properties(
     msg_core::validate::actor("from", &outgoing.from)?;
     let to = ctx.recipient(&outgoing.to)?;
     msg_core::validate::actor("to", &to)?;
+    if outgoing.content.trim().is_empty() {
+        return Err(msg_core::validate::ValidationError::Empty {
+            field: "the message text".into(),
+        }
+        .into());
+    }
+    if to != ctx.user() {
+        check_relay_recipient(&to)?;
+        check_frame_size(&to, &outgoing.content)?;
+    }
     let outgoing = &Outgoing {
         to,
         ..outgoing.clone()
@@ -96,6 +108,8 @@ pub(crate) fn send_with_properties(
         .priority(outgoing.priority);
     if let Some(given) = &outgoing.reply_to {
         message = message.reply_to(find_parent(ctx, given)?);
+    } else if let Some(thread) = &outgoing.thread {
+        message = message.thread(thread);
     }
     let store = ctx.store()?;
     for (key, value) in properties {
@@ -115,6 +129,42 @@ pub(crate) fn send_with_properties(
     }
 }
 
+/// A recipient the relay can deliver to: a name someone can log in as
+/// ([`msg_relay::validate_username`]: one line, no control characters, at most 128 bytes).
+/// Anything else would wait in the relay's queue for nobody until it expires.
+pub(crate) fn check_relay_recipient(to: &str) -> Result<(), HooksError> {
+    msg_relay::validate_username(to).map_err(|err| HooksError::InvalidName {
+        field: "recipient".into(),
+        value: to.to_owned(),
+        reason: format!("no one can log in to a relay under that name ({err})"),
+    })
+}
+
+/// A message whose `send` frame fits in a relay's default frame limit
+/// ([`msg_relay::protocol::MAX_FRAME_BYTES`]): refused now, with the limit, rather than
+/// accepted and failed at the next connection. The frame is measured as the client will
+/// write it, with the longest ID and timestamp this client writes.
+fn check_frame_size(to: &str, content: &str) -> Result<(), HooksError> {
+    use msg_relay::protocol::{ClientFrame, MAX_FRAME_BYTES};
+    let frame = ClientFrame::Send {
+        to: Some(to.to_owned()),
+        content: Some(content.to_owned()),
+        id: Some("msg-20261207-120000-0123456789abcdef".to_owned()),
+        thread: Some("msg-20261207-120000-0123456789abcdef".to_owned()),
+        reply_to: Some("msg-20261207-120000-0123456789abcdef".to_owned()),
+        timestamp: Some("[2026-12-07 Mon 12:00]".to_owned()),
+    }
+    .to_json();
+    if frame.len() <= MAX_FRAME_BYTES {
+        return Ok(());
+    }
+    Err(HooksError::TooLong {
+        bytes: content.len(),
+        frame: frame.len(),
+        limit: MAX_FRAME_BYTES,
+    })
+}
+
 /// The ID of the message answered: a received or sent message whose ID is `given`, or the
 /// only one starting or ending with it.
 fn find_parent(ctx: &Context, given: &str) -> Result<String, HooksError> {
@@ -128,4 +178,5 @@ fn find_parent(ctx: &Context, given: &str) -> Result<String, HooksError> {
         "message",
         &ctx.inbox_file()?,
     )
+    .map_err(|err| super::messages::also_searched(err, [ctx.paths().outbox_file(ctx.space()).ok()]))
 }

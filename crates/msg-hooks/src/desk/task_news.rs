@@ -95,6 +95,7 @@ pub(crate) fn tell_sender(
     let sent = send_with_properties(
         ctx,
         &Outgoing {
+            thread: None,
             from: agent.to_owned(),
             to: from.to_owned(),
             content: event.text(ctx, task),

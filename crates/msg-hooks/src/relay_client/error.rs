@@ -63,6 +63,18 @@ pub(crate) enum ClientError {
         /// The identity.
         name: String,
     },
+    /// Another client runs for the same root and space ([`super::running`]).
+    #[error(
+        "another `msg relay connect`{} already runs for this Datacore root and space (it holds {}); it sends and receives for you: stop it (Ctrl-C) before starting another",
+        pid.map(|pid| format!(" (process {pid})")).unwrap_or_default(),
+        lock.display()
+    )]
+    AlreadyRunning {
+        /// Its process ID, when it wrote one.
+        pid: Option<u32>,
+        /// The lock it holds.
+        lock: std::path::PathBuf,
+    },
     /// Reading or writing the files failed.
     #[error(transparent)]
     Files(#[from] HooksError),

@@ -96,6 +96,7 @@ mod tests {
         let sent = crate::desk::send::send(
             &ctx,
             &crate::desk::send::Outgoing {
+                thread: None,
                 from: "bob".into(),
                 to: "alice".into(),
                 content: "hi".into(),

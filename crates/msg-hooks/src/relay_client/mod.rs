@@ -12,7 +12,9 @@
 //!   goes through task intake ([`crate::desk::intake`]);
 //! - **sends** the entries of `outbox.org` that are `:DELIVERY: pending` and from this
 //!   identity, and records the relay's answer on each: `delivered` or `queued` (from the
-//!   relay's `ack`), `failed` with `DELIVERY_ERROR` for a refusal that retrying cannot fix;
+//!   relay's `ack`; a `queued` one becomes `delivered` when the relay later says it reached
+//!   its recipient, with its `delivered` frame), `failed` with `DELIVERY_ERROR` for a refusal
+//!   that retrying cannot fix;
 //!   a refusal that can pass later (`rate_limited`, `queue_full`, ...) leaves it pending
 //!   with `DELIVERY_ERROR` and it is sent again later. A message without an ack stays
 //!   pending: a relay without acks never makes a message count as delivered;
@@ -28,8 +30,9 @@
 //! relay's `synced`, sends what is pending, waits for the acks (at most
 //! [`ConnectOptions::timeout`]) and closes.
 //!
-//! This file holds the client's API and each identity's life (sessions, with backoff
-//! between them); `session.rs` one login (the frames in and out, the files), `wire.rs` the
+//! One client runs per root and space (`running.rs`: a second one is refused, saying
+//! which process runs). This file holds the client's API and each identity's life
+//! (sessions, with backoff between them); `session.rs` one login (the frames in and out, the files), `wire.rs` the
 //! frames on top of [`msg_relay::protocol`], `mailroom.rs` the calls of the space's
 //! [`msg_store::MessageStore`], `error.rs` [`ClientError`].
 
@@ -37,6 +40,7 @@ mod backoff;
 mod error;
 mod mailroom;
 pub(crate) mod presence;
+mod running;
 mod session;
 mod wire;
 
@@ -203,6 +207,9 @@ pub(crate) async fn connect(
     let url = named_url(&ctx)?;
     check_url(&url)?;
     let identities = identities(&ctx)?;
+    // Held until every identity's run has ended: a second client for this root would
+    // replace these sessions on the relay.
+    let _running = running::claim(&ctx)?;
     let mut runs = Vec::new();
     for identity in identities {
         let ctx = ctx.clone();

@@ -148,6 +148,7 @@ pub(crate) fn read(ctx: &Context) -> Result<Presence, HooksError> {
     let record = read_record(&path)?.filter(|_| client_running);
     let mut people: Vec<Person> = ctx
         .contact_rows()?
+        .0
         .into_iter()
         .filter(|c| c.id != ctx.user())
         .map(|c| Person {

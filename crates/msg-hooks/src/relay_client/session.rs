@@ -309,6 +309,21 @@ impl Session {
                 (self.report)(&line);
                 Ok(())
             }
+            FromRelay::Delivered { id } => {
+                // A message the relay had queued reached its recipient: `queued` becomes
+                // `delivered` (a repeat, or an ID not in the outbox, changes nothing).
+                let line = format!("[relay] {}: {id} delivered (it had been queued)", self.name);
+                let changed = self
+                    .files(move |ctx| {
+                        mailroom::record_delivery(&ctx, &id, &DeliveryState::Delivered)
+                    })
+                    .await?;
+                if changed {
+                    self.summary.delivered += 1;
+                    (self.report)(&line);
+                }
+                Ok(())
+            }
             FromRelay::Synced { backlog } => {
                 self.synced = true;
                 (self.report)(&format!(

@@ -12,8 +12,15 @@ use serde_json::Value;
 use super::mailroom::Incoming;
 
 /// The frame types of [`ServerFrame`] this client reads.
-const KNOWN: [&str; 7] = [
-    "auth_ok", "message", "ack", "synced", "error", "presence", "pong",
+const KNOWN: [&str; 8] = [
+    "auth_ok",
+    "message",
+    "ack",
+    "synced",
+    "error",
+    "presence",
+    "pong",
+    "delivered",
 ];
 
 /// A frame from the relay, as far as the client cares.
@@ -31,6 +38,11 @@ pub(crate) enum FromRelay {
         status: AckStatus,
         /// Whether it was a duplicate of one accepted before.
         duplicate: bool,
+    },
+    /// A message this identity sent, queued by the relay, has reached its recipient.
+    Delivered {
+        /// The message ID.
+        id: String,
     },
     /// The backlog was sent: `backlog` messages.
     Synced {
@@ -105,6 +117,7 @@ pub(crate) fn parse(text: &str) -> Option<FromRelay> {
             duplicate,
         },
         ServerFrame::Synced { backlog } => FromRelay::Synced { backlog },
+        ServerFrame::Delivered { id, .. } => FromRelay::Delivered { id },
         ServerFrame::Error {
             code,
             message,
@@ -127,13 +140,14 @@ fn to_text(frame: &ClientFrame) -> String {
     serde_json::to_string(frame).expect("a client frame serialises")
 }
 
-/// `auth` with a token (or the v0.2.0 shared secret) and `acks: true`.
+/// `auth` with a token (or the v0.2.0 shared secret), `acks: true` and `receipts: true`.
 pub(crate) fn auth(username: &str, token: Option<&str>, secret: Option<&str>) -> String {
     to_text(&ClientFrame::Auth {
         username: Some(username.to_owned()),
         token: token.map(str::to_owned),
         secret: secret.map(str::to_owned),
         acks: Some(true),
+        receipts: Some(true),
     })
 }
 
@@ -228,6 +242,10 @@ mod tests {
             (code, code_text.as_str()),
             (ErrorCode::Unknown, "brand_new")
         );
+        assert_eq!(
+            parse(r#"{"type":"delivered","id":"m1","to":"bob"}"#),
+            Some(FromRelay::Delivered { id: "m1".into() })
+        );
         assert_eq!(parse(r#"{"type":"pong"}"#), Some(FromRelay::Other));
         assert_eq!(parse(r#"{"type":"future","x":1}"#), Some(FromRelay::Other));
         assert_eq!(parse("not json"), None);
@@ -240,7 +258,7 @@ mod tests {
         let frame: Value = serde_json::from_str(&auth("bob", Some("t0k"), None)).unwrap();
         assert_eq!(
             frame,
-            serde_json::json!({"type":"auth","username":"bob","token":"t0k","acks":true})
+            serde_json::json!({"type":"auth","username":"bob","token":"t0k","acks":true,"receipts":true})
         );
     }
 

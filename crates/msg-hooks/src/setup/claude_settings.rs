@@ -128,6 +128,17 @@ fn runs(command: &str, name: &str) -> bool {
         .is_some_and(|file| file == name)
 }
 
+/// Whether a hook command runs the Python original's watcher, in any form: the script as
+/// the program (`~/.datacore/hooks/inbox-watcher.py`) or given to an interpreter (`python3
+/// ~/.datacore/hooks/inbox-watcher.py`, `uv run …/inbox-watcher.py`).
+fn runs_python_watcher(command: &str) -> bool {
+    command.split_whitespace().any(|word| {
+        Path::new(word.trim_matches(['\'', '"']))
+            .file_name()
+            .is_some_and(|file| file == "inbox-watcher.py")
+    })
+}
+
 /// The program a hook command runs: its first word, or its first quoted string.
 fn program(command: &str) -> &str {
     let command = command.trim_start();
@@ -151,7 +162,7 @@ fn register(event: &str, groups: &mut Vec<Value>, command: &str, changes: &mut V
             let python = handler
                 .get("command")
                 .and_then(Value::as_str)
-                .is_some_and(|c| runs(c, "inbox-watcher.py"));
+                .is_some_and(runs_python_watcher);
             if python {
                 changes.push(format!(
                     "{event}: removed the Python hook {}",
@@ -215,7 +226,12 @@ mod tests {
         assert!(runs("'/a b/inbox-watcher' --plain", "inbox-watcher"));
         assert!(runs("inbox-watcher", "inbox-watcher"));
         assert!(!runs("/x/inbox-watcher.py", "inbox-watcher"));
-        assert!(runs("/x/hooks/inbox-watcher.py", "inbox-watcher.py"));
+        assert!(runs_python_watcher("/x/hooks/inbox-watcher.py"));
+        assert!(runs_python_watcher(
+            "python3 ~/.datacore/hooks/inbox-watcher.py"
+        ));
+        assert!(runs_python_watcher("uv run '/a b/inbox-watcher.py' --x"));
+        assert!(!runs_python_watcher("/x/inbox-watcher --plain"));
         assert!(!runs("/x/other", "inbox-watcher"));
     }
 

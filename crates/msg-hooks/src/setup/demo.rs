@@ -375,6 +375,34 @@ fn write_setup(person: &Person, settings: &str, contacts: &str) -> Result<(), De
     Ok(())
 }
 
+/// `word` as a shell reads it back: as it is when it has nothing special, in single quotes
+/// when it has blanks or shell characters, and as `$'…'` (bash, zsh) when it has a line
+/// break, so the command shown can be pasted as it is.
+fn shell_word(word: &str) -> String {
+    let plain = !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_alphanumeric() || "@%+=:,./_-".contains(c));
+    if plain {
+        return word.to_owned();
+    }
+    if !word.contains(['\n', '\r']) {
+        return format!("'{}'", word.replace('\'', "'\\''"));
+    }
+    let mut out = String::from("$'");
+    for c in word.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\\' => out.push_str("\\\\"),
+            '\'' => out.push_str("\\'"),
+            c => out.push(c),
+        }
+    }
+    out.push('\'');
+    out
+}
+
 /// Runs `msg --root <person's root> args…` and shows the command and its output.
 fn step(
     exe: &Path,
@@ -382,16 +410,7 @@ fn step(
     args: &[&str],
     out: &mut dyn FnMut(&str),
 ) -> Result<String, DemoError> {
-    let shown: Vec<String> = args
-        .iter()
-        .map(|a| {
-            if a.contains([' ', '\n']) {
-                format!("\"{}\"", a.replace('\n', "\\n"))
-            } else {
-                (*a).to_owned()
-            }
-        })
-        .collect();
+    let shown: Vec<String> = args.iter().map(|a| shell_word(a)).collect();
     let command = format!("msg --root <{}> {}", person.name, shown.join(" "));
     out(&format!("   $ {command}\n"));
     let output = Command::new(exe)
@@ -442,5 +461,31 @@ fn collect_org_files(dir: &Path, files: &mut Vec<PathBuf>) {
         } else if path.extension().is_some_and(|e| e == "org") {
             files.push(path);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_shown_argument_reads_back_as_itself_in_bash() {
+        for word in [
+            "send",
+            "@bob-claude",
+            "two words",
+            "it's",
+            "Summarise the notes.\nThree bullet points, please.",
+            "a\\b\n'c'",
+        ] {
+            let output = std::process::Command::new("bash")
+                .arg("-c")
+                .arg(format!("printf %s {}", shell_word(word)))
+                .output()
+                .unwrap();
+            assert_eq!(String::from_utf8(output.stdout).unwrap(), word);
+        }
+        assert_eq!(shell_word("send"), "send");
+        assert!(shell_word("a\nb").starts_with("$'"));
     }
 }

@@ -34,6 +34,8 @@ pub(crate) enum Level {
     Warning,
     /// Something does not work until it is fixed.
     Error,
+    /// Worth knowing, possibly intended (not counted).
+    Note,
 }
 
 impl Level {
@@ -42,6 +44,7 @@ impl Level {
             Level::Ok => "ok",
             Level::Warning => "warning",
             Level::Error => "error",
+            Level::Note => "note",
         }
     }
 }
@@ -150,6 +153,20 @@ pub(crate) fn check(paths: &Paths, space: Option<&str>) -> Report {
             Settings::default()
         }
     };
+    if let Ok(text) = std::fs::read_to_string(&settings_file) {
+        for (key, closest) in super::settings_keys::unknown_keys(&text) {
+            report.push(
+                Level::Warning,
+                "settings",
+                format!(
+                    "{key} is not a setting of datacore-messaging{}; as written it is ignored and the default applies",
+                    closest
+                        .map(|c| format!(" (did you mean {c}?)"))
+                        .unwrap_or_default()
+                ),
+            );
+        }
+    }
     for (actor, tier) in settings.unknown_tiers_in_overrides() {
         report.push(
             Level::Error,
@@ -208,6 +225,14 @@ pub(crate) fn check(paths: &Paths, space: Option<&str>) -> Report {
     check_v010(&ctx, &mut report);
     check_contacts(&ctx, &mut report);
     check_state(&ctx, &mut report);
+    for (seriousness, subject, message) in super::integration::report(&ctx) {
+        let level = match seriousness {
+            super::integration::Seriousness::Ok => Level::Ok,
+            super::integration::Seriousness::Warning => Level::Warning,
+            super::integration::Seriousness::Note => Level::Note,
+        };
+        report.push(level, subject, message);
+    }
     report
 }
 

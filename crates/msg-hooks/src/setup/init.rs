@@ -11,11 +11,10 @@ use crate::context::Context;
 use crate::error::HooksError;
 
 /// `templates/settings.local.yaml.example`: every setting with its default.
-const SETTINGS_TEMPLATE: &str = include_str!("../../../../templates/settings.local.yaml.example");
+pub(crate) const SETTINGS_TEMPLATE: &str =
+    include_str!("../../../../templates/settings.local.yaml.example");
 /// `templates/inbox.org`: the header of a new inbox or outbox (the store writes the same).
 pub(crate) const INBOX_TEMPLATE: &str = include_str!("../../../../templates/inbox.org");
-/// `templates/contacts.yaml`: an empty contact list with its schema.
-pub(crate) const CONTACTS_TEMPLATE: &str = include_str!("../../../../templates/contacts.yaml");
 
 /// What happened to one file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,7 +83,7 @@ pub(crate) fn init(
         steps.push(Step::Kept(contacts));
     } else {
         std::fs::create_dir_all(&space_dir).map_err(HooksError::io("create", &space_dir))?;
-        create(&contacts, CONTACTS_TEMPLATE.as_bytes())?;
+        create(&contacts, crate::contacts::TEMPLATE.as_bytes())?;
         steps.push(Step::Created(contacts));
     }
     let inbox = context.inbox_file()?;

@@ -7,10 +7,15 @@ mod support;
 
 mod arrivals;
 mod bad_input;
+mod broadcast;
+mod cli;
 mod concurrency;
+mod contacts;
+mod defects;
 mod mark_message;
 mod msg;
 mod relay;
 mod send_reply;
+mod sent;
 mod task_queue;
 mod watcher;

@@ -26,7 +26,7 @@ fn init_creates_what_is_missing_and_keeps_what_exists() {
     // The space is healthy and gregor owns his agent.
     let doctor = env.run("msg", &["doctor"]);
     assert!(
-        doctor.ok().ends_with("0 errors, 0 warnings\n"),
+        doctor.ok().ends_with("0 errors, 1 warning\n"),
         "{}",
         doctor.stdout
     );
@@ -336,19 +336,19 @@ fn usage_reports_and_explains() {
         actor.contains("tokens: 0 used + 5,000 reserved of 100,000 (95,000 left)"),
         "{actor}"
     );
-    let explained = env
-        .run(
-            "msg",
-            &[
-                "usage",
-                "explain",
-                "tex@team.example.com",
-                "--tokens",
-                "99000",
-            ],
-        )
-        .ok()
-        .to_owned();
+    let explained = env.run(
+        "msg",
+        &[
+            "usage",
+            "explain",
+            "tex@team.example.com",
+            "--tokens",
+            "99000",
+        ],
+    );
+    // A refusal is exit 1 (issue 19, defect 15), the explanation still on stdout.
+    assert_eq!(explained.code, 1, "{explained:?}");
+    let explained = explained.stdout;
     assert!(
         explained.contains("would be rejected by sender budget"),
         "{explained}"

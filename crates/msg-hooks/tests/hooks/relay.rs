@@ -413,12 +413,20 @@ fn the_demo_runs_the_whole_flow() {
     let (alice, bob) = (ctx("alice"), ctx("bob"));
     let asked = alice.store().unwrap().sent().unwrap();
     assert_eq!(asked.len(), 2);
+    // Queued by the relay while bob was offline, then delivered when bob's client took
+    // them: alice's client hears of it at its next login (issue 19, defect 14).
     assert!(
         asked
             .iter()
-            .all(|m| m.property("DELIVERY") == Some("queued")),
+            .all(|m| m.property("DELIVERY") == Some("delivered")
+                && m.property("QUEUED_AT").is_some()
+                && m.property("DELIVERED_AT").is_some()),
         "{asked:?}"
     );
+    // The commands shown can be pasted: a text with a line break is shown as $'…'
+    // (issue 19, defect 11).
+    assert!(stdout.contains(" $'"), "{stdout}");
+    assert!(!stdout.contains("\\n\""), "{stdout}");
     let task_message = asked
         .iter()
         .find(|m| m.to.as_deref() == Some("bob-claude"))
@@ -484,10 +492,26 @@ fn a_wrong_token_and_a_replaced_session_end_the_client_without_retrying() {
         "{run:?}"
     );
 
-    // A second client under bob's names replaces the first, which stops for good.
+    // A second client for the same root is refused (issue 19, defect 13): it would replace
+    // the first one's sessions. The first one goes on.
     let mut first = bob.connect();
     first.wait_for_all(&["bob:".to_owned(), "bob-claude:".to_owned()], "logged in");
-    let mut second = bob.connect();
+    let run = bob.run("msg", &["relay", "connect", "--once"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(
+        run.stderr
+            .starts_with("msg: another `msg relay connect` (process "),
+        "{run:?}"
+    );
+    assert!(
+        run.stderr
+            .contains("already runs for this Datacore root and space"),
+        "{run:?}"
+    );
+    // A client under bob's names on another machine (root) replaces the first, which stops
+    // for good.
+    let bob_elsewhere = Person::new("bob", &relay, true, "");
+    let mut second = bob_elsewhere.connect();
     second.wait_for(&["logged in"]);
     let (code, lines) = first.wait_exit();
     assert_eq!(code, 1, "{lines:?}");

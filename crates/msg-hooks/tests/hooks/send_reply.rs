@@ -179,7 +179,7 @@ fn a_task_that_is_not_working_is_refused_before_anything_is_sent() {
     assert_eq!(
         line,
         format!(
-            "send-reply: cannot complete task {task}: it is QUEUED, but complete needs WORKING; from QUEUED you can claim (→ WORKING) or cancel (→ CANCELLED)"
+            "send-reply: cannot complete task {task}: it is QUEUED, but complete needs WORKING; from QUEUED you can claim (→ WORKING) or cancel (→ CANCELLED) (next: `msg task claim {task}`, `msg task cancel {task}`)"
         )
     );
     assert_eq!(env.read(&env.outbox_path()), outbox);

@@ -114,7 +114,7 @@ fn not_found_and_wrong_state_are_errors_not_silence() {
     assert_eq!(
         line,
         format!(
-            "task-queue: cannot approve task {queued}: it is QUEUED, but approve needs WAITING; from QUEUED you can claim (→ WORKING) or cancel (→ CANCELLED)"
+            "task-queue: cannot approve task {queued}: it is QUEUED, but approve needs WAITING; from QUEUED you can claim (→ WORKING) or cancel (→ CANCELLED) (next: `msg task claim {queued}`, `task-queue cancel {queued}`)"
         )
     );
     let line = env

@@ -15,6 +15,15 @@ use std::process::{Child, Command, Stdio};
 use assert_fs::TempDir;
 use msg_hooks::Context;
 
+/// The programs of this crate.
+pub(crate) const PROGRAMS: [&str; 5] = [
+    "msg",
+    "inbox-watcher",
+    "send-reply",
+    "mark-message",
+    "task-queue",
+];
+
 /// The settings most tests use: gregor is the owner, tex is team, partner is trusted, and the
 /// limits do not get in the way of tests that submit many tasks.
 pub(crate) const SETTINGS: &str = "\

@@ -31,15 +31,7 @@ use std::path::Path;
 use std::process::Command;
 
 use crate::emacs;
-use crate::support::{Env, copy_tree, exe, fixtures, repo};
-
-const PROGRAMS: [&str; 5] = [
-    "msg",
-    "inbox-watcher",
-    "send-reply",
-    "mark-message",
-    "task-queue",
-];
+use crate::support::{Env, PROGRAMS, copy_tree, exe, fixtures, repo};
 
 /// One thing to do, in document order.
 #[derive(Debug)]

@@ -109,7 +109,8 @@ fn migration_converts_everything_keeps_the_old_files_and_runs_once() {
         states,
         [
             ("msg-20251212-142500-tex", MessageState::Unread, true),
-            ("msg-20251212-143100-tex", MessageState::Unread, false),
+            // v0.1.0's `:todo:`: TODO without `unread`, so not unread (issue 19, defect 3).
+            ("msg-20251212-143100-tex", MessageState::ToDo, false),
             ("msg-20251212-143100-tex-dup2", MessageState::Read, false),
         ]
     );

@@ -225,7 +225,7 @@ fn the_settings_mean_what_they_meant() {
     let doctor = env.run("msg", &["doctor"]);
     assert_eq!(doctor.code, 0, "{}", doctor.stdout);
     assert!(
-        doctor.stdout.ends_with("0 errors, 0 warnings\n"),
+        doctor.stdout.ends_with("0 errors, 1 warning\n"),
         "{}",
         doctor.stdout
     );

@@ -2,10 +2,11 @@
 //! Every command that changes something prints, with `--json`, what it changed.
 
 use anyhow::anyhow;
-use argh::FromArgs;
+use argh::{ArgsInfo, FromArgs};
 use msg_store::{Message, MessageState, Priority};
 use serde_json::json;
 
+use super::broadcast;
 use super::tasks::submitted_text;
 use crate::cli::{self, json, print, render};
 use crate::context::Context;
@@ -13,12 +14,15 @@ use crate::desk::messages::{Found, MarkAction, find_any, mark, replies_to_task};
 use crate::desk::send::{Outgoing, send};
 use crate::desk::{Submission, TaskDesk};
 
-#[derive(FromArgs, Debug)]
+#[derive(FromArgs, ArgsInfo, Debug)]
 /// Send a message. To your agent (YOU-claude) it becomes a task, through the governor;
 /// to yourself it lands in your inbox; to anyone else it waits in outbox.org for the relay.
+/// Several recipients separated by commas each get a copy, in one thread (as with
+/// `msg broadcast`).
 #[argh(subcommand, name = "send", help_triggers("-h", "--help"))]
 pub(super) struct Send {
-    /// the recipient: an actor ID, or @handle from contacts.yaml
+    /// the recipient: an actor ID, or @handle from contacts.yaml; several separated by
+    /// commas
     #[argh(positional)]
     to: String,
     /// the text, one argument (quote it)
@@ -37,12 +41,11 @@ pub(super) struct Send {
 
 impl Send {
     pub(super) fn run(self, ctx: &Context) -> anyhow::Result<()> {
-        let priority = Priority::parse(&self.priority).ok_or_else(|| {
-            cli::usage(format!(
-                "--priority {:?}: use high, normal or low",
-                self.priority
-            ))
-        })?;
+        if self.to.contains(',') {
+            let to = broadcast::split_recipients(std::slice::from_ref(&self.to));
+            return broadcast::send_to_all(ctx, to, self.text, self.reply_to, &self.priority);
+        }
+        let priority = broadcast::priority(&self.priority)?;
         let to = ctx.recipient(&self.to)?;
         if to == ctx.agent() {
             if self.reply_to.is_some() || priority != Priority::Normal {
@@ -64,14 +67,16 @@ impl Send {
         let sent = send(
             ctx,
             &Outgoing {
+                thread: None,
                 from: ctx.user().to_owned(),
-                to,
+                to: to.clone(),
                 content: self.text,
                 reply_to: self.reply_to,
                 priority,
             },
             None,
         )?;
+        broadcast::warn_if_unknown(ctx, &to);
         if self.json {
             return print(&json::to_text(&json::sent(&sent)));
         }
@@ -79,7 +84,7 @@ impl Send {
     }
 }
 
-#[derive(FromArgs, Debug)]
+#[derive(FromArgs, ArgsInfo, Debug)]
 /// List the messages in your inbox (not archived ones, unless --all).
 #[argh(subcommand, name = "inbox", help_triggers("-h", "--help"))]
 pub(super) struct Inbox {
@@ -116,7 +121,7 @@ impl Inbox {
     }
 }
 
-#[derive(FromArgs, Debug)]
+#[derive(FromArgs, ArgsInfo, Debug)]
 /// Show one message (received or sent) or task in full.
 #[argh(subcommand, name = "show", help_triggers("-h", "--help"))]
 pub(super) struct Show {
@@ -168,25 +173,47 @@ fn mark_message(ctx: &Context, given: &str, action: MarkAction, json: bool) -> a
     print(&format!("{}\n", action.confirmation(&message.id)))
 }
 
-#[derive(FromArgs, Debug)]
-/// Mark a message read.
+#[derive(FromArgs, ArgsInfo, Debug)]
+/// Mark a message read, or every unread one (--all).
 #[argh(subcommand, name = "read", help_triggers("-h", "--help"))]
 pub(super) struct Read {
     /// the ID, or a unique prefix or suffix of it
     #[argh(positional)]
-    id: String,
-    /// print JSON: the message as it is now
+    id: Option<String>,
+    /// every unread message and file delivery, in one write
+    #[argh(switch)]
+    all: bool,
+    /// print JSON: the message as it is now (with --all: the IDs marked read)
     #[argh(switch)]
     json: bool,
 }
 
 impl Read {
     pub(super) fn run(self, ctx: &Context) -> anyhow::Result<()> {
-        mark_message(ctx, &self.id, MarkAction::Read, self.json)
+        match (self.id, self.all) {
+            (Some(id), false) => mark_message(ctx, &id, MarkAction::Read, self.json),
+            (None, true) => {
+                let marked = match ctx.existing_store()? {
+                    Some(store) => store.mark_all_read()?,
+                    None => Vec::new(),
+                };
+                if self.json {
+                    return print(&json::to_text(&json!({ "marked_read": marked })));
+                }
+                print(&format!(
+                    "[messaging] Marked read: {}\n",
+                    msg_core::figures::counted(marked.len(), "message", "messages")
+                ))
+            }
+            (Some(_), true) => Err(cli::usage("give a message ID or --all, not both")),
+            (None, false) => Err(cli::usage(
+                "which message? give its ID (or a unique prefix or suffix), or --all",
+            )),
+        }
     }
 }
 
-#[derive(FromArgs, Debug)]
+#[derive(FromArgs, ArgsInfo, Debug)]
 /// Mark a message unread again.
 #[argh(subcommand, name = "unread", help_triggers("-h", "--help"))]
 pub(super) struct Unread {
@@ -204,7 +231,7 @@ impl Unread {
     }
 }
 
-#[derive(FromArgs, Debug)]
+#[derive(FromArgs, ArgsInfo, Debug)]
 /// Archive a message.
 #[argh(subcommand, name = "archive", help_triggers("-h", "--help"))]
 pub(super) struct Archive {
@@ -222,7 +249,7 @@ impl Archive {
     }
 }
 
-#[derive(FromArgs, Debug)]
+#[derive(FromArgs, ArgsInfo, Debug)]
 /// Take a message out of the archive: ARCHIVED → read.
 #[argh(subcommand, name = "unarchive", help_triggers("-h", "--help"))]
 pub(super) struct Unarchive {
@@ -240,7 +267,7 @@ impl Unarchive {
     }
 }
 
-#[derive(FromArgs, Debug)]
+#[derive(FromArgs, ArgsInfo, Debug)]
 /// Show the conversation a message belongs to, received and sent, in order.
 #[argh(subcommand, name = "thread", help_triggers("-h", "--help"))]
 pub(super) struct Thread {

@@ -1,16 +1,23 @@
 //! `msg`: the person's command. Every subcommand and flag is defined once, in the file of
 //! its group, beside what it does; this file holds the top-level enum and the dispatch.
 //!
-//! A new command is a struct with `#[derive(FromArgs)]` and a `run` method in its group's
-//! file (or a new file), one variant of [`Command`] and one arm in [`run`].
+//! A new command is a struct with `#[derive(FromArgs, ArgsInfo)]` and a `run` method in its
+//! group's file (or a new file), one variant of [`Command`] and one arm in [`run`]. (`ArgsInfo`
+//! is what the completions and man pages are made from; the compiler asks for it.) A group
+//! of subcommands is an enum: argh's `ArgsInfo` does not see a struct used directly as a
+//! subcommand.
 //!
 //! `--root` and `--space` are global: they are taken from anywhere on the command line before
 //! argh sees the rest ([`parse`]).
 
+mod broadcast;
 mod contacts;
 mod messages;
 mod presence;
+mod reference;
 mod relay;
+mod search;
+mod sent;
 mod setup;
 mod tasks;
 mod usage;
@@ -20,13 +27,13 @@ mod whoami;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use argh::FromArgs;
+use argh::{ArgsInfo, FromArgs};
 use msg_core::paths::Paths;
 
 use crate::cli;
 use crate::context::Context;
 
-#[derive(FromArgs, Debug)]
+#[derive(FromArgs, ArgsInfo, Debug)]
 /// The person's side of datacore-messaging: send and read messages, hand tasks to your
 /// agent and decide on them, see what they cost. Exit 0 ok, 1 failure, 2 usage.
 #[argh(help_triggers("-h", "--help"))]
@@ -41,10 +48,11 @@ struct Cli {
     command: Command,
 }
 
-#[derive(FromArgs, Debug)]
+#[derive(FromArgs, ArgsInfo, Debug)]
 #[argh(subcommand)]
 enum Command {
     Send(messages::Send),
+    Broadcast(broadcast::Broadcast),
     Inbox(messages::Inbox),
     Show(messages::Show),
     Read(messages::Read),
@@ -53,6 +61,9 @@ enum Command {
     Unarchive(messages::Unarchive),
     Thread(messages::Thread),
     Watch(watch::Watch),
+    Sent(sent::Sent),
+    Search(search::Search),
+    Resend(sent::Resend),
     Tasks(tasks::Tasks),
     Task(tasks::TaskCmd),
     Usage(usage::Usage),
@@ -66,6 +77,8 @@ enum Command {
     Relay(relay::Relay),
     Intake(tasks::Intake),
     Demo(setup::Demo),
+    Completions(reference::Completions),
+    Man(reference::Man),
 }
 
 /// The `msg` executable: parses the command line, runs the command, prints its error on one
@@ -78,12 +91,24 @@ pub fn msg_main() -> ExitCode {
     cli::exit_with("msg", run(cli))
 }
 
+/// `msg`'s arguments as argh knows them (completions and man pages).
+pub(crate) fn args_info() -> argh::CommandInfoWithArgs {
+    argh::CommandInfoWithArgs {
+        name: "msg",
+        ..<Cli as ArgsInfo>::get_args_info()
+    }
+}
+
 /// `--root` and `--space` may come anywhere: they are taken out first, then argh parses the
-/// rest.
+/// rest. `msg help [COMMAND…]` is `msg [COMMAND…] --help`.
 fn parse() -> Result<Cli, cli::EarlyOut> {
     let mut args = cli::args()?;
     let root = cli::take_option("msg", &mut args, "root")?;
     let space = cli::take_option("msg", &mut args, "space")?;
+    if args.first().is_some_and(|first| first == "help") {
+        args.remove(0);
+        args.push("--help".to_owned());
+    }
     let mut cli: Cli = cli::parse("msg", &args)?;
     cli.root = root.map(Into::into);
     cli.space = space;
@@ -97,6 +122,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     };
     match cli.command {
         Command::Send(args) => args.run(&at.context()?),
+        Command::Broadcast(args) => args.run(&at.context()?),
         Command::Inbox(args) => args.run(&at.context()?),
         Command::Show(args) => args.run(&at.context()?),
         Command::Read(args) => args.run(&at.context()?),
@@ -105,6 +131,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Unarchive(args) => args.run(&at.context()?),
         Command::Thread(args) => args.run(&at.context()?),
         Command::Watch(args) => args.run(&at.context()?),
+        Command::Sent(args) => args.run(&at.context()?),
+        Command::Search(args) => args.run(&at.context()?),
+        Command::Resend(args) => args.run(&at.context()?),
         Command::Tasks(args) => args.run(&at.context()?),
         Command::Task(args) => args.run(&at.context()?),
         Command::Usage(args) => args.run(&at.context()?),
@@ -119,6 +148,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Relay(args) => args.run(at.context()?),
         Command::Intake(args) => args.run(&at.context()?),
         Command::Demo(args) => args.run(&at),
+        Command::Completions(args) => args.run(),
+        Command::Man(args) => args.run(),
     }
 }
 

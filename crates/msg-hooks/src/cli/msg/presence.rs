@@ -1,14 +1,14 @@
 //! `msg presence`: who of your contacts is online, as the relay client last heard it
 //! ([`crate::relay_client::presence`]).
 
-use argh::FromArgs;
+use argh::{ArgsInfo, FromArgs};
 use serde_json::json;
 
 use crate::cli::{json, print};
 use crate::context::Context;
 use crate::relay_client::presence::{self, Presence};
 
-#[derive(FromArgs, Debug)]
+#[derive(FromArgs, ArgsInfo, Debug)]
 /// Show who of your contacts is online, as the relay client (`msg relay connect`) last
 /// heard it; nobody's presence is known while no client runs.
 #[argh(subcommand, name = "presence", help_triggers("-h", "--help"))]

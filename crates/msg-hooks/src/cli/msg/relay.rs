@@ -4,13 +4,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use argh::FromArgs;
+use argh::{ArgsInfo, FromArgs};
 
 use crate::cli;
 use crate::context::Context;
 use crate::relay_client::{self, ConnectOptions};
 
-#[derive(FromArgs, Debug)]
+#[derive(FromArgs, ArgsInfo, Debug)]
 /// The connection to the relay.
 #[argh(subcommand, name = "relay", help_triggers("-h", "--help"))]
 pub(super) struct Relay {
@@ -18,13 +18,13 @@ pub(super) struct Relay {
     command: RelayCommand,
 }
 
-#[derive(FromArgs, Debug)]
+#[derive(FromArgs, ArgsInfo, Debug)]
 #[argh(subcommand)]
 enum RelayCommand {
     Connect(Connect),
 }
 
-#[derive(FromArgs, Debug)]
+#[derive(FromArgs, ArgsInfo, Debug)]
 /// Connect to the relay (messaging.relay.url) as you and as each agent with a token
 /// (messaging.relay.token, messaging.relay.agent_tokens): receive messages into inbox.org,
 /// acknowledged once on disk; turn messages to an agent into its tasks; send what outbox.org

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use anyhow::{Context as _, anyhow};
-use argh::FromArgs;
+use argh::{ArgsInfo, FromArgs};
 use serde_json::json;
 
 use super::Location;
@@ -12,7 +12,7 @@ use crate::cli::{self, json, print};
 use crate::context::Context;
 use crate::setup::{claude_settings, demo, doctor, init, migrate};
 
-#[derive(FromArgs, Debug)]
+#[derive(FromArgs, ArgsInfo, Debug)]
 /// Create what is missing: the settings file (naming you, as owner) and the space (contacts,
 /// inbox, outbox, your agent's task file). Nothing that exists is changed.
 #[argh(subcommand, name = "init", help_triggers("-h", "--help"))]
@@ -35,7 +35,7 @@ impl Init {
             out.push_str(&format!("note: {note}\n"));
         }
         out.push_str(&format!(
-            "You are {}; your agent is {} in space {}. Next: `msg hooks install` registers the agent's hook with Claude Code.\n",
+            "You are {}; your agent is {} in space {}.\nNext: `msg hooks install` registers the agent's hook with Claude Code.\nTo reach other machines: set messaging.relay.token (the relay's operator runs `msg-relay token NAME` for you) and, for another relay than the default, messaging.relay.url in the settings, then `msg relay connect`.\n",
             report.context.user(),
             report.context.agent(),
             report.context.space()
@@ -44,7 +44,7 @@ impl Init {
     }
 }
 
-#[derive(FromArgs, Debug)]
+#[derive(FromArgs, ArgsInfo, Debug)]
 /// Check the settings and every messaging file; exit 1 when something must be fixed.
 #[argh(subcommand, name = "doctor", help_triggers("-h", "--help"))]
 pub(super) struct Doctor {
@@ -93,7 +93,7 @@ impl Doctor {
     }
 }
 
-#[derive(FromArgs, Debug)]
+#[derive(FromArgs, ArgsInfo, Debug)]
 /// Claude Code integration.
 #[argh(subcommand, name = "hooks", help_triggers("-h", "--help"))]
 pub(super) struct Hooks {
@@ -101,13 +101,13 @@ pub(super) struct Hooks {
     command: HooksCommand,
 }
 
-#[derive(FromArgs, Debug)]
+#[derive(FromArgs, ArgsInfo, Debug)]
 #[argh(subcommand)]
 enum HooksCommand {
     Install(Install),
 }
 
-#[derive(FromArgs, Debug)]
+#[derive(FromArgs, ArgsInfo, Debug)]
 /// Register inbox-watcher in Claude Code's settings (UserPromptSubmit and SessionStart),
 /// keeping everything else; a changed file is backed up first. Running it again changes
 /// nothing.
@@ -176,7 +176,7 @@ impl Hooks {
     }
 }
 
-#[derive(FromArgs, Debug)]
+#[derive(FromArgs, ArgsInfo, Debug)]
 /// Move the v0.1.0 files (<space>/org/inboxes/: <you>.org, <you>-claude.org, USERS.yaml)
 /// into inbox.org, agents/<you>-claude.org and contacts.yaml. The old files are moved to
 /// <space>/org/migration-backup/v0.1.0-<date>/, never deleted; running it again changes
@@ -204,7 +204,7 @@ impl Migrate {
     }
 }
 
-#[derive(FromArgs, Debug)]
+#[derive(FromArgs, ArgsInfo, Debug)]
 /// Watch the whole system work on this machine: a relay, two people (alice and bob, each
 /// with a root of their own) and bob's agent. alice sends bob a message and a task for his
 /// agent; the governor admits it; the agent sees it, completes it and replies; alice gets

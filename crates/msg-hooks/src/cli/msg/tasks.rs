@@ -1,7 +1,7 @@
 //! Tasks: `msg tasks`, `msg task submit|approve|reject|cancel|claim|complete|retry|revise|
 //! accept`, and `msg intake` (messages to your agents become tasks).
 
-use argh::FromArgs;
+use argh::{ArgsInfo, FromArgs};
 use msg_inbox::{Task, TaskState};
 use serde_json::json;
 
@@ -10,7 +10,7 @@ use crate::context::Context;
 use crate::desk::intake::{self, IntakeOutcome};
 use crate::desk::{GovernorNote, Submission, Submitted, TaskDesk};
 
-#[derive(FromArgs, Debug)]
+#[derive(FromArgs, ArgsInfo, Debug)]
 /// List an agent's tasks.
 #[argh(subcommand, name = "tasks", help_triggers("-h", "--help"))]
 pub(super) struct Tasks {
@@ -81,7 +81,7 @@ pub(super) fn submitted_text(ctx: &Context, submitted: &Submitted) -> String {
     )
 }
 
-#[derive(FromArgs, Debug)]
+#[derive(FromArgs, ArgsInfo, Debug)]
 /// Submit a task, or move one through its states.
 #[argh(subcommand, name = "task", help_triggers("-h", "--help"))]
 pub(super) struct TaskCmd {
@@ -92,7 +92,7 @@ pub(super) struct TaskCmd {
     command: TaskCommand,
 }
 
-#[derive(FromArgs, Debug)]
+#[derive(FromArgs, ArgsInfo, Debug)]
 #[argh(subcommand)]
 enum TaskCommand {
     Submit(Submit),
@@ -106,7 +106,7 @@ enum TaskCommand {
     Accept(Accept),
 }
 
-#[derive(FromArgs, Debug)]
+#[derive(FromArgs, ArgsInfo, Debug)]
 /// Submit a task for the agent. The governor admits it (reserving its estimated tokens) or
 /// refuses it, saying which limit and when to retry; it is queued at once when the sender's
 /// tier auto-accepts, else it waits for your approval.
@@ -132,7 +132,7 @@ struct Submit {
     json: bool,
 }
 
-#[derive(FromArgs, Debug)]
+#[derive(FromArgs, ArgsInfo, Debug)]
 /// Approve a task that waits for you: WAITING → QUEUED.
 #[argh(subcommand, name = "approve", help_triggers("-h", "--help"))]
 struct Approve {
@@ -144,7 +144,7 @@ struct Approve {
     json: bool,
 }
 
-#[derive(FromArgs, Debug)]
+#[derive(FromArgs, ArgsInfo, Debug)]
 /// Reject a task that waits for you: WAITING → CANCELLED; its reservation is released.
 #[argh(subcommand, name = "reject", help_triggers("-h", "--help"))]
 struct Reject {
@@ -159,7 +159,7 @@ struct Reject {
     json: bool,
 }
 
-#[derive(FromArgs, Debug)]
+#[derive(FromArgs, ArgsInfo, Debug)]
 /// Cancel a queued or working task: → CANCELLED; its reservation is released.
 #[argh(subcommand, name = "cancel", help_triggers("-h", "--help"))]
 struct Cancel {
@@ -174,7 +174,7 @@ struct Cancel {
     json: bool,
 }
 
-#[derive(FromArgs, Debug)]
+#[derive(FromArgs, ArgsInfo, Debug)]
 /// Claim a queued task (QUEUED → WORKING): the one given, else the next in line.
 #[argh(subcommand, name = "claim", help_triggers("-h", "--help"))]
 struct Claim {
@@ -186,7 +186,7 @@ struct Claim {
     json: bool,
 }
 
-#[derive(FromArgs, Debug)]
+#[derive(FromArgs, ArgsInfo, Debug)]
 /// Complete a working task (WORKING → DONE) and tell the governor the tokens used.
 #[argh(subcommand, name = "complete", help_triggers("-h", "--help"))]
 struct Complete {
@@ -207,7 +207,7 @@ struct Complete {
     json: bool,
 }
 
-#[derive(FromArgs, Debug)]
+#[derive(FromArgs, ArgsInfo, Debug)]
 /// Put a working task back in the queue (WORKING → QUEUED), counting the retry.
 #[argh(subcommand, name = "retry", help_triggers("-h", "--help"))]
 struct Retry {
@@ -222,7 +222,7 @@ struct Retry {
     json: bool,
 }
 
-#[derive(FromArgs, Debug)]
+#[derive(FromArgs, ArgsInfo, Debug)]
 /// Ask for a revision of a done task (DONE → QUEUED), with feedback.
 #[argh(subcommand, name = "revise", help_triggers("-h", "--help"))]
 struct Revise {
@@ -237,7 +237,7 @@ struct Revise {
     json: bool,
 }
 
-#[derive(FromArgs, Debug)]
+#[derive(FromArgs, ArgsInfo, Debug)]
 /// Accept a done task's result: DONE → ARCHIVED.
 #[argh(subcommand, name = "accept", help_triggers("-h", "--help"))]
 struct Accept {
@@ -378,7 +378,7 @@ impl TaskCmd {
     }
 }
 
-#[derive(FromArgs, Debug)]
+#[derive(FromArgs, ArgsInfo, Debug)]
 /// Turn unread messages addressed to your agents into tasks, through the governor; a
 /// refused sender gets a reply saying why and when to retry. Safe to run any time, by any
 /// number of processes: a message becomes at most one task.

@@ -1,12 +1,12 @@
 //! `msg usage`: the governor's figures, and `msg usage explain`: a dry run of its rules.
 
-use argh::FromArgs;
+use argh::{ArgsInfo, FromArgs};
 use msg_core::figures::grouped;
 
 use crate::cli::{json, print};
 use crate::context::Context;
 
-#[derive(FromArgs, Debug)]
+#[derive(FromArgs, ArgsInfo, Debug)]
 /// Show the governor's figures for today: tokens used and reserved, active tasks.
 #[argh(subcommand, name = "usage", help_triggers("-h", "--help"))]
 pub(super) struct Usage {
@@ -17,12 +17,20 @@ pub(super) struct Usage {
     #[argh(switch)]
     json: bool,
     #[argh(subcommand)]
-    explain: Option<Explain>,
+    command: Option<UsageCommand>,
 }
 
-#[derive(FromArgs, Debug)]
+// An enum, not `Option<Explain>`: argh's `ArgsInfo` lists the subcommands of an enum only
+// (the completions and man pages are built from it).
+#[derive(FromArgs, ArgsInfo, Debug)]
+#[argh(subcommand)]
+enum UsageCommand {
+    Explain(Explain),
+}
+
+#[derive(FromArgs, ArgsInfo, Debug)]
 /// Say whether the governor would admit a task from ACTOR now, rule by rule, without
-/// recording anything.
+/// recording anything. Exit 0 when it would, 1 when it would refuse.
 #[argh(subcommand, name = "explain", help_triggers("-h", "--help"))]
 struct Explain {
     /// the sender
@@ -42,12 +50,21 @@ struct Explain {
 impl Usage {
     pub(super) fn run(self, ctx: &Context) -> anyhow::Result<()> {
         let governor = ctx.governor()?;
-        if let Some(explain) = &self.explain {
+        if let Some(UsageCommand::Explain(explain)) = &self.command {
             let explanation = governor.explain(&explain.actor, explain.tokens, explain.effort)?;
             if explain.json || self.json {
-                return print(&json::to_text(&json::explanation(&explanation)));
+                print(&json::to_text(&json::explanation(&explanation)))?;
+            } else {
+                print(&explanation.to_string())?;
             }
-            return print(&explanation.to_string());
+            // Like `msg doctor`: a refusal is exit 1, so a script can test it.
+            if !explanation.allowed() {
+                return Err(anyhow::anyhow!(
+                    "the governor would refuse a task from {} now",
+                    explain.actor
+                ));
+            }
+            return Ok(());
         }
         if let Some(actor) = &self.actor {
             let usage = governor.usage(actor)?;

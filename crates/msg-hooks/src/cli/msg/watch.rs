@@ -4,7 +4,7 @@
 use std::io::{self, Write};
 use std::process::Child;
 
-use argh::FromArgs;
+use argh::{ArgsInfo, FromArgs};
 use serde_json::json;
 
 use crate::cli::render::printable;
@@ -13,7 +13,7 @@ use crate::desk::arrivals::{
     Arrival, ArrivalKind, FileWatch, Seen, pending, run_notify_command, watched_dirs,
 };
 
-#[derive(FromArgs, Debug)]
+#[derive(FromArgs, ArgsInfo, Debug)]
 /// Print new messages and tasks as they arrive (a message or file for you, a task waiting
 /// for your approval, a task your agent finished), each once, and run
 /// messaging.notify_command for each. Driven by file notifications; runs until interrupted

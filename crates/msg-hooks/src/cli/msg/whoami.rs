@@ -1,13 +1,13 @@
 //! `msg whoami`: who you are here and where your files are, for people and for programs
 //! (the Emacs package watches and lists these files).
 
-use argh::FromArgs;
+use argh::{ArgsInfo, FromArgs};
 use serde_json::json;
 
 use crate::cli::{json, print};
 use crate::context::Context;
 
-#[derive(FromArgs, Debug)]
+#[derive(FromArgs, ArgsInfo, Debug)]
 /// Show who you are (your name, your agents) and where your messaging files are.
 #[argh(subcommand, name = "whoami", help_triggers("-h", "--help"))]
 pub(super) struct Whoami {

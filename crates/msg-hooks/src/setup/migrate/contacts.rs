@@ -100,7 +100,7 @@ pub(super) fn contacts_plan(ctx: &Context, source: &Path) -> Result<ContactsPlan
 pub(super) fn contacts_text(existing: Option<&str>, items: &[(String, String)]) -> Option<String> {
     let block: String = items.iter().map(|(_, item)| item.as_str()).collect();
     let Some(text) = existing else {
-        let template = crate::setup::init::CONTACTS_TEMPLATE;
+        let template = crate::contacts::TEMPLATE;
         return Some(template.replacen("actors: []\n", &format!("actors:\n{block}"), 1))
             .filter(|t| t.contains(&block));
     };

@@ -25,10 +25,64 @@ pub(crate) struct MigrateOptions {
 }
 
 /// Plans and, unless `dry_run`, carries out the migration of the context's space.
+/// The v0.1.0 files are named after their owner (`<you>.org`, `<you>-claude.org`): without
+/// `identity.name`, or under another name, a first run would merge `USERS.yaml` and move it
+/// away while leaving the inboxes behind. Refused before anything is read or changed.
+fn check_identity(ctx: &Context) -> Result<(), HooksError> {
+    let dir = ctx
+        .paths()
+        .space_dir(ctx.space())?
+        .join("org")
+        .join(super::V010_DIR);
+    let mut owners: Vec<String> = std::fs::read_dir(&dir)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|e| e == "org"))
+                .filter_map(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
+                .map(|stem| {
+                    stem.strip_suffix(crate::context::AGENT_SUFFIX)
+                        .map_or(stem.clone(), str::to_owned)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    owners.sort();
+    owners.dedup();
+    // Once `USERS.yaml` has moved, what is left are other people's files, which a run
+    // leaves in place: nothing to refuse.
+    if owners.is_empty() || !dir.join("USERS.yaml").exists() {
+        return Ok(());
+    }
+    let example = owners.first().cloned().unwrap_or_default();
+    let refuse = |reason: String| HooksError::InvalidName {
+        field: "identity.name".into(),
+        value: ctx.user().to_owned(),
+        reason,
+    };
+    if ctx.settings().identity.name.is_none() {
+        return Err(refuse(format!(
+            "not set in the settings, and the v0.1.0 files in {} are named after their owner ({}): run `msg init --name {example}` first; nothing was changed",
+            dir.display(),
+            owners.join(", ")
+        )));
+    }
+    if !owners.iter().any(|owner| owner == ctx.user()) {
+        return Err(refuse(format!(
+            "the v0.1.0 files in {} belong to {}, not to you: set identity.name to the name they use; nothing was changed",
+            dir.display(),
+            owners.join(", ")
+        )));
+    }
+    Ok(())
+}
+
 pub(crate) fn migrate(
     ctx: &Context,
     options: MigrateOptions,
 ) -> Result<MigrationReport, HooksError> {
+    check_identity(ctx)?;
     let plan = plan(ctx)?;
     let mut report = MigrationReport {
         plan,

@@ -1,4 +1,4 @@
-//! `<space>/contacts.yaml`: the people and agents of a space, read and resolved.
+//! `<space>/contacts.yaml`: the people and agents of a space, read, resolved and edited.
 //!
 //! This module reads the file and knows nothing of a [`Context`](crate::Context); the
 //! context uses it for trust tiers ([`Context::trust_tier`](crate::Context::trust_tier)),
@@ -6,18 +6,35 @@
 //! ([`Context::contact_rows`](crate::Context::contact_rows)).
 //!
 //! The schema is the original template's (reference R5): `actors: [{id, name, handles,
-//! trust_tier, added}]`. A sender's tier is its `messaging.trust_overrides` entry in the
-//! settings, else the `trust_tier` noted here, else `unknown`; `msg contacts` and `msg
-//! doctor` point out where the settings override a tier noted here.
+//! trust_tier, added}]`, plus `groups: {NAME: [member, …]}` for `msg broadcast --group`
+//! (members are actor IDs or `@handles`). A sender's tier is its `messaging.trust_overrides`
+//! entry in the settings, else the `trust_tier` noted here, else `unknown`; `msg contacts`
+//! and `msg doctor` point out where the settings override a tier noted here. Any other key
+//! of an actor is kept as it is ([`Contact::other`]), so later fields (keys, notes) need no
+//! change here to survive an edit.
 //!
 //! Handles name an actor for people: `msg send @gz …` and `send-reply @gz …` resolve `@gz`
 //! to the actor whose `handles` list `gz` ([`resolve`]).
+//!
+//! `msg contacts add|remove|trust` change the file as a person would: `edit.rs` changes only
+//! the lines of the actor concerned (comments, order and layout stay), and `update.rs` does
+//! it under the file's lock, checks that the result reads back as exactly the intended
+//! change, and writes it atomically.
+
+mod edit;
+pub(crate) mod update;
+
+use std::collections::BTreeMap;
 
 use std::path::Path;
 
 use serde::Deserialize;
 
 use crate::error::HooksError;
+
+/// `templates/contacts.yaml`: an empty contact list with its schema (what `msg init` writes,
+/// and what `msg contacts add` starts from when the file is missing).
+pub(crate) const TEMPLATE: &str = include_str!("../../../../templates/contacts.yaml");
 
 /// An actor as `msg contacts` lists it: from `contacts.yaml`, or only from the settings'
 /// `messaging.trust_overrides`.
@@ -38,6 +55,8 @@ pub(crate) struct ContactRow {
     pub(crate) added: Option<String>,
     /// Whether the contacts file lists it.
     pub(crate) in_contacts_file: bool,
+    /// The groups it is a member of.
+    pub(crate) groups: Vec<String>,
 }
 
 /// The actor ID that `given` names: an ID as it is, or `@handle` (also `handle` without the
@@ -74,6 +93,7 @@ pub(crate) fn resolve(
             what: "contact",
             given: given.to_owned(),
             path: path.to_owned(),
+            also: Vec::new(),
         }),
         several => Err(HooksError::Ambiguous {
             what: "contact",
@@ -98,12 +118,55 @@ pub(crate) struct Contact {
     /// When the actor was added, as written.
     #[serde(deserialize_with = "text")]
     pub(crate) added: Option<String>,
+    /// Every other key of the actor, as written (kept through edits of other fields).
+    #[serde(flatten)]
+    pub(crate) other: BTreeMap<String, serde_yaml::Value>,
+}
+
+/// Everything `contacts.yaml` holds.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct ContactBook {
+    /// The actors, in file order.
+    pub(crate) actors: Vec<Contact>,
+    /// Named groups of recipients (actor IDs or `@handles`), for `msg broadcast --group`.
+    pub(crate) groups: BTreeMap<String, Vec<String>>,
+}
+
+impl ContactBook {
+    /// The actor with exactly this ID.
+    pub(crate) fn actor(&self, id: &str) -> Option<&Contact> {
+        self.actors.iter().find(|c| c.id == id)
+    }
+
+    /// The members of group `name`, each resolved to an actor ID ([`resolve`]); an unknown
+    /// group is an error naming the groups there are.
+    pub(crate) fn group(&self, name: &str, path: &Path) -> Result<Vec<String>, HooksError> {
+        let Some(members) = self.groups.get(name) else {
+            let known: Vec<&str> = self.groups.keys().map(String::as_str).collect();
+            return Err(HooksError::BadFile {
+                path: path.to_owned(),
+                line: None,
+                message: if known.is_empty() {
+                    format!(
+                        "no group {name:?}: define it under `groups:` (`groups: {{{name}: [alice, \"@tex\"]}}`)"
+                    )
+                } else {
+                    format!("no group {name:?}; the groups are {}", known.join(", "))
+                },
+            });
+        };
+        members
+            .iter()
+            .map(|member| resolve(&self.actors, member, path))
+            .collect()
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 struct ContactsFile {
     actors: Option<Vec<Contact>>,
+    groups: Option<BTreeMap<String, Option<Vec<String>>>>,
 }
 
 /// A date or any other scalar, kept as text (`2026-11-24` is a date to YAML).
@@ -118,40 +181,75 @@ fn text<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<Stri
     })
 }
 
-/// Reads the contacts at `path`: none when the file is missing, an error naming the line
+/// Reads the actors at `path`: none when the file is missing, an error naming the line
 /// when it is not valid.
 pub(crate) fn load(path: &Path) -> Result<Vec<Contact>, HooksError> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(text) => text,
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(err) => return Err(HooksError::io("read", path)(err)),
-    };
-    parse(&text, path)
+    Ok(load_book(path)?.actors)
 }
 
-/// Parses contacts YAML; `path` names the file in errors.
-pub(crate) fn parse(text: &str, path: &Path) -> Result<Vec<Contact>, HooksError> {
-    let file: Option<ContactsFile> = serde_yaml::from_str(text).map_err(|err| HooksError::BadFile {
+/// Reads the whole contacts file at `path` (actors and groups): empty when it is missing.
+pub(crate) fn load_book(path: &Path) -> Result<ContactBook, HooksError> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(ContactBook::default());
+        }
+        Err(err) => return Err(HooksError::io("read", path)(err)),
+    };
+    parse_book(&text, path)
+}
+
+/// Parses a whole contacts file: an error names the line and the form, an actor without an
+/// `id`, an ID listed twice, and a group without a name or with an empty member.
+pub(crate) fn parse_book(text: &str, path: &Path) -> Result<ContactBook, HooksError> {
+    let bad = |line: Option<usize>, message: String| HooksError::BadFile {
         path: path.to_owned(),
-        line: err.location().map(|l| l.line()),
-        message: format!("not a contacts file: {err}; the form is `actors: [{{id, name, handles, trust_tier, added}}]`"),
+        line,
+        message,
+    };
+    let file: Option<ContactsFile> = serde_yaml::from_str(text).map_err(|err| {
+        bad(
+            err.location().map(|l| l.line()),
+            format!("not a contacts file: {err}; the form is `actors: [{{id, name, handles, trust_tier, added}}]` and `groups: {{NAME: [member, …]}}`"),
+        )
     })?;
-    let actors = file.and_then(|f| f.actors).unwrap_or_default();
+    let file = file.unwrap_or_default();
+    let actors = file.actors.unwrap_or_default();
     for (index, actor) in actors.iter().enumerate() {
         if actor.id.trim().is_empty() {
-            return Err(HooksError::BadFile {
-                path: path.to_owned(),
-                line: None,
-                message: format!("actor {} has no id", index + 1),
-            });
+            return Err(bad(None, format!("actor {} has no id", index + 1)));
+        }
+        if actors[..index].iter().any(|earlier| earlier.id == actor.id) {
+            return Err(bad(
+                None,
+                format!(
+                    "actor {:?} is listed twice; keep one entry for it",
+                    actor.id
+                ),
+            ));
         }
     }
-    Ok(actors)
+    let mut groups = BTreeMap::new();
+    for (name, members) in file.groups.unwrap_or_default() {
+        let members = members.unwrap_or_default();
+        if name.trim().is_empty() {
+            return Err(bad(None, "a group has an empty name".into()));
+        }
+        if members.iter().any(|m| m.trim().is_empty()) {
+            return Err(bad(None, format!("group {name:?} has an empty member")));
+        }
+        groups.insert(name, members);
+    }
+    Ok(ContactBook { actors, groups })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn parse(text: &str, path: &Path) -> Result<Vec<Contact>, HooksError> {
+        Ok(parse_book(text, path)?.actors)
+    }
 
     #[test]
     fn reads_the_template_schema() {
@@ -170,15 +268,8 @@ mod tests {
 
     #[test]
     fn the_template_parses() {
-        let template = include_str!(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../templates/contacts.yaml"
-        ));
-        assert!(
-            parse(template, Path::new("contacts.yaml"))
-                .unwrap()
-                .is_empty()
-        );
+        let book = parse_book(TEMPLATE, Path::new("contacts.yaml")).unwrap();
+        assert_eq!(book, ContactBook::default());
     }
 
     #[test]
