@@ -71,6 +71,14 @@ impl Fingerprint {
         (self.dev, self.ino) == (other.dev, other.ino)
     }
 
+    /// Whether `other` is the same file with the same size and modification time: what our
+    /// own rename of it (which sets its status change time) leaves as it was, and what any
+    /// write changes (unless the program sets the time back on purpose).
+    pub fn same_data(&self, other: &Fingerprint) -> bool {
+        (self.dev, self.ino, self.len, self.mtime_ns)
+            == (other.dev, other.ino, other.len, other.mtime_ns)
+    }
+
     /// The later of the modification and status change times, in nanoseconds since the
     /// epoch.
     pub fn last_change_ns(&self) -> i64 {

@@ -13,90 +13,16 @@ mod common;
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use assert_fs::TempDir;
-use msg_core::org::{Document, NewEntry, OrgError, OrgFile, Party, TodoKeywords, headline};
-use serde::Deserialize;
+use msg_core::org::{NewEntry, OrgError, OrgFile, Party, TodoKeywords, headline};
 use time::macros::datetime;
 
+use common::emacs::{self, Heading};
 use common::{STATES, org_fixtures};
-
-/// Prints one JSON object per heading of each file given on the command line. JSON is
-/// valid YAML, so the test reads it with serde_yaml.
-const SCRIPT: &str = r#"
-(require 'org)
-(require 'json)
-(setq org-todo-keywords
-      '((sequence "TODO" "WAITING" "QUEUED" "WORKING" "|" "DONE" "CANCELLED" "ARCHIVED")))
-(dolist (file command-line-args-left)
-  (with-current-buffer (find-file-noselect file)
-    (org-mode)
-    (org-map-entries
-     (lambda ()
-       (let* ((props (seq-filter
-                      (lambda (p) (not (member (car p) '("CATEGORY" "FILE" "BLOCKED" "ITEM" "TODO" "TAGS" "ALLTAGS" "PRIORITY" "TIMESTAMP_IA" "TIMESTAMP" "CLOSED" "DEADLINE" "SCHEDULED" "CLOCKSUM" "CLOCKSUM_T"))))
-                      (org-entry-properties nil 'standard)))
-              (priority (org-element-property :priority (org-element-at-point))))
-         (princ (concat
-                 (json-encode
-                  `((file . ,file)
-                    (line . ,(line-number-at-pos))
-                    (level . ,(org-current-level))
-                    (todo . ,(or (substring-no-properties (or (org-get-todo-state) "")) ""))
-                    (priority . ,(if priority (char-to-string priority) ""))
-                    (title . ,(substring-no-properties (org-get-heading t t t t)))
-                    (tags . ,(vconcat (mapcar #'substring-no-properties (org-get-tags nil t))))
-                    (closed . ,(or (org-entry-get nil "CLOSED") ""))
-                    (properties . ,(vconcat (mapcar (lambda (p) (vector (car p) (substring-no-properties (cdr p)))) props)))))
-                 "\n")))))))
-(setq command-line-args-left nil)
-"#;
-
-#[derive(Debug, Deserialize, PartialEq)]
-struct Heading {
-    file: String,
-    line: usize,
-    level: usize,
-    todo: String,
-    priority: String,
-    title: String,
-    tags: Vec<String>,
-    closed: String,
-    properties: Vec<(String, String)>,
-}
 
 fn states() -> TodoKeywords {
     TodoKeywords::parse(STATES)
-}
-
-/// What our scanner reads, in the same shape as Emacs's output.
-fn ours(path: &Path) -> Vec<Heading> {
-    let doc = Document::parse(fs::read(path).unwrap(), &states());
-    doc.entries()
-        .map(|e| {
-            let mut properties: Vec<(String, String)> = e
-                .properties()
-                .map(|(k, v)| (k.to_uppercase(), v.into_owned()))
-                // Org treats PRIORITY as special: it reads the `[#A]` cookie and ignores a
-                // `:PRIORITY:` drawer line (DESIGN.md §3). We read the line, because the
-                // Python original wrote priorities there; the cookie is compared above.
-                .filter(|(k, _)| k != "PRIORITY")
-                .collect();
-            properties.sort();
-            Heading {
-                file: path.display().to_string(),
-                line: e.line(),
-                level: e.level(),
-                todo: e.keyword().unwrap_or_default().into_owned(),
-                priority: e.priority().map(String::from).unwrap_or_default(),
-                title: e.title().into_owned(),
-                tags: e.tags().into_iter().map(|t| t.into_owned()).collect(),
-                closed: e.closed().unwrap_or_default().into_owned(),
-                properties,
-            }
-        })
-        .collect()
 }
 
 /// Files written by our engine: each fixture with every entry edited, and new entries.
@@ -220,59 +146,16 @@ fn headlines_file(dir: &Path) -> PathBuf {
     path
 }
 
-/// Whether Emacs can run; when it cannot, the caller says it skipped (or fails when CI
-/// requires Emacs).
-fn emacs_available() -> bool {
-    if Command::new("emacs").arg("--version").output().is_ok() {
-        return true;
-    }
-    assert!(
-        std::env::var_os("MSG_REQUIRE_EMACS").is_none(),
-        "MSG_REQUIRE_EMACS is set but emacs is not installed (apt-get install emacs-nox)"
-    );
-    eprintln!("skipped: emacs is not installed (apt-get install emacs-nox to run this check)");
-    false
-}
-
-/// Runs `script` (written into `dir`) in `emacs -Q --batch` on `files` with `env`; its
-/// stdout. Fails the test when Emacs fails.
-fn run_emacs(dir: &Path, script: &str, files: &[PathBuf], env: &[(&str, &Path)]) -> String {
-    let path = dir.join("script.el");
-    fs::write(&path, script).unwrap();
-    let output = Command::new("emacs")
-        .args(["-Q", "--batch", "-l"])
-        .arg(&path)
-        .args(files)
-        .envs(env.iter().copied())
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8(output.stdout).unwrap();
-    assert!(
-        output.status.success(),
-        "emacs failed: {}{stdout}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    stdout
-}
-
 #[test]
 fn emacs_reads_fixtures_and_our_writes_as_we_do() {
-    if !emacs_available() {
+    if !emacs::available() {
         return;
     }
     let dir = TempDir::new().unwrap();
     let mut files = org_fixtures();
     files.extend(written_files(dir.path()));
-    let stdout = run_emacs(dir.path(), SCRIPT, &files, &[]);
-    let mut emacs: Vec<Heading> = stdout
-        .lines()
-        .filter(|l| l.starts_with('{'))
-        .map(|l| serde_yaml::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
-        .collect();
-    for heading in &mut emacs {
-        heading.properties.sort();
-    }
-    let expected: Vec<Heading> = files.iter().flat_map(|f| ours(f)).collect();
+    let emacs = emacs::read(dir.path(), &files);
+    let expected: Vec<Heading> = files.iter().flat_map(|f| emacs::ours(f)).collect();
     assert_eq!(emacs.len(), expected.len(), "heading counts differ");
     for (theirs, ours) in emacs.iter().zip(&expected) {
         assert_eq!(theirs, ours);
@@ -321,13 +204,13 @@ const STRUCTURE_SCRIPT: &str = r#"
 
 #[test]
 fn emacs_finds_only_text_in_our_headlines_and_evaluates_nothing() {
-    if !emacs_available() {
+    if !emacs::available() {
         return;
     }
     let dir = TempDir::new().unwrap();
     let file = headlines_file(dir.path());
     let canary = dir.path().join("canary");
-    let stdout = run_emacs(
+    let stdout = emacs::run(
         dir.path(),
         STRUCTURE_SCRIPT,
         &[file],

@@ -741,29 +741,61 @@ fn subtrees_move_between_files_with_nothing_else_changed() {
 }
 
 /// An editor that saves the file without taking our lock (Emacs) while a transaction is
-/// editing it: the transaction notices and writes nothing, so the person's save survives.
+/// editing it: the save is kept, and the transaction's edit is redone on what was saved.
 #[test]
-fn a_save_by_a_program_without_the_lock_is_never_overwritten() {
+fn a_save_by_a_program_without_the_lock_is_kept_and_the_edit_redone_on_it() {
     let (_dir, path) = copy_fixture("python-v0.2.0/root/0-personal/org/messaging/inbox.org");
     let file = OrgFile::new(&path, states());
+    file.transaction(|txn| {
+        txn.edit("msg-20261124-070853-e29f763d", |e| e.set_property("X", "1"))?;
+        // The person saves in Emacs meanwhile (a rename, as Emacs does by default).
+        let mut saved = fs::read(&path).unwrap();
+        saved.extend_from_slice(b"* TODO written in Emacs\n");
+        let temp = path.with_extension("emacs-save");
+        fs::write(&temp, &saved).unwrap();
+        fs::rename(&temp, &path).unwrap();
+        Ok(())
+    })
+    .unwrap();
+    let text = fs::read_to_string(&path).unwrap();
+    assert!(
+        text.ends_with("* TODO written in Emacs\n"),
+        "the save is kept"
+    );
+    let doc = file.read().unwrap();
+    let entry = doc
+        .find_by_id("msg-20261124-070853-e29f763d")
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        entry.property("X").as_deref(),
+        Some("1"),
+        "the edit is redone"
+    );
+}
+
+/// When the person changed the very entry the transaction edits, the edit cannot be redone:
+/// their save stays as it is, and the transaction says so.
+#[test]
+fn a_save_that_changed_the_same_entry_wins_and_is_reported() {
+    let (_dir, path) = copy_fixture("python-v0.2.0/root/0-personal/org/messaging/inbox.org");
+    let file = OrgFile::new(&path, states());
+    let mut saved = Vec::new();
     let err = file
         .transaction(|txn| {
             txn.edit("msg-20261124-070853-e29f763d", |e| e.set_property("X", "1"))?;
-            // The person saves in Emacs meanwhile (a rename, as Emacs does by default).
-            let mut saved = fs::read(&path).unwrap();
-            saved.extend_from_slice(b"* TODO written in Emacs\n");
-            let temp = path.with_extension("emacs-save");
-            fs::write(&temp, &saved).unwrap();
-            fs::rename(&temp, &path).unwrap();
+            // Saved in place, as Emacs does after its first save.
+            let text = fs::read_to_string(&path).unwrap();
+            let at = text.find(":ID: msg-20261124-070853-e29f763d").unwrap();
+            saved = [&text[..at], ":NOTE: by hand\n  ", &text[at..]]
+                .concat()
+                .into_bytes();
+            fs::write(&path, &saved).unwrap();
             Ok(())
         })
         .unwrap_err();
     assert!(matches!(err, OrgError::ChangedMeanwhile { .. }), "{err}");
-    assert!(
-        fs::read_to_string(&path)
-            .unwrap()
-            .ends_with("* TODO written in Emacs\n")
-    );
+    assert_eq!(fs::read(&path).unwrap(), saved, "the person's save is kept");
 }
 
 /// Tags on an Emacs-aligned heading keep their column; removing all tags removes the group;
@@ -812,10 +844,12 @@ fn a_failed_move_keeps_the_entries_in_the_source() {
         for subtree in txns[0].take(&["msg-20261124-070853-f0089658"])? {
             txns[1].append_subtree(&subtree)?;
         }
-        // A rewrite of the archive, which then fails: an editor saves it meanwhile.
+        // A rewrite of the archive, which then fails: an editor saves it meanwhile, with a
+        // change to the same entry (so the edit cannot be redone on the save).
         txns[1].edit("old", |e| e.set_property("X", "1"))?;
-        let mut saved = fs::read(&archive_path).unwrap();
-        saved.extend_from_slice(b"* a note saved in Emacs\n");
+        let saved = fs::read_to_string(&archive_path)
+            .unwrap()
+            .replace("archived earlier", "archived earlier, and noted in Emacs");
         fs::write(&archive_path, saved).unwrap();
         Ok(())
     });

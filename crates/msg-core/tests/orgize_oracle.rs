@@ -163,9 +163,12 @@ fn our_headings(text: &str) -> (Vec<Heading>, Vec<Sequence>) {
                 priority: e.priority(),
                 title: e.title().into_owned(),
                 tags: e.tags().into_iter().map(|t| t.into_owned()).collect(),
+                // The drawer's lines as written (Emacs's view of them, keys upper-cased and
+                // `:KEY+:` merged, is held to Emacs itself in `emacs_fuzz.rs`).
                 properties: e
-                    .properties()
-                    .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                    .ranges()
+                    .property_ranges()
+                    .map(|(k, v)| (doc.text(k).into_owned(), doc.text(v).into_owned()))
                     .collect(),
             }
         })
@@ -483,8 +486,9 @@ fn heading_line(rng: &mut Rng, level: usize) -> String {
     }
     if rng.chance(25) {
         parts.push(rng.pick(PRIORITIES).to_owned());
-        // No blank is needed after a cookie (`\\[#.\\][ \t]*`).
-        parts.push(rng.pick(&[" ", "  ", "\t", ""]).to_owned());
+        // Only spaces after it: with a TAB or nothing, Org's title keeps the cookie and
+        // orgize's does not (`orgize_differs_title_after_a_glued_cookie`).
+        parts.push(rng.pick(&[" ", "  "]).to_owned());
         previous = "";
     }
     for _ in 0..rng.below(5) {
@@ -522,16 +526,21 @@ fn heading_line(rng: &mut Rng, level: usize) -> String {
         None
     };
     // A cookie glued to a `:…:` word would hit `orgize_differs_colon_word_glued_to_a_cookie`.
+    // A tab after one would hit `orgize_differs_title_after_a_glued_cookie`.
     for cookie in PRIORITIES {
         head = head.replace(&format!("{cookie}:"), &format!("{cookie} :"));
+        head = head.replace(&format!("{cookie}\t"), &format!("{cookie} "));
     }
     // A tab right after a keyword (chosen as one, or a title word that is one) would hit
-    // `orgize_differs_keyword_followed_by_a_tab`.
+    // `orgize_differs_keyword_followed_by_a_tab`, and a tab after the keyword's spaces starts
+    // Org's title (`org-get-heading` keeps it) where orgize trims it: a space instead.
     if let Some(blank) = head.find([' ', '\t'])
         && KEYWORDS.contains(&&head[..blank])
-        && head[blank..].starts_with('\t')
     {
-        head.insert(blank, ' ');
+        let title = blank + head[blank..].bytes().take_while(|&b| b == b' ').count();
+        if head[title..].starts_with('\t') {
+            head.replace_range(title..title + 1, " ");
+        }
     }
     let bare_keyword = KEYWORDS.contains(&head.as_str());
     let no_tab = |blank: &str| {
@@ -550,6 +559,24 @@ fn heading_line(rng: &mut Rng, level: usize) -> String {
         line.push_str(&group);
     }
     line.push_str(&no_tab(rng.pick(&["", "", "", " ", "  ", "\t"])));
+    // A TAB after the spaces that follow the stars, a keyword or a cookie starts Org's title
+    // (`org-get-heading` keeps it); orgize trims it. A space instead.
+    let spaces = |line: &str, at: usize| at + line[at..].bytes().take_while(|&b| b == b' ').count();
+    let mut title = spaces(&line, level);
+    if let Some(word) = line[title..].split(' ').next()
+        && KEYWORDS.contains(&word)
+        && line[title + word.len()..].starts_with(' ')
+    {
+        title = spaces(&line, title + word.len());
+    }
+    if let Some(cookie) = PRIORITIES.iter().find(|c| line[title..].starts_with(**c))
+        && line[title + cookie.len()..].starts_with(' ')
+    {
+        title = spaces(&line, title + cookie.len());
+    }
+    if line[title..].starts_with('\t') {
+        line.replace_range(title..title + 1, " ");
+    }
     line
 }
 
@@ -569,15 +596,16 @@ fn planning_line(rng: &mut Rng) -> String {
 }
 
 fn property_line(rng: &mut Rng) -> String {
-    // Never `:KEY:` without a blank after it (see `orgize_differs_valueless_property_line`)
-    // and never `:: value` (see `orgize_differs_property_with_empty_key`).
+    // Never `:KEY:` without a blank after it (see `orgize_differs_valueless_property_line`),
+    // never `:: value` (see `orgize_differs_property_with_empty_key`), and a space, not a TAB,
+    // before the value (see `orgize_differs_tab_before_a_property_value`).
     let value = rng.pick(VALUES);
     let trailing = if rng.chance(15) { "  " } else { "" };
     format!(
         "{}:{}:{}{value}{trailing}",
         indent(rng),
         rng.pick(KEYS),
-        rng.pick(&[" ", " ", "\t", "   "]),
+        rng.pick(&[" ", " ", " \t", "   "]),
     )
 }
 
@@ -699,13 +727,13 @@ fn generate(seed: u64) -> String {
     for _ in 0..rng.below(9) {
         section(&mut rng, &mut lines);
     }
+    // All lines end alike: in a file that mixes them, Emacs reads every line as Unix (the CRs
+    // are text), orgize does not (`orgize_differs_mixed_line_endings`).
     let crlf = rng.chance(30);
-    let mixed = rng.chance(5);
     let mut text = String::new();
     for line in &lines {
         text.push_str(line);
-        let eol = if mixed { rng.chance(50) } else { crlf };
-        text.push_str(if eol { "\r\n" } else { "\n" });
+        text.push_str(if crlf { "\r\n" } else { "\n" });
     }
     if rng.chance(25) {
         // No final newline.
@@ -931,13 +959,40 @@ fn orgize_api_splits_plus_from_property_key() {
     assert_eq!(theirs.properties, ours.properties);
 }
 
-/// `* [#C]:::`: Org takes the cookie and, with no blank before `:::`, no tags: the title is
-/// `:::` (`org-get-tags` and `org-get-heading` agree). orgize reads `:::` as an empty tag group.
+/// `* [#C]:::`: Org (checked with Emacs 28) reads the cookie (`org-element`), but the title
+/// of `org-get-heading` keeps it, `[#C]:::`: `org-complex-heading-regexp` wants spaces after a
+/// cookie, and `:::` with no blank before it is no tag group. orgize reads `:::` as an empty
+/// tag group and the title as empty.
 #[test]
 fn orgize_differs_colon_word_glued_to_a_cookie() {
     let (ours, theirs) = both("* [#C]:::\n");
-    assert_eq!((ours.priority, ours.title.as_str()), (Some('C'), ":::"));
+    assert_eq!((ours.priority, ours.title.as_str()), (Some('C'), "[#C]:::"));
     assert_eq!((theirs.priority, theirs.title.as_str()), (Some('C'), ""));
+}
+
+/// `:ID:\tx`: Org's property drawer (`org-property-drawer-re`) wants a space after `:KEY:`
+/// before a value, so Emacs 28 ignores the whole drawer: no properties, no ID. orgize reads
+/// the drawer.
+#[test]
+fn orgize_differs_tab_before_a_property_value() {
+    let (ours, theirs) = both("* H\n:PROPERTIES:\n:ID:\tx\n:A: 1\n:END:\n");
+    assert!(ours.properties.is_empty());
+    assert_eq!(theirs.properties, pairs(&[("ID", "x"), ("A", "1")]));
+}
+
+/// A file mixing CRLF and LF: Emacs 28 reads it with Unix line endings, so a CR is part of
+/// its line (`* a :x:^M` has no tags, its title ends in a CR). orgize ends every line at
+/// CRLF or LF alike.
+#[test]
+fn orgize_differs_mixed_line_endings() {
+    let text = "* a :x:\r\n* b\n";
+    let (ours, _) = our_headings(text);
+    let theirs = orgize_headings(text);
+    assert_eq!((ours[0].title.as_str(), ours[0].tags.len()), ("a :x:\r", 0));
+    assert_eq!(
+        (theirs[0].title.as_str(), theirs[0].tags.as_slice()),
+        ("a", &["x".to_owned()][..])
+    );
 }
 
 /// Org reads a keyword only when a space or the end of the line follows it, so `* TODO\tfoo`
@@ -960,13 +1015,15 @@ fn orgize_differs_keyword_followed_by_a_tab() {
 // as named regressions.
 // ---------------------------------------------------------------------------------------------
 
-/// Org: `org-element-headline-parser` reads the cookie with `(looking-at "\\[#.\\][ \t]*")`,
-/// so no blank is needed after it: `* [#A]foo` has priority `A` and title `foo`.
+/// `* [#A]foo`: Org's priority is `A` (`org-element-headline-parser` reads the cookie with
+/// `(looking-at "\\[#.\\][ \t]*")`), but the title `org-get-heading` returns is `[#A]foo`
+/// (`org-complex-heading-regexp` takes a cookie only when spaces follow it), as Emacs 28
+/// shows. orgize's title is `foo`.
 #[test]
-fn scanner_matches_org_priority_cookie_needs_no_blank_after_it() {
+fn orgize_differs_title_after_a_glued_cookie() {
     let (ours, theirs) = both("* [#A]foo\n");
-    assert_eq!((ours.priority, ours.title.as_str()), (Some('A'), "foo"));
-    assert_eq!(ours, theirs);
+    assert_eq!((ours.priority, ours.title.as_str()), (Some('A'), "[#A]foo"));
+    assert_eq!((theirs.priority, theirs.title.as_str()), (Some('A'), "foo"));
 }
 
 /// Org's `.` in `\[#.\]` is any character, so `[#é]` is a cookie.

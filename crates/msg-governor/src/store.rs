@@ -35,13 +35,13 @@
 //! and a journal from different generations.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::io;
 use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
-use msg_core::durable::{DEFAULT_LOCK_TIMEOUT, FileLock, io_error, write_atomically};
+use msg_core::durable::{DEFAULT_LOCK_TIMEOUT, FileLock, append_to, io_error, write_atomically};
 use msg_core::fingerprint::Fingerprint;
 use time::{Date, OffsetDateTime};
 
@@ -221,10 +221,9 @@ impl StateStore {
             Some(journal) if !compact => {
                 let line = op.line();
                 // One `write` on a descriptor opened for appending: it lands at the end, as
-                // one piece for every reader that takes the lock after us.
-                (&journal.file)
-                    .write_all(&line)
-                    .map_err(io_error("append to", &self.journal))?;
+                // one piece for every reader that takes the lock after us. A write that
+                // fails part way (a full disk) is cut back, so no half line stays behind.
+                append_to(&journal.file, &self.journal, &line)?;
                 journal.offset += line.len() as u64;
                 journal.lines += 1;
                 let to_sync = journal

@@ -1120,3 +1120,46 @@ fn processes_racing_through_a_compaction_lose_nothing() {
         "a compaction happened during the run"
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// A full disk (simulated by msg-core's test hook).
+
+/// An admission whose record cannot be written is an error naming the journal, and leaves
+/// no trace: no reserved tokens, no task counted, no half line that a later read trips on.
+#[test]
+fn an_admission_that_cannot_be_written_leaves_no_trace() {
+    use msg_core::durable::fault::disk_full;
+    let dir = TempDir::new().unwrap();
+    let (governor, _clock) = governor_at(dir.path(), "", MORNING);
+    admitted(governor.admit("user@x.com", 1000, 0).unwrap());
+    let before = governor.usage("user@x.com").unwrap();
+    for free in [0, 1, 20, 60] {
+        let err = {
+            let _full = disk_full(dir.path(), free);
+            governor.admit("user@x.com", 2000, 0).unwrap_err()
+        };
+        let message = err.to_string();
+        assert!(message.contains("governor"), "{free} bytes free: {message}");
+        assert_eq!(
+            governor.usage("user@x.com").unwrap(),
+            before,
+            "{free} bytes free"
+        );
+        assert_eq!(governor.active_admissions().unwrap().len(), 1);
+        // Another process reading the files afresh sees the same.
+        let (fresh, _) = governor_at(dir.path(), "", MORNING);
+        assert_eq!(fresh.usage("user@x.com").unwrap(), before);
+    }
+    admitted(governor.admit("user@x.com", 2000, 0).unwrap());
+    assert_eq!(governor.active_admissions().unwrap().len(), 2);
+    // The first change of a fresh state directory writes a snapshot: the same holds.
+    let fresh_dir = TempDir::new().unwrap();
+    let (fresh, _) = governor_at(fresh_dir.path(), "", MORNING);
+    for free in [0, 30, 300] {
+        let _full = disk_full(fresh_dir.path(), free);
+        let err = fresh.admit("user@x.com", 2000, 0).unwrap_err();
+        assert!(err.to_string().contains("governor"), "{err}");
+    }
+    assert!(fresh.active_admissions().unwrap().is_empty());
+    admitted(fresh.admit("user@x.com", 2000, 0).unwrap());
+}

@@ -31,6 +31,22 @@ pub enum InboxError {
         /// The task's keyword as the file has it (`None`: no keyword).
         keyword: Option<String>,
     },
+    /// The entry with the ID has no task keyword (mistyped or removed in Emacs): Emacs, the
+    /// task list and the hook do not see it as a task.
+    #[error(
+        "{path}:{line}: task {id} has no task keyword{}: set it to one of TODO, WAITING, QUEUED, WORKING, DONE, CANCELLED or ARCHIVED (in Emacs: C-c C-t on the heading)",
+        word.as_deref().map(|w| format!(" ({w:?} is not one)")).unwrap_or_default()
+    )]
+    NoTaskKeyword {
+        /// The agent's task file.
+        path: PathBuf,
+        /// The task.
+        id: String,
+        /// The heading's line.
+        line: usize,
+        /// What stands where the keyword should be, if it looks like one.
+        word: Option<String>,
+    },
     /// A property the inbox counts with does not hold a whole number (a hand edit).
     #[error(
         "{path}: task {id}: {key} is {value:?}, which is not a whole number; correct it in the file"

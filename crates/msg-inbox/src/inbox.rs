@@ -387,6 +387,11 @@ impl AgentInbox {
                     let entry = editor.entry();
                     let keyword = entry.keyword().map(Cow::into_owned);
                     let state = keyword.as_deref().and_then(TaskState::from_keyword);
+                    if state.is_none() {
+                        let mut stray = StrayEntry::of(&entry);
+                        stray.line = editor.line();
+                        return Ok(Err(stray.into_error(path)));
+                    }
                     if !state.is_some_and(|s| operation.from_states().contains(&s)) {
                         return Ok(Err(InboxError::WrongState {
                             id: id.to_owned(),
@@ -550,14 +555,42 @@ impl AgentInbox {
             .collect())
     }
 
-    /// The task with ID `id`, as the file has it now; `None` when no entry has the ID or the
-    /// entry has no task keyword. An ID on two entries is an error naming both lines.
+    /// The task with ID `id`, as the file has it now; `None` when no entry has the ID. An ID
+    /// on two entries is an error naming both lines, and an entry with the ID but no task
+    /// keyword (`* QUEUD …`, mistyped in Emacs) is [`InboxError::NoTaskKeyword`], naming
+    /// its line and the fix.
     pub fn find_by_id(&self, id: &str) -> Result<Option<Task>, InboxError> {
         let outline = self.file.read_outline()?;
-        match outline.find_by_id(id) {
-            Ok(index) => Ok(index.and_then(|index| Task::from_entry(&outline.entry(index).get()))),
-            Err(dup) => Err(dup.in_file(self.file.path()).into()),
+        let index = match outline.find_by_id(id) {
+            Ok(Some(index)) => index,
+            Ok(None) => return Ok(None),
+            Err(dup) => return Err(dup.in_file(self.file.path()).into()),
+        };
+        let scanned = outline.entry(index);
+        let entry = scanned.get();
+        match Task::from_entry(&entry) {
+            Some(task) => Ok(Some(task)),
+            None => Err(StrayEntry::of(&entry).into_error(self.file.path())),
         }
+    }
+
+    /// Entries with an ID but no task keyword: a keyword mistyped or removed in Emacs. The
+    /// other queries do not see them as tasks (Emacs does not either), so `msg doctor`
+    /// reports them.
+    pub fn stray_entries(&self) -> Result<Vec<StrayEntry>, InboxError> {
+        let outline = self.file.read_outline()?;
+        Ok((0..outline.len())
+            .filter(|&index| {
+                outline
+                    .keyword(index)
+                    .is_none_or(|k| TaskState::from_keyword(&k).is_none())
+            })
+            .filter_map(|index| {
+                let scanned = outline.entry(index);
+                let entry = scanned.get();
+                entry.id().is_some().then(|| StrayEntry::of(&entry))
+            })
+            .collect())
     }
 
     /// How many tasks are in each state, and in all (from the headings alone).
@@ -572,6 +605,42 @@ impl AgentInbox {
             counts.add(state);
         }
         Ok(counts)
+    }
+}
+
+/// An entry of a task file with an ID but no task keyword (see
+/// [`AgentInbox::stray_entries`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StrayEntry {
+    /// Its ID.
+    pub id: String,
+    /// The 1-based line of its heading.
+    pub line: usize,
+    /// The keyword it has that is no task state, or the first word of its title when that
+    /// looks like a keyword (`QUEUD`).
+    pub word: Option<String>,
+}
+
+impl StrayEntry {
+    fn of(entry: &msg_core::org::EntryRef<'_>) -> StrayEntry {
+        StrayEntry {
+            id: entry.id().map(|id| id.into_owned()).unwrap_or_default(),
+            line: entry.line(),
+            word: entry
+                .keyword()
+                .or_else(|| entry.keyword_like())
+                .map(|w| w.into_owned()),
+        }
+    }
+
+    /// The error for an operation on this entry in the file at `path`.
+    pub fn into_error(self, path: &std::path::Path) -> InboxError {
+        InboxError::NoTaskKeyword {
+            path: path.to_owned(),
+            id: self.id,
+            line: self.line,
+            word: self.word,
+        }
     }
 }
 

@@ -97,6 +97,6 @@ mod task;
 mod transition;
 
 pub use error::InboxError;
-pub use inbox::{AgentInbox, NewTask};
+pub use inbox::{AgentInbox, NewTask, StrayEntry};
 pub use state::{Operation, TASK_KEYWORDS, TaskState};
 pub use task::{Task, TaskCounts};

@@ -809,6 +809,61 @@ fn delivery_is_recorded_once_on_pending_messages() {
     assert_eq!(store.sent().unwrap()[2].property("DELIVERY_ERROR"), None);
 }
 
+// --- A full disk (simulated by msg-core's test hook) ---
+
+/// Every write of the store under a full disk: an error naming the file, and both files
+/// exactly as they were (no torn message the relay would deliver, nothing to duplicate on
+/// a retry). With room again, the same calls work.
+#[test]
+fn a_full_disk_fails_every_write_cleanly() {
+    use msg_core::durable::fault::disk_full;
+    let (dir, store, _) = space_with_inbox("python-v0.2.0/root/0-personal/org/messaging/inbox.org");
+    let sent = store
+        .record_sent(&NewMessage::new("gregor", "tex", "first"))
+        .unwrap();
+    let unread = store.unread().unwrap()[0].id.clone();
+    let files = || {
+        (
+            fs::read(store.inbox_path()).unwrap(),
+            fs::read(store.outbox_path()).unwrap(),
+        )
+    };
+    let before = files();
+    for free in [0, 1, 50, 200] {
+        let _full = disk_full(dir.path(), free);
+        let long = "a line of the message\n".repeat(40);
+        let errors = [
+            store
+                .record_sent(&NewMessage::new("gregor", "tex", long.as_str()))
+                .map(drop)
+                .unwrap_err(),
+            store
+                .create_message(&NewMessage::new("gregor", "gregor", long.as_str()))
+                .map(drop)
+                .unwrap_err(),
+            store
+                .record_sent(&NewMessage::new("gregor", "tex", "re").reply_to(&sent.id))
+                .map(drop)
+                .unwrap_err(),
+            store
+                .receive_all(&[incoming("tex", "msg-remote-1", &long)])
+                .map(drop)
+                .unwrap_err(),
+            store.mark_read(&unread).map(drop).unwrap_err(),
+            store.archive(&unread).map(drop).unwrap_err(),
+        ];
+        for err in errors {
+            let message = err.to_string();
+            assert!(message.contains(".org"), "{free} bytes free: {message}");
+        }
+        assert!(files() == before, "{free} bytes free: a file changed");
+    }
+    store
+        .receive_all(&[incoming("tex", "msg-remote-1", "now it fits")])
+        .unwrap();
+    store.mark_read(&unread).unwrap();
+}
+
 // --- Headings that say who and what ---
 
 /// The heading lines of `path`, each timestamp `[YYYY-MM-DD Ddd HH:MM]` replaced by `[T]`.

@@ -9,9 +9,12 @@ use std::path::Path;
 
 use time::OffsetDateTime;
 
+use super::entry_ref::EntryRef;
+use super::eol::Eol;
 use super::error::OrgError;
 use super::keywords::TodoKeywords;
-use super::scan::{Document, Entry, EntryRef, Span};
+use super::ranges::{Entry, Span};
+use super::scan::Document;
 use crate::timestamp;
 use crate::validate;
 
@@ -38,7 +41,7 @@ impl<'a> EntryEditor<'a> {
     ) -> Result<EntryEditor<'a>, OrgError> {
         let editor = EntryEditor {
             path,
-            section: Document::parse(section.to_vec(), keywords),
+            section: Document::parse_as(section.to_vec(), keywords, Eol::of_ending(eol)),
             keywords,
             eol,
             line,
@@ -122,7 +125,7 @@ impl<'a> EntryEditor<'a> {
         let before = (self.entry().level(), id);
         let mut bytes = std::mem::take(&mut self.section).into_bytes();
         bytes.splice(span.range(), text.bytes());
-        self.section = Document::parse(bytes, self.keywords);
+        self.section = Document::parse_as(bytes, self.keywords, Eol::of_ending(self.eol));
         self.check_single_entry(Some(before))
     }
 
@@ -370,9 +373,15 @@ impl<'a> EntryEditor<'a> {
 
     /// Replaces the tags. When the old tags were aligned to a column (as Emacs does), the new
     /// ones end at the same column; an empty list removes the group.
+    ///
+    /// New tags must be ASCII ([`validate::tag`]); a tag the entry already has is kept as it
+    /// is, whatever Org letters it holds (`:größe:`), since Org read it as a tag.
     pub fn set_tags(&mut self, tags: &[&str]) -> Result<(), OrgError> {
+        let existing = self.entry().tags();
         for tag in tags {
-            validate::tag(tag)?;
+            if !existing.iter().any(|t| t == tag) {
+                validate::tag(tag)?;
+            }
         }
         let group = if tags.is_empty() {
             String::new()

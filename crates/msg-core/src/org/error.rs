@@ -82,6 +82,26 @@ pub enum OrgError {
         /// The file.
         path: PathBuf,
     },
+    /// Emacs has unsaved changes to the file (its lock file `.#<name>` exists): its next
+    /// save would write over anything we write now. Nothing was written.
+    #[error(
+        "{path} has unsaved changes in Emacs (held by {holder}); save or revert that buffer, then try again (nothing was written)"
+    )]
+    EditedInEmacs {
+        /// The file.
+        path: PathBuf,
+        /// Who holds Emacs's lock: `user@host.pid:boot`.
+        holder: String,
+    },
+    /// The file's lines end in CR only (classic Mac OS). Emacs reads it so, and so do we,
+    /// but we never write to it.
+    #[error(
+        "{path}: its lines end in CR only (classic Mac OS); msg reads it as Emacs does but does not write to it; convert it to LF line endings (in Emacs: C-x RET f utf-8-unix RET, then save)"
+    )]
+    MacLineEndings {
+        /// The file.
+        path: PathBuf,
+    },
     /// A keyword that neither the file nor the caller's states know.
     #[error("{path}: {keyword:?} is not one of this file's TODO keywords")]
     UnknownKeyword {

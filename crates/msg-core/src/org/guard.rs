@@ -6,9 +6,11 @@
 
 use std::path::Path;
 
+use super::eol::Eol;
 use super::error::OrgError;
 use super::keywords::TodoKeywords;
-use super::scan::{Document, Span};
+use super::ranges::Span;
+use super::scan::Document;
 
 fn refuse(path: &Path, line: usize, reason: impl Into<String>) -> OrgError {
     OrgError::Guard {
@@ -36,16 +38,36 @@ pub(super) fn keeps_final_line_ending(
     Ok(())
 }
 
+/// The new bytes must leave Emacs reading the file with the line endings it read it with
+/// (`eol`): a line written with another ending would make Emacs decode every line
+/// differently.
+pub(super) fn keeps_line_endings(path: &Path, eol: Eol, new: &[u8]) -> Result<(), OrgError> {
+    let now = Eol::of(new);
+    if now != eol {
+        return Err(refuse(
+            path,
+            0,
+            format!(
+                "the write would make Emacs read the file with {} line endings instead of {}",
+                now.name(),
+                eol.name()
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// `text` to be appended must scan as exactly `entries` entries, the first one carrying
 /// `id`. Returns the text.
 pub(super) fn appended_text(
     path: &Path,
     text: String,
     keywords: &TodoKeywords,
+    eol: &str,
     entries: usize,
     id: Option<&str>,
 ) -> Result<String, OrgError> {
-    let scanned = Document::parse(text.into_bytes(), keywords);
+    let scanned = Document::parse_as(text.into_bytes(), keywords, Eol::of_ending(eol));
     if scanned.len() != entries || scanned.entry(0).id().as_deref() != id {
         return Err(refuse(
             path,

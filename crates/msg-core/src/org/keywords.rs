@@ -1,5 +1,6 @@
 //! TODO keyword sets: what `#+TODO:` lines declare, united with what a store needs.
 
+use super::ranges::Span;
 use crate::validate::{self, ValidationError};
 
 /// One `#+TODO:` sequence: the not-done keywords, then the done keywords (right of `|`).
@@ -152,21 +153,120 @@ impl TodoKeywords {
     }
 }
 
+/// The `#+TODO:`-family lines of a file as Org reads them: every such line counts, except
+/// inside a lesser block (`#+BEGIN_SRC`, `EXAMPLE`, `EXPORT`, `COMMENT` or `VERSE` up to its
+/// `#+END_…` before the next heading), whose lines are text to Org. A block that does not
+/// close before the next heading is no block, and its lines count after all.
+#[derive(Debug, Default)]
+pub(crate) struct KeywordLines {
+    declared: TodoKeywords,
+    lines: Vec<Span>,
+    /// An open lesser block.
+    open: Option<OpenBlock>,
+}
+
+/// A lesser block not closed yet: its name (upper case) and the keyword lines inside it,
+/// which count only if it never closes.
+#[derive(Debug)]
+struct OpenBlock {
+    name: Vec<u8>,
+    pending: Vec<(KeywordSequence, Span)>,
+}
+
+/// The blocks whose contents Org does not parse as elements.
+const LESSER_BLOCKS: [&[u8]; 5] = [b"SRC", b"EXAMPLE", b"EXPORT", b"COMMENT", b"VERSE"];
+
+impl KeywordLines {
+    /// Takes a line (`content` without its ending, `full` with it) that starts, after
+    /// blanks, with `#+`.
+    pub(crate) fn line(&mut self, content: &[u8], full: Span) {
+        let start = content
+            .iter()
+            .take_while(|&&b| b == b' ' || b == b'\t')
+            .count();
+        let rest = &content[start..];
+        let after = |word: &[u8]| {
+            let tail = rest.get(2..)?;
+            (tail.len() >= word.len() && tail[..word.len()].eq_ignore_ascii_case(word))
+                .then(|| &tail[word.len()..])
+        };
+        if let Some(OpenBlock { name, pending }) = &mut self.open {
+            if let Some(end) = after(b"END_") {
+                let end = trim_end_blanks(end);
+                if end.eq_ignore_ascii_case(name) {
+                    self.open = None;
+                }
+            } else if let Some(value) = keyword_line_value(content) {
+                pending.push((
+                    KeywordSequence::parse(&String::from_utf8_lossy(value)),
+                    full,
+                ));
+            }
+            return;
+        }
+        if let Some(begin) = after(b"BEGIN_") {
+            let name: Vec<u8> = begin
+                .iter()
+                .take_while(|&&b| !b.is_ascii_whitespace())
+                .map(u8::to_ascii_uppercase)
+                .collect();
+            if LESSER_BLOCKS.contains(&name.as_slice()) {
+                self.open = Some(OpenBlock {
+                    name,
+                    pending: Vec::new(),
+                });
+            }
+            return;
+        }
+        if let Some(value) = keyword_line_value(content) {
+            self.declared
+                .push(KeywordSequence::parse(&String::from_utf8_lossy(value)));
+            self.lines.push(full);
+        }
+    }
+
+    /// A heading: a block still open was none, and its keyword lines count.
+    pub(crate) fn heading(&mut self) {
+        if let Some(block) = self.open.take() {
+            for (sequence, full) in block.pending {
+                self.declared.push(sequence);
+                self.lines.push(full);
+            }
+        }
+    }
+
+    /// The keywords declared, and the lines declaring them.
+    pub(crate) fn finish(mut self) -> (TodoKeywords, Vec<Span>) {
+        self.heading();
+        (self.declared, self.lines)
+    }
+}
+
+fn trim_end_blanks(s: &[u8]) -> &[u8] {
+    let end = s
+        .iter()
+        .rposition(|&b| b != b' ' && b != b'\t')
+        .map_or(0, |p| p + 1);
+    &s[..end]
+}
+
 /// If `line` (without its line ending) is a `#+TODO:`, `#+SEQ_TODO:` or `#+TYP_TODO:` line,
 /// returns its value. Org accepts any case and leading whitespace.
 pub(crate) fn keyword_line_value(line: &[u8]) -> Option<&[u8]> {
     let start = line.iter().position(|b| !matches!(b, b' ' | b'\t'))?;
-    let rest = &line[start..];
-    if !rest.starts_with(b"#+") {
-        return None;
-    }
-    let rest = &rest[2..];
-    for name in [&b"TODO:"[..], b"SEQ_TODO:", b"TYP_TODO:"] {
-        if rest.len() >= name.len() && rest[..name.len()].eq_ignore_ascii_case(name) {
-            return Some(&rest[name.len()..]);
-        }
-    }
-    None
+    let rest = line[start..].strip_prefix(b"#+")?;
+    // Org's keyword element, `#\+\(\S-*\):[ \t]*\(.*\)`: the key runs to the last colon
+    // before the first whitespace, so `#+TODO::x: A` has the key `TODO::x`, no TODO line.
+    let run = rest
+        .iter()
+        .position(|b| b.is_ascii_whitespace())
+        .unwrap_or(rest.len());
+    let colon = rest[..run].iter().rposition(|&b| b == b':')?;
+    let key = &rest[..colon];
+    ["TODO", "SEQ_TODO", "TYP_TODO"]
+        .iter()
+        .any(|name| key.eq_ignore_ascii_case(name.as_bytes()))
+        .then(|| &rest[colon + 1..])
 }
 
 #[cfg(test)]
@@ -203,11 +303,61 @@ mod tests {
     }
 
     #[test]
+    fn keyword_lines_inside_lesser_blocks_do_not_count() {
+        let read = |text: &str| {
+            let mut lines = KeywordLines::default();
+            for line in text.lines() {
+                if line.trim_start().starts_with("#+") {
+                    lines.line(line.as_bytes(), Span::default());
+                } else if line.starts_with("* ") {
+                    lines.heading();
+                }
+            }
+            let (declared, _) = lines.finish();
+            let mut words: Vec<String> = declared
+                .sequences()
+                .iter()
+                .flat_map(|s| s.todo().iter().chain(s.done()).cloned())
+                .collect();
+            words.sort();
+            words
+        };
+        assert_eq!(read("#+TODO: A | B"), ["A", "B"]);
+        assert!(read("#+BEGIN_SRC org\n#+TODO: A | B\n#+END_SRC").is_empty());
+        assert!(read("  #+begin_example\n#+TODO: A\n  #+end_example  ").is_empty());
+        assert_eq!(
+            read("#+BEGIN_QUOTE\n#+TODO: Q | D\n#+END_QUOTE"),
+            ["D", "Q"]
+        );
+        assert_eq!(
+            read("#+BEGIN_SRC\n#+TODO: U | V\n* heading\n#+END_SRC"),
+            ["U", "V"],
+            "a block must close before the next heading"
+        );
+        assert_eq!(
+            read("#+BEGIN_SRC\n#+TODO: W | X"),
+            ["W", "X"],
+            "nor at the end"
+        );
+        assert_eq!(
+            read("#+BEGIN_SRC\n#+END_EXAMPLE\n#+TODO: Y\n#+END_SRC"),
+            Vec::<String>::new()
+        );
+    }
+
+    #[test]
     fn keyword_lines_are_recognised_in_any_case() {
         assert_eq!(keyword_line_value(b"#+TODO: A | B"), Some(&b" A | B"[..]));
         assert_eq!(keyword_line_value(b"  #+seq_todo: X"), Some(&b" X"[..]));
         assert_eq!(keyword_line_value(b"#+TYP_TODO: X"), Some(&b" X"[..]));
         assert_eq!(keyword_line_value(b"#+TITLE: x"), None);
         assert_eq!(keyword_line_value(b"# +TODO: x"), None);
+        assert_eq!(keyword_line_value(b"#+TODO:A B"), Some(&b"A B"[..]));
+        assert_eq!(
+            keyword_line_value(b"#+TODO::tag: NEXT"),
+            None,
+            "Org's key: TODO::tag"
+        );
+        assert_eq!(keyword_line_value(b"#+TODO:x:y z"), None);
     }
 }

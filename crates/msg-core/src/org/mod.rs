@@ -13,8 +13,12 @@
 //! - [`Document::drawer_problems`] says why Emacs ignores a property drawer
 //!   ([`IgnoredDrawer`], [`DrawerProblem`]).
 
+mod alnum;
 mod edit;
+mod emacs_lock;
 mod entry;
+mod entry_ref;
+mod eol;
 mod error;
 mod file;
 mod guard;
@@ -22,17 +26,22 @@ mod head;
 mod headline;
 mod keywords;
 mod outline;
+mod ranges;
 mod scan;
 mod subtree;
+mod syntax;
 mod transaction;
 
 pub use edit::EntryEditor;
 pub use entry::NewEntry;
+pub use entry_ref::EntryRef;
+pub use eol::Eol;
 pub use error::OrgError;
 pub use file::{DEFAULT_LOCK_TIMEOUT, OrgFile};
 pub use headline::{NAME_CHARS, Party, SUBJECT_CHARS, headline, headline_prefix};
 pub use keywords::{KeywordSequence, TodoKeywords};
 pub use outline::{Outline, OutlineEntry};
-pub use scan::{Document, DrawerProblem, DuplicateId, Entry, EntryRef, IgnoredDrawer, InvalidUtf8};
+pub use ranges::Entry;
+pub use scan::{Document, DrawerProblem, DuplicateId, IgnoredDrawer, InvalidUtf8};
 pub use subtree::Subtree;
 pub use transaction::Transaction;

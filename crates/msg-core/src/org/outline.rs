@@ -18,10 +18,12 @@ use std::io::{self, Read};
 
 use memchr::{memchr, memchr_iter, memchr2, memmem, memrchr};
 
-use super::keywords::{KeywordSequence, TodoKeywords, keyword_line_value};
+use super::entry_ref::EntryRef;
+use super::eol::{Eol, bom_len, mac_as_unix};
+use super::keywords::{KeywordLines, TodoKeywords};
+use super::ranges::{Entry, Span};
 use super::scan::{
-    DuplicateId, Entry, EntryRef, InvalidUtf8, Span, heading_level, is_id_line, line_at,
-    scan_heading, scan_section,
+    DuplicateId, InvalidUtf8, heading_level, is_id_line, line_at, scan_heading, scan_section,
 };
 
 thread_local! {
@@ -73,7 +75,8 @@ pub struct Outline {
     lines: Vec<usize>,
     declared: TodoKeywords,
     keywords: TodoKeywords,
-    crlf: bool,
+    /// How Emacs ends the file's lines (CR endings are read as LF, see `Document::parse`).
+    eol: Eol,
 }
 
 /// One entry of an [`Outline`], scanned: read it through [`OutlineEntry::get`].
@@ -105,11 +108,18 @@ impl Outline {
     /// heading starts a line with a star), `memmem` for `#+` (a keyword line has only blanks
     /// before it) and a `memchr` count of the newlines before each heading for its line.
     pub fn parse(bytes: Vec<u8>, states: &TodoKeywords) -> Outline {
+        let eol = Eol::of(&bytes);
+        let bytes = if eol == Eol::Mac {
+            mac_as_unix(bytes)
+        } else {
+            bytes
+        };
+        let content_start = bom_len(&bytes);
         let mut starts = Vec::new();
         let mut lines = Vec::new();
         let mut line_no = 1;
         let mut counted_to = 0;
-        let first = (bytes.first() == Some(&b'*')).then_some(0);
+        let first = (bytes.get(content_start) == Some(&b'*')).then_some(content_start);
         let after_newlines = memmem::find_iter(&bytes, b"\n*").map(|at| at + 1);
         for start in first.into_iter().chain(after_newlines) {
             if heading_level(&bytes, start) > 0 {
@@ -119,7 +129,8 @@ impl Outline {
                 lines.push(line_no);
             }
         }
-        let mut declared = TodoKeywords::empty();
+        let mut keyword_lines = KeywordLines::default();
+        let mut next_heading = 0;
         // Each line is looked at once, from its first hit: a hostile line with many `#+`
         // costs its length, not its length times its hits.
         let mut line_end = 0;
@@ -129,24 +140,29 @@ impl Outline {
             }
             let newline = memchr(b'\n', &bytes[at..]).map(|p| at + p);
             line_end = newline.map_or(bytes.len(), |nl| nl + 1);
-            let line_start = memrchr(b'\n', &bytes[..at]).map_or(0, |p| p + 1);
+            let line_start = memrchr(b'\n', &bytes[..at]).map_or(content_start, |p| p + 1);
             if !bytes[line_start..at]
                 .iter()
                 .all(|&b| b == b' ' || b == b'\t')
             {
                 continue;
             }
-            // The same line content as the scanner's: without `\n`, or `\r\n`.
+            while starts.get(next_heading).is_some_and(|&h| h < at) {
+                keyword_lines.heading();
+                next_heading += 1;
+            }
+            // The same line content as the scanner's: without `\n`, or a DOS `\r\n`.
             let content_end = match newline {
-                Some(nl) if bytes[nl - 1] == b'\r' => nl - 1,
+                Some(nl) if eol == Eol::Dos && bytes[nl - 1] == b'\r' => nl - 1,
                 Some(nl) => nl,
                 None => bytes.len(),
             };
-            if let Some(value) = keyword_line_value(&bytes[line_start..content_end]) {
-                declared.push(KeywordSequence::parse(&String::from_utf8_lossy(value)));
-            }
+            keyword_lines.line(
+                &bytes[line_start..content_end],
+                Span::new(line_start, line_end),
+            );
         }
-        let crlf = memchr(b'\n', &bytes).is_some_and(|nl| nl > 0 && bytes[nl - 1] == b'\r');
+        let (declared, _) = keyword_lines.finish();
         let keywords = declared.union(states);
         Outline {
             bytes,
@@ -154,7 +170,7 @@ impl Outline {
             lines,
             declared,
             keywords,
-            crlf,
+            eol,
         }
     }
 
@@ -188,9 +204,14 @@ impl Outline {
         &self.keywords
     }
 
-    /// The line ending new lines get: the file's own.
+    /// The line ending new lines get: the file's own, as Emacs decides it.
     pub fn eol(&self) -> &'static str {
-        if self.crlf { "\r\n" } else { "\n" }
+        self.eol.as_str()
+    }
+
+    /// How Emacs ends this file's lines.
+    pub(crate) fn eol_mode(&self) -> Eol {
+        self.eol
     }
 
     /// The first invalid UTF-8 sequence, if any (checked over the whole file on each call).
@@ -242,6 +263,7 @@ impl Outline {
             self.starts[index],
             self.lines[index],
             &self.keywords,
+            self.eol == Eol::Dos,
         )
     }
 
@@ -250,25 +272,32 @@ impl Outline {
         self.keyword_bytes(index).map(String::from_utf8_lossy)
     }
 
-    /// The heading's keyword as `parse_heading` reads it (the first word after the stars and
-    /// blanks, ended by a space or the line's end, if the file's keywords include it),
-    /// without splitting the rest of the heading: queries filter every heading by keyword.
+    /// The heading's keyword as `parse_heading` reads it (after the stars and spaces, the
+    /// first word, followed by a space, the end of the line or only blanks, if the file's
+    /// keywords include it), without splitting the rest of the heading: queries filter every
+    /// heading by keyword.
     fn keyword_bytes(&self, index: usize) -> Option<&[u8]> {
         let bytes = &self.bytes[..];
         let start = self.starts[index];
-        let mut pos = start + heading_level(bytes, start);
-        while matches!(bytes.get(pos), Some(b' ' | b'\t')) {
+        let stars = start + heading_level(bytes, start);
+        let mut pos = stars;
+        while bytes.get(pos) == Some(&b' ') {
             pos += 1;
         }
-        let end = match memchr2(b' ', b'\n', &bytes[pos..]).map(|p| pos + p) {
-            Some(at) if bytes[at] == b' ' => at,
-            // The line's content ends before a `\r\n`.
-            Some(nl) if nl > pos && bytes[nl - 1] == b'\r' => nl - 1,
+        let line_end = match memchr(b'\n', &bytes[pos..]).map(|p| pos + p) {
+            // The line's content ends before a DOS `\r\n`.
+            Some(nl) if self.eol == Eol::Dos && nl > pos && bytes[nl - 1] == b'\r' => nl - 1,
             Some(nl) => nl,
             None => bytes.len(),
         };
-        let word = &bytes[pos..end];
-        (!word.is_empty() && self.keywords.contains_bytes(word)).then_some(word)
+        let line = &bytes[..line_end];
+        let end = memchr2(b' ', b'\t', &line[pos..]).map_or(line_end, |p| pos + p);
+        let followed = end == line_end
+            || line[end] == b' '
+            || line[end..].iter().all(|&b| b == b' ' || b == b'\t');
+        let word = &line[pos..end];
+        (pos > stars && followed && !word.is_empty() && self.keywords.contains_bytes(word))
+            .then_some(word)
     }
 
     /// Whether entry `index` has `tag` (case-sensitive), read from its heading line only.
@@ -298,6 +327,7 @@ impl Outline {
             self.section(index),
             self.lines[index],
             &self.keywords,
+            self.eol == Eol::Dos,
         );
         // The subtree ends at the next heading of this level or higher.
         let after = self.starts[index + 1..]
@@ -338,7 +368,9 @@ impl Outline {
             line_end = newline.map_or(bytes.len(), |nl| nl + 1);
             let line_start = memrchr(b'\n', &bytes[..hit]).map_or(0, |p| p + 1);
             let (content_end, full_end) = match newline {
-                Some(nl) if nl > line_start && bytes[nl - 1] == b'\r' => (nl - 1, nl + 1),
+                Some(nl) if self.eol == Eol::Dos && nl > line_start && bytes[nl - 1] == b'\r' => {
+                    (nl - 1, nl + 1)
+                }
                 Some(nl) => (nl, nl + 1),
                 None => (bytes.len(), bytes.len()),
             };

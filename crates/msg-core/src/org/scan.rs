@@ -19,110 +19,13 @@
 use std::borrow::Cow;
 use std::ops::Range;
 
-use super::keywords::{KeywordSequence, TodoKeywords, keyword_line_value};
-
-/// A byte range in a document. `Copy`, unlike `Range<usize>`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub(crate) struct Span {
-    pub(crate) start: usize,
-    pub(crate) end: usize,
-}
-
-impl Span {
-    pub(crate) fn new(start: usize, end: usize) -> Span {
-        Span { start, end }
-    }
-
-    pub(crate) fn range(self) -> Range<usize> {
-        self.start..self.end
-    }
-
-    pub(crate) fn is_empty(self) -> bool {
-        self.start == self.end
-    }
-
-    fn shift(&mut self, delta: isize) {
-        self.start = self.start.wrapping_add_signed(delta);
-        self.end = self.end.wrapping_add_signed(delta);
-    }
-}
-
-/// One property line of a drawer.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Property {
-    /// The whole line, line ending included.
-    pub(crate) line: Span,
-    /// The key, without its colons.
-    pub(crate) key: Span,
-    /// The value, without surrounding whitespace (empty for `:KEY:`).
-    pub(crate) value: Span,
-}
-
-/// The planning line and the timestamps on it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Planning {
-    /// The whole line, line ending included.
-    pub(crate) line: Span,
-    /// `CLOSED: [ts]`, from the word to the end of the timestamp.
-    pub(crate) closed: Option<Span>,
-    /// `SCHEDULED: <ts>`.
-    pub(crate) scheduled: Option<Span>,
-    /// `DEADLINE: <ts>`.
-    pub(crate) deadline: Option<Span>,
-}
-
-/// A drawer: its opening line, contents and `:END:` line.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Drawer {
-    /// From the start of the opening line to the end of the `:END:` line (ending included).
-    pub(crate) whole: Span,
-    /// The opening line (`:PROPERTIES:` or `:LOGBOOK:`), line ending included.
-    pub(crate) begin: Span,
-    /// The `:END:` line, line ending included.
-    pub(crate) end: Span,
-}
-
-impl Drawer {
-    pub(crate) fn contents(&self) -> Span {
-        Span::new(self.begin.end, self.end.start)
-    }
-}
-
-/// One heading and its section (up to the next heading of any level), as byte ranges into the
-/// [`Document`] it came from. Read it through [`EntryRef`]; edit it through `Transaction`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Entry {
-    pub(crate) line: usize,
-    pub(crate) level: usize,
-    /// The section: heading line start up to the next heading (children excluded).
-    pub(crate) section: Span,
-    /// End of the subtree (children included).
-    pub(crate) subtree_end: usize,
-    /// The heading line without its line ending.
-    pub(crate) heading: Span,
-    pub(crate) stars: Span,
-    pub(crate) keyword: Option<Span>,
-    pub(crate) priority: Option<Span>,
-    pub(crate) title: Span,
-    pub(crate) tags: Option<Span>,
-    /// Boxed: most entries have none, and the index should stay small.
-    pub(crate) planning: Option<Box<Planning>>,
-    pub(crate) drawer: Option<Drawer>,
-    pub(crate) properties: Vec<Property>,
-    pub(crate) logbook: Option<Box<Drawer>>,
-    /// After the heading, planning line and property drawer, up to the section's end.
-    pub(crate) body: Span,
-    /// A `:PROPERTIES:` line where Emacs would expect the drawer, that does not form one.
-    pub(crate) ignored_drawer: Option<IgnoredAt>,
-}
-
-/// Where an ignored property drawer begins, and the first line that keeps it from being
-/// one (`None`: no `:END:` before the section ends).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct IgnoredAt {
-    pub(crate) begin: usize,
-    pub(crate) culprit: Option<Span>,
-}
+use super::entry_ref::EntryRef;
+use super::eol::{Eol, bom_len, mac_as_unix};
+use super::keywords::{KeywordLines, TodoKeywords};
+use super::ranges::{Drawer, Entry, IgnoredAt, Span};
+use super::syntax::{
+    NotAProperty, is_blank, parse_heading, planning_line, property_line, why_not_a_property,
+};
 
 /// A `:PROPERTIES:` drawer that Emacs ignores, and why: [`Document::drawer_problems`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -155,6 +58,21 @@ pub enum DrawerProblem {
         /// Its 1-based line.
         line: usize,
     },
+    /// A TAB right after the first colon (`:\tKEY: value`).
+    TabAfterColon {
+        /// Its 1-based line.
+        line: usize,
+    },
+    /// A TAB instead of a space between `:KEY:` and the value (`:ID:\tmsg-1`).
+    TabBeforeValue {
+        /// Its 1-based line.
+        line: usize,
+    },
+    /// A CR or other whitespace inside the key.
+    WhitespaceInKey {
+        /// Its 1-based line.
+        line: usize,
+    },
     /// A line that is not `:KEY: value` (or `:KEY:`).
     NotAProperty {
         /// Its 1-based line.
@@ -176,150 +94,19 @@ impl std::fmt::Display for DrawerProblem {
                 f,
                 "line {line} is a continuation line `:   …`, as org-workspace 0.4 writes multi-line values; put the value on one line"
             ),
+            DrawerProblem::TabAfterColon { line } => write!(
+                f,
+                "line {line} has a TAB right after the first colon; the key must follow it directly"
+            ),
+            DrawerProblem::TabBeforeValue { line } => write!(
+                f,
+                "line {line} has a TAB between `:KEY:` and the value; Org needs a space there"
+            ),
+            DrawerProblem::WhitespaceInKey { line } => {
+                write!(f, "line {line} has a CR or other whitespace inside the key")
+            }
             DrawerProblem::NotAProperty { line } => {
                 write!(f, "line {line} is not a `:KEY: value` line")
-            }
-        }
-    }
-}
-
-impl Entry {
-    /// The 1-based line number of the heading.
-    pub fn line(&self) -> usize {
-        self.line
-    }
-
-    /// The number of stars.
-    pub fn level(&self) -> usize {
-        self.level
-    }
-
-    /// The entry's own section: the heading line up to the next heading of any level.
-    pub fn section_range(&self) -> Range<usize> {
-        self.section.range()
-    }
-
-    /// The subtree: the section plus every deeper heading below it.
-    pub fn subtree_range(&self) -> Range<usize> {
-        self.section.start..self.subtree_end
-    }
-
-    /// The heading line, without its line ending.
-    pub fn heading_range(&self) -> Range<usize> {
-        self.heading.range()
-    }
-
-    /// The stars.
-    pub fn stars_range(&self) -> Range<usize> {
-        self.stars.range()
-    }
-
-    /// The TODO keyword, if the heading has one.
-    pub fn keyword_range(&self) -> Option<Range<usize>> {
-        self.keyword.map(Span::range)
-    }
-
-    /// The priority cookie `[#A]`, if any.
-    pub fn priority_range(&self) -> Option<Range<usize>> {
-        self.priority.map(Span::range)
-    }
-
-    /// The title (may be empty), without surrounding whitespace.
-    pub fn title_range(&self) -> Range<usize> {
-        self.title.range()
-    }
-
-    /// The tag group `:a:b:`, if any.
-    pub fn tags_range(&self) -> Option<Range<usize>> {
-        self.tags.map(Span::range)
-    }
-
-    /// The planning line (ending included), if any.
-    pub fn planning_range(&self) -> Option<Range<usize>> {
-        self.planning.as_ref().map(|p| p.line.range())
-    }
-
-    /// `CLOSED: [ts]` on the planning line, if any.
-    pub fn closed_range(&self) -> Option<Range<usize>> {
-        self.planning.as_ref()?.closed.map(Span::range)
-    }
-
-    /// `SCHEDULED: <ts>` on the planning line, if any.
-    pub fn scheduled_range(&self) -> Option<Range<usize>> {
-        self.planning.as_ref()?.scheduled.map(Span::range)
-    }
-
-    /// `DEADLINE: <ts>` on the planning line, if any.
-    pub fn deadline_range(&self) -> Option<Range<usize>> {
-        self.planning.as_ref()?.deadline.map(Span::range)
-    }
-
-    /// The property drawer from `:PROPERTIES:` to `:END:` (ending included), if valid.
-    pub fn drawer_range(&self) -> Option<Range<usize>> {
-        self.drawer.as_ref().map(|d| d.whole.range())
-    }
-
-    /// Each property's key range and value range, in file order.
-    pub fn property_ranges(&self) -> impl Iterator<Item = (Range<usize>, Range<usize>)> + '_ {
-        self.properties
-            .iter()
-            .map(|p| (p.key.range(), p.value.range()))
-    }
-
-    /// The LOGBOOK drawer from `:LOGBOOK:` to `:END:` (ending included), if any.
-    pub fn logbook_range(&self) -> Option<Range<usize>> {
-        self.logbook.as_ref().map(|d| d.whole.range())
-    }
-
-    /// Everything after the meta data (heading, planning, properties) up to the next heading,
-    /// LOGBOOK and other drawers included.
-    pub fn body_range(&self) -> Range<usize> {
-        self.body.range()
-    }
-
-    fn shift(&mut self, delta: isize) {
-        for span in [
-            &mut self.section,
-            &mut self.heading,
-            &mut self.stars,
-            &mut self.title,
-            &mut self.body,
-        ] {
-            span.shift(delta);
-        }
-        self.subtree_end = self.subtree_end.wrapping_add_signed(delta);
-        for span in [&mut self.keyword, &mut self.priority, &mut self.tags]
-            .into_iter()
-            .flatten()
-        {
-            span.shift(delta);
-        }
-        if let Some(p) = &mut self.planning {
-            p.line.shift(delta);
-            for span in [&mut p.closed, &mut p.scheduled, &mut p.deadline]
-                .into_iter()
-                .flatten()
-            {
-                span.shift(delta);
-            }
-        }
-        for d in [self.drawer.as_mut(), self.logbook.as_deref_mut()]
-            .into_iter()
-            .flatten()
-        {
-            d.whole.shift(delta);
-            d.begin.shift(delta);
-            d.end.shift(delta);
-        }
-        for p in &mut self.properties {
-            p.line.shift(delta);
-            p.key.shift(delta);
-            p.value.shift(delta);
-        }
-        if let Some(at) = &mut self.ignored_drawer {
-            at.begin = at.begin.wrapping_add_signed(delta);
-            if let Some(culprit) = &mut at.culprit {
-                culprit.shift(delta);
             }
         }
     }
@@ -370,7 +157,11 @@ pub struct Document {
     keyword_lines: Vec<Span>,
     entries: Vec<Entry>,
     invalid_utf8: Option<InvalidUtf8>,
-    crlf: bool,
+    /// How Emacs ends its lines (a file with CR endings is kept with LF instead, see
+    /// [`Document::parse`]).
+    eol: Eol,
+    /// Where the first line starts: after a UTF-8 byte order mark, if any.
+    content_start: usize,
 }
 
 /// Finds the next `\n` at or after `from`, eight bytes at a time.
@@ -401,6 +192,9 @@ struct Line {
 struct Lines<'a> {
     bytes: &'a [u8],
     pos: usize,
+    /// Whether a CR before LF belongs to the line ending (Emacs's DOS decoding); otherwise
+    /// it is part of the line.
+    dos: bool,
 }
 
 impl Iterator for Lines<'_> {
@@ -412,7 +206,7 @@ impl Iterator for Lines<'_> {
             return None;
         }
         let (content_end, full_end) = match find_newline(self.bytes, start) {
-            Some(nl) if nl > start && self.bytes[nl - 1] == b'\r' => (nl - 1, nl + 1),
+            Some(nl) if self.dos && nl > start && self.bytes[nl - 1] == b'\r' => (nl - 1, nl + 1),
             Some(nl) => (nl, nl + 1),
             None => (self.bytes.len(), self.bytes.len()),
         };
@@ -422,10 +216,6 @@ impl Iterator for Lines<'_> {
             full: Span::new(start, full_end),
         })
     }
-}
-
-fn is_blank(b: u8) -> bool {
-    b == b' ' || b == b'\t'
 }
 
 /// The line's content without leading and trailing blanks.
@@ -450,95 +240,6 @@ fn trimmed_is(bytes: &[u8], content: Span, word: &[u8]) -> bool {
     bytes[t.range()].eq_ignore_ascii_case(word)
 }
 
-/// Parses a property line `:KEY: value` as Emacs's `org-property-re` does: the key is the
-/// shortest non-blank run followed by `:` and then a blank or the end of the line.
-// Inlined into `Document::parse`'s loop, as it was before `scan_section` became a
-// second caller (measured: the full scan 15–20 % slower without).
-#[inline(always)]
-fn property_line(bytes: &[u8], line: Line) -> Option<Property> {
-    let t = trimmed(bytes, line.content);
-    let s = &bytes[t.start..line.content.end];
-    if s.first() != Some(&b':') {
-        return None;
-    }
-    let mut i = 2; // the key has at least one byte
-    while i < s.len() {
-        let b = s[i];
-        if is_blank(b) {
-            return None;
-        }
-        if b == b':' && (i + 1 == s.len() || is_blank(s[i + 1])) {
-            let key = Span::new(t.start + 1, t.start + i);
-            let value_region = Span::new(t.start + i + 1, line.content.end);
-            let value = trimmed(bytes, value_region);
-            let value = if value.is_empty() {
-                Span::new(value_region.start.min(t.end), value_region.start.min(t.end))
-            } else {
-                value
-            };
-            return Some(Property {
-                line: line.full,
-                key,
-                value,
-            });
-        }
-        i += 1;
-    }
-    None
-}
-
-fn planning_line(bytes: &[u8], line: Line) -> Option<Planning> {
-    let t = trimmed(bytes, line.content);
-    let s = &bytes[t.range()];
-    const WORDS: [&[u8]; 3] = [b"CLOSED:", b"SCHEDULED:", b"DEADLINE:"];
-    if !WORDS.iter().any(|w| s.starts_with(w)) {
-        return None;
-    }
-    let mut planning = Planning {
-        line: line.full,
-        closed: None,
-        scheduled: None,
-        deadline: None,
-    };
-    let mut i = 0;
-    while i < s.len() {
-        let Some(word) = WORDS.iter().position(|w| s[i..].starts_with(w)) else {
-            i += 1;
-            continue;
-        };
-        let mut j = i + WORDS[word].len();
-        while j < s.len() && is_blank(s[j]) {
-            j += 1;
-        }
-        let close = match s.get(j) {
-            Some(b'[') => b']',
-            Some(b'<') => b'>',
-            _ => {
-                i = j;
-                continue;
-            }
-        };
-        let Some(len) = s[j..].iter().position(|&b| b == close) else {
-            break;
-        };
-        let mut end = j + len + 1;
-        // A range `<a>--<b>` belongs to the same timestamp.
-        if s[end..].starts_with(b"--")
-            && let Some(more) = s[end + 2..].iter().position(|&b| b == close)
-        {
-            end += 2 + more + 1;
-        }
-        let span = Some(Span::new(t.start + i, t.start + end));
-        match word {
-            0 => planning.closed = planning.closed.or(span),
-            1 => planning.scheduled = planning.scheduled.or(span),
-            _ => planning.deadline = planning.deadline.or(span),
-        }
-        i = end;
-    }
-    Some(planning)
-}
-
 /// What the scanner knows about the section it is in.
 enum State {
     /// Right after the heading: a planning line or a drawer may follow.
@@ -561,25 +262,13 @@ struct Open {
 
 impl Open {
     fn new(heading: Line, line_no: usize) -> Open {
+        let mut entry = Entry::empty_at(heading.content);
+        entry.line = line_no;
+        entry.section = heading.full;
+        entry.subtree_end = 0;
+        entry.body = Span::new(heading.full.end, heading.full.end);
         Open {
-            entry: Entry {
-                line: line_no,
-                level: 0,
-                section: Span::new(heading.full.start, heading.full.end),
-                subtree_end: 0,
-                heading: heading.content,
-                stars: Span::default(),
-                keyword: None,
-                priority: None,
-                title: Span::default(),
-                tags: None,
-                planning: None,
-                drawer: None,
-                properties: Vec::new(),
-                logbook: None,
-                body: Span::new(heading.full.end, heading.full.end),
-                ignored_drawer: None,
-            },
+            entry,
             state: State::AfterHeading,
             drawer_marks: Vec::new(),
         }
@@ -594,7 +283,7 @@ impl Open {
             match self.state {
                 State::AfterHeading => {
                     self.state = State::AfterPlanning;
-                    if let Some(planning) = planning_line(bytes, line) {
+                    if let Some(planning) = planning_line(bytes, line.content, line.full) {
                         self.entry.planning = Some(Box::new(planning));
                         self.entry.body.start = line.full.end;
                         return;
@@ -619,7 +308,7 @@ impl Open {
                         self.state = State::Body;
                         return;
                     }
-                    if let Some(property) = property_line(bytes, line) {
+                    if let Some(property) = property_line(bytes, line.content, line.full) {
                         self.entry.properties.push(property);
                         return;
                     }
@@ -691,126 +380,52 @@ impl Open {
     }
 }
 
-/// The length of the UTF-8 sequence that starts with `first` (0 for a continuation byte).
-fn utf8_width(first: u8) -> usize {
-    match first {
-        0x00..=0x7F => 1,
-        0xC0..=0xDF => 2,
-        0xE0..=0xEF => 3,
-        0xF0..=0xF7 => 4,
-        _ => 0,
-    }
-}
-
-/// Splits the heading line into stars, keyword, priority, title and tags.
-// Inlined into `Document::parse`'s loop, as it was before `scan_section` became a
-// second caller (measured: the full scan 15–20 % slower without).
-#[inline(always)]
-fn parse_heading(bytes: &[u8], entry: &mut Entry, keywords: &TodoKeywords) {
-    let h = entry.heading;
-    let s = &bytes[h.range()];
-    let stars = s.iter().take_while(|&&b| b == b'*').count();
-    entry.level = stars;
-    entry.stars = Span::new(h.start, h.start + stars);
-    let mut pos = stars;
-    let skip_blanks = |mut p: usize| {
-        while p < s.len() && is_blank(s[p]) {
-            p += 1;
-        }
-        p
-    };
-    pos = skip_blanks(pos);
-    // Org 9.5 reads a keyword only when a space or the end of the line follows it.
-    let end = s[pos..]
-        .iter()
-        .position(|&b| b == b' ')
-        .map_or(s.len(), |n| pos + n);
-    if end > pos && keywords.contains_bytes(&s[pos..end]) {
-        entry.keyword = Some(Span::new(h.start + pos, h.start + end));
-        pos = skip_blanks(end);
-    }
-    // `\[#.\][ \t]*`: any one character, and no blank is needed after the cookie.
-    if s[pos..].starts_with(b"[#") {
-        let width = s.get(pos + 2).map_or(0, |&b| utf8_width(b));
-        let close = pos + 2 + width;
-        if width > 0
-            && s.get(close) == Some(&b']')
-            && std::str::from_utf8(&s[pos + 2..close]).is_ok()
-        {
-            entry.priority = Some(Span::new(h.start + pos, h.start + close + 1));
-            pos = skip_blanks(close + 1);
-        }
-    }
-    // Tags: a trailing `:…:` group preceded by a blank.
-    let mut title_end = s.iter().rposition(|&b| !is_blank(b)).map_or(0, |p| p + 1);
-    if title_end > pos && s[title_end - 1] == b':' {
-        let mut start = title_end - 1;
-        while start > 0 {
-            let b = s[start - 1];
-            if b.is_ascii_alphanumeric()
-                || matches!(b, b'_' | b'@' | b'#' | b'%' | b':')
-                || b >= 0x80
-            {
-                start -= 1;
-            } else {
-                break;
-            }
-        }
-        // Walk forward to the first `:` (non-ASCII bytes before it are title text).
-        while start < title_end && s[start] != b':' {
-            start += 1;
-        }
-        let group = &s[start..title_end];
-        let valid = start > stars
-            && is_blank(s[start - 1])
-            && group.len() >= 3
-            && std::str::from_utf8(group).is_ok_and(|g| {
-                g.chars()
-                    .all(|c| c == ':' || c.is_alphanumeric() || matches!(c, '_' | '@' | '#' | '%'))
-            });
-        if valid {
-            entry.tags = Some(Span::new(h.start + start, h.start + title_end));
-            title_end = s[..start]
-                .iter()
-                .rposition(|&b| !is_blank(b))
-                .map_or(0, |p| p + 1);
-        }
-    }
-    let title_end = title_end.max(pos);
-    entry.title = Span::new(h.start + pos, h.start + title_end);
-}
-
 impl Document {
     /// Scans `bytes`. `states` are the caller's keywords (a store's states); they are united
     /// with the keywords the file declares. Never fails: anything that is not a heading,
     /// planning line or drawer is body text.
+    ///
+    /// Lines end as Emacs decides for the whole file (see `eol.rs`): with Unix line endings
+    /// a CR before LF is part of the line, as Emacs shows it (`^M`). A file whose lines end
+    /// in CR only is read with every CR as LF (the same length, so every range holds), and
+    /// is never written. A UTF-8 byte order mark is not part of the first line.
     pub fn parse(bytes: Vec<u8>, states: &TodoKeywords) -> Document {
-        let mut declared = TodoKeywords::empty();
-        let mut keyword_lines = Vec::new();
+        let eol = Eol::of(&bytes);
+        Document::parse_as(bytes, states, eol)
+    }
+
+    /// [`Document::parse`] of part of a file whose line endings are `eol`.
+    pub(crate) fn parse_as(bytes: Vec<u8>, states: &TodoKeywords, eol: Eol) -> Document {
+        let bytes = if eol == Eol::Mac {
+            mac_as_unix(bytes)
+        } else {
+            bytes
+        };
+        let content_start = bom_len(&bytes);
+        let mut keyword_lines = KeywordLines::default();
         let mut sections: Vec<Entry> = Vec::new();
         let mut open: Option<Open> = None;
-        let mut crlf = None;
         let lines = Lines {
             bytes: &bytes,
-            pos: 0,
+            pos: content_start,
+            dos: eol == Eol::Dos,
         };
         for (index, line) in lines.enumerate() {
-            if crlf.is_none() && line.full.end > line.content.end {
-                crlf = Some(line.full.end - line.content.end == 2);
-            }
-            let first = bytes[line.content.start..line.content.end].first().copied();
+            let content = &bytes[line.content.range()];
+            let first = content.first().copied();
             if first == Some(b'*') && is_heading(&bytes, line.content) {
                 if let Some(done) = open.take() {
                     sections.push(done.close(&bytes, line.full.start));
                 }
+                keyword_lines.heading();
                 open = Some(Open::new(line, index + 1));
                 continue;
             }
             if matches!(first, Some(b'#' | b' ' | b'\t'))
-                && let Some(value) = keyword_line_value(&bytes[line.content.range()])
+                && content[content.iter().take_while(|&&b| is_blank(b)).count()..]
+                    .starts_with(b"#+")
             {
-                declared.push(KeywordSequence::parse(&String::from_utf8_lossy(value)));
-                keyword_lines.push(line.full);
+                keyword_lines.line(content, line.full);
             }
             if let Some(section) = &mut open {
                 section.push(&bytes, line);
@@ -819,6 +434,7 @@ impl Document {
         if let Some(done) = open.take() {
             sections.push(done.close(&bytes, bytes.len()));
         }
+        let (declared, keyword_lines) = keyword_lines.finish();
         let keywords = declared.union(states);
         for entry in &mut sections {
             parse_heading(&bytes, entry, &keywords);
@@ -838,7 +454,8 @@ impl Document {
             keyword_lines,
             entries: sections,
             invalid_utf8,
-            crlf: crlf.unwrap_or(false),
+            eol,
+            content_start,
         }
     }
 
@@ -867,14 +484,46 @@ impl Document {
         &self.keywords
     }
 
-    /// Whether lines end in CRLF (judged by the first line ending).
+    /// Whether Emacs reads this file with DOS line endings (CRLF).
     pub fn is_crlf(&self) -> bool {
-        self.crlf
+        self.eol == Eol::Dos
     }
 
-    /// The line ending new lines get: the file's own.
+    /// The line ending new lines get: the file's own, as Emacs decides it.
     pub fn eol(&self) -> &'static str {
-        if self.crlf { "\r\n" } else { "\n" }
+        self.eol.as_str()
+    }
+
+    /// How Emacs ends this file's lines.
+    pub(crate) fn eol_mode(&self) -> Eol {
+        self.eol
+    }
+
+    /// How Emacs ends this file's lines (see [`Eol`]).
+    pub fn line_endings(&self) -> Eol {
+        self.eol
+    }
+
+    /// The 1-based lines that end in CR LF although Emacs reads the file with Unix line
+    /// endings (because another line ends in LF alone): Emacs shows their CR as `^M`, so a
+    /// drawer line among them is no drawer line. Empty for any other file.
+    pub fn lines_ending_in_cr(&self) -> Vec<usize> {
+        if self.eol != Eol::Unix {
+            return Vec::new();
+        }
+        let mut lines = Vec::new();
+        let mut counted = (0, 1);
+        for at in memchr::memmem::find_iter(&self.bytes, b"\r\n") {
+            counted.1 += count_newlines(&self.bytes[counted.0..at]);
+            counted.0 = at;
+            lines.push(counted.1);
+        }
+        lines
+    }
+
+    /// Where the first line starts: after a UTF-8 byte order mark, if any.
+    pub(crate) fn content_start(&self) -> usize {
+        self.content_start
     }
 
     /// The first invalid UTF-8 sequence, if any. Such a file is read lossily but never written.
@@ -911,11 +560,7 @@ impl Document {
     ///
     /// Panics if `index >= self.len()`.
     pub fn entry(&self, index: usize) -> EntryRef<'_> {
-        EntryRef {
-            bytes: &self.bytes,
-            index,
-            entry: &self.entries[index],
-        }
+        EntryRef::new(&self.bytes, index, &self.entries[index])
     }
 
     /// The entry whose `:ID:` is `id`. An ID carried by two entries is an error that names
@@ -981,13 +626,15 @@ impl Document {
                     },
                     Some(content) => {
                         let line = line_at(&self.bytes, content.start);
-                        let text = &self.bytes[trimmed(&self.bytes, content).range()];
-                        if text.is_empty() {
-                            DrawerProblem::BlankLine { line }
-                        } else if text == b":" || text.starts_with(b": ") {
-                            DrawerProblem::ContinuationLine { line }
-                        } else {
-                            DrawerProblem::NotAProperty { line }
+                        match why_not_a_property(&self.bytes[content.range()]) {
+                            NotAProperty::Blank => DrawerProblem::BlankLine { line },
+                            NotAProperty::Continuation => DrawerProblem::ContinuationLine { line },
+                            NotAProperty::TabAfterColon => DrawerProblem::TabAfterColon { line },
+                            NotAProperty::TabBeforeValue => DrawerProblem::TabBeforeValue { line },
+                            NotAProperty::WhitespaceInKey => {
+                                DrawerProblem::WhitespaceInKey { line }
+                            }
+                            NotAProperty::Other => DrawerProblem::NotAProperty { line },
                         }
                     }
                 };
@@ -1066,14 +713,16 @@ pub(crate) fn scan_section(
     section: Span,
     line: usize,
     keywords: &TodoKeywords,
+    dos: bool,
 ) -> Entry {
     let mut lines = Lines {
         bytes: &bytes[..section.end],
         pos: section.start,
+        dos,
     };
-    let heading = lines
-        .next()
-        .expect("a section starts with its heading line");
+    let Some(heading) = lines.next() else {
+        return Entry::empty_at(section);
+    };
     let mut open = Open::new(heading, line);
     for line in lines {
         open.push(bytes, line);
@@ -1091,10 +740,16 @@ pub(crate) fn scan_heading(
     start: usize,
     line: usize,
     keywords: &TodoKeywords,
+    dos: bool,
 ) -> Entry {
-    let heading = Lines { bytes, pos: start }
-        .next()
-        .expect("a heading line starts here");
+    let Some(heading) = (Lines {
+        bytes,
+        pos: start,
+        dos,
+    })
+    .next() else {
+        return Entry::empty_at(Span::new(start, start));
+    };
     let mut entry = Open::new(heading, line).entry;
     parse_heading(bytes, &mut entry, keywords);
     entry
@@ -1117,7 +772,7 @@ pub(crate) fn is_id_line(bytes: &[u8], content: Range<usize>, full_end: usize, i
         content: Span::new(content.start, content.end),
         full: Span::new(content.start, full_end),
     };
-    property_line(bytes, line).is_some_and(|p| {
+    property_line(bytes, line.content, line.full).is_some_and(|p| {
         bytes[p.key.range()].eq_ignore_ascii_case(b"ID") && &bytes[p.value.range()] == id
     })
 }
@@ -1140,174 +795,6 @@ fn set_subtree_ends(entries: &mut [Entry], len: usize) {
     }
     for index in stack {
         entries[index].subtree_end = len;
-    }
-}
-
-/// An entry together with the document it belongs to: the reading API.
-#[derive(Debug, Clone, Copy)]
-pub struct EntryRef<'a> {
-    bytes: &'a [u8],
-    index: usize,
-    entry: &'a Entry,
-}
-
-impl<'a> EntryRef<'a> {
-    /// An entry of a file read as `bytes` (for readers other than [`Document`]).
-    pub(crate) fn new(bytes: &'a [u8], index: usize, entry: &'a Entry) -> EntryRef<'a> {
-        EntryRef {
-            bytes,
-            index,
-            entry,
-        }
-    }
-
-    /// The byte ranges.
-    pub fn ranges(&self) -> &'a Entry {
-        self.entry
-    }
-
-    /// Its position in [`Document::entries`].
-    pub fn index(&self) -> usize {
-        self.index
-    }
-
-    /// The 1-based line number of the heading.
-    pub fn line(&self) -> usize {
-        self.entry.line
-    }
-
-    /// The number of stars.
-    pub fn level(&self) -> usize {
-        self.entry.level
-    }
-
-    fn text(&self, span: Span) -> Cow<'a, str> {
-        String::from_utf8_lossy(&self.bytes[span.range()])
-    }
-
-    /// The TODO keyword, if any.
-    pub fn keyword(&self) -> Option<Cow<'a, str>> {
-        self.entry.keyword.map(|s| self.text(s))
-    }
-
-    /// The priority letter of the `[#A]` cookie, if any.
-    pub fn priority(&self) -> Option<char> {
-        let span = self.entry.priority?;
-        self.text(Span::new(span.start + 2, span.end - 1))
-            .chars()
-            .next()
-    }
-
-    /// The title, trimmed.
-    pub fn title(&self) -> Cow<'a, str> {
-        self.text(self.entry.title)
-    }
-
-    /// The entry's own tags, in file order (empty tags in `::` are skipped).
-    pub fn tags(&self) -> Vec<Cow<'a, str>> {
-        let Some(span) = self.entry.tags else {
-            return Vec::new();
-        };
-        self.bytes[span.range()]
-            .split(|&b| b == b':')
-            .filter(|t| !t.is_empty())
-            .map(String::from_utf8_lossy)
-            .collect()
-    }
-
-    /// Whether the entry has `tag` (case-sensitive, as in Org).
-    pub fn has_tag(&self, tag: &str) -> bool {
-        // Compared as bytes, without building the tag list: queries call this per entry.
-        !tag.is_empty()
-            && self.entry.tags.is_some_and(|span| {
-                self.bytes[span.range()]
-                    .split(|&b| b == b':')
-                    .any(|t| t == tag.as_bytes())
-            })
-    }
-
-    /// The value of property `key` (keys compare case-insensitively); the first one wins
-    /// when a drawer repeats a key.
-    pub fn property(&self, key: &str) -> Option<Cow<'a, str>> {
-        self.entry
-            .properties
-            .iter()
-            .find(|p| self.bytes[p.key.range()].eq_ignore_ascii_case(key.as_bytes()))
-            .map(|p| self.text(p.value))
-    }
-
-    /// Every property as `(key, value)`, in file order.
-    pub fn properties(&self) -> impl Iterator<Item = (Cow<'a, str>, Cow<'a, str>)> + 'a {
-        let bytes = self.bytes;
-        self.entry.properties.iter().map(move |p| {
-            (
-                String::from_utf8_lossy(&bytes[p.key.range()]),
-                String::from_utf8_lossy(&bytes[p.value.range()]),
-            )
-        })
-    }
-
-    /// The `:ID:` property, if present and non-empty.
-    pub fn id(&self) -> Option<Cow<'a, str>> {
-        self.property("ID").filter(|id| !id.is_empty())
-    }
-
-    /// The `:ID:` value's bytes (the first ID property, as [`EntryRef::property`] reads it),
-    /// without decoding: lookups by ID run over every entry.
-    pub(crate) fn id_bytes(&self) -> Option<&'a [u8]> {
-        let bytes = self.bytes;
-        self.entry
-            .properties
-            .iter()
-            .find(|p| bytes[p.key.range()].eq_ignore_ascii_case(b"ID"))
-            .map(|p| &bytes[p.value.range()])
-    }
-
-    /// The `CLOSED:` timestamp text, e.g. `[2026-11-24 Tue 10:02]`.
-    pub fn closed(&self) -> Option<Cow<'a, str>> {
-        self.planning_timestamp(self.entry.planning.as_ref()?.closed?)
-    }
-
-    /// The `SCHEDULED:` timestamp text.
-    pub fn scheduled(&self) -> Option<Cow<'a, str>> {
-        self.planning_timestamp(self.entry.planning.as_ref()?.scheduled?)
-    }
-
-    /// The `DEADLINE:` timestamp text.
-    pub fn deadline(&self) -> Option<Cow<'a, str>> {
-        self.planning_timestamp(self.entry.planning.as_ref()?.deadline?)
-    }
-
-    fn planning_timestamp(&self, span: Span) -> Option<Cow<'a, str>> {
-        let text = self.text(span);
-        let start = text.find(['[', '<'])?;
-        Some(match text {
-            Cow::Borrowed(t) => Cow::Borrowed(&t[start..]),
-            Cow::Owned(t) => Cow::Owned(t[start..].to_owned()),
-        })
-    }
-
-    /// The LOGBOOK lines (between `:LOGBOOK:` and `:END:`), raw.
-    pub fn logbook(&self) -> Option<Cow<'a, str>> {
-        self.entry.logbook.as_ref().map(|d| self.text(d.contents()))
-    }
-
-    /// The body as written: everything after the meta data up to the next heading.
-    pub fn raw_body(&self) -> Cow<'a, str> {
-        self.text(self.entry.body)
-    }
-
-    /// The body as the text a person wrote: the LOGBOOK dropped, the canonical two-space
-    /// indentation removed, comma escapes undone, line endings as LF, leading and trailing
-    /// blank lines removed. Exactly the body given to `NewEntry` for entries we wrote.
-    pub fn body_text(&self) -> String {
-        super::entry::body_from_raw(
-            &self.bytes[self.entry.body.range()],
-            self.entry.logbook.as_ref().map(|d| {
-                let base = self.entry.body.start;
-                (d.whole.start - base)..(d.whole.end - base)
-            }),
-        )
     }
 }
 
@@ -1345,5 +832,13 @@ mod tests {
             [(2, 1, "line 3 is not a `:KEY: value` line".to_owned())]
         );
         assert!(problems("* a\n  :PROPERTIES:\n  :ID: x\n  :END:\n").is_empty());
+        let line3 = |text: &str| problems(text)[0].2.clone();
+        assert!(line3("* a\n :PROPERTIES:\n :ID:\tmsg-1\n :END:\n").contains("a TAB between"));
+        assert!(
+            line3("* a\n :PROPERTIES:\n :\tFROM: ana\n :END:\n")
+                .contains("right after the first colon")
+        );
+        assert!(line3("* a\n :PROPERTIES:\n :FR\rOM: x\n :END:\n").contains("inside the key"));
+        assert!(line3("* a\n :PROPERTIES:\n : note: x\n :END:\n").contains("continuation"));
     }
 }

@@ -4,6 +4,9 @@
 
 #![allow(dead_code)]
 
+pub(crate) mod emacs;
+pub(crate) mod fuzz;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 

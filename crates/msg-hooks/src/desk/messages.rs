@@ -102,15 +102,16 @@ pub(crate) fn find_any(
         Some(store) => (store.all()?, store.sent()?),
         None => (Vec::new(), Vec::new()),
     };
-    let tasks = match ctx.existing_agent_inbox(agent)? {
-        Some(inbox) => inbox.tasks()?,
-        None => Vec::new(),
+    let (tasks, strays) = match ctx.existing_agent_inbox(agent)? {
+        Some(inbox) => (inbox.tasks()?, inbox.stray_entries()?),
+        None => (Vec::new(), Vec::new()),
     };
     let ids = received
         .iter()
         .map(|m| m.id.as_str())
         .chain(sent.iter().map(|m| m.id.as_str()))
-        .chain(tasks.iter().map(Task::id));
+        .chain(tasks.iter().map(Task::id))
+        .chain(strays.iter().map(|s| s.id.as_str()));
     let id = lookup::resolve(given, ids, "message or task", &ctx.inbox_file()?).map_err(|err| {
         // Said with every file searched, not only the inbox.
         also_searched(
@@ -121,6 +122,13 @@ pub(crate) fn find_any(
             ],
         )
     })?;
+    // An entry of the task file with the ID but no task keyword (mistyped in Emacs): say
+    // where it is and how to fix it.
+    if let Some(stray) = strays.into_iter().find(|s| s.id == id)
+        && !tasks.iter().any(|t| t.id() == id)
+    {
+        return Err(stray.into_error(&ctx.agent_file(agent)?).into());
+    }
     if let Some(message) = received.into_iter().find(|m| m.id == id) {
         return Ok(Found::Received(message));
     }

@@ -88,12 +88,15 @@ impl TaskDesk {
     }
 
     /// The task whose ID is `given`, or the only one starting or ending with it.
+    ///
+    /// An entry with the ID whose keyword is no task state (mistyped in Emacs) is found too,
+    /// and is an error that names its line and the fix.
     pub fn find(&self, given: &str) -> Result<Task, HooksError> {
         let path = self.ctx.agent_file(Some(&self.agent))?;
-        let tasks = match self.ctx.existing_agent_inbox(Some(&self.agent))? {
+        let (tasks, strays) = match self.ctx.existing_agent_inbox(Some(&self.agent))? {
             Some(inbox) => {
                 // An exact ID wins (see `lookup`), and it is what programs give: a byte
-                // search for it scans one section instead of a snapshot of every task.
+                // search for it scans one section instead of a snapshot of every entry.
                 let exact = match given.trim() {
                     "" => None,
                     id => inbox.find_by_id(id)?,
@@ -101,15 +104,28 @@ impl TaskDesk {
                 if let Some(task) = exact {
                     return Ok(task);
                 }
-                inbox.tasks()?
+                (inbox.tasks()?, inbox.stray_entries()?)
             }
-            None => Vec::new(),
+            None => (Vec::new(), Vec::new()),
         };
-        let id = lookup::resolve(given, tasks.iter().map(Task::id), "task", &path)?;
-        Ok(tasks
-            .into_iter()
-            .find(|task| task.id() == id)
-            .expect("resolved among these tasks"))
+        let ids = tasks
+            .iter()
+            .map(Task::id)
+            .chain(strays.iter().map(|s| s.id.as_str()));
+        let id = lookup::resolve(given, ids, "task", &path)?;
+        if let Some(task) = tasks.into_iter().find(|task| task.id() == id) {
+            return Ok(task);
+        }
+        let stray = strays.into_iter().find(|s| s.id == id);
+        Err(stray.map_or_else(
+            || HooksError::NotFound {
+                what: "task",
+                given: given.to_owned(),
+                path: path.clone(),
+                also: Vec::new(),
+            },
+            |stray| stray.into_error(&path).into(),
+        ))
     }
 
     /// Submits a task: the governor admits it (reserving its estimated tokens) or refuses
@@ -188,10 +204,18 @@ impl TaskDesk {
         {
             Ok(task) => task,
             Err(err) => {
-                // Nothing was written: give the reservation back. Should that fail too, the
-                // error that matters is still the task's.
-                let _ = governor.release(&admission.id);
-                return Err(err);
+                // Nothing was written: give the reservation back. Should that fail too (a
+                // disk full for the governor as well), say so: `msg doctor` finds the
+                // admission without a task and `--fix` releases it.
+                return Err(match governor.release(&admission.id) {
+                    Ok(_) => err,
+                    Err(release) => err.after(
+                        format!("admission {} was reserved", admission.id),
+                        format!(
+                            "the task was not written and releasing the admission failed too ({release}; `msg doctor --fix` releases it)"
+                        ),
+                    ),
+                });
             }
         };
         Ok(Submitted {

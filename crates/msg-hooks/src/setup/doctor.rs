@@ -16,9 +16,11 @@ use std::path::{Path, PathBuf};
 
 use msg_core::config::Settings;
 use msg_core::figures::counted;
-use msg_core::org::{Document, OrgError, OrgFile, TodoKeywords};
+use msg_core::id::{IdKind, parse_id};
+use msg_core::org::{Document, Eol, OrgError, OrgFile, TodoKeywords};
 use msg_core::paths::Paths;
 use msg_core::timestamp::{OffsetSource, local_offset_source};
+use msg_inbox::TaskState;
 use serde_json::{Value, json};
 
 use crate::context::Context;
@@ -56,8 +58,26 @@ pub(crate) struct Finding {
     pub(crate) level: Level,
     /// What it is about: a file, or `settings`.
     pub(crate) subject: String,
+    /// The 1-based line of the file it is about, when there is one.
+    pub(crate) line: Option<usize>,
     /// What was found, and what to do.
     pub(crate) message: String,
+}
+
+impl Finding {
+    /// A finding about `subject` as a whole.
+    pub(crate) fn new(
+        level: Level,
+        subject: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Finding {
+        Finding {
+            level,
+            subject: subject.into(),
+            line: None,
+            message: message.into(),
+        }
+    }
 }
 
 /// Everything `msg doctor` found.
@@ -69,10 +89,14 @@ pub(crate) struct Report {
 
 impl Report {
     fn push(&mut self, level: Level, subject: impl Into<String>, message: impl Into<String>) {
+        self.findings.push(Finding::new(level, subject, message));
+    }
+
+    /// A finding about line `line` of the file `subject`.
+    fn push_at(&mut self, level: Level, subject: &str, line: usize, message: impl Into<String>) {
         self.findings.push(Finding {
-            level,
-            subject: subject.into(),
-            message: message.into(),
+            line: Some(line),
+            ..Finding::new(level, subject, message)
         });
     }
 
@@ -81,14 +105,19 @@ impl Report {
         self.findings.iter().filter(|f| f.level == level).count()
     }
 
-    /// The report for a terminal: one line per finding, then the totals.
+    /// The report for a terminal: one line per finding, `FILE:LINE: level: message` (the
+    /// form compilation-mode and editors jump to) or `SUBJECT: level: message`, then the
+    /// totals.
     pub(crate) fn to_text(&self) -> String {
         let mut out = String::new();
         for finding in &self.findings {
+            let at = match finding.line {
+                Some(line) => format!("{}:{line}", finding.subject),
+                None => finding.subject.clone(),
+            };
             out.push_str(&format!(
-                "{:<8} {}: {}\n",
+                "{at}: {}: {}\n",
                 finding.level.name(),
-                finding.subject,
                 finding.message.replace('\n', " ")
             ));
         }
@@ -110,6 +139,7 @@ impl Report {
             "findings": self.findings.iter().map(|f| json!({
                 "level": f.level.name(),
                 "subject": f.subject,
+                "line": f.line,
                 "message": f.message,
             })).collect::<Vec<_>>(),
         })
@@ -281,81 +311,148 @@ fn store_states() -> TodoKeywords {
 
 fn check_org_file(path: &Path, report: &mut Report) {
     let subject = path.display().to_string();
+    let subject = subject.as_str();
     let file = OrgFile::new(path, store_states());
     let doc = match file.read() {
         Ok(doc) => doc,
         Err(err) => {
-            report.push(Level::Error, &subject, err.to_string());
+            report.push(Level::Error, subject, err.to_string());
             return;
         }
     };
-    let mut clean = true;
+    let before = report.findings.len();
     if let Some(bad) = doc.invalid_utf8() {
-        clean = false;
-        report.push(
+        report.push_at(
             Level::Error,
-            &subject,
-            format!(
-                "line {} is not valid UTF-8: the file is read but never written; re-save it as UTF-8",
-                bad.line
-            ),
+            subject,
+            bad.line,
+            "not valid UTF-8: the file is read but never written; re-save it as UTF-8",
         );
     }
+    check_line_endings(&doc, subject, report);
     match undeclared(&doc) {
         Undeclared::Nothing => {}
-        Undeclared::NoHeader => {
-            clean = false;
-            report.push(
-                Level::Error,
-                &subject,
-                format!(
-                    "line 1: no #+TODO: header, so Emacs reads only TODO and DONE as keywords here (`msg doctor --fix` adds `#+TODO: {}`)",
-                    msg_store::STATES
-                ),
-            );
-        }
+        Undeclared::NoHeader => report.push_at(
+            Level::Error,
+            subject,
+            1,
+            format!(
+                "no #+TODO: header, so Emacs reads only TODO and DONE as keywords here (`msg doctor --fix` adds `#+TODO: {}`)",
+                msg_store::STATES
+            ),
+        ),
         Undeclared::Keywords(found) => {
-            clean = false;
             for (keyword, line) in found {
-                report.push(
+                report.push_at(
                     Level::Error,
-                    &subject,
+                    subject,
+                    line,
                     format!(
-                        "line {line}: the keyword {keyword} is not declared by a #+TODO: line, so Emacs reads it as part of the title (`msg doctor --fix` declares it)"
+                        "the keyword {keyword} is not declared by a #+TODO: line, so Emacs reads it as part of the title (`msg doctor --fix` declares it)"
                     ),
                 );
             }
         }
     }
     for duplicate in doc.duplicate_ids() {
-        clean = false;
-        report.push(
+        report.push_at(
             Level::Error,
-            &subject,
+            subject,
+            duplicate.second_line,
             format!(
                 "{duplicate}: operations on that ID refuse to guess; give one of them a new ID"
             ),
         );
     }
-    for line in doc.ignored_drawers() {
-        clean = false;
-        report.push(
+    for ignored in doc.drawer_problems() {
+        report.push_at(
             Level::Error,
-            &subject,
+            subject,
+            ignored.line,
             format!(
-                "line {line}: a property drawer Emacs ignores ({}); its properties (the ID too) are not read until it is repaired by hand",
-                drawer_problem(doc.bytes(), line)
+                "a property drawer Emacs ignores ({}); its properties (the ID too) are not read until it is repaired by hand",
+                ignored.problem
             ),
         );
     }
-    if clean {
-        report.push(
-            Level::Ok,
-            &subject,
+    check_keywordless(&doc, path, subject, report);
+    if report.findings.len() == before {
+        report.push(Level::Ok, subject, counted(doc.len(), "entry", "entries"));
+    }
+}
+
+/// Line endings Emacs reads differently from how the file looks: CR only (we never write
+/// such a file), or CRLF lines in a file that also has an LF-only line (Emacs then reads
+/// every line as Unix, and a CR ends no drawer line).
+fn check_line_endings(doc: &Document, subject: &str, report: &mut Report) {
+    if doc.line_endings() == Eol::Mac {
+        report.push_at(
+            Level::Error,
+            subject,
+            1,
+            "its lines end in CR only (classic Mac OS): Emacs and msg read it, but msg never writes to it; convert it to LF (in Emacs: C-x RET f utf-8-unix RET, then save)",
+        );
+    }
+    let crlf = doc.lines_ending_in_cr();
+    if let Some(&first) = crlf.first() {
+        report.push_at(
+            Level::Error,
+            subject,
+            first,
             format!(
-                "{} {}",
-                doc.len(),
-                if doc.len() == 1 { "entry" } else { "entries" }
+                "{} end in CR LF while others end in LF alone, so Emacs reads every line as Unix and their CR as text (`^M`): drawers on those lines are ignored and their IDs not read; convert the file to one kind (in Emacs: C-x RET f utf-8-unix RET, then save)",
+                counted(crlf.len(), "line", "lines")
+            ),
+        );
+    }
+}
+
+/// Entries with one of our IDs (`msg-`, `file-`, `task-`, `org-`) but no keyword, or, in a
+/// task file, no task keyword (mistyped in Emacs): Emacs, the task list and the hook do not
+/// see them, and a task's governor admission stays counted until the keyword is back.
+fn check_keywordless(doc: &Document, path: &Path, subject: &str, report: &mut Report) {
+    let task_file = path
+        .parent()
+        .and_then(Path::file_name)
+        .is_some_and(|dir| dir == "agents");
+    for entry in doc.entries() {
+        let Some(id) = entry.id() else { continue };
+        let ours = !matches!(parse_id(&id).kind, IdKind::Other | IdKind::Thread);
+        let keyword = entry.keyword();
+        let missing = match &keyword {
+            None => ours,
+            Some(keyword) => task_file && TaskState::from_keyword(keyword).is_none(),
+        };
+        if !missing {
+            continue;
+        }
+        let word = keyword
+            .or_else(|| entry.keyword_like())
+            .map(|w| format!(" ({w:?} is not one)"))
+            .unwrap_or_default();
+        let admission = entry
+            .property(crate::desk::ADMISSION_PROPERTY)
+            .map(|a| format!(", and the governor still counts its admission {a}"))
+            .unwrap_or_default();
+        let (what, states, unseen) = if task_file {
+            (
+                "task",
+                "TODO, WAITING, QUEUED, WORKING, DONE, CANCELLED or ARCHIVED",
+                "Emacs, `msg tasks` and the hook do not see it as a task",
+            )
+        } else {
+            (
+                "entry",
+                "TODO, DONE or ARCHIVED",
+                "msg cannot say whether it is read",
+            )
+        };
+        report.push_at(
+            Level::Error,
+            subject,
+            entry.line(),
+            format!(
+                "{what} {id} has no keyword{word}: {unseen}{admission}; set one of {states} (in Emacs: C-c C-t on the heading)"
             ),
         );
     }
@@ -393,49 +490,6 @@ fn undeclared(doc: &Document) -> Undeclared {
     }
 }
 
-/// Why the drawer starting at 1-based `line` is one Emacs ignores: its first line that is
-/// not a property line, or the missing `:END:`.
-fn drawer_problem(bytes: &[u8], line: usize) -> String {
-    let text = String::from_utf8_lossy(bytes);
-    for (n, raw) in text.lines().enumerate().skip(line) {
-        let number = n + 1;
-        let trimmed = raw.trim();
-        if trimmed.eq_ignore_ascii_case(":END:") {
-            break;
-        }
-        if trimmed.starts_with('*') && raw.starts_with('*') {
-            return "no :END: before the next heading".into();
-        }
-        if trimmed.is_empty() {
-            return format!("line {number} is blank");
-        }
-        let is_property = trimmed
-            .strip_prefix(':')
-            .and_then(|rest| rest.split_once(':'))
-            .is_some_and(|(key, value)| {
-                !key.is_empty()
-                    && !key.contains(char::is_whitespace)
-                    && (value.is_empty() || value.starts_with([' ', '\t']))
-            });
-        if !is_property {
-            if trimmed.starts_with(": ") || trimmed == ":" {
-                return format!(
-                    "line {number} is a continuation line `:   …`, as org-workspace 0.4 writes multi-line values; put the value on one line"
-                );
-            }
-            return format!("line {number} is not a `:KEY: value` line");
-        }
-    }
-    if !text
-        .lines()
-        .skip(line)
-        .any(|l| l.trim().eq_ignore_ascii_case(":END:"))
-    {
-        return "no :END:".into();
-    }
-    "a line inside is not a `:KEY: value` line".into()
-}
-
 /// One fix `msg doctor --fix` applied.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Fixed {
@@ -469,11 +523,7 @@ pub(crate) fn fix(paths: &Paths, space: Option<&str>) -> (Vec<Fixed>, Vec<Findin
                     path,
                     what: "created it with its #+TODO: header".into(),
                 })),
-                Err(err) => failed.push(Finding {
-                    level: Level::Error,
-                    subject: "fix".into(),
-                    message: err.to_string(),
-                }),
+                Err(err) => failed.push(Finding::new(Level::Error, "fix", err.to_string())),
             }
         }
         for path in org_files(&ctx) {
@@ -483,11 +533,33 @@ pub(crate) fn fix(paths: &Paths, space: Option<&str>) -> (Vec<Fixed>, Vec<Findin
             match declare_keywords(&path) {
                 Ok(Some(what)) => fixed.push(Fixed { path, what }),
                 Ok(None) => {}
-                Err(err) => failed.push(Finding {
-                    level: Level::Error,
-                    subject: path.display().to_string(),
-                    message: format!("not fixed: {err}"),
+                Err(err) => failed.push(Finding::new(
+                    Level::Error,
+                    path.display().to_string(),
+                    format!("not fixed: {err}"),
+                )),
+            }
+        }
+    }
+    if let Ok(settings) = Settings::load(paths.root())
+        && let Ok(ctx) = Context::new(paths.clone(), settings, space)
+        && let Ok(governor) = ctx.governor()
+        && let Ok(active) = governor.active_admissions()
+    {
+        for orphan in orphaned_admissions(&ctx, active) {
+            match governor.release(&orphan.id) {
+                Ok(_) => fixed.push(Fixed {
+                    path: governor.state_file().to_owned(),
+                    what: format!(
+                        "released admission {} ({}), which belonged to no task",
+                        orphan.id, orphan.actor
+                    ),
                 }),
+                Err(err) => failed.push(Finding::new(
+                    Level::Error,
+                    governor.state_file().display().to_string(),
+                    format!("not fixed: {err}"),
+                )),
             }
         }
     }
@@ -625,14 +697,30 @@ fn check_state(ctx: &Context, report: &mut Report) {
     let state_dir = ctx.paths().governor_state_dir();
     match ctx.governor() {
         Ok(governor) => match governor.active_admissions() {
-            Ok(active) => report.push(
-                Level::Ok,
-                governor.state_file().display().to_string(),
-                format!(
-                    "governor state reads; {}",
-                    counted(active.len(), "active admission", "active admissions")
-                ),
-            ),
+            Ok(active) => {
+                let subject = governor.state_file().display().to_string();
+                report.push(
+                    Level::Ok,
+                    &subject,
+                    format!(
+                        "governor state reads; {}",
+                        counted(active.len(), "active admission", "active admissions")
+                    ),
+                );
+                for orphan in orphaned_admissions(ctx, active) {
+                    report.push(
+                        Level::Error,
+                        &subject,
+                        format!(
+                            "admission {} ({}, {} tokens reserved since {}) belongs to no task in any task file: its task was never written (a write that failed) or was deleted; `msg doctor --fix` releases it",
+                            orphan.id,
+                            orphan.actor,
+                            msg_core::figures::grouped(orphan.reserved_tokens),
+                            orphan.admitted_at.date()
+                        ),
+                    );
+                }
+            }
             Err(err) => report.push(Level::Error, "governor", err.to_string()),
         },
         Err(err) => report.push(Level::Error, "governor", err.to_string()),
@@ -657,6 +745,49 @@ fn check_state(ctx: &Context, report: &mut Report) {
             Err(err) => report.push(Level::Error, subject, err.to_string()),
         }
     }
+}
+
+/// How long an admission may go without its task: the task is written right after the
+/// admission, so one younger than this may still be on its way.
+const ORPHAN_AFTER: time::Duration = time::Duration::minutes(10);
+
+/// The active admissions (older than [`ORPHAN_AFTER`]) whose ID no task file of any space
+/// and no earlier build's link mentions: reserved for a task that does not exist.
+fn orphaned_admissions(
+    ctx: &Context,
+    active: Vec<msg_governor::ActiveAdmission>,
+) -> Vec<msg_governor::ActiveAdmission> {
+    let now = time::OffsetDateTime::now_utc();
+    let mut candidates: Vec<_> = active
+        .into_iter()
+        .filter(|a| !a.legacy && now - a.admitted_at >= ORPHAN_AFTER)
+        .collect();
+    if candidates.is_empty() {
+        return candidates;
+    }
+    let mut texts: Vec<String> = Vec::new();
+    let links = ctx
+        .paths()
+        .governor_state_dir()
+        .join("task-admissions.jsonl");
+    texts.extend(std::fs::read_to_string(links).ok());
+    if let Ok(spaces) = std::fs::read_dir(ctx.paths().root()) {
+        for space in spaces.filter_map(Result::ok) {
+            let agents = space.path().join("org/messaging/agents");
+            let Ok(files) = std::fs::read_dir(agents) else {
+                continue;
+            };
+            texts.extend(
+                files
+                    .filter_map(Result::ok)
+                    .filter(|f| f.path().extension().is_some_and(|e| e == "org"))
+                    .filter_map(|f| std::fs::read(f.path()).ok())
+                    .map(|bytes| String::from_utf8_lossy(&bytes).into_owned()),
+            );
+        }
+    }
+    candidates.retain(|a| !texts.iter().any(|text| text.contains(&a.id)));
+    candidates
 }
 
 #[cfg(test)]
@@ -709,18 +840,5 @@ mod tests {
         std::fs::write(&path, b"* WAITING caf\xe9\n").unwrap();
         assert_eq!(declare_keywords(&path).unwrap(), None);
         assert_eq!(std::fs::read(&path).unwrap(), b"* WAITING caf\xe9\n");
-    }
-
-    #[test]
-    fn drawer_problems_are_named() {
-        let text = "* a\n  :PROPERTIES:\n  :ID: x\n  :   more\n  :END:\n";
-        assert!(drawer_problem(text.as_bytes(), 2).starts_with("line 4 is a continuation line"));
-        let text = "* a\n  :PROPERTIES:\n\n  :END:\n";
-        assert_eq!(drawer_problem(text.as_bytes(), 2), "line 3 is blank");
-        let text = "* a\n  :PROPERTIES:\n  :ID: x\n* b\n";
-        assert_eq!(
-            drawer_problem(text.as_bytes(), 2),
-            "no :END: before the next heading"
-        );
     }
 }

@@ -209,9 +209,9 @@ fn defect_18_doctor_reports_unknown_keys_and_how_the_machine_is_wired() {
     let run = env.run("msg", &["doctor"]);
     assert_eq!(run.code, 0, "warnings only: {run:?}");
     let out = run.stdout;
-    assert!(out.contains("warning  settings: messaging.show_in_todya is not a setting of datacore-messaging (did you mean messaging.show_in_today?)"), "{out}");
+    assert!(out.contains("settings: warning: messaging.show_in_todya is not a setting of datacore-messaging (did you mean messaging.show_in_today?)"), "{out}");
     assert!(out.contains("does not run inbox-watcher, so your agent does not see its tasks: `msg hooks install` registers it"), "{out}");
-    assert!(out.contains("note     relay: not configured"), "{out}");
+    assert!(out.contains("relay: note: not configured"), "{out}");
     assert!(out.ends_with("0 errors, 2 warnings\n"), "{out}");
     // Registered and configured: said so.
     let watcher = crate::support::exe("inbox-watcher");

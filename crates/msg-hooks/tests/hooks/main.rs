@@ -12,6 +12,7 @@ mod cli;
 mod concurrency;
 mod contacts;
 mod defects;
+mod faults;
 mod mark_message;
 mod msg;
 mod relay;

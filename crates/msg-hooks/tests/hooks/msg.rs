@@ -393,8 +393,8 @@ fn doctor_reports_duplicate_ids_with_lines_and_bad_settings() {
     assert_eq!(run.code, 1);
     assert_eq!(run.stderr, "msg: 2 problems need fixing\n");
     let out = redact(&run.stdout, &env);
-    assert!(out.contains("error    <TMP>/root/0-personal/org/messaging/inbox.org: ID \"msg-dup\" is on two entries (lines 2 and 8)"), "{out}");
-    assert!(out.contains("error    <TMP>/root/0-personal/org/messaging/inbox.org: line 15: a property drawer Emacs ignores (line 16 is not a `:KEY: value` line)"), "{out}");
+    assert!(out.contains("<TMP>/root/0-personal/org/messaging/inbox.org:8: error: ID \"msg-dup\" is on two entries (lines 2 and 8)"), "{out}");
+    assert!(out.contains("<TMP>/root/0-personal/org/messaging/inbox.org:15: error: a property drawer Emacs ignores (line 16 is not a `:KEY: value` line)"), "{out}");
     let value = json(env.run("msg", &["doctor", "--json"]).stdout.as_str());
     assert_eq!(value["errors"], 2);
 
@@ -403,7 +403,7 @@ fn doctor_reports_duplicate_ids_with_lines_and_bad_settings() {
     assert_eq!(run.code, 1);
     assert!(
         run.stdout
-            .contains("settings.local.yaml: invalid settings in"),
+            .contains("settings.local.yaml: error: invalid settings in"),
         "{}",
         run.stdout
     );

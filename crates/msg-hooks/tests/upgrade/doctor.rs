@@ -13,12 +13,18 @@ fn healthy() -> Env {
     env
 }
 
-/// The doctor's lines at `level` about `file` (relative to the messaging folder).
+/// The doctor's lines at `level` about `file` (relative to the messaging folder), each as
+/// `LINE: message` (the doctor prints `FILE:LINE: level: message`).
 fn lines_about(stdout: &str, level: &str, file: &str) -> Vec<String> {
+    let marker = format!("/org/messaging/{file}:");
     stdout
         .lines()
-        .filter(|l| l.starts_with(level) && l.contains(&format!("/org/messaging/{file}: ")))
-        .map(|l| l.split_once(": ").unwrap().1.to_owned())
+        .filter_map(|l| {
+            let rest = &l[l.find(&marker)? + marker.len()..];
+            let (line, rest) = rest.split_once(':')?;
+            let message = rest.strip_prefix(&format!(" {level}: "))?;
+            Some(format!("{line}: {message}"))
+        })
         .collect()
 }
 
@@ -70,24 +76,24 @@ fn every_problem_is_reported_with_its_file_and_line() {
     assert_eq!(
         lines_about(&run.stdout, "error", "inbox.org"),
         [
-            "line 15: the keyword WAITING is not declared by a #+TODO: line, so Emacs reads it as part of the title (`msg doctor --fix` declares it)",
-            "ID \"msg-3\" is on two entries (lines 15 and 19): operations on that ID refuse to guess; give one of them a new ID",
-            "line 3: a property drawer Emacs ignores (line 6 is a continuation line `:   …`, as org-workspace 0.4 writes multi-line values; put the value on one line); its properties (the ID too) are not read until it is repaired by hand",
-            "line 10: a property drawer Emacs ignores (line 12 is blank); its properties (the ID too) are not read until it is repaired by hand",
+            "15: the keyword WAITING is not declared by a #+TODO: line, so Emacs reads it as part of the title (`msg doctor --fix` declares it)",
+            "19: ID \"msg-3\" is on two entries (lines 15 and 19): operations on that ID refuse to guess; give one of them a new ID",
+            "3: a property drawer Emacs ignores (line 6 is a continuation line `:   …`, as org-workspace 0.4 writes multi-line values; put the value on one line); its properties (the ID too) are not read until it is repaired by hand",
+            "10: a property drawer Emacs ignores (line 12 is blank); its properties (the ID too) are not read until it is repaired by hand",
         ]
     );
     assert_eq!(
         lines_about(&run.stdout, "error", "agents/gregor-claude.org"),
         [
-            "line 1: no #+TODO: header, so Emacs reads only TODO and DONE as keywords here (`msg doctor --fix` adds `#+TODO: TODO WAITING QUEUED WORKING | DONE CANCELLED ARCHIVED`)"
+            "1: no #+TODO: header, so Emacs reads only TODO and DONE as keywords here (`msg doctor --fix` adds `#+TODO: TODO WAITING QUEUED WORKING | DONE CANCELLED ARCHIVED`)"
         ]
     );
     assert_eq!(
         lines_about(&run.stdout, "error", "outbox.org"),
-        ["line 2 is not valid UTF-8: the file is read but never written; re-save it as UTF-8"]
+        ["2: not valid UTF-8: the file is read but never written; re-save it as UTF-8"]
     );
-    assert!(run.stdout.contains("error    settings: messaging.trust_overrides gives \"tex\" the tier \"tem\", which is neither built in"), "{}", run.stdout);
-    assert!(run.stdout.contains("error    governor: "), "{}", run.stdout);
+    assert!(run.stdout.contains("settings: error: messaging.trust_overrides gives \"tex\" the tier \"tem\", which is neither built in"), "{}", run.stdout);
+    assert!(run.stdout.contains("governor: error: "), "{}", run.stdout);
     let value = json(&env.run("msg", &["doctor", "--json"]).stdout);
     assert_eq!(value["errors"], 8, "{value}");
 
@@ -162,4 +168,107 @@ fn fix_creates_a_missing_inbox_and_outbox() {
         env.read(&env.messaging().join("inbox.org")),
         "#+TODO: TODO WAITING QUEUED WORKING | DONE CANCELLED ARCHIVED\n"
     );
+}
+
+/// Issue 15: what Emacs reads differently from how a file looks, each at `FILE:LINE:` (the
+/// form compilation-mode jumps to): a task whose keyword was mistyped in Emacs (and whose
+/// admission the governor still counts), lines ending in CR LF in a file Emacs reads as
+/// Unix, a TAB before a property value. `msg show` finds the task and says what to fix.
+#[test]
+fn what_emacs_reads_differently_is_reported_at_its_line() {
+    let env = healthy();
+    let messaging = env.messaging();
+    let header = "#+TODO: TODO WAITING QUEUED WORKING | DONE CANCELLED ARCHIVED\n";
+    std::fs::write(
+        messaging.join("agents/gregor-claude.org"),
+        format!(
+            "{header}* QUEUD Summarise the report\n  :PROPERTIES:\n  :ID: task-20261124-100200-3f2a9c1b7d4e\n  :ADMISSION: adm-7\n  :END:\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        messaging.join("inbox.org"),
+        format!(
+            "{header}* TODO crlf :unread:message:\r\n  :PROPERTIES:\r\n  :ID: msg-1\r\n  :END:\r\n\
+             * TODO tab :unread:message:\n  :PROPERTIES:\n  :ID:\tmsg-2\n  :END:\n"
+        ),
+    )
+    .unwrap();
+    let run = env.run("msg", &["doctor"]);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    assert_eq!(
+        lines_about(&run.stdout, "error", "agents/gregor-claude.org"),
+        [
+            "2: task task-20261124-100200-3f2a9c1b7d4e has no keyword (\"QUEUD\" is not one): Emacs, `msg tasks` and the hook do not see it as a task, and the governor still counts its admission adm-7; set one of TODO, WAITING, QUEUED, WORKING, DONE, CANCELLED or ARCHIVED (in Emacs: C-c C-t on the heading)"
+        ]
+    );
+    assert_eq!(
+        lines_about(&run.stdout, "error", "inbox.org"),
+        [
+            "2: 4 lines end in CR LF while others end in LF alone, so Emacs reads every line as Unix and their CR as text (`^M`): drawers on those lines are ignored and their IDs not read; convert the file to one kind (in Emacs: C-x RET f utf-8-unix RET, then save)",
+            "7: a property drawer Emacs ignores (line 8 has a TAB between `:KEY:` and the value; Org needs a space there); its properties (the ID too) are not read until it is repaired by hand",
+        ]
+    );
+    let show = env.run("msg", &["show", "3f2a9c1b7d4e"]);
+    assert_eq!(show.code, 1, "{}", show.stdout);
+    assert!(
+        show.stderr.contains("gregor-claude.org:2: task task-20261124-100200-3f2a9c1b7d4e has no task keyword (\"QUEUD\" is not one): set it to one of TODO"),
+        "{}",
+        show.stderr
+    );
+    let tasks = env.run("msg", &["tasks"]);
+    assert!(!tasks.ok().contains("Summarise"), "{}", tasks.stdout);
+}
+
+/// An admission whose task was never written (the write failed, on a disk full beyond what
+/// the release could still write) is found by doctor and released by `--fix`; one whose task
+/// exists is left alone.
+#[test]
+fn an_admission_without_a_task_is_reported_and_released() {
+    let env = healthy();
+    let submitted = env
+        .run(
+            "msg",
+            &["task", "submit", "A real task", "--from", "gregor"],
+        )
+        .ok()
+        .to_owned();
+    assert!(submitted.contains("task-"), "{submitted}");
+    let past = time::OffsetDateTime::now_utc() - time::Duration::minutes(20);
+    let governor = env
+        .ctx()
+        .governor()
+        .unwrap()
+        .with_clock(msg_governor::ManualClock::new(past));
+    let msg_governor::Decision::Admitted(orphan) = governor.admit("tex", 3000, 0).unwrap() else {
+        panic!("admitted");
+    };
+    let run = env.run("msg", &["doctor"]);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    let lines: Vec<&str> = run
+        .stdout
+        .lines()
+        .filter(|l| l.contains("belongs to no task"))
+        .collect();
+    assert_eq!(lines.len(), 1, "{}", run.stdout);
+    assert!(
+        lines[0].contains(&format!(
+            "admission {} (tex, 3,000 tokens reserved",
+            orphan.id
+        )),
+        "{}",
+        lines[0]
+    );
+    let fix = env.run("msg", &["doctor", "--fix"]);
+    assert!(
+        fix.stdout.contains(&format!(
+            "released admission {} (tex), which belonged to no task",
+            orphan.id
+        )),
+        "{}",
+        fix.stdout
+    );
+    assert_eq!(fix.code, 0, "{}", fix.stdout);
+    let active = env.ctx().governor().unwrap().active_admissions().unwrap();
+    assert_eq!(active.len(), 1, "the real task's admission stays");
 }

@@ -698,3 +698,55 @@ fn a_callers_property_cannot_override_the_inboxs_or_forge_one() {
     assert_eq!(fine.state(), TaskState::Waiting);
     assert_eq!(fine.property("IDEA"), Some("y"));
 }
+
+/// A full disk (simulated by msg-core's test hook): creating a task and every transition
+/// fail with an error naming the task file, which stays exactly as it was (no QUEUED task
+/// whose drawer stops half way). With room again, the same calls work.
+#[test]
+fn a_full_disk_fails_every_write_cleanly() {
+    use msg_core::durable::fault::disk_full;
+    let (_root, inbox, _clock) = setup();
+    let waiting = inbox
+        .create_task(
+            "stranger",
+            "review the draft",
+            "unknown",
+            &["AI"],
+            None,
+            None,
+        )
+        .unwrap();
+    let queued = owner_task(&inbox, "write the summary");
+    let dir = inbox.path().parent().unwrap().to_owned();
+    let before = fs::read(inbox.path()).unwrap();
+    for free in [0, 1, 64, 300] {
+        let _full = disk_full(&dir, free);
+        let long = "a task with a long description\n".repeat(30);
+        let errors = [
+            inbox
+                .create_task("gregor", &long, "owner", &["AI"], Some(3), Some(4000))
+                .map(drop)
+                .unwrap_err(),
+            inbox.approve(waiting.id()).map(drop).unwrap_err(),
+            inbox.claim(queued.id()).map(drop).unwrap_err(),
+            inbox.claim_next().map(drop).unwrap_err(),
+            inbox
+                .cancel(queued.id(), "no longer needed")
+                .map(drop)
+                .unwrap_err(),
+        ];
+        for err in errors {
+            let message = err.to_string();
+            assert!(
+                message.contains("gregor-claude.org"),
+                "{free} bytes free: {message}"
+            );
+        }
+        assert!(
+            fs::read(inbox.path()).unwrap() == before,
+            "{free} bytes free"
+        );
+    }
+    inbox.claim(queued.id()).unwrap();
+    inbox.approve(waiting.id()).unwrap();
+}

@@ -1,27 +1,25 @@
 //! The fast path: an edit of one entry that scans only its section.
 
-use std::fs::File;
-use std::io;
-use std::path::Path;
-
-use super::{check_unchanged, edit_section};
-use crate::durable;
-use crate::fingerprint::Fingerprint;
+use super::full::{Full, Staged};
+use super::redo::{Redo, RedoEdit, section_id};
+use super::write_back;
+use super::{edit_section, writable};
+use crate::durable::ReadFile;
 use crate::org::edit::EntryEditor;
+use crate::org::emacs_lock;
 use crate::org::error::OrgError;
 use crate::org::file::OrgFile;
 use crate::org::guard;
 use crate::org::outline::{Outline, read_into_spare, recycle};
-use crate::org::scan::{Entry, Span};
 
 /// The fast path: the file read under the lock as an [`Outline`]. Anything but one edit (a
 /// second edit, [`Transaction::document`](super::Transaction::document), an append, a new keyword to declare) turns it
 /// into the full [`Document`](crate::org::Document) first, an edited section applied.
 #[derive(Debug)]
 pub(super) struct Fast {
-    /// The file's identity when it was read, to notice a program that writes it without our
-    /// lock (an editor saving it) before we replace it.
-    pub(super) stamp: Fingerprint,
+    /// The descriptor the file was read through, and its fingerprint then: to notice a
+    /// program that writes it without our lock (an editor saving it).
+    pub(super) read: ReadFile,
     pub(super) outline: Outline,
 }
 
@@ -32,37 +30,24 @@ pub(super) struct FastEdited {
     pub(super) staged: Staged,
 }
 
-/// One edited section, not yet applied to the bytes.
-#[derive(Debug)]
-pub(super) struct Staged {
-    pub(super) index: usize,
-    /// The section as read.
-    pub(super) section: Span,
-    /// Its new bytes, and their one entry scanned from offset 0.
-    pub(super) bytes: Vec<u8>,
-    pub(super) scanned: Entry,
-    /// Keywords the edit wrote.
-    pub(super) written: Vec<String>,
-}
-
 impl Fast {
     /// Reads the file at `file`'s path as an outline; `None` when it is missing (the full
     /// load creates it).
     pub(super) fn read(file: &OrgFile) -> Result<Option<Box<Fast>>, OrgError> {
         let path = file.path();
-        let mut handle = match File::open(path) {
-            Ok(handle) => handle,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(durable::io_error("read", path)(e).into()),
+        let busy = || emacs_lock::holder(path).is_some();
+        let read_all = |handle: &mut std::fs::File| {
+            let len = handle.metadata()?.len() as usize;
+            // Room for the edited section to grow in place, so that splicing it in moves
+            // the tail instead of copying the whole file to new memory; the memory of an
+            // earlier read on this thread is reused (see `outline::read_into_spare`).
+            read_into_spare(handle, len, 64 * 1024)
         };
-        let meta = handle.metadata().map_err(durable::io_error("stat", path))?;
-        // Room for the edited section to grow in place, so that splicing it in moves the
-        // tail instead of copying the whole file to new memory; the memory of an earlier
-        // read on this thread is reused (see `outline::read_into_spare`).
-        let bytes = read_into_spare(&mut handle, meta.len() as usize, 64 * 1024)
-            .map_err(durable::io_error("read", path))?;
+        let Some((read, bytes)) = ReadFile::read_stable(path, busy, read_all)? else {
+            return Ok(None);
+        };
         Ok(Some(Box::new(Fast {
-            stamp: Fingerprint::of_metadata(&meta),
+            read,
             outline: Outline::parse(bytes, file.states()),
         })))
     }
@@ -82,12 +67,7 @@ impl Fast {
         // The full path refuses any file with invalid UTF-8, not only the entry's section:
         // the same rule here, so that both paths always agree (the check is one pass of
         // `from_utf8`, about a tenth of a full scan).
-        if let Some(bad) = outline.invalid_utf8() {
-            return Err(OrgError::InvalidUtf8 {
-                path: path.to_owned(),
-                line: bad.line,
-            });
-        }
+        writable(path, outline.invalid_utf8(), outline.eol_mode())?;
         let section = outline.section(index);
         let (value, edited) = edit_section(
             path,
@@ -110,6 +90,7 @@ impl Fast {
         scanned.line = outline.line(index);
         let staged = Staged {
             index,
+            old: outline.bytes()[section.range()].to_vec(),
             section,
             bytes,
             scanned,
@@ -119,10 +100,13 @@ impl Fast {
     }
 
     /// The fast path's write: the bytes as read, with the one edited section replaced in
-    /// place ([`guard::splice_in_place`]).
-    pub(super) fn commit(self, path: &Path, staged: Staged) -> Result<(), OrgError> {
-        check_unchanged(path, self.stamp)?;
-        let mut bytes = self.outline.into_bytes();
+    /// place ([`guard::splice_in_place`]), keeping what an editor saves meanwhile.
+    pub(super) fn commit(self, file: &OrgFile, staged: Staged) -> Result<(), OrgError> {
+        let path = file.path();
+        let Fast { read, outline } = self;
+        let eol = outline.eol_mode();
+        let id = section_id(&staged.old, outline.keywords(), eol);
+        let mut bytes = outline.into_bytes();
         guard::splice_in_place(
             path,
             &mut bytes,
@@ -130,7 +114,26 @@ impl Fast {
             &staged.bytes,
             staged.scanned.line,
         )?;
-        durable::write_atomically(path, &bytes)?;
+        guard::keeps_line_endings(path, eol, &bytes)?;
+        let after = staged.section.start + staged.bytes.len();
+        let held = [
+            &bytes[..staged.section.start],
+            &staged.old[..],
+            &bytes[after..],
+        ];
+        let plan = id.map(|id| Redo {
+            edits: vec![RedoEdit {
+                id,
+                old: &staged.old,
+                new: &staged.bytes,
+            }],
+            keywords: staged.written.iter().map(String::as_str).collect(),
+            appended: &[],
+            cuts: Vec::new(),
+        });
+        write_back(file, read, &held, &bytes, |theirs| {
+            Full::redo(file, theirs, plan.as_ref()?)
+        })?;
         recycle(bytes);
         Ok(())
     }

@@ -18,23 +18,25 @@
 
 mod fast;
 mod full;
+mod redo;
 
-use std::fs;
 use std::io;
 use std::path::Path;
 
 use super::edit::EntryEditor;
+use super::emacs_lock;
 use super::entry::NewEntry;
+use super::eol::Eol;
 use super::error::OrgError;
 use super::file::OrgFile;
 use super::guard;
 use super::head::{Head, read_head};
 use super::keywords::TodoKeywords;
 use super::outline::Outline;
-use super::scan::{Document, Entry};
+use super::ranges::Entry;
+use super::scan::{Document, InvalidUtf8};
 use super::subtree::Subtree;
-use crate::durable::{self, DurableError, FileLock};
-use crate::fingerprint::Fingerprint;
+use crate::durable::{self, DurableError, FileLock, ReadFile, Replaced};
 use crate::validate;
 use fast::{Fast, FastEdited};
 use full::Full;
@@ -69,6 +71,34 @@ struct Appending {
     head: Head,
     /// New entries, rendered, in order.
     appended: Vec<String>,
+    /// Their keywords, which the file declares.
+    keywords: Vec<String>,
+}
+
+impl Appending {
+    /// Appends the new entries: after Emacs's lock is free, and with the head read again,
+    /// since a save meanwhile may have changed how the file ends or what it declares.
+    fn commit(self, file: &OrgFile) -> Result<(), OrgError> {
+        if self.appended.is_empty() {
+            return Ok(());
+        }
+        let path = file.path();
+        emacs_lock::wait_until_free(path, file.lock_timeout())?;
+        let head = match read_head(path)? {
+            Some(head) if self.keywords.iter().all(|k| head.declared.contains(k)) => head,
+            _ => {
+                return Err(OrgError::ChangedMeanwhile {
+                    path: path.to_owned(),
+                });
+            }
+        };
+        let text = joined(
+            &self.appended,
+            "\n",
+            head.ends_with_newline || head.is_empty,
+        );
+        Ok(durable::append(path, text.as_bytes())?)
+    }
 }
 
 /// An edited section: its new bytes, their one entry (scanned from offset 0) and the
@@ -93,6 +123,23 @@ fn edit_section<T>(
     }
     guard::keeps_final_line_ending(path, old, editor.bytes(), line)?;
     Ok((value, Some(editor.into_parts())))
+}
+
+/// Refuses to write a file that is not UTF-8, or whose lines end in CR only (Emacs reads
+/// it, and so do we, but every line we write would change how Emacs reads it).
+fn writable(path: &Path, invalid: Option<InvalidUtf8>, eol: Eol) -> Result<(), OrgError> {
+    if let Some(bad) = invalid {
+        return Err(OrgError::InvalidUtf8 {
+            path: path.to_owned(),
+            line: bad.line,
+        });
+    }
+    if eol == Eol::Mac {
+        return Err(OrgError::MacLineEndings {
+            path: path.to_owned(),
+        });
+    }
+    Ok(())
 }
 
 fn mixed_cut_and_edit(path: &Path) -> OrgError {
@@ -121,16 +168,57 @@ fn joined(appended: &[String], eol: &str, starts_on_a_new_line: bool) -> String 
     text
 }
 
-/// Refuses to replace the file when a program that does not take our lock (an editor
-/// saving it) changed it since it was read.
-fn check_unchanged(path: &Path, stamp: Fingerprint) -> Result<(), OrgError> {
-    let now = fs::metadata(path).map_err(durable::io_error("stat", path))?;
-    if Fingerprint::of_metadata(&now) != stamp {
-        return Err(OrgError::ChangedMeanwhile {
-            path: path.to_owned(),
-        });
+/// The full document of a transaction in state `previous`, with what it staged. On an
+/// error, the state to go on with: `previous` when nothing of it was taken apart.
+fn full_from(file: &OrgFile, previous: State) -> Result<Full, Box<(OrgError, State)>> {
+    let failed = |state: State| move |err: OrgError| Box::new((err, state));
+    match previous {
+        State::Unread => Full::load(file).map_err(failed(State::Unread)),
+        State::Appending(appending) => match Full::load(file) {
+            Ok(mut full) => {
+                full.appended = appending.appended;
+                Ok(full)
+            }
+            Err(err) => Err(Box::new((err, State::Appending(appending)))),
+        },
+        State::Fast(fast) => {
+            let Fast { read, outline } = *fast;
+            Full::from_fast(file, read, outline, None).map_err(failed(State::Poisoned))
+        }
+        State::FastEdited(edited) => {
+            let FastEdited { fast, staged } = *edited;
+            Full::from_fast(file, fast.read, fast.outline, Some(staged))
+                .map_err(failed(State::Poisoned))
+        }
+        State::Full(full) => Ok(*full),
+        State::Poisoned => Err(Box::new((poisoned(file.path()), State::Poisoned))),
     }
-    Ok(())
+}
+
+/// Replaces the file with `new` (it held `held` when read through `read`), keeping what a
+/// program that does not take our lock (Emacs saving it) writes meanwhile: the change is
+/// redone on that with `rebase`, or, when it cannot be, the file keeps what the program
+/// wrote and this is [`OrgError::ChangedMeanwhile`]. Waits for Emacs's own lock first.
+fn write_back(
+    file: &OrgFile,
+    read: ReadFile,
+    held: &[&[u8]],
+    new: &[u8],
+    rebase: impl FnMut(&[u8]) -> Option<Vec<u8>>,
+) -> Result<(), OrgError> {
+    let path = file.path();
+    emacs_lock::wait_until_free(path, file.lock_timeout())?;
+    let settle = || {
+        // A save in progress ends when Emacs removes its lock; a lock that stays is
+        // reported by the next transaction, and what is on disk now is what counts.
+        let _ = emacs_lock::wait_until_free(path, file.lock_timeout());
+    };
+    match durable::replace(path, read, held, new, settle, rebase)? {
+        Replaced::Written { .. } => Ok(()),
+        Replaced::Conflict => Err(OrgError::ChangedMeanwhile {
+            path: path.to_owned(),
+        }),
+    }
 }
 
 // Transactions are started from the file, but live here so that `file` knows nothing of them.
@@ -215,7 +303,7 @@ impl<'a> Transaction<'a> {
                 State::Poisoned => return Err(poisoned(file.path())),
                 State::Unread | State::Fast(_) | State::FastEdited(_) | State::Appending(_) => {
                     let previous = std::mem::replace(&mut self.state, State::Poisoned);
-                    match Full::from_state(file, previous) {
+                    match full_from(file, previous) {
                         Ok(full) => self.state = State::Full(Box::new(full)),
                         Err(failure) => {
                             let (err, previous) = *failure;
@@ -274,7 +362,7 @@ impl<'a> Transaction<'a> {
             .iter()
             .find(|(k, _)| k.eq_ignore_ascii_case("ID"))
             .map(|(_, v)| v.as_str());
-        let text = guard::appended_text(path, text, &target.keywords, 1, id)?;
+        let text = guard::appended_text(path, text, &target.keywords, target.eol, 1, id)?;
         target.appended.push(text);
         Ok(())
     }
@@ -293,6 +381,7 @@ impl<'a> Transaction<'a> {
             path,
             text,
             &target.keywords,
+            target.eol,
             subtree.entries,
             Some(&subtree.id),
         )?;
@@ -318,6 +407,7 @@ impl<'a> Transaction<'a> {
                         self.state = State::Appending(Appending {
                             head,
                             appended: Vec::new(),
+                            keywords: Vec::new(),
                         })
                     }
                     None => {
@@ -342,11 +432,14 @@ impl<'a> Transaction<'a> {
             }
         }
         match self.state {
-            State::Appending(ref mut appending) => Ok(AppendTarget {
-                keywords,
-                eol: if appending.head.crlf { "\r\n" } else { "\n" },
-                appended: &mut appending.appended,
-            }),
+            State::Appending(ref mut appending) => {
+                appending.keywords.extend(keyword.map(str::to_owned));
+                Ok(AppendTarget {
+                    keywords,
+                    eol: "\n",
+                    appended: &mut appending.appended,
+                })
+            }
             _ => {
                 let full = self.full()?;
                 full.check_writable(file.path())?;
@@ -456,22 +549,10 @@ impl<'a> Transaction<'a> {
             State::Fast(_) => Ok(()),
             State::FastEdited(edited) => {
                 let FastEdited { fast, staged } = *edited;
-                fast.commit(path, staged)
+                fast.commit(self.file, staged)
             }
-            State::Appending(appending) => {
-                if appending.appended.is_empty() {
-                    return Ok(());
-                }
-                let head = &appending.head;
-                let eol = if head.crlf { "\r\n" } else { "\n" };
-                let text = joined(
-                    &appending.appended,
-                    eol,
-                    head.ends_with_newline || head.is_empty,
-                );
-                Ok(durable::append(path, text.as_bytes())?)
-            }
-            State::Full(full) => full.commit(path),
+            State::Appending(appending) => appending.commit(self.file),
+            State::Full(full) => full.commit(self.file),
             State::Poisoned => Err(poisoned(path)),
         }
     }

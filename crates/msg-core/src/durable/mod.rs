@@ -6,15 +6,29 @@
 //!   deleting it lets a waiter on the old inode and a newcomer on a new one both "hold" it.
 //! - [`write_atomically`]: temporary file in the same directory, `fsync`, `rename`, `fsync` of
 //!   the directory. A crash leaves the old content or the new, never a mix.
-//! - [`append`] and [`create_new`]: the append-only and first-write cases; [`sync_dir`].
+//! - [`append`] and [`append_to`]: the append-only case, undone when any part of it fails;
+//!   [`create_new`]: the first write; [`sync_dir`].
+//! - [`ReadFile`] and [`replace`]: a replacement that checks, through the descriptor the file
+//!   was read with, that no other program (an editor saving the file, which takes no lock of
+//!   ours) wrote it meanwhile, and keeps what that program wrote.
+//!
+//! Every byte goes through one write function, which the `fault-injection` feature lets
+//! tests make fail as on a full disk ([`fault`]).
+
+#[cfg(feature = "fault-injection")]
+pub mod fault;
+mod replace;
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::io::{self, Read};
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use thiserror::Error;
+
+pub use replace::{ReadFile, Replaced, replace};
 
 /// How long a lock is waited for by default.
 pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(10);
@@ -44,6 +58,19 @@ pub enum DurableError {
         /// How long we waited.
         waited: Duration,
     },
+}
+
+/// Writes all of `bytes` at `file`'s position: the one place where this module writes.
+fn write_all(file: &File, path: &Path, bytes: &[u8]) -> io::Result<()> {
+    #[cfg(feature = "fault-injection")]
+    {
+        fault::write_all(file, path, bytes)
+    }
+    #[cfg(not(feature = "fault-injection"))]
+    {
+        let _ = path;
+        io::Write::write_all(&mut &*file, bytes)
+    }
 }
 
 /// Wraps an `io::Error` with what we tried and on which file.
@@ -144,33 +171,120 @@ fn sync_parent(path: &Path) -> Result<(), DurableError> {
 
 /// Appends `bytes` to the existing file `path` with one `write`, then `fdatasync`. With the
 /// file's lock held, readers under the shared lock never see part of it; with ordered
-/// journaling (ext4's default) a crash keeps the old length or the whole text.
+/// journaling (ext4's default) a crash keeps the old length or the whole text. When the
+/// write or the sync fails (a full disk), the file is cut back to its length before the
+/// append and synced: it holds exactly what it held before.
 pub fn append(path: &Path, bytes: &[u8]) -> Result<(), DurableError> {
-    let mut file = OpenOptions::new()
+    let file = OpenOptions::new()
+        .read(true)
         .append(true)
         .open(path)
         .map_err(io_error("open for appending", path))?;
-    file.write_all(bytes)
-        .and_then(|()| file.sync_data())
-        .map_err(io_error("append to", path))
+    let before = write_appended(&file, path, bytes)?;
+    if let Err(e) = file.sync_data() {
+        return Err(undo_append(&file, path, before, bytes, "sync", e));
+    }
+    Ok(())
+}
+
+/// Appends `bytes` to `file` (opened for appending; `path` names it in errors), without a
+/// sync. When the write fails part way, the file is cut back to its length before it (if
+/// what follows that length is the start of `bytes`, that is, nobody else wrote there) and
+/// synced. The governor's journal uses this and syncs after releasing its lock.
+pub fn append_to(file: &File, path: &Path, bytes: &[u8]) -> Result<(), DurableError> {
+    write_appended(file, path, bytes).map(drop)
+}
+
+/// [`append_to`], returning the file's length before the append.
+fn write_appended(file: &File, path: &Path, bytes: &[u8]) -> Result<u64, DurableError> {
+    let before = file.metadata().map_err(io_error("examine", path))?.len();
+    match write_all(file, path, bytes) {
+        Ok(()) => Ok(before),
+        Err(e) => Err(undo_append(file, path, before, bytes, "append to", e)),
+    }
+}
+
+/// Cuts `file` back to `before` after a failed append of `bytes`, and builds the error.
+fn undo_append(
+    file: &File,
+    path: &Path,
+    before: u64,
+    bytes: &[u8],
+    action: &'static str,
+    error: io::Error,
+) -> DurableError {
+    let undone = (|| {
+        let now = file.metadata()?.len();
+        if now < before {
+            return Ok(false);
+        }
+        let mut written = vec![0; (now - before).min(bytes.len() as u64 + 1) as usize];
+        file.read_exact_at(&mut written, before)?;
+        if now - before > bytes.len() as u64 || !bytes.starts_with(&written) {
+            return Ok(false); // someone else wrote there: not ours to cut
+        }
+        file.set_len(before)?;
+        file.sync_data()?;
+        Ok::<bool, io::Error>(true)
+    })();
+    match undone {
+        Ok(true) => io_error(action, path)(error),
+        Ok(false) => DurableError::Io {
+            action,
+            path: path.to_owned(),
+            source: io::Error::new(
+                error.kind(),
+                format!(
+                    "{error}; the file changed meanwhile, so the partial append was left in place"
+                ),
+            ),
+        },
+        Err(undo) => DurableError::Io {
+            action,
+            path: path.to_owned(),
+            source: io::Error::new(
+                error.kind(),
+                format!(
+                    "{error}; cutting the file back also failed ({undo}), so it may end with a partial entry"
+                ),
+            ),
+        },
+    }
 }
 
 /// Creates `path` with `bytes`, failing if it exists, durably (file and directory synced).
+/// When writing fails, the new file is removed again.
 pub fn create_new(path: &Path, bytes: &[u8]) -> Result<(), DurableError> {
-    let mut file = OpenOptions::new()
+    let file = OpenOptions::new()
         .write(true)
         .create_new(true)
         .open(path)
         .map_err(io_error("create", path))?;
-    file.write_all(bytes)
-        .and_then(|()| file.sync_all())
-        .map_err(io_error("write", path))?;
+    if let Err(e) = write_all(&file, path, bytes).and_then(|()| file.sync_all()) {
+        let _ = fs::remove_file(path);
+        let _ = sync_parent(path);
+        return Err(io_error("write", path)(e));
+    }
     sync_parent(path)
 }
 
 /// Replaces (or creates) `path` with `bytes` atomically and durably, keeping the old file's
-/// permissions. Hold the file's lock while calling this.
+/// permissions. Hold the file's lock while calling this. (Org files, which an editor may
+/// save meanwhile, are replaced with [`replace`] instead.)
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), DurableError> {
+    let (temp, _file) = write_temp(path, bytes)?;
+    let result = fs::rename(&temp, path)
+        .map_err(io_error("rename a temporary file over", path))
+        .and_then(|()| sync_parent(path));
+    if result.is_err() {
+        let _ = fs::remove_file(&temp);
+    }
+    result
+}
+
+/// Writes `bytes` to a new temporary file beside `path` (with `path`'s permissions when it
+/// exists) and syncs it. Returns its name and the open file (for reading and writing).
+fn write_temp(path: &Path, bytes: &[u8]) -> Result<(PathBuf, File), DurableError> {
     static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
     let name = path
         .file_name()
@@ -181,13 +295,14 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), DurableError> {
         std::process::id(),
         TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
     ));
-    let result = (|| {
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&temp)
-            .map_err(io_error("create a temporary file for", path))?;
-        file.write_all(bytes)
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .open(&temp)
+        .map_err(io_error("create a temporary file for", path))?;
+    let written = (|| {
+        write_all(&file, path, bytes)
             .and_then(|()| file.sync_all())
             .map_err(io_error("write a temporary file for", path))?;
         // Keep the file's permissions (a person may have made their inbox private).
@@ -195,13 +310,51 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), DurableError> {
             fs::set_permissions(&temp, meta.permissions())
                 .map_err(io_error("set permissions on a temporary file for", path))?;
         }
-        fs::rename(&temp, path).map_err(io_error("rename a temporary file over", path))?;
-        sync_parent(path)
+        Ok(())
     })();
-    if result.is_err() {
-        let _ = fs::remove_file(&temp);
+    match written {
+        Ok(()) => Ok((temp, file)),
+        Err(e) => {
+            let _ = fs::remove_file(&temp);
+            Err(e)
+        }
     }
-    result
+}
+
+/// Whether `file` holds exactly the concatenation of `pieces`.
+fn holds(file: &File, pieces: &[&[u8]]) -> io::Result<bool> {
+    let len: usize = pieces.iter().map(|p| p.len()).sum();
+    if file.metadata()?.len() != len as u64 {
+        return Ok(false);
+    }
+    let mut reader = io::BufReader::with_capacity(64 * 1024, ReadAt { file, at: 0 });
+    let mut chunk = vec![0; 64 * 1024];
+    for piece in pieces {
+        let mut rest = *piece;
+        while !rest.is_empty() {
+            let n = rest.len().min(chunk.len());
+            reader.read_exact(&mut chunk[..n])?;
+            if chunk[..n] != rest[..n] {
+                return Ok(false);
+            }
+            rest = &rest[n..];
+        }
+    }
+    Ok(true)
+}
+
+/// Reads a file from an offset without moving its descriptor's position.
+struct ReadAt<'f> {
+    file: &'f File,
+    at: u64,
+}
+
+impl Read for ReadAt<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.file.read_at(buf, self.at)?;
+        self.at += n as u64;
+        Ok(n)
+    }
 }
 
 #[cfg(test)]
