@@ -117,10 +117,14 @@ fn options() -> Options {
             "--messages" => {
                 options.messages = Some(value(&mut args, "--messages").parse().unwrap());
             }
-            "flood" | "paced" | "idle" | "spool" | "hostile" => options.scenarios.push(arg),
+            "flood" | "paced" | "idle" | "spool" | "hostile" | "cluster" => {
+                options.scenarios.push(arg);
+            }
             // libtest flags that `cargo bench` may pass along.
             other if other.starts_with('-') => {}
-            other => panic!("unknown scenario {other:?}: flood, paced, idle, spool or hostile"),
+            other => {
+                panic!("unknown scenario {other:?}: flood, paced, idle, spool, hostile or cluster")
+            }
         }
     }
     if options.scenarios.is_empty() {
@@ -130,10 +134,17 @@ fn options() -> Options {
             "idle".into(),
             "spool".into(),
             "hostile".into(),
+            "cluster".into(),
         ];
     }
     options
 }
+
+// The redis-server the `cluster` scenario starts (the tests' own, on a free loopback port in
+// a temporary directory, with `appendfsync always`).
+#[allow(dead_code)]
+#[path = "../src/broker/redis/test_server.rs"]
+mod test_server;
 
 // ---------------------------------------------------------------------------------------------
 // The relay process
@@ -211,25 +222,35 @@ impl RelayProcess {
 
     /// utime + stime of the relay process, in microseconds.
     fn cpu_us(&self) -> u64 {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid())).unwrap();
-        // The command name (field 2) is in parentheses and may hold spaces: split after it.
-        let after = &stat[stat.rfind(')').unwrap() + 2..];
-        let fields: Vec<&str> = after.split(' ').collect();
-        // Fields 14 and 15 of the whole line are 12 and 13 after the name and state.
-        let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
-        ticks * 1_000_000 / clock_ticks_per_second()
+        process_cpu_us(self.pid())
     }
 
     /// The relay's resident set size in bytes.
     fn rss_bytes(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap();
-        let line = status
-            .lines()
-            .find(|line| line.starts_with("VmRSS:"))
-            .unwrap();
-        let kib: u64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
-        kib * 1024
+        rss_of(self.pid())
     }
+}
+
+/// utime + stime of process `pid`, in microseconds.
+fn process_cpu_us(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // The command name (field 2) is in parentheses and may hold spaces: split after it.
+    let after = &stat[stat.rfind(')').unwrap() + 2..];
+    let fields: Vec<&str> = after.split(' ').collect();
+    // Fields 14 and 15 of the whole line are 12 and 13 after the name and state.
+    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    ticks * 1_000_000 / clock_ticks_per_second()
+}
+
+/// The resident set size of process `pid`, in bytes.
+fn rss_of(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status
+        .lines()
+        .find(|line| line.starts_with("VmRSS:"))
+        .unwrap();
+    let kib: u64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
+    kib * 1024
 }
 
 impl Drop for RelayProcess {
@@ -313,6 +334,11 @@ async fn login(addr: SocketAddr, index: usize, secret: &ServerSecret) -> Socket 
 /// Logs in `count` clients, `parallel` at a time (a burst of 10,000 SYNs would overflow the
 /// listen backlog and measure TCP retransmission timers instead).
 async fn login_all(addr: SocketAddr, count: usize, parallel: usize) -> Vec<Socket> {
+    login_spread(&[addr], count, parallel).await
+}
+
+/// [`login_all`] over several relay nodes: client `i` on node `i % addrs.len()`.
+async fn login_spread(addrs: &[SocketAddr], count: usize, parallel: usize) -> Vec<Socket> {
     let secret = Arc::new(ServerSecret::new(SECRET).unwrap());
     let mut sockets = Vec::with_capacity(count);
     let mut start = 0;
@@ -321,6 +347,7 @@ async fn login_all(addr: SocketAddr, count: usize, parallel: usize) -> Vec<Socke
         let batch: Vec<_> = (start..end)
             .map(|index| {
                 let secret = Arc::clone(&secret);
+                let addr = addrs[index % addrs.len()];
                 tokio::spawn(async move { login(addr, index, &secret).await })
             })
             .collect();
@@ -471,14 +498,42 @@ async fn traffic_draining(
     offline: bool,
     drain_seconds: f64,
 ) -> Run {
-    let sockets = login_all(relay.addr, clients, 200).await;
+    traffic_on(
+        &[relay],
+        clients,
+        rate,
+        window,
+        seconds,
+        max_messages,
+        offline,
+        drain_seconds,
+    )
+    .await
+}
+
+/// [`traffic_draining`] over several relay nodes (client `i` on node `i % relays.len()`);
+/// the relay CPU is theirs together.
+#[allow(clippy::too_many_arguments)]
+async fn traffic_on(
+    relays: &[&RelayProcess],
+    clients: usize,
+    rate: Option<u64>,
+    window: usize,
+    seconds: f64,
+    max_messages: u64,
+    offline: bool,
+    drain_seconds: f64,
+) -> Run {
+    let addrs: Vec<SocketAddr> = relays.iter().map(|relay| relay.addr).collect();
+    let cpu = || relays.iter().map(|relay| relay.cpu_us()).sum::<u64>();
+    let sockets = login_spread(&addrs, clients, 200).await;
     let epoch = Instant::now();
     let tally = Arc::new(Tally::default());
     let stop = Arc::new(AtomicBool::new(false));
     let sent_total = Arc::new(AtomicU64::new(0));
     let deadline = tokio::time::Instant::now() + Duration::from_secs_f64(seconds);
     let per_client_budget = max_messages.div_ceil(clients as u64);
-    let cpu_before = relay.cpu_us();
+    let cpu_before = cpu();
     let started = Instant::now();
     let mut senders = Vec::new();
     let mut receivers = Vec::new();
@@ -567,7 +622,7 @@ async fn traffic_draining(
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
     let wall = started.elapsed();
-    let relay_cpu_us = relay.cpu_us() - cpu_before;
+    let relay_cpu_us = cpu() - cpu_before;
     stop.store(true, Ordering::Relaxed);
     let mut latencies = Vec::new();
     for receiver in receivers {
@@ -1070,6 +1125,7 @@ fn main() {
     };
     let max_messages = options.messages.unwrap_or(u64::MAX);
     let mut idle_line = None;
+    let mut cluster_line: Vec<String> = Vec::new();
     let mut soak_line = None;
     runtime.block_on(async {
         for scenario in &options.scenarios {
@@ -1201,6 +1257,9 @@ fn main() {
                         per_connection / 1024.0,
                     ));
                 }
+                "cluster" => {
+                    cluster_line = cluster(&options, &seconds, max_messages).await;
+                }
                 "hostile" => {
                     // Honest clients log in with `acks` and acknowledge what they store.
                     let acks_before = ACKS.swap(true, Ordering::Relaxed);
@@ -1270,8 +1329,130 @@ fn main() {
             }
         }
     });
-    for line in [idle_line, soak_line].into_iter().flatten() {
+    for line in [idle_line, soak_line]
+        .into_iter()
+        .flatten()
+        .chain(cluster_line)
+    {
         println!();
         println!("{line}");
     }
+}
+
+/// Issue 20's comparison, in one run: the same flood and paced traffic (clients with `acks`,
+/// so every message passes through its recipient's queue) on one node with the spool, one
+/// node with Redis, two nodes with Redis (client `i` on node `i % 2`, so most messages cross
+/// nodes). Redis runs with `appendfsync always`, as the spool syncs before each ack.
+/// Returns the summary line.
+async fn cluster(
+    options: &Options,
+    seconds: &impl Fn(f64, f64, f64) -> f64,
+    max_messages: u64,
+) -> Vec<String> {
+    let Some(redis) = test_server::RedisServer::start() else {
+        return vec!["cluster: skipped, redis-server is not installed".to_owned()];
+    };
+    let acks_before = ACKS.swap(true, Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("msg-relay-bench-cluster-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let url = redis.url();
+    let bounds = [
+        "--queue-max-messages",
+        "1000000",
+        "--queue-max-bytes",
+        "4000000000",
+    ];
+    let mut flood_cpu = Vec::new();
+    let mut lines = Vec::new();
+    for (name, nodes) in [
+        ("1 node, spool", 0),
+        ("1 node, Redis", 1),
+        ("2 nodes, Redis", 2),
+    ] {
+        // A fresh store per engine: one's leftovers do not weigh on the next.
+        let prefix = format!("bench{nodes}:");
+        let spool = dir.to_str().expect("a UTF-8 temp dir").to_owned();
+        let start = || {
+            let mut extra: Vec<&str> = bounds.to_vec();
+            if nodes == 0 {
+                extra.extend(["--spool", &spool]);
+            } else {
+                extra.extend(["--redis", &url, "--redis-prefix", &prefix]);
+            }
+            RelayProcess::start(&extra)
+        };
+        let relays: Vec<RelayProcess> = (0..nodes.max(1)).map(|_| start()).collect();
+        let relays: Vec<&RelayProcess> = relays.iter().collect();
+        let clients = options
+            .clients
+            .unwrap_or(if options.smoke { 4 } else { 100 });
+        let redis_before = process_cpu_us(redis.pid());
+        let run = traffic_on(
+            &relays,
+            clients,
+            None,
+            options.window,
+            seconds(10.0, 3.0, 0.5),
+            max_messages,
+            false,
+            1.0,
+        )
+        .await;
+        let redis_cpu =
+            (process_cpu_us(redis.pid()) - redis_before) as f64 / run.delivered.max(1) as f64;
+        assert!(run.delivered > 0, "nothing was delivered ({name})");
+        flood_cpu.push(run.cpu_per_message());
+        let target = match nodes {
+            0 => "(the reference)".to_owned(),
+            _ => format!(
+                "Redis CPU {redis_cpu:.2} µs/msg; relay CPU ≤ 3x the spool's: {}",
+                verdict(run.cpu_per_message() <= 3.0 * flood_cpu[0])
+            ),
+        };
+        print_run(&format!("cluster flood, {name}"), &run, &target);
+
+        let rate = options
+            .rate
+            .unwrap_or(if options.smoke { 200 } else { 1000 });
+        let paced_clients = options
+            .clients
+            .unwrap_or(if options.smoke { 20 } else { 500 });
+        let redis_before = process_cpu_us(redis.pid());
+        let run = traffic_on(
+            &relays,
+            paced_clients,
+            Some(rate),
+            options.window,
+            seconds(10.0, 3.0, 0.5),
+            max_messages,
+            false,
+            1.0,
+        )
+        .await;
+        let redis_cpu =
+            (process_cpu_us(redis.pid()) - redis_before) as f64 / run.delivered.max(1) as f64;
+        let p99 = run.percentile_ms(0.99);
+        let target = if nodes == 2 && rate == 1000 && paced_clients == 500 {
+            format!(
+                "Redis CPU {redis_cpu:.2} µs/msg; p99 ≤ {TARGET_PACED_P99_MS} ms: {}",
+                verdict(p99 <= TARGET_PACED_P99_MS)
+            )
+        } else if nodes > 0 {
+            format!("Redis CPU {redis_cpu:.2} µs/msg")
+        } else {
+            String::new()
+        };
+        print_run(&format!("cluster paced {rate}/s, {name}"), &run, &target);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    ACKS.store(acks_before, Ordering::Relaxed);
+    lines.push(format!(
+        "cluster: flood relay CPU µs/msg spool {:.2}, Redis 1 node {:.2} ({:.1}x), Redis 2 nodes {:.2} ({:.1}x)",
+        flood_cpu[0],
+        flood_cpu[1],
+        flood_cpu[1] / flood_cpu[0],
+        flood_cpu[2],
+        flood_cpu[2] / flood_cpu[0],
+    ));
+    lines
 }

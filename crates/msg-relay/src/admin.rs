@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use warp::http::{HeaderValue, StatusCode, header};
 use warp::reply::{Reply, Response};
 
+use crate::broker::Broker;
 use crate::healthcheck::exchange;
 use crate::shared::Shared;
 use crate::token::{ServerSecret, validate_username};
@@ -135,6 +136,22 @@ pub(crate) async fn revoke(
     if let Err(err) = validate_username(&username) {
         return failure(StatusCode::BAD_REQUEST, &err.to_string());
     }
+    let registry = match &shared.broker {
+        Broker::Local(registry) => registry,
+        // Redis keeps the generation, raises it and closes the sessions on every node in
+        // one script.
+        Broker::Redis(node) => {
+            return match node.store().revoke(&username).await {
+                Ok((generation, sessions_closed)) => {
+                    revoked(&shared, &username, generation, sessions_closed)
+                }
+                Err(err) => failure(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    &format!("the revocation could not be stored, so nothing changed: {err}"),
+                ),
+            };
+        }
+    };
     let Some(spool) = shared.config.spool.clone() else {
         return failure(
             StatusCode::CONFLICT,
@@ -144,13 +161,13 @@ pub(crate) async fn revoke(
     };
     // One revocation at a time: each reads the generations, writes them, then applies them.
     let _one_at_a_time = shared.revoking.lock().await;
-    let Some(generation) = shared.registry.token_generation(&username).checked_add(1) else {
+    let Some(generation) = registry.token_generation(&username).checked_add(1) else {
         return failure(
             StatusCode::CONFLICT,
             "this name's tokens were revoked as often as possible; rotate the secret",
         );
     };
-    let mut generations = shared.registry.token_generations();
+    let mut generations = registry.token_generations();
     generations.insert(username.clone(), generation);
     // On disk before it takes effect: a crash in between leaves it revoked, never the
     // other way round.
@@ -164,12 +181,17 @@ pub(crate) async fn revoke(
             &format!("the revocation could not be stored, so nothing changed: {err}"),
         );
     }
-    let (sessions_closed, kicked) = shared.registry.revoke_tokens(&username, generation);
+    let (sessions_closed, kicked) = registry.revoke_tokens(&username, generation);
     shared.log_kicked(&kicked);
+    revoked(&shared, &username, generation, sessions_closed)
+}
+
+/// Logs a revocation and answers it.
+fn revoked(shared: &Shared, username: &str, generation: u32, sessions_closed: usize) -> Response {
     shared.log.warn(
         "tokens_revoked",
         &[
-            ("user", (&username).into()),
+            ("user", username.into()),
             ("generation", u64::from(generation).into()),
             ("sessions_closed", (sessions_closed as u64).into()),
         ],

@@ -1,6 +1,7 @@
 //! What the operator decides: the secret, login and presence policy, limits, logging.
 
 use crate::limits::Limits;
+use crate::redis_engine::RedisEngine;
 use crate::spool::Spool;
 use crate::token::ServerSecret;
 
@@ -36,6 +37,9 @@ pub struct RelayConfig {
     /// Where the offline queues are kept durably (`--spool DIR`); `None` keeps them in memory
     /// only, and a restart loses them.
     pub spool: Option<Spool>,
+    /// The Redis that several relay nodes share (`--redis URL`); `None` runs a single node.
+    /// Not together with `spool`: the queues are then in Redis.
+    pub redis: Option<RedisEngine>,
 }
 
 /// When a message to a client that logged in without `acks` counts as delivered.
@@ -61,6 +65,7 @@ impl RelayConfig {
             log_level: LogLevel::Info,
             legacy_delivery: LegacyDelivery::OnWrite,
             spool: None,
+            redis: None,
         }
     }
 }

@@ -19,14 +19,14 @@ use tokio::time::{Instant, MissedTickBehavior};
 use tokio_tungstenite::tungstenite;
 use tokio_tungstenite::tungstenite::Message;
 
+use crate::broker::{BrokerError, LoginFailure};
 use crate::config::LegacyDelivery;
 use crate::protocol::fast::{self, HotFrame, SendFields};
 use crate::protocol::{AckStatus, ClientFrame, ErrorCode, QueueLimit, ServerFrame, close};
 use crate::rate::RateLimiter;
-use crate::registry::{Kicked, LoginStep, SendOutcome};
+use crate::registry::{Kicked, SendOutcome};
 use crate::session::{
-    CloseReason, Closer, ConnId, Outbox, OutboxPermit, Outgoing, Push, QueuedAt, SessionHandle,
-    close_message,
+    CloseReason, Closer, ConnId, Outbox, Outgoing, Push, QueuedAt, SessionHandle, close_message,
 };
 use crate::shared::Shared;
 use crate::token::{MAX_USERNAME_BYTES, UsernameError, validate_username};
@@ -41,6 +41,8 @@ const MAX_ID_BYTES: usize = 128;
 const READY_FRAMES: usize = 32;
 /// Frames the writer sends in one batch before it flushes.
 const WRITE_BATCH: usize = 64;
+/// What a client refused because the relay's store is not answering is told to wait.
+const UNAVAILABLE_RETRY_AFTER_MS: u64 = 1_000;
 /// How many earlier token generations a refused login is compared with, to say
 /// `token_revoked` rather than `auth_failed`.
 const REVOKED_GENERATIONS_RECOGNISED: u32 = 8;
@@ -287,7 +289,7 @@ impl Connection {
             }
         }
         // Leave the registry before the writer drains, so nothing new is routed here.
-        self.logout();
+        self.logout().await;
     }
 
     /// One item of the WebSocket stream: a message, its end, or a read error.
@@ -454,8 +456,10 @@ impl Connection {
         // The two frames a busy relay reads most, without serde; anything else (or anything
         // unusual in them) goes to serde, which has the last word on what a frame is.
         match fast::parse_hot(text) {
-            Some(HotFrame::Send(fields)) => return self.on_send_fields(fields),
-            Some(HotFrame::Ack { id, from }) => return self.on_ack(&id, from.as_deref()),
+            Some(HotFrame::Send(fields)) => return self.on_send_fields(fields).await,
+            Some(HotFrame::Ack { id, from }) => {
+                return self.on_ack(&id, from.as_deref()).await;
+            }
             None => {}
         }
         match ClientFrame::parse(text) {
@@ -464,17 +468,21 @@ impl Connection {
         }
     }
 
-    fn on_ack(&mut self, id: &str, from: Option<&str>) -> Flow {
-        let Some(user) = &self.user else {
+    async fn on_ack(&mut self, id: &str, from: Option<&str>) -> Flow {
+        let Some(user) = self.user.clone() else {
             return self.auth_required();
         };
-        let removed = self.shared.registry.ack(user, from, id);
-        self.shared.metrics.messages_acked(removed as u64);
+        match self.shared.broker.ack(self.id, &user, from, id).await {
+            Ok(removed) => self.shared.metrics.messages_acked(removed),
+            // Not removed: the message comes again at the next login, and is acknowledged
+            // then (at-least-once). Nothing to tell the client.
+            Err(err) => self.shared.log_broker_error(&err),
+        }
         Flow::Continue
     }
 
     /// A `send`: checks its `id` (or generates one), writes the `message` frame and routes it.
-    fn on_send_fields(&mut self, fields: SendFields<'_>) -> Flow {
+    async fn on_send_fields(&mut self, fields: SendFields<'_>) -> Flow {
         let Some(from) = self.user.clone() else {
             return self.auth_required();
         };
@@ -537,7 +545,7 @@ impl Connection {
             Some(timestamp) => write(timestamp),
             None => with_local_timestamp(write),
         };
-        self.on_send(&from, &to, &id, Message::text(json))
+        self.on_send(&from, &to, &id, Message::text(json)).await
     }
 
     async fn on_frame(&mut self, frame: ClientFrame) -> Flow {
@@ -565,15 +573,18 @@ impl Connection {
                 thread,
                 reply_to,
                 timestamp,
-            } => self.on_send_fields(SendFields {
-                to: to.map(Cow::Owned),
-                content: content.map(Cow::Owned),
-                id: id.map(Cow::Owned),
-                thread: thread.map(Cow::Owned),
-                reply_to: reply_to.map(Cow::Owned),
-                timestamp: timestamp.map(Cow::Owned),
-            }),
-            ClientFrame::Ack { id, from } => self.on_ack(&id, from.as_deref()),
+            } => {
+                self.on_send_fields(SendFields {
+                    to: to.map(Cow::Owned),
+                    content: content.map(Cow::Owned),
+                    id: id.map(Cow::Owned),
+                    thread: thread.map(Cow::Owned),
+                    reply_to: reply_to.map(Cow::Owned),
+                    timestamp: timestamp.map(Cow::Owned),
+                })
+                .await
+            }
+            ClientFrame::Ack { id, from } => self.on_ack(&id, from.as_deref()).await,
             ClientFrame::StatusChange { status } => {
                 if self.user.is_none() {
                     return self.auth_required();
@@ -591,20 +602,25 @@ impl Connection {
                         ),
                     );
                 }
-                let kicked = self.shared.registry.set_status(self.id, &status);
-                self.log_kicked(&kicked);
-                Flow::Continue
+                match self.shared.broker.set_status(self.id, &status).await {
+                    Ok(kicked) => {
+                        self.log_kicked(&kicked);
+                        Flow::Continue
+                    }
+                    Err(err) => self.unavailable(&err, None, None),
+                }
             }
             ClientFrame::Watch { users } => {
                 if self.user.is_none() {
                     return self.auth_required();
                 }
-                match self.shared.registry.watch(self.id, &users) {
-                    Ok(kicked) => {
+                match self.shared.broker.watch(self.id, &users).await {
+                    Err(err) => self.unavailable(&err, None, None),
+                    Ok(Ok(kicked)) => {
                         self.log_kicked(&kicked);
                         Flow::Continue
                     }
-                    Err(code) => self.reject(
+                    Ok(Err(code)) => self.reject(
                         code,
                         format!(
                             "A connection may watch at most {} users",
@@ -617,8 +633,10 @@ impl Connection {
                 if self.user.is_none() {
                     return self.auth_required();
                 }
-                self.shared.registry.unwatch(self.id, &users);
-                Flow::Continue
+                match self.shared.broker.unwatch(self.id, &users).await {
+                    Ok(()) => Flow::Continue,
+                    Err(err) => self.unavailable(&err, None, None),
+                }
             }
             // Answered before authentication too, as v0.2.0 did: it costs nothing, the rate
             // limit applies, and the auth timeout still closes an unauthenticated socket.
@@ -641,11 +659,14 @@ impl Connection {
                 "reauth",
                 &[("conn", self.id.into()), ("previous", (&**previous).into())],
             );
-            self.logout();
+            self.logout().await;
         }
         let shared = Arc::clone(&self.shared);
         let config = &shared.config;
-        let generation = shared.registry.token_generation(&username);
+        let generation = match shared.broker.token_generation(&username).await {
+            Ok(generation) => generation,
+            Err(err) => return self.login_unavailable(&err, &username),
+        };
         let shared_secret_login = match (token, secret) {
             (Some(token), _) => {
                 if let Some(flow) = self.check_username(&username) {
@@ -715,56 +736,42 @@ impl Connection {
         };
         // Nothing expired may be in the backlog, even between two runs of the expiry task.
         self.shared.expire_due(Instant::now());
-        let mut after = 0;
-        let mut backlog = 0u64;
-        // The queue the backlog comes from, named in each frame whose writing delivers it.
-        let recipient: Arc<str> = Arc::from(username.as_str());
-        let (replaced, kicked) = loop {
-            let Some(permit) = self.reserve().await else {
+        let write_timeout = self.shared.config.limits.write_timeout;
+        let login = match self
+            .shared
+            .broker
+            .login(&username, generation, handle, write_timeout)
+            .await
+        {
+            Ok(login) => login,
+            Err(LoginFailure::Revoked) => {
+                return self.auth_failed(
+                    ErrorCode::TokenRevoked,
+                    "The relay's operator revoked the tokens of this name while it logged in; \
+                     ask for the new one",
+                    &username,
+                );
+            }
+            Err(LoginFailure::SlowConsumer) => {
+                self.shared.metrics.rejected(ErrorCode::SlowConsumer);
+                self.shared
+                    .log
+                    .warn("slow_consumer", &[("conn", self.id.into())]);
+                self.closer.close(CloseReason::slow_consumer());
                 return Flow::Stop;
-            };
-            match self.shared.registry.login(
-                &username,
-                generation,
-                handle.clone(),
-                after,
-                backlog,
-                permit,
-            ) {
-                LoginStep::Registered { replaced, kicked } => break (replaced, kicked),
-                LoginStep::Revoked => {
-                    return self.auth_failed(
-                        ErrorCode::TokenRevoked,
-                        "The relay's operator revoked the tokens of this name while it logged \
-                         in; ask for the new one",
-                        &username,
-                    );
-                }
-                LoginStep::Backlog(chunk, permit) => {
-                    let mut permit = Some(permit);
-                    for pending in chunk {
-                        let permit = match permit.take() {
-                            Some(permit) => permit,
-                            None => match self.reserve().await {
-                                Some(permit) => permit,
-                                None => return Flow::Stop,
-                            },
-                        };
-                        let on_write = (!keeps_pending).then(|| QueuedAt {
-                            recipient: Arc::clone(&recipient),
-                            seq: pending.seq,
-                        });
-                        permit.send(pending.frame, on_write);
-                        after = pending.seq;
-                        backlog += 1;
-                        self.shared.metrics.message_routed();
-                        if pending.delivery.handed_over() {
-                            self.shared.metrics.message_redelivered();
-                        }
-                    }
-                }
+            }
+            Err(LoginFailure::Closed) => return Flow::Stop,
+            Err(LoginFailure::Unavailable(err)) => {
+                return self.login_unavailable(&err, &username);
             }
         };
+        for _ in 0..login.backlog {
+            self.shared.metrics.message_routed();
+        }
+        for _ in 0..login.redelivered {
+            self.shared.metrics.message_redelivered();
+        }
+        let (replaced, kicked) = (login.replaced, login.kicked);
         let log = &self.shared.log;
         if shared_secret_login {
             log.warn(
@@ -804,11 +811,16 @@ impl Connection {
 
     /// Routes the `message` frame `frame` from `from` to `to` (not empty) and answers the
     /// sender.
-    fn on_send(&mut self, from: &Arc<str>, to: &str, id: &str, frame: Message) -> Flow {
-        let (outcome, kicked) = self
+    async fn on_send(&mut self, from: &Arc<str>, to: &str, id: &str, frame: Message) -> Flow {
+        let sent = self
             .shared
-            .registry
-            .send(from, to, id, frame, self.frame_time);
+            .broker
+            .send(from, to, id, frame, self.frame_time)
+            .await;
+        let (outcome, kicked) = match sent {
+            Ok(sent) => sent,
+            Err(err) => return self.unavailable(&err, Some(id), Some(to)),
+        };
         self.shared.log_kicked(&kicked);
         match outcome {
             SendOutcome::Accepted { status, duplicate } => {
@@ -833,6 +845,19 @@ impl Connection {
                     None => self.push(ack),
                 }
             }
+            SendOutcome::RateLimited { retry_after_ms } => self.reply_error(ServerFrame::Error {
+                code: ErrorCode::RateLimited,
+                message: format!(
+                    "Too many messages from {from} across the relay's nodes: at most {} per \
+                     second (bursts of {}); this message was not accepted",
+                    self.shared.config.limits.messages_per_second, self.shared.config.limits.burst
+                ),
+                retry_after_ms: Some(retry_after_ms),
+                id: Some(id.to_owned()),
+                max_bytes: None,
+                to: Some(to.to_owned()),
+                limit: None,
+            }),
             SendOutcome::Refused(limit) => {
                 let limits = &self.shared.config.limits;
                 let text = match limit {
@@ -876,21 +901,36 @@ impl Connection {
         }
     }
 
-    /// Waits for room for one frame in this connection's outbox, at most the write timeout:
-    /// a client that does not read its backlog is disconnected like any slow reader.
-    async fn reserve(&mut self) -> Option<OutboxPermit> {
-        let write_timeout = self.shared.config.limits.write_timeout;
-        match tokio::time::timeout(write_timeout, self.outbox.reserve()).await {
-            Ok(permit) => permit,
-            Err(_) => {
-                self.shared.metrics.rejected(ErrorCode::SlowConsumer);
-                self.shared
-                    .log
-                    .warn("slow_consumer", &[("conn", self.id.into())]);
-                self.closer.close(CloseReason::slow_consumer());
-                None
-            }
-        }
+    /// The shared store did not answer: a retryable `unavailable` error about the frame
+    /// (`id` and `to` of a `send`), and nothing acknowledged.
+    fn unavailable(&mut self, err: &BrokerError, id: Option<&str>, to: Option<&str>) -> Flow {
+        self.shared.log_broker_error(err);
+        self.reply_error(ServerFrame::Error {
+            code: ErrorCode::Unavailable,
+            message: "The relay's store is not answering; nothing was done, try again".to_owned(),
+            retry_after_ms: Some(UNAVAILABLE_RETRY_AFTER_MS),
+            id: id.map(str::to_owned),
+            max_bytes: None,
+            to: to.map(str::to_owned),
+            limit: None,
+        })
+    }
+
+    /// A login the shared store could not take: `unavailable`, and the socket closed with
+    /// 1013 (try again later), so the client reconnects, perhaps to another node.
+    fn login_unavailable(&mut self, err: &BrokerError, username: &str) -> Flow {
+        self.shared.log_broker_error(err);
+        self.shared.log.warn(
+            "login_unavailable",
+            &[("conn", self.id.into()), ("user", username.into())],
+        );
+        self.refuse(
+            ErrorCode::Unavailable,
+            "The relay's store is not answering; log in again in a moment",
+            close::TRY_AGAIN_LATER,
+            "store unavailable",
+        );
+        Flow::Stop
     }
 
     fn auth_required(&mut self) -> Flow {
@@ -965,9 +1005,17 @@ impl Connection {
         }
     }
 
-    fn logout(&mut self) {
+    async fn logout(&mut self) {
         if let Some(user) = self.user.take() {
-            let kicked = self.shared.registry.logout(self.id);
+            let kicked = match self.shared.broker.logout(self.id).await {
+                Ok(kicked) => kicked,
+                // Still registered in Redis: replaced by the user's next login, or swept
+                // with this node.
+                Err(err) => {
+                    self.shared.log_broker_error(&err);
+                    Kicked::new()
+                }
+            };
             self.shared.log.info(
                 "logout",
                 &[("conn", self.id.into()), ("user", (&*user).into())],
@@ -982,7 +1030,7 @@ impl Connection {
 }
 
 /// Drains the outbox into the socket until the connection closes, then sends the closing
-/// frames the reason asks for. After each flush it tells the registry which messages it
+/// frames the reason asks for. After each flush it tells the broker which messages it
 /// wrote (those that count as delivered on write then leave their queues); what it fed and
 /// did not flush stays queued.
 async fn write_loop<W: Sink<Message> + Unpin>(
@@ -1032,8 +1080,7 @@ async fn write_loop<W: Sink<Message> + Unpin>(
                 Ok(Ok(count)) => {
                     shared.metrics.frames_out(count);
                     if !written.is_empty() {
-                        shared.registry.written(&written);
-                        written.clear();
+                        shared.written(std::mem::take(&mut written));
                     }
                 }
                 Ok(Err(_)) => {
@@ -1078,7 +1125,7 @@ async fn write_loop<W: Sink<Message> + Unpin>(
     if let Ok(Ok(count)) = tokio::time::timeout(write_timeout, closing).await {
         shared.metrics.frames_out(count);
         if !written.is_empty() {
-            shared.registry.written(&written);
+            shared.written(written);
         }
     }
 }
@@ -1216,7 +1263,15 @@ mod tests {
         };
         let (shutdown, shutdown_rx) = watch::channel(false);
         let (alive, _) = mpsc::channel(1);
-        (Arc::new(Shared::new(config, shutdown_rx, alive)), shutdown)
+        let broker = crate::broker::Broker::Local(crate::registry::Registry::new(
+            config.presence,
+            &config.limits,
+            None,
+        ));
+        (
+            Arc::new(Shared::new(config, broker, shutdown_rx, alive)),
+            shutdown,
+        )
     }
 
     #[tokio::test(start_paused = true)]
@@ -1226,7 +1281,7 @@ mod tests {
             queue_ttl: Duration::from_secs(45),
             ..Limits::default()
         });
-        tokio::spawn(crate::shared::expire_loop(Arc::clone(&shared)));
+        tokio::spawn(crate::shared::broker_loop(Arc::clone(&shared), None));
         let mut alice = Harness::connect(Arc::clone(&shared), shutdown.clone());
         alice.login("alice");
         assert!(alice.next_text().await.contains("auth_ok"));
@@ -1258,7 +1313,7 @@ mod tests {
         assert!(bob.next_text().await.contains("auth_ok"));
         assert!(bob.next_text().await.contains(r#""id":"m2""#));
         assert_eq!(bob.next_text().await, r#"{"type":"synced","backlog":1}"#);
-        assert_eq!(shared.registry.queue_totals(), (0, 0));
+        assert_eq!(shared.broker.queue_totals(), (0, 0));
     }
 
     #[tokio::test(start_paused = true)]
@@ -1347,7 +1402,12 @@ mod tests {
         };
         let (shutdown, shutdown_rx) = watch::channel(false);
         let (alive, mut all_ended) = mpsc::channel::<()>(1);
-        let shared = Arc::new(Shared::new(config, shutdown_rx, alive));
+        let broker = crate::broker::Broker::Local(crate::registry::Registry::new(
+            config.presence,
+            &config.limits,
+            None,
+        ));
+        let shared = Arc::new(Shared::new(config, broker, shutdown_rx, alive));
         let permit = Arc::new(Semaphore::new(1)).try_acquire_owned().unwrap();
         let (to_relay, incoming) = unbounded::<Result<Message, std::io::Error>>();
         let (outgoing, mut from_relay) = unbounded();

@@ -64,6 +64,7 @@
 
 mod accept;
 mod admin;
+mod broker;
 mod config;
 mod connection;
 mod healthcheck;
@@ -73,6 +74,7 @@ mod metrics;
 pub mod protocol;
 mod queue;
 mod rate;
+mod redis_engine;
 mod registry;
 mod server;
 mod session;
@@ -85,6 +87,7 @@ pub use admin::{AdminError, Revoked, revoke_tokens};
 pub use config::{LegacyDelivery, LogLevel, PresenceMode, RelayConfig};
 pub use healthcheck::{HealthError, healthcheck};
 pub use limits::{Limits, LimitsError};
+pub use redis_engine::{BrokerError, RedisEngine};
 pub use server::run;
 pub use spool::{Spool, SpoolError};
 pub use token::{

@@ -134,6 +134,18 @@ struct ServeArgs {
     /// `on-write` (default) or `ack-required`
     #[argh(option, default = "String::from(\"on-write\")")]
     legacy_delivery: String,
+    /// run as one node of several sharing this Redis (default $REDIS_URL; e.g.
+    /// redis://HOST:6379, rediss:// for TLS): queues, sessions, presence and limits live
+    /// there (docs/relay.md, "Running several nodes"); not with --spool
+    #[argh(option)]
+    redis: Option<String>,
+    /// with --redis: the prefix of every key and channel (default msg-relay:)
+    #[argh(option)]
+    redis_prefix: Option<String>,
+    /// with --redis: milliseconds a Redis operation may take before the relay refuses
+    /// what waited for it with a retryable `unavailable` (default 2000)
+    #[argh(option)]
+    redis_timeout_ms: Option<u64>,
 }
 
 #[derive(FromArgs, Debug)]
@@ -152,6 +164,10 @@ struct TokenArgs {
     /// how often (recorded there), so give it to print the token that works now
     #[argh(option)]
     spool: Option<PathBuf>,
+    /// the Redis of a relay of several nodes (default $REDIS_URL), which records the
+    /// generations instead of a spool
+    #[argh(option)]
+    redis: Option<String>,
     /// revoke USERNAME's tokens on the running relay at --address and --port: its sessions
     /// are closed and its old tokens refused from now on (the relay needs --spool); prints
     /// the new token
@@ -265,10 +281,15 @@ fn token(args: &TokenArgs) -> anyhow::Result<()> {
     let username = &args.username;
     msg_relay::validate_username(username).map_err(|err| usage(err.to_string()))?;
     if !args.revoke {
-        let generation = match &args.spool {
-            Some(dir) => msg_relay::Spool::token_generation(dir, username)
+        let redis = redis_url(args.redis.as_deref());
+        let generation = match (&args.spool, redis) {
+            (Some(_), Some(_)) => {
+                return Err(usage("give --spool or --redis (or $REDIS_URL), not both"));
+            }
+            (Some(dir), None) => msg_relay::Spool::token_generation(dir, username)
                 .with_context(|| format!("cannot read the spool {}", dir.display()))?,
-            None => 0,
+            (None, Some(url)) => redis_token_generation(&url, username)?,
+            (None, None) => 0,
         };
         println!("{}", secret.token_at(username, generation));
         return Ok(());
@@ -291,16 +312,63 @@ fn token(args: &TokenArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `--redis`, else a non-empty `$REDIS_URL`.
+fn redis_url(flag: Option<&str>) -> Option<String> {
+    flag.map(str::to_owned).or_else(|| {
+        std::env::var("REDIS_URL")
+            .ok()
+            .filter(|url| !url.trim().is_empty())
+    })
+}
+
+/// A name's token generation as the Redis of a relay of several nodes records it.
+fn redis_token_generation(url: &str, username: &str) -> anyhow::Result<u32> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        let engine = msg_relay::RedisEngine::connect(
+            url,
+            msg_relay::RedisEngine::DEFAULT_PREFIX,
+            msg_relay::RedisEngine::DEFAULT_TIMEOUT,
+        )
+        .await?;
+        Ok(engine.token_generation(username).await?)
+    })
+}
+
 fn serve(args: ServeArgs) -> anyhow::Result<()> {
     // `--host` is read and deliberately has no effect (see its help).
     let _no_op = args.host;
-    let config = config(&args)?;
+    let mut config = config(&args)?;
     let addr = SocketAddr::new(args.bind, port(args.port)?);
+    let redis = redis_url(args.redis.as_deref());
+    if redis.is_some() && config.spool.is_some() {
+        return Err(usage(
+            "--spool and --redis (or $REDIS_URL) exclude each other: with Redis the queues \
+             live there",
+        ));
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(async {
+        if let Some(url) = redis {
+            let prefix = args
+                .redis_prefix
+                .as_deref()
+                .unwrap_or(msg_relay::RedisEngine::DEFAULT_PREFIX);
+            let timeout = args.redis_timeout_ms.map_or(
+                msg_relay::RedisEngine::DEFAULT_TIMEOUT,
+                Duration::from_millis,
+            );
+            if timeout.is_zero() {
+                return Err(usage("--redis-timeout-ms must be greater than zero"));
+            }
+            config.redis = Some(msg_relay::RedisEngine::connect(&url, prefix, timeout).await?);
+        }
         let shutdown = shutdown_signal()?;
         let listener = tokio::net::TcpListener::bind(addr)
             .await
@@ -398,6 +466,7 @@ fn config(args: &ServeArgs) -> anyhow::Result<RelayConfig> {
     };
     Ok(RelayConfig {
         spool,
+        redis: None,
         legacy_delivery,
         secret,
         allow_shared_secret: args.allow_shared_secret,

@@ -183,6 +183,12 @@ pub enum ServerFrame {
     Synced {
         /// How many backlog messages came before this frame.
         backlog: u64,
+        /// The epoch of this user's queue on a relay of several nodes (`--redis`): it
+        /// changes only when the relay's store lost the queue's state, so a client that saw
+        /// another epoch before knows that messages queued for it may be gone. Absent on a
+        /// single node.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        epoch: Option<String>,
     },
     /// A message this user sent, which the relay had queued (`ack` status `queued`), has
     /// reached its recipient (new): acknowledged by it, or written to a client without
@@ -341,6 +347,10 @@ pub enum ErrorCode {
     /// dropped (new). Sent to the sender if it is online at that moment. Permanent: the
     /// message is gone.
     Expired,
+    /// The relay's shared store (Redis, for a relay of several nodes) did not answer: the
+    /// frame was not acted on and nothing was acknowledged; retry after `retry_after_ms`
+    /// (new). A login refused for it is closed with 1013. Retryable.
+    Unavailable,
     /// A code this version does not know (sent by a newer relay). Neither.
     #[serde(other)]
     Unknown,
@@ -374,6 +384,7 @@ impl ErrorCode {
             ErrorCode::IdleTimeout => "idle_timeout",
             ErrorCode::QueueFull => "queue_full",
             ErrorCode::Expired => "expired",
+            ErrorCode::Unavailable => "unavailable",
             ErrorCode::Unknown => "unknown",
         }
     }
@@ -410,11 +421,12 @@ impl ErrorCode {
                 | ErrorCode::RateLimited
                 | ErrorCode::TooManyConnections
                 | ErrorCode::QueueFull
+                | ErrorCode::Unavailable
         )
     }
 
     /// Every code the relay sends, in a stable order (the metrics list them all, even at 0).
-    pub const ALL: [ErrorCode; 24] = [
+    pub const ALL: [ErrorCode; 25] = [
         ErrorCode::AuthFailed,
         ErrorCode::TokenRevoked,
         ErrorCode::SharedSecretDisabled,
@@ -439,6 +451,7 @@ impl ErrorCode {
         ErrorCode::IdleTimeout,
         ErrorCode::QueueFull,
         ErrorCode::Expired,
+        ErrorCode::Unavailable,
     ];
 }
 
@@ -597,6 +610,7 @@ mod tests {
             ErrorCode::RateLimited,
             ErrorCode::TooManyConnections,
             ErrorCode::QueueFull,
+            ErrorCode::Unavailable,
         ] {
             assert!(code.is_retryable(), "{code:?}");
         }

@@ -110,6 +110,9 @@ pub(crate) enum SendOutcome {
     },
     /// Not accepted: the recipient's queue (or all queues) is at this bound.
     Refused(QueueLimit),
+    /// Not accepted: the sender's sends across all nodes are over the rate (the Redis
+    /// engine only; a single node limits each connection's frames before they get here).
+    RateLimited { retry_after_ms: u64 },
 }
 
 /// One step of a login.
@@ -228,7 +231,13 @@ impl Registry {
             }
         }
         permit.send(
-            Message::text(ServerFrame::Synced { backlog }.to_json()),
+            Message::text(
+                ServerFrame::Synced {
+                    backlog,
+                    epoch: None,
+                }
+                .to_json(),
+            ),
             None,
         );
         let (replaced, kicked) = self.register(inner, user, handle);

@@ -13,10 +13,14 @@ use warp::reply::Reply;
 
 use crate::accept::{Peer, Routes, Slot, accept_loop};
 use crate::admin;
+use crate::broker::Broker;
+use crate::broker::redis::node::RedisNode;
+use crate::broker::redis::store::{RedisSettings, RedisStore};
 use crate::config::{PresenceMode, RelayConfig};
 use crate::limits::LimitsError;
 use crate::log::Logger;
-use crate::shared::{Shared, expire_loop};
+use crate::registry::Registry;
+use crate::shared::{Shared, broker_loop};
 use crate::upgrade;
 
 /// Serves the relay on `listener` until `shutdown` completes, then shuts down gracefully:
@@ -76,9 +80,30 @@ pub async fn run(
     let config_spool = config.spool.clone();
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let (alive_tx, mut alive_rx) = mpsc::channel::<()>(1);
-    let shared = Arc::new(Shared::new(config, shutdown_rx, alive_tx));
+    let (broker, events) = match &config.redis {
+        None => {
+            let registry = Registry::new(config.presence, &config.limits, config.spool.clone());
+            (Broker::Local(registry), None)
+        }
+        Some(engine) => {
+            let broadcast = config.presence == PresenceMode::Broadcast;
+            let settings = RedisSettings::new(&config.limits, broadcast);
+            let (store, events) = RedisStore::start(engine, settings, shutdown_rx.clone()).await;
+            log.info(
+                "redis",
+                &[("url", engine.url().into()), ("node", store.node().into())],
+            );
+            let node = RedisNode::new(
+                store,
+                config.limits.max_watches,
+                config.limits.outbound_queue_frames,
+            );
+            (Broker::Redis(node), Some(events))
+        }
+    };
+    let shared = Arc::new(Shared::new(config, broker, shutdown_rx, alive_tx));
     if let Some(spool) = &shared.config.spool {
-        let (messages, bytes) = shared.registry.queue_totals();
+        let (messages, bytes) = shared.broker.queue_totals();
         log.info(
             "spool",
             &[
@@ -96,7 +121,7 @@ pub async fn run(
         Arc::clone(&shared),
     ));
     // Ends at shutdown, so it does not keep `Shared` alive past the connections.
-    let expiry = tokio::spawn(expire_loop(Arc::clone(&shared)));
+    let expiry = tokio::spawn(broker_loop(Arc::clone(&shared), events));
     // From here on only the routes, the connections and the expiry task hold `Shared`.
     drop(shared);
 
@@ -154,7 +179,7 @@ fn routes(shared: Arc<Shared>) -> Routes {
         .map(|shared: Arc<Shared>| {
             warp::reply::json(&serde_json::json!({
                 "status": "ok",
-                "connected": shared.registry.users_online(),
+                "connected": shared.broker.users_online(),
             }))
             .into_response()
         });
@@ -169,10 +194,9 @@ fn routes(shared: Arc<Shared>) -> Routes {
         .and(with_shared.clone())
         .map(|shared: Arc<Shared>| {
             warp::reply::with_header(
-                shared.metrics.render(
-                    shared.registry.users_online(),
-                    shared.registry.queue_totals(),
-                ),
+                shared
+                    .metrics
+                    .render(shared.broker.users_online(), shared.broker.queue_totals()),
                 "content-type",
                 "text/plain; version=0.0.4; charset=utf-8",
             )

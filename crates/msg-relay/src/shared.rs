@@ -1,6 +1,7 @@
-//! What every connection and route shares: the configuration, the registry (sessions and
-//! queues), metrics, the logger and the shutdown signal, plus the expiry task that keeps the
-//! queues within their time to live.
+//! What every connection and route shares: the configuration, the broker (sessions and
+//! queues, in this process or in Redis), metrics, the logger and the shutdown signal, plus
+//! the background task of the broker: the expiry of queued messages on a single node; on
+//! Redis, the events published to this node and the heartbeat with its sweeps.
 //!
 //! Its own module so that `server.rs` (which creates it) and `connection.rs` (which uses it)
 //! both depend on it and not on each other.
@@ -11,12 +12,15 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::time::Instant;
 
+use crate::broker::redis::events::{KickReason, NodeEvent};
+use crate::broker::redis::node::Report;
+use crate::broker::{Broker, BrokerError};
 use crate::config::RelayConfig;
 use crate::log::Logger;
 use crate::metrics::Metrics;
 use crate::protocol::ErrorCode;
-use crate::registry::{Kicked, Registry};
-use crate::session::ConnId;
+use crate::registry::Kicked;
+use crate::session::{ConnId, QueuedAt};
 
 /// How often the expiry task looks for messages at the end of their time to live, at most.
 const EXPIRY_TICK: std::time::Duration = std::time::Duration::from_secs(1);
@@ -24,7 +28,7 @@ const EXPIRY_TICK: std::time::Duration = std::time::Duration::from_secs(1);
 /// What every connection and route shares.
 pub(crate) struct Shared {
     pub(crate) config: RelayConfig,
-    pub(crate) registry: Registry,
+    pub(crate) broker: Broker,
     pub(crate) metrics: Metrics,
     pub(crate) log: Logger,
     /// One permit per WebSocket connection: the connection limit.
@@ -49,11 +53,12 @@ impl Shared {
     /// `Shared`, which tells its receiver that every connection has ended.
     pub(crate) fn new(
         config: RelayConfig,
+        broker: Broker,
         shutdown: watch::Receiver<bool>,
         alive: mpsc::Sender<()>,
     ) -> Shared {
         Shared {
-            registry: Registry::new(config.presence, &config.limits, config.spool.clone()),
+            broker,
             metrics: Metrics::default(),
             log: Logger::new(config.log_level),
             connections: Arc::new(Semaphore::new(config.limits.max_connections)),
@@ -95,9 +100,13 @@ impl Shared {
     }
 
     /// Drops the queued messages whose time to live ended at `now`, counting and logging
-    /// each (senders that are online are told by the registry).
+    /// each (senders that are online are told by the registry). On Redis the nodes' sweep
+    /// does it, and a login's read skips what is too old.
     pub(crate) fn expire_due(&self, now: Instant) {
-        let (reports, kicked) = self.registry.expire(now);
+        let Broker::Local(registry) = &self.broker else {
+            return;
+        };
+        let (reports, kicked) = registry.expire(now);
         for report in reports {
             self.metrics.message_expired();
             if report.sender_told {
@@ -117,6 +126,65 @@ impl Shared {
         self.log_kicked(&kicked);
     }
 
+    /// A connection's writer flushed these messages: those delivered on write leave their
+    /// queues. On Redis in a task of its own, so that the writer does not wait for Redis.
+    pub(crate) fn written(self: &Arc<Self>, messages: Vec<QueuedAt>) {
+        match &self.broker {
+            Broker::Local(registry) => {
+                registry.written(&messages);
+            }
+            Broker::Redis(_) => {
+                let shared = Arc::clone(self);
+                tokio::spawn(async move {
+                    // Not removed: delivered again at the next login (at-least-once).
+                    if let Err(err) = shared.broker.written(&messages).await {
+                        shared.log_broker_error(&err);
+                    }
+                });
+            }
+        }
+    }
+
+    /// Logs a failed Redis operation.
+    pub(crate) fn log_broker_error(&self, err: &BrokerError) {
+        self.log
+            .warn("redis", &[("error", (&err.to_string()).into())]);
+    }
+
+    /// Counts and logs what the Redis node did on an event or a tick.
+    fn report(&self, report: &Report) {
+        for _ in 0..report.routed {
+            self.metrics.message_routed();
+        }
+        self.log_kicked(&report.kicked);
+        for (conn, user, reason) in &report.closed {
+            let code = match reason {
+                KickReason::SessionReplaced => ErrorCode::SessionReplaced,
+                KickReason::TokenRevoked => ErrorCode::TokenRevoked,
+            };
+            self.metrics.rejected(code);
+            self.log.info(
+                code.as_str(),
+                &[("conn", (*conn).into()), ("user", user.into())],
+            );
+        }
+        for expired in &report.expired {
+            self.metrics.message_expired();
+            self.log.warn(
+                "expired",
+                &[
+                    ("from", (&expired.sender).into()),
+                    ("to", (&expired.to).into()),
+                    ("id", (&expired.id).into()),
+                    ("delivered_unacked", u64::from(expired.written).into()),
+                ],
+            );
+        }
+        for err in &report.errors {
+            self.log_broker_error(err);
+        }
+    }
+
     /// Counts and logs connections the registry disconnected for a full outbox.
     pub(crate) fn log_kicked(&self, kicked: &Kicked) {
         for (conn, user) in kicked {
@@ -129,21 +197,46 @@ impl Shared {
     }
 }
 
-/// Drops expired messages until shutdown: wakes at the next deadline, and at least every
-/// [`EXPIRY_TICK`] to see messages queued meanwhile.
-pub(crate) async fn expire_loop(shared: Arc<Shared>) {
+/// The broker's background work until shutdown. A single node drops expired messages: it
+/// wakes at the next deadline, and at least every [`EXPIRY_TICK`] to see messages queued
+/// meanwhile. A Redis node acts on the events published to it, and ticks (heartbeat, expiry
+/// sweep, totals).
+pub(crate) async fn broker_loop(shared: Arc<Shared>, events: Option<mpsc::Receiver<NodeEvent>>) {
     let mut shutdown = shared.shutdown.clone();
-    loop {
-        let now = Instant::now();
-        let wake = shared
-            .registry
-            .next_expiry()
-            .map_or(now + EXPIRY_TICK, |deadline| {
-                deadline.min(now + EXPIRY_TICK)
-            });
-        tokio::select! {
-            _ = shutdown.wait_for(|stop| *stop) => break,
-            () = tokio::time::sleep_until(wake) => shared.expire_due(Instant::now()),
+    match (&shared.broker, events) {
+        (Broker::Local(registry), _) => loop {
+            let now = Instant::now();
+            let wake = registry
+                .next_expiry()
+                .map_or(now + EXPIRY_TICK, |deadline| {
+                    deadline.min(now + EXPIRY_TICK)
+                });
+            tokio::select! {
+                () = async { let _ = shutdown.wait_for(|stop| *stop).await; } => break,
+                () = tokio::time::sleep_until(wake) => shared.expire_due(Instant::now()),
+            }
+        },
+        (Broker::Redis(node), Some(mut events)) => {
+            let mut ticks = tokio::time::interval(node.tick_interval());
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                // The watch guard is dropped inside: it must not live across the awaits
+                // below (it is not `Send`).
+                let next = tokio::select! {
+                    () = async { let _ = shutdown.wait_for(|stop| *stop).await; } => break,
+                    _ = ticks.tick() => None,
+                    event = events.recv() => match event {
+                        Some(event) => Some(event),
+                        None => break,
+                    },
+                };
+                let report = match next {
+                    Some(event) => node.on_event(event).await,
+                    None => node.tick().await,
+                };
+                shared.report(&report);
+            }
         }
+        (Broker::Redis(_), None) => unreachable!("a Redis node starts with its events"),
     }
 }

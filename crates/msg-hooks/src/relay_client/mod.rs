@@ -204,8 +204,8 @@ pub(crate) async fn connect(
     report: Report,
     shutdown: watch::Receiver<bool>,
 ) -> Result<Summary, ClientError> {
-    let url = named_url(&ctx)?;
-    check_url(&url)?;
+    let setting = named_url(&ctx)?;
+    let urls = relay_urls(&setting)?;
     let identities = identities(&ctx)?;
     // Held until every identity's run has ended: a second client for this root would
     // replace these sessions on the relay.
@@ -215,13 +215,13 @@ pub(crate) async fn connect(
         let ctx = ctx.clone();
         let options = options.clone();
         let report = report.clone();
-        let url = url.clone();
+        let relays = Relays::new(urls.clone(), &identity.name);
         let shutdown = shutdown.clone();
         runs.push(tokio::spawn(async move {
             let result = if options.once {
-                once(&ctx, &url, &identity, &options, &report).await
+                once(&ctx, relays, &identity, &options, &report).await
             } else {
-                foreground(&ctx, &url, &identity, &options, &report, shutdown).await
+                foreground(&ctx, relays, &identity, &options, &report, shutdown).await
             };
             // Said at once: the other identities may go on for hours.
             if let Err(err) = &result {
@@ -241,7 +241,7 @@ pub(crate) async fn connect(
             Err(join) => {
                 first_error.get_or_insert(ClientError::Connection {
                     name: "client".into(),
-                    url: url.clone(),
+                    url: setting.clone(),
                     reason: format!("a connection task failed: {join}"),
                 });
             }
@@ -250,6 +250,70 @@ pub(crate) async fn connect(
     match first_error {
         Some(err) => Err(err),
         None => Ok(summary),
+    }
+}
+
+/// The relay URLs of `messaging.relay.url`: one, or several separated by commas or
+/// whitespace (the nodes of one relay, `msg-relay serve --redis`), each checked.
+fn relay_urls(setting: &str) -> Result<Vec<String>, ClientError> {
+    let urls: Vec<String> = setting
+        .split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|url| !url.is_empty())
+        .map(str::to_owned)
+        .collect();
+    if urls.is_empty() {
+        return Err(ClientError::Url {
+            url: setting.to_owned(),
+            reason: "no URL: use wss://HOST/ws, or several separated by commas".to_owned(),
+        });
+    }
+    for url in &urls {
+        check_url(url)?;
+    }
+    Ok(urls)
+}
+
+/// The relay URLs one identity uses, and which is next. Identities start at different
+/// URL at random (time, process and name), so the clients of a team spread over the nodes.
+struct Relays {
+    urls: Vec<String>,
+    next: usize,
+    /// Sessions that failed since one last opened: once every URL failed in a row, the
+    /// client waits (backoff) before the next round.
+    failed_in_a_row: usize,
+}
+
+impl Relays {
+    fn new(urls: Vec<String>, name: &str) -> Relays {
+        let next = usize::try_from(backoff::seed(name) % urls.len() as u64).unwrap_or(0);
+        Relays {
+            urls,
+            next,
+            failed_in_a_row: 0,
+        }
+    }
+
+    fn current(&self) -> &str {
+        &self.urls[self.next]
+    }
+
+    /// A session on the current URL opened.
+    fn opened(&mut self) {
+        self.failed_in_a_row = 0;
+    }
+
+    /// A session on the current URL failed (or ended) for a reason another try can fix:
+    /// moves to the next URL. `true` when that one has not failed in this round yet, so the
+    /// client tries it at once (a node that died); `false` when every URL failed in a row,
+    /// and the client waits before the next round.
+    fn failed(&mut self) -> bool {
+        self.next = (self.next + 1) % self.urls.len();
+        self.failed_in_a_row += 1;
+        if self.failed_in_a_row < self.urls.len() {
+            return true;
+        }
+        self.failed_in_a_row = 0;
+        false
     }
 }
 
@@ -337,10 +401,11 @@ pub(super) async fn record_presence(
     }
 }
 
-/// The foreground life of one identity: sessions, with backoff between them.
+/// The foreground life of one identity: sessions, failing over to the next relay URL at
+/// once, with backoff after a round in which every URL failed.
 async fn foreground(
     ctx: &Context,
-    url: &str,
+    mut relays: Relays,
     identity: &Identity,
     options: &ConnectOptions,
     report: &Report,
@@ -353,9 +418,11 @@ async fn foreground(
         if *shutdown.borrow() {
             return Ok(summary);
         }
-        let result = match Session::open(ctx, url, identity, report, presence.clone()).await {
+        let opened = Session::open(ctx, relays.current(), identity, report, presence.clone());
+        let result = match opened.await {
             Ok(mut session) => {
                 backoff.reset();
+                relays.opened();
                 let result = session.live(options, &mut shutdown).await;
                 summary.add(&session.summary);
                 record_presence(presence.as_ref(), report, |p| p.connected(false)).await;
@@ -366,6 +433,10 @@ async fn foreground(
         match result {
             Ok(()) => return Ok(summary),
             Err(err) if err.is_retryable() => {
+                if relays.failed() {
+                    report(&format!("[relay] {err}; trying {}", relays.current()));
+                    continue;
+                }
                 let wait = backoff.next_delay();
                 report(&format!(
                     "[relay] {err}; reconnecting in {:.1} s",
@@ -381,15 +452,23 @@ async fn foreground(
     }
 }
 
-/// Drain and exit, for one identity.
+/// Drain and exit, for one identity: on the first relay URL where a session opens.
 async fn once(
     ctx: &Context,
-    url: &str,
+    mut relays: Relays,
     identity: &Identity,
     options: &ConnectOptions,
     report: &Report,
 ) -> Result<Summary, ClientError> {
-    let mut session = Session::open(ctx, url, identity, report, None).await?;
+    let mut session = loop {
+        match Session::open(ctx, relays.current(), identity, report, None).await {
+            Ok(session) => break session,
+            Err(err) if err.is_retryable() && relays.failed() => {
+                report(&format!("[relay] {err}; trying {}", relays.current()));
+            }
+            Err(err) => return Err(err),
+        }
+    };
     let result = session.drain(options).await;
     session.close().await;
     result.map(|()| session.summary)
@@ -399,6 +478,35 @@ async fn once(
 mod tests {
     use super::*;
     use msg_core::config::Settings;
+
+    #[test]
+    fn a_failed_relay_gives_way_to_the_next_at_once_and_a_failed_round_to_a_wait() {
+        let urls: Vec<String> = ["a", "b", "c"].iter().map(|u| (*u).to_owned()).collect();
+        let mut relays = Relays::new(urls.clone(), "bob");
+        let first = relays.current().to_owned();
+        assert!(relays.failed(), "second URL at once");
+        assert!(relays.failed(), "third URL at once");
+        assert!(!relays.failed(), "all three failed: wait");
+        assert_eq!(relays.current(), first, "the next round starts over");
+        assert!(relays.failed());
+        relays.opened();
+        // A session that opened and then broke: the next URL at once, twice again.
+        assert!(relays.failed() && relays.failed());
+        assert!(!relays.failed());
+        // One URL: every failure waits, as with a single relay.
+        let mut single = Relays::new(vec!["a".to_owned()], "bob");
+        assert!(!single.failed());
+        assert_eq!(single.current(), "a");
+        // Identities spread over the URLs.
+        let starts: std::collections::HashSet<String> = (0..64)
+            .map(|n| {
+                Relays::new(urls.clone(), &format!("user{n}"))
+                    .current()
+                    .to_owned()
+            })
+            .collect();
+        assert_eq!(starts.len(), 3);
+    }
     use msg_core::paths::Paths;
 
     fn ctx(yaml: &str) -> Context {
@@ -432,6 +540,13 @@ mod tests {
         .unwrap_err();
         assert!(err.to_string().contains("agent_tokens"), "{err}");
         assert!(check_url("ws://127.0.0.1:1/ws").is_ok());
+        assert_eq!(
+            relay_urls("wss://a/ws, wss://b/ws\nws://c:8080/ws").unwrap(),
+            ["wss://a/ws", "wss://b/ws", "ws://c:8080/ws"]
+        );
+        let err = relay_urls("wss://a/ws,http://b").unwrap_err();
+        assert!(err.to_string().contains("\"http://b\""), "{err}");
+        assert!(relay_urls(" , ").is_err());
         assert!(check_url("wss://relay.example/ws").is_ok());
         let err = check_url("http://x").unwrap_err();
         assert!(err.to_string().contains("wss://HOST/ws"), "{err}");

@@ -116,7 +116,7 @@ pub(crate) fn parse(text: &str) -> Option<FromRelay> {
             status,
             duplicate,
         },
-        ServerFrame::Synced { backlog } => FromRelay::Synced { backlog },
+        ServerFrame::Synced { backlog, .. } => FromRelay::Synced { backlog },
         ServerFrame::Delivered { id, .. } => FromRelay::Delivered { id },
         ServerFrame::Error {
             code,

@@ -717,3 +717,31 @@ fn a_message_under_another_senders_id_is_kept_apart_and_both_are_acknowledged() 
         "{second}"
     );
 }
+
+#[test]
+fn a_client_given_several_relay_urls_fails_over_to_the_next_at_once() {
+    let mut first = TestRelay::start();
+    let mut second = TestRelay::start();
+    let urls = format!("{}, {}", first.url(), second.url());
+    let alice = Person::on_url("alice", &urls, false, "");
+    let mut client = alice.connect();
+    let line = client.wait_for(&["alice: logged in to"]);
+    // Whichever it chose, the other one takes over when it stops.
+    let (on, other) = if line.contains(&first.url()) {
+        (&mut first, second.url())
+    } else {
+        (&mut second, first.url())
+    };
+    on.stop();
+    client.wait_for(&["alice:", &format!("trying {other}")]);
+    client.wait_for(&[&format!("alice: logged in to {other}")]);
+    // Nothing waited: no backoff while another URL was left to try.
+    assert!(
+        !client
+            .seen()
+            .iter()
+            .any(|line| line.contains("reconnecting in")),
+        "{:?}",
+        client.seen()
+    );
+}

@@ -2,6 +2,7 @@
 //! client (tokio-tungstenite), and the real `msg-relay` binary.
 
 mod binary;
+mod cluster;
 mod defects;
 mod hostile;
 mod limits;
