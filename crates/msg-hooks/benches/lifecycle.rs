@@ -40,7 +40,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const SETTINGS: &str = "identity:\n  name: gregor\nmessaging:\n  trust_overrides:\n    alice: trusted\n";
+const SETTINGS: &str =
+    "identity:\n  name: gregor\nmessaging:\n  trust_overrides:\n    alice: trusted\n";
 const HEADER: &str = "#+TODO: TODO WAITING QUEUED WORKING | DONE CANCELLED ARCHIVED\n";
 const EVENT: &str = r#"{"session_id":"bench","transcript_path":"/t.jsonl","cwd":"/w","hook_event_name":"UserPromptSubmit","prompt":"go on"}"#;
 const STEPS: [&str; 3] = ["approve", "claim", "complete"];
@@ -146,7 +147,11 @@ impl Implementation {
     fn check(&self, tasks: usize) {
         let text = std::fs::read_to_string(agent_file(&self.root)).unwrap();
         let done = text.lines().filter(|l| l.starts_with("* DONE ")).count();
-        assert_eq!(done, tasks, "{}: {done} of {tasks} tasks are DONE", self.name);
+        assert_eq!(
+            done, tasks,
+            "{}: {done} of {tasks} tasks are DONE",
+            self.name
+        );
     }
 }
 
