@@ -17,6 +17,11 @@ use msg_core::paths::Paths;
 use msg_hooks::Context;
 use msg_store::{Incoming, MessageStore, Receipt, StoreError};
 
+#[allow(dead_code, reason = "this bench does not print the load average")]
+mod support;
+
+use support::summary;
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let full = args.iter().any(|arg| arg == "--bench");
@@ -129,17 +134,6 @@ fn message(id: &str, n: usize) -> Incoming {
         reply_to: None,
         timestamp: "[2026-11-24 Tue 10:00]".into(),
     }
-}
-
-fn summary(mut times: Vec<Duration>) -> String {
-    times.sort();
-    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-    format!(
-        "{:.2} ms ({:.2}–{:.2})",
-        ms(times[times.len() / 2]),
-        ms(times[0]),
-        ms(times[times.len() - 1])
-    )
 }
 
 fn grouped(n: usize) -> String {

@@ -32,18 +32,13 @@ use msg_core::config::Settings;
 use msg_core::paths::Paths;
 use msg_inbox::{AgentInbox, TaskState};
 
+mod support;
+
+use support::{load_average, summary};
+
 const SETTINGS: &str = "identity:\n  name: bench\nmessaging:\n  utc_offset: \"+01:00\"\n  trust_overrides:\n    bench: owner\n    \"tex@team.example.com\": team\n";
 const HEADER: &str = "#+TODO: TODO WAITING QUEUED WORKING | DONE CANCELLED ARCHIVED\n";
 const EVENT: &str = r#"{"session_id":"bench","transcript_path":"/t.jsonl","cwd":"/w","hook_event_name":"UserPromptSubmit","prompt":"go on"}"#;
-
-/// The 1-minute load average (`/proc/loadavg`): the machine is shared, so every run says
-/// how busy it was.
-fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .ok()
-        .and_then(|l| l.split_whitespace().next().map(str::to_owned))
-        .unwrap_or_else(|| "?".into())
-}
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -131,17 +126,6 @@ fn run(root: &Path) -> (Duration, String) {
         String::from_utf8_lossy(&output.stderr)
     );
     (elapsed, String::from_utf8(output.stdout).unwrap())
-}
-
-fn summary(mut times: Vec<Duration>) -> String {
-    times.sort();
-    let ms = |d: Duration| d.as_secs_f64() * 1e3;
-    format!(
-        "{:.2} ms ({:.2}–{:.2})",
-        ms(times[times.len() / 2]),
-        ms(times[0]),
-        ms(times[times.len() - 1])
-    )
 }
 
 /// Situation 1: the files are older than the watcher's racy margin (2 s) and its state is

@@ -16,12 +16,15 @@
 //!   contacts, init, doctor, hooks install, migrate (from the v0.1.0 layout), intake, demo,
 //!   and `msg relay connect`: the machine's relay client, which receives messages into the
 //!   inbox once, turns messages to an agent into its tasks through the governor and sends
-//!   the outbox, recording each delivery.
+//!   the outbox, recording each delivery; and `msg mcp`: the agent's MCP server (few tools
+//!   over what is addressed to the agent, new work pushed as Claude Code channel
+//!   notifications).
 //!
 //! The code is in wings: `hook/` (the watcher), `desk/` (tasks, intake, sending),
-//! `relay_client/`, `setup/` (init, doctor, hooks install, migrate, demo) and `cli/` (each
-//! executable's arguments and output), over [`Context`] (who runs the command, where) and
-//! [`HooksError`] (errors naming the file, the ID or the field). ARCHITECTURE.md maps them.
+//! `relay_client/`, `setup/` (init, doctor, hooks install, migrate, demo), `mcp/` (`msg
+//! mcp`) and `cli/` (each executable's arguments and output), over [`Context`] (who runs
+//! the command, where) and [`HooksError`] (errors naming the file, the ID or the field).
+//! ARCHITECTURE.md maps them.
 //! The binaries in `src/bin` only call their entry point ([`msg_main`],
 //! [`inbox_watcher_main`], [`send_reply_main`], [`mark_message_main`],
 //! [`task_queue_main`]); what only they use is private to this crate.
@@ -68,9 +71,9 @@
 //! Architecture invariant: the only crate that depends on all the others; it knows no wire
 //! protocol itself (it speaks `msg_relay::protocol`'s types) and no file layout of the
 //! stores: received messages and delivery states are `MessageStore` operations that the
-//! relay client only calls. Its own files are the watcher's record of what it showed and
-//! (read only) earlier builds' task ↔ admission links, both under the governor's state
-//! directory (see [`watch`] and [`TaskDesk`]).
+//! relay client only calls. Its own files are the watcher's record of what it showed, `msg
+//! mcp`'s record of what it pushed and (read only) earlier builds' task ↔ admission links,
+//! all under the governor's state directory (see [`watch`] and [`TaskDesk`]).
 
 mod cli;
 mod contacts;
@@ -78,6 +81,8 @@ mod context;
 mod desk;
 mod error;
 mod hook;
+mod mcp;
+mod record;
 mod relay_client;
 mod setup;
 mod sighting;

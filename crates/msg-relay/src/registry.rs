@@ -58,7 +58,7 @@ struct Inner {
 
 /// The most `delivered` notices kept for one offline sender (the oldest go first): the
 /// notices only correct a sender's record from `queued` to `delivered`.
-const MAX_RECEIPTS: usize = 1024;
+pub(crate) const MAX_RECEIPTS: usize = 1024;
 
 struct UserEntry {
     /// The name (the map's key), shared by every message frame that tells a writer which

@@ -12,8 +12,8 @@ use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use super::render::message_state;
 use crate::contacts::ContactRow;
+use crate::desk::messages::message_state;
 use crate::desk::{Delivery, Sent, Submitted};
 
 fn properties(pairs: &[(String, String)]) -> Value {

@@ -6,10 +6,11 @@
 
 use msg_core::figures::grouped;
 use msg_inbox::{Task, TaskCounts, TaskState};
-use msg_store::{Message, MessageKind, MessageState};
+use msg_store::{Message, MessageKind};
 
 use crate::contacts::ContactRow;
 use crate::desk::GovernorNote;
+use crate::desk::messages::message_state;
 
 /// `text` with control characters other than line breaks and tabs escaped.
 pub(crate) fn printable(text: &str) -> String {
@@ -37,21 +38,6 @@ fn clip(text: &str, max: usize) -> String {
     let mut cut: String = text.chars().take(max.saturating_sub(1)).collect();
     cut.push('…');
     cut
-}
-
-/// `unread`, `read`, `archived`, or the keyword.
-pub(crate) fn message_state(message: &Message) -> String {
-    match &message.state {
-        MessageState::Unread => "unread".into(),
-        MessageState::ToDo => message
-            .keyword
-            .as_deref()
-            .map_or_else(|| "todo".into(), str::to_lowercase),
-        MessageState::Read => "read".into(),
-        MessageState::Archived => "archived".into(),
-        MessageState::Other(Some(keyword)) => keyword.to_lowercase(),
-        MessageState::Other(None) => "-".into(),
-    }
 }
 
 /// What a message says in one line: the first line of its text, or the file delivered.

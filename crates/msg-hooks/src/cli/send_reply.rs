@@ -101,6 +101,7 @@ fn run(args: Args) -> anyhow::Result<()> {
             complete_task,
             tokens: args.tokens,
             sender: args.sender,
+            agent: None,
         },
     )?;
     let mut out = format!("{}\n", report.sent.confirmation());

@@ -3,7 +3,7 @@
 use std::str::FromStr;
 
 use msg_inbox::Task;
-use msg_store::{Message, MessageStore};
+use msg_store::{Message, MessageState, MessageStore};
 
 use super::lookup;
 use super::{MESSAGE_ID_PROPERTY, TASK_PROPERTY};
@@ -190,4 +190,19 @@ pub(crate) fn task_message(ctx: &Context, task: &Task) -> Result<Option<String>,
         return Ok(None);
     };
     Ok(store.by_id(id)?.map(|m| m.id))
+}
+
+/// `unread`, `read`, `archived`, or the keyword.
+pub(crate) fn message_state(message: &Message) -> String {
+    match &message.state {
+        MessageState::Unread => "unread".into(),
+        MessageState::ToDo => message
+            .keyword
+            .as_deref()
+            .map_or_else(|| "todo".into(), str::to_lowercase),
+        MessageState::Read => "read".into(),
+        MessageState::Archived => "archived".into(),
+        MessageState::Other(Some(keyword)) => keyword.to_lowercase(),
+        MessageState::Other(None) => "-".into(),
+    }
 }

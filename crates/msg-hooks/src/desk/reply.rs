@@ -30,6 +30,9 @@ pub struct Reply {
     pub tokens: Option<u64>,
     /// The sender, if not the agent (`--as`).
     pub sender: Option<String>,
+    /// The agent whose task `complete_task` names (default: the user's agent); `msg mcp
+    /// --agent` serves another local agent.
+    pub agent: Option<String>,
 }
 
 /// What `send-reply` did.
@@ -55,7 +58,7 @@ pub fn send_reply(ctx: &Context, reply: &Reply) -> Result<ReplyReport, HooksErro
     };
     let task = match &reply.complete_task {
         Some(given) => {
-            let desk = TaskDesk::open(ctx, None)?;
+            let desk = TaskDesk::open(ctx, reply.agent.as_deref())?;
             let task = desk.find(given)?;
             if task.state() != TaskState::Working {
                 return Err(InboxError::WrongState {

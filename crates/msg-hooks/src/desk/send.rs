@@ -129,6 +129,17 @@ pub(crate) fn send_with_properties(
     }
 }
 
+/// Why sending to `to` may be a mistake when `to` is in no contact and no settings entry
+/// (a mistyped name would wait on the relay for nobody); `None` for a known actor. `msg
+/// send` prints it as a warning, `msg mcp`'s `send` adds it to its answer.
+pub(crate) fn unknown_recipient(ctx: &Context, to: &str) -> Option<String> {
+    (!ctx.knows(to)).then(|| {
+        format!(
+            "{to:?} is in no contact and no settings entry; if the name is mistyped, the message waits on the relay for nobody (`msg contacts add {to}` makes it known)"
+        )
+    })
+}
+
 /// A recipient the relay can deliver to: a name someone can log in as
 /// ([`msg_relay::validate_username`]: one line, no control characters, at most 128 bytes).
 /// Anything else would wait in the relay's queue for nobody until it expires.

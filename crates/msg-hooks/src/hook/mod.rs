@@ -13,7 +13,7 @@
 mod briefing;
 mod hook_event;
 pub(crate) mod seen;
-mod untrusted;
+pub(crate) mod untrusted;
 mod watcher;
 
 pub use briefing::MAX_CONTEXT_CHARS;

@@ -32,6 +32,7 @@ use msg_core::durable;
 use serde::{Deserialize, Serialize};
 
 use crate::error::HooksError;
+use crate::record::{self, Record};
 use crate::sighting::Sighting;
 
 /// The format written; a file with another is read as empty (it is a record of what was
@@ -79,6 +80,14 @@ impl Default for SeenState {
     }
 }
 
+impl Record for SeenState {
+    const FORMAT: u64 = FORMAT;
+    const WHAT: &'static str = "a valid watcher state";
+    fn format(&self) -> u64 {
+        self.format
+    }
+}
+
 /// Where the seen state of `agent` in `space` lives below the governor's state directory.
 pub(crate) fn seen_file(state_dir: &Path, space: &str, agent: &str) -> PathBuf {
     state_dir
@@ -88,45 +97,11 @@ pub(crate) fn seen_file(state_dir: &Path, space: &str, agent: &str) -> PathBuf {
 }
 
 impl SeenState {
-    /// Reads the state at `path`. A missing file is an empty state. A file that is not valid
-    /// JSON of this format is reported in the second value and read as empty: at worst the
-    /// agent is shown what it was shown before, once.
-    pub(crate) fn load(path: &Path) -> Result<(SeenState, Option<String>), HooksError> {
-        let bytes = match std::fs::read(path) {
-            Ok(bytes) => bytes,
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
-                return Ok((SeenState::default(), None));
-            }
-            Err(err) => return Err(HooksError::io("read", path)(err)),
-        };
-        match serde_json::from_slice::<SeenState>(&bytes) {
-            Ok(state) if state.format == FORMAT => Ok((state, None)),
-            Ok(state) => Ok((
-                SeenState::default(),
-                Some(format!(
-                    "{} has format {}, not {FORMAT}; starting afresh",
-                    path.display(),
-                    state.format
-                )),
-            )),
-            Err(err) => Ok((
-                SeenState::default(),
-                Some(format!(
-                    "{} is not a valid watcher state ({err}); starting afresh",
-                    path.display()
-                )),
-            )),
-        }
-    }
-
     /// Replaces the file at `path` atomically and durably. Hold its lock.
     pub(crate) fn save(&self, path: &Path) -> Result<(), HooksError> {
         let mut bytes = serde_json::to_vec_pretty(self).expect("the state serialises");
         bytes.push(b'\n');
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)
-                .map_err(HooksError::io("create the directory of", path))?;
-        }
+        record::create_dir_of(path)?;
         durable::write_atomically(path, &bytes)?;
         Ok(())
     }

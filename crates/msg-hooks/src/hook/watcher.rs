@@ -40,6 +40,7 @@ use super::untrusted::Boundary;
 use crate::context::Context;
 use crate::desk::intake;
 use crate::error::HooksError;
+use crate::record::Record as _;
 use crate::sighting::Sighting;
 use msg_core::config::OWNER_TIER;
 

@@ -270,7 +270,16 @@ mod tests {
         // A client that stopped leaves its file behind: old news.
         recorder.status("bob", "online").unwrap();
         drop(recorder);
-        let after = read(&ctx).unwrap();
+        // Another test of this process may fork a child while the lock is held; the child's
+        // copy of the descriptor holds the lock until it execs (O_CLOEXEC), so wait for that.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let after = loop {
+            let after = read(&ctx).unwrap();
+            if !after.client_running || std::time::Instant::now() > deadline {
+                break after;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        };
         assert!(!after.client_running);
         assert!(after.people.iter().all(|p| p.status == "unknown"));
     }

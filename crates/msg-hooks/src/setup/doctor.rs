@@ -26,6 +26,7 @@ use serde_json::{Value, json};
 use crate::context::Context;
 use crate::error::HooksError;
 use crate::hook::seen::{SeenState, seen_file};
+use crate::record::Record as _;
 
 /// How serious a finding is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

@@ -14,6 +14,8 @@ mod contacts;
 mod defects;
 mod faults;
 mod mark_message;
+mod mcp;
+mod mcp_inspector;
 mod msg;
 mod relay;
 mod send_reply;

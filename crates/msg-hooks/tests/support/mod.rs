@@ -5,6 +5,7 @@
 //!
 //! Each binary includes it as a module and uses part of it.
 
+pub(crate) mod mcp;
 pub(crate) mod relay;
 
 use std::collections::{BTreeMap, HashMap};

@@ -10,6 +10,9 @@
 //!   A message stays in the stream until it is acknowledged (or, for a client without
 //!   acks, written), so any node can deliver it at the user's next login;
 //! - **dedupe** by (sender, id, recipient) in a sorted set per recipient (`d:<user>`);
+//! - **receipts**: the stream IDs of a user's queue whose senders were told `queued`
+//!   (`tq:<user>`); removing one keeps a `delivered` notice for its sender (`rc:<sender>`,
+//!   bounded) and announces it to the sender's nodes, in the same script;
 //! - **live routing**: a `send` publishes the message on the channel of each node holding
 //!   a session of the recipient (`node:<id>`), so a node hears only of its own users;
 //! - **sessions and presence**: `s:<user>` holds the user's sessions as `<node>/<conn>`, at

@@ -9,6 +9,7 @@ use super::tasks::submitted_text;
 use crate::cli::{self, print};
 use crate::context::Context;
 use crate::desk::broadcast::{Broadcast as Message, Copy, broadcast};
+use crate::desk::send::unknown_recipient;
 
 #[derive(FromArgs, ArgsInfo, Debug)]
 /// Send one message to several recipients: the members of each --group (defined under
@@ -112,12 +113,10 @@ pub(super) fn send_to_all(
     }
 }
 
-/// A warning on stderr when `to` is in no contact and no settings entry: a mistyped name
-/// would otherwise wait on the relay for days.
+/// A warning on stderr when `to` is in no contact and no settings entry
+/// ([`unknown_recipient`]).
 pub(super) fn warn_if_unknown(ctx: &Context, to: &str) {
-    if !ctx.knows(to) {
-        eprintln!(
-            "msg: warning: {to:?} is in no contact and no settings entry; if the name is mistyped, the message waits on the relay for nobody (`msg contacts add {to}` makes it known)"
-        );
+    if let Some(warning) = unknown_recipient(ctx, to) {
+        eprintln!("msg: warning: {warning}");
     }
 }

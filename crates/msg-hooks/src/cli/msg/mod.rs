@@ -12,6 +12,7 @@
 
 mod broadcast;
 mod contacts;
+mod mcp;
 mod messages;
 mod presence;
 mod reference;
@@ -77,6 +78,7 @@ enum Command {
     Relay(relay::Relay),
     Intake(tasks::Intake),
     Demo(setup::Demo),
+    Mcp(mcp::Mcp),
     Completions(reference::Completions),
     Man(reference::Man),
 }
@@ -148,6 +150,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Relay(args) => args.run(at.context()?),
         Command::Intake(args) => args.run(&at.context()?),
         Command::Demo(args) => args.run(&at),
+        Command::Mcp(args) => args.run(at.context()?),
         Command::Completions(args) => args.run(),
         Command::Man(args) => args.run(),
     }

@@ -51,6 +51,9 @@ pub(crate) enum NodeEvent {
         to: String,
         id: String,
     },
+    /// Messages of `user` (who has a session on this node) that it was told were `queued`
+    /// reached their recipients: receipts are kept for it in Redis.
+    Receipts { user: String },
     /// The pub/sub connection was lost and is back: events published meanwhile are lost.
     Resubscribed,
 }
@@ -102,6 +105,9 @@ impl NodeEvent {
                 sender: fields.text()?,
                 to: fields.text()?,
                 id: fields.rest()?,
+            },
+            b'r' => NodeEvent::Receipts {
+                user: fields.rest()?,
             },
             _ => return None,
         };
@@ -253,6 +259,12 @@ mod tests {
                     ("a".to_owned(), "online".to_owned()),
                     (String::new(), "offline".to_owned())
                 ],
+            })
+        );
+        assert_eq!(
+            NodeEvent::decode(b"ral:ice\n"),
+            Some(NodeEvent::Receipts {
+                user: "al:ice\n".to_owned()
             })
         );
         let payload = format!("k{}{}token_revoked", field("12"), field("alice"));

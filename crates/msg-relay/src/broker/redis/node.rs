@@ -19,6 +19,10 @@
 //!    overflowed, or the node lost its pub/sub connection meanwhile, step 2 runs again first.
 //!
 //! A live connection takes announcements in stream order and skips what it already has.
+//!
+//! Receipts (`delivered` frames) wait in Redis until a node takes them for a connection of
+//! their sender that asked for them: at its login, after the backlog and before `synced`,
+//! or when the removal script announces them to the sender's nodes.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -28,7 +32,7 @@ use std::time::Duration;
 use tokio_tungstenite::tungstenite::Message;
 
 use super::events::{KickReason, NodeEvent};
-use super::store::{Entry, ExpiredEntry, RedisStore};
+use super::store::{Entry, ExpiredEntry, Receipt, RedisStore};
 use super::{BrokerError, StreamId};
 use crate::protocol::{ErrorCode, ServerFrame, close};
 use crate::session::{CloseReason, ConnId, OutboxPermit, Push, QueuedAt, SessionHandle};
@@ -249,6 +253,7 @@ impl RedisNode {
         };
         let mut after = None;
         let mut backlog = 0u64;
+        let mut receipts_taken = false;
         loop {
             let chunk = self
                 .store
@@ -256,6 +261,28 @@ impl RedisNode {
                 .await
                 .map_err(LoginError::Unavailable)?;
             if chunk.entries.is_empty() {
+                if !receipts_taken {
+                    receipts_taken = true;
+                    // Receipts kept while this user was away come after the backlog and
+                    // before `synced`, as on one node; a login that did not ask for them
+                    // drops them (its client would not know the frame). Later ones come
+                    // as events, to this connection too once it is registered here.
+                    let receipts = self
+                        .store
+                        .take_receipts(user, handle.receipts)
+                        .await
+                        .map_err(LoginError::Unavailable)?;
+                    for (written, receipt) in receipts.iter().enumerate() {
+                        match reserve().await {
+                            Ok(permit) => permit.send(receipt_frame(receipt), None),
+                            Err(err) => {
+                                // Best effort: the login fails anyway.
+                                let _ = self.store.keep_receipts(user, &receipts[written..]).await;
+                                return Err(err);
+                            }
+                        }
+                    }
+                }
                 let permit = reserve().await?;
                 if self.go_live(conn, after, backlog, &chunk.epoch, permit)? {
                     continue;
@@ -643,9 +670,48 @@ impl RedisNode {
                     push(inner, conn, frame.clone(), &mut report);
                 }
             }
+            NodeEvent::Receipts { user } => self.tell_receipts(&user, &mut report).await,
             NodeEvent::Resubscribed => self.resync(&mut report).await,
         }
         report
+    }
+
+    /// Receipts are kept for `user`: when a connection of it here asked for them, takes
+    /// them from Redis and writes each to every such connection; those that none could
+    /// take (full outboxes) go back to Redis for its next login.
+    async fn tell_receipts(&self, user: &str, report: &mut Report) {
+        let wanted = {
+            let inner = self.lock();
+            receipt_conns(&inner, user).next().is_some()
+        };
+        if !wanted {
+            return;
+        }
+        let receipts = match self.store.take_receipts(user, true).await {
+            Ok(receipts) => receipts,
+            Err(err) => {
+                report.errors.push(err);
+                return;
+            }
+        };
+        let unsent: Vec<Receipt> = {
+            let inner = self.lock();
+            let conns: Vec<&LocalConn> = receipt_conns(&inner, user).collect();
+            receipts
+                .into_iter()
+                .filter(|receipt| {
+                    let frame = receipt_frame(receipt);
+                    let told = conns
+                        .iter()
+                        .filter(|local| local.handle.outbox.push(frame.clone()) == Push::Queued)
+                        .count();
+                    told == 0
+                })
+                .collect()
+        };
+        if let Err(err) = self.store.keep_receipts(user, &unsent).await {
+            report.errors.push(err);
+        }
     }
 
     /// An announced message for `conn`: buffered while it syncs, written when it is live
@@ -796,6 +862,19 @@ impl RedisNode {
                 report.errors.push(err);
             }
         }
+        // Receipts announced meanwhile are kept in Redis.
+        let wanting: Vec<String> = {
+            let inner = self.lock();
+            inner
+                .users
+                .keys()
+                .filter(|user| receipt_conns(&inner, user).next().is_some())
+                .cloned()
+                .collect()
+        };
+        for user in wanting {
+            self.tell_receipts(&user, report).await;
+        }
     }
 
     /// The periodic work: the heartbeat (with a resync when other nodes had declared this
@@ -839,6 +918,27 @@ fn remember(local: &mut LocalConn, cap: usize, sender: String, id: String, sid: 
         local.written.pop_front();
     }
     local.written.push_back((sender, id, sid));
+}
+
+/// `user`'s connections on this node that asked for receipts.
+fn receipt_conns<'a>(inner: &'a Inner, user: &str) -> impl Iterator<Item = &'a LocalConn> {
+    inner
+        .users
+        .get(user)
+        .into_iter()
+        .flatten()
+        .filter_map(|conn| inner.conns.get(conn))
+        .filter(|local| local.handle.receipts)
+}
+
+fn receipt_frame(receipt: &Receipt) -> Message {
+    Message::text(
+        ServerFrame::Delivered {
+            id: receipt.id.clone(),
+            to: receipt.to.clone(),
+        }
+        .to_json(),
+    )
 }
 
 fn presence_frame(user: &str, status: &str) -> Message {

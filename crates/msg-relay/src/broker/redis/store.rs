@@ -15,6 +15,7 @@ use super::events::{self, NodeEvent};
 use super::scripts::scripts;
 use crate::limits::Limits;
 use crate::redis_engine::{BrokerError, RedisEngine, bounded};
+use crate::registry::MAX_RECEIPTS;
 use crate::session::ConnId;
 
 /// Events waiting for the node to take them; beyond it the listener stops reading (see
@@ -144,6 +145,13 @@ pub(crate) struct ExpiredEntry {
     /// It had been handed to a node for the recipient (who never acknowledged it); the
     /// sender was told only when not.
     pub(crate) written: bool,
+}
+
+/// A message of a sender that was told `queued` and has since reached its recipient `to`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Receipt {
+    pub(crate) to: String,
+    pub(crate) id: String,
 }
 
 /// A session somewhere in the cluster.
@@ -341,18 +349,77 @@ impl RedisStore {
     }
 
     /// Removes `sids` from `user`'s queue (acknowledged, or written to a client without
-    /// acks). Returns how many were still there.
+    /// acks). Returns how many were still there. The sender of each one it had told
+    /// `queued` gets a receipt: kept in Redis, its nodes told ([`NodeEvent::Receipts`]).
     pub(crate) async fn ack(&self, user: &str, sids: &[StreamId]) -> Result<u64, BrokerError> {
         if sids.is_empty() {
             return Ok(0);
         }
         self.run("ack", &scripts().queue, |call| {
-            call.arg("ack").arg(user);
+            call.arg("ack")
+                .arg(user)
+                .arg(MAX_RECEIPTS)
+                .arg(self.receipts_ttl());
             for sid in sids {
                 call.arg(sid.to_string());
             }
         })
         .await
+    }
+
+    /// The receipts kept for `user`, oldest first, and gone from Redis; with `take` false
+    /// they are only dropped (a login that did not ask for them).
+    pub(crate) async fn take_receipts(
+        &self,
+        user: &str,
+        take: bool,
+    ) -> Result<Vec<Receipt>, BrokerError> {
+        const OP: &str = "receipts";
+        let reply: Vec<String> = self
+            .run(OP, &scripts().queue, |call| {
+                call.arg(OP).arg(user).arg(u8::from(take));
+            })
+            .await?;
+        if !reply.len().is_multiple_of(2) {
+            return Err(unexpected(OP, &reply));
+        }
+        Ok(reply
+            .chunks_exact(2)
+            .map(|pair| Receipt {
+                to: pair[0].clone(),
+                id: pair[1].clone(),
+            })
+            .collect())
+    }
+
+    /// Puts back receipts taken from [`RedisStore::take_receipts`] that no connection took,
+    /// ahead of any kept since.
+    pub(crate) async fn keep_receipts(
+        &self,
+        user: &str,
+        receipts: &[Receipt],
+    ) -> Result<(), BrokerError> {
+        if receipts.is_empty() {
+            return Ok(());
+        }
+        let _: i64 = self
+            .run("keep", &scripts().queue, |call| {
+                call.arg("keep")
+                    .arg(user)
+                    .arg(MAX_RECEIPTS)
+                    .arg(self.receipts_ttl());
+                for receipt in receipts {
+                    call.arg(&receipt.to).arg(&receipt.id);
+                }
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// How long a sender's receipts wait for it after the last one: as long as a queue's
+    /// metadata outlives its last message.
+    fn receipts_ttl(&self) -> u64 {
+        millis(self.settings.queue_ttl + self.settings.dedupe_window)
     }
 
     /// Drops the messages (of at most `max_users` queues) at the end of their time to live

@@ -9,7 +9,7 @@ use tokio::sync::{mpsc, watch};
 use super::StreamId;
 use super::events::{KickReason, NodeEvent};
 use super::node::RedisNode;
-use super::store::{Bound, RedisSettings, RedisStore, Sent, SessionRef};
+use super::store::{Bound, Receipt, RedisSettings, RedisStore, Sent, SessionRef};
 use super::test_server::RedisServer;
 use crate::limits::Limits;
 use crate::session::{Closer, Outbox, Outgoing, QueuedAt, SessionHandle};
@@ -967,4 +967,255 @@ async fn a_login_on_another_node_closes_the_old_connection() {
     // The old connection's logout does not take the new session away.
     a.node.logout(1).await.unwrap();
     assert_eq!(b.node.store().check("alice", &[1]).await.unwrap(), [1]);
+}
+
+#[tokio::test]
+async fn receipts_are_kept_once_per_sender_at_most_the_cap_oldest_dropped_first() {
+    // Without `appendfsync always`: a thousand sends, and durability is not the point.
+    let Some(server) = RedisServer::start_with(&[]) else {
+        return;
+    };
+    let total = crate::registry::MAX_RECEIPTS + 3;
+    let a = node(
+        &server,
+        RedisSettings {
+            queue_max_messages: total,
+            ..settings()
+        },
+    )
+    .await;
+    let mut sids = Vec::new();
+    for n in 0..total {
+        let (sid, delivered) = accepted(&a.send("alice", "bob", &format!("m{n}"), "{}").await);
+        assert!(!delivered);
+        sids.push(sid);
+    }
+    assert_eq!(a.store.ack("bob", &sids).await.unwrap(), total as u64);
+    assert_eq!(a.store.ack("bob", &sids).await.unwrap(), 0, "removed once");
+    let receipt = |to: &str, id: String| Receipt {
+        to: to.to_owned(),
+        id,
+    };
+    let take = |take: bool| a.store.take_receipts("alice", take);
+    let kept = take(true).await.unwrap();
+    assert_eq!(kept.len(), crate::registry::MAX_RECEIPTS);
+    assert_eq!(kept[0], receipt("bob", "m3".to_owned()));
+    assert_eq!(
+        kept[kept.len() - 1],
+        receipt("bob", format!("m{}", total - 1))
+    );
+    assert!(take(true).await.unwrap().is_empty(), "taken once");
+    // Put back ahead of a receipt kept since; dropped by a login without receipts.
+    let (later, _) = accepted(&a.send("alice", "dave", "d:1\n", "{}").await);
+    assert_eq!(a.store.ack("dave", &[later]).await.unwrap(), 1);
+    a.store.keep_receipts("alice", &kept[..2]).await.unwrap();
+    assert_eq!(
+        take(true).await.unwrap(),
+        [
+            kept[0].clone(),
+            kept[1].clone(),
+            receipt("dave", "d:1\n".to_owned())
+        ]
+    );
+    // What another program pushed there is skipped.
+    let mut conn = redis::Client::open(server.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    for junk in ["", "x", "99:short", ":"] {
+        let _: i64 = redis::cmd("RPUSH")
+            .arg("msg-relay:rc:alice")
+            .arg(junk)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+    }
+    a.store.keep_receipts("alice", &kept[..1]).await.unwrap();
+    assert_eq!(take(true).await.unwrap(), [kept[0].clone()]);
+    a.store.keep_receipts("alice", &kept[..1]).await.unwrap();
+    assert!(take(false).await.unwrap().is_empty());
+    assert!(take(true).await.unwrap().is_empty(), "dropped");
+}
+
+/// What Redis does for a message that is queued, read at its recipient's login on another
+/// node and acknowledged there one by one, its sender online with `receipts` (its node takes
+/// each receipt as announced) or away (its receipts wait in Redis), counted by redis-server
+/// itself (`SLOWLOG` at threshold 0, `INFO commandstats`): the script runs are checked, the
+/// times printed for docs/PERFORMANCE.md ("Delivery receipts on Redis"):
+/// `cargo test -p msg-relay --lib -- --nocapture redis_cost`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_cost_of_a_queued_then_delivered_message() {
+    for sender_online in [true, false] {
+        measure_queued_then_delivered(sender_online).await;
+    }
+}
+
+async fn measure_queued_then_delivered(sender_online: bool) {
+    const MESSAGES: usize = 1000;
+    let Some(server) = RedisServer::start_with(&[]) else {
+        return;
+    };
+    let a = running_node(&server, settings()).await;
+    let b = running_node(&server, settings()).await;
+    let mut alice = probe(1, true);
+    alice.handle.receipts = true;
+    if sender_online {
+        a.node
+            .login("alice", 0, alice.handle.clone(), GUARD)
+            .await
+            .unwrap();
+        assert!(alice.next().await.contains("synced"));
+    }
+    let mut stats = redis::Client::open(server.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    stats.set_response_timeout(GUARD);
+    let _: () = redis::cmd("CONFIG")
+        .arg("RESETSTAT")
+        .query_async(&mut stats)
+        .await
+        .unwrap();
+    for (key, value) in [
+        ("slowlog-log-slower-than", "0"),
+        ("slowlog-max-len", "100000"),
+    ] {
+        let _: () = redis::cmd("CONFIG")
+            .arg("SET")
+            .arg(key)
+            .arg(value)
+            .query_async(&mut stats)
+            .await
+            .unwrap();
+    }
+    let cpu_before = redis_cpu_us(&mut stats).await;
+    for n in 0..MESSAGES {
+        let sent = a
+            .node
+            .send("alice", "bob", &format!("m{n}"), "{\"type\":\"message\"}")
+            .await
+            .unwrap();
+        assert!(!accepted(&sent).1, "bob is offline: queued");
+    }
+    let mut bob = probe(2, true);
+    b.node
+        .login("bob", 0, bob.handle.clone(), GUARD)
+        .await
+        .unwrap();
+    for _ in 0..MESSAGES {
+        assert!(bob.next().await.contains("message"));
+    }
+    assert!(bob.next().await.contains("synced"));
+    for n in 0..MESSAGES {
+        assert_eq!(
+            b.node
+                .ack(2, Some("alice"), &format!("m{n}"))
+                .await
+                .unwrap(),
+            1
+        );
+    }
+    let mut receipts = 0;
+    while sender_online
+        && receipts < MESSAGES
+        && let Ok(Some(outgoing)) =
+            tokio::time::timeout(Duration::from_secs(2), alice.frames.recv()).await
+    {
+        if outgoing.frame.to_text().unwrap().contains("\"delivered\"") {
+            receipts += 1;
+        }
+    }
+    let cpu = redis_cpu_us(&mut stats).await - cpu_before;
+    let info: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query_async(&mut stats)
+        .await
+        .unwrap();
+    println!(
+        "{MESSAGES} messages queued, delivered on another node and acknowledged, sender \
+         online: {sender_online}; {receipts} receipts written; redis-server CPU {:.1} µs \
+         per message",
+        cpu / MESSAGES as f64
+    );
+    // Each script run by its operation: queue.lua's and sessions.lua's first argument;
+    // send.lua's is the sender, alice.
+    let log: Vec<(i64, i64, i64, Vec<String>, String, String)> = redis::cmd("SLOWLOG")
+        .arg("GET")
+        .arg(-1)
+        .query_async(&mut stats)
+        .await
+        .unwrap();
+    let mut by_op: std::collections::BTreeMap<String, (u64, i64)> = Default::default();
+    for (_, _, micros, args, _, _) in log {
+        if args
+            .first()
+            .is_some_and(|cmd| cmd.eq_ignore_ascii_case("evalsha"))
+        {
+            let op = match args.get(4).map(String::as_str) {
+                Some("alice") => "send".to_owned(),
+                other => other.unwrap_or_default().to_owned(),
+            };
+            let entry = by_op.entry(op).or_default();
+            entry.0 += 1;
+            entry.1 += micros;
+        }
+    }
+    for (op, (calls, micros)) in &by_op {
+        println!(
+            "script {op}: {calls} runs, {:.2} µs per message",
+            *micros as f64 / MESSAGES as f64
+        );
+    }
+    // One send and one removal per message (the first send on this fresh Redis may be
+    // refused `NOSCRIPT` and run again); one take of receipts per receipt announced to an
+    // online sender, plus bob's login dropping his (none).
+    let runs = |op: &str| by_op.get(op).map_or(0, |(calls, _)| *calls);
+    let messages = MESSAGES as u64;
+    assert!((messages..=messages + 1).contains(&runs("send")));
+    assert_eq!(runs("ack"), messages);
+    assert_eq!(
+        runs("receipts"),
+        if sender_online { messages + 1 } else { 1 }
+    );
+    assert_eq!(receipts, if sender_online { MESSAGES } else { 0 });
+    println!("command: calls per message, µs per message (a script's time includes its commands)");
+    for line in info.lines() {
+        let Some((name, fields)) = line
+            .strip_prefix("cmdstat_")
+            .and_then(|rest| rest.split_once(':'))
+        else {
+            continue;
+        };
+        let field = |key: &str| -> f64 {
+            fields
+                .split(',')
+                .find_map(|kv| kv.strip_prefix(key)?.strip_prefix('='))
+                .and_then(|value| value.parse().ok())
+                .unwrap_or(0.0)
+        };
+        let per = MESSAGES as f64;
+        println!(
+            "{name}: {:.3} calls, {:.2} µs",
+            field("calls") / per,
+            field("usec") / per
+        );
+    }
+}
+
+/// redis-server's CPU time so far (user and system), in microseconds.
+async fn redis_cpu_us(conn: &mut redis::aio::MultiplexedConnection) -> f64 {
+    let info: String = redis::cmd("INFO")
+        .arg("cpu")
+        .query_async(conn)
+        .await
+        .unwrap();
+    info.lines()
+        .filter_map(|line| {
+            let (key, value) = line.trim().split_once(':')?;
+            matches!(key, "used_cpu_sys" | "used_cpu_user").then(|| value.parse::<f64>().ok())?
+        })
+        .sum::<f64>()
+        * 1e6
 }

@@ -88,6 +88,10 @@ if publish_to_sessions(to, 'm' .. field(to) .. field(sid) .. field(from) .. fiel
   -- Handed to a node that writes it: an expiry later does not tell the sender it was
   -- never delivered.
   redis.call('HSET', meta, 'w', sid)
+else
+  -- Its sender is told `queued`: when it leaves the stream delivered, the sender is told
+  -- `delivered` (queue.lua's `ack`).
+  redis.call('SADD', P .. 'tq:' .. to, sid)
 end
 
 if dedupe_max > 0 and window > 0 then
