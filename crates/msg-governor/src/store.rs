@@ -459,24 +459,30 @@ fn open_journal(path: &Path) -> Result<File, GovernorError> {
         })
 }
 
-/// Everything in `file` from `offset` to its end.
+/// Everything in `file` from `offset` to its end. `read_to_end` grows the buffer with the
+/// file instead of zeroing a fixed chunk for every read (a journal is usually a few lines).
 fn read_from(file: &File, offset: u64, path: &Path) -> Result<Vec<u8>, GovernorError> {
-    let mut bytes = Vec::new();
-    let mut chunk = vec![0; 64 * 1024];
-    loop {
-        let at = offset + bytes.len() as u64;
-        match file.read_at(&mut chunk, at) {
-            Ok(0) => return Ok(bytes),
-            Ok(n) => bytes.extend_from_slice(&chunk[..n]),
-            Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
-            Err(source) => {
-                return Err(GovernorError::Read {
-                    path: path.to_owned(),
-                    source,
-                });
-            }
+    /// The file from an offset, read with `pread`: the descriptor's own position (which
+    /// appends ignore anyway) is left alone.
+    struct Tail<'f> {
+        file: &'f File,
+        offset: u64,
+    }
+    impl io::Read for Tail<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = self.file.read_at(buf, self.offset)?;
+            self.offset += n as u64;
+            Ok(n)
         }
     }
+    let mut bytes = Vec::new();
+    io::Read::read_to_end(&mut Tail { file, offset }, &mut bytes).map_err(|source| {
+        GovernorError::Read {
+            path: path.to_owned(),
+            source,
+        }
+    })?;
+    Ok(bytes)
 }
 
 /// The state as the checks of `today` see it, when that differs from `state`: a day the

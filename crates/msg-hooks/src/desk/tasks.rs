@@ -94,7 +94,18 @@ impl TaskDesk {
     pub fn find(&self, given: &str) -> Result<Task, HooksError> {
         let path = self.ctx.agent_file(Some(&self.agent))?;
         let (tasks, strays) = match self.ctx.existing_agent_inbox(Some(&self.agent))? {
-            Some(inbox) => (inbox.tasks()?, inbox.stray_entries()?),
+            Some(inbox) => {
+                // An exact ID wins (see `lookup`), and it is what programs give: a byte
+                // search for it scans one section instead of a snapshot of every entry.
+                let exact = match given.trim() {
+                    "" => None,
+                    id => inbox.find_by_id(id)?,
+                };
+                if let Some(task) = exact {
+                    return Ok(task);
+                }
+                (inbox.tasks()?, inbox.stray_entries()?)
+            }
             None => (Vec::new(), Vec::new()),
         };
         let ids = tasks
@@ -213,16 +224,38 @@ impl TaskDesk {
         })
     }
 
+    /// Applies `change` (a transition of msg-inbox, which checks the task's state in its
+    /// transaction) to the task `given`. An exact ID, which is what programs give, goes
+    /// straight to the transaction: one read of the file under its lock. Anything else (a
+    /// prefix or suffix, a mistake) is resolved by [`TaskDesk::find`] first, for its
+    /// messages.
+    fn transition(
+        &self,
+        given: &str,
+        change: impl Fn(&AgentInbox, &str) -> Result<Task, InboxError>,
+    ) -> Result<Task, HooksError> {
+        let exact = given.trim();
+        if !exact.is_empty()
+            && let Some(inbox) = self.ctx.existing_agent_inbox(Some(&self.agent))?
+        {
+            match change(&inbox, exact) {
+                Err(InboxError::NotFound { .. }) => {}
+                done => return Ok(done?),
+            }
+        }
+        let id = self.find(given)?.id().to_owned();
+        Ok(change(&self.inbox()?, &id)?)
+    }
+
     /// `WAITING → QUEUED`.
     pub fn approve(&self, given: &str) -> Result<Task, HooksError> {
-        let id = self.find(given)?.id().to_owned();
-        Ok(self.inbox()?.approve(&id)?)
+        self.transition(given, AgentInbox::approve)
     }
 
     /// `WAITING → CANCELLED`, releasing the task's admission.
     pub fn reject(&self, given: &str, reason: &str) -> Result<(Task, GovernorNote), HooksError> {
-        let id = self.find(given)?.id().to_owned();
-        let task = self.inbox()?.reject(&id, reason)?;
+        let task = self.transition(given, |inbox, id| inbox.reject(id, reason))?;
+        let id = task.id();
         let note = self.release(&task).map_err(|err| {
             err.after(
                 format!("task {id} is rejected"),
@@ -235,8 +268,8 @@ impl TaskDesk {
 
     /// `QUEUED | WORKING → CANCELLED`, releasing the task's admission.
     pub fn cancel(&self, given: &str, reason: &str) -> Result<(Task, GovernorNote), HooksError> {
-        let id = self.find(given)?.id().to_owned();
-        let task = self.inbox()?.cancel(&id, reason)?;
+        let task = self.transition(given, |inbox, id| inbox.cancel(id, reason))?;
+        let id = task.id();
         let note = self.release(&task).map_err(|err| {
             err.after(
                 format!("task {id} is cancelled"),
@@ -250,10 +283,7 @@ impl TaskDesk {
     /// `QUEUED → WORKING`: the task `given`, or the next one (`None` when nothing is queued).
     pub fn claim(&self, given: Option<&str>) -> Result<Option<Task>, HooksError> {
         match given {
-            Some(given) => {
-                let id = self.find(given)?.id().to_owned();
-                Ok(Some(self.inbox()?.claim(&id)?))
-            }
+            Some(given) => self.transition(given, AgentInbox::claim).map(Some),
             None => Ok(self.inbox()?.claim_next()?),
         }
     }
@@ -268,21 +298,10 @@ impl TaskDesk {
         cost: &str,
         result_path: &str,
     ) -> Result<(Task, GovernorNote), HooksError> {
-        let id = self.find(given)?.id().to_owned();
-        self.complete_exact(&id, tokens, cost, result_path)
-    }
-
-    /// [`TaskDesk::complete`] for an exact ID.
-    fn complete_exact(
-        &self,
-        id: &str,
-        tokens: Option<u64>,
-        cost: &str,
-        result_path: &str,
-    ) -> Result<(Task, GovernorNote), HooksError> {
-        let task = self
-            .inbox()?
-            .complete(id, tokens, cost, result_path, None)?;
+        let task = self.transition(given, |inbox, id| {
+            inbox.complete(id, tokens, cost, result_path, None)
+        })?;
+        let id = task.id();
         let note = self.reconcile(&task, tokens.unwrap_or(0)).map_err(|err| {
             err.after(format!("task {id} is DONE"), "updating the governor failed")
         })?;
@@ -292,23 +311,20 @@ impl TaskDesk {
 
     /// `WORKING → QUEUED`.
     pub fn retry(&self, given: &str, reason: &str) -> Result<Task, HooksError> {
-        let id = self.find(given)?.id().to_owned();
-        Ok(self.inbox()?.retry(&id, reason)?)
+        self.transition(given, |inbox, id| inbox.retry(id, reason))
     }
 
     /// `DONE → QUEUED` with the owner's feedback. The governor is not asked again: the new
     /// attempt's tokens are recorded as the sender's usage when it completes.
     pub fn revise(&self, given: &str, feedback: &str) -> Result<Task, HooksError> {
-        let id = self.find(given)?.id().to_owned();
-        let task = self.inbox()?.request_revision(&id, feedback)?;
+        let task = self.transition(given, |inbox, id| inbox.request_revision(id, feedback))?;
         self.tell(&task, &TaskEvent::RevisionRequested(feedback.to_owned()))?;
         Ok(task)
     }
 
     /// `DONE → ARCHIVED`.
     pub fn accept(&self, given: &str) -> Result<Task, HooksError> {
-        let id = self.find(given)?.id().to_owned();
-        let task = self.inbox()?.accept(&id)?;
+        let task = self.transition(given, AgentInbox::accept)?;
         self.tell(&task, &TaskEvent::Accepted)?;
         Ok(task)
     }
