@@ -10,7 +10,7 @@ use msg_store::{Message, MessageKind};
 
 use crate::contacts::ContactRow;
 use crate::desk::GovernorNote;
-use crate::desk::messages::message_state;
+use crate::desk::messages::{clip, message_state};
 
 /// `text` with control characters other than line breaks and tabs escaped.
 pub(crate) fn printable(text: &str) -> String {
@@ -28,16 +28,6 @@ pub(crate) fn printable(text: &str) -> String {
 /// One line of `text`: control characters, line breaks included, escaped.
 pub(crate) fn one_line(text: &str) -> String {
     printable(&text.replace(['\n', '\r'], " "))
-}
-
-/// `text` cut to `max` characters, with `…` when cut.
-pub(crate) fn clip(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        return text.to_owned();
-    }
-    let mut cut: String = text.chars().take(max.saturating_sub(1)).collect();
-    cut.push('…');
-    cut
 }
 
 /// What a message says in one line: the first line of its text, or the file delivered.

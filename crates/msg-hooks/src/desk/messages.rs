@@ -206,3 +206,13 @@ pub(crate) fn message_state(message: &Message) -> String {
         MessageState::Other(None) => "-".into(),
     }
 }
+
+/// `text` cut to `max` characters, with `…` when cut.
+pub(crate) fn clip(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_owned();
+    }
+    let mut cut: String = text.chars().take(max.saturating_sub(1)).collect();
+    cut.push('…');
+    cut
+}

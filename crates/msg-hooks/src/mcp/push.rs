@@ -26,9 +26,10 @@ use msg_store::Message;
 
 use super::door::Door;
 use super::pushed::{Pushed, record_file};
-use super::text::{clip, framed};
+use super::text::framed;
 use crate::desk::arrivals::{FileWatch, watched_dirs};
 use crate::desk::intake;
+use crate::desk::messages::clip;
 use crate::error::HooksError;
 use crate::hook::untrusted::Boundary;
 use crate::record::Record as _;

@@ -3,20 +3,11 @@
 //! [`crate::hook::untrusted::wrap_labelled`]: a label naming the sender and tags with a
 //! boundary the sender cannot guess; a tool result cannot count on the hook's note).
 
+use crate::desk::messages::clip;
 use crate::hook::untrusted::{Boundary, wrap_labelled};
 
 /// The most of one message's or task's text a tool shows; the rest is cut with a note.
 pub(crate) const MAX_TEXT_CHARS: usize = 16_000;
-
-/// `text` cut to `max` characters, with `…` when cut.
-pub(crate) fn clip(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        return text.to_owned();
-    }
-    let mut cut: String = text.chars().take(max.saturating_sub(1)).collect();
-    cut.push('…');
-    cut
-}
 
 /// The first non-blank line of `text`, trimmed and cut to `max` characters.
 pub(crate) fn first_line(text: &str, max: usize) -> String {

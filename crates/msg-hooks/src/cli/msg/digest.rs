@@ -22,9 +22,10 @@ use msg_inbox::{Task, TaskState};
 use msg_store::{Message, Priority};
 use serde_json::{Value, json};
 
-use crate::cli::render::{clip, one_line};
+use crate::cli::render::one_line;
 use crate::cli::{json, print};
 use crate::context::Context;
+use crate::desk::messages::clip;
 use msg_core::figures::{grouped, plural};
 
 /// The most characters of the text form. (The JSON form lists the same items, each field
