@@ -1362,14 +1362,24 @@ fn main() {
 /// Issue 20's comparison, in one run: the same flood and paced traffic (clients with `acks`,
 /// so every message passes through its recipient's queue) on one node with the spool, one
 /// node with Redis, two nodes with Redis (client `i` on node `i % 2`, so most messages cross
-/// nodes). Redis runs with `appendfsync always`, as the spool syncs before each ack.
+/// nodes). Redis runs with `appendfsync always`, as the spool syncs before each ack
+/// (`MSG_BENCH_REDIS_APPENDFSYNC` chooses another policy).
 /// Returns the summary line.
 async fn cluster(
     options: &Options,
     seconds: &impl Fn(f64, f64, f64) -> f64,
     max_messages: u64,
 ) -> Vec<String> {
-    let Some(redis) = test_server::RedisServer::start() else {
+    // `MSG_BENCH_REDIS_APPENDFSYNC=everysec` measures Redis's default instead (up to a second
+    // of acknowledged messages lost in a Redis crash), to tell the fsync from the rest.
+    let appendfsync =
+        std::env::var("MSG_BENCH_REDIS_APPENDFSYNC").unwrap_or_else(|_| "always".into());
+    let Some(redis) = test_server::RedisServer::start_with(&[
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        &appendfsync,
+    ]) else {
         return vec!["cluster: skipped, redis-server is not installed".to_owned()];
     };
     let acks_before = ACKS.swap(true, Ordering::Relaxed);
