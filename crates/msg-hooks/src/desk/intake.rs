@@ -39,8 +39,7 @@ use super::tasks::{Submission, TaskDesk};
 use super::{MESSAGE_ID_PROPERTY, URGENT_TAG};
 use crate::context::Context;
 use crate::error::HooksError;
-use crate::trust::pins::Pins;
-use crate::trust::verdict;
+use crate::trust::verdict::{self, Judge};
 
 /// The property that marks an agent's reply refusing a message as a task.
 pub(crate) const INTAKE_PROPERTY: &str = "INTAKE";
@@ -271,12 +270,7 @@ fn take_in(
 
     // A message from the relay whose signature does not vouch for its sender counts as
     // tier `unknown`, and the task says why.
-    let pins = Pins::load(ctx).map_err(|err| err.to_string());
-    let withheld = verdict::withheld(
-        message,
-        ctx.settings().messaging.require_signatures,
-        pins.as_ref().map_err(String::as_str),
-    );
+    let withheld = Judge::load(ctx).withheld(message);
     let intake_ctx = intake_context(ctx, withheld.as_ref().map(|_| message.from.as_str()));
     let mut properties = vec![(MESSAGE_ID_PROPERTY, id)];
     if let Some(check) = message.property(verdict::SIGNATURE_CHECK) {

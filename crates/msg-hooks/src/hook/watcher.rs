@@ -36,8 +36,7 @@
 
 use std::collections::HashSet;
 
-use crate::trust::pins::Pins;
-use crate::trust::verdict;
+use crate::trust::verdict::{self, Judge};
 use msg_core::config::{OWNER_TIER, UNKNOWN_TIER};
 use msg_inbox::{Task, TaskState};
 use msg_store::Message;
@@ -104,12 +103,20 @@ pub(super) fn watch_prompt(ctx: &Context, event: &HookEvent) -> Result<WatchOutp
         }
         next.files.inbox = inbox_print;
         let announced: HashSet<&str> = seen.messages.iter().map(String::as_str).collect();
-        let new: Vec<(String, String, String)> = waiting
+        let fresh: Vec<&Message> = waiting
             .messages
             .iter()
             .filter(|m| !announced.contains(m.id.as_str()))
-            .map(|m| (m.id.clone(), m.from.clone(), message_tier(ctx, m)))
             .collect();
+        let new: Vec<(String, String, String)> = if fresh.is_empty() {
+            Vec::new()
+        } else {
+            let judge = Judge::load(ctx);
+            fresh
+                .into_iter()
+                .map(|m| (m.id.clone(), m.from.clone(), message_tier(ctx, &judge, m)))
+                .collect()
+        };
         next.messages = waiting.messages.into_iter().map(|m| m.id).collect();
         if let (false, Some(error)) = (new.is_empty(), waiting.error) {
             briefing.not_taken = Some(NotTaken { error, new });
@@ -198,10 +205,8 @@ pub(super) fn task_tier(ctx: &Context, task: &Task) -> (String, bool) {
 
 /// The tier a message from the relay is shown with: its sender's, unless its signature does
 /// not vouch for the sender (then `unknown`, with the reason).
-fn message_tier(ctx: &Context, message: &Message) -> String {
-    let pins = Pins::load(ctx).map_err(|err| err.to_string());
-    let policy = ctx.settings().messaging.require_signatures;
-    match verdict::withheld(message, policy, pins.as_ref().map_err(String::as_str)) {
+fn message_tier(ctx: &Context, judge: &Judge, message: &Message) -> String {
+    match judge.withheld(message) {
         Some(reason) => format!("{UNKNOWN_TIER}; signature: {reason}"),
         None => ctx.trust_tier(&message.from),
     }

@@ -7,6 +7,7 @@ use msg_core::config::SignaturePolicy;
 use super::keys::PublicKeys;
 use super::pins::Pins;
 use super::seal::OpenError;
+use crate::context::Context;
 
 /// The signature token as received.
 pub(crate) const SIGNATURE: &str = "SIGNATURE";
@@ -112,6 +113,31 @@ impl Check {
             Check::Unreadable(reason) => format!("sealed, and it does not open here: {reason}"),
             Check::BadPin { reason } => format!("the keys pinned for {from} cannot be used: {reason}"),
         }
+    }
+}
+
+/// The pinned keys (or why they cannot be read) and the signature policy, read once, to tell
+/// of each received message whether its sender's tier applies ([`withheld`]).
+pub(crate) struct Judge {
+    pins: Result<Pins, String>,
+    policy: SignaturePolicy,
+}
+
+impl Judge {
+    pub(crate) fn load(ctx: &Context) -> Self {
+        Judge {
+            pins: Pins::load(ctx).map_err(|err| err.to_string()),
+            policy: ctx.settings().messaging.require_signatures,
+        }
+    }
+
+    /// [`withheld`] with these pins and this policy.
+    pub(crate) fn withheld(&self, message: &msg_store::Message) -> Option<String> {
+        withheld(
+            message,
+            self.policy,
+            self.pins.as_ref().map_err(String::as_str),
+        )
     }
 }
 

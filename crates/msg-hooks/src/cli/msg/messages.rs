@@ -13,6 +13,7 @@ use crate::context::Context;
 use crate::desk::messages::{Found, MarkAction, find_any, mark, replies_to_task};
 use crate::desk::send::{Outgoing, send};
 use crate::desk::{Submission, TaskDesk};
+use crate::trust::verdict::Judge;
 
 #[derive(FromArgs, ArgsInfo, Debug)]
 /// Send a message. To your agent (YOU-claude) it becomes a task, through the governor;
@@ -143,13 +144,14 @@ impl Show {
         match found {
             Found::Received(message) if self.json => {
                 let mut value = json::message(&message);
-                value["signature"]["tier_withheld"] = serde_json::json!(withheld(ctx, &message));
+                value["signature"]["tier_withheld"] =
+                    serde_json::json!(Judge::load(ctx).withheld(&message));
                 print(&json::to_text(&value))
             }
             Found::Sent(message) if self.json => print(&json::to_text(&json::message(&message))),
             Found::Received(message) => {
                 let mut text = render::message_detail(&message, "received");
-                if let Some(reason) = withheld(ctx, &message) {
+                if let Some(reason) = Judge::load(ctx).withheld(&message) {
                     // Said before the text: the person decides what to do with the message
                     // knowing it.
                     let at = text.find("\n\n").unwrap_or(text.len());
@@ -316,15 +318,4 @@ impl Thread {
         }
         print(&render::thread_text(&root, &messages, ctx.user()))
     }
-}
-
-/// Why the sender's tier does not apply to a received message (see
-/// [`crate::trust::verdict::withheld`]).
-fn withheld(ctx: &Context, message: &msg_store::Message) -> Option<String> {
-    let pins = crate::trust::pins::Pins::load(ctx).map_err(|err| err.to_string());
-    crate::trust::verdict::withheld(
-        message,
-        ctx.settings().messaging.require_signatures,
-        pins.as_ref().map_err(String::as_str),
-    )
 }
