@@ -110,9 +110,24 @@ pub(crate) async fn bind(port: u16) -> tokio::net::TcpListener {
     }
 }
 
+/// The spool of a relay just stopped. Its lock goes with the last descriptor of it, and a
+/// child that another test of this process forks holds a copy until it execs: so a
+/// `Locked` spool is waited for (within the deadline), as a port is by [`bind`].
+fn open_spool(dir: &Path) -> msg_relay::Spool {
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        match msg_relay::Spool::open(dir) {
+            Err(msg_relay::SpoolError::Locked { .. }) if Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            opened => return opened.unwrap(),
+        }
+    }
+}
+
 pub(crate) fn relay_config(spool: Option<&Path>) -> RelayConfig {
     RelayConfig {
-        spool: spool.map(|dir| msg_relay::Spool::open(dir).unwrap()),
+        spool: spool.map(open_spool),
         log_level: msg_relay::LogLevel::Off,
         limits: msg_relay::Limits {
             // Closing quickly on stop: the tests restart the relay.
